@@ -1,0 +1,19 @@
+//! One module per subcommand; `dispatch` picks one.
+
+mod build;
+mod hash;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Exit code for usage, input and build errors (the diffoscope convention).
+pub const EXIT_ERROR: u8 = 2;
+
+/// Runs the chosen subcommand and returns the process exit code.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Build(args) => build::run(args),
+        Command::Hash(args) => hash::run(args),
+    }
+}

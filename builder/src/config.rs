@@ -1,0 +1,241 @@
+//! The validated configuration of `repro build`, merged from flags and
+//! `repro.toml`. Everything that can be checked before a build starts is
+//! checked here, so a typo fails in milliseconds, not after the first run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use globset::{GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+use crate::cli::BuildArgs;
+use crate::epoch::{self, Epoch};
+
+/// The file a source tree may carry to describe its build.
+pub const CONFIG_FILE: &str = "repro.toml";
+
+/// Shown whenever no build command is known.
+const EXAMPLE_CONFIG: &str = "\
+[build]
+command = [\"sh\", \"build.sh\"]   # run in a fresh copy of the source tree
+artifacts = [\"dist/*\"]          # globs relative to the build dir
+runs = 2                        # optional
+source_date_epoch = 1700000000  # optional
+env = { PYTHONHASHSEED = \"0\" }  # optional";
+
+/// `repro.toml` as written by the user.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    build: BuildSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuildSection {
+    command: Option<Vec<String>>,
+    artifacts: Option<Vec<String>>,
+    runs: Option<u32>,
+    env: Option<BTreeMap<String, String>>,
+    source_date_epoch: Option<i64>,
+    timeout: Option<f64>,
+}
+
+/// Everything `repro build` needs, validated.
+#[derive(Debug)]
+pub struct BuildConfig {
+    /// Absolute path of the source tree.
+    pub source: PathBuf,
+    /// Absolute path of the output directory.
+    pub out: PathBuf,
+    /// Replace an earlier repro output directory.
+    pub force: bool,
+    /// Number of builds (≥ 2).
+    pub runs: u32,
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Artifact globs as written.
+    pub artifact_globs: Vec<String>,
+    /// The compiled globs.
+    pub artifact_matcher: GlobSet,
+    /// The pinned SOURCE_DATE_EPOCH and where it came from.
+    pub epoch: Epoch,
+    /// Extra variables for the build, sorted by name.
+    pub env: Vec<(String, String)>,
+    /// Per-run wall-clock limit.
+    pub timeout: Option<Duration>,
+    /// Print the JSON report instead of the table.
+    pub json: bool,
+}
+
+impl BuildConfig {
+    /// Merges the flags over `repro.toml` and validates the result.
+    pub fn from_args(args: BuildArgs) -> Result<Self> {
+        let source_arg = args.source.unwrap_or_else(|| PathBuf::from("."));
+        require_utf8(&source_arg, "SOURCE_DIR")?;
+        let meta = std::fs::metadata(&source_arg)
+            .with_context(|| format!("source directory {}", source_arg.display()))?;
+        if !meta.is_dir() {
+            bail!("source {} is not a directory", source_arg.display());
+        }
+        let source = source_arg
+            .canonicalize()
+            .with_context(|| format!("resolving source directory {}", source_arg.display()))?;
+        require_utf8(&source, "SOURCE_DIR")?;
+
+        let file = load_file_config(&source)?;
+        let b = file.build;
+
+        let command = if !args.command.is_empty() {
+            args.command
+                .into_iter()
+                .map(|a| {
+                    a.into_string().map_err(|a| {
+                        anyhow::anyhow!("build command argument {a:?} is not valid UTF-8")
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else if let Some(cmd) = b.command.filter(|c| !c.is_empty()) {
+            cmd
+        } else {
+            bail!(
+                "no build command: pass one after `--` (repro build {} -- make dist) \
+                 or add {} to the source tree, for example:\n\n{EXAMPLE_CONFIG}",
+                source.display(),
+                CONFIG_FILE
+            );
+        };
+
+        let artifact_globs = if !args.artifacts.is_empty() {
+            args.artifacts
+        } else {
+            b.artifacts.unwrap_or_default()
+        };
+        if artifact_globs.is_empty() {
+            bail!(
+                "no artifacts to compare: pass --artifacts 'dist/*' or set `artifacts` in {}, \
+                 for example:\n\n{EXAMPLE_CONFIG}",
+                source.join(CONFIG_FILE).display()
+            );
+        }
+        let artifact_matcher = compile_globs(&artifact_globs)?;
+
+        let runs = args.runs.or(b.runs).unwrap_or(2);
+        if runs < 2 {
+            bail!("--runs {runs}: at least 2 runs are needed to compare anything");
+        }
+
+        let mut env: BTreeMap<String, String> = b.env.unwrap_or_default();
+        for kv in args.env {
+            let Some((k, v)) = kv.split_once('=') else {
+                bail!("--env {kv:?}: expected KEY=VALUE");
+            };
+            env.insert(k.to_string(), v.to_string());
+        }
+
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        // Validate names and reserved variables now, before any output exists.
+        sandbox::BuildEnv::scrubbed(None, Path::new("/"), 0, &env)?;
+
+        let timeout = match args.timeout.or(b.timeout) {
+            None => None,
+            Some(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
+            Some(secs) => bail!("--timeout {secs}: must be a positive number of seconds"),
+        };
+
+        let out = match args.out {
+            Some(out) => out,
+            None => {
+                let name = source
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_else(|| "root".into());
+                PathBuf::from("repro-out").join(name)
+            }
+        };
+        require_utf8(&out, "--out")?;
+        let out = std::path::absolute(&out)
+            .with_context(|| format!("resolving --out {}", out.display()))?;
+        if source.starts_with(&out) {
+            bail!(
+                "--out {} contains the source tree {}; choose another output directory",
+                out.display(),
+                source.display()
+            );
+        }
+
+        let epoch = epoch::resolve(&source, &out, args.source_date_epoch, b.source_date_epoch)?;
+
+        Ok(Self {
+            source,
+            out,
+            force: args.force,
+            runs,
+            command,
+            artifact_globs,
+            artifact_matcher,
+            epoch,
+            env,
+            timeout,
+            json: args.json,
+        })
+    }
+}
+
+fn load_file_config(source: &Path) -> Result<FileConfig> {
+    let path = source.join(CONFIG_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn compile_globs(globs: &[String]) -> Result<GlobSet> {
+    let mut set = GlobSetBuilder::new();
+    for g in globs {
+        if g.starts_with('/') || g.split('/').any(|c| c == "..") {
+            bail!("artifact glob {g:?} must be relative to the build dir and stay inside it");
+        }
+        let glob = globset::GlobBuilder::new(g)
+            .literal_separator(true)
+            .build()
+            .with_context(|| format!("invalid artifact glob {g:?}"))?;
+        set.add(glob);
+    }
+    // An empty pattern list is rejected above; building cannot fail otherwise.
+    set.build().context("compiling artifact globs")
+}
+
+fn require_utf8(path: &Path, what: &str) -> Result<()> {
+    if path.to_str().is_none() {
+        bail!(
+            "{what} {:?} is not valid UTF-8; repro records paths in JSON reports and needs UTF-8 paths",
+            path
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_relative_paths_without_crossing_dirs() {
+        let set = compile_globs(&["dist/*".into(), "out/**/*.tar.gz".into()]).unwrap();
+        assert!(set.is_match("dist/a.whl"));
+        assert!(!set.is_match("dist/sub/a.whl"));
+        assert!(set.is_match("out/x/y/z.tar.gz"));
+    }
+
+    #[test]
+    fn bad_globs_are_refused() {
+        assert!(compile_globs(&["dist/[".into()]).is_err());
+        assert!(compile_globs(&["/etc/*".into()]).is_err());
+        assert!(compile_globs(&["../x".into()]).is_err());
+    }
+}

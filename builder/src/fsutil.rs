@@ -1,0 +1,242 @@
+//! File-system helpers of the rebuild loop: copying a source tree, writing
+//! files atomically, and owning an output directory.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+/// Name of the marker file that says "repro made this directory", so
+/// `--force` never deletes a directory repro did not create.
+pub const OUT_MARKER: &str = ".repro-out";
+
+/// Creates `out` for a new build. An existing non-empty `out` is refused
+/// unless `force` is set and the directory carries repro's marker.
+pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
+    match fs::symlink_metadata(out) {
+        Ok(meta) if meta.is_dir() => {
+            let empty = fs::read_dir(out)
+                .with_context(|| format!("reading {}", out.display()))?
+                .next()
+                .is_none();
+            if !empty {
+                if !force {
+                    bail!(
+                        "output directory {} already exists; pass --force to replace it or choose another --out",
+                        out.display()
+                    );
+                }
+                if !out.join(OUT_MARKER).exists() {
+                    bail!(
+                        "output directory {} was not made by repro (no {OUT_MARKER} file); \
+                         refusing to delete it even with --force",
+                        out.display()
+                    );
+                }
+                fs::remove_dir_all(out).with_context(|| format!("removing {}", out.display()))?;
+            }
+        }
+        Ok(_) => bail!("--out {} exists and is not a directory", out.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("checking {}", out.display())),
+    }
+    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_atomic(
+        &out.join(OUT_MARKER),
+        b"This directory was created by `repro build`; `--force` may replace it.\n",
+    )
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory
+/// and a rename, so readers see the old file or the new one, never half.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent_of(path)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".repro-tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    // tempfile creates 0600; published files get the usual 0644.
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("setting permissions on {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
+}
+
+/// Copies the regular file `src` to `dst` atomically, keeping its mode.
+pub fn copy_file_atomic(src: &Path, dst: &Path) -> Result<()> {
+    let dir = parent_of(dst)?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".repro-tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    fs::copy(src, tmp.path())
+        .with_context(|| format!("copying {} to {}", src.display(), tmp.path().display()))?;
+    tmp.persist(dst)
+        .with_context(|| format!("renaming into {}", dst.display()))?;
+    Ok(())
+}
+
+fn parent_of(path: &Path) -> Result<&Path> {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => Ok(p),
+        _ => Ok(Path::new(".")),
+    }
+}
+
+/// Copies the tree at `src` to the new directory `dst`: regular files with
+/// their mode and mtime, directories, and symlinks as symlinks. `skip` (the
+/// output directory, when it sits inside the source) is left out. Sockets,
+/// fifos and devices are refused: a source tree has no business holding them.
+pub fn copy_tree(src: &Path, dst: &Path, skip: &Path) -> Result<u64> {
+    let mut files = 0u64;
+    let mut dirs: Vec<(PathBuf, fs::Metadata)> = Vec::new();
+    let walker = walkdir::WalkDir::new(src)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| e.path() != skip);
+    for entry in walker {
+        let entry = entry.with_context(|| format!("reading source tree {}", src.display()))?;
+        let rel = entry
+            .path()
+            .strip_prefix(src)
+            .with_context(|| format!("{} is outside {}", entry.path().display(), src.display()))?;
+        let target = dst.join(rel);
+        let meta = entry
+            .metadata()
+            .with_context(|| format!("reading metadata of {}", entry.path().display()))?;
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            fs::create_dir_all(&target)
+                .with_context(|| format!("creating {}", target.display()))?;
+            dirs.push((target, meta));
+        } else if ft.is_symlink() {
+            let link = fs::read_link(entry.path())
+                .with_context(|| format!("reading symlink {}", entry.path().display()))?;
+            symlink(&link, &target)
+                .with_context(|| format!("creating symlink {}", target.display()))?;
+        } else if ft.is_file() {
+            fs::copy(entry.path(), &target).with_context(|| {
+                format!("copying {} to {}", entry.path().display(), target.display())
+            })?;
+            set_mtime(&target, &meta)?;
+            files += 1;
+        } else {
+            bail!(
+                "source tree holds {} which is not a file, directory or symlink (socket, fifo or device); remove it",
+                entry.path().display()
+            );
+        }
+    }
+    // Directory mtimes last, deepest first: filling a directory bumps its mtime.
+    for (dir, meta) in dirs.iter().rev() {
+        fs::set_permissions(dir, meta.permissions())
+            .with_context(|| format!("setting mode of {}", dir.display()))?;
+        set_mtime(dir, meta)?;
+    }
+    Ok(files)
+}
+
+fn set_mtime(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    let Ok(mtime) = meta.modified() else {
+        return Ok(());
+    };
+    let f = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    f.set_modified(mtime)
+        .with_context(|| format!("setting mtime of {}", path.display()))
+}
+
+/// The last `n` lines of a (possibly large) log file, lossily decoded.
+pub fn tail_lines(path: &Path, n: usize) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    // Read at most the last 64 KiB: enough for 20 lines of any sane log.
+    const WINDOW: u64 = 64 * 1024;
+    let Ok(mut f) = fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(WINDOW);
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(start)).is_err() || f.read_to_end(&mut buf).is_err() {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_tree_keeps_modes_mtimes_symlinks_and_skips_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        fs::create_dir_all(src.join("a/b")).unwrap();
+        fs::create_dir_all(src.join("out/x")).unwrap();
+        fs::write(src.join("a/b/f"), b"hi").unwrap();
+        fs::set_permissions(src.join("a/b/f"), fs::Permissions::from_mode(0o755)).unwrap();
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        fs::File::options()
+            .write(true)
+            .open(src.join("a/b/f"))
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+        symlink("b/f", src.join("a/link")).unwrap();
+        let dst = dir.path().join("dst");
+        let n = copy_tree(&src, &dst, &src.join("out")).unwrap();
+        assert_eq!(n, 1);
+        let m = fs::metadata(dst.join("a/b/f")).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o755);
+        assert_eq!(m.modified().unwrap(), t);
+        assert_eq!(fs::read_link(dst.join("a/link")).unwrap(), Path::new("b/f"));
+        assert!(!dst.join("out").exists());
+    }
+
+    #[test]
+    fn out_dir_needs_force_and_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        prepare_out_dir(&out, false).unwrap();
+        fs::write(out.join("report.json"), b"{}").unwrap();
+        let err = prepare_out_dir(&out, false).unwrap_err();
+        assert!(err.to_string().contains("--force"), "{err}");
+        prepare_out_dir(&out, true).unwrap();
+        assert!(!out.join("report.json").exists());
+
+        let foreign = dir.path().join("foreign");
+        fs::create_dir(&foreign).unwrap();
+        fs::write(foreign.join("precious"), b"x").unwrap();
+        let err = prepare_out_dir(&foreign, true).unwrap_err();
+        assert!(err.to_string().contains("not made by repro"), "{err}");
+        assert!(foreign.join("precious").exists());
+    }
+
+    #[test]
+    fn tail_of_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        let text: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        fs::write(&p, text).unwrap();
+        let t = tail_lines(&p, 3);
+        assert_eq!(t, "line 28\nline 29\nline 30");
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

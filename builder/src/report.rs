@@ -1,0 +1,314 @@
+//! `report.json` (the machine-readable record of a build) and the table a
+//! human sees. The JSON schema is documented in the README; change both
+//! together and bump [`SCHEMA`] when a field changes meaning.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::epoch::Epoch;
+
+/// Identifies the layout of report.json.
+pub const SCHEMA: &str = "repro-report/v1";
+
+/// The outcome of a whole `repro build`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Verdict {
+    /// Every artifact is bit-for-bit identical in every run.
+    Reproducible,
+    /// At least one artifact differs or is missing in some run.
+    NotReproducible,
+    /// A run failed or nothing could be compared; see `error`.
+    Error,
+}
+
+/// Everything a reader needs to judge and redo the build.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The repro version that wrote the report.
+    pub repro_version: String,
+    /// The overall result.
+    pub verdict: Verdict,
+    /// Why the verdict is ERROR.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    /// The source tree that was built.
+    pub source: Source,
+    /// The build command.
+    pub command: Vec<String>,
+    /// The artifact globs.
+    pub artifact_globs: Vec<String>,
+    /// The pinned SOURCE_DATE_EPOCH and its origin.
+    pub source_date_epoch: Epoch,
+    /// The environment every run saw, except HOME (per run, see `runs`).
+    pub environment: BTreeMap<String, String>,
+    /// The umask every run started with, in octal.
+    pub umask: String,
+    /// The per-run wall-clock limit in seconds, if any.
+    pub timeout_secs: Option<f64>,
+    /// When the first run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When the comparison finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// One record per run that was started.
+    pub runs: Vec<RunRecord>,
+    /// One record per artifact path seen in any run, sorted by path.
+    pub artifacts: Vec<ArtifactRecord>,
+}
+
+/// The source tree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Source {
+    /// Absolute path.
+    pub path: String,
+    /// HEAD commit when the source is a git checkout.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub git_commit: Option<String>,
+}
+
+/// One build run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// 1-based run number.
+    pub index: u32,
+    /// Absolute build directory.
+    pub build_dir: String,
+    /// Absolute HOME of this run.
+    pub home: String,
+    /// Log file (stdout and stderr), relative to the output directory.
+    pub log: String,
+    /// Exit code, when the command exited normally.
+    pub exit_code: Option<i32>,
+    /// How the run ended, in words.
+    pub outcome: String,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// Whether an artifact is the same in every run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ArtifactStatus {
+    /// Present and identical in every run.
+    Same,
+    /// Different content, or missing in some run.
+    Different,
+}
+
+/// One artifact across all runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArtifactRecord {
+    /// Path relative to the build directory.
+    pub path: String,
+    /// SAME or DIFFERENT.
+    pub status: ArtifactStatus,
+    /// One entry per run, in run order; null where the run did not produce it.
+    pub runs: Vec<Option<FileDigest>>,
+}
+
+/// Digest and size of one artifact file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    /// Lowercase hex SHA-256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl Report {
+    /// The human table plus the verdict line.
+    pub fn render_table(&self) -> String {
+        let nruns = self.runs.len();
+        let mut header = vec!["ARTIFACT".to_string(), "SIZE".to_string()];
+        header.extend((1..=nruns).map(|i| format!("RUN {i}")));
+        header.push("RESULT".to_string());
+        let mut rows = vec![header];
+        for a in &self.artifacts {
+            let size = a
+                .runs
+                .iter()
+                .flatten()
+                .next()
+                .map(|d| d.size.to_string())
+                .unwrap_or_default();
+            let mut row = vec![escape(&a.path), size];
+            for r in &a.runs {
+                row.push(match r {
+                    Some(d) => d.sha256.get(..12).unwrap_or(&d.sha256).to_string(),
+                    None => "(missing)".to_string(),
+                });
+            }
+            row.push(
+                match a.status {
+                    ArtifactStatus::Same => "SAME",
+                    ArtifactStatus::Different => "DIFFERENT",
+                }
+                .to_string(),
+            );
+            rows.push(row);
+        }
+        let ncols = rows[0].len();
+        let widths: Vec<usize> = (0..ncols)
+            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for row in &rows {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                if c + 1 == ncols {
+                    line.push_str(cell);
+                } else if c == 1 {
+                    // Sizes are right-aligned.
+                    let _ = write!(line, "{cell:>w$}  ", w = widths[c]);
+                } else {
+                    let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out.push('\n');
+        out.push_str(&self.verdict_line());
+        out.push('\n');
+        out
+    }
+
+    /// One line: the verdict and what it rests on.
+    pub fn verdict_line(&self) -> String {
+        let total = self.artifacts.len();
+        let differing = self
+            .artifacts
+            .iter()
+            .filter(|a| a.status == ArtifactStatus::Different)
+            .count();
+        let runs = self.runs.len();
+        match self.verdict {
+            Verdict::Reproducible => format!(
+                "REPRODUCIBLE: {total} artifact{} bit-for-bit identical across {runs} runs",
+                plural(total)
+            ),
+            Verdict::NotReproducible => format!(
+                "NOT REPRODUCIBLE: {differing} of {total} artifact{} differ{} between {runs} runs",
+                plural(total),
+                if differing == 1 { "s" } else { "" }
+            ),
+            Verdict::Error => format!(
+                "ERROR: {}",
+                self.error
+                    .as_deref()
+                    .unwrap_or("the build did not complete")
+            ),
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Escapes control characters so an artifact name cannot move the cursor or
+/// fake table lines.
+fn escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::epoch::Origin;
+
+    fn report(artifacts: Vec<ArtifactRecord>, verdict: Verdict) -> Report {
+        let run = |i: u32| RunRecord {
+            index: i,
+            build_dir: format!("/o/runs/{i}/src"),
+            home: format!("/o/runs/{i}/home"),
+            log: format!("logs/run-{i}.log"),
+            exit_code: Some(0),
+            outcome: "exited with code 0".into(),
+            duration_ms: 5,
+        };
+        Report {
+            schema: SCHEMA.into(),
+            repro_version: "0".into(),
+            verdict,
+            error: None,
+            source: Source {
+                path: "/s".into(),
+                git_commit: None,
+            },
+            command: vec!["true".into()],
+            artifact_globs: vec!["*".into()],
+            source_date_epoch: Epoch {
+                value: 1,
+                origin: Origin::Flag,
+                detail: None,
+            },
+            environment: BTreeMap::new(),
+            umask: "0022".into(),
+            timeout_secs: None,
+            started_at: String::new(),
+            finished_at: String::new(),
+            runs: vec![run(1), run(2)],
+            artifacts,
+        }
+    }
+
+    #[test]
+    fn table_shows_missing_and_escapes_names() {
+        let d = |h: &str| {
+            Some(FileDigest {
+                sha256: h.repeat(64),
+                size: 10,
+            })
+        };
+        let r = report(
+            vec![
+                ArtifactRecord {
+                    path: "a\nb".into(),
+                    status: ArtifactStatus::Same,
+                    runs: vec![d("a"), d("a")],
+                },
+                ArtifactRecord {
+                    path: "dist/x".into(),
+                    status: ArtifactStatus::Different,
+                    runs: vec![d("b"), None],
+                },
+            ],
+            Verdict::NotReproducible,
+        );
+        let t = r.render_table();
+        assert_eq!(
+            t,
+            "ARTIFACT  SIZE  RUN 1         RUN 2         RESULT\n\
+             a\\nb        10  aaaaaaaaaaaa  aaaaaaaaaaaa  SAME\n\
+             dist/x      10  bbbbbbbbbbbb  (missing)     DIFFERENT\n\
+             \n\
+             NOT REPRODUCIBLE: 1 of 2 artifacts differs between 2 runs\n"
+        );
+    }
+
+    #[test]
+    fn report_round_trips_through_json() {
+        let r = report(vec![], Verdict::Error);
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"verdict\":\"ERROR\""));
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.verdict, Verdict::Error);
+    }
+}

@@ -1,0 +1,565 @@
+//! End-to-end tests of `repro build`: the real binary on real fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const EPOCH: &str = "1700000000";
+
+fn repro() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_repro"));
+    cmd.env_remove("NO_COLOR");
+    cmd
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/projects")
+        .join(name)
+        .canonicalize()
+        .unwrap()
+}
+
+/// Runs `repro build` on `src` into a fresh output dir; returns the output and the dir.
+fn build(src: &Path, extra: &[&str]) -> (Output, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let output = repro()
+        .arg("build")
+        .arg(src)
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args(["--source-date-epoch", EPOCH])
+        .args(extra)
+        .output()
+        .unwrap();
+    (output, out)
+}
+
+fn report(out: &tempfile::TempDir) -> Value {
+    let text = fs::read_to_string(out.path().join("out/report.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// What the user sees, with temp paths and digests masked.
+fn screen(o: &Output, tmp: &Path) -> String {
+    let text = format!(
+        "exit: {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
+    text.replace(tmp.to_str().unwrap(), "[TMP]")
+        .replace(fixture("").to_str().unwrap(), "[FIXTURES]")
+        .replace(&std::env::var("PATH").unwrap(), "[PATH]")
+}
+
+macro_rules! assert_screen {
+    ($name:expr, $output:expr, $tmp:expr) => {
+        insta::with_settings!({filters => vec![
+            (r"\b[0-9a-f]{12}\b", "[DIGEST]"),
+            (r"/tmp/\.tmp[A-Za-z0-9]+", "[SRC]"),
+        ]}, {
+            insta::assert_snapshot!($name, screen(&$output, $tmp));
+        });
+    };
+}
+
+fn write_project(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let p = dir.join(name);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+}
+
+#[test]
+fn hello_wheel_is_reproducible() {
+    let (o, out) = build(&fixture("hello-wheel"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_screen!("hello_wheel", o, out.path());
+    let r = report(&out);
+    assert_eq!(r["verdict"], "REPRODUCIBLE");
+    let whl = "dist/hello_repro-0.1.0-py3-none-any.whl";
+    assert_eq!(r["artifacts"][0]["path"], whl);
+    // The published artifact is run 1's file.
+    let published = fs::read(out.path().join("out/artifacts").join(whl)).unwrap();
+    let built = fs::read(out.path().join("out/runs/1/src").join(whl)).unwrap();
+    assert_eq!(published, built);
+    // It really is a zip with the expected members, RECORD last.
+    let names = zip_names(&published);
+    assert_eq!(names.last().unwrap(), "hello_repro-0.1.0.dist-info/RECORD");
+    assert!(names.contains(&"hello_repro/__init__.py".to_string()));
+}
+
+/// Central-directory names of a zip, in order (enough of a reader for a test).
+fn zip_names(data: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i + 46 <= data.len() {
+        if data[i..i + 4] == [0x50, 0x4b, 0x01, 0x02] {
+            let n = u16::from_le_bytes([data[i + 28], data[i + 29]]) as usize;
+            let m = u16::from_le_bytes([data[i + 30], data[i + 31]]) as usize;
+            let k = u16::from_le_bytes([data[i + 32], data[i + 33]]) as usize;
+            names.push(String::from_utf8_lossy(&data[i + 46..i + 46 + n]).into_owned());
+            i += 46 + n + m + k;
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
+#[test]
+fn hello_tarball_is_reproducible() {
+    let (o, out) = build(&fixture("hello-tarball"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_screen!("hello_tarball", o, out.path());
+    assert!(out
+        .path()
+        .join("out/artifacts/dist/hello-0.1.tar.gz")
+        .is_file());
+}
+
+#[test]
+fn leaks_time_is_not_reproducible() {
+    let (o, out) = build(&fixture("leaks-time"), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_screen!("leaks_time", o, out.path());
+    let r = report(&out);
+    assert_eq!(r["verdict"], "NOT_REPRODUCIBLE");
+    assert_eq!(r["artifacts"][0]["status"], "DIFFERENT");
+    // Unreproducible artifacts are not published.
+    assert!(!out
+        .path()
+        .join("out/artifacts/dist/build-info.txt")
+        .exists());
+}
+
+#[test]
+fn leaks_path_is_not_reproducible_because_of_the_path() {
+    let (o, out) = build(&fixture("leaks-path"), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = report(&out);
+    assert_eq!(r["verdict"], "NOT_REPRODUCIBLE");
+    for (i, run) in r["runs"].as_array().unwrap().iter().enumerate() {
+        let dir = run["build_dir"].as_str().unwrap();
+        let text = fs::read_to_string(Path::new(dir).join("dist/config.h")).unwrap();
+        assert!(
+            text.contains(dir),
+            "run {} did not embed its own path",
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn leaks_order_is_not_reproducible() {
+    let (o, out) = build(&fixture("leaks-order"), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = report(&out);
+    assert_eq!(r["verdict"], "NOT_REPRODUCIBLE");
+    // Same members, same size: only the order differs.
+    let a = &r["artifacts"][0]["runs"];
+    assert_eq!(a[0]["size"], a[1]["size"]);
+    let zip = |run: &str| {
+        let dir = r["runs"][run.parse::<usize>().unwrap()]["build_dir"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        zip_names(&fs::read(Path::new(&dir).join("dist/data.zip")).unwrap())
+    };
+    let (n1, n2) = (zip("0"), zip("1"));
+    assert_ne!(n1, n2);
+    let (mut s1, mut s2) = (n1.clone(), n2.clone());
+    s1.sort();
+    s2.sort();
+    assert_eq!(s1, s2);
+}
+
+#[test]
+fn environment_is_scrubbed_and_epoch_pinned() {
+    let src = tempfile::tempdir().unwrap();
+    write_project(
+        src.path(),
+        &[(
+            "build.sh",
+            "set -eu\nmkdir -p dist\n\
+             env | grep -v '^HOME=' | grep -v '^PWD=' | grep -v '^SHLVL=' | grep -v '^_=' | sort > dist/env.txt\n\
+             umask > dist/umask.txt\n\
+             ls -A \"$HOME\" > home-listing.txt\n\
+             echo \"$HOME\" > home-path.txt\n",
+        )],
+    );
+    let out = tempfile::tempdir().unwrap();
+    let o = repro()
+        .arg("build")
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args(["--source-date-epoch", "1234567890"])
+        .args(["--artifacts", "dist/*", "--env", "EXTRA=yes"])
+        .env("AWS_SECRET_ACCESS_KEY", "hunter2-do-not-leak")
+        .env("LANG", "de_DE.ISO-8859-1")
+        .env("TZ", "America/New_York")
+        .args(["--", "sh", "build.sh"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run1 = out.path().join("out/runs/1/src");
+    let env = fs::read_to_string(run1.join("dist/env.txt")).unwrap();
+    let path = std::env::var("PATH").unwrap();
+    assert_eq!(
+        env,
+        format!(
+            "EXTRA=yes\nLANG=C.UTF-8\nLC_ALL=C.UTF-8\nPATH={path}\nSOURCE_DATE_EPOCH=1234567890\nTZ=UTC\n"
+        )
+    );
+    assert!(!env.contains("hunter2"));
+    assert_eq!(
+        fs::read_to_string(run1.join("dist/umask.txt")).unwrap(),
+        "0022\n"
+    );
+    // HOME is fresh and empty in every run, and differs between runs.
+    let run2 = out.path().join("out/runs/2/build-path-b/src");
+    let homes: Vec<String> = [&run1, &run2]
+        .iter()
+        .map(|d| fs::read_to_string(d.join("home-path.txt")).unwrap())
+        .collect();
+    assert_ne!(homes[0], homes[1]);
+    for d in [&run1, &run2] {
+        assert_eq!(fs::read_to_string(d.join("home-listing.txt")).unwrap(), "");
+    }
+    let r = report(&out);
+    assert_eq!(r["source_date_epoch"]["value"], 1234567890);
+    assert_eq!(r["source_date_epoch"]["origin"], "flag");
+    assert_eq!(r["environment"]["EXTRA"], "yes");
+    assert!(r["environment"].get("AWS_SECRET_ACCESS_KEY").is_none());
+    assert_eq!(r["umask"], "0022");
+}
+
+#[test]
+fn epoch_from_repro_toml_then_git_then_mtime() {
+    // repro.toml
+    let src = tempfile::tempdir().unwrap();
+    write_project(
+        src.path(),
+        &[(
+            "repro.toml",
+            "[build]\ncommand = [\"sh\", \"-c\", \"mkdir -p dist; echo $SOURCE_DATE_EPOCH > dist/e\"]\n\
+             artifacts = [\"dist/e\"]\nsource_date_epoch = 42\n",
+        )],
+    );
+    let out = tempfile::tempdir().unwrap();
+    let o = repro()
+        .arg("build")
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(report(&out)["source_date_epoch"]["origin"], "repro.toml");
+    assert!(stderr(&o).contains("SOURCE_DATE_EPOCH=42 (repro.toml)"));
+    let e = fs::read_to_string(out.path().join("out/artifacts/dist/e")).unwrap();
+    assert_eq!(e, "42\n");
+
+    // newest mtime (not a git checkout)
+    let src = tempfile::tempdir().unwrap();
+    write_project(src.path(), &[("a.txt", "a")]);
+    let f = fs::File::options()
+        .write(true)
+        .open(src.path().join("a.txt"))
+        .unwrap();
+    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000))
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = repro()
+        .arg("build")
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args([
+            "--artifacts",
+            "e",
+            "--",
+            "sh",
+            "-c",
+            "echo $SOURCE_DATE_EPOCH > e",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&out);
+    assert_eq!(r["source_date_epoch"]["value"], 1_500_000_000);
+    assert_eq!(r["source_date_epoch"]["origin"], "newest-mtime");
+    assert_eq!(r["source_date_epoch"]["detail"], "a.txt");
+
+    // git HEAD
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .arg("-C")
+            .arg(src.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .env("GIT_COMMITTER_DATE", "@1600000000 +0000")
+            .env("GIT_AUTHOR_DATE", "@1600000000 +0000")
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    git(&["init", "-q"]);
+    git(&["add", "a.txt"]);
+    git(&["commit", "-q", "-m", "x"]);
+    let out = tempfile::tempdir().unwrap();
+    let o = repro()
+        .arg("build")
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args([
+            "--artifacts",
+            "e",
+            "--",
+            "sh",
+            "-c",
+            "echo $SOURCE_DATE_EPOCH > e",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&out);
+    assert_eq!(r["source_date_epoch"]["value"], 1_600_000_000);
+    assert_eq!(r["source_date_epoch"]["origin"], "git-head");
+    assert_eq!(r["source"]["git_commit"].as_str().unwrap().len(), 40);
+}
+
+#[test]
+fn artifact_missing_in_one_run_is_a_mismatch() {
+    let src = tempfile::tempdir().unwrap();
+    let (o, out) = build(
+        src.path(),
+        &[
+            "--artifacts",
+            "dist/*",
+            "--",
+            "sh",
+            "-c",
+            "mkdir -p dist; echo same > dist/a; case $PWD in */build-path-b/*) echo x > dist/only-in-2;; esac",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_screen!("missing_in_one_run", o, out.path());
+    let r = report(&out);
+    assert_eq!(r["artifacts"][1]["path"], "dist/only-in-2");
+    assert_eq!(r["artifacts"][1]["runs"][0], Value::Null);
+    // dist/a reproduced and is published even though the build as a whole did not.
+    assert!(out.path().join("out/artifacts/dist/a").is_file());
+}
+
+#[test]
+fn json_flag_prints_the_report() {
+    let (o, out) = build(&fixture("hello-tarball"), &["--json", "--runs", "3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let printed: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(printed, report(&out));
+    assert_eq!(printed["schema"], "repro-report/v1");
+    assert_eq!(printed["runs"].as_array().unwrap().len(), 3);
+    assert_eq!(printed["artifacts"][0]["runs"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn existing_out_needs_force() {
+    let (o, out) = build(&fixture("hello-tarball"), &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let again = |force: bool| {
+        let mut c = repro();
+        c.arg("build")
+            .arg(fixture("hello-tarball"))
+            .arg("--out")
+            .arg(out.path().join("out"))
+            .args(["--source-date-epoch", EPOCH]);
+        if force {
+            c.arg("--force");
+        }
+        c.output().unwrap()
+    };
+    let o = again(false);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("already exists; pass --force"),
+        "{}",
+        stderr(&o)
+    );
+    let o = again(true);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn failing_build_shows_the_last_20_lines_and_exits_2() {
+    let src = tempfile::tempdir().unwrap();
+    let (o, out) = build(
+        src.path(),
+        &[
+            "--artifacts",
+            "x",
+            "--",
+            "sh",
+            "-c",
+            "for i in $(seq 1 30); do echo log line $i; done; exit 3",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_screen!("failing_build", o, out.path());
+    let err = stderr(&o);
+    assert!(err.contains("log line 11\n") && err.contains("log line 30"));
+    assert!(!err.contains("log line 10\n"));
+    let r = report(&out);
+    assert_eq!(r["verdict"], "ERROR");
+    assert_eq!(r["runs"][0]["exit_code"], 3);
+    assert!(out.path().join("out/logs/run-1.log").is_file());
+}
+
+#[test]
+fn timeout_kills_the_build() {
+    let src = tempfile::tempdir().unwrap();
+    let (o, _out) = build(
+        src.path(),
+        &["--artifacts", "x", "--timeout", "0.5", "--", "sleep", "30"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("timed out after 0.5s"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let cases: Vec<(&str, Vec<std::ffi::OsString>)> = vec![
+        (
+            "missing_dir",
+            vec![
+                tmp.path().join("nope").into(),
+                "--artifacts".into(),
+                "x".into(),
+            ],
+        ),
+        ("missing_command", vec![empty.clone().into()]),
+        (
+            "bad_glob",
+            vec![
+                empty.clone().into(),
+                "--artifacts".into(),
+                "dist/[".into(),
+                "--".into(),
+                "true".into(),
+            ],
+        ),
+        (
+            "no_artifacts_matched",
+            vec![
+                empty.clone().into(),
+                "--artifacts".into(),
+                "dist/*".into(),
+                "--".into(),
+                "true".into(),
+            ],
+        ),
+        (
+            "command_not_found",
+            vec![
+                empty.clone().into(),
+                "--artifacts".into(),
+                "x".into(),
+                "--".into(),
+                "no-such-build-tool".into(),
+            ],
+        ),
+        (
+            "one_run",
+            vec![
+                empty.clone().into(),
+                "--runs".into(),
+                "1".into(),
+                "--artifacts".into(),
+                "x".into(),
+                "--".into(),
+                "true".into(),
+            ],
+        ),
+        (
+            "reserved_env",
+            vec![
+                empty.clone().into(),
+                "--env".into(),
+                "SOURCE_DATE_EPOCH=1".into(),
+                "--artifacts".into(),
+                "x".into(),
+                "--".into(),
+                "true".into(),
+            ],
+        ),
+    ];
+    for (name, args) in cases {
+        let o = repro()
+            .arg("build")
+            .arg("--out")
+            .arg(tmp.path().join(format!("out-{name}")))
+            .args(["--source-date-epoch", EPOCH])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        assert_screen!(name, o, tmp.path());
+    }
+}
+
+#[test]
+fn non_utf8_source_path_is_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join(std::ffi::OsStr::from_bytes(b"src-\xff"));
+    fs::create_dir(&bad).unwrap();
+    let o = repro()
+        .arg("build")
+        .arg(&bad)
+        .arg("--out")
+        .arg(tmp.path().join("out"))
+        .args(["--artifacts", "x", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not valid UTF-8"), "{}", stderr(&o));
+    assert!(!tmp.path().join("out").exists());
+}
+
+#[test]
+fn bad_repro_toml_names_the_file() {
+    let src = tempfile::tempdir().unwrap();
+    write_project(
+        src.path(),
+        &[("repro.toml", "[build]\ncomand = [\"make\"]\n")],
+    );
+    let (o, _out) = build(src.path(), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("repro.toml") && err.contains("comand"),
+        "{err}"
+    );
+}
