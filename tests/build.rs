@@ -154,7 +154,8 @@ fn leaks_path_is_not_reproducible_because_of_the_path() {
     assert_eq!(r["verdict"], "NOT_REPRODUCIBLE");
     for (i, run) in r["runs"].as_array().unwrap().iter().enumerate() {
         let dir = run["build_dir"].as_str().unwrap();
-        let text = fs::read_to_string(Path::new(dir).join("dist/config.h")).unwrap();
+        let host = run["host_dir"].as_str().unwrap();
+        let text = fs::read_to_string(Path::new(host).join("dist/config.h")).unwrap();
         assert!(
             text.contains(dir),
             "run {} did not embed its own path",
@@ -173,7 +174,7 @@ fn leaks_order_is_not_reproducible() {
     let a = &r["artifacts"][0]["runs"];
     assert_eq!(a[0]["size"], a[1]["size"]);
     let zip = |run: &str| {
-        let dir = r["runs"][run.parse::<usize>().unwrap()]["build_dir"]
+        let dir = r["runs"][run.parse::<usize>().unwrap()]["host_dir"]
             .as_str()
             .unwrap()
             .to_string();
@@ -208,7 +209,13 @@ fn environment_is_scrubbed_and_epoch_pinned() {
         .arg("--out")
         .arg(out.path().join("out"))
         .args(["--source-date-epoch", "1234567890"])
-        .args(["--artifacts", "dist/*", "--env", "EXTRA=yes"])
+        .args([
+            "--artifacts",
+            "dist/*",
+            "--env",
+            "EXTRA=yes",
+            "--vary=-all,+home",
+        ])
         .env("AWS_SECRET_ACCESS_KEY", "hunter2-do-not-leak")
         .env("LANG", "de_DE.ISO-8859-1")
         .env("TZ", "America/New_York")
@@ -217,6 +224,7 @@ fn environment_is_scrubbed_and_epoch_pinned() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let run1 = out.path().join("out/runs/1/src");
+    let run2 = out.path().join("out/runs/2/src");
     let env = fs::read_to_string(run1.join("dist/env.txt")).unwrap();
     let path = std::env::var("PATH").unwrap();
     assert_eq!(
@@ -231,7 +239,6 @@ fn environment_is_scrubbed_and_epoch_pinned() {
         "0022\n"
     );
     // HOME is fresh and empty in every run, and differs between runs.
-    let run2 = out.path().join("out/runs/2/build-path-b/src");
     let homes: Vec<String> = [&run1, &run2]
         .iter()
         .map(|d| fs::read_to_string(d.join("home-path.txt")).unwrap())
@@ -355,7 +362,7 @@ fn artifact_missing_in_one_run_is_a_mismatch() {
             "--",
             "sh",
             "-c",
-            "mkdir -p dist; echo same > dist/a; case $PWD in */build-path-b/*) echo x > dist/only-in-2;; esac",
+            "mkdir -p dist; echo same > dist/a; case $PWD in */build-b/*) echo x > dist/only-in-2;; esac",
         ],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

@@ -10,6 +10,9 @@ use anyhow::{bail, Context as _, Result};
 use globset::{GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
+use sandbox::variations::VariationSet;
+use sandbox::{Isolation, Limits};
+
 use crate::cli::BuildArgs;
 use crate::epoch::{self, Epoch};
 
@@ -31,6 +34,19 @@ env = { PYTHONHASHSEED = \"0\" }  # optional";
 struct FileConfig {
     #[serde(default)]
     build: BuildSection,
+    #[serde(default)]
+    sandbox: SandboxSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxSection {
+    mode: Option<String>,
+    ro_paths: Option<Vec<PathBuf>>,
+    network: Option<bool>,
+    nofile: Option<u64>,
+    nproc: Option<u64>,
+    address_space: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +58,8 @@ struct BuildSection {
     env: Option<BTreeMap<String, String>>,
     source_date_epoch: Option<i64>,
     timeout: Option<f64>,
+    vary: Option<String>,
+    bisect_budget: Option<u32>,
 }
 
 /// Everything `repro build` needs, validated.
@@ -69,7 +87,24 @@ pub struct BuildConfig {
     pub timeout: Option<Duration>,
     /// Print the JSON report instead of the table.
     pub json: bool,
+    /// Namespaces or none.
+    pub isolation: Isolation,
+    /// Extra read-only host paths in the sandbox.
+    pub ro_binds: Vec<PathBuf>,
+    /// Share the host network.
+    pub network: bool,
+    /// Resource limits for the build.
+    pub limits: Limits,
+    /// The variation specs as given (repro.toml's first, then flags).
+    pub vary_specs: Vec<String>,
+    /// Variations requested (all, edited by the specs).
+    pub requested: VariationSet,
+    /// Extra runs allowed for finding culprits (None: unlimited).
+    pub bisect_budget: Option<u32>,
 }
+
+/// Extra runs spent on finding culprits when the user did not say.
+pub const DEFAULT_BISECT_BUDGET: u32 = 4;
 
 impl BuildConfig {
     /// Merges the flags over `repro.toml` and validates the result.
@@ -167,6 +202,42 @@ impl BuildConfig {
             );
         }
 
+        let isolation = match args.sandbox.or(file.sandbox.mode).as_deref() {
+            None | Some("namespaces") => Isolation::Namespaces,
+            Some("none") => Isolation::None,
+            Some(other) => bail!("--sandbox {other:?}: expected `namespaces` or `none`"),
+        };
+        let mut ro_binds = file.sandbox.ro_paths.unwrap_or_default();
+        ro_binds.extend(args.ro_bind);
+        for p in &ro_binds {
+            if !p.is_absolute() {
+                bail!("--ro-bind {}: must be an absolute path", p.display());
+            }
+            if !p.exists() {
+                bail!("--ro-bind {}: no such file or directory", p.display());
+            }
+        }
+        let limits = Limits {
+            nofile: args.rlimit_nofile.or(file.sandbox.nofile),
+            nproc: args.rlimit_nproc.or(file.sandbox.nproc),
+            address_space: args.rlimit_as.or(file.sandbox.address_space),
+        };
+        let mut vary_specs: Vec<String> = b.vary.into_iter().collect();
+        vary_specs.extend(args.vary);
+        let mut requested = VariationSet::all();
+        for spec in &vary_specs {
+            requested.apply_spec(spec)?;
+        }
+        let bisect_budget = if args.bisect {
+            None
+        } else {
+            Some(
+                args.bisect_budget
+                    .or(b.bisect_budget)
+                    .unwrap_or(DEFAULT_BISECT_BUDGET),
+            )
+        };
+
         let epoch = epoch::resolve(&source, &out, args.source_date_epoch, b.source_date_epoch)?;
 
         Ok(Self {
@@ -181,6 +252,13 @@ impl BuildConfig {
             env,
             timeout,
             json: args.json,
+            isolation,
+            ro_binds,
+            network: args.network || file.sandbox.network.unwrap_or(false),
+            limits,
+            vary_specs,
+            requested,
+            bisect_budget,
         })
     }
 }

@@ -5,12 +5,14 @@
 //! library crates (`sandbox` runs builds, `diffoscope_lite` hashes and
 //! compares artifacts). Errors carry their whole chain and end in exit code 2.
 
+mod bisect;
 mod cli;
 mod commands;
 mod config;
 mod epoch;
 mod fsutil;
 mod report;
+mod runner;
 
 use std::process::ExitCode;
 

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bisect::BisectResult;
 use crate::epoch::Epoch;
 
 /// Identifies the layout of report.json.
@@ -58,6 +59,59 @@ pub struct Report {
     pub runs: Vec<RunRecord>,
     /// One record per artifact path seen in any run, sorted by path.
     pub artifacts: Vec<ArtifactRecord>,
+    /// How the runs were isolated.
+    pub sandbox: SandboxRecord,
+    /// Which variations were requested, applied and unavailable.
+    pub variations: VariationsRecord,
+    /// The culprit search, when one ran.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub bisect: Option<BisectResult>,
+}
+
+/// The isolation of the runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxRecord {
+    /// `namespaces` or `none`.
+    pub mode: String,
+    /// False when the build ran without namespaces.
+    pub hermetic: bool,
+    /// Whether the host network was shared.
+    pub network: bool,
+    /// Extra read-only host paths.
+    pub ro_binds: Vec<String>,
+    /// Resource limits beyond core=0, when set.
+    pub rlimits: BTreeMap<String, u64>,
+}
+
+/// Variations: what was asked, what was done, what could not be.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct VariationsRecord {
+    /// The `--vary` specs as given.
+    pub specs: Vec<String>,
+    /// The requested set after applying the specs to "all".
+    pub requested: Vec<String>,
+    /// Variations applied to runs 2..N, with the mechanism used.
+    pub applied: Vec<AppliedVariation>,
+    /// Requested variations that could not be applied here, with why.
+    pub unavailable: Vec<UnavailableVariation>,
+}
+
+/// One applied variation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppliedVariation {
+    /// reprotest name.
+    pub name: String,
+    /// How it was produced.
+    pub mechanism: String,
+}
+
+/// One variation that could not be applied.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnavailableVariation {
+    /// reprotest name.
+    pub name: String,
+    /// Why not.
+    pub reason: String,
 }
 
 /// The source tree.
@@ -75,10 +129,14 @@ pub struct Source {
 pub struct RunRecord {
     /// 1-based run number.
     pub index: u32,
-    /// Absolute build directory.
+    /// The build directory as the build saw it.
     pub build_dir: String,
-    /// Absolute HOME of this run.
+    /// Where that directory is on the host after the run.
+    pub host_dir: String,
+    /// HOME as the build saw it.
     pub home: String,
+    /// Variations applied to this run (empty for the control).
+    pub variations: Vec<String>,
     /// Log file (stdout and stderr), relative to the output directory.
     pub log: String,
     /// Exit code, when the command exited normally.
@@ -237,7 +295,9 @@ mod tests {
         let run = |i: u32| RunRecord {
             index: i,
             build_dir: format!("/o/runs/{i}/src"),
+            host_dir: format!("/o/runs/{i}/src"),
             home: format!("/o/runs/{i}/home"),
+            variations: vec![],
             log: format!("logs/run-{i}.log"),
             exit_code: Some(0),
             outcome: "exited with code 0".into(),
@@ -266,6 +326,15 @@ mod tests {
             finished_at: String::new(),
             runs: vec![run(1), run(2)],
             artifacts,
+            sandbox: SandboxRecord {
+                mode: "none".into(),
+                hermetic: false,
+                network: false,
+                ro_binds: vec![],
+                rlimits: BTreeMap::new(),
+            },
+            variations: VariationsRecord::default(),
+            bisect: None,
         }
     }
 

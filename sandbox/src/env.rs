@@ -64,6 +64,12 @@ impl BuildEnv {
         Ok(Self { vars })
     }
 
+    /// Sets (or replaces) one variable; used to apply variations, which
+    /// may change even the pinned defaults such as TZ.
+    pub fn set(&mut self, key: &str, value: impl Into<OsString>) {
+        self.vars.insert(key.into(), value.into());
+    }
+
     /// The variables, sorted by name.
     pub fn vars(&self) -> impl Iterator<Item = (&OsString, &OsString)> {
         self.vars.iter()

@@ -9,42 +9,58 @@ pub enum Error {
     /// The command was empty.
     #[error("the build command is empty")]
     EmptyCommand,
-    /// The program could not be found on the scrubbed PATH.
-    #[error("build command {program:?} not found on PATH={path:?} (the build sees the host's PATH; give an absolute path or fix PATH)")]
+    /// The program could not be found on the build's PATH.
+    #[error("build command {program:?} not found on PATH={path:?} as the build sees it (give an absolute path, fix PATH, or make its directory visible with --ro-bind)")]
     CommandNotFound {
         /// The program as given.
         program: OsString,
         /// The PATH the build sees.
         path: OsString,
     },
-    /// Spawning the command failed for another reason.
-    #[error("cannot start build command {program:?} in {cwd}")]
-    Spawn {
+    /// Starting the command failed for another reason.
+    #[error("cannot start build command {program:?} in {cwd}: {reason}")]
+    Exec {
         /// The program as given.
         program: OsString,
         /// The working directory.
         cwd: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// What execve said.
+        reason: String,
     },
-    /// The log file could not be created.
-    #[error("cannot create log file {path}")]
-    Log {
-        /// The log file.
+    /// A file the run needs could not be opened or created.
+    #[error("cannot {action} {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
         path: PathBuf,
         /// The underlying error.
         #[source]
         source: std::io::Error,
     },
-    /// Waiting for the command failed.
-    #[error("waiting for build command {program:?} failed")]
-    Wait {
-        /// The program as given.
-        program: OsString,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+    /// A system call failed in the parent.
+    #[error("{call}: {errno}")]
+    Sys {
+        /// The call and its arguments.
+        call: String,
+        /// The error number.
+        errno: nix::errno::Errno,
+    },
+    /// Setting up the sandbox failed in the child.
+    #[error("setting up the sandbox failed: {message}{hint}")]
+    Setup {
+        /// The failing call, its arguments and the errno.
+        message: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// The kernel does not let this process create the namespaces.
+    #[error("cannot create a sandbox: {reason}\nhint: {hint}")]
+    NamespacesUnavailable {
+        /// What failed.
+        reason: String,
+        /// How to proceed.
+        hint: String,
     },
     /// A variable given with `--env` would break the pinned environment.
     #[error("--env {key}=… is not allowed: {why}")]
@@ -59,6 +75,32 @@ pub enum Error {
     BadVarName {
         /// The variable name.
         key: String,
+    },
+    /// A string handed to the kernel contains a NUL byte.
+    #[error("{what} {value:?} contains a NUL byte")]
+    Nul {
+        /// Which value.
+        what: &'static str,
+        /// The value.
+        value: OsString,
+    },
+    /// A `--ro-bind` path is not usable.
+    #[error("--ro-bind {path}: {reason}")]
+    BadBind {
+        /// The path.
+        path: PathBuf,
+        /// Why it cannot be bound.
+        reason: String,
+    },
+    /// A `--vary` spec could not be parsed.
+    #[error("--vary {spec:?}: unknown variation {name:?}; known: all, {known}")]
+    UnknownVariation {
+        /// The whole spec.
+        spec: String,
+        /// The offending name.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
     },
 }
 

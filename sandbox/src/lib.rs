@@ -1,20 +1,36 @@
-//! Run one build step the way repro's rebuild loop needs it.
+//! Run one build step hermetically, the way repro's rebuild loop needs it.
 //!
 //! A build launched through this crate sees a *scrubbed* environment (only
-//! the variables [`BuildEnv`] allows, nothing else from the host), runs with a
-//! fixed umask in a session and process group of its own, writes stdout and
-//! stderr to a log file, and is killed, with everything it started, when its
-//! wall-clock timeout runs out.
+//! the variables [`BuildEnv`] allows), starts with a fixed umask in a
+//! session of its own, writes stdout and stderr to a log file, and is
+//! killed, with everything it started, when its wall-clock timeout runs out.
 //!
-//! The namespaces that make a run hermetic (user, mount, pid, net, uts, ipc)
-//! and the variations between runs build on this runner. All `unsafe` code
-//! and raw syscalls live in the private `sys` module; the rest is safe code.
+//! With [`Isolation::Namespaces`] (the default of `repro build`) it also
+//! runs in new user, mount, pid, network, uts and ipc namespaces, in a
+//! fresh root assembled from an allowlist: host `/usr`, `/bin`, `/lib*`,
+//! `/etc` read-only, the build dir read-write, tmpfs at `/tmp` and HOME, a
+//! new `/proc` and a minimal `/dev`. Only loopback networking exists. It
+//! needs no root, no setuid helper and no external program: unprivileged
+//! user namespaces are enough. Started as root, it maps the build to an
+//! unprivileged host uid ([`ROOT_MAPPED_ID`]) so nothing inside acts as
+//! host root.
+//!
+//! [`variations`] describes what may differ between runs (build path, time
+//! zone, hostname, …, named as in reprotest) and how each is applied.
+//!
+//! All `unsafe` code and raw syscalls live in the private `sys` module;
+//! the rest of the crate is safe code over plain data.
 
 mod env;
 mod error;
+mod layout;
 mod run;
+mod spec;
 mod sys;
+pub mod variations;
 
 pub use env::{BuildEnv, RESERVED_VARS};
 pub use error::{Error, Result};
-pub use run::{run, Outcome, RunSpec};
+pub use layout::ROOT_MAPPED_ID;
+pub use run::{check_namespaces, run, Outcome};
+pub use spec::{BuildUser, Isolation, Limits, RunSpec};

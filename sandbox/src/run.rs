@@ -1,30 +1,14 @@
-//! Run a build command with its environment, log file and timeout.
+//! Run one build: prepare the plan, fork, wait with a deadline, decode how
+//! it ended.
 
-use std::ffi::OsString;
 use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::os::fd::AsRawFd as _;
+use std::path::Path;
+use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::{sys, BuildEnv, Error, Result};
-
-/// Everything needed to run one build step.
-#[derive(Debug, Clone)]
-pub struct RunSpec {
-    /// Program and arguments; the program is looked up on the build's PATH.
-    pub argv: Vec<OsString>,
-    /// Working directory of the build.
-    pub cwd: PathBuf,
-    /// The complete environment (nothing else is inherited).
-    pub env: BuildEnv,
-    /// File that receives stdout and stderr, created or truncated.
-    pub log: PathBuf,
-    /// Wall-clock limit; the whole process group is killed when it runs out.
-    pub timeout: Option<Duration>,
-    /// The umask the build starts with.
-    pub umask: u32,
-}
+use crate::layout::{self, outside_ids};
+use crate::{sys, Error, Isolation, Result, RunSpec};
 
 /// How a build step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +32,7 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Outcome::Exited(code) => write!(f, "exited with code {code}"),
-            Outcome::Signaled(sig) => write!(f, "killed by signal {sig}"),
+            Outcome::Signaled(sig) => write!(f, "was killed by signal {sig}"),
             Outcome::TimedOut(t) => {
                 write!(f, "timed out after {}s and was killed", t.as_secs_f64())
             }
@@ -56,51 +40,62 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+const USERNS_HINT: &str = "user namespaces seem to be unavailable to this process. Check \
+`sysctl kernel.unprivileged_userns_clone user.max_user_namespaces \
+kernel.apparmor_restrict_unprivileged_userns` (the first must be 1, the second > 0, the \
+third 0), or a container runtime that forbids unshare(2); run repro where they are allowed, \
+or pass --sandbox none (the report and provenance then record that the build was not hermetic)";
+
+/// Checks (once per process) that sandboxed runs are possible here, so a
+/// missing kernel feature fails before any work with a hint how to proceed.
+pub fn check_namespaces() -> Result<()> {
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = PROBE.get_or_init(|| {
+        let (_, _, drop_to) = outside_ids();
+        sys::probe_namespaces(drop_to)
+            .map_err(|e| format!("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWUTS|CLONE_NEWIPC) failed: {}", e.desc()))
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(reason) => Err(Error::NamespacesUnavailable {
+            reason: reason.clone(),
+            hint: USERNS_HINT.to_string(),
+        }),
+    }
+}
+
 /// Runs `spec` to completion and returns how it ended plus its wall time.
 pub fn run(spec: &RunSpec) -> Result<(Outcome, Duration)> {
-    let program = spec.argv.first().ok_or(Error::EmptyCommand)?;
-    let log = File::create(&spec.log).map_err(|source| Error::Log {
+    if spec.argv.is_empty() {
+        return Err(Error::EmptyCommand);
+    }
+    let log = File::create(&spec.log).map_err(|source| Error::Io {
+        action: "create log file",
         path: spec.log.clone(),
         source,
     })?;
-    let log_err = log.try_clone().map_err(|source| Error::Log {
-        path: spec.log.clone(),
-        source,
-    })?;
-
-    let mut cmd = Command::new(program);
-    cmd.args(&spec.argv[1..])
-        .current_dir(&spec.cwd)
-        .env_clear()
-        .envs(spec.env.vars())
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err);
-    sys::in_child_before_exec(&mut cmd, spec.umask);
+    let scratch = match spec.isolation {
+        Isolation::Namespaces => {
+            if let (_, _, Some(d)) = outside_ids() {
+                chown_tree(&spec.host_dir, d.uid, d.gid)?;
+            }
+            Some(scratch_root()?)
+        }
+        Isolation::None => None,
+    };
+    let plan = layout::plan(spec, scratch.as_ref().map(|t| t.path()), log.as_raw_fd())?;
 
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound && !program_has_slash(program) {
-            Error::CommandNotFound {
-                program: program.clone(),
-                path: spec.env.get("PATH").cloned().unwrap_or_default(),
-            }
-        } else {
-            Error::Spawn {
-                program: program.clone(),
-                cwd: spec.cwd.clone(),
-                source,
-            }
-        }
-    })?;
-    let pid = child.id();
+    let spawned = sys::spawn(&plan).map_err(|(call, errno)| Error::Sys { call, errno })?;
+    drop(log);
+    let pid = spawned.pid;
 
-    // Wait on a thread so the timeout is a channel deadline, not a polling loop.
+    // Wait on a thread so the timeout is a channel deadline, not polling.
     let (tx, rx) = mpsc::channel();
     let waiter = std::thread::spawn(move || {
-        let status = child.wait();
+        let ended = sys::wait_for(pid);
         let _ = tx.send(());
-        status
+        ended
     });
     let timed_out = match spec.timeout {
         Some(limit) => matches!(rx.recv_timeout(limit), Err(mpsc::RecvTimeoutError::Timeout)),
@@ -109,94 +104,121 @@ pub fn run(spec: &RunSpec) -> Result<(Outcome, Duration)> {
             false
         }
     };
-    // Kill the whole group, also after a normal exit: a build must not leave
-    // daemons behind that outlive repro.
-    sys::kill_process_group(pid);
-    let status = match waiter.join() {
-        Ok(status) => status.map_err(|source| Error::Wait {
-            program: program.clone(),
-            source,
-        })?,
+    // Without namespaces the build leads its own process group: kill what
+    // it left behind. With them, PID 1's death already took everything.
+    sys::kill_tree(pid);
+    let ended = match waiter.join() {
+        Ok(Ok(ended)) => ended,
+        Ok(Err(errno)) => {
+            return Err(Error::Sys {
+                call: format!("waitpid({pid})"),
+                errno,
+            })
+        }
         Err(_) => {
-            return Err(Error::Wait {
-                program: program.clone(),
-                source: std::io::Error::other("waiter thread panicked"),
+            return Err(Error::Sys {
+                call: "the waiter thread panicked".into(),
+                errno: nix::errno::Errno::ECHILD,
             })
         }
     };
     let elapsed = started.elapsed();
-    let outcome = if timed_out {
-        Outcome::TimedOut(spec.timeout.unwrap_or_default())
+    let report = sys::read_report(spawned.report);
+    if timed_out {
+        return Ok((Outcome::TimedOut(spec.timeout.unwrap_or_default()), elapsed));
+    }
+    decode(spec, &report, ended).map(|o| (o, elapsed))
+}
+
+fn decode(spec: &RunSpec, report: &str, ended: sys::Ended) -> Result<Outcome> {
+    let mut status = None;
+    for line in report.lines() {
+        let (kind, text) = line.split_once('\t').unwrap_or((line, ""));
+        match kind {
+            "E" => {
+                return Err(if text.contains("execve") {
+                    Error::Exec {
+                        program: spec.argv[0].clone(),
+                        cwd: spec.build_dir.clone(),
+                        reason: text.to_string(),
+                    }
+                } else {
+                    Error::Setup {
+                        message: text.to_string(),
+                        hint: setup_hint(text),
+                    }
+                })
+            }
+            "N" => {
+                return Err(Error::CommandNotFound {
+                    program: spec.argv[0].clone(),
+                    path: spec.env.get("PATH").cloned().unwrap_or_default(),
+                })
+            }
+            "X" => status = text.parse().ok().map(Outcome::Exited),
+            "K" => status = text.parse().ok().map(Outcome::Signaled),
+            _ => {}
+        }
+    }
+    match (spec.isolation, status, ended) {
+        (Isolation::Namespaces, Some(outcome), _) => Ok(outcome),
+        (Isolation::Namespaces, None, _) => Err(Error::Setup {
+            message: "the sandbox's init process ended without reporting the build's status".into(),
+            hint: "",
+        }),
+        (Isolation::None, _, sys::Ended::Exited(code)) => Ok(Outcome::Exited(code)),
+        (Isolation::None, _, sys::Ended::Signaled(sig)) => Ok(Outcome::Signaled(sig)),
+    }
+}
+
+fn setup_hint(message: &str) -> &'static str {
+    if message.starts_with("unshare") || message.contains("uid_map") {
+        "\nhint: user namespaces are restricted here; see `repro build --help` or pass --sandbox none"
+    } else if message.contains("type proc") {
+        "\nhint: this kernel or container does not allow a new /proc inside a user namespace \
+         (often because the container masks parts of /proc); pass --sandbox none"
     } else {
-        use std::os::unix::process::ExitStatusExt;
-        match (status.code(), status.signal()) {
-            (Some(code), _) => Outcome::Exited(code),
-            (None, Some(sig)) => Outcome::Signaled(sig),
-            (None, None) => Outcome::Exited(-1),
-        }
-    };
-    Ok((outcome, elapsed))
+        ""
+    }
 }
 
-fn program_has_slash(program: &OsString) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    program.as_bytes().contains(&b'/')
+/// An empty, world-traversable directory to mount the new root on.
+fn scratch_root() -> Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix(".repro-root-")
+        .tempdir()
+        .map_err(|source| Error::Io {
+            action: "create a scratch directory in",
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    // The build's dropped uid must be able to reach it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).map_err(
+        |source| Error::Io {
+            action: "set permissions on",
+            path: dir.path().to_path_buf(),
+            source,
+        },
+    )?;
+    Ok(dir)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    fn spec(dir: &Path, script: &str, timeout: Option<Duration>) -> RunSpec {
-        RunSpec {
-            argv: vec!["sh".into(), "-c".into(), script.into()],
-            cwd: dir.to_path_buf(),
-            env: BuildEnv::scrubbed(std::env::var_os("PATH"), dir, 7, &[]).unwrap(),
-            log: dir.join("log"),
-            timeout,
-            umask: 0o022,
-        }
+/// Gives the tree to the uid a root-started build runs as.
+fn chown_tree(dir: &Path, uid: u32, gid: u32) -> Result<()> {
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.map_err(|e| Error::Io {
+            action: "walk",
+            path: dir.to_path_buf(),
+            source: e.into(),
+        })?;
+        std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid)).map_err(|source| {
+            Error::Io {
+                action: "chown",
+                path: entry.path().to_path_buf(),
+                source,
+            }
+        })?;
     }
-
-    #[test]
-    fn runs_with_scrubbed_env_umask_and_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let (outcome, _) = run(&spec(dir.path(), "env | sort; umask; exit 3", None)).unwrap();
-        assert_eq!(outcome, Outcome::Exited(3));
-        let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
-        let names: Vec<&str> = log
-            .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, _)| k))
-            .filter(|k| *k != "PWD" && *k != "SHLVL" && *k != "_" && *k != "OLDPWD")
-            .collect();
-        assert_eq!(
-            names,
-            ["HOME", "LANG", "LC_ALL", "PATH", "SOURCE_DATE_EPOCH", "TZ"]
-        );
-        assert!(log.contains("0022"), "{log}");
-    }
-
-    #[test]
-    fn timeout_kills_the_whole_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("survived");
-        let script = format!("(sleep 2; touch {}) & sleep 30", marker.to_str().unwrap());
-        let (outcome, elapsed) =
-            run(&spec(dir.path(), &script, Some(Duration::from_millis(300)))).unwrap();
-        assert!(matches!(outcome, Outcome::TimedOut(_)), "{outcome:?}");
-        assert!(elapsed < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(2500));
-        assert!(!marker.exists(), "a background child outlived the timeout");
-    }
-
-    #[test]
-    fn missing_program_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = spec(dir.path(), "", None);
-        s.argv = vec!["no-such-program-repro".into()];
-        let err = run(&s).unwrap_err();
-        assert!(matches!(err, Error::CommandNotFound { .. }), "{err}");
-        assert!(err.to_string().contains("no-such-program-repro"));
-    }
+    Ok(())
 }

@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build a source tree several times and check the artifacts are identical.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Print the SHA-256 of files (computed in parallel), like sha256sum.
     Hash(HashArgs),
 }
@@ -79,6 +79,45 @@ pub struct BuildArgs {
     /// Print report.json to stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+
+    /// Isolation of each run: `namespaces` (default; user, mount, pid, net,
+    /// uts, ipc) or `none` (recorded as not hermetic).
+    #[arg(long, value_name = "MODE")]
+    pub sandbox: Option<String>,
+
+    /// Make a host path visible read-only inside the sandbox (repeatable),
+    /// e.g. a toolchain under the home directory.
+    #[arg(long = "ro-bind", value_name = "PATH")]
+    pub ro_bind: Vec<PathBuf>,
+
+    /// Let the build use the host network (recorded in the report).
+    #[arg(long)]
+    pub network: bool,
+
+    /// Variations between runs, reprotest-style: `+all,-time`, `-umask`,
+    /// `-all,+build_path` (repeatable; applied left to right to "all").
+    #[arg(long, value_name = "SPEC")]
+    pub vary: Vec<String>,
+
+    /// When runs differ, find the culprit variations however many runs it takes.
+    #[arg(long, conflicts_with = "bisect_budget")]
+    pub bisect: bool,
+
+    /// Extra runs spent finding culprits by default (0 turns it off) [default: 4].
+    #[arg(long, value_name = "N")]
+    pub bisect_budget: Option<u32>,
+
+    /// RLIMIT_NOFILE for the build.
+    #[arg(long, value_name = "N")]
+    pub rlimit_nofile: Option<u64>,
+
+    /// RLIMIT_NPROC for the build (counts the host user's processes).
+    #[arg(long, value_name = "N")]
+    pub rlimit_nproc: Option<u64>,
+
+    /// RLIMIT_AS (address space) for the build, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub rlimit_as: Option<u64>,
 
     /// The build command and its arguments (after `--`).
     #[arg(last = true, value_name = "CMD")]

@@ -1,37 +1,44 @@
 //! `repro build`: build a source tree several times and compare artifacts.
 //!
-//! Each run gets a fresh copy of the source at a different absolute path
-//! (so build-path leaks show up from the first comparison), a fresh HOME,
-//! the scrubbed environment and the pinned SOURCE_DATE_EPOCH. Artifacts
-//! are hashed in parallel, compared across runs, and the reproducible ones
-//! of run 1 are published in `<out>/artifacts/`.
+//! Run 1 is the control; runs 2..N apply the variations that are
+//! available here (different build path, HOME, time zone, hostname, …).
+//! Each run builds a fresh copy of the source in a sandbox with the
+//! scrubbed environment and the pinned SOURCE_DATE_EPOCH. Artifacts are
+//! hashed in parallel and compared; when they differ, the culprit
+//! variations are searched for within the bisect budget. The reproducible
+//! artifacts of run 1 are published in `<out>/artifacts/`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
+use sandbox::variations::{self, Availability, VariationSet};
+use sandbox::Isolation;
 
+use crate::bisect;
 use crate::cli::BuildArgs;
 use crate::config::BuildConfig;
 use crate::epoch::Origin;
 use crate::fsutil;
 use crate::report::{
-    ArtifactRecord, ArtifactStatus, FileDigest, Report, RunRecord, Source, Verdict, SCHEMA,
+    AppliedVariation, ArtifactRecord, ArtifactStatus, Report, SandboxRecord, Source,
+    UnavailableVariation, VariationsRecord, Verdict, SCHEMA,
 };
-
-/// Lines of a failing run's log shown on the terminal.
-const LOG_TAIL_LINES: usize = 20;
-/// The umask every run starts with.
-const UMASK: u32 = 0o022;
+use crate::runner::{self, utf8, Digests};
 
 /// Runs `repro build`.
 pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let cfg = BuildConfig::from_args(args)?;
+    if cfg.isolation == Isolation::Namespaces {
+        // Fail before writing anything when the kernel says no.
+        sandbox::check_namespaces()?;
+    }
     fsutil::prepare_out_dir(&cfg.out, cfg.force)?;
-    let mut report = new_report(&cfg)?;
+    let (applied, variations) = plan_variations(&cfg);
+    let mut report = new_report(&cfg, variations)?;
     eprintln!(
-        "repro: building {} {} times; SOURCE_DATE_EPOCH={} ({}{})",
+        "repro: building {} {} times; SOURCE_DATE_EPOCH={} ({}{}); sandbox: {}",
         cfg.source.display(),
         cfg.runs,
         cfg.epoch.value,
@@ -40,10 +47,22 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             .detail
             .as_deref()
             .map(|d| format!(": {d}"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        report.sandbox.mode,
     );
+    eprintln!(
+        "repro: varying {}",
+        if applied.is_empty() {
+            "nothing".to_string()
+        } else {
+            applied.names().join(", ")
+        }
+    );
+    for u in &report.variations.unavailable {
+        eprintln!("repro:   {} unavailable: {}", u.name, u.reason);
+    }
 
-    match build_and_compare(&cfg, &mut report) {
+    match build_and_compare(&cfg, &applied, &mut report) {
         Ok(()) => {
             report.finished_at = now_rfc3339();
             write_report(&cfg, &report)?;
@@ -51,6 +70,9 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
                 println!("{}", report_json(&report)?);
             } else {
                 print!("{}", report.render_table());
+                if let Some(b) = &report.bisect {
+                    println!("{}", b.summary());
+                }
             }
             eprintln!(
                 "repro: report written to {}",
@@ -73,8 +95,45 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     }
 }
 
-fn new_report(cfg: &BuildConfig) -> Result<Report> {
-    let env = build_env(cfg, Path::new("/"))?;
+/// Splits the requested variations into those applied here and those
+/// unavailable (with the reason), in reporting order.
+fn plan_variations(cfg: &BuildConfig) -> (VariationSet, VariationsRecord) {
+    let mut applied = VariationSet::empty();
+    let mut record = VariationsRecord {
+        specs: cfg.vary_specs.clone(),
+        requested: cfg
+            .requested
+            .names()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ..Default::default()
+    };
+    for v in cfg.requested.iter() {
+        match variations::availability(v, cfg.isolation) {
+            Availability::Available { mechanism } => {
+                applied.insert(v);
+                record.applied.push(AppliedVariation {
+                    name: v.name().into(),
+                    mechanism: mechanism.into(),
+                });
+            }
+            Availability::Unavailable { reason } => record.unavailable.push(UnavailableVariation {
+                name: v.name().into(),
+                reason,
+            }),
+        }
+    }
+    (applied, record)
+}
+
+fn new_report(cfg: &BuildConfig, variations: VariationsRecord) -> Result<Report> {
+    let env = sandbox::BuildEnv::scrubbed(
+        std::env::var_os("PATH"),
+        Path::new("/"),
+        cfg.epoch.value,
+        &cfg.env,
+    )?;
     let environment = env
         .vars()
         .filter(|(k, _)| k.as_os_str() != "HOME")
@@ -85,6 +144,16 @@ fn new_report(cfg: &BuildConfig) -> Result<Report> {
             )
         })
         .collect();
+    let mut rlimits = BTreeMap::new();
+    for (name, value) in [
+        ("nofile", cfg.limits.nofile),
+        ("nproc", cfg.limits.nproc),
+        ("address_space", cfg.limits.address_space),
+    ] {
+        if let Some(v) = value {
+            rlimits.insert(name.to_string(), v);
+        }
+    }
     Ok(Report {
         schema: SCHEMA.to_string(),
         repro_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -101,87 +170,56 @@ fn new_report(cfg: &BuildConfig) -> Result<Report> {
         artifact_globs: cfg.artifact_globs.clone(),
         source_date_epoch: cfg.epoch.clone(),
         environment,
-        umask: format!("{UMASK:04o}"),
+        umask: "0022".to_string(),
         timeout_secs: cfg.timeout.map(|t| t.as_secs_f64()),
         started_at: now_rfc3339(),
         finished_at: String::new(),
         runs: Vec::new(),
         artifacts: Vec::new(),
+        sandbox: SandboxRecord {
+            mode: cfg.isolation.name().to_string(),
+            hermetic: cfg.isolation == Isolation::Namespaces,
+            network: cfg.network,
+            ro_binds: cfg
+                .ro_binds
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            rlimits,
+        },
+        variations,
+        bisect: None,
     })
 }
 
-fn build_env(cfg: &BuildConfig, home: &Path) -> Result<sandbox::BuildEnv> {
-    Ok(sandbox::BuildEnv::scrubbed(
-        std::env::var_os("PATH"),
-        home,
-        cfg.epoch.value,
-        &cfg.env,
-    )?)
-}
-
-/// Where run `index` builds: run 1 at `runs/1/src`, later runs one level
-/// deeper under a different name, so both the path and its depth differ.
-fn build_dir(out: &Path, index: u32) -> PathBuf {
-    let run_root = out.join("runs").join(index.to_string());
-    if index == 1 {
-        run_root.join("src")
-    } else {
-        let letter = char::from(b'a' + ((index - 1) % 26) as u8);
-        run_root.join(format!("build-path-{letter}")).join("src")
-    }
-}
-
-fn build_and_compare(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
+fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Report) -> Result<()> {
     let logs = cfg.out.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
 
-    let mut build_dirs = Vec::new();
+    let mut digests: Vec<Digests> = Vec::new();
     for index in 1..=cfg.runs {
-        let dir = build_dir(&cfg.out, index);
-        let home = cfg.out.join("runs").join(index.to_string()).join("home");
-        std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
-        fsutil::copy_tree(&cfg.source, &dir, &cfg.out)
-            .with_context(|| format!("copying the source tree for run {index}"))?;
-        let log_rel = format!("logs/run-{index}.log");
-        let spec = sandbox::RunSpec {
-            argv: cfg.command.iter().map(Into::into).collect(),
-            cwd: dir.clone(),
-            env: build_env(cfg, &home)?,
-            log: cfg.out.join(&log_rel),
-            timeout: cfg.timeout,
-            umask: UMASK,
+        let set = if index == 1 {
+            VariationSet::empty()
+        } else {
+            applied.clone()
         };
-        eprintln!("repro: run {index}/{}: {}", cfg.runs, dir.display());
-        let (outcome, elapsed) = sandbox::run(&spec).with_context(|| format!("run {index}"))?;
-        report.runs.push(RunRecord {
-            index,
-            build_dir: utf8(&dir)?,
-            home: utf8(&home)?,
-            log: log_rel,
-            exit_code: match outcome {
-                sandbox::Outcome::Exited(code) => Some(code),
-                _ => None,
-            },
-            outcome: outcome.to_string(),
-            duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-        });
-        if !outcome.success() {
-            let tail = fsutil::tail_lines(&spec.log, LOG_TAIL_LINES);
-            bail!(
-                "run {index} of {}: the build command {outcome} (full log: {})\n--- last {LOG_TAIL_LINES} lines ---\n{tail}",
-                cfg.runs,
-                spec.log.display()
-            );
-        }
-        build_dirs.push(dir);
+        let label = format!(
+            "run {index}/{}{}",
+            cfg.runs,
+            if index == 1 { " (control)" } else { "" }
+        );
+        let dest = cfg.out.join("runs").join(index.to_string());
+        let log = logs.join(format!("run-{index}.log"));
+        let dir = runner::execute_checked(cfg, index, &label, &set, &dest, &log, &mut report.runs)?;
+        digests.push(runner::hash_artifacts(cfg, &dir)?);
     }
 
-    report.artifacts = compare_artifacts(cfg, &build_dirs)?;
+    report.artifacts = compare(&digests);
     if report.artifacts.is_empty() {
         bail!(
             "no file in any run matched the artifact globs {:?} (relative to the build dir, e.g. {})",
             cfg.artifact_globs,
-            build_dirs[0].display()
+            report.runs[0].host_dir
         );
     }
     report.verdict = if report
@@ -193,45 +231,45 @@ fn build_and_compare(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
     } else {
         Verdict::NotReproducible
     };
-    publish_artifacts(cfg, &build_dirs[0], &report.artifacts)
+
+    if report.verdict == Verdict::NotReproducible && !applied.is_empty() {
+        let control = &digests[0];
+        let mut k = 0u32;
+        let result = bisect::bisect(applied, cfg.bisect_budget, |set| {
+            k += 1;
+            let dest = cfg.out.join("bisect").join(k.to_string());
+            let log = logs.join(format!("bisect-{k}.log"));
+            let label = format!(
+                "bisect {k}: {}",
+                if set.is_empty() {
+                    "control again".to_string()
+                } else {
+                    set.names().join(", ")
+                }
+            );
+            let (record, outcome) = runner::execute(cfg, k, &label, set, &dest, &log)?;
+            if !outcome.success() {
+                // A variation that breaks the build changes its outcome too.
+                eprintln!("repro: {label}: the build {outcome}; counted as different");
+                return Ok(true);
+            }
+            let got = runner::hash_artifacts(cfg, Path::new(&record.host_dir))?;
+            Ok(&got != control)
+        })?;
+        if result.runs > 0 || !result.complete {
+            report.bisect = Some(result);
+        }
+    }
+    publish_artifacts(cfg, Path::new(&report.runs[0].host_dir), &report.artifacts)
 }
 
-/// Finds, hashes (in parallel) and compares the artifacts of every run.
-fn compare_artifacts(cfg: &BuildConfig, build_dirs: &[PathBuf]) -> Result<Vec<ArtifactRecord>> {
-    let mut found: Vec<BTreeSet<String>> = Vec::new();
-    for dir in build_dirs {
-        found.push(find_artifacts(cfg, dir)?);
-    }
-    let all: BTreeSet<&String> = found.iter().flatten().collect();
-
-    let mut jobs: Vec<(usize, &String)> = Vec::new();
-    for (run, names) in found.iter().enumerate() {
-        jobs.extend(names.iter().map(|n| (run, n)));
-    }
-    let paths: Vec<PathBuf> = jobs
-        .iter()
-        .map(|(run, name)| build_dirs[*run].join(name))
-        .collect();
-    let digests = diffoscope_lite::sha256_files(&paths);
-    let mut by_key: BTreeMap<(&String, usize), FileDigest> = BTreeMap::new();
-    for ((run, name), digest) in jobs.into_iter().zip(digests) {
-        let d = digest.with_context(|| format!("hashing artifact {name} of run {}", run + 1))?;
-        by_key.insert(
-            (name, run),
-            FileDigest {
-                sha256: d.hex(),
-                size: d.size,
-            },
-        );
-    }
-
-    Ok(all
-        .into_iter()
+/// One record per artifact seen in any run.
+fn compare(runs: &[Digests]) -> Vec<ArtifactRecord> {
+    let all: BTreeSet<&String> = runs.iter().flat_map(|d| d.keys()).collect();
+    all.into_iter()
         .map(|name| {
-            let runs: Vec<Option<FileDigest>> = (0..build_dirs.len())
-                .map(|run| by_key.get(&(name, run)).cloned())
-                .collect();
-            let same = runs.iter().all(|d| d.is_some() && d == &runs[0]);
+            let per_run: Vec<_> = runs.iter().map(|d| d.get(name).cloned()).collect();
+            let same = per_run.iter().all(|d| d.is_some() && d == &per_run[0]);
             ArtifactRecord {
                 path: name.clone(),
                 status: if same {
@@ -239,36 +277,10 @@ fn compare_artifacts(cfg: &BuildConfig, build_dirs: &[PathBuf]) -> Result<Vec<Ar
                 } else {
                     ArtifactStatus::Different
                 },
-                runs,
+                runs: per_run,
             }
         })
-        .collect())
-}
-
-/// Regular files under `dir` whose relative path matches the globs.
-fn find_artifacts(cfg: &BuildConfig, dir: &Path) -> Result<BTreeSet<String>> {
-    let mut names = BTreeSet::new();
-    for entry in walkdir::WalkDir::new(dir).follow_links(false) {
-        let entry = entry.with_context(|| format!("scanning build dir {}", dir.display()))?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let rel = entry
-            .path()
-            .strip_prefix(dir)
-            .with_context(|| format!("{} is outside {}", entry.path().display(), dir.display()))?;
-        if !cfg.artifact_matcher.is_match(rel) {
-            continue;
-        }
-        let Some(name) = rel.to_str() else {
-            bail!(
-                "artifact {:?} has a name that is not valid UTF-8; rename it (reports record names as UTF-8)",
-                entry.path()
-            );
-        };
-        names.insert(name.to_string());
-    }
-    Ok(names)
+        .collect()
 }
 
 /// Copies run 1's reproducible artifacts to `<out>/artifacts/`.
@@ -299,25 +311,28 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-fn utf8(path: &Path) -> Result<String> {
-    path.to_str()
-        .map(str::to_string)
-        .with_context(|| format!("path {path:?} is not valid UTF-8"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::FileDigest;
 
     #[test]
-    fn build_dirs_differ_in_name_and_depth() {
-        let out = Path::new("/o");
-        assert_eq!(build_dir(out, 1), Path::new("/o/runs/1/src"));
-        assert_eq!(build_dir(out, 2), Path::new("/o/runs/2/build-path-b/src"));
-        assert_eq!(build_dir(out, 3), Path::new("/o/runs/3/build-path-c/src"));
-        assert_ne!(
-            build_dir(out, 1).components().count(),
-            build_dir(out, 2).components().count()
+    fn compare_marks_missing_and_different() {
+        let d = |h: &str| FileDigest {
+            sha256: h.into(),
+            size: 1,
+        };
+        let r1: Digests = [("a".to_string(), d("1")), ("b".to_string(), d("2"))].into();
+        let r2: Digests = [("a".to_string(), d("1")), ("c".to_string(), d("3"))].into();
+        let got = compare(&[r1, r2]);
+        let status: Vec<_> = got.iter().map(|a| (a.path.as_str(), a.status)).collect();
+        assert_eq!(
+            status,
+            [
+                ("a", ArtifactStatus::Same),
+                ("b", ArtifactStatus::Different),
+                ("c", ArtifactStatus::Different)
+            ]
         );
     }
 }

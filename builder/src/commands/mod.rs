@@ -13,7 +13,7 @@ pub const EXIT_ERROR: u8 = 2;
 /// Runs the chosen subcommand and returns the process exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Build(args) => build::run(args),
+        Command::Build(args) => build::run(*args),
         Command::Hash(args) => hash::run(args),
     }
 }

@@ -1,37 +1,251 @@
 //! Every raw syscall and every `unsafe` block of the sandbox crate.
 //!
-//! Keeping them here means the rest of the crate is safe code that can be
-//! read and tested without thinking about async-signal safety.
+//! The parent prepares a [`Plan`] (all strings already turned into
+//! `CString`s, all paths resolved) in safe code; after `fork` the children
+//! only walk that plan and make system calls, so nothing between fork and
+//! exec has to think about locks held by the parent's other threads.
+//!
+//! Process tree of a sandboxed run:
+//!
+//! ```text
+//! repro ── C1: unshare(user, mount, pid, net, uts, ipc), uid/gid maps
+//!            └─ C2 = PID 1 of the new pid namespace: mounts, pivot_root,
+//!                 hostname, loopback; reaps orphans; reports the status
+//!                 └─ C3: setsid, umask, rlimits, no_new_privs, execve(build)
+//! ```
+//!
+//! Every process has PR_SET_PDEATHSIG(SIGKILL): killing C1 (the timeout)
+//! kills C2, and the death of a pid namespace's init kills everything in
+//! it, so a build cannot outlive repro.
 #![allow(unsafe_code)]
 
-use std::os::unix::process::CommandExt;
-use std::process::Command;
+mod child;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::sys::stat::{umask, Mode};
-use nix::unistd::{setsid, Pid};
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Read as _;
+use std::os::fd::{AsRawFd as _, RawFd};
 
-/// Arranges for the child, between fork and exec, to set its umask and to
-/// become the leader of a new session (and so of a new process group), so
-/// it cannot reach the caller's terminal and can be killed as a group.
-pub(crate) fn in_child_before_exec(cmd: &mut Command, mask: u32) {
-    let mode = Mode::from_bits_truncate(mask);
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // umask(2) and setsid(2), which are async-signal-safe, allocates nothing
-    // and touches no lock.
-    unsafe {
-        cmd.pre_exec(move || {
-            umask(mode);
-            setsid().map_err(std::io::Error::from)?;
-            Ok(())
-        });
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, pipe2, ForkResult, Pid};
+
+pub(crate) use child::cstring;
+
+/// One step of assembling the sandbox's root file system.
+#[derive(Debug)]
+pub(crate) enum Op {
+    /// mkdir, tolerating EEXIST.
+    Mkdir { path: CString, mode: u32 },
+    /// symlink(target, link).
+    Symlink { target: CString, link: CString },
+    /// Create an empty file to bind a file onto.
+    Touch { path: CString },
+    /// Create a file with this content.
+    Write { path: CString, data: Vec<u8> },
+    /// mount(2).
+    Mount {
+        src: Option<CString>,
+        dst: CString,
+        fstype: Option<CString>,
+        flags: MsFlags,
+        data: Option<CString>,
+        /// `mount("/usr" → "/newroot/usr", MS_BIND|MS_REC)`, for errors.
+        desc: String,
+    },
+}
+
+/// How C3 becomes the build.
+#[derive(Debug)]
+pub(crate) struct ExecPlan {
+    pub cwd: CString,
+    /// Full paths to try in order, as execvp would.
+    pub candidates: Vec<CString>,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+    pub umask: u32,
+    /// (resource, soft = hard limit)
+    pub rlimits: Vec<(nix::sys::resource::Resource, u64)>,
+    /// Pin to this CPU.
+    pub cpu: Option<usize>,
+    pub no_aslr: bool,
+    pub uname26: bool,
+    pub log_fd: RawFd,
+}
+
+/// Credentials to drop to before creating the user namespace (when repro
+/// runs as root, so the build never maps to host uid 0).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropTo {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The namespace part of a run.
+#[derive(Debug)]
+pub(crate) struct NsPlan {
+    /// The host build dir; C1 changes into it so it can be bind-mounted as
+    /// "." even where its ancestors are closed to the dropped uid.
+    pub host_dir: CString,
+    pub drop_to: Option<DropTo>,
+    pub share_net: bool,
+    /// "inside outside 1\n"
+    pub uid_map: String,
+    pub gid_map: String,
+    /// Where the new root's tmpfs is mounted before pivot_root.
+    pub new_root: CString,
+    pub ops: Vec<Op>,
+    pub hostname: String,
+    pub domainname: CString,
+}
+
+/// Everything the children need.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub ns: Option<NsPlan>,
+    pub exec: ExecPlan,
+}
+
+/// A started run: the pid repro waits for and the report pipe.
+pub(crate) struct Spawned {
+    pub pid: Pid,
+    pub report: File,
+}
+
+/// Forks the process tree described by `plan`.
+pub(crate) fn spawn(plan: &Plan) -> Result<Spawned, (String, Errno)> {
+    let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| ("pipe2(O_CLOEXEC)".to_string(), e))?;
+    // SAFETY: the child only runs `child::main`, which makes system calls on
+    // data prepared before the fork, never returns (it execs or _exits) and
+    // never touches locks another thread of the parent might hold (no
+    // printing, no environment access).
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { child }) => {
+            drop(w);
+            Ok(Spawned {
+                pid: child,
+                report: File::from(r),
+            })
+        }
+        Ok(ForkResult::Child) => {
+            drop(r);
+            child::main(plan, w.as_raw_fd())
+        }
+        Err(e) => Err(("fork()".to_string(), e)),
     }
 }
 
-/// SIGKILLs the process group led by `pid`; a group that is already gone is fine.
-pub(crate) fn kill_process_group(pid: u32) {
-    if let Ok(pid) = i32::try_from(pid) {
-        // ESRCH (no such group) is the normal case after a clean exit.
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+/// How the watched process ended.
+pub(crate) enum Ended {
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// Waits for `pid`, retrying on EINTR.
+pub(crate) fn wait_for(pid: Pid) -> Result<Ended, Errno> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(Ended::Exited(code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(Ended::Signaled(sig as i32)),
+            Ok(_) => continue,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads everything the children reported (they have all exited by now).
+pub(crate) fn read_report(mut report: File) -> String {
+    let mut text = String::new();
+    let _ = report.read_to_string(&mut text);
+    text
+}
+
+/// SIGKILLs a process and its process group; gone is fine.
+pub(crate) fn kill_tree(pid: Pid) {
+    // ESRCH (already gone) is the normal case after a clean exit.
+    let _ = killpg(pid, Signal::SIGKILL);
+    let _ = kill(pid, Signal::SIGKILL);
+}
+
+/// Effective uid and gid of this process.
+pub(crate) fn effective_ids() -> (u32, u32) {
+    (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    )
+}
+
+/// The CPUs this process may run on.
+pub(crate) fn allowed_cpus() -> Vec<usize> {
+    match nix::sched::sched_getaffinity(Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|&i| set.is_set(i).unwrap_or(false))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Mount flags of the file system holding `path` that a read-only remount
+/// inside a user namespace must keep (the kernel locks them).
+pub(crate) fn locked_mount_flags(path: &std::path::Path) -> MsFlags {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let mut flags = MsFlags::empty();
+    if let Ok(st) = statvfs(path) {
+        let f = st.flags();
+        for (fs, ms) in [
+            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        ] {
+            if f.contains(fs) {
+                flags |= ms;
+            }
+        }
+    }
+    flags
+}
+
+/// The namespaces a sandboxed run unshares.
+pub(crate) fn clone_flags(share_net: bool) -> CloneFlags {
+    let mut flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC;
+    if !share_net {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    flags
+}
+
+/// Checks once, in a throw-away child, that this process may create the
+/// namespaces a sandboxed run needs. Returns the failing errno.
+pub(crate) fn probe_namespaces(drop_to: Option<DropTo>) -> Result<(), Errno> {
+    // SAFETY: the child calls only setgroups/setresgid/setresuid/unshare and
+    // _exit, all async-signal-safe, on values computed before the fork.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let code = match child::probe(drop_to) {
+                Ok(()) => 0,
+                Err(e) => e as i32,
+            };
+            // SAFETY: _exit is async-signal-safe and skips the parent's
+            // atexit handlers and buffers, which the child must not run.
+            unsafe { nix::libc::_exit(code) }
+        }
+        Ok(ForkResult::Parent { child }) => match wait_for(child)? {
+            Ended::Exited(0) => Ok(()),
+            Ended::Exited(code) => Err(Errno::from_raw(code)),
+            Ended::Signaled(_) => Err(Errno::ECHILD),
+        },
+        Err(e) => Err(e),
     }
 }

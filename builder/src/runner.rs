@@ -1,0 +1,197 @@
+//! One build run: place a fresh copy of the source, describe the run to
+//! the sandbox (with the variations it gets), run it, and hash what it made.
+//!
+//! In a sandbox the copy lives at `<dest>/src` on the host and the build
+//! sees it at a path chosen by the variations (`/build/src` for the
+//! control), so control runs see identical paths wherever `--out` is.
+//! Without a sandbox the build sees real paths, so it is built at a fixed
+//! path under `<out>/work/` and moved to `<dest>` afterwards.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use sandbox::variations::{self, Variation, VariationSet};
+use sandbox::{BuildEnv, Isolation, RunSpec};
+
+use crate::config::BuildConfig;
+use crate::fsutil;
+use crate::report::{FileDigest, RunRecord};
+
+/// Lines of a failing run's log shown on the terminal.
+const LOG_TAIL_LINES: usize = 20;
+
+/// The artifacts of one run: relative path → digest.
+pub type Digests = BTreeMap<String, FileDigest>;
+
+/// Builds once with `set` applied. `dest` receives the build tree
+/// (`dest/src`) and `log` the output; `label` names the run in messages.
+pub fn execute(
+    cfg: &BuildConfig,
+    index: u32,
+    label: &str,
+    set: &VariationSet,
+    dest: &Path,
+    log: &Path,
+) -> Result<(RunRecord, sandbox::Outcome)> {
+    let final_dir = dest.join("src");
+    let (host_dir, build_dir, home_host, home) = match cfg.isolation {
+        Isolation::Namespaces => {
+            let inside =
+                variations::build_dir_under(Path::new("/"), set.contains(Variation::BuildPath));
+            let home = variations::home_under(Path::new("/home"), set.contains(Variation::Home));
+            (final_dir.clone(), inside, None, home)
+        }
+        Isolation::None => {
+            let work = cfg.out.join("work");
+            let dir = variations::build_dir_under(&work, set.contains(Variation::BuildPath));
+            let home = variations::home_under(&work.join("home"), set.contains(Variation::Home));
+            for stale in [&dir, &home] {
+                if stale.exists() {
+                    std::fs::remove_dir_all(stale)
+                        .with_context(|| format!("removing {}", stale.display()))?;
+                }
+            }
+            std::fs::create_dir_all(&home)
+                .with_context(|| format!("creating {}", home.display()))?;
+            (dir.clone(), dir, Some(home.clone()), home)
+        }
+    };
+    fsutil::copy_tree(&cfg.source, &host_dir, &cfg.out)
+        .with_context(|| format!("copying the source tree for {label}"))?;
+
+    let mut env = BuildEnv::scrubbed(std::env::var_os("PATH"), &home, cfg.epoch.value, &cfg.env)?;
+    variations::apply_to_env(set, &mut env);
+    let (hostname, domainname) = variations::host_names(set.contains(Variation::DomainHost));
+    let spec = RunSpec {
+        argv: cfg.command.iter().map(Into::into).collect(),
+        host_dir: host_dir.clone(),
+        build_dir: build_dir.clone(),
+        env,
+        log: log.to_path_buf(),
+        timeout: cfg.timeout,
+        umask: variations::umask(set),
+        isolation: cfg.isolation,
+        ro_binds: cfg.ro_binds.clone(),
+        network: cfg.network,
+        hostname: hostname.into(),
+        domainname: domainname.into(),
+        user: if set.contains(Variation::UserGroup) {
+            variations::varied_user()
+        } else {
+            variations::control_user()
+        },
+        one_cpu: set.contains(Variation::NumCpus),
+        no_aslr: set.contains(Variation::Aslr),
+        uname26: set.contains(Variation::Kernel),
+        limits: cfg.limits,
+    };
+    eprintln!("repro: {label}: {}", build_dir.display());
+    let (outcome, elapsed) = sandbox::run(&spec).with_context(|| label.to_string())?;
+
+    if let Some(home_host) = home_host {
+        // Move the real-path build (and its HOME) to the run's own place.
+        std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+        std::fs::rename(&host_dir, &final_dir)
+            .with_context(|| format!("moving {} to {}", host_dir.display(), final_dir.display()))?;
+        std::fs::rename(&home_host, dest.join("home"))
+            .with_context(|| format!("moving {}", home_host.display()))?;
+    }
+    let record = RunRecord {
+        index,
+        build_dir: utf8(&build_dir)?,
+        host_dir: utf8(&final_dir)?,
+        home: utf8(&home)?,
+        log: log
+            .strip_prefix(&cfg.out)
+            .unwrap_or(log)
+            .display()
+            .to_string(),
+        exit_code: match outcome {
+            sandbox::Outcome::Exited(code) => Some(code),
+            _ => None,
+        },
+        outcome: outcome.to_string(),
+        duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        variations: set.names().into_iter().map(String::from).collect(),
+    };
+    Ok((record, outcome))
+}
+
+/// Builds once like [`execute`] and turns a failed build into an error
+/// that shows the end of its log; the record is pushed to `runs` either way.
+pub fn execute_checked(
+    cfg: &BuildConfig,
+    index: u32,
+    label: &str,
+    set: &VariationSet,
+    dest: &Path,
+    log: &Path,
+    runs: &mut Vec<RunRecord>,
+) -> Result<PathBuf> {
+    let (record, outcome) = execute(cfg, index, label, set, dest, log)?;
+    let host_dir = PathBuf::from(&record.host_dir);
+    runs.push(record);
+    if !outcome.success() {
+        let tail = fsutil::tail_lines(log, LOG_TAIL_LINES);
+        bail!(
+            "{label}: the build command {outcome} (full log: {})\n--- last {LOG_TAIL_LINES} lines ---\n{tail}",
+            log.display()
+        );
+    }
+    Ok(host_dir)
+}
+
+/// Finds and hashes (in parallel) the artifacts of the build tree `dir`.
+pub fn hash_artifacts(cfg: &BuildConfig, dir: &Path) -> Result<Digests> {
+    let names = find_artifacts(cfg, dir)?;
+    let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+    let mut out = Digests::new();
+    for (name, digest) in names.into_iter().zip(diffoscope_lite::sha256_files(&paths)) {
+        let d = digest.with_context(|| format!("hashing artifact {name} in {}", dir.display()))?;
+        out.insert(
+            name,
+            FileDigest {
+                sha256: d.hex(),
+                size: d.size,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Regular files under `dir` whose relative path matches the globs.
+fn find_artifacts(cfg: &BuildConfig, dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry.with_context(|| format!("scanning build dir {}", dir.display()))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(dir)
+            .with_context(|| format!("{} is outside {}", entry.path().display(), dir.display()))?;
+        if !cfg.artifact_matcher.is_match(rel) {
+            continue;
+        }
+        let Some(name) = rel.to_str() else {
+            bail!(
+                "artifact {:?} has a name that is not valid UTF-8; rename it (reports record names as UTF-8)",
+                entry.path()
+            );
+        };
+        names.push(name.to_string());
+    }
+    Ok(names)
+}
+
+/// The path as UTF-8, or an error naming it.
+pub fn utf8(path: &Path) -> Result<String> {
+    path.to_str()
+        .map(str::to_string)
+        .with_context(|| format!("path {path:?} is not valid UTF-8"))
+}

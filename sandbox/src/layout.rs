@@ -1,0 +1,436 @@
+//! Turns a [`RunSpec`] into the [`Plan`] the forked children execute: the
+//! list of mounts that assemble the sandbox's root, the id maps, and the
+//! exec details. Pure data preparation, so it is unit-tested without root.
+
+use std::collections::BTreeSet;
+use std::ffi::{CString, OsStr};
+use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::mount::MsFlags;
+use nix::sys::resource::Resource;
+
+use crate::sys::{self, cstring, DropTo, ExecPlan, NsPlan, Op, Plan};
+use crate::{Error, Isolation, Result, RunSpec};
+
+/// Host uid and gid a build is mapped to when repro runs as root, so the
+/// build never acts as host root (whose files and /proc/sys entries it
+/// could otherwise change). Nothing on a normal system uses it.
+pub const ROOT_MAPPED_ID: u32 = 1_000_000_000;
+
+/// Host directories every sandbox sees, read-only, at the same path.
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+];
+
+/// Device nodes bind-mounted from the host into the sandbox's /dev.
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+fn c(what: &'static str, bytes: &[u8]) -> Result<CString> {
+    cstring(bytes).ok_or_else(|| Error::Nul {
+        what,
+        value: OsStr::from_bytes(bytes).to_owned(),
+    })
+}
+
+fn cpath(what: &'static str, p: &Path) -> Result<CString> {
+    c(what, p.as_os_str().as_bytes())
+}
+
+/// `root` joined with the absolute `inside` path.
+fn under(root: &Path, inside: &Path) -> PathBuf {
+    root.join(inside.strip_prefix("/").unwrap_or(inside))
+}
+
+/// The host uid/gid the build maps to, and the drop needed to get there.
+pub(crate) fn outside_ids() -> (u32, u32, Option<DropTo>) {
+    let (uid, gid) = sys::effective_ids();
+    if uid == 0 {
+        let d = DropTo {
+            uid: ROOT_MAPPED_ID,
+            gid: ROOT_MAPPED_ID,
+        };
+        (d.uid, d.gid, Some(d))
+    } else {
+        (uid, gid, None)
+    }
+}
+
+/// Builds the plan; `scratch` is an empty host directory to mount the new
+/// root on (sandbox only).
+pub(crate) fn plan(spec: &RunSpec, scratch: Option<&Path>, log_fd: RawFd) -> Result<Plan> {
+    let exec = exec_plan(spec, log_fd)?;
+    let ns = match (spec.isolation, scratch) {
+        (Isolation::Namespaces, Some(root)) => Some(ns_plan(spec, root)?),
+        _ => None,
+    };
+    Ok(Plan { ns, exec })
+}
+
+fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
+    let program = spec.argv.first().ok_or(Error::EmptyCommand)?;
+    let argv = spec
+        .argv
+        .iter()
+        .map(|a| c("build command argument", a.as_bytes()))
+        .collect::<Result<Vec<_>>>()?;
+    let mut envp = Vec::new();
+    for (k, v) in spec.env.vars() {
+        let mut kv = k.as_bytes().to_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        envp.push(c("environment variable", &kv)?);
+    }
+    let path = spec.env.get("PATH").cloned().unwrap_or_default();
+    let candidates = program_candidates(program, &path)
+        .iter()
+        .map(|p| cpath("program path", p))
+        .collect::<Result<Vec<_>>>()?;
+    let mut rlimits = Vec::new();
+    for (resource, value) in [
+        (Resource::RLIMIT_NOFILE, spec.limits.nofile),
+        (Resource::RLIMIT_NPROC, spec.limits.nproc),
+        (Resource::RLIMIT_AS, spec.limits.address_space),
+    ] {
+        if let Some(v) = value {
+            rlimits.push((resource, v));
+        }
+    }
+    let cpu = if spec.one_cpu {
+        sys::allowed_cpus().first().copied()
+    } else {
+        None
+    };
+    Ok(ExecPlan {
+        cwd: cpath("build dir", &spec.build_dir)?,
+        candidates,
+        argv,
+        envp,
+        umask: spec.umask,
+        rlimits,
+        cpu,
+        no_aslr: spec.no_aslr,
+        uname26: spec.uname26,
+        log_fd,
+    })
+}
+
+/// The paths execvp would try, in order, for `program` on `path`.
+pub(crate) fn program_candidates(program: &OsStr, path: &OsStr) -> Vec<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
+        return vec![PathBuf::from(program)];
+    }
+    path.as_bytes()
+        .split(|&b| b == b':')
+        .map(|dir| {
+            // An empty PATH entry means the current directory.
+            let dir = if dir.is_empty() { b"." as &[u8] } else { dir };
+            Path::new(OsStr::from_bytes(dir)).join(program)
+        })
+        .collect()
+}
+
+/// Collects the root-building operations, creating each directory once.
+struct Builder {
+    root: PathBuf,
+    ops: Vec<Op>,
+    made: BTreeSet<PathBuf>,
+}
+
+impl Builder {
+    fn mkdirs(&mut self, inside: &Path) -> Result<()> {
+        let mut cur = PathBuf::from("/");
+        for comp in inside.components() {
+            if let Component::Normal(name) = comp {
+                cur.push(name);
+                if self.made.insert(cur.clone()) {
+                    let path = cpath("sandbox path", &under(&self.root, &cur))?;
+                    self.ops.push(Op::Mkdir { path, mode: 0o755 });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn mount(
+        &mut self,
+        src: Option<&Path>,
+        inside: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<()> {
+        let dst = under(&self.root, inside);
+        let desc = format!(
+            "mount({} → {}{}, {flags:?}{})",
+            src.map(|s| format!("{s:?}"))
+                .unwrap_or_else(|| "none".into()),
+            dst.display(),
+            fstype.map(|t| format!(" type {t}")).unwrap_or_default(),
+            data.map(|d| format!(", {d:?}")).unwrap_or_default(),
+        );
+        self.ops.push(Op::Mount {
+            src: src.map(|s| cpath("mount source", s)).transpose()?,
+            dst: cpath("mount target", &dst)?,
+            fstype: fstype.map(|t| c("fs type", t.as_bytes())).transpose()?,
+            flags,
+            data: data.map(|d| c("mount data", d.as_bytes())).transpose()?,
+            desc,
+        });
+        Ok(())
+    }
+
+    fn bind_ro(&mut self, host: &Path, is_dir: bool) -> Result<()> {
+        if is_dir {
+            self.mkdirs(host)?;
+        } else {
+            if let Some(parent) = host.parent() {
+                self.mkdirs(parent)?;
+            }
+            self.ops.push(Op::Touch {
+                path: cpath("sandbox path", &under(&self.root, host))?,
+            });
+        }
+        self.mount(
+            Some(host),
+            host,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        // A read-only remount inside a user namespace must repeat the
+        // flags the kernel locked on the original mount.
+        let flags = MsFlags::MS_REMOUNT
+            | MsFlags::MS_BIND
+            | MsFlags::MS_RDONLY
+            | sys::locked_mount_flags(host);
+        self.mount(None, host, None, flags, None)
+    }
+
+    fn tmpfs(&mut self, inside: &Path, mode: &str) -> Result<()> {
+        self.mkdirs(inside)?;
+        self.mount(
+            Some(Path::new("tmpfs")),
+            inside,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(&format!("mode={mode}")),
+        )
+    }
+
+    fn symlink(&mut self, target: &Path, inside: &Path) -> Result<()> {
+        self.ops.push(Op::Symlink {
+            target: cpath("symlink target", target)?,
+            link: cpath("sandbox path", &under(&self.root, inside))?,
+        });
+        Ok(())
+    }
+}
+
+fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
+    let (outside_uid, outside_gid, drop_to) = outside_ids();
+    let home = spec
+        .env
+        .home()
+        .unwrap_or_else(|| PathBuf::from("/home/build"));
+    for (what, p) in [("build dir", &spec.build_dir), ("HOME", &home)] {
+        if !p.is_absolute() || SYSTEM_DIRS.iter().any(|s| p.starts_with(s)) || p == Path::new("/") {
+            return Err(Error::Setup {
+                message: format!(
+                    "the {what} inside the sandbox, {}, must be an absolute path outside the system directories",
+                    p.display()
+                ),
+                hint: "",
+            });
+        }
+    }
+    let mut b = Builder {
+        root: root.to_path_buf(),
+        ops: Vec::new(),
+        made: BTreeSet::new(),
+    };
+    // Nothing this namespace mounts may propagate back to the host.
+    b.ops.push(Op::Mount {
+        src: None,
+        dst: c("mount target", b"/")?,
+        fstype: None,
+        flags: MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        data: None,
+        desc: "mount(\"/\", MS_REC|MS_PRIVATE)".into(),
+    });
+    b.ops.push(Op::Mount {
+        src: Some(c("mount source", b"tmpfs")?),
+        dst: cpath("new root", root)?,
+        fstype: Some(c("fs type", b"tmpfs")?),
+        flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        data: Some(c("mount data", b"mode=0755")?),
+        desc: format!("mount(tmpfs → {}, new root)", root.display()),
+    });
+
+    let mut bound: Vec<PathBuf> = Vec::new();
+    for dir in SYSTEM_DIRS {
+        let host = Path::new(dir);
+        match std::fs::symlink_metadata(host) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(host).map_err(|source| Error::Io {
+                    action: "read symlink",
+                    path: host.to_path_buf(),
+                    source,
+                })?;
+                b.symlink(&target, host)?;
+            }
+            Ok(m) if m.is_dir() => {
+                b.bind_ro(host, true)?;
+                bound.push(host.to_path_buf());
+            }
+            _ => {}
+        }
+    }
+    let mut extra: Vec<PathBuf> = Vec::new();
+    for p in &spec.ro_binds {
+        let canon = p.canonicalize().map_err(|e| Error::BadBind {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        extra.push(canon);
+    }
+    extra.sort();
+    for p in extra {
+        if bound.iter().any(|b| p.starts_with(b)) {
+            continue; // already visible through a parent bind
+        }
+        let meta = std::fs::metadata(&p).map_err(|e| Error::BadBind {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        b.bind_ro(&p, meta.is_dir())?;
+        bound.push(p);
+    }
+
+    // The build dir: C1 made it its working directory before entering the
+    // namespaces, so "." reaches it even where its host ancestors are closed.
+    b.mkdirs(&spec.build_dir)?;
+    b.mount(
+        Some(Path::new(".")),
+        &spec.build_dir,
+        None,
+        MsFlags::MS_BIND,
+        None,
+    )?;
+    b.tmpfs(Path::new("/tmp"), "1777")?;
+    b.tmpfs(&home, "0755")?;
+
+    b.mkdirs(Path::new("/proc"))?;
+    b.mount(
+        Some(Path::new("proc")),
+        Path::new("/proc"),
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )?;
+
+    b.mkdirs(Path::new("/dev"))?;
+    b.mount(
+        Some(Path::new("tmpfs")),
+        Path::new("/dev"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=0755"),
+    )?;
+    for dev in DEVICES {
+        let host = Path::new("/dev").join(dev);
+        if host.exists() {
+            b.ops.push(Op::Touch {
+                path: cpath("sandbox path", &under(root, &host))?,
+            });
+            b.mount(Some(&host), &host, None, MsFlags::MS_BIND, None)?;
+        }
+    }
+    b.tmpfs(Path::new("/dev/shm"), "1777")?;
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        b.symlink(Path::new(target), &Path::new("/dev").join(link))?;
+    }
+
+    // The build user's name comes from a generated passwd/group laid over
+    // the host's (which stays read-only).
+    let u = &spec.user;
+    let home_str = home.display();
+    let files = [
+        (
+            "passwd",
+            format!(
+                "root:x:0:0:root:/root:/bin/sh\n{}:x:{}:{}:{}:{home_str}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+                u.name, u.uid, u.gid, u.name
+            ),
+        ),
+        (
+            "group",
+            format!("root:x:0:\n{}:x:{}:\nnogroup:x:65534:\n", u.group, u.gid),
+        ),
+    ];
+    b.mkdirs(Path::new("/.repro"))?;
+    for (name, text) in files {
+        let generated = Path::new("/.repro").join(name);
+        b.ops.push(Op::Write {
+            path: cpath("sandbox path", &under(root, &generated))?,
+            data: text.into_bytes(),
+        });
+        let target = Path::new("/etc").join(name);
+        if Path::new("/etc").is_dir() && target.exists() {
+            b.mount(
+                Some(&under(root, &generated)),
+                &target,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )?;
+        }
+    }
+
+    Ok(NsPlan {
+        host_dir: cpath("host build dir", &spec.host_dir)?,
+        drop_to,
+        share_net: spec.network,
+        uid_map: format!("{} {outside_uid} 1\n", u.uid),
+        gid_map: format!("{} {outside_gid} 1\n", u.gid),
+        new_root: cpath("new root", root)?,
+        ops: b.ops,
+        hostname: spec.hostname.clone(),
+        domainname: c("domain name", spec.domainname.as_bytes())?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_follow_execvp_rules() {
+        let c = program_candidates(OsStr::new("cc"), OsStr::new("/a:/b::/c"));
+        assert_eq!(
+            c,
+            [
+                PathBuf::from("/a/cc"),
+                PathBuf::from("/b/cc"),
+                PathBuf::from("./cc"),
+                PathBuf::from("/c/cc")
+            ]
+        );
+        let c = program_candidates(OsStr::new("./build.sh"), OsStr::new("/a"));
+        assert_eq!(c, [PathBuf::from("./build.sh")]);
+    }
+
+    #[test]
+    fn under_joins_absolute_paths() {
+        assert_eq!(
+            under(Path::new("/r"), Path::new("/usr/bin")),
+            Path::new("/r/usr/bin")
+        );
+    }
+}

@@ -1,0 +1,370 @@
+//! End-to-end tests of the sandbox and the variations: probes run inside
+//! `repro build` and report what they could see and do.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repro() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_repro"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/projects")
+        .join(name)
+        .canonicalize()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+struct Built {
+    out: tempfile::TempDir,
+    output: Output,
+}
+
+impl Built {
+    fn report(&self) -> Value {
+        let text = fs::read_to_string(self.out.path().join("out/report.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// A file the control run wrote in its build dir.
+    fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.out.path().join("out/runs/1/src").join(rel)).unwrap()
+    }
+}
+
+/// Builds a one-file project whose build.sh is `script`.
+fn probe(script: &str, extra: &[&str], configure: impl FnOnce(&mut Command)) -> Built {
+    let src = tempfile::tempdir().unwrap();
+    fs::write(
+        src.path().join("build.sh"),
+        format!("set -u\nmkdir -p dist\n{script}\n"),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = repro();
+    cmd.arg("build")
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args(["--source-date-epoch", "1700000000", "--artifacts", "dist/*"])
+        .args(["--vary=-all", "--bisect-budget", "0"])
+        .args(extra)
+        .args(["--", "sh", "build.sh"]);
+    configure(&mut cmd);
+    let output = cmd.output().unwrap();
+    Built { out, output }
+}
+
+#[test]
+fn leaky_fixtures_are_caught_and_the_culprit_named() {
+    for (fixture_name, culprit) in [
+        ("leaks-hostname", "domain_host"),
+        ("leaks-umask", "umask"),
+        ("leaks-timezone", "timezone"),
+        ("leaks-locale", "locales"),
+        ("leaks-user", "user_group"),
+        ("leaks-cpus", "num_cpus"),
+        ("leaks-home", "home"),
+        ("leaks-kernel", "kernel"),
+        ("leaks-path", "build_path"),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let o = repro()
+            .arg("build")
+            .arg(fixture(fixture_name))
+            .arg("--out")
+            .arg(out.path().join("out"))
+            .args(["--source-date-epoch", "1700000000", "--bisect"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{fixture_name}: {}", stderr(&o));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            stdout.contains(&format!("caused by {culprit} (")),
+            "{fixture_name}: {stdout}"
+        );
+        let text = fs::read_to_string(out.path().join("out/report.json")).unwrap();
+        let r: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(r["bisect"]["culprits"], serde_json::json!([[culprit]]));
+        assert_eq!(r["bisect"]["complete"], true);
+        assert_eq!(r["bisect"]["nondeterministic"], false);
+    }
+}
+
+#[test]
+fn wall_clock_leaks_are_caught() {
+    // Day precision: only the shifted clock (libfaketime) exposes it.
+    if sandbox::variations::faketime_lib().is_some() {
+        let out = tempfile::tempdir().unwrap();
+        let o = repro()
+            .arg("build")
+            .arg(fixture("leaks-date"))
+            .arg("--out")
+            .arg(out.path().join("out"))
+            .args(["--source-date-epoch", "1700000000", "--bisect"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("caused by time ("));
+    } else {
+        eprintln!("skipping the leaks-date check: libfaketime is not installed (apt-get install faketime)");
+    }
+    // Nanosecond precision: differs on its own, and bisection says so.
+    let out = tempfile::tempdir().unwrap();
+    let o = repro()
+        .arg("build")
+        .arg(fixture("leaks-time"))
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args(["--source-date-epoch", "1700000000"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let text = fs::read_to_string(out.path().join("out/report.json")).unwrap();
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["bisect"]["nondeterministic"], true);
+}
+
+#[test]
+fn host_network_is_unreachable() {
+    use std::os::linux::net::SocketAddrExt;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let name = format!("repro-test-{}", std::process::id());
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let _unix = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+    let script = format!(
+        r#"python3 - <<'PY' > dist/net.txt
+import socket
+for family, addr in [(socket.AF_INET, ("127.0.0.1", {port})), (socket.AF_UNIX, "\0{name}")]:
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect(addr)
+        print("connected")
+    except OSError as e:
+        print("blocked", type(e).__name__)
+PY
+grep -c : /proc/net/dev > dist/interfaces.txt
+ip -o link 2>/dev/null | cut -d: -f2 > dist/links.txt || true"#
+    );
+    let b = probe(&script, &[], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let net = b.read("dist/net.txt");
+    assert_eq!(net.matches("blocked").count(), 2, "{net}");
+    // /proc/net/dev: two header lines and the loopback interface only.
+    assert_eq!(b.read("dist/interfaces.txt").trim(), "1");
+    assert_eq!(b.report()["sandbox"]["network"], false);
+
+    // --network opts out, and the report says so.
+    let b = probe(&script, &["--network"], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    assert!(b.read("dist/net.txt").contains("connected"));
+    assert_eq!(b.report()["sandbox"]["network"], true);
+}
+
+#[test]
+fn host_secrets_pids_and_files_are_invisible() {
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret = secret_dir.path().join("credentials");
+    fs::write(&secret, "hunter2").unwrap();
+    let real_home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let script = format!(
+        r#"env > dist/env.txt
+for p in {secret} {real_home} /root /var /run /home/{user}; do
+  if [ -e "$p" ]; then echo "visible $p"; else echo "hidden $p"; fi
+done > dist/paths.txt
+ls /proc | grep -c '^[0-9]' > dist/pids.txt
+cat /proc/1/cmdline | tr '\0' ' ' > dist/init.txt
+test -e /proc/{test_pid} && echo visible > dist/testpid.txt || echo hidden > dist/testpid.txt"#,
+        secret = secret.display(),
+        user = std::env::var("USER").unwrap_or_else(|_| "root".into()),
+        test_pid = std::process::id(),
+    );
+    let b = probe(&script, &[], |c| {
+        c.env("AWS_SECRET_ACCESS_KEY", "hunter2-do-not-leak");
+    });
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let env = b.read("dist/env.txt");
+    assert!(env.contains("SOURCE_DATE_EPOCH=1700000000"), "{env}");
+    assert!(!env.contains("hunter2"), "{env}");
+    let paths = b.read("dist/paths.txt");
+    assert_eq!(paths.matches("hidden").count(), 6, "{paths}");
+    let pids: u32 = b.read("dist/pids.txt").trim().parse().unwrap();
+    assert!(pids <= 6, "the build sees {pids} processes");
+    assert_eq!(b.read("dist/testpid.txt"), "hidden\n");
+}
+
+#[test]
+fn nothing_outside_the_build_dir_is_writable() {
+    let host_tmp = tempfile::tempdir().unwrap();
+    let marker = format!("repro-write-probe-{}", std::process::id());
+    let script = format!(
+        r#"for d in / /usr /etc /bin /proc/sys/kernel {host_tmp} /build; do
+  if touch "$d/{marker}" 2>/dev/null; then echo "wrote $d"; else echo "denied $d"; fi
+done > dist/writes.txt
+for d in /tmp "$HOME" "$PWD"; do
+  if touch "$d/{marker}" 2>/dev/null; then echo "wrote $d"; else echo "denied $d"; fi
+done > dist/scratch.txt
+echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo wrote > dist/sysctl.txt || echo denied > dist/sysctl.txt"#,
+        host_tmp = host_tmp.path().display()
+    );
+    let b = probe(&script, &[], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let writes = b.read("dist/writes.txt");
+    assert_eq!(writes.matches("denied").count(), 7, "{writes}");
+    assert_eq!(
+        b.read("dist/scratch.txt"),
+        "wrote /tmp\nwrote /home/build\nwrote /build/src\n"
+    );
+    assert_eq!(b.read("dist/sysctl.txt"), "denied\n");
+    // Writes to the sandbox's /tmp and HOME never reach the host.
+    assert!(!Path::new("/tmp").join(&marker).exists());
+    assert!(!host_tmp.path().join(&marker).exists());
+}
+
+#[test]
+fn no_inherited_descriptors() {
+    let b = probe("ls /proc/self/fd > dist/fds.txt", &[], |c| {
+        // Start repro with an extra inheritable descriptor, 7.
+        let program = c.get_program().to_owned();
+        let args: Vec<_> = c.get_args().map(|a| a.to_owned()).collect();
+        *c = Command::new("sh");
+        c.arg("-c")
+            .arg("exec 7</dev/null; exec \"$0\" \"$@\"")
+            .arg(program)
+            .args(args);
+    });
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    // ls itself holds fd 3 for the directory it lists.
+    assert_eq!(b.read("dist/fds.txt"), "0\n1\n2\n3\n");
+}
+
+#[test]
+fn nothing_survives_the_timeout() {
+    let b = probe(
+        "(setsid sh -c 'sleep 2; touch escaped' &) ; sleep 30",
+        &["--timeout", "0.5"],
+        |_| {},
+    );
+    assert_eq!(b.output.status.code(), Some(2));
+    assert!(stderr(&b.output).contains("timed out after 0.5s"));
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(!b.out.path().join("out/runs/1/src/escaped").exists());
+}
+
+#[test]
+fn works_as_an_unprivileged_user() {
+    if !nix_is_root() {
+        eprintln!("skipping: the test itself is not root, so it already runs unprivileged");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let mut perms = fs::metadata(out.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o777);
+    fs::set_permissions(out.path(), perms).unwrap();
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_repro"))
+        .arg("build")
+        .arg(fixture("hello-tarball"))
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args(["--source-date-epoch", "1700000000"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = fs::read_to_string(out.path().join("out/report.json")).unwrap();
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["sandbox"]["hermetic"], true);
+    assert!(r["variations"]["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["name"] == "user_group"));
+}
+
+fn nix_is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+#[test]
+fn sandbox_none_is_recorded_as_not_hermetic() {
+    let b = probe(
+        "hostname > dist/h.txt",
+        &["--sandbox", "none", "--vary=+all"],
+        |_| {},
+    );
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let r = b.report();
+    assert_eq!(r["sandbox"]["mode"], "none");
+    assert_eq!(r["sandbox"]["hermetic"], false);
+    let unavailable: Vec<&str> = r["variations"]["unavailable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert!(unavailable.contains(&"domain_host") && unavailable.contains(&"user_group"));
+}
+
+#[test]
+fn variation_specs_never_reset_the_set() {
+    let b = probe("echo x > dist/x", &["--vary=-timezone"], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let r = b.report();
+    // probe() starts from "-all": "-timezone" on top of it keeps it empty...
+    assert_eq!(r["variations"]["requested"], serde_json::json!([]));
+    // ...while on the default set it removes only timezone.
+    let src = tempfile::tempdir().unwrap();
+    fs::write(
+        src.path().join("build.sh"),
+        "mkdir -p dist; echo x > dist/x\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = repro()
+        .arg("build")
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args([
+            "--source-date-epoch",
+            "1",
+            "--artifacts",
+            "dist/*",
+            "--vary=-timezone",
+        ])
+        .args(["--", "sh", "build.sh"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value =
+        serde_json::from_str(&fs::read_to_string(out.path().join("out/report.json")).unwrap())
+            .unwrap();
+    let requested = r["variations"]["requested"].as_array().unwrap();
+    assert_eq!(requested.len(), 13);
+    assert!(!requested.contains(&Value::from("timezone")));
+    assert_eq!(r["runs"][1]["variations"].as_array().unwrap().len(), {
+        r["variations"]["applied"].as_array().unwrap().len()
+    });
+}
+
+#[test]
+fn bad_vary_spec_is_refused() {
+    let b = probe("true", &["--vary=+timezon"], |_| {});
+    assert_eq!(b.output.status.code(), Some(2));
+    assert!(stderr(&b.output).contains("unknown variation \"timezon\""));
+}
