@@ -28,3 +28,4 @@ demo: build
 # Measurements against the anchor tools, printed as ratios.
 bench: build
     bash bench/hash.sh
+    bash bench/sandbox.sh
