@@ -101,6 +101,29 @@ fn leaky_fixtures_are_caught_and_the_culprit_named() {
 }
 
 #[test]
+fn directory_order_leaks_are_caught() {
+    if sandbox::variations::disorderfs().is_none() {
+        eprintln!("skipping: disorderfs is not installed (apt-get install disorderfs)");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = repro()
+        .arg("build")
+        .arg(fixture("leaks-fileorder"))
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args(["--source-date-epoch", "1700000000", "--bisect"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("caused by fileordering ("),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+#[test]
 fn wall_clock_leaks_are_caught() {
     // Day precision: only the shifted clock (libfaketime) exposes it.
     if sandbox::variations::faketime_lib().is_some() {

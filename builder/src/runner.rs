@@ -82,6 +82,7 @@ pub fn execute(
             variations::control_user()
         },
         one_cpu: set.contains(Variation::NumCpus),
+        reverse_dir_order: set.contains(Variation::FileOrdering),
         no_aslr: set.contains(Variation::Aslr),
         uname26: set.contains(Variation::Kernel),
         limits: cfg.limits,

@@ -24,6 +24,9 @@ const SYSTEM_DIRS: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
 ];
 
+/// Where the real build dir is mounted when disorderfs shows it reordered.
+const FILEORDER_SRC: &str = "/.repro/fileorder-src";
+
 /// Device nodes bind-mounted from the host into the sandbox's /dev.
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -310,14 +313,43 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
 
     // The build dir: C1 made it its working directory before entering the
     // namespaces, so "." reaches it even where its host ancestors are closed.
-    b.mkdirs(&spec.build_dir)?;
-    b.mount(
-        Some(Path::new(".")),
-        &spec.build_dir,
-        None,
-        MsFlags::MS_BIND,
-        None,
-    )?;
+    // For the fileordering variation it goes to a hidden path and disorderfs
+    // (started by PID 1 after pivot_root) shows it at the build dir.
+    let fileorder = if spec.reverse_dir_order {
+        let program = crate::variations::disorderfs().ok_or_else(|| Error::Setup {
+            message: "the fileordering variation needs disorderfs and /dev/fuse".into(),
+            hint: "\nhint: apt-get install disorderfs, or --vary=-fileordering",
+        })?;
+        let hidden = Path::new(FILEORDER_SRC);
+        b.mkdirs(hidden)?;
+        b.mount(Some(Path::new(".")), hidden, None, MsFlags::MS_BIND, None)?;
+        b.mkdirs(&spec.build_dir)?;
+        let args: [&[u8]; 6] = [
+            b"disorderfs",
+            b"--sort-dirents=yes",
+            b"--reverse-dirents=yes",
+            b"--multi-user=no",
+            FILEORDER_SRC.as_bytes(),
+            spec.build_dir.as_os_str().as_bytes(),
+        ];
+        Some(sys::Helper {
+            program: cpath("disorderfs", &program)?,
+            argv: args
+                .iter()
+                .map(|a| c("disorderfs argument", a))
+                .collect::<Result<Vec<_>>>()?,
+        })
+    } else {
+        b.mkdirs(&spec.build_dir)?;
+        b.mount(
+            Some(Path::new(".")),
+            &spec.build_dir,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )?;
+        None
+    };
     b.tmpfs(Path::new("/tmp"), "1777")?;
     b.tmpfs(&home, "0755")?;
 
@@ -338,7 +370,8 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some("mode=0755"),
     )?;
-    for dev in DEVICES {
+    let fuse: &[&str] = if fileorder.is_some() { &["fuse"] } else { &[] };
+    for dev in DEVICES.iter().chain(fuse) {
         let host = Path::new("/dev").join(dev);
         if host.exists() {
             b.ops.push(Op::Touch {
@@ -403,6 +436,7 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         ops: b.ops,
         hostname: spec.hostname.clone(),
         domainname: c("domain name", spec.domainname.as_bytes())?,
+        fileorder,
     })
 }
 

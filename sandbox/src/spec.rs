@@ -82,6 +82,9 @@ pub struct RunSpec {
     pub user: BuildUser,
     /// Pin the build to one CPU (sched_setaffinity) instead of all.
     pub one_cpu: bool,
+    /// Show the build dir through disorderfs, directory entries sorted
+    /// then reversed (sandbox only; see `variations::disorderfs`).
+    pub reverse_dir_order: bool,
     /// Disable address-space layout randomization (personality).
     pub no_aslr: bool,
     /// Report a 2.6 kernel release (personality UNAME26).

@@ -202,6 +202,15 @@ const FAKETIME_LIBS: &[&str] = &[
     "/usr/local/lib/faketime/libfaketime.so.1",
 ];
 
+/// The disorderfs program, when it and /dev/fuse are there.
+pub fn disorderfs() -> Option<PathBuf> {
+    let program = ["/usr/bin/disorderfs", "/usr/local/bin/disorderfs"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())?;
+    Path::new("/dev/fuse").exists().then_some(program)
+}
+
 /// The libfaketime shared object, when installed.
 pub fn faketime_lib() -> Option<PathBuf> {
     FAKETIME_LIBS
@@ -272,10 +281,20 @@ pub fn availability(v: Variation, isolation: Isolation) -> Availability {
         Variation::Kernel => Available {
             mechanism: "personality(UNAME26): uname reports 2.6.x",
         },
-        Variation::FileOrdering => Unavailable {
-            reason: "not implemented yet (planned: disorderfs when installed, else a tmpfs \
-                     build dir filled in reverse order)"
+        Variation::FileOrdering if !sandboxed => Unavailable {
+            reason: "needs the mount namespace (disorderfs is mounted inside the sandbox, \
+                     without root or fusermount), and --sandbox none runs without one"
                 .into(),
+        },
+        Variation::FileOrdering => match disorderfs() {
+            Some(_) => Available {
+                mechanism: "disorderfs (FUSE, mounted inside the sandbox, no root): entries sorted then reversed",
+            },
+            None => Unavailable {
+                reason: "needs disorderfs (Debian package `disorderfs`) and /dev/fuse; the \
+                         kernel has no other way to change the order a directory lists in"
+                    .into(),
+            },
         },
         Variation::Time => match faketime_lib() {
             Some(_) => Available {

@@ -277,6 +277,9 @@ fn c2(ns: &NsPlan, exec: &ExecPlan, report: RawFd) -> ! {
             loopback_up(),
         );
     }
+    if let Some(helper) = &ns.fileorder {
+        run_helper(helper, exec.log_fd, report);
+    }
     // SAFETY: single-threaded PID 1; the child runs `exec_build`, which
     // never returns.
     let build = match sys(report, || "fork() of the build".into(), unsafe { fork() }) {
@@ -284,6 +287,59 @@ fn c2(ns: &NsPlan, exec: &ExecPlan, report: RawFd) -> ! {
         ForkResult::Parent { child } => child,
     };
     reap_until(build, report)
+}
+
+/// Runs `helper` (output to the build log) and waits for it to exit 0.
+fn run_helper(helper: &super::Helper, log_fd: RawFd, report: RawFd) {
+    // SAFETY: single-threaded PID 1; the child only dup2s and execs.
+    match sys(report, || "fork() of a helper".into(), unsafe { fork() }) {
+        ForkResult::Child => {
+            let _ = dup2(log_fd, 1);
+            let _ = dup2(log_fd, 2);
+            // The helper must mount (FUSE) but, as a non-zero uid, would
+            // lose PID 1's namespace capabilities at exec: keep
+            // CAP_SYS_ADMIN as an ambient capability, inside this user
+            // namespace only.
+            use caps::{CapSet, Capability};
+            for set in [CapSet::Inheritable, CapSet::Ambient] {
+                if let Err(e) = caps::raise(None, set, Capability::CAP_SYS_ADMIN) {
+                    fail(
+                        report,
+                        format!(
+                            "raising CAP_SYS_ADMIN ({set:?}) for {:?}: {e}",
+                            helper.program
+                        ),
+                    );
+                }
+            }
+            let env: [&CStr; 1] = [c"PATH=/usr/bin:/bin"];
+            let err = execve(&helper.program, &helper.argv, &env)
+                .err()
+                .unwrap_or(Errno::UnknownErrno);
+            fail(
+                report,
+                format!("execve({:?}): {}", helper.program, err.desc()),
+            )
+        }
+        ForkResult::Parent { child } => loop {
+            match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, 0)) => return,
+                Ok(WaitStatus::Exited(_, code)) => fail(
+                    report,
+                    format!(
+                        "{:?} exited with code {code} (see the run's log)",
+                        helper.program
+                    ),
+                ),
+                Ok(WaitStatus::Signaled(_, sig, _)) => fail(
+                    report,
+                    format!("{:?} was killed by {sig:?}", helper.program),
+                ),
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(e) => fail(report, format!("waitpid(helper): {}", e.desc())),
+            }
+        },
+    }
 }
 
 /// PID 1's duty: reap every orphan; when the build itself ends, report

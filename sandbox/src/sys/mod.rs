@@ -85,6 +85,14 @@ pub(crate) struct DropTo {
     pub gid: u32,
 }
 
+/// A helper program PID 1 runs to completion before starting the build
+/// (disorderfs, which mounts and then daemonizes).
+#[derive(Debug)]
+pub(crate) struct Helper {
+    pub program: CString,
+    pub argv: Vec<CString>,
+}
+
 /// The namespace part of a run.
 #[derive(Debug)]
 pub(crate) struct NsPlan {
@@ -101,6 +109,8 @@ pub(crate) struct NsPlan {
     pub ops: Vec<Op>,
     pub hostname: String,
     pub domainname: CString,
+    /// disorderfs for the fileordering variation.
+    pub fileorder: Option<Helper>,
 }
 
 /// Everything the children need.
