@@ -391,3 +391,29 @@ fn bad_vary_spec_is_refused() {
     assert_eq!(b.output.status.code(), Some(2));
     assert!(stderr(&b.output).contains("unknown variation \"timezon\""));
 }
+
+#[test]
+fn missing_user_namespaces_give_a_clear_error_and_write_nothing() {
+    if !nix_is_root() {
+        eprintln!("skipping: needs root to limit user namespaces in a child namespace");
+        return;
+    }
+    // user.max_user_namespaces is per user namespace: set it to 0 in a
+    // throw-away one, so repro inside it cannot create its own.
+    let out = tempfile::tempdir().unwrap();
+    let script = format!(
+        "echo 0 > /proc/sys/user/max_user_namespaces && exec {} build {} --out {} --source-date-epoch 1",
+        env!("CARGO_BIN_EXE_repro"),
+        fixture("hello-tarball").display(),
+        out.path().join("out").display()
+    );
+    let o = Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("cannot create a sandbox: unshare("), "{err}");
+    assert!(err.contains("--sandbox none"), "{err}");
+    assert!(!out.path().join("out").exists());
+}

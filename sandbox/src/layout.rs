@@ -47,9 +47,11 @@ fn under(root: &Path, inside: &Path) -> PathBuf {
 }
 
 /// The host uid/gid the build maps to, and the drop needed to get there.
+/// Only real root drops: uid 0 of a container's user namespace is already
+/// unprivileged on the host, and the fixed id may not be mapped there.
 pub(crate) fn outside_ids() -> (u32, u32, Option<DropTo>) {
     let (uid, gid) = sys::effective_ids();
-    if uid == 0 {
+    if uid == 0 && sys::in_initial_user_namespace() {
         let d = DropTo {
             uid: ROOT_MAPPED_ID,
             gid: ROOT_MAPPED_ID,

@@ -52,8 +52,18 @@ pub fn check_namespaces() -> Result<()> {
     static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
     let result = PROBE.get_or_init(|| {
         let (_, _, drop_to) = outside_ids();
-        sys::probe_namespaces(drop_to)
-            .map_err(|e| format!("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWUTS|CLONE_NEWIPC) failed: {}", e.desc()))
+        sys::probe_namespaces(drop_to).map_err(|e| match e {
+            sys::ProbeError::Unshare(e) => format!(
+                "unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWUTS|CLONE_NEWIPC) failed: {}",
+                e.desc()
+            ),
+            sys::ProbeError::Drop(e) => format!(
+                "dropping from root to uid/gid {} before creating the namespaces failed: {}",
+                crate::ROOT_MAPPED_ID,
+                e.desc()
+            ),
+            sys::ProbeError::Process(e) => format!("starting the probe process failed: {}", e.desc()),
+        })
     });
     match result {
         Ok(()) => Ok(()),

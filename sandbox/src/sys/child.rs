@@ -88,12 +88,13 @@ fn drop_privileges(d: DropTo) -> nix::Result<()> {
     Ok(())
 }
 
-/// The namespace probe: the same credential drop and unshare as a real run.
-pub(super) fn probe(drop_to: Option<DropTo>) -> Result<(), Errno> {
+/// The namespace probe: the same credential drop and unshare as a real
+/// run; the error names the step that failed.
+pub(super) fn probe(drop_to: Option<DropTo>) -> Result<(), super::ProbeError> {
     if let Some(d) = drop_to {
-        drop_privileges(d)?;
+        drop_privileges(d).map_err(super::ProbeError::Drop)?;
     }
-    unshare(clone_flags(false))
+    unshare(clone_flags(false)).map_err(super::ProbeError::Unshare)
 }
 
 fn write_file(path: &CStr, data: &[u8]) -> nix::Result<()> {

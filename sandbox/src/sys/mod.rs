@@ -236,26 +236,54 @@ pub(crate) fn clone_flags(share_net: bool) -> CloneFlags {
     flags
 }
 
+/// Which step of the namespace probe failed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ProbeError {
+    /// setgroups/setresgid/setresuid to the unprivileged ids.
+    Drop(Errno),
+    /// unshare(2) of the namespaces.
+    Unshare(Errno),
+    /// fork or wait.
+    Process(Errno),
+}
+
+/// Exit codes of the probe child: errno values are below 134, so these
+/// cannot be mistaken for one.
+const PROBE_DROP_BASE: i32 = 134;
+
 /// Checks once, in a throw-away child, that this process may create the
-/// namespaces a sandboxed run needs. Returns the failing errno.
-pub(crate) fn probe_namespaces(drop_to: Option<DropTo>) -> Result<(), Errno> {
+/// namespaces a sandboxed run needs.
+pub(crate) fn probe_namespaces(drop_to: Option<DropTo>) -> Result<(), ProbeError> {
     // SAFETY: the child calls only setgroups/setresgid/setresuid/unshare and
     // _exit, all async-signal-safe, on values computed before the fork.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             let code = match child::probe(drop_to) {
                 Ok(()) => 0,
-                Err(e) => e as i32,
+                Err(ProbeError::Unshare(e)) => e as i32,
+                Err(ProbeError::Drop(e)) => PROBE_DROP_BASE + (e as i32).min(120),
+                Err(ProbeError::Process(_)) => 255,
             };
             // SAFETY: _exit is async-signal-safe and skips the parent's
             // atexit handlers and buffers, which the child must not run.
             unsafe { nix::libc::_exit(code) }
         }
-        Ok(ForkResult::Parent { child }) => match wait_for(child)? {
+        Ok(ForkResult::Parent { child }) => match wait_for(child).map_err(ProbeError::Process)? {
             Ended::Exited(0) => Ok(()),
-            Ended::Exited(code) => Err(Errno::from_raw(code)),
-            Ended::Signaled(_) => Err(Errno::ECHILD),
+            Ended::Exited(code) if code >= PROBE_DROP_BASE => {
+                Err(ProbeError::Drop(Errno::from_raw(code - PROBE_DROP_BASE)))
+            }
+            Ended::Exited(code) => Err(ProbeError::Unshare(Errno::from_raw(code))),
+            Ended::Signaled(_) => Err(ProbeError::Process(Errno::ECHILD)),
         },
-        Err(e) => Err(e),
+        Err(e) => Err(ProbeError::Process(e)),
     }
+}
+
+/// True in the machine's initial user namespace, where uid 0 is real root
+/// (inside a container's or another tool's user namespace it is not).
+pub(crate) fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+        .unwrap_or(false)
 }
