@@ -101,6 +101,10 @@ pub struct BuildConfig {
     pub requested: VariationSet,
     /// Extra runs allowed for finding culprits (None: unlimited).
     pub bisect_budget: Option<u32>,
+    /// Key that signs the provenance.
+    pub signing_key: Option<provenance::SigningKey>,
+    /// Builder id for the provenance.
+    pub builder_id: String,
 }
 
 /// Extra runs spent on finding culprits when the user did not say.
@@ -238,6 +242,15 @@ impl BuildConfig {
             )
         };
 
+        // Load the key now: a wrong path or passphrase must not cost a build.
+        let signing_key = match &args.sign {
+            Some(path) => Some(provenance::keys::load_signing_key(path)?),
+            None => None,
+        };
+        let builder_id = args
+            .builder_id
+            .unwrap_or_else(|| crate::attestation::DEFAULT_BUILDER_ID.to_string());
+
         let epoch = epoch::resolve(&source, &out, args.source_date_epoch, b.source_date_epoch)?;
 
         Ok(Self {
@@ -259,6 +272,8 @@ impl BuildConfig {
             vary_specs,
             requested,
             bisect_budget,
+            signing_key,
+            builder_id,
         })
     }
 }

@@ -5,10 +5,12 @@
 //! library crates (`sandbox` runs builds, `diffoscope_lite` hashes and
 //! compares artifacts). Errors carry their whole chain and end in exit code 2.
 
+mod attestation;
 mod bisect;
 mod cli;
 mod commands;
 mod config;
+mod dirhash;
 mod epoch;
 mod fsutil;
 mod report;

@@ -41,6 +41,9 @@ pub struct Report {
     pub source: Source,
     /// The build command.
     pub command: Vec<String>,
+    /// The executable the command's program resolved to, when outside the source tree.
+    #[serde(default)]
+    pub tools: Vec<Tool>,
     /// The artifact globs.
     pub artifact_globs: Vec<String>,
     /// The pinned SOURCE_DATE_EPOCH and its origin.
@@ -122,6 +125,18 @@ pub struct Source {
     /// HEAD commit when the source is a git checkout.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub git_commit: Option<String>,
+    /// Digest of the tree as copied into each run (`repro-dirhash-v1`, see README).
+    #[serde(default)]
+    pub digest: String,
+}
+
+/// A program the build command resolved to on the host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tool {
+    /// Absolute path.
+    pub path: String,
+    /// Lowercase hex SHA-256 of the executable.
+    pub sha256: String,
 }
 
 /// One build run.
@@ -139,6 +154,9 @@ pub struct RunRecord {
     pub variations: Vec<String>,
     /// Log file (stdout and stderr), relative to the output directory.
     pub log: String,
+    /// SHA-256 of the log file.
+    #[serde(default)]
+    pub log_sha256: String,
     /// Exit code, when the command exited normally.
     pub exit_code: Option<i32>,
     /// How the run ended, in words.
@@ -299,6 +317,7 @@ mod tests {
             home: format!("/o/runs/{i}/home"),
             variations: vec![],
             log: format!("logs/run-{i}.log"),
+            log_sha256: String::new(),
             exit_code: Some(0),
             outcome: "exited with code 0".into(),
             duration_ms: 5,
@@ -311,8 +330,10 @@ mod tests {
             source: Source {
                 path: "/s".into(),
                 git_commit: None,
+                digest: String::new(),
             },
             command: vec!["true".into()],
+            tools: vec![],
             artifact_globs: vec!["*".into()],
             source_date_epoch: Epoch {
                 value: 1,

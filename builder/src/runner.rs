@@ -108,6 +108,9 @@ pub fn execute(
             .unwrap_or(log)
             .display()
             .to_string(),
+        log_sha256: diffoscope_lite::sha256_file(log)
+            .with_context(|| format!("hashing {}", log.display()))?
+            .hex(),
         exit_code: match outcome {
             sandbox::Outcome::Exited(code) => Some(code),
             _ => None,

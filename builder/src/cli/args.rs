@@ -24,6 +24,20 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// Print the SHA-256 of files (computed in parallel), like sha256sum.
     Hash(HashArgs),
+    /// Create a signing key pair: PREFIX.key (PKCS#8, mode 0600) and PREFIX.pub.
+    Keygen(KeygenArgs),
+}
+
+/// Arguments of `repro keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// `ed25519` or `ecdsa-p256`.
+    #[arg(long, default_value = "ed25519", value_name = "ALGORITHM")]
+    pub algorithm: String,
+
+    /// Path prefix of the two files; existing files are never overwritten.
+    #[arg(long, value_name = "PREFIX")]
+    pub out: PathBuf,
 }
 
 /// Arguments of `repro hash`.
@@ -106,6 +120,14 @@ pub struct BuildArgs {
     /// Extra runs spent finding culprits by default (0 turns it off) [default: 4].
     #[arg(long, value_name = "N")]
     pub bisect_budget: Option<u32>,
+
+    /// Sign the provenance with this private key (PKCS#8 PEM from `repro keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+
+    /// The builder id recorded in the provenance.
+    #[arg(long, value_name = "URI")]
+    pub builder_id: Option<String>,
 
     /// RLIMIT_NOFILE for the build.
     #[arg(long, value_name = "N")]

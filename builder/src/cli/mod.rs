@@ -2,4 +2,4 @@
 
 mod args;
 
-pub use args::{BuildArgs, Cli, Command, HashArgs};
+pub use args::{BuildArgs, Cli, Command, HashArgs, KeygenArgs};

@@ -66,6 +66,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         Ok(()) => {
             report.finished_at = now_rfc3339();
             write_report(&cfg, &report)?;
+            write_provenance(&cfg, &report)?;
             if cfg.json {
                 println!("{}", report_json(&report)?);
             } else {
@@ -165,8 +166,10 @@ fn new_report(cfg: &BuildConfig, variations: VariationsRecord) -> Result<Report>
                 Origin::GitHead => cfg.epoch.detail.clone(),
                 _ => None,
             },
+            digest: crate::dirhash::dirhash(&cfg.source, &cfg.out)?,
         },
         command: cfg.command.clone(),
+        tools: resolve_tool(cfg).into_iter().collect(),
         artifact_globs: cfg.artifact_globs.clone(),
         source_date_epoch: cfg.epoch.clone(),
         environment,
@@ -291,6 +294,51 @@ fn publish_artifacts(cfg: &BuildConfig, run1: &Path, artifacts: &[ArtifactRecord
         .filter(|a| a.status == ArtifactStatus::Same)
     {
         fsutil::copy_file_atomic(&run1.join(&a.path), &dest.join(&a.path))?;
+    }
+    Ok(())
+}
+
+/// The host executable the command's program names, when it lives outside
+/// the source tree (inside it, the source digest covers it).
+fn resolve_tool(cfg: &BuildConfig) -> Option<crate::report::Tool> {
+    let program = cfg.command.first()?;
+    let path = if program.contains('/') {
+        let p = Path::new(program);
+        if !p.is_absolute() {
+            return None;
+        }
+        p.to_path_buf()
+    } else {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())?
+    };
+    let path = path.canonicalize().ok()?;
+    let digest = diffoscope_lite::sha256_file(&path).ok()?;
+    Some(crate::report::Tool {
+        path: path.to_str()?.to_string(),
+        sha256: digest.hex(),
+    })
+}
+
+/// `<out>/provenance.json` (the unsigned statement) always, and with
+/// `--sign` also `<out>/provenance.intoto.jsonl` (one DSSE envelope).
+fn write_provenance(cfg: &BuildConfig, report: &Report) -> Result<()> {
+    let Some(statement) = crate::attestation::statement(report, &cfg.builder_id)? else {
+        return Ok(());
+    };
+    let mut json = serde_json::to_vec_pretty(&statement).context("serializing provenance")?;
+    json.push(b'\n');
+    fsutil::write_atomic(&cfg.out.join("provenance.json"), &json)?;
+    if let Some(key) = &cfg.signing_key {
+        let envelope = provenance::sign_statement(&statement, &[key])?;
+        let line = envelope.to_json_line()?;
+        fsutil::write_atomic(&cfg.out.join("provenance.intoto.jsonl"), line.as_bytes())?;
+        eprintln!(
+            "repro: signed provenance (keyid {}) written to {}",
+            key.keyid(),
+            cfg.out.join("provenance.intoto.jsonl").display()
+        );
     }
     Ok(())
 }

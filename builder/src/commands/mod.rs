@@ -2,6 +2,7 @@
 
 mod build;
 mod hash;
+mod keygen;
 
 use std::process::ExitCode;
 
@@ -15,5 +16,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Build(args) => build::run(*args),
         Command::Hash(args) => hash::run(args),
+        Command::Keygen(args) => keygen::run(args),
     }
 }

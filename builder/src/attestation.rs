@@ -1,0 +1,142 @@
+//! The in-toto Statement (SLSA Provenance v1 predicate) of a `repro build`,
+//! made from its report alone so `repro attest` can sign it later on
+//! another machine.
+//!
+//! SLSA v1 has no field for reproducibility, so the record goes into
+//! `runDetails.byproducts` as a ResourceDescriptor named `reproducibility`
+//! (media type [`REPRODUCIBILITY_MEDIA_TYPE`]) whose annotations, and the
+//! same JSON as its `content` with the content's sha256 as `digest`, carry
+//! the runs, per-run digests, variations, verdict and culprits. A build that
+//! did not reproduce is attested too, saying so: nothing is claimed that
+//! was not observed.
+
+use anyhow::{Context as _, Result};
+use provenance::slsa::Metadata;
+use provenance::{Provenance, ResourceDescriptor, Statement};
+use serde_json::{json, Map};
+
+use crate::dirhash::DIRHASH_V1;
+use crate::report::{Report, Verdict};
+
+/// The buildType URI repro owns: "rebuilt N times in a repro sandbox".
+pub const BUILD_TYPE: &str = "https://repro.invalid/build-types/rebuild/v1";
+/// The default builder id (a local repro invocation).
+pub const DEFAULT_BUILDER_ID: &str = "https://repro.invalid/builders/local/v1";
+/// Media type of the reproducibility byproduct.
+pub const REPRODUCIBILITY_MEDIA_TYPE: &str = "application/vnd.repro.reproducibility.v1+json";
+
+/// The statement for `report`; None when the build produced no artifact
+/// to be a subject (a statement must have one).
+pub fn statement(report: &Report, builder_id: &str) -> Result<Option<Statement>> {
+    if report.verdict == Verdict::Error {
+        return Ok(None);
+    }
+    let mut subjects = Vec::new();
+    for a in &report.artifacts {
+        if let Some(Some(d)) = a.runs.first() {
+            subjects.push(
+                ResourceDescriptor::subject(&a.path, &d.sha256)
+                    .with_context(|| format!("artifact {}", a.path))?,
+            );
+        }
+    }
+    if subjects.is_empty() {
+        return Ok(None);
+    }
+    let mut source = json!({
+        "location": format!("file://{}", report.source.path),
+        "digest": { DIRHASH_V1: report.source.digest },
+    });
+    if let Some(commit) = &report.source.git_commit {
+        source["digest"]["gitCommit"] = json!(commit);
+    }
+    let external = json!({
+        "source": source,
+        "command": report.command,
+        "artifacts": report.artifact_globs,
+        "runs": report.runs.len(),
+        "variations": report.variations.requested,
+    });
+    let mut p = Provenance::new(BUILD_TYPE, builder_id, external);
+    p.build_definition.internal_parameters = Some(json!({
+        "sandbox": report.sandbox,
+        "environment": report.environment.keys().collect::<Vec<_>>(),
+        "umask": report.umask,
+        "sourceDateEpoch": report.source_date_epoch,
+    }));
+    let mut tree = ResourceDescriptor {
+        uri: Some(format!("file://{}", report.source.path)),
+        name: Some("source".into()),
+        ..Default::default()
+    };
+    tree.digest
+        .insert(DIRHASH_V1.into(), report.source.digest.clone());
+    if let Some(commit) = &report.source.git_commit {
+        tree.digest.insert("gitCommit".into(), commit.clone());
+    }
+    p.build_definition.resolved_dependencies.push(tree);
+    for tool in &report.tools {
+        let mut d = ResourceDescriptor {
+            uri: Some(format!("file://{}", tool.path)),
+            name: Some(tool.path.clone()),
+            ..Default::default()
+        };
+        d.digest.insert("sha256".into(), tool.sha256.clone());
+        p.build_definition.resolved_dependencies.push(d);
+    }
+    p.run_details
+        .builder
+        .version
+        .insert("repro".into(), report.repro_version.clone());
+    p.run_details.metadata = Some(Metadata {
+        invocation_id: Some(invocation_id(report)),
+        started_on: Some(report.started_at.clone()),
+        finished_on: Some(report.finished_at.clone()),
+    });
+    for run in &report.runs {
+        let mut d = ResourceDescriptor {
+            name: Some(run.log.clone()),
+            media_type: Some("text/plain".into()),
+            ..Default::default()
+        };
+        d.digest.insert("sha256".into(), run.log_sha256.clone());
+        p.run_details.byproducts.push(d);
+    }
+    let mut annotations = Map::new();
+    annotations.insert("verdict".into(), serde_json::to_value(report.verdict)?);
+    annotations.insert("runs".into(), json!(report.runs.len()));
+    annotations.insert(
+        "perRunVariations".into(),
+        json!(report
+            .runs
+            .iter()
+            .map(|r| &r.variations)
+            .collect::<Vec<_>>()),
+    );
+    annotations.insert("artifacts".into(), serde_json::to_value(&report.artifacts)?);
+    annotations.insert(
+        "variations".into(),
+        serde_json::to_value(&report.variations)?,
+    );
+    if let Some(b) = &report.bisect {
+        annotations.insert("bisect".into(), serde_json::to_value(b)?);
+    }
+    // The record travels twice: readable in `annotations`, and as the
+    // `content` document (with its digest) that the media type describes.
+    let content = serde_json::to_vec(&annotations)?;
+    let mut record = ResourceDescriptor::from_bytes("reproducibility", &content);
+    record.media_type = Some(REPRODUCIBILITY_MEDIA_TYPE.into());
+    record.content = Some(content);
+    record.annotations = annotations;
+    p.run_details.byproducts.push(record);
+    Ok(Some(Statement::new(subjects, &p)?))
+}
+
+/// A stable id for this invocation: the digest of when and what it built.
+fn invocation_id(report: &Report) -> String {
+    let seed = format!(
+        "{}\n{}\n{}",
+        report.started_at, report.source.path, report.source.digest
+    );
+    provenance::sha256_hex(seed.as_bytes())
+}
