@@ -146,3 +146,346 @@ fn a_bad_signing_key_fails_before_building() {
     assert!(stderr(&o).contains("bogus.key"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+/// Builds `fixture_name` into `out`, then attests its report with `key`.
+fn build_and_attest(fixture_name: &str, out: &Path, key: &Path, output: &Path) {
+    let o = build(fixture_name, out, &[]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let o = repro()
+        .arg("attest")
+        .arg("--report")
+        .arg(out.join("report.json"))
+        .arg("--key")
+        .arg(key)
+        .arg("-o")
+        .arg(output)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+fn verify(args: &[&std::ffi::OsStr]) -> Output {
+    repro().arg("verify").args(args).output().unwrap()
+}
+
+fn os(p: &Path) -> &std::ffi::OsStr {
+    p.as_os_str()
+}
+
+#[test]
+fn attest_then_verify_with_policy_and_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("k");
+    assert_eq!(keygen(&k, "ecdsa-p256").status.code(), Some(0));
+    let (key, public) = (k.with_extension("key"), k.with_extension("pub"));
+    let out = dir.path().join("out");
+    let att = dir.path().join("release.intoto.jsonl");
+    build_and_attest("hello-tarball", &out, &key, &att);
+    let artifact = out.join("artifacts/dist/hello-0.1.tar.gz");
+
+    let o = verify(&[
+        "--key".as_ref(),
+        os(&public),
+        "--attestation".as_ref(),
+        os(&att),
+        "--require-reproducible".as_ref(),
+        "--builder-id".as_ref(),
+        "https://repro.invalid/builders/local/v1".as_ref(),
+        os(&artifact),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}{}", stderr(&o));
+    assert!(
+        stdout.contains("verdict REPRODUCIBLE") && stdout.contains("2 run(s)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("verification passed"));
+
+    // attest refuses to overwrite.
+    let o = repro()
+        .arg("attest")
+        .arg("--report")
+        .arg(out.join("report.json"))
+        .arg("--key")
+        .arg(&key)
+        .arg("-o")
+        .arg(&att)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+
+    // A changed artifact is not a subject.
+    let changed = dir.path().join("changed.tar.gz");
+    fs::write(&changed, b"something else").unwrap();
+    let o = verify(&[
+        "--key".as_ref(),
+        os(&public),
+        "--attestation".as_ref(),
+        os(&att),
+        os(&changed),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is not a subject"), "{}", stderr(&o));
+
+    // A wrong builder id fails the policy.
+    let o = verify(&[
+        "--key".as_ref(),
+        os(&public),
+        "--attestation".as_ref(),
+        os(&att),
+        "--builder-id".as_ref(),
+        "https://example.com/other".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("builder id"), "{}", stderr(&o));
+
+    // A wrong key.
+    let other = dir.path().join("other");
+    assert_eq!(keygen(&other, "ed25519").status.code(), Some(0));
+    let o = verify(&[
+        "--key".as_ref(),
+        os(&other.with_extension("pub")),
+        "--attestation".as_ref(),
+        os(&att),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+
+    // A changed payload: swap in another statement, keep the signature.
+    let mut env: Value = serde_json::from_slice(&fs::read(&att).unwrap()).unwrap();
+    let payload = env["payload"].as_str().unwrap().to_string();
+    let forged = payload.replacen('e', "f", 1);
+    env["payload"] = Value::from(forged);
+    let tampered = dir.path().join("tampered.intoto.jsonl");
+    fs::write(&tampered, format!("{env}\n")).unwrap();
+    let o = verify(&[
+        "--key".as_ref(),
+        os(&public),
+        "--attestation".as_ref(),
+        os(&tampered),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    // Usage and I/O errors exit 2.
+    let missing = dir.path().join("missing.jsonl");
+    let o = verify(&[
+        "--key".as_ref(),
+        os(&public),
+        "--attestation".as_ref(),
+        os(&missing),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("missing.jsonl"));
+    let o = verify(&[
+        "--key".as_ref(),
+        os(&public),
+        "--attestation".as_ref(),
+        os(&att),
+        "--threshold".as_ref(),
+        "0".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn require_reproducible_rejects_a_negative_attestation() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("k");
+    assert_eq!(keygen(&k, "ed25519").status.code(), Some(0));
+    let out = dir.path().join("out");
+    let att = dir.path().join("a.intoto.jsonl");
+    build_and_attest("leaks-time", &out, &k.with_extension("key"), &att);
+    let public = k.with_extension("pub");
+    let args = [
+        "--key".as_ref(),
+        os(&public),
+        "--attestation".as_ref(),
+        os(&att),
+    ];
+    // The statement itself is valid: it honestly says NOT_REPRODUCIBLE.
+    let o = verify(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("verdict NOT_REPRODUCIBLE"));
+    let mut strict = args.to_vec();
+    strict.push("--require-reproducible".as_ref());
+    let o = verify(&strict);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("verdict is NOT_REPRODUCIBLE"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn k_of_n_independent_rebuilders() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pubs = Vec::new();
+    let mut atts = Vec::new();
+    let mut artifact = PathBuf::new();
+    for (i, algorithm) in ["ed25519", "ecdsa-p256", "ed25519"].iter().enumerate() {
+        let k = dir.path().join(format!("builder{i}"));
+        assert_eq!(keygen(&k, algorithm).status.code(), Some(0));
+        let out = dir.path().join(format!("out{i}"));
+        let att = dir.path().join(format!("b{i}.intoto.jsonl"));
+        build_and_attest("hello-wheel", &out, &k.with_extension("key"), &att);
+        artifact = out.join("artifacts/dist/hello_repro-0.1.0-py3-none-any.whl");
+        pubs.push(k.with_extension("pub"));
+        atts.push(att);
+    }
+    let run = |keys: &[PathBuf], atts: &[PathBuf], k: &str| {
+        let mut c = repro();
+        c.arg("verify");
+        for p in keys {
+            c.arg("--key").arg(p);
+        }
+        for a in atts {
+            c.arg("--attestation").arg(a);
+        }
+        c.args(["--threshold", k]).arg(&artifact);
+        c.output().unwrap()
+    };
+    // Three independent builders agree.
+    let o = run(&pubs, &atts, "3");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("attested by 3 key(s)"));
+    // Two attestations cannot meet a threshold of three.
+    let o = run(&pubs, &atts[..2], "3");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("attested by 2 distinct trusted key(s)"),
+        "{}",
+        stderr(&o)
+    );
+    // The same attestation twice is still one builder.
+    let o = run(&pubs[..2], &[atts[0].clone(), atts[0].clone()], "2");
+    assert_eq!(o.status.code(), Some(1));
+    // An attestation by an untrusted key does not count.
+    let o = run(&pubs[..2], &atts, "2");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not counted"), "{}", stderr(&o));
+}
+
+#[test]
+fn provenance_is_reproducible_across_builds_and_attestations() {
+    let dir = tempfile::tempdir().unwrap();
+    let strip = |out: &Path| {
+        let mut v: Value =
+            serde_json::from_slice(&fs::read(out.join("provenance.json")).unwrap()).unwrap();
+        let meta = &mut v["predicate"]["runDetails"]["metadata"];
+        for field in ["invocationId", "startedOn", "finishedOn"] {
+            assert!(meta.get(field).is_some(), "{field}");
+            meta[field] = Value::Null;
+        }
+        v
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    assert_eq!(build("hello-tarball", &a, &[]).status.code(), Some(0));
+    assert_eq!(build("hello-tarball", &b, &[]).status.code(), Some(0));
+    assert_eq!(strip(&a), strip(&b));
+
+    // Attesting the same report twice signs the same statement bytes.
+    let k = dir.path().join("k");
+    assert_eq!(keygen(&k, "ed25519").status.code(), Some(0));
+    let payloads: Vec<String> = ["1", "2"]
+        .iter()
+        .map(|n| {
+            let att = dir.path().join(format!("{n}.jsonl"));
+            let o = repro()
+                .arg("attest")
+                .arg("--report")
+                .arg(a.join("report.json"))
+                .arg("--key")
+                .arg(k.with_extension("key"))
+                .arg("-o")
+                .arg(&att)
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            let env: Value = serde_json::from_slice(&fs::read(&att).unwrap()).unwrap();
+            env["payload"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(payloads[0], payloads[1]);
+}
+
+/// A Python with securesystemslib, or None (the interop tests then skip).
+fn sslib_python() -> Option<&'static str> {
+    let ok = Command::new("python3")
+        .args(["-c", "import securesystemslib.dsse, cryptography"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        Some("python3")
+    } else {
+        eprintln!(
+            "skipping: python3 with securesystemslib is not available \
+             (python3 -m pip install 'securesystemslib[crypto]')"
+        );
+        None
+    }
+}
+
+const SSLIB: &str = r#"
+import json, sys
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+from securesystemslib.signer import SSlibKey, CryptoSigner
+from securesystemslib.dsse import Envelope
+mode, prefix = sys.argv[1], sys.argv[2]
+pub = load_pem_public_key(open(prefix + ".pub", "rb").read())
+if mode == "verify":
+    env = Envelope.from_dict(json.loads(open(sys.argv[3]).readline()))
+    keyid = env.signatures and next(iter(env.signatures))
+    key = SSlibKey.from_crypto(pub, keyid=keyid)
+    env.verify([key], 1)
+    json.loads(env.payload)["subject"]
+    print("securesystemslib verified", keyid)
+else:
+    priv = load_pem_private_key(open(prefix + ".key", "rb").read(), None)
+    signer = CryptoSigner(priv, SSlibKey.from_crypto(pub, keyid="sslib"))
+    env = Envelope(payload=open(sys.argv[3], "rb").read(), payload_type="application/vnd.in-toto+json", signatures={})
+    env.sign(signer)
+    open(sys.argv[4], "w").write(json.dumps(env.to_dict()) + "\n")
+"#;
+
+#[test]
+fn securesystemslib_verifies_repro_envelopes_and_repro_verifies_its_envelopes() {
+    let Some(python) = sslib_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for algorithm in ["ed25519", "ecdsa-p256"] {
+        let k = dir.path().join(algorithm);
+        assert_eq!(keygen(&k, algorithm).status.code(), Some(0));
+        let out = dir.path().join(format!("out-{algorithm}"));
+        let key = k.with_extension("key");
+        let o = build("hello-tarball", &out, &["--sign".as_ref(), key.as_os_str()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+        // securesystemslib verifies repro's envelope.
+        let o = Command::new(python)
+            .args(["-c", SSLIB, "verify"])
+            .arg(&k)
+            .arg(out.join("provenance.intoto.jsonl"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{algorithm}: {}", stderr(&o));
+
+        // repro verifies an envelope securesystemslib signed.
+        let theirs = dir.path().join(format!("sslib-{algorithm}.jsonl"));
+        let o = Command::new(python)
+            .args(["-c", SSLIB, "sign"])
+            .arg(&k)
+            .arg(out.join("provenance.json"))
+            .arg(&theirs)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{algorithm}: {}", stderr(&o));
+        let o = verify(&[
+            "--key".as_ref(),
+            os(&k.with_extension("pub")),
+            "--attestation".as_ref(),
+            os(&theirs),
+            os(&out.join("artifacts/dist/hello-0.1.tar.gz")),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{algorithm}: {}", stderr(&o));
+    }
+}

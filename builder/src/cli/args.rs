@@ -26,6 +26,65 @@ pub enum Command {
     Hash(HashArgs),
     /// Create a signing key pair: PREFIX.key (PKCS#8, mode 0600) and PREFIX.pub.
     Keygen(KeygenArgs),
+    /// Sign the provenance of an earlier build from its report.json.
+    Attest(AttestArgs),
+    /// Check signed provenance: signatures, statement, artifacts and policy.
+    ///
+    /// Exit codes: 0 all holds, 1 verification failed (the reason is
+    /// printed), 2 usage or I/O error.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `repro attest`.
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// The report.json of the build to attest.
+    #[arg(long, value_name = "FILE")]
+    pub report: PathBuf,
+
+    /// Private key (PKCS#8 PEM from `repro keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+
+    /// Where to write the envelope (default: provenance.intoto.jsonl next to the report).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The builder id recorded in the provenance.
+    #[arg(long, value_name = "URI")]
+    pub builder_id: Option<String>,
+}
+
+/// Arguments of `repro verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Trusted public key (SPKI PEM); repeat for several builders.
+    #[arg(long = "key", value_name = "PUB", required = true)]
+    pub keys: Vec<PathBuf>,
+
+    /// Attestation file (.intoto.jsonl); repeatable [default: ./provenance.intoto.jsonl].
+    #[arg(long = "attestation", value_name = "FILE")]
+    pub attestations: Vec<PathBuf>,
+
+    /// Artifacts whose SHA-256 must be a subject of the attestations.
+    #[arg(value_name = "ARTIFACT")]
+    pub artifacts: Vec<PathBuf>,
+
+    /// Require that the build reproduced (verdict REPRODUCIBLE).
+    #[arg(long)]
+    pub require_reproducible: bool,
+
+    /// Require this builder id.
+    #[arg(long, value_name = "URI")]
+    pub builder_id: Option<String>,
+
+    /// Require at least K attestations by distinct trusted keys (for every artifact).
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub threshold: usize,
 }
 
 /// Arguments of `repro keygen`.

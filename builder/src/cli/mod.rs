@@ -2,4 +2,4 @@
 
 mod args;
 
-pub use args::{BuildArgs, Cli, Command, HashArgs, KeygenArgs};
+pub use args::{AttestArgs, BuildArgs, Cli, Command, HashArgs, KeygenArgs, VerifyArgs};

@@ -1,8 +1,10 @@
 //! One module per subcommand; `dispatch` picks one.
 
+mod attest;
 mod build;
 mod hash;
 mod keygen;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -17,5 +19,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build::run(*args),
         Command::Hash(args) => hash::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Attest(args) => attest::run(args),
+        Command::Verify(args) => verify::run(args),
     }
 }

@@ -1,0 +1,64 @@
+//! `repro attest`: sign the provenance of an earlier build at release time.
+//!
+//! The statement is rebuilt from report.json alone, exactly as `repro
+//! build` makes it, so the release machine that holds the key does not
+//! need the build machine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::attestation;
+use crate::cli::AttestArgs;
+use crate::fsutil;
+use crate::report::{Report, SCHEMA};
+
+/// Runs `repro attest`.
+pub fn run(args: AttestArgs) -> Result<ExitCode> {
+    let key = provenance::keys::load_signing_key(&args.key)?;
+    let bytes = std::fs::read(&args.report)
+        .with_context(|| format!("reading report {}", args.report.display()))?;
+    let report: Report = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a repro report ({SCHEMA})", args.report.display()))?;
+    if report.schema != SCHEMA {
+        bail!(
+            "{}: report schema {:?}, this repro reads {SCHEMA:?}",
+            args.report.display(),
+            report.schema
+        );
+    }
+    let builder_id = args
+        .builder_id
+        .unwrap_or_else(|| attestation::DEFAULT_BUILDER_ID.to_string());
+    let Some(statement) = attestation::statement(&report, &builder_id)? else {
+        bail!(
+            "{}: the build ended with an error and produced no artifact to attest",
+            args.report.display()
+        );
+    };
+    let output = args.output.unwrap_or_else(|| {
+        args.report
+            .parent()
+            .map(|d| d.join("provenance.intoto.jsonl"))
+            .unwrap_or_else(|| PathBuf::from("provenance.intoto.jsonl"))
+    });
+    if output.exists() && !args.force {
+        bail!(
+            "{} already exists; pass --force to replace it or -o another file",
+            output.display()
+        );
+    }
+    let envelope = provenance::sign_statement(&statement, &[&key])?;
+    fsutil::write_atomic(&output, envelope.to_json_line()?.as_bytes())?;
+    println!(
+        "signed {} subject(s), verdict {}, keyid {}: {}",
+        statement.subject.len(),
+        serde_json::to_value(report.verdict)?
+            .as_str()
+            .unwrap_or_default(),
+        key.keyid(),
+        output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

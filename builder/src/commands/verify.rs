@@ -1,0 +1,224 @@
+//! `repro verify`: check signed provenance against trusted keys, the
+//! artifacts in hand, and policy — including k-of-n agreement between
+//! independent rebuilders (`--threshold K`: at least K distinct trusted
+//! keys attest the same artifact digest).
+//!
+//! Exit codes: 0 when everything holds, 1 when verification fails (each
+//! reason is printed), 2 for usage and I/O errors (unreadable keys, files).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+use provenance::VerifiedStatement;
+
+use crate::cli::VerifyArgs;
+
+/// Exit code when verification fails.
+const EXIT_FAILED: u8 = 1;
+
+/// Runs `repro verify`.
+pub fn run(args: VerifyArgs) -> Result<ExitCode> {
+    if args.threshold == 0 {
+        bail!("--threshold 0 would accept anything; use 1 or more");
+    }
+    let mut keys = Vec::new();
+    for path in &args.keys {
+        keys.push(provenance::keys::load_verifying_key(path)?);
+    }
+    let distinct_keys: BTreeSet<String> = keys.iter().map(|k| k.keyid()).collect();
+    if distinct_keys.len() < args.threshold {
+        bail!(
+            "--threshold {} needs at least that many distinct trusted keys; {} given",
+            args.threshold,
+            distinct_keys.len()
+        );
+    }
+    let files = if args.attestations.is_empty() {
+        vec![PathBuf::from("provenance.intoto.jsonl")]
+    } else {
+        args.attestations.clone()
+    };
+    let mut envelopes = Vec::new();
+    for file in &files {
+        for (i, env) in provenance::read_jsonl(file)?.into_iter().enumerate() {
+            envelopes.push((format!("{} #{}", file.display(), i + 1), env));
+        }
+    }
+    if envelopes.is_empty() {
+        bail!("no envelope in {}", display_list(&files));
+    }
+    let mut artifacts = Vec::new();
+    for path in &args.artifacts {
+        let d = diffoscope_lite::sha256_file(path)
+            .with_context(|| format!("hashing artifact {}", path.display()))?;
+        artifacts.push((path.clone(), d.hex()));
+    }
+
+    let mut failures: Vec<String> = Vec::new();
+    let mut valid: Vec<(String, VerifiedStatement)> = Vec::new();
+    for (label, envelope) in &envelopes {
+        let v = match provenance::verify_envelope(envelope, &keys) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{label}: {e}"));
+                continue;
+            }
+        };
+        match check_policy(&args, &v) {
+            Ok(()) => {
+                println!("ok  {label}: {}", summary(&v));
+                valid.push((label.clone(), v));
+            }
+            Err(reason) => failures.push(format!("{label}: {reason}")),
+        }
+    }
+
+    let mut unmet: Vec<String> = Vec::new();
+    if artifacts.is_empty() {
+        let signers: BTreeSet<&String> = valid.iter().flat_map(|(_, v)| &v.keyids).collect();
+        if signers.len() < args.threshold {
+            unmet.push(format!(
+                "{} valid attestation(s) by {} distinct trusted key(s); {} required",
+                valid.len(),
+                signers.len(),
+                args.threshold
+            ));
+        }
+    }
+    for (path, digest) in &artifacts {
+        let signers: BTreeSet<&String> = valid
+            .iter()
+            .filter(|(_, v)| {
+                v.statement
+                    .subject
+                    .iter()
+                    .any(|s| s.sha256() == Some(digest))
+            })
+            .flat_map(|(_, v)| &v.keyids)
+            .collect();
+        if signers.is_empty() {
+            unmet.push(format!(
+                "artifact {} (sha256 {digest}) is not a subject of any valid attestation",
+                path.display()
+            ));
+        } else if signers.len() < args.threshold {
+            unmet.push(format!(
+                "artifact {} is attested by {} distinct trusted key(s); --threshold {} requires more",
+                path.display(),
+                signers.len(),
+                args.threshold
+            ));
+        } else {
+            println!(
+                "ok  {}: sha256 {digest} attested by {} key(s)",
+                path.display(),
+                signers.len()
+            );
+        }
+    }
+
+    for f in &failures {
+        eprintln!(
+            "{} {f}",
+            if unmet.is_empty() {
+                "not counted:"
+            } else {
+                "rejected:"
+            }
+        );
+    }
+    if unmet.is_empty() && !valid.is_empty() {
+        println!("verification passed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for u in &unmet {
+        eprintln!("failed: {u}");
+    }
+    eprintln!("verification FAILED");
+    Ok(ExitCode::from(EXIT_FAILED))
+}
+
+/// The policy flags, applied to one verified statement.
+fn check_policy(args: &VerifyArgs, v: &VerifiedStatement) -> Result<(), String> {
+    let builder = &v.provenance.run_details.builder.id;
+    if let Some(want) = &args.builder_id {
+        if builder != want {
+            return Err(format!(
+                "builder id is {builder:?}, --builder-id requires {want:?}"
+            ));
+        }
+    }
+    if args.require_reproducible {
+        match verdict(v) {
+            Some(verdict) if verdict == "REPRODUCIBLE" => {}
+            Some(verdict) => {
+                return Err(format!(
+                    "verdict is {verdict}, --require-reproducible requires REPRODUCIBLE"
+                ))
+            }
+            None => {
+                return Err(
+                    "no reproducibility record; --require-reproducible cannot be satisfied".into(),
+                )
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The verdict in the `reproducibility` byproduct, if any.
+fn verdict(v: &VerifiedStatement) -> Option<String> {
+    v.provenance
+        .run_details
+        .byproducts
+        .iter()
+        .find(|b| b.name.as_deref() == Some("reproducibility"))
+        .and_then(|b| b.annotations.get("verdict"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+/// One line: builder, source, runs, verdict, signers.
+fn summary(v: &VerifiedStatement) -> String {
+    let p = &v.provenance;
+    let ext = &p.build_definition.external_parameters;
+    let source = ext["source"]["location"].as_str().unwrap_or("?");
+    let digest = ext["source"]["digest"]["gitCommit"]
+        .as_str()
+        .map(|c| format!("git {}", c.get(..12).unwrap_or(c)))
+        .or_else(|| {
+            ext["source"]["digest"]["repro-dirhash-v1"]
+                .as_str()
+                .map(|d| format!("dirhash {}", d.get(..12).unwrap_or(d)))
+        })
+        .unwrap_or_default();
+    format!(
+        "builder {} ({}), source {source} ({digest}), {} run(s), verdict {}, {} subject(s), signed by {}",
+        p.run_details.builder.id,
+        p.run_details
+            .builder
+            .version
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        ext["runs"].as_u64().unwrap_or(0),
+        verdict(v).unwrap_or_else(|| "unrecorded".into()),
+        v.statement.subject.len(),
+        v.keyids
+            .iter()
+            .map(|k| k.get(..16).unwrap_or(k))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn display_list(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|f: &PathBuf| Path::display(f).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
