@@ -1,27 +1,16 @@
 //! End-to-end tests of `repro build`: the real binary on real fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+use common::{fixture, read_json, repro, stderr, stdout};
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
 const EPOCH: &str = "1700000000";
-
-fn repro() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_repro"));
-    cmd.env_remove("NO_COLOR");
-    cmd
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/projects")
-        .join(name)
-        .canonicalize()
-        .unwrap()
-}
 
 /// Runs `repro build` on `src` into a fresh output dir; returns the output and the dir.
 fn build(src: &Path, extra: &[&str]) -> (Output, tempfile::TempDir) {
@@ -39,16 +28,7 @@ fn build(src: &Path, extra: &[&str]) -> (Output, tempfile::TempDir) {
 }
 
 fn report(out: &tempfile::TempDir) -> Value {
-    let text = fs::read_to_string(out.path().join("out/report.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    read_json(&out.path().join("out/report.json"))
 }
 
 /// What the user sees, with temp paths and digests masked.

@@ -2,28 +2,15 @@
 //! writing (and with --sign, signing) SLSA provenance.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+use common::{fixture, read_json, repro, stderr, stdout};
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn repro() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_repro"))
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/projects")
-        .join(name)
-        .canonicalize()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn keygen(prefix: &Path, algorithm: &str) -> Output {
     repro()
@@ -78,10 +65,8 @@ fn signed_provenance_of_a_reproducible_build_verifies() {
     let o = build("hello-tarball", &out, &["--sign".as_ref(), key.as_os_str()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
-    let report: Value =
-        serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
-    let statement: Value =
-        serde_json::from_slice(&fs::read(out.join("provenance.json")).unwrap()).unwrap();
+    let report = read_json(&out.join("report.json"));
+    let statement = read_json(&out.join("provenance.json"));
     assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
     assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
     assert_eq!(statement["subject"][0]["name"], "dist/hello-0.1.tar.gz");
@@ -118,8 +103,7 @@ fn a_build_that_did_not_reproduce_is_attested_as_such() {
     let out = dir.path().join("out");
     let o = build("leaks-time", &out, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let statement: Value =
-        serde_json::from_slice(&fs::read(out.join("provenance.json")).unwrap()).unwrap();
+    let statement = read_json(&out.join("provenance.json"));
     let record = statement["predicate"]["runDetails"]["byproducts"]
         .as_array()
         .unwrap()
@@ -193,7 +177,7 @@ fn attest_then_verify_with_policy_and_tampering() {
         "https://repro.invalid/builders/local/v1".as_ref(),
         os(&artifact),
     ]);
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{stdout}{}", stderr(&o));
     assert!(
         stdout.contains("verdict REPRODUCIBLE") && stdout.contains("2 run(s)"),
@@ -304,7 +288,7 @@ fn require_reproducible_rejects_a_negative_attestation() {
     // The statement itself is valid: it honestly says NOT_REPRODUCIBLE.
     let o = verify(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("verdict NOT_REPRODUCIBLE"));
+    assert!(stdout(&o).contains("verdict NOT_REPRODUCIBLE"));
     let mut strict = args.to_vec();
     strict.push("--require-reproducible".as_ref());
     let o = verify(&strict);
@@ -347,7 +331,7 @@ fn k_of_n_independent_rebuilders() {
     // Three independent builders agree.
     let o = run(&pubs, &atts, "3");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("attested by 3 key(s)"));
+    assert!(stdout(&o).contains("attested by 3 key(s)"));
     // Two attestations cannot meet a threshold of three.
     let o = run(&pubs, &atts[..2], "3");
     assert_eq!(o.status.code(), Some(1));
@@ -401,7 +385,7 @@ fn provenance_is_reproducible_across_builds_and_attestations() {
                 .output()
                 .unwrap();
             assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-            let env: Value = serde_json::from_slice(&fs::read(&att).unwrap()).unwrap();
+            let env = read_json(&att);
             env["payload"].as_str().unwrap().to_string()
         })
         .collect();

@@ -2,27 +2,14 @@
 //! `repro build` and report what they could see and do.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+use common::{fixture, read_json, repro, stderr, stdout};
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn repro() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_repro"))
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/projects")
-        .join(name)
-        .canonicalize()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 struct Built {
     out: tempfile::TempDir,
@@ -87,13 +74,12 @@ fn leaky_fixtures_are_caught_and_the_culprit_named() {
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(1), "{fixture_name}: {}", stderr(&o));
-        let stdout = String::from_utf8_lossy(&o.stdout);
+        let stdout = stdout(&o);
         assert!(
             stdout.contains(&format!("caused by {culprit} (")),
             "{fixture_name}: {stdout}"
         );
-        let text = fs::read_to_string(out.path().join("out/report.json")).unwrap();
-        let r: Value = serde_json::from_str(&text).unwrap();
+        let r = read_json(&out.path().join("out/report.json"));
         assert_eq!(r["bisect"]["culprits"], serde_json::json!([[culprit]]));
         assert_eq!(r["bisect"]["complete"], true);
         assert_eq!(r["bisect"]["nondeterministic"], false);
@@ -117,9 +103,9 @@ fn directory_order_leaks_are_caught() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("caused by fileordering ("),
+        stdout(&o).contains("caused by fileordering ("),
         "{}",
-        String::from_utf8_lossy(&o.stdout)
+        stdout(&o)
     );
 }
 
@@ -137,7 +123,7 @@ fn wall_clock_leaks_are_caught() {
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-        assert!(String::from_utf8_lossy(&o.stdout).contains("caused by time ("));
+        assert!(stdout(&o).contains("caused by time ("));
     } else {
         eprintln!("skipping the leaks-date check: libfaketime is not installed (apt-get install faketime)");
     }
@@ -152,8 +138,7 @@ fn wall_clock_leaks_are_caught() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    let text = fs::read_to_string(out.path().join("out/report.json")).unwrap();
-    let r: Value = serde_json::from_str(&text).unwrap();
+    let r = read_json(&out.path().join("out/report.json"));
     assert_eq!(r["bisect"]["nondeterministic"], true);
 }
 
@@ -306,8 +291,7 @@ fn works_as_an_unprivileged_user() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let text = fs::read_to_string(out.path().join("out/report.json")).unwrap();
-    let r: Value = serde_json::from_str(&text).unwrap();
+    let r = read_json(&out.path().join("out/report.json"));
     assert_eq!(r["sandbox"]["hermetic"], true);
     assert!(r["variations"]["applied"]
         .as_array()
@@ -374,9 +358,7 @@ fn variation_specs_never_reset_the_set() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let r: Value =
-        serde_json::from_str(&fs::read_to_string(out.path().join("out/report.json")).unwrap())
-            .unwrap();
+    let r = read_json(&out.path().join("out/report.json"));
     let requested = r["variations"]["requested"].as_array().unwrap();
     assert_eq!(requested.len(), 13);
     assert!(!requested.contains(&Value::from("timezone")));
