@@ -1,17 +1,93 @@
 //! diffoscope-lite: the artifact side of repro.
 //!
-//! This crate owns everything repro knows about *artifacts*: the files a build
-//! produces. Today it hashes them ([`hash`]): SHA-256 of whole files, computed
-//! in parallel across files with rayon and streamed through a fixed-size
-//! buffer so memory stays bounded whatever the artifact size.
+//! This crate owns everything repro knows about *artifacts*, the files a
+//! build produces: it hashes them ([`hash`]), reads them, and compares them
+//! recursively to say *what* differs between two builds and *why*.
 //!
-//! Later it grows the artifact model, the format readers, the normalizers and
-//! the recursive differ (see the project's issues); the rule that already
-//! holds is that this crate never prints, never exits, and reports every
-//! failure as a typed [`Error`] that names the file.
+//! # Model
+//!
+//! An artifact is read as a tree (see [`model`]): a [`model::Container`]
+//! (directory, zip, tar, ar, or the one stream inside a gzip/xz/zstd/bzip2
+//! file) holds [`model::Entry`]s with a path, a kind, [`model::Metadata`]
+//! and streamable [`model::Content`]. Formats are detected by content, never
+//! by file name ([`formats::detect`]); each lives in one file behind the
+//! [`formats::Format`] trait and is listed once in [`formats::REGISTRY`].
+//!
+//! # Comparing
+//!
+//! [`compare`] pairs entries by path, skips identical content by SHA-256,
+//! recurses into differing containers (up to [`Limits::max_depth`]), and
+//! diffs the rest: text as a unified diff with three lines of context,
+//! binary as a hexdump of the differing regions, both capped at
+//! [`Options::max_diff_lines`]. Metadata differences (mtime, mode, owner,
+//! entry order, compression, extra fields, …) are reported apart from
+//! content. The result is a [`Difference`] tree shaped like diffoscope's;
+//! [`hints::annotate`] then adds likely causes from a [`hints::HintContext`],
+//! and the [`printers`] turn it into text, diffoscope JSON or a summary.
+//!
+//! ```no_run
+//! use diffoscope_lite::{compare, hints, printers, Options};
+//! # fn main() -> diffoscope_lite::Result<()> {
+//! let opts = Options::default();
+//! if let Some(mut diff) = compare("a.whl".as_ref(), "b.whl".as_ref(), &opts)? {
+//!     hints::annotate(&mut diff, &hints::HintContext::default());
+//!     printers::text(&diff, &mut std::io::stdout(), &printers::TextOptions::default())?;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Untrusted input
+//!
+//! Artifacts are hostile until proven otherwise. Nothing here creates a
+//! file named by an archive (spooling uses anonymous temporary files), no
+//! buffer is sized by a length an archive declares, and nesting depth,
+//! entry count, decompressed bytes and compression ratio are limited
+//! ([`Limits`]), each failing with [`Error::LimitExceeded`] naming the
+//! limit, the entry and the flag that raises it. Duplicate or conflicting
+//! entries are reported as comments, never silently resolved.
+//!
+//! This crate never prints and never exits; every failure is a typed
+//! [`Error`] that names the file or nested entry.
 
+mod compare;
+mod difference;
 mod error;
+pub mod formats;
 pub mod hash;
+pub mod hints;
+mod leaf;
+mod limits;
+pub mod model;
+pub mod printers;
+mod timefmt;
 
+#[cfg(test)]
+mod tests;
+
+pub use compare::compare;
+pub use difference::{Difference, MetadataDifference};
 pub use error::{Error, Result};
 pub use hash::{sha256_file, sha256_files, Digest};
+pub use limits::{Limits, RATIO_GRACE_BYTES};
+
+/// Everything a comparison can be told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Safety limits for untrusted input.
+    pub limits: Limits,
+    /// Most lines of diff shown per file (`--max-diff-lines`); the rest is
+    /// replaced by an "N lines omitted" marker.
+    pub max_diff_lines: usize,
+    /// Largest content diffed as text; larger text is compared as bytes.
+    pub max_text_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            limits: Limits::default(),
+            max_diff_lines: 1000,
+            max_text_bytes: 8 << 20,
+        }
+    }
+}

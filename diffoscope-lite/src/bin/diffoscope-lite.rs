@@ -1,0 +1,136 @@
+//! `diffoscope-lite A B`: compare two artifacts recursively.
+//!
+//! Thin glue: clap arguments → [`Options`] → [`compare`] → hints → printers.
+//! Exit codes follow diffoscope: 0 identical, 1 different, 2 error.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use diffoscope_lite::hints::{annotate, HintContext};
+use diffoscope_lite::printers::{self, TextOptions};
+use diffoscope_lite::{compare, Limits, Options};
+
+/// Compare two artifacts (files, archives, directories) recursively and show
+/// what differs, like diffoscope.
+#[derive(Parser, Debug)]
+#[command(name = "diffoscope-lite", version)]
+struct Args {
+    /// First artifact.
+    a: PathBuf,
+    /// Second artifact.
+    b: PathBuf,
+    /// Write diffoscope-compatible JSON to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the text report to FILE (`-` for stdout); the default when no
+    /// other output is asked for.
+    #[arg(long, value_name = "FILE")]
+    text: Option<PathBuf>,
+    /// Print only the paths that differ, one per line.
+    #[arg(long)]
+    summary: bool,
+    /// Deepest container nesting followed.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth)]
+    max_depth: u32,
+    /// Most diff lines shown per file.
+    #[arg(long, value_name = "N", default_value_t = Options::default().max_diff_lines)]
+    max_diff_lines: usize,
+    /// Most entries read from all archives of one side.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_entries)]
+    max_entries: u64,
+    /// Most bytes decompressed on one side.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_decompressed)]
+    max_decompressed: u64,
+    /// Highest compression ratio of any stream.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_ratio)]
+    max_ratio: u64,
+}
+
+impl Args {
+    fn options(&self) -> Options {
+        Options {
+            limits: Limits {
+                max_depth: self.max_depth,
+                max_entries: self.max_entries,
+                max_decompressed: self.max_decompressed,
+                max_ratio: self.max_ratio,
+            },
+            max_diff_lines: self.max_diff_lines,
+            ..Options::default()
+        }
+    }
+}
+
+/// What the binary knows about the builds: only `SOURCE_DATE_EPOCH`.
+fn hint_context() -> HintContext {
+    HintContext {
+        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok()),
+        ..HintContext::default()
+    }
+}
+
+fn color_wanted() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Runs `print` on stdout or on a new file at `path`.
+fn output(
+    path: &Path,
+    print: impl FnOnce(&mut dyn Write, bool) -> diffoscope_lite::Result<()>,
+) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        let stdout = io::stdout();
+        let mut lock = stdout.lock();
+        print(&mut lock, color_wanted())?;
+    } else {
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let mut w = io::BufWriter::new(file);
+        print(&mut w, false)?;
+        w.flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn run(args: &Args) -> anyhow::Result<bool> {
+    let Some(mut diff) = compare(&args.a, &args.b, &args.options())? else {
+        return Ok(false);
+    };
+    annotate(&mut diff, &hint_context());
+    let text = match (&args.text, args.json.is_none() && !args.summary) {
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => Some(PathBuf::from("-")),
+        (None, false) => None,
+    };
+    if let Some(p) = &text {
+        output(p, |w, color| {
+            printers::text(&diff, w, &TextOptions { color })
+        })?;
+    }
+    if let Some(p) = &args.json {
+        output(p, |w, _| printers::json(&diff, w))?;
+    }
+    if args.summary {
+        output(Path::new("-"), |w, _| printers::summary(&diff, w))?;
+    }
+    Ok(true)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(false) => ExitCode::from(0),
+        Ok(true) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("diffoscope-lite: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! The recursive differ: pairs entries, skips identical content by hash,
+//! recurses into differing containers and emits a [`Difference`] tree.
+//!
+//! It never prints: printers turn the tree into text or JSON. Both sides
+//! have their own budget (see [`crate::limits`]). Members of random-access
+//! formats are compared on rayon's pool; tar streams are read once per side
+//! (their members spooled as they pass) and then compared the same way.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::difference::{Difference, MetadataDifference};
+use crate::formats::{detect, format_of, Kind, Parsed, HEAD_LEN};
+use crate::hash::Digest;
+use crate::leaf::{hex_diff, text_diff};
+use crate::limits::Budget;
+use crate::model::{Container, Content, Cx, Entry, EntryKind, MetaField, MetaValue};
+use crate::{Error, Options, Result};
+
+/// Most names shown per side in an entry-order difference.
+const ORDER_SHOWN: usize = 20;
+
+/// Compares two artifacts (files or directories) on disk.
+///
+/// Returns `None` when they are identical, else the tree of differences.
+/// Errors (unreadable input, malformed archives, exceeded limits) abort the
+/// whole comparison: a partial tree would read as "these are the only
+/// differences", which would be a lie.
+pub fn compare(a: &Path, b: &Path, opts: &Options) -> Result<Option<Difference>> {
+    let (budget_a, budget_b) = (
+        Budget::new(opts.limits.clone()),
+        Budget::new(opts.limits.clone()),
+    );
+    let differ = Differ {
+        a: Cx {
+            budget: &budget_a,
+            opts,
+        },
+        b: Cx {
+            budget: &budget_b,
+            opts,
+        },
+    };
+    let (na, nb) = (a.display().to_string(), b.display().to_string());
+    let stat = |p: &Path| {
+        fs::metadata(p).map_err(|source| Error::Read {
+            path: p.to_owned(),
+            source,
+        })
+    };
+    let (ma, mb) = (stat(a)?, stat(b)?);
+    let mut root = Difference::new(na.clone(), nb.clone());
+    let (ca, cb) = (Content::path(a.to_owned()), Content::path(b.to_owned()));
+    let body = match (ma.is_dir(), mb.is_dir()) {
+        (true, true) => differ.containers(Kind::Directory, (&ca, &na), (&cb, &nb), 1)?,
+        (false, false) => differ.content((&ca, &na, None), (&cb, &nb, None), 0, true)?,
+        (true, false) | (false, true) => {
+            let kind = |d: bool| if d { "a directory" } else { "a file" };
+            let mut d = Difference::default();
+            d.comments.push(format!(
+                "{na} is {}, {nb} is {}",
+                kind(ma.is_dir()),
+                kind(mb.is_dir())
+            ));
+            d
+        }
+    };
+    absorb(&mut root, body);
+    Ok((!root.is_empty()).then_some(root))
+}
+
+/// Moves everything but the names from `body` into `node`.
+fn absorb(node: &mut Difference, body: Difference) {
+    node.unified_diff = body.unified_diff;
+    node.comments.extend(body.comments);
+    node.details.extend(body.details);
+    node.metadata.extend(body.metadata);
+}
+
+struct Differ<'a> {
+    a: Cx<'a>,
+    b: Cx<'a>,
+}
+
+type Side<'s> = (&'s Content, &'s str, Option<Digest>);
+
+impl Differ<'_> {
+    /// Compares two contents; `check` first skips identical ones by hash.
+    fn content(&self, a: Side<'_>, b: Side<'_>, depth: u32, check: bool) -> Result<Difference> {
+        let ((ca, na, da), (cb, nb, db)) = (a, b);
+        if check {
+            let (da, db) = rayon::join(
+                || da.map_or_else(|| ca.digest(&self.a, na), Ok),
+                || db.map_or_else(|| cb.digest(&self.b, nb), Ok),
+            );
+            if da? == db? {
+                return Ok(Difference::default());
+            }
+        }
+        let (ha, hb) = rayon::join(
+            || ca.head(&self.a, na, HEAD_LEN),
+            || cb.head(&self.b, nb, HEAD_LEN),
+        );
+        let (ka, kb) = (detect(&ha?), detect(&hb?));
+        if ka == kb && ka.is_container() {
+            return self.containers(ka, (ca, na), (cb, nb), depth + 1);
+        }
+        self.leaf(ka, kb, (ca, na), (cb, nb))
+    }
+
+    /// Reads both sides as `kind` containers at `depth` and compares them.
+    fn containers(
+        &self,
+        kind: Kind,
+        (ca, na): (&Content, &str),
+        (cb, nb): (&Content, &str),
+        depth: u32,
+    ) -> Result<Difference> {
+        self.a.budget.check_depth(depth, na)?;
+        self.b.budget.check_depth(depth, nb)?;
+        let format = format_of(kind);
+        let (pa, pb) = rayon::join(
+            || format.read(ca, na, &self.a),
+            || format.read(cb, nb, &self.b),
+        );
+        match (pa?, pb?) {
+            (Parsed::Container(xa), Parsed::Container(xb)) => {
+                let mut d = self.compare_containers(&xa, &xb, na, nb, depth)?;
+                // Directories are equal when their entries are; for
+                // other containers some bytes differed (their digests did).
+                if d.is_empty() && kind != Kind::Directory {
+                    d.comments.push(format!(
+                        "the {kind} containers have the same entries and metadata; \
+                         their bytes differ elsewhere (headers, padding or compression)"
+                    ));
+                    d.unified_diff = self.hex(ca, na, cb, nb)?;
+                }
+                Ok(d)
+            }
+            _ => self.leaf(Kind::Binary, Kind::Binary, (ca, na), (cb, nb)),
+        }
+    }
+
+    fn compare_containers(
+        &self,
+        xa: &Container,
+        xb: &Container,
+        na: &str,
+        nb: &str,
+        depth: u32,
+    ) -> Result<Difference> {
+        let mut d = Difference {
+            metadata: diff_fields(&xa.meta, &xb.meta),
+            ..Difference::default()
+        };
+        for c in &xa.comments {
+            if xb.comments.contains(c) {
+                d.comments.push(c.clone());
+            } else {
+                d.comments.push(format!("{na}: {c}"));
+            }
+        }
+        for c in xb.comments.iter().filter(|c| !xa.comments.contains(c)) {
+            d.comments.push(format!("{nb}: {c}"));
+        }
+
+        let (pairs, only_a, only_b) = pair_entries(xa, xb);
+        if !only_a.is_empty() || !only_b.is_empty() {
+            let list = |x: &Container| -> String {
+                x.entries.iter().map(|e| format!("{}\n", e.path)).collect()
+            };
+            let mut files = Difference::new("file list", "file list");
+            let diff = text_diff(&list(xa), &list(xb), self.a.opts.max_diff_lines);
+            files.unified_diff = Some(diff).filter(|d| !d.is_empty());
+            for &i in &only_a {
+                files
+                    .comments
+                    .push(format!("only in {na}: {}", xa.entries[i].path));
+            }
+            for &j in &only_b {
+                files
+                    .comments
+                    .push(format!("only in {nb}: {}", xb.entries[j].path));
+            }
+            d.details.push(files);
+        }
+
+        if xa.ordered && xb.ordered {
+            // `pairs` is in first-side order; the second side's indices
+            // must then be increasing too.
+            if pairs.windows(2).any(|w| w[0].1 > w[1].1) {
+                let names = |idx: &mut dyn Iterator<Item = usize>, x: &Container| -> String {
+                    let mut names: Vec<&str> = Vec::new();
+                    let mut more = 0usize;
+                    for i in idx {
+                        if names.len() < ORDER_SHOWN {
+                            names.push(&x.entries[i].path);
+                        } else {
+                            more += 1;
+                        }
+                    }
+                    let mut s = names.join(", ");
+                    if more > 0 {
+                        s.push_str(&format!(", … ({more} more)"));
+                    }
+                    s
+                };
+                let mut in_b: Vec<usize> = pairs.iter().map(|p| p.1).collect();
+                in_b.sort_unstable();
+                d.metadata.push(MetadataDifference {
+                    field: MetaField::EntryOrder,
+                    source1: MetaValue::Text(names(&mut pairs.iter().map(|p| p.0), xa)),
+                    source2: MetaValue::Text(names(&mut in_b.into_iter(), xb)),
+                    hints: Vec::new(),
+                });
+            }
+        }
+
+        let single = xa.single_stream && xb.single_stream;
+        let children: Vec<Option<Difference>> = pairs
+            .par_iter()
+            .map(|&(i, j)| self.entry(&xa.entries[i], &xb.entries[j], na, nb, depth, !single))
+            .collect::<Result<_>>()?;
+        d.details.extend(children.into_iter().flatten());
+        Ok(d)
+    }
+
+    fn entry(
+        &self,
+        ea: &Entry,
+        eb: &Entry,
+        na: &str,
+        nb: &str,
+        depth: u32,
+        check: bool,
+    ) -> Result<Option<Difference>> {
+        let (pa, pb) = (format!("{na}::{}", ea.path), format!("{nb}::{}", eb.path));
+        let mut d = Difference::new(ea.path.clone(), eb.path.clone());
+        d.metadata = diff_fields(&ea.meta.fields(), &eb.meta.fields());
+        let text = |s: &str| MetaValue::Text(s.to_owned());
+        let push = |d: &mut Difference, field, source1, source2| {
+            d.metadata.push(MetadataDifference {
+                field,
+                source1,
+                source2,
+                hints: Vec::new(),
+            });
+        };
+        match (&ea.kind, &eb.kind) {
+            (EntryKind::Symlink { target: x }, EntryKind::Symlink { target: y })
+            | (EntryKind::Hardlink { target: x }, EntryKind::Hardlink { target: y })
+                if x != y =>
+            {
+                push(&mut d, MetaField::LinkTarget, text(x), text(y));
+            }
+            (
+                EntryKind::Device {
+                    major: a1,
+                    minor: a2,
+                    ..
+                },
+                EntryKind::Device {
+                    major: b1,
+                    minor: b2,
+                    ..
+                },
+            ) if ea.kind != eb.kind => {
+                push(
+                    &mut d,
+                    MetaField::Device,
+                    text(&format!("{a1}:{a2}")),
+                    text(&format!("{b1}:{b2}")),
+                );
+            }
+            (x, y) if x != y => push(&mut d, MetaField::EntryType, text(x.name()), text(y.name())),
+            _ => {}
+        }
+        let has_content = |e: &Entry| matches!(e.kind, EntryKind::File | EntryKind::Other(_));
+        if has_content(ea) && has_content(eb) {
+            // Sizes the reader measured (tar spools) that differ prove a
+            // difference without hashing.
+            let known_different = matches!((ea.digest, eb.digest), (Some(x), Some(y)) if x != y);
+            let body = self.content(
+                (&ea.content, &pa, ea.digest),
+                (&eb.content, &pb, eb.digest),
+                depth,
+                check && !known_different,
+            )?;
+            absorb(&mut d, body);
+        }
+        Ok((!d.is_empty()).then_some(d))
+    }
+
+    /// Compares non-container content: as text if both sides are text,
+    /// else as a hexdump.
+    fn leaf(
+        &self,
+        ka: Kind,
+        kb: Kind,
+        (ca, na): (&Content, &str),
+        (cb, nb): (&Content, &str),
+    ) -> Result<Difference> {
+        let mut d = Difference::default();
+        if ka != kb {
+            d.comments.push(format!("format: {ka} vs {kb}"));
+        }
+        let max = self.a.opts.max_diff_lines;
+        if ka.is_text() && kb.is_text() {
+            let (ta, tb) = rayon::join(
+                || format_of(ka).read(ca, na, &self.a),
+                || format_of(kb).read(cb, nb, &self.b),
+            );
+            if let (Parsed::Text(ta), Parsed::Text(tb)) = (ta?, tb?) {
+                if ta == tb && ka == Kind::Json && kb == Kind::Json {
+                    // Same data, different bytes: show the raw text.
+                    let (ra, rb) = rayon::join(
+                        || format_of(Kind::Text).read(ca, na, &self.a),
+                        || format_of(Kind::Text).read(cb, nb, &self.b),
+                    );
+                    if let (Parsed::Text(ra), Parsed::Text(rb)) = (ra?, rb?) {
+                        let diff = text_diff(&ra, &rb, max);
+                        if !diff.is_empty() {
+                            d.comments.push(
+                                "the JSON data are equal; only formatting or key order differs"
+                                    .into(),
+                            );
+                            d.unified_diff = Some(diff);
+                        }
+                        return Ok(d);
+                    }
+                }
+                let diff = text_diff(&ta, &tb, max);
+                d.unified_diff = Some(diff).filter(|s| !s.is_empty());
+                return Ok(d);
+            }
+        }
+        d.unified_diff = self.hex(ca, na, cb, nb)?;
+        Ok(d)
+    }
+
+    fn hex(&self, ca: &Content, na: &str, cb: &Content, nb: &str) -> Result<Option<String>> {
+        let max = self.a.opts.max_diff_lines;
+        let hex = ca.with_reader(&self.a, na, |ra| {
+            cb.with_reader(&self.b, nb, |rb| {
+                hex_diff(ra, rb, max).map_err(|(side, e)| match side {
+                    0 => self.a.io(e, na, "reading"),
+                    _ => self.b.io(e, nb, "reading"),
+                })
+            })
+        })?;
+        Ok(Some(hex).filter(|h| !h.is_empty()))
+    }
+}
+
+/// Pairs entries by path (the n-th occurrence of a name with the n-th on
+/// the other side); single-stream containers pair their only entries.
+/// Returns the pairs in first-side order and the unpaired indices.
+fn pair_entries(xa: &Container, xb: &Container) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
+    if xa.single_stream && xb.single_stream && xa.entries.len() == 1 && xb.entries.len() == 1 {
+        return (vec![(0, 0)], Vec::new(), Vec::new());
+    }
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (j, e) in xb.entries.iter().enumerate().rev() {
+        by_name.entry(&e.path).or_default().push(j);
+    }
+    let mut pairs = Vec::new();
+    let mut only_a = Vec::new();
+    for (i, e) in xa.entries.iter().enumerate() {
+        match by_name.get_mut(e.path.as_str()).and_then(Vec::pop) {
+            Some(j) => pairs.push((i, j)),
+            None => only_a.push(i),
+        }
+    }
+    let mut only_b: Vec<usize> = by_name.into_values().flatten().collect();
+    only_b.sort_unstable();
+    (pairs, only_a, only_b)
+}
+
+/// Field-by-field differences; a field recorded on one side only differs
+/// from [`MetaValue::Absent`].
+fn diff_fields(
+    a: &[(MetaField, MetaValue)],
+    b: &[(MetaField, MetaValue)],
+) -> Vec<MetadataDifference> {
+    let mut out = Vec::new();
+    let diff = |field: &MetaField, source1: MetaValue, source2: MetaValue| MetadataDifference {
+        field: field.clone(),
+        source1,
+        source2,
+        hints: Vec::new(),
+    };
+    for (field, va) in a {
+        match b.iter().find(|(f, _)| f == field) {
+            Some((_, vb)) if vb == va => {}
+            Some((_, vb)) => out.push(diff(field, va.clone(), vb.clone())),
+            None => out.push(diff(field, va.clone(), MetaValue::Absent)),
+        }
+    }
+    for (field, vb) in b {
+        if !a.iter().any(|(f, _)| f == field) {
+            out.push(diff(field, MetaValue::Absent, vb.clone()));
+        }
+    }
+    out
+}

@@ -1,0 +1,85 @@
+//! The tree of differences the differ emits and the printers print.
+//!
+//! Its shape follows diffoscope's so that its JSON output reads the same:
+//! each node has `source1`/`source2` (the names on each side), an optional
+//! `unified_diff` of its own content, `comments`, and `details` (children,
+//! one per nested entry). repro adds `metadata` differences, kept apart
+//! from content, and likely-cause `hints` filled in by [`crate::hints`].
+
+use crate::hints::Hint;
+use crate::model::{MetaField, MetaValue};
+
+/// One node of the difference tree.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Difference {
+    /// Name on the first side (the path given, or the entry path).
+    pub source1: String,
+    /// Name on the second side.
+    pub source2: String,
+    /// A unified diff of this node's own content (text lines, or a hexdump
+    /// of the differing regions of binary content), hunks only.
+    pub unified_diff: Option<String>,
+    /// Remarks: formats that differ, entries present on one side only,
+    /// anomalies such as duplicate entry names.
+    pub comments: Vec<String>,
+    /// Differences of nested entries, in container order.
+    pub details: Vec<Difference>,
+    /// Metadata that differs (mtime, mode, owner, order, compression, …).
+    pub metadata: Vec<MetadataDifference>,
+    /// Likely causes of this node's content difference.
+    pub hints: Vec<Hint>,
+}
+
+/// A metadata field whose value differs between the two sides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetadataDifference {
+    /// Which field.
+    pub field: MetaField,
+    /// Value on the first side.
+    pub source1: MetaValue,
+    /// Value on the second side.
+    pub source2: MetaValue,
+    /// Likely causes.
+    pub hints: Vec<Hint>,
+}
+
+impl Difference {
+    /// A node with both names and nothing else yet.
+    pub fn new(source1: impl Into<String>, source2: impl Into<String>) -> Self {
+        Difference {
+            source1: source1.into(),
+            source2: source2.into(),
+            ..Difference::default()
+        }
+    }
+
+    /// Whether this node records no difference at all (own or nested).
+    pub fn is_empty(&self) -> bool {
+        self.unified_diff.is_none()
+            && self.comments.is_empty()
+            && self.details.is_empty()
+            && self.metadata.is_empty()
+    }
+
+    /// Whether this node records a difference of its own (not only in
+    /// nested entries).
+    pub fn has_own_difference(&self) -> bool {
+        self.unified_diff.is_some() || !self.comments.is_empty() || !self.metadata.is_empty()
+    }
+
+    /// Depth-first iterator over this node and all nested nodes, with the
+    /// chain of names from the root (first side's names).
+    pub fn walk(&self) -> Vec<(Vec<&str>, &Difference)> {
+        let mut out = Vec::new();
+        let mut stack = vec![(vec![self.source1.as_str()], self)];
+        while let Some((path, node)) = stack.pop() {
+            for child in node.details.iter().rev() {
+                let mut p = path.clone();
+                p.push(child.source1.as_str());
+                stack.push((p, child));
+            }
+            out.push((path, node));
+        }
+        out
+    }
+}

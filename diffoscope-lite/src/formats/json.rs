@@ -1,0 +1,50 @@
+//! JSON: text whose first non-blank byte opens an object or array and which
+//! parses; compared pretty-printed with sorted keys, so a reordering of keys
+//! alone shows as a formatting-only difference rather than a wall of text.
+
+use super::text::looks_like_text;
+use super::{read_capped, Format, Kind, Parsed};
+use crate::model::{Content, Cx};
+use crate::Result;
+
+/// JSON documents.
+pub struct Json;
+
+impl Format for Json {
+    fn kind(&self) -> Kind {
+        Kind::Json
+    }
+
+    fn detect(&self, head: &[u8]) -> bool {
+        let first = head
+            .iter()
+            .copied()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+        matches!(first, Some(b'{' | b'[')) && looks_like_text(head)
+    }
+
+    fn read(&self, content: &Content, entry: &str, cx: &Cx<'_>) -> Result<Parsed> {
+        let bytes = content.with_reader(cx, entry, |r| {
+            read_capped(r, cx.opts.max_text_bytes).map_err(|e| cx.io(e, entry, "reading"))
+        })?;
+        let Some(bytes) = bytes else {
+            return Ok(Parsed::Binary);
+        };
+        // serde_json limits nesting to 128 levels, so hostile input cannot
+        // overflow the stack.
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(value) => Ok(match serde_json::to_string_pretty(&value) {
+                Ok(mut s) => {
+                    s.push('\n');
+                    Parsed::Text(s)
+                }
+                Err(_) => Parsed::Binary,
+            }),
+            // Not JSON after all: plain text if it is text.
+            Err(_) => Ok(match String::from_utf8(bytes) {
+                Ok(s) => Parsed::Text(s),
+                Err(_) => Parsed::Binary,
+            }),
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Format readers: one file per format, one [`Format`] trait, one [`REGISTRY`].
+//!
+//! Formats are detected by content (magic bytes), never by file name: a zip
+//! named `.txt` is read as a zip. [`detect`] walks the registry in order and
+//! returns the closed [`Kind`] enum, so a `match` shows every format at once.
+//! Adding a format is one file implementing [`Format`] plus one line in
+//! [`REGISTRY`] and one [`Kind`] variant.
+//!
+//! Readers never create files named by an archive and never allocate by a
+//! size an archive declares; what they find odd (duplicate names,
+//! conflicting headers) they report in [`Container::comments`].
+
+use std::fmt;
+use std::io::{self, Read};
+
+use crate::model::{
+    Container, Content, Cx, Entry, EntryKind, MetaField, MetaValue, Metadata, Source,
+};
+use crate::Result;
+
+pub(crate) mod ar;
+pub(crate) mod bzip2;
+pub(crate) mod directory;
+pub(crate) mod gzip;
+pub(crate) mod json;
+pub(crate) mod tar;
+pub(crate) mod text;
+pub(crate) mod xz;
+pub(crate) mod zip;
+pub(crate) mod zstd;
+
+/// How many leading bytes content detection looks at.
+pub const HEAD_LEN: usize = 4096;
+
+/// Every format diffoscope-lite knows, as detected from content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A directory on disk (detected from the filesystem, not from bytes).
+    Directory,
+    /// Zip and its dialects: wheel, jar, apk, nupkg.
+    Zip,
+    /// Tar: v7, ustar, GNU, PAX.
+    Tar,
+    /// Gzip (one or more members).
+    Gzip,
+    /// Xz.
+    Xz,
+    /// Zstandard.
+    Zstd,
+    /// Bzip2.
+    Bzip2,
+    /// Unix ar, including Debian `.deb` packages.
+    Ar,
+    /// JSON (compared pretty-printed with sorted keys).
+    Json,
+    /// UTF-8 text.
+    Text,
+    /// Anything else: compared as bytes.
+    Binary,
+}
+
+impl Kind {
+    /// Whether content of this kind holds entries to recurse into.
+    pub fn is_container(self) -> bool {
+        match self {
+            Kind::Directory
+            | Kind::Zip
+            | Kind::Tar
+            | Kind::Gzip
+            | Kind::Xz
+            | Kind::Zstd
+            | Kind::Bzip2
+            | Kind::Ar => true,
+            Kind::Json | Kind::Text | Kind::Binary => false,
+        }
+    }
+
+    /// Whether content of this kind is compared as text.
+    pub fn is_text(self) -> bool {
+        matches!(self, Kind::Json | Kind::Text)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Directory => "directory",
+            Kind::Zip => "zip",
+            Kind::Tar => "tar",
+            Kind::Gzip => "gzip",
+            Kind::Xz => "xz",
+            Kind::Zstd => "zstd",
+            Kind::Bzip2 => "bzip2",
+            Kind::Ar => "ar",
+            Kind::Json => "JSON",
+            Kind::Text => "text",
+            Kind::Binary => "binary",
+        })
+    }
+}
+
+/// What a reader made of some content.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A container with entries.
+    Container(Container),
+    /// Text to diff line by line.
+    Text(String),
+    /// Not what detection guessed after all (or too large to diff as text):
+    /// compare as bytes.
+    Binary,
+}
+
+/// One format: how to recognise it and how to read it.
+pub trait Format: Sync {
+    /// Which [`Kind`] this format detects.
+    fn kind(&self) -> Kind;
+
+    /// Whether `head` (the first up to [`HEAD_LEN`] bytes, fewer if the
+    /// content is shorter) starts like this format.
+    fn detect(&self, head: &[u8]) -> bool;
+
+    /// Reads `content`, named `entry` in errors, into entries or text.
+    fn read(&self, content: &Content, entry: &str, cx: &Cx<'_>) -> Result<Parsed>;
+
+    /// For single-stream compressors: a decoder over the compressed bytes.
+    fn decoder<'a>(
+        &self,
+        _compressed: Box<dyn Read + 'a>,
+    ) -> Option<io::Result<Box<dyn Read + 'a>>> {
+        None
+    }
+}
+
+/// Every format, in detection order: the most specific magic first, text last.
+pub static REGISTRY: &[&dyn Format] = &[
+    &directory::Directory,
+    &zip::Zip,
+    &tar::Tar,
+    &gzip::Gzip,
+    &xz::Xz,
+    &zstd::Zstd,
+    &bzip2::Bzip2,
+    &ar::Ar,
+    &json::Json,
+    &text::Text,
+];
+
+/// Detects the format of content from its first bytes.
+pub fn detect(head: &[u8]) -> Kind {
+    REGISTRY
+        .iter()
+        .find(|f| f.detect(head))
+        .map_or(Kind::Binary, |f| f.kind())
+}
+
+/// The registered reader of `kind` ([`text::Text`] for [`Kind::Binary`],
+/// which only ever answers [`Parsed::Binary`] for non-text).
+pub(crate) fn format_of(kind: Kind) -> &'static dyn Format {
+    REGISTRY
+        .iter()
+        .copied()
+        .find(|f| f.kind() == kind)
+        .unwrap_or(&text::Text)
+}
+
+/// Reads at most `cap` bytes; `None` if there were more.
+pub(crate) fn read_capped(r: &mut dyn Read, cap: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::new();
+    r.take(cap.saturating_add(1)).read_to_end(&mut buf)?;
+    Ok(if buf.len() as u64 > cap {
+        None
+    } else {
+        Some(buf)
+    })
+}
+
+/// Lossy UTF-8 of a stored name or header string.
+pub(crate) fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The container of a single-stream compressor: one entry whose content is
+/// the decompressed stream, named after the input without its suffix.
+pub(crate) fn single_stream(
+    kind: Kind,
+    content: &Content,
+    entry: &str,
+    suffixes: &[(&str, &str)],
+    meta: Vec<(MetaField, MetaValue)>,
+) -> Container {
+    let base = entry.rsplit("::").next().unwrap_or(entry);
+    let base = base.rsplit('/').next().unwrap_or(base);
+    let name = suffixes
+        .iter()
+        .find_map(|(suffix, replacement)| {
+            base.strip_suffix(suffix)
+                .filter(|stem| !stem.is_empty())
+                .map(|stem| format!("{stem}{replacement}"))
+        })
+        .unwrap_or_else(|| format!("{base}-content"));
+    Container {
+        format: kind,
+        entries: vec![Entry {
+            path: name,
+            kind: EntryKind::File,
+            meta: Metadata::default(),
+            content: Content(Source::Decompress {
+                kind,
+                inner: std::sync::Arc::new(content.clone()),
+            }),
+            digest: None,
+        }],
+        meta,
+        comments: Vec::new(),
+        single_stream: true,
+        ordered: false,
+    }
+}
+
+/// Reports names that occur more than once, in first-seen order.
+pub(crate) fn duplicate_comments(entries: &[Entry]) -> Vec<String> {
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for e in entries {
+        *counts.entry(&e.path).or_default() += 1;
+    }
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .iter()
+        .filter(|e| counts.get(e.path.as_str()).copied().unwrap_or(0) > 1 && seen.insert(&e.path))
+        .map(|e| {
+            format!(
+                "duplicate entry name {} ({} times)",
+                e.path,
+                counts.get(e.path.as_str()).copied().unwrap_or(0)
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_bytes_decide() {
+        assert_eq!(detect(b"PK\x03\x04rest"), Kind::Zip);
+        assert_eq!(detect(b"PK\x05\x06"), Kind::Zip);
+        assert_eq!(detect(&[0x1f, 0x8b, 8, 0]), Kind::Gzip);
+        assert_eq!(detect(b"\xfd7zXZ\x00"), Kind::Xz);
+        assert_eq!(detect(&[0x28, 0xb5, 0x2f, 0xfd]), Kind::Zstd);
+        assert_eq!(detect(b"BZh9"), Kind::Bzip2);
+        assert_eq!(detect(b"!<arch>\n"), Kind::Ar);
+        assert_eq!(detect(b"  {\"a\": 1}"), Kind::Json);
+        assert_eq!(detect(b"hello\n"), Kind::Text);
+        assert_eq!(detect(b""), Kind::Text);
+        assert_eq!(detect(b"\x00\x01\x02\xff"), Kind::Binary);
+        // A head cut in the middle of a character is still text…
+        let mut head = vec![b'a'; HEAD_LEN - 1];
+        head.push(0xc3);
+        assert_eq!(detect(&head), Kind::Text);
+        // …but content that ends there is not.
+        assert_eq!(detect(b"a\xc3"), Kind::Binary);
+    }
+}

@@ -1,0 +1,152 @@
+//! Tar (v7, ustar, GNU, PAX), read as one stream, once per side.
+//!
+//! Each regular member is copied while the stream passes into one anonymous
+//! spool file per archive and hashed on the way, so members
+//! can later be compared (and recursed into) in any order without reading
+//! the stream again and without holding large members in memory.
+
+use super::{duplicate_comments, lossy, Format, Kind, Parsed};
+use crate::model::{Container, Content, Cx, Entry, EntryKind, Metadata, Spool};
+use crate::Result;
+
+/// Tar archives.
+pub struct Tar;
+
+/// Whether a 512-byte header block has a valid checksum (how v7 tars,
+/// which have no magic, are recognised).
+fn checksum_ok(block: &[u8]) -> bool {
+    let Some(field) = block.get(148..156) else {
+        return false;
+    };
+    let digits: String = field
+        .iter()
+        .map(|&b| char::from(b))
+        .filter(|c| ('0'..='7').contains(c))
+        .collect();
+    let Ok(stored) = u32::from_str_radix(&digits, 8) else {
+        return false;
+    };
+    let sum: u32 = block
+        .iter()
+        .take(512)
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
+            }
+        })
+        .sum();
+    sum == stored
+}
+
+impl Format for Tar {
+    fn kind(&self) -> Kind {
+        Kind::Tar
+    }
+
+    fn detect(&self, head: &[u8]) -> bool {
+        if head.len() < 512 {
+            return false;
+        }
+        head.get(257..262) == Some(b"ustar") || (head[0] != 0 && checksum_ok(head))
+    }
+
+    fn read(&self, content: &Content, name: &str, cx: &Cx<'_>) -> Result<Parsed> {
+        let (entries, mut comments) = content.with_reader(cx, name, |r| {
+            let mut archive = ::tar::Archive::new(r);
+            let mut entries = Vec::new();
+            let mut comments = Vec::new();
+            let mut spool = Spool::default();
+            let iter = archive
+                .entries()
+                .map_err(|e| cx.malformed(e, name, Kind::Tar))?;
+            for (order, item) in iter.enumerate() {
+                let mut member = item.map_err(|e| cx.malformed(e, name, Kind::Tar))?;
+                let path = lossy(&member.path_bytes());
+                let nested = format!("{name}::{path}");
+                cx.budget.add_entry(&nested)?;
+                let header = member.header().clone();
+                let kind = entry_kind(&header, member.link_name_bytes().as_deref());
+                let mut pax = Vec::new();
+                if let Some(exts) = member
+                    .pax_extensions()
+                    .map_err(|e| cx.malformed(e, &nested, Kind::Tar))?
+                {
+                    for ext in exts {
+                        let ext = ext.map_err(|e| cx.malformed(e, &nested, Kind::Tar))?;
+                        let key = lossy(ext.key_bytes());
+                        if key != "path" && key != "linkpath" {
+                            pax.push((key, lossy(ext.value_bytes())));
+                        }
+                    }
+                }
+                if let Some((_, v)) = pax.iter().find(|(k, _)| k == "size") {
+                    let ustar = header.entry_size().unwrap_or(0);
+                    if ustar != 0 && v.parse::<u64>().ok() != Some(ustar) {
+                        comments.push(format!(
+                            "{path}: PAX size {v} conflicts with ustar header size {ustar}"
+                        ));
+                    }
+                }
+                let meta = Metadata {
+                    mode: header.mode().ok().map(|m| m & 0o7777),
+                    uid: header.uid().ok(),
+                    gid: header.gid().ok(),
+                    user: header.username_bytes().map(lossy),
+                    group: header.groupname_bytes().map(lossy),
+                    mtime: header.mtime().ok().and_then(|t| i64::try_from(t).ok()),
+                    size: Some(member.size()),
+                    order,
+                    pax,
+                    ..Metadata::default()
+                };
+                let (content, digest) = if matches!(kind, EntryKind::File | EntryKind::Other(_)) {
+                    let (c, d) = spool.append(&mut member, cx, &nested)?;
+                    (c, Some(d))
+                } else {
+                    (Content::empty(), None)
+                };
+                entries.push(Entry {
+                    path,
+                    kind,
+                    meta,
+                    content,
+                    digest,
+                });
+            }
+            Ok((entries, comments))
+        })?;
+        comments.extend(duplicate_comments(&entries));
+        Ok(Parsed::Container(Container {
+            format: Kind::Tar,
+            entries,
+            meta: Vec::new(),
+            comments,
+            single_stream: false,
+            ordered: true,
+        }))
+    }
+}
+
+fn entry_kind(header: &::tar::Header, link: Option<&[u8]>) -> EntryKind {
+    use ::tar::EntryType as T;
+    let target = || link.map(lossy).unwrap_or_default();
+    let device = |block| EntryKind::Device {
+        block,
+        major: header.device_major().ok().flatten().unwrap_or(0),
+        minor: header.device_minor().ok().flatten().unwrap_or(0),
+    };
+    match header.entry_type() {
+        T::Regular | T::Continuous | T::GNUSparse => EntryKind::File,
+        T::Directory => EntryKind::Dir,
+        T::Symlink => EntryKind::Symlink { target: target() },
+        T::Link => EntryKind::Hardlink { target: target() },
+        T::Char => device(false),
+        T::Block => device(true),
+        T::Fifo => EntryKind::Fifo,
+        T::XGlobalHeader => EntryKind::Other("pax global header".into()),
+        other => EntryKind::Other(format!("tar type {:?}", other.as_byte() as char)),
+    }
+}

@@ -1,0 +1,51 @@
+//! Xz (concatenated streams allowed), decoded with a memory limit so a
+//! header declaring a huge dictionary cannot make us allocate it.
+
+use std::io::{self, Read};
+
+use super::{single_stream, Format, Kind, Parsed};
+use crate::model::{Content, Cx};
+use crate::Result;
+
+/// Xz streams.
+pub struct Xz;
+
+/// liblzma refuses streams that need more memory than this to decode
+/// (xz -9 needs 65 MiB).
+const MEMLIMIT: u64 = 256 << 20;
+
+const SUFFIXES: &[(&str, &str)] = &[(".txz", ".tar"), (".xz", "")];
+
+impl Format for Xz {
+    fn kind(&self) -> Kind {
+        Kind::Xz
+    }
+
+    fn detect(&self, head: &[u8]) -> bool {
+        head.starts_with(b"\xfd7zXZ\x00")
+    }
+
+    fn read(&self, content: &Content, entry: &str, _cx: &Cx<'_>) -> Result<Parsed> {
+        Ok(Parsed::Container(single_stream(
+            Kind::Xz,
+            content,
+            entry,
+            SUFFIXES,
+            Vec::new(),
+        )))
+    }
+
+    fn decoder<'a>(
+        &self,
+        compressed: Box<dyn Read + 'a>,
+    ) -> Option<io::Result<Box<dyn Read + 'a>>> {
+        Some(
+            liblzma::stream::Stream::new_stream_decoder(MEMLIMIT, liblzma::stream::CONCATENATED)
+                .map_err(io::Error::other)
+                .map(|stream| {
+                    Box::new(liblzma::read::XzDecoder::new_stream(compressed, stream))
+                        as Box<dyn Read + 'a>
+                }),
+        )
+    }
+}

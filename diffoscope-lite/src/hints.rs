@@ -1,0 +1,502 @@
+//! Likely-cause hints: a pluggable pass over a finished difference tree.
+//!
+//! [`annotate`] walks the tree and asks each detector whether a difference
+//! looks like a known source of unreproducibility: a timestamp, an embedded
+//! build path, a hostname, a user name or uid, a locale or timezone, an
+//! entry-order-only change, or a umask pattern in permissions. The caller
+//! passes what it knows about the two builds in a [`HintContext`] so that
+//! detectors can be exact ("contains the build dir /build/a") instead of
+//! guessing. For text, a detector fires only when what it matches differs
+//! between the removed and the added lines, so an unchanged date next to a
+//! real change is not blamed.
+
+use std::fmt;
+
+use crate::difference::{Difference, MetadataDifference};
+use crate::model::{MetaField, MetaValue};
+
+/// What the caller knows about the two builds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HintContext {
+    /// Build directories of either side (e.g. `/build/a`, `/build/b`).
+    pub build_dirs: Vec<String>,
+    /// Host names the builds ran on.
+    pub hostnames: Vec<String>,
+    /// User names the builds ran as.
+    pub user_names: Vec<String>,
+    /// Uids (and gids) the builds ran as.
+    pub uids: Vec<u64>,
+    /// `SOURCE_DATE_EPOCH` of the builds.
+    pub source_date_epoch: Option<i64>,
+    /// Earliest build start, seconds since the epoch.
+    pub build_start: Option<i64>,
+    /// Latest build end, seconds since the epoch.
+    pub build_end: Option<i64>,
+}
+
+/// A kind of likely cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// A date, time or epoch value.
+    Timestamp,
+    /// An absolute build path.
+    BuildPath,
+    /// A host name.
+    Hostname,
+    /// A user or group name.
+    UserName,
+    /// A numeric uid or gid.
+    Uid,
+    /// A locale setting.
+    Locale,
+    /// A timezone.
+    Timezone,
+    /// Only the order of entries changed.
+    EntryOrder,
+    /// Permissions differing like two umasks.
+    Umask,
+}
+
+impl Cause {
+    /// Stable identifier used in JSON output.
+    pub fn id(self) -> &'static str {
+        match self {
+            Cause::Timestamp => "timestamp",
+            Cause::BuildPath => "build-path",
+            Cause::Hostname => "hostname",
+            Cause::UserName => "user-name",
+            Cause::Uid => "uid",
+            Cause::Locale => "locale",
+            Cause::Timezone => "timezone",
+            Cause::EntryOrder => "entry-order",
+            Cause::Umask => "umask",
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Cause::Timestamp => "timestamp",
+            Cause::BuildPath => "embedded build path",
+            Cause::Hostname => "hostname",
+            Cause::UserName => "user name",
+            Cause::Uid => "uid/gid",
+            Cause::Locale => "locale",
+            Cause::Timezone => "timezone",
+            Cause::EntryOrder => "entry order",
+            Cause::Umask => "umask",
+        })
+    }
+}
+
+/// One likely cause, with what gave it away.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hint {
+    /// The cause.
+    pub cause: Cause,
+    /// Evidence, e.g. the build dir that was found.
+    pub detail: String,
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.detail.is_empty() {
+            write!(f, "likely cause: {}", self.cause)
+        } else {
+            write!(f, "likely cause: {} ({})", self.cause, self.detail)
+        }
+    }
+}
+
+/// Adds hints to every node and metadata difference of `diff`.
+pub fn annotate(diff: &mut Difference, cx: &HintContext) {
+    for m in &mut diff.metadata {
+        m.hints = metadata_hints(m, cx);
+    }
+    if let Some(u) = &diff.unified_diff {
+        let (removed, added) = changed_lines(u);
+        diff.hints = text_hints(&removed, &added, cx);
+    }
+    for child in &mut diff.details {
+        annotate(child, cx);
+    }
+}
+
+/// The `-` and `+` lines of a unified diff, without their markers.
+fn changed_lines(u: &str) -> (Vec<&str>, Vec<&str>) {
+    let (mut removed, mut added) = (Vec::new(), Vec::new());
+    for line in u.lines() {
+        if let Some(l) = line.strip_prefix('-') {
+            removed.push(l);
+        } else if let Some(l) = line.strip_prefix('+') {
+            added.push(l);
+        }
+    }
+    (removed, added)
+}
+
+fn near_build_time(t: i64, cx: &HintContext) -> Option<String> {
+    const SLACK: i64 = 24 * 3600;
+    if cx.source_date_epoch == Some(t) {
+        return Some("equals SOURCE_DATE_EPOCH".into());
+    }
+    if let (Some(s), Some(e)) = (cx.build_start, cx.build_end) {
+        if t >= s - SLACK && t <= e + SLACK {
+            return Some("within a day of the build time".into());
+        }
+    }
+    None
+}
+
+fn metadata_hints(m: &MetadataDifference, cx: &HintContext) -> Vec<Hint> {
+    let hint = |cause, detail: String| vec![Hint { cause, detail }];
+    match (&m.field, &m.source1, &m.source2) {
+        (MetaField::EntryOrder, _, _) => {
+            hint(Cause::EntryOrder, "same entries, different order".into())
+        }
+        (_, MetaValue::Time(a), MetaValue::Time(b)) => {
+            let detail = near_build_time(*a, cx)
+                .or_else(|| near_build_time(*b, cx))
+                .unwrap_or_default();
+            hint(Cause::Timestamp, detail)
+        }
+        (_, MetaValue::Mode(a), MetaValue::Mode(b)) => {
+            let x = a ^ b;
+            if x == 0o020 || x == 0o022 || x == 0o002 {
+                hint(
+                    Cause::Umask,
+                    format!("modes differ by 0o{x:03o}, as umask 022 vs 002 do"),
+                )
+            } else {
+                Vec::new()
+            }
+        }
+        (MetaField::Uid | MetaField::Gid, MetaValue::Number(a), MetaValue::Number(b)) => {
+            let known = cx.uids.contains(a) || cx.uids.contains(b);
+            hint(
+                Cause::Uid,
+                if known {
+                    "a build's uid".into()
+                } else {
+                    String::new()
+                },
+            )
+        }
+        (MetaField::User | MetaField::Group, _, _) => {
+            let known = [&m.source1, &m.source2]
+                .iter()
+                .any(|v| matches!(v, MetaValue::Text(t) if cx.user_names.contains(t)));
+            hint(
+                Cause::UserName,
+                if known {
+                    "a build's user".into()
+                } else {
+                    String::new()
+                },
+            )
+        }
+        (MetaField::ExtraField, MetaValue::Bytes(a), MetaValue::Bytes(b))
+            if has_zip_timestamp(a) || has_zip_timestamp(b) =>
+        {
+            hint(
+                Cause::Timestamp,
+                "zip extended-timestamp extra field (0x5455)".into(),
+            )
+        }
+        (_, a, b) => {
+            let (a, b) = (value_text(a), value_text(b));
+            text_hints(&[a.as_str()], &[b.as_str()], cx)
+        }
+    }
+}
+
+fn value_text(v: &MetaValue) -> String {
+    match v {
+        MetaValue::Text(s) => s.clone(),
+        MetaValue::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether zip extra-field bytes hold an extended-timestamp (0x5455) block.
+fn has_zip_timestamp(extra: &[u8]) -> bool {
+    let mut rest = extra;
+    while rest.len() >= 4 {
+        let id = u16::from_le_bytes([rest[0], rest[1]]);
+        let len = usize::from(u16::from_le_bytes([rest[2], rest[3]]));
+        if id == 0x5455 {
+            return true;
+        }
+        rest = rest.get(4 + len..).unwrap_or(&[]);
+    }
+    false
+}
+
+/// Runs the text detectors over the removed and added lines.
+fn text_hints(removed: &[&str], added: &[&str], cx: &HintContext) -> Vec<Hint> {
+    let mut out = Vec::new();
+    let mut check =
+        |cause, detail: &dyn Fn(&[String]) -> String, find: &dyn Fn(&str) -> Vec<String>| {
+            let a: Vec<String> = removed.iter().flat_map(|l| find(l)).collect();
+            let b: Vec<String> = added.iter().flat_map(|l| find(l)).collect();
+            if a != b {
+                let mut all = a;
+                all.extend(b);
+                all.dedup();
+                out.push(Hint {
+                    cause,
+                    detail: detail(&all),
+                });
+            }
+        };
+    let first = |all: &[String]| all.first().cloned().unwrap_or_default();
+    let contained = |needles: &[String]| {
+        let needles: Vec<String> = needles.iter().filter(|n| n.len() >= 2).cloned().collect();
+        move |l: &str| -> Vec<String> {
+            needles
+                .iter()
+                .filter(|n| l.contains(n.as_str()))
+                .cloned()
+                .collect()
+        }
+    };
+    let dirs = contained(&cx.build_dirs);
+    check(Cause::BuildPath, &first, &dirs);
+    let hosts = contained(&cx.hostnames);
+    check(Cause::Hostname, &first, &hosts);
+    let users = |l: &str| -> Vec<String> {
+        cx.user_names
+            .iter()
+            .filter(|u| u.len() >= 2 && words(l).any(|w| w == u.as_str()))
+            .cloned()
+            .collect()
+    };
+    check(Cause::UserName, &first, &users);
+    let uids = |l: &str| -> Vec<String> {
+        words(l)
+            .filter(|w| w.parse::<u64>().is_ok_and(|n| cx.uids.contains(&n)))
+            .map(str::to_owned)
+            .collect()
+    };
+    check(Cause::Uid, &first, &uids);
+    let times = |l: &str| timestamps(l, cx);
+    check(Cause::Timestamp, &first, &times);
+    check(Cause::Locale, &first, &locales);
+    check(Cause::Timezone, &first, &timezones);
+    out
+}
+
+fn words(l: &str) -> impl Iterator<Item = &str> {
+    l.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
+        .filter(|w| !w.is_empty())
+}
+
+fn digits_at(b: &[u8], i: usize, n: usize) -> bool {
+    b.get(i..i + n)
+        .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+}
+
+/// Date/time-looking substrings: `YYYY-MM-DD`, `HH:MM:SS`, month names with
+/// a day, and epoch values (10 digits between 2000 and 2100, or near the
+/// build time).
+fn timestamps(l: &str, cx: &HintContext) -> Vec<String> {
+    let b = l.as_bytes();
+    let mut out = Vec::new();
+    for i in 0..b.len() {
+        let boundary = i == 0 || !b[i - 1].is_ascii_digit();
+        if !boundary {
+            continue;
+        }
+        if digits_at(b, i, 4)
+            && b.get(i + 4) == Some(&b'-')
+            && digits_at(b, i + 5, 2)
+            && b.get(i + 7) == Some(&b'-')
+            && digits_at(b, i + 8, 2)
+        {
+            out.push(l[i..i + 10].to_owned());
+        } else if digits_at(b, i, 2)
+            && b.get(i + 2) == Some(&b':')
+            && digits_at(b, i + 3, 2)
+            && b.get(i + 5) == Some(&b':')
+            && digits_at(b, i + 6, 2)
+        {
+            out.push(l[i..i + 8].to_owned());
+        } else if digits_at(b, i, 10) && !digits_at(b, i + 10, 1) {
+            let s = &l[i..i + 10];
+            if let Ok(n) = s.parse::<i64>() {
+                if (946_684_800..4_102_444_800).contains(&n) || near_build_time(n, cx).is_some() {
+                    out.push(s.to_owned());
+                }
+            }
+        }
+    }
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let ws: Vec<&str> = l.split_whitespace().collect();
+    for (k, w) in ws.iter().enumerate() {
+        if MONTHS.iter().any(|m| w.starts_with(m)) {
+            let next = ws.get(k + 1).map(|n| n.trim_end_matches(','));
+            let prev = k.checked_sub(1).and_then(|p| ws.get(p));
+            let is_day =
+                |s: &str| s.len() <= 2 && s.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d));
+            if next.is_some_and(is_day) || prev.is_some_and(|p| is_day(p)) {
+                let (p, n) = (prev.copied().unwrap_or(""), next.unwrap_or(""));
+                out.push(format!("{p} {w} {n}").trim().to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Locale-looking words: `en_US.UTF-8`, `C.UTF-8`, `LANG=…`, `LC_…=…`.
+fn locales(l: &str) -> Vec<String> {
+    words(l)
+        .filter(|w| {
+            let b = w.as_bytes();
+            let ll_cc = b.len() >= 5
+                && b[..2].iter().all(u8::is_ascii_lowercase)
+                && b[2] == b'_'
+                && b[3..5].iter().all(u8::is_ascii_uppercase);
+            ll_cc
+                || w.eq_ignore_ascii_case("C.UTF-8")
+                || w.starts_with("LANG")
+                || w.starts_with("LC_")
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Timezone-looking words: zone names, abbreviations, numeric offsets.
+fn timezones(l: &str) -> Vec<String> {
+    const ABBREVIATIONS: [&str; 14] = [
+        "UTC", "GMT", "CET", "CEST", "EET", "EEST", "WET", "BST", "EST", "EDT", "CST", "PST",
+        "PDT", "JST",
+    ];
+    const AREAS: [&str; 7] = [
+        "Europe/",
+        "America/",
+        "Asia/",
+        "Africa/",
+        "Australia/",
+        "Pacific/",
+        "Etc/",
+    ];
+    let mut out: Vec<String> = l
+        .split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '(' | ')' | '=' | ';'))
+        .filter(|w| {
+            ABBREVIATIONS.contains(w)
+                || AREAS.iter().any(|a| w.starts_with(a))
+                || (w.len() == 5
+                    && (w.starts_with('+') || w.starts_with('-'))
+                    && w[1..].bytes().all(|c| c.is_ascii_digit()))
+        })
+        .map(str::to_owned)
+        .collect();
+    if l.contains("TZ=") {
+        out.push("TZ=".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(field: MetaField, a: MetaValue, b: MetaValue) -> MetadataDifference {
+        MetadataDifference {
+            field,
+            source1: a,
+            source2: b,
+            hints: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn umask_and_times_and_owners() {
+        let cx = HintContext {
+            source_date_epoch: Some(1_700_000_000),
+            uids: vec![1000],
+            ..HintContext::default()
+        };
+        let h = metadata_hints(
+            &meta(
+                MetaField::Mode,
+                MetaValue::Mode(0o644),
+                MetaValue::Mode(0o664),
+            ),
+            &cx,
+        );
+        assert_eq!(h[0].cause, Cause::Umask);
+        assert!(metadata_hints(
+            &meta(
+                MetaField::Mode,
+                MetaValue::Mode(0o644),
+                MetaValue::Mode(0o755)
+            ),
+            &cx
+        )
+        .is_empty());
+        let h = metadata_hints(
+            &meta(
+                MetaField::Mtime,
+                MetaValue::Time(1_700_000_000),
+                MetaValue::Time(1_700_000_100),
+            ),
+            &cx,
+        );
+        assert_eq!(
+            h[0].to_string(),
+            "likely cause: timestamp (equals SOURCE_DATE_EPOCH)"
+        );
+        let h = metadata_hints(
+            &meta(
+                MetaField::Uid,
+                MetaValue::Number(0),
+                MetaValue::Number(1000),
+            ),
+            &cx,
+        );
+        assert_eq!(h[0].cause, Cause::Uid);
+    }
+
+    #[test]
+    fn text_detectors_fire_only_on_what_changed() {
+        let cx = HintContext {
+            build_dirs: vec!["/build/a".into(), "/build/b".into()],
+            hostnames: vec!["builder1".into(), "builder2".into()],
+            ..HintContext::default()
+        };
+        let causes = |a: &str, b: &str| -> Vec<Cause> {
+            text_hints(&[a], &[b], &cx)
+                .into_iter()
+                .map(|h| h.cause)
+                .collect()
+        };
+        assert_eq!(
+            causes("src=/build/a/x.c", "src=/build/b/x.c"),
+            [Cause::BuildPath]
+        );
+        assert_eq!(
+            causes("built on builder1", "built on builder2"),
+            [Cause::Hostname]
+        );
+        assert_eq!(
+            causes("2024-01-02 10:00:00 v1", "2024-01-03 10:00:00 v1"),
+            [Cause::Timestamp]
+        );
+        assert_eq!(
+            causes("Built Jan 2 2024", "Built Jan 3 2024"),
+            [Cause::Timestamp]
+        );
+        assert_eq!(causes("t=1700000000", "t=1700000123"), [Cause::Timestamp]);
+        assert_eq!(
+            causes("LANG=en_US.UTF-8", "LANG=de_DE.UTF-8"),
+            [Cause::Locale]
+        );
+        assert_eq!(causes("tz Europe/Berlin", "tz UTC"), [Cause::Timezone]);
+        // The same date on both sides is not the cause of the change.
+        assert!(causes("2024-01-02 x=1", "2024-01-02 x=2").is_empty());
+    }
+}

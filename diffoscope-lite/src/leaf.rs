@@ -1,0 +1,200 @@
+//! Diffs of leaf content: unified text diffs and hexdumps of differing
+//! binary regions, both capped at `--max-diff-lines` with a marker that
+//! says how much was left out.
+
+use std::io::{self, Read};
+use std::time::Duration;
+
+use similar::{Algorithm, TextDiff};
+
+/// Lines of context around each change, as `diff -u`.
+const CONTEXT: usize = 3;
+/// Diff algorithms are superlinear in the worst case; past this, similar
+/// falls back to a coarser (still correct) diff instead of running on.
+const DIFF_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bytes per hexdump line.
+const HEX_WIDTH: usize = 16;
+/// Binary content is compared in chunks of this size before any line is
+/// formatted, so identical stretches cost only a memcmp.
+const CHUNK: usize = 64 * 1024;
+
+/// The marker that replaces lines beyond the cap.
+pub(crate) fn omitted_marker(n: usize, max: usize) -> String {
+    format!("[ {n} lines omitted; --max-diff-lines is {max} ]\n")
+}
+
+/// Unified diff (hunks only) of two texts, capped at `max_lines` lines.
+/// Empty if the texts are equal.
+pub(crate) fn text_diff(a: &str, b: &str, max_lines: usize) -> String {
+    let diff = TextDiff::configure()
+        .algorithm(Algorithm::Myers)
+        .timeout(DIFF_TIMEOUT)
+        .diff_lines(a, b);
+    let full = diff
+        .unified_diff()
+        .context_radius(CONTEXT)
+        .missing_newline_hint(true)
+        .to_string();
+    cap_lines(full, max_lines)
+}
+
+fn cap_lines(full: String, max_lines: usize) -> String {
+    let total = full.lines().count();
+    if total <= max_lines {
+        return full;
+    }
+    let mut out: String = full.split_inclusive('\n').take(max_lines).collect();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&omitted_marker(total - max_lines, max_lines));
+    out
+}
+
+/// One `xxd`-style line: offset, hex in pairs, printable ASCII.
+fn hex_line(offset: u64, bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(40);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 && i % 2 == 0 {
+            hex.push(' ');
+        }
+        hex.push_str(&format!("{b:02x}"));
+    }
+    let ascii: String = bytes
+        .iter()
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                char::from(b)
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("{offset:08x}: {hex:<39}  {ascii}\n")
+}
+
+/// Fills `buf` as far as the reader allows; returns how much was read.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Which side an I/O error came from (0 or 1).
+pub(crate) type SideError = (usize, io::Error);
+
+/// Hexdump of the 16-byte lines that differ, as a unified diff with one
+/// hunk per run of differing lines; streamed, capped at `max_lines`.
+pub(crate) fn hex_diff(
+    a: &mut dyn Read,
+    b: &mut dyn Read,
+    max_lines: usize,
+) -> Result<String, SideError> {
+    let mut out = String::new();
+    let (mut ba, mut bb) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
+    let (mut lines, mut omitted) = (0usize, 0usize);
+    let mut base = 0u64;
+    let mut last: Option<u64> = None;
+    loop {
+        let na = read_full(a, &mut ba).map_err(|e| (0, e))?;
+        let nb = read_full(b, &mut bb).map_err(|e| (1, e))?;
+        if na == 0 && nb == 0 {
+            break;
+        }
+        if ba[..na] != bb[..nb] {
+            let mut i = 0;
+            while i < na.max(nb) {
+                let la = &ba[i.min(na)..(i + HEX_WIDTH).min(na)];
+                let lb = &bb[i.min(nb)..(i + HEX_WIDTH).min(nb)];
+                let off = base + i as u64;
+                if la != lb {
+                    let contiguous = last.is_some_and(|l| l + HEX_WIDTH as u64 == off);
+                    let body = usize::from(!la.is_empty()) + usize::from(!lb.is_empty());
+                    let need = body + usize::from(!contiguous);
+                    if omitted > 0 || lines + need > max_lines {
+                        omitted += body;
+                    } else {
+                        if !contiguous {
+                            out.push_str(&format!("@@ -0x{off:x} +0x{off:x} @@\n"));
+                        }
+                        if !la.is_empty() {
+                            out.push('-');
+                            out.push_str(&hex_line(off, la));
+                        }
+                        if !lb.is_empty() {
+                            out.push('+');
+                            out.push_str(&hex_line(off, lb));
+                        }
+                        lines += need;
+                        last = Some(off);
+                    }
+                }
+                i += HEX_WIDTH;
+            }
+        }
+        base += na.max(nb) as u64;
+    }
+    if omitted > 0 {
+        out.push_str(&omitted_marker(omitted, max_lines));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_diff_has_context_and_cap() {
+        let a: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        let b = a.replace("line 50\n", "LINE 50\n");
+        let d = text_diff(&a, &b, 1000);
+        assert!(d.starts_with("@@ -48,7 +48,7 @@\n"), "{d}");
+        assert!(d.contains("-line 50\n+LINE 50\n"), "{d}");
+        let all = a.replace("line", "row");
+        let capped = text_diff(&a, &all, 10);
+        assert_eq!(capped.lines().count(), 11, "{capped}");
+        assert!(
+            capped.ends_with("[ 191 lines omitted; --max-diff-lines is 10 ]\n"),
+            "{capped}"
+        );
+        assert_eq!(text_diff("same\n", "same\n", 10), "");
+    }
+
+    #[test]
+    fn hexdump_shows_offsets_of_differing_lines_only() {
+        let a = vec![0u8; 100];
+        let mut b = a.clone();
+        b[40] = 0x41;
+        b.push(0x42);
+        let d = hex_diff(&mut &a[..], &mut &b[..], 100).unwrap();
+        assert_eq!(
+            d,
+            "@@ -0x20 +0x20 @@\n\
+             -00000020: 0000 0000 0000 0000 0000 0000 0000 0000  ................\n\
+             +00000020: 0000 0000 0000 0000 4100 0000 0000 0000  ........A.......\n\
+             @@ -0x60 +0x60 @@\n\
+             -00000060: 0000 0000                                ....\n\
+             +00000060: 0000 0000 42                             ....B\n"
+        );
+        assert_eq!(hex_diff(&mut &a[..], &mut &a[..], 100).unwrap(), "");
+    }
+
+    #[test]
+    fn hexdump_is_capped() {
+        let a = vec![0u8; 1600];
+        let b = vec![1u8; 1600];
+        let d = hex_diff(&mut &a[..], &mut &b[..], 5).unwrap();
+        assert!(
+            d.ends_with("[ 196 lines omitted; --max-diff-lines is 5 ]\n"),
+            "{d}"
+        );
+    }
+}

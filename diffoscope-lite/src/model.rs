@@ -1,0 +1,691 @@
+//! The artifact model: a tree of entries with metadata and streamable content.
+//!
+//! A [`Container`] (directory, zip, tar, ar, or the single stream inside a
+//! gzip/xz/zstd/bzip2 file) holds [`Entry`]s; an entry's [`Content`] may
+//! itself be another container, found by content detection when the differ
+//! looks inside. Content is never held whole in memory unless it is small:
+//! it is either a range of a file on disk (the input, a directory member or
+//! one of repro's own anonymous spool files), a zip member decompressed on
+//! demand, or a decompressing view of another content.
+//!
+//! This module never creates a file named by an archive: spool files are
+//! anonymous temporary files (`O_TMPFILE` where available).
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::formats::{self, Kind};
+use crate::hash::Digest;
+use crate::limits::{Budget, Consumed, CountingReader, LimitReader};
+use crate::{Error, Options, Result};
+
+/// Members at most this large are kept in memory instead of a spool file.
+pub(crate) const INLINE_MAX: u64 = 64 * 1024;
+
+/// What kind of filesystem object an entry is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file; the only kind whose content is compared.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link to `target`.
+    Symlink {
+        /// Where the link points, as stored.
+        target: String,
+    },
+    /// A hard link to another entry of the same archive.
+    Hardlink {
+        /// The entry it links to.
+        target: String,
+    },
+    /// A character or block device.
+    Device {
+        /// `true` for block, `false` for character devices.
+        block: bool,
+        /// Major device number.
+        major: u32,
+        /// Minor device number.
+        minor: u32,
+    },
+    /// A named pipe.
+    Fifo,
+    /// Anything else the format can express, by its own name.
+    Other(String),
+}
+
+impl EntryKind {
+    /// Short name used in output ("file", "symlink", …).
+    pub fn name(&self) -> &str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "directory",
+            EntryKind::Symlink { .. } => "symlink",
+            EntryKind::Hardlink { .. } => "hardlink",
+            EntryKind::Device { block: true, .. } => "block device",
+            EntryKind::Device { block: false, .. } => "character device",
+            EntryKind::Fifo => "fifo",
+            EntryKind::Other(name) => name,
+        }
+    }
+}
+
+/// Per-entry metadata; `None` means the format does not record it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// Permission bits (and set-id/sticky bits), without the file type.
+    pub mode: Option<u32>,
+    /// Owner uid.
+    pub uid: Option<u64>,
+    /// Owner gid.
+    pub gid: Option<u64>,
+    /// Owner user name.
+    pub user: Option<String>,
+    /// Owner group name.
+    pub group: Option<String>,
+    /// Modification time, seconds since the Unix epoch (zip's DOS local
+    /// time is read as if it were UTC).
+    pub mtime: Option<i64>,
+    /// Content size as recorded in the archive (or on disk).
+    pub size: Option<u64>,
+    /// Position of the entry in its container, from 0.
+    pub order: usize,
+    /// Compression method of the member (zip).
+    pub compression: Option<String>,
+    /// Raw extra-field bytes (zip).
+    pub extra: Option<Vec<u8>>,
+    /// Per-entry comment (zip).
+    pub comment: Option<String>,
+    /// PAX extended header records (tar), in archive order.
+    pub pax: Vec<(String, String)>,
+}
+
+impl Metadata {
+    /// The compared fields as (field, value) pairs. Size and order are left
+    /// out: size differences show as content differences, order is compared
+    /// across the whole container.
+    pub fn fields(&self) -> Vec<(MetaField, MetaValue)> {
+        let mut out = Vec::new();
+        if let Some(m) = self.mode {
+            out.push((MetaField::Mode, MetaValue::Mode(m)));
+        }
+        if let Some(u) = self.uid {
+            out.push((MetaField::Uid, MetaValue::Number(u)));
+        }
+        if let Some(g) = self.gid {
+            out.push((MetaField::Gid, MetaValue::Number(g)));
+        }
+        if let Some(u) = &self.user {
+            out.push((MetaField::User, MetaValue::Text(u.clone())));
+        }
+        if let Some(g) = &self.group {
+            out.push((MetaField::Group, MetaValue::Text(g.clone())));
+        }
+        if let Some(t) = self.mtime {
+            out.push((MetaField::Mtime, MetaValue::Time(t)));
+        }
+        if let Some(c) = &self.compression {
+            out.push((MetaField::Compression, MetaValue::Text(c.clone())));
+        }
+        if let Some(e) = &self.extra {
+            out.push((MetaField::ExtraField, MetaValue::Bytes(e.clone())));
+        }
+        if let Some(c) = &self.comment {
+            out.push((MetaField::Comment, MetaValue::Text(c.clone())));
+        }
+        for (k, v) in &self.pax {
+            let value = if k.ends_with("time") {
+                parse_pax_time(v).map_or_else(|| MetaValue::Text(v.clone()), MetaValue::Time)
+            } else {
+                MetaValue::Text(v.clone())
+            };
+            out.push((MetaField::Pax(k.clone()), value));
+        }
+        out
+    }
+}
+
+fn parse_pax_time(v: &str) -> Option<i64> {
+    v.split('.').next()?.parse().ok()
+}
+
+/// Names a compared metadata field.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MetaField {
+    /// Permission bits.
+    Mode,
+    /// Owner uid.
+    Uid,
+    /// Owner gid.
+    Gid,
+    /// Owner user name.
+    User,
+    /// Owner group name.
+    Group,
+    /// Modification time.
+    Mtime,
+    /// Compression method.
+    Compression,
+    /// Zip extra fields.
+    ExtraField,
+    /// Per-entry comment.
+    Comment,
+    /// One PAX extended header record, by key.
+    Pax(String),
+    /// Entry type (file vs symlink …).
+    EntryType,
+    /// Symlink or hardlink target.
+    LinkTarget,
+    /// Device numbers.
+    Device,
+    /// The relative order of the entries both sides share.
+    EntryOrder,
+    /// A field of a container's own header (gzip mtime, zip comment …).
+    Header(&'static str),
+}
+
+impl fmt::Display for MetaField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetaField::Mode => f.write_str("mode"),
+            MetaField::Uid => f.write_str("uid"),
+            MetaField::Gid => f.write_str("gid"),
+            MetaField::User => f.write_str("user"),
+            MetaField::Group => f.write_str("group"),
+            MetaField::Mtime => f.write_str("mtime"),
+            MetaField::Compression => f.write_str("compression"),
+            MetaField::ExtraField => f.write_str("extra fields"),
+            MetaField::Comment => f.write_str("comment"),
+            MetaField::Pax(k) => write!(f, "pax {k}"),
+            MetaField::EntryType => f.write_str("entry type"),
+            MetaField::LinkTarget => f.write_str("link target"),
+            MetaField::Device => f.write_str("device"),
+            MetaField::EntryOrder => f.write_str("entry order"),
+            MetaField::Header(name) => f.write_str(name),
+        }
+    }
+}
+
+/// A metadata value, typed so that hints can reason about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetaValue {
+    /// Seconds since the Unix epoch.
+    Time(i64),
+    /// Permission bits.
+    Mode(u32),
+    /// A plain number (uid, gid, OS code …).
+    Number(u64),
+    /// Text.
+    Text(String),
+    /// Raw bytes, shown in hex.
+    Bytes(Vec<u8>),
+    /// The other side records this field, this side does not.
+    Absent,
+}
+
+impl fmt::Display for MetaValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetaValue::Time(t) => write!(f, "{} ({t})", crate::timefmt::format_utc(*t)),
+            MetaValue::Mode(m) => write!(f, "0o{m:04o}"),
+            MetaValue::Number(n) => write!(f, "{n}"),
+            MetaValue::Text(s) => write!(f, "{s:?}"),
+            MetaValue::Bytes(b) => {
+                if b.is_empty() {
+                    f.write_str("(empty)")
+                } else {
+                    f.write_str(&hex::encode(b))
+                }
+            }
+            MetaValue::Absent => f.write_str("(absent)"),
+        }
+    }
+}
+
+/// One member of a container.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Path inside the container, as stored (lossily decoded as UTF-8).
+    pub path: String,
+    /// What kind of object it is.
+    pub kind: EntryKind,
+    /// Its metadata.
+    pub meta: Metadata,
+    /// Its content (empty for anything but files).
+    pub content: Content,
+    /// The content digest, when the reader computed it while streaming.
+    pub digest: Option<Digest>,
+}
+
+/// A container read from an artifact: its entries and its own header fields.
+#[derive(Debug)]
+pub struct Container {
+    /// Which format it was read as.
+    pub format: Kind,
+    /// Entries in container order.
+    pub entries: Vec<Entry>,
+    /// The container's own header fields (gzip mtime, zip comment …).
+    pub meta: Vec<(MetaField, MetaValue)>,
+    /// Anomalies found while reading (duplicate names, conflicting headers);
+    /// they are reported, never silently resolved.
+    pub comments: Vec<String>,
+    /// A compressed stream with exactly one entry: the two sides' entries
+    /// are paired whatever their names.
+    pub single_stream: bool,
+    /// Whether entry order is meaningful (false for directories, which are
+    /// listed sorted).
+    pub ordered: bool,
+}
+
+/// Streamable content of an entry or of a whole artifact. Cheap to clone.
+#[derive(Clone)]
+pub struct Content(pub(crate) Source);
+
+#[derive(Clone)]
+pub(crate) enum Source {
+    Empty,
+    /// A whole file on disk, opened on demand.
+    Path(PathBuf),
+    /// A byte range of an open file (an ar member, a spool file).
+    Range {
+        file: Arc<File>,
+        offset: u64,
+        len: u64,
+    },
+    Memory(Arc<[u8]>),
+    /// A zip member, decompressed on each read.
+    Zip {
+        archive: Arc<::zip::ZipArchive<PositionedFile>>,
+        index: usize,
+        compressed: u64,
+    },
+    /// The decompressed stream of another content.
+    Decompress {
+        kind: Kind,
+        inner: Arc<Content>,
+    },
+}
+
+impl fmt::Debug for Content {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Source::Empty => f.write_str("Content::Empty"),
+            Source::Path(p) => write!(f, "Content::Path({})", p.display()),
+            Source::Range { offset, len, .. } => write!(f, "Content::Range({offset}+{len})"),
+            Source::Memory(m) => write!(f, "Content::Memory({} bytes)", m.len()),
+            Source::Zip { index, .. } => write!(f, "Content::Zip(#{index})"),
+            Source::Decompress { kind, .. } => write!(f, "Content::Decompress({kind})"),
+        }
+    }
+}
+
+/// What a reader needs while reading one side: that side's limits budget
+/// and the options. Opaque outside this crate.
+pub struct Cx<'a> {
+    pub(crate) budget: &'a Budget,
+    pub(crate) opts: &'a Options,
+}
+
+impl Cx<'_> {
+    pub(crate) fn io(&self, err: io::Error, entry: &str, action: &'static str) -> Error {
+        self.budget.io_error(err, entry, action)
+    }
+
+    /// An error from a format reader: a tripped limit if there is one (the
+    /// reader may have wrapped it), else the artifact is malformed.
+    pub(crate) fn malformed(&self, err: impl fmt::Display, entry: &str, format: Kind) -> Error {
+        self.budget.tripped().unwrap_or_else(|| Error::Malformed {
+            entry: entry.to_owned(),
+            format,
+            detail: err.to_string(),
+        })
+    }
+}
+
+impl Content {
+    /// Content with no bytes.
+    pub fn empty() -> Self {
+        Content(Source::Empty)
+    }
+
+    /// A whole file on disk.
+    pub fn path(path: PathBuf) -> Self {
+        Content(Source::Path(path))
+    }
+
+    pub(crate) fn memory(bytes: Vec<u8>) -> Self {
+        Content(Source::Memory(bytes.into()))
+    }
+
+    /// Runs `f` over a fresh reader of the whole content. `entry` names it
+    /// in errors.
+    pub(crate) fn with_reader<T>(
+        &self,
+        cx: &Cx<'_>,
+        entry: &str,
+        f: impl FnOnce(&mut dyn Read) -> Result<T>,
+    ) -> Result<T> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.with_reader_dyn(cx, entry, &mut |r| {
+            if let Some(f) = f.take() {
+                out = Some(f(r)?);
+            }
+            Ok(())
+        })?;
+        out.ok_or_else(|| Error::Io {
+            entry: entry.to_owned(),
+            action: "opening",
+            source: io::Error::other("reader was never opened"),
+        })
+    }
+
+    // Not generic on purpose: `Decompress` recurses, and a generic closure
+    // would be instantiated once per nesting level without end.
+    fn with_reader_dyn(
+        &self,
+        cx: &Cx<'_>,
+        entry: &str,
+        f: &mut dyn FnMut(&mut dyn Read) -> Result<()>,
+    ) -> Result<()> {
+        match &self.0 {
+            Source::Empty => f(&mut io::empty()),
+            Source::Path(p) => {
+                let mut file = File::open(p).map_err(|source| Error::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                f(&mut file)
+            }
+            Source::Range { file, offset, len } => {
+                f(&mut PositionedFile::new(file.clone(), *offset, *len))
+            }
+            Source::Memory(m) => f(&mut &m[..]),
+            Source::Zip {
+                archive,
+                index,
+                compressed,
+            } => {
+                let mut archive = (**archive).clone();
+                let member = archive
+                    .by_index(*index)
+                    .map_err(|e| formats::zip::error(cx, e, entry))?;
+                let mut limited =
+                    LimitReader::new(member, cx.budget, entry, Consumed::Fixed(*compressed));
+                f(&mut limited)
+            }
+            Source::Decompress { kind, inner } => {
+                let format = formats::format_of(*kind);
+                inner.with_reader_dyn(cx, entry, &mut |r| {
+                    let count = Arc::new(AtomicU64::new(0));
+                    let counting: Box<dyn Read + '_> =
+                        Box::new(CountingReader::new(r, count.clone()));
+                    let decoder = format
+                        .decoder(counting)
+                        .ok_or_else(|| Error::Malformed {
+                            entry: entry.to_owned(),
+                            format: *kind,
+                            detail: "not a compressed stream".into(),
+                        })?
+                        .map_err(|e| cx.io(e, entry, "decompressing"))?;
+                    let mut limited =
+                        LimitReader::new(decoder, cx.budget, entry, Consumed::Counted(count));
+                    f(&mut limited)
+                })
+            }
+        }
+    }
+
+    /// Up to `n` leading bytes, for content detection.
+    pub(crate) fn head(&self, cx: &Cx<'_>, entry: &str, n: usize) -> Result<Vec<u8>> {
+        self.with_reader(cx, entry, |r| {
+            let mut buf = Vec::with_capacity(n);
+            r.take(n as u64)
+                .read_to_end(&mut buf)
+                .map_err(|e| cx.io(e, entry, "reading"))?;
+            Ok(buf)
+        })
+    }
+
+    /// SHA-256 of the whole content, streamed.
+    pub(crate) fn digest(&self, cx: &Cx<'_>, entry: &str) -> Result<Digest> {
+        self.with_reader(cx, entry, |r| {
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut size = 0u64;
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        hasher.update(&buf[..n]);
+                        size += n as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(cx.io(e, entry, "reading")),
+                }
+            }
+            Ok(Digest {
+                sha256: hasher.finalize().into(),
+                size,
+            })
+        })
+    }
+
+    /// The content as a random-access file range, spooling it to an
+    /// anonymous temporary file if it is not one already.
+    pub(crate) fn as_file(&self, cx: &Cx<'_>, entry: &str) -> Result<(Arc<File>, u64, u64)> {
+        match &self.0 {
+            Source::Path(p) => {
+                let file = File::open(p).map_err(|source| Error::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                let len = file
+                    .metadata()
+                    .map_err(|source| Error::Read {
+                        path: p.clone(),
+                        source,
+                    })?
+                    .len();
+                Ok((Arc::new(file), 0, len))
+            }
+            Source::Range { file, offset, len } => Ok((file.clone(), *offset, *len)),
+            _ => {
+                let (spooled, _) = self.spool(cx, entry)?;
+                match spooled.0 {
+                    Source::Range { file, offset, len } => Ok((file, offset, len)),
+                    // Small content stays in memory; give it a file anyway.
+                    Source::Memory(m) => {
+                        let mut file =
+                            tempfile::tempfile().map_err(|source| Error::Spool { source })?;
+                        file.write_all(&m)
+                            .map_err(|source| Error::Spool { source })?;
+                        Ok((Arc::new(file), 0, m.len() as u64))
+                    }
+                    _ => Err(Error::Io {
+                        entry: entry.to_owned(),
+                        action: "spooling",
+                        source: io::Error::other("spool produced no file"),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Copies the content into memory (if small) or an anonymous spool file,
+    /// hashing it on the way.
+    pub(crate) fn spool(&self, cx: &Cx<'_>, entry: &str) -> Result<(Content, Digest)> {
+        self.with_reader(cx, entry, |r| spool_reader(r, cx, entry))
+    }
+}
+
+/// Reads `r` to its end into memory (if at most [`INLINE_MAX`] bytes) or an
+/// anonymous spool file, hashing it on the way.
+fn spool_reader(r: &mut dyn Read, cx: &Cx<'_>, entry: &str) -> Result<(Content, Digest)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut mem: Vec<u8> = Vec::new();
+    let mut file: Option<io::BufWriter<File>> = None;
+    let mut size = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(cx.io(e, entry, "reading")),
+        };
+        let chunk = &buf[..n];
+        hasher.update(chunk);
+        size += n as u64;
+        if let Some(w) = file.as_mut() {
+            w.write_all(chunk)
+                .map_err(|source| Error::Spool { source })?;
+        } else if size > INLINE_MAX {
+            let f = tempfile::tempfile().map_err(|source| Error::Spool { source })?;
+            let mut w = io::BufWriter::new(f);
+            w.write_all(&mem)
+                .map_err(|source| Error::Spool { source })?;
+            w.write_all(chunk)
+                .map_err(|source| Error::Spool { source })?;
+            mem = Vec::new();
+            file = Some(w);
+        } else {
+            mem.extend_from_slice(chunk);
+        }
+    }
+    let digest = Digest {
+        sha256: hasher.finalize().into(),
+        size,
+    };
+    let content = match file {
+        Some(w) => {
+            let f = w.into_inner().map_err(|e| Error::Spool {
+                source: e.into_error(),
+            })?;
+            Content(Source::Range {
+                file: Arc::new(f),
+                offset: 0,
+                len: size,
+            })
+        }
+        None => Content::memory(mem),
+    };
+    Ok((content, digest))
+}
+
+/// One anonymous spool file shared by all members of a streamed container
+/// (tar): members are appended and become byte ranges of it, so a tar of
+/// many small files costs neither memory nor a file descriptor per member.
+#[derive(Default)]
+pub(crate) struct Spool {
+    file: Option<Arc<File>>,
+    len: u64,
+}
+
+impl Spool {
+    /// Appends everything `r` yields, hashing it on the way.
+    pub(crate) fn append(
+        &mut self,
+        r: &mut dyn Read,
+        cx: &Cx<'_>,
+        entry: &str,
+    ) -> Result<(Content, Digest)> {
+        let file = match &self.file {
+            Some(f) => Arc::clone(f),
+            None => {
+                let f = Arc::new(tempfile::tempfile().map_err(|source| Error::Spool { source })?);
+                self.file = Some(Arc::clone(&f));
+                f
+            }
+        };
+        let start = self.len;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(cx.io(e, entry, "reading")),
+            };
+            hasher.update(&buf[..n]);
+            file.write_all_at(&buf[..n], self.len)
+                .map_err(|source| Error::Spool { source })?;
+            self.len += n as u64;
+        }
+        let size = self.len - start;
+        let digest = Digest {
+            sha256: hasher.finalize().into(),
+            size,
+        };
+        Ok((
+            Content(Source::Range {
+                file,
+                offset: start,
+                len: size,
+            }),
+            digest,
+        ))
+    }
+}
+
+/// A `Read + Seek` view of a byte range of a shared file, using positioned
+/// reads so that clones on different threads never disturb each other.
+#[derive(Clone, Debug)]
+pub(crate) struct PositionedFile {
+    file: Arc<File>,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl PositionedFile {
+    pub(crate) fn new(file: Arc<File>, start: u64, len: u64) -> Self {
+        PositionedFile {
+            file,
+            start,
+            len,
+            pos: 0,
+        }
+    }
+}
+
+impl Read for PositionedFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.len.saturating_sub(self.pos);
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.start + self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for PositionedFile {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let new = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        match new {
+            Some(n) => {
+                self.pos = n;
+                Ok(n)
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! diffoscope-compatible JSON.
+//!
+//! The top-level object carries `"diffoscope-json-version": 1` and every
+//! node has diffoscope's keys: `source1`, `source2`, `unified_diff` (string
+//! or null), `comments` (array of strings) and `details` (array of nodes),
+//! so tools that read diffoscope's JSON read this too. repro's extras are
+//! additional keys, present only when non-empty:
+//!
+//! - `repro-metadata`: metadata differences, each
+//!   `{"field", "source1", "source2", "hints"}` with the values as shown in
+//!   text output;
+//! - `repro-hints`: likely causes of the node's content difference, each
+//!   `{"cause", "detail"}`, `cause` being one of `timestamp`, `build-path`,
+//!   `hostname`, `user-name`, `uid`, `locale`, `timezone`, `entry-order`,
+//!   `umask` (metadata hints use the same shape).
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::difference::Difference;
+use crate::hints::Hint;
+use crate::{Error, Result};
+
+#[derive(Serialize)]
+struct Root<'a> {
+    #[serde(rename = "diffoscope-json-version")]
+    version: u32,
+    #[serde(flatten)]
+    node: Node<'a>,
+}
+
+#[derive(Serialize)]
+struct Node<'a> {
+    source1: &'a str,
+    source2: &'a str,
+    unified_diff: Option<&'a str>,
+    comments: &'a [String],
+    details: Vec<Node<'a>>,
+    #[serde(rename = "repro-metadata", skip_serializing_if = "Vec::is_empty")]
+    metadata: Vec<Meta<'a>>,
+    #[serde(rename = "repro-hints", skip_serializing_if = "Vec::is_empty")]
+    hints: Vec<JsonHint<'a>>,
+}
+
+#[derive(Serialize)]
+struct Meta<'a> {
+    field: String,
+    source1: String,
+    source2: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hints: Vec<JsonHint<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonHint<'a> {
+    cause: &'static str,
+    detail: &'a str,
+}
+
+fn hints(h: &[Hint]) -> Vec<JsonHint<'_>> {
+    h.iter()
+        .map(|h| JsonHint {
+            cause: h.cause.id(),
+            detail: &h.detail,
+        })
+        .collect()
+}
+
+fn node(d: &Difference) -> Node<'_> {
+    Node {
+        source1: &d.source1,
+        source2: &d.source2,
+        unified_diff: d.unified_diff.as_deref(),
+        comments: &d.comments,
+        details: d.details.iter().map(node).collect(),
+        metadata: d
+            .metadata
+            .iter()
+            .map(|m| Meta {
+                field: m.field.to_string(),
+                source1: m.source1.to_string(),
+                source2: m.source2.to_string(),
+                hints: hints(&m.hints),
+            })
+            .collect(),
+        hints: hints(&d.hints),
+    }
+}
+
+/// Prints `diff` as diffoscope-compatible JSON (pretty-printed).
+pub fn json(diff: &Difference, out: &mut dyn Write) -> Result<()> {
+    let root = Root {
+        version: 1,
+        node: node(diff),
+    };
+    serde_json::to_writer_pretty(&mut *out, &root).map_err(|e| Error::Write {
+        what: "JSON",
+        source: e.into(),
+    })?;
+    writeln!(out)
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Write {
+            what: "JSON",
+            source,
+        })
+}

@@ -1,0 +1,102 @@
+//! diffoscope-style text: `--- a` / `+++ b`, then one `├── name` heading per
+//! nested entry, its lines prefixed with `│ ` per nesting level.
+
+use std::io::Write;
+
+use super::escape;
+use crate::difference::Difference;
+use crate::{Error, Result};
+
+/// How to print text.
+#[derive(Clone, Debug, Default)]
+pub struct TextOptions {
+    /// ANSI colours (the binary turns them on for a terminal without
+    /// `NO_COLOR`).
+    pub color: bool,
+}
+
+const BOLD: &str = "\x1b[1m";
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const CYAN: &str = "\x1b[36m";
+const YELLOW: &str = "\x1b[33m";
+const RESET: &str = "\x1b[0m";
+
+struct Printer<'a> {
+    out: &'a mut dyn Write,
+    color: bool,
+}
+
+impl Printer<'_> {
+    fn line(&mut self, prefix: &str, color: &str, body: &str) -> std::io::Result<()> {
+        if self.color && !color.is_empty() {
+            writeln!(self.out, "{prefix}{color}{body}{RESET}")
+        } else {
+            writeln!(self.out, "{prefix}{body}")
+        }
+    }
+
+    fn node(&mut self, d: &Difference, depth: usize) -> std::io::Result<()> {
+        if depth > 0 {
+            let head = format!("{}├── ", "│ ".repeat(depth - 1));
+            self.line(&head, BOLD, &escape(&d.source1, false))?;
+            if d.source2 != d.source1 {
+                self.line(&head, BOLD, &format!("+++ {}", escape(&d.source2, false)))?;
+            }
+        }
+        let prefix = "│ ".repeat(depth);
+        let note = format!("{}┄ ", prefix.trim_end());
+        for c in &d.comments {
+            self.line(&note, YELLOW, &escape(c, false))?;
+        }
+        for m in &d.metadata {
+            let mut s = format!(
+                "{}: {} → {}",
+                m.field,
+                escape(&m.source1.to_string(), false),
+                escape(&m.source2.to_string(), false)
+            );
+            for h in &m.hints {
+                s.push_str(&format!("; {h}"));
+            }
+            self.line(&note, YELLOW, &s)?;
+        }
+        if let Some(u) = &d.unified_diff {
+            for l in u.lines() {
+                let color = match l.as_bytes().first() {
+                    Some(b'-') => RED,
+                    Some(b'+') => GREEN,
+                    Some(b'@') => CYAN,
+                    Some(b'[') => YELLOW,
+                    _ => "",
+                };
+                self.line(&prefix, color, &escape(l, true))?;
+            }
+        }
+        for h in &d.hints {
+            self.line(&note, YELLOW, &h.to_string())?;
+        }
+        for child in &d.details {
+            self.node(child, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// Prints `diff` as diffoscope-style text.
+pub fn text(diff: &Difference, out: &mut dyn Write, opts: &TextOptions) -> Result<()> {
+    let write = |source| Error::Write {
+        what: "text",
+        source,
+    };
+    let mut p = Printer {
+        out,
+        color: opts.color,
+    };
+    p.line("", BOLD, &format!("--- {}", escape(&diff.source1, false)))
+        .map_err(write)?;
+    p.line("", BOLD, &format!("+++ {}", escape(&diff.source2, false)))
+        .map_err(write)?;
+    p.node(diff, 0).map_err(write)?;
+    p.out.flush().map_err(write)
+}

@@ -1,0 +1,816 @@
+//! End-to-end tests of the library: tiny archives are built here with the
+//! same crates that read them (no opaque blobs), written to a temp dir, and
+//! compared through the public API.
+
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+
+use crate::formats::{detect, Kind};
+use crate::hints::{annotate, Cause, HintContext};
+use crate::model::{MetaField, MetaValue};
+use crate::printers::{self, TextOptions};
+use crate::{compare, Difference, Error, Limits, Options};
+
+// ---------- archive builders ----------
+
+struct ZipMember<'a> {
+    name: &'a str,
+    data: &'a [u8],
+    mtime: (u16, u8, u8, u8, u8, u8),
+    mode: u32,
+}
+
+fn member<'a>(name: &'a str, data: &'a [u8]) -> ZipMember<'a> {
+    ZipMember {
+        name,
+        data,
+        mtime: (2020, 1, 1, 0, 0, 0),
+        mode: 0o644,
+    }
+}
+
+fn zip_of(members: &[ZipMember<'_>]) -> Vec<u8> {
+    let mut w = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for m in members {
+        let (y, mo, d, h, mi, s) = m.mtime;
+        let opts = ::zip::write::SimpleFileOptions::default()
+            .compression_method(::zip::CompressionMethod::Deflated)
+            .last_modified_time(::zip::DateTime::from_date_and_time(y, mo, d, h, mi, s).unwrap())
+            .unix_permissions(m.mode);
+        w.start_file(m.name, opts).unwrap();
+        w.write_all(m.data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let members: Vec<ZipMember<'_>> = files.iter().map(|(n, d)| member(n, d)).collect();
+    zip_of(&members)
+}
+
+struct TarMember<'a> {
+    name: &'a [u8],
+    data: &'a [u8],
+    mtime: u64,
+    uid: u64,
+    user: &'a str,
+}
+
+fn tar_member<'a>(name: &'a str, data: &'a [u8]) -> TarMember<'a> {
+    TarMember {
+        name: name.as_bytes(),
+        data,
+        mtime: 1_700_000_000,
+        uid: 1000,
+        user: "builder",
+    }
+}
+
+fn tar_of(members: &[TarMember<'_>]) -> Vec<u8> {
+    let mut b = ::tar::Builder::new(Vec::new());
+    for m in members {
+        let mut h = ::tar::Header::new_ustar();
+        // Raw name bytes: the builder's own path checks would refuse the
+        // hostile names some tests need.
+        h.as_old_mut().name[..m.name.len()].copy_from_slice(m.name);
+        h.set_size(m.data.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(m.uid);
+        h.set_gid(m.uid);
+        h.set_username(m.user).unwrap();
+        h.set_groupname(m.user).unwrap();
+        h.set_mtime(m.mtime);
+        h.set_entry_type(::tar::EntryType::Regular);
+        h.set_cksum();
+        b.append(&h, m.data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let members: Vec<TarMember<'_>> = files.iter().map(|(n, d)| tar_member(n, d)).collect();
+    tar_of(&members)
+}
+
+fn gzip_with_mtime(data: &[u8], mtime: u32) -> Vec<u8> {
+    let mut e = flate2::GzBuilder::new()
+        .mtime(mtime)
+        .write(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    gzip_with_mtime(data, 0)
+}
+
+fn xz(data: &[u8]) -> Vec<u8> {
+    let mut e = liblzma::write::XzEncoder::new(Vec::new(), 6);
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn bz2(data: &[u8]) -> Vec<u8> {
+    let mut e = ::bzip2::write::BzEncoder::new(Vec::new(), ::bzip2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn zst(data: &[u8]) -> Vec<u8> {
+    ::zstd::encode_all(data, 3).unwrap()
+}
+
+fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = b"!<arch>\n".to_vec();
+    for (name, data) in members {
+        let header = format!(
+            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            format!("{name}/"),
+            1_700_000_000,
+            0,
+            0,
+            "100644",
+            data.len()
+        );
+        assert_eq!(header.len(), 60);
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+// ---------- helpers ----------
+
+struct Pair {
+    dir: tempfile::TempDir,
+    a: PathBuf,
+    b: PathBuf,
+}
+
+fn pair(name_a: &str, a: &[u8], name_b: &str, b: &[u8]) -> Pair {
+    let dir = tempfile::tempdir().unwrap();
+    let (pa, pb) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&pa).unwrap();
+    std::fs::create_dir(&pb).unwrap();
+    let (a_path, b_path) = (pa.join(name_a), pb.join(name_b));
+    std::fs::write(&a_path, a).unwrap();
+    std::fs::write(&b_path, b).unwrap();
+    Pair {
+        dir,
+        a: a_path,
+        b: b_path,
+    }
+}
+
+fn diff_with(p: &Pair, opts: &Options) -> crate::Result<Option<Difference>> {
+    compare(&p.a, &p.b, opts)
+}
+
+fn diff(p: &Pair) -> Difference {
+    diff_with(p, &Options::default())
+        .unwrap()
+        .expect("a difference")
+}
+
+/// The child reached by following first-side names.
+fn at<'d>(d: &'d Difference, path: &[&str]) -> &'d Difference {
+    let mut node = d;
+    for name in path {
+        node = node
+            .details
+            .iter()
+            .find(|c| c.source1 == *name)
+            .unwrap_or_else(|| panic!("no {name} under {}: {node:#?}", node.source1));
+    }
+    node
+}
+
+fn text_of(d: &Difference) -> String {
+    let mut out = Vec::new();
+    printers::text(d, &mut out, &TextOptions::default()).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn rel(p: &Pair, s: &str) -> String {
+    s.replace(&p.dir.path().display().to_string(), "[TMP]")
+}
+
+// ---------- detection ----------
+
+#[test]
+fn every_format_is_detected_by_magic() {
+    let head = |b: &[u8]| detect(&b[..b.len().min(crate::formats::HEAD_LEN)]);
+    assert_eq!(head(&zip(&[("x", b"1")])), Kind::Zip);
+    assert_eq!(head(&tar(&[("x", b"1")])), Kind::Tar);
+    assert_eq!(head(&gzip(b"x")), Kind::Gzip);
+    assert_eq!(head(&xz(b"x")), Kind::Xz);
+    assert_eq!(head(&zst(b"x")), Kind::Zstd);
+    assert_eq!(head(&bz2(b"x")), Kind::Bzip2);
+    assert_eq!(head(&ar(&[("debian-binary", b"2.0\n")])), Kind::Ar);
+    assert_eq!(head(b"{\"k\": [1, 2]}\n"), Kind::Json);
+    assert_eq!(head(b"plain text\n"), Kind::Text);
+    assert_eq!(head(&[0u8, 159, 146, 150]), Kind::Binary);
+    // A v7 tar (no ustar magic) is recognised by its header checksum.
+    let mut v7 = tar(&[("x", b"1")]);
+    v7[257..265].fill(0);
+    let mut h = ::tar::Header::from_byte_slice(&v7[..512]).clone();
+    h.set_cksum();
+    v7[..512].copy_from_slice(h.as_bytes());
+    assert_eq!(head(&v7), Kind::Tar);
+}
+
+#[test]
+fn a_zip_named_txt_is_still_a_zip() {
+    let p = pair(
+        "notes.txt",
+        &zip(&[("inner.py", b"x = 1\n")]),
+        "notes.txt",
+        &zip(&[("inner.py", b"x = 2\n")]),
+    );
+    let d = diff(&p);
+    let inner = at(&d, &["inner.py"]);
+    assert_eq!(
+        inner.unified_diff.as_deref(),
+        Some("@@ -1 +1 @@\n-x = 1\n+x = 2\n")
+    );
+}
+
+// ---------- comparing ----------
+
+#[test]
+fn identical_inputs_give_none() {
+    let z = zip(&[("a", b"1"), ("b", b"2")]);
+    let p = pair("x.whl", &z, "x.whl", &z);
+    assert!(diff_with(&p, &Options::default()).unwrap().is_none());
+    // Identical directories too.
+    let dir = tempfile::tempdir().unwrap();
+    for side in ["a", "b"] {
+        std::fs::create_dir_all(dir.path().join(side).join("sub")).unwrap();
+        std::fs::write(dir.path().join(side).join("sub/f.txt"), "same").unwrap();
+    }
+    let r = compare(
+        &dir.path().join("a"),
+        &dir.path().join("b"),
+        &Options::default(),
+    )
+    .unwrap();
+    assert!(r.is_none(), "{r:#?}");
+}
+
+#[test]
+fn zip_with_one_changed_member_gives_a_nested_text_diff() {
+    let p = pair(
+        "pkg.whl",
+        &zip(&[
+            ("pkg/__init__.py", b""),
+            ("pkg/mod.py", b"a\nb\nc\nd\ne\nf\ng\n"),
+        ]),
+        "pkg.whl",
+        &zip(&[
+            ("pkg/__init__.py", b""),
+            ("pkg/mod.py", b"a\nb\nc\nD\ne\nf\ng\n"),
+        ]),
+    );
+    let d = diff(&p);
+    assert_eq!(d.details.len(), 1, "{d:#?}");
+    let m = at(&d, &["pkg/mod.py"]);
+    assert_eq!(
+        m.unified_diff.as_deref(),
+        Some("@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n")
+    );
+    assert!(m.metadata.is_empty(), "{:#?}", m.metadata);
+}
+
+#[test]
+fn zip_timestamps_only_is_a_metadata_difference() {
+    let mut late = member("f.txt", b"same");
+    late.mtime = (2024, 5, 6, 7, 8, 10);
+    let p = pair(
+        "t.zip",
+        &zip_of(&[member("f.txt", b"same")]),
+        "t.zip",
+        &zip_of(&[late]),
+    );
+    let mut d = diff(&p);
+    annotate(&mut d, &HintContext::default());
+    let f = at(&d, &["f.txt"]);
+    assert!(f.unified_diff.is_none());
+    assert_eq!(f.metadata.len(), 1, "{:#?}", f.metadata);
+    let m = &f.metadata[0];
+    assert_eq!(m.field, MetaField::Mtime);
+    assert_eq!(
+        m.source1,
+        MetaValue::Time(crate::timefmt::epoch_of(2020, 1, 1, 0, 0, 0))
+    );
+    assert_eq!(m.hints[0].cause, Cause::Timestamp);
+}
+
+#[test]
+fn zip_order_only_is_an_entry_order_difference() {
+    let p = pair(
+        "o.jar",
+        &zip(&[("a.class", b"A"), ("b.class", b"B")]),
+        "o.jar",
+        &zip(&[("b.class", b"B"), ("a.class", b"A")]),
+    );
+    let mut d = diff(&p);
+    annotate(&mut d, &HintContext::default());
+    assert!(d.details.is_empty(), "{d:#?}");
+    assert_eq!(d.metadata.len(), 1);
+    let m = &d.metadata[0];
+    assert_eq!(m.field, MetaField::EntryOrder);
+    assert_eq!(m.source1, MetaValue::Text("a.class, b.class".into()));
+    assert_eq!(m.source2, MetaValue::Text("b.class, a.class".into()));
+    assert_eq!(m.hints[0].cause, Cause::EntryOrder);
+    assert!(text_of(&d).contains("likely cause: entry order"));
+}
+
+#[test]
+fn tar_gz_mtimes_and_owners_are_metadata_differences() {
+    let a = tar_member("etc/conf", b"same");
+    let mut b = tar_member("etc/conf", b"same");
+    b.mtime += 3600;
+    b.uid = 0;
+    b.user = "root";
+    let p = pair(
+        "r.tar.gz",
+        &gzip(&tar_of(&[a])),
+        "r.tar.gz",
+        &gzip(&tar_of(&[b])),
+    );
+    let mut d = diff(&p);
+    annotate(
+        &mut d,
+        &HintContext {
+            uids: vec![1000],
+            user_names: vec!["builder".into()],
+            ..HintContext::default()
+        },
+    );
+    let conf = at(&d, &["r.tar", "etc/conf"]);
+    let fields: Vec<String> = conf.metadata.iter().map(|m| m.field.to_string()).collect();
+    assert_eq!(fields, ["uid", "gid", "user", "group", "mtime"]);
+    assert!(conf.unified_diff.is_none());
+    let causes: Vec<Cause> = conf.metadata.iter().map(|m| m.hints[0].cause).collect();
+    assert_eq!(
+        causes,
+        [
+            Cause::Uid,
+            Cause::Uid,
+            Cause::UserName,
+            Cause::UserName,
+            Cause::Timestamp
+        ]
+    );
+}
+
+#[test]
+fn gzip_header_mtime_only() {
+    let p = pair(
+        "log.gz",
+        &gzip_with_mtime(b"same\n", 1_700_000_000),
+        "log.gz",
+        &gzip_with_mtime(b"same\n", 1_700_000_500),
+    );
+    let d = diff(&p);
+    assert!(d.details.is_empty(), "{d:#?}");
+    assert_eq!(d.metadata.len(), 1);
+    assert_eq!(d.metadata[0].field, MetaField::Header("gzip mtime"));
+    assert_eq!(d.metadata[0].source2, MetaValue::Time(1_700_000_500));
+}
+
+#[test]
+fn zip_inside_tar_gz_with_a_build_path_gets_the_hint() {
+    let inner = |dir: &str| {
+        zip(&[(
+            "META-INF/build.txt",
+            format!("built in {dir}/src\nok\n").as_bytes(),
+        )])
+    };
+    let (za, zb) = (inner("/build/a"), inner("/build/b"));
+    let ta = gzip(&tar(&[("readme", b"hi\n"), ("lib/app.jar", &za)]));
+    let tb = gzip(&tar(&[("readme", b"hi\n"), ("lib/app.jar", &zb)]));
+    let p = pair("app.tar.gz", &ta, "app.tar.gz", &tb);
+    let mut d = diff(&p);
+    annotate(
+        &mut d,
+        &HintContext {
+            build_dirs: vec!["/build/a".into(), "/build/b".into()],
+            ..HintContext::default()
+        },
+    );
+    let leaf = at(&d, &["app.tar", "lib/app.jar", "META-INF/build.txt"]);
+    assert_eq!(
+        leaf.unified_diff.as_deref(),
+        Some("@@ -1,2 +1,2 @@\n-built in /build/a/src\n+built in /build/b/src\n ok\n")
+    );
+    assert_eq!(leaf.hints[0].cause, Cause::BuildPath);
+    assert!(text_of(&d).contains("likely cause: embedded build path (/build/a)"));
+}
+
+#[test]
+fn binary_difference_is_a_hexdump_with_offsets() {
+    let a: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    let mut b = a.clone();
+    b[500] ^= 0xff;
+    let p = pair("x.bin", &a, "x.bin", &b);
+    let d = diff(&p);
+    let u = d.unified_diff.as_deref().unwrap();
+    assert!(u.starts_with("@@ -0x1f0 +0x1f0 @@\n-000001f0: f0f1"), "{u}");
+    assert!(u.contains("\n+000001f0: f0f1 f2f3 0b"), "{u}");
+    assert_eq!(u.lines().count(), 3, "{u}");
+}
+
+#[test]
+fn max_diff_lines_marker() {
+    let a: String = (0..500).map(|i| format!("{i}\n")).collect();
+    let b: String = (0..500).map(|i| format!("{}\n", i * 2)).collect();
+    let p = pair("n.txt", a.as_bytes(), "n.txt", b.as_bytes());
+    let opts = Options {
+        max_diff_lines: 20,
+        ..Options::default()
+    };
+    let d = diff_with(&p, &opts).unwrap().unwrap();
+    let u = d.unified_diff.unwrap();
+    assert_eq!(u.lines().count(), 21);
+    assert!(
+        u.lines()
+            .last()
+            .unwrap()
+            .ends_with("lines omitted; --max-diff-lines is 20 ]"),
+        "{u}"
+    );
+}
+
+#[test]
+fn single_stream_compressors_recurse() {
+    for (make, name) in [
+        (xz as fn(&[u8]) -> Vec<u8>, "f.txt.xz"),
+        (zst, "f.txt.zst"),
+        (bz2, "f.txt.bz2"),
+        (gzip, "f.txt.gz"),
+    ] {
+        let p = pair(name, &make(b"one\n"), name, &make(b"two\n"));
+        let d = diff(&p);
+        let f = at(&d, &["f.txt"]);
+        assert_eq!(
+            f.unified_diff.as_deref(),
+            Some("@@ -1 +1 @@\n-one\n+two\n"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn deb_members_are_recursed() {
+    let control = |v: &str| {
+        gzip(&tar(&[(
+            "./control",
+            format!("Package: x\nVersion: {v}\n").as_bytes(),
+        )]))
+    };
+    let (ca, cb) = (control("1.0"), control("1.1"));
+    let a = ar(&[("debian-binary", b"2.0\n"), ("control.tar.gz", &ca)]);
+    let b = ar(&[("debian-binary", b"2.0\n"), ("control.tar.gz", &cb)]);
+    let p = pair("x.deb", &a, "x.deb", &b);
+    let d = diff(&p);
+    let c = at(&d, &["control.tar.gz", "control.tar", "./control"]);
+    assert_eq!(
+        c.unified_diff.as_deref(),
+        Some("@@ -1,2 +1,2 @@\n Package: x\n-Version: 1.0\n+Version: 1.1\n")
+    );
+}
+
+#[test]
+fn json_is_compared_pretty_and_key_order_is_a_formatting_difference() {
+    let p = pair(
+        "m.json",
+        br#"{"a":1,"b":[1,2]}"#,
+        "m.json",
+        br#"{"a":1,"b":[1,3]}"#,
+    );
+    let d = diff(&p);
+    assert!(
+        d.unified_diff
+            .as_deref()
+            .unwrap()
+            .contains("-    2\n+    3\n"),
+        "{d:#?}"
+    );
+    let p = pair("m.json", br#"{"a":1,"b":2}"#, "m.json", br#"{"b":2,"a":1}"#);
+    let d = diff(&p);
+    assert!(
+        d.comments[0].contains("only formatting or key order"),
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn directories_report_missing_files_and_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for side in [&a, &b] {
+        std::fs::create_dir_all(side.join("bin")).unwrap();
+        std::fs::write(side.join("bin/tool"), "#!/bin/sh\n").unwrap();
+    }
+    std::fs::write(a.join("only-a"), "x").unwrap();
+    std::fs::set_permissions(b.join("bin/tool"), std::fs::Permissions::from_mode(0o664)).unwrap();
+    std::fs::set_permissions(a.join("bin/tool"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut d = compare(&a, &b, &Options::default()).unwrap().unwrap();
+    annotate(&mut d, &HintContext::default());
+    let files = at(&d, &["file list"]);
+    assert!(files.comments[0].starts_with("only in"), "{files:#?}");
+    let tool = at(&d, &["bin/tool"]);
+    assert_eq!(tool.metadata[0].hints[0].cause, Cause::Umask);
+}
+
+// ---------- limits ----------
+
+fn limit_flag(r: crate::Result<Option<Difference>>) -> &'static str {
+    match r {
+        Err(Error::LimitExceeded { flag, .. }) => flag,
+        other => panic!("expected a limit error, got {other:?}"),
+    }
+}
+
+#[test]
+fn depth_limit_names_the_flag() {
+    let z1 = zip(&[("x", b"1")]);
+    let z2 = zip(&[("x", b"2")]);
+    let (a, b) = (zip(&[("in.zip", &z1)]), zip(&[("in.zip", &z2)]));
+    let p = pair(
+        "o.zip",
+        &zip(&[("mid.zip", &a)]),
+        "o.zip",
+        &zip(&[("mid.zip", &b)]),
+    );
+    let opts = Options {
+        limits: Limits {
+            max_depth: 2,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    let err = diff_with(&p, &opts).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("mid.zip::in.zip"), "{msg}");
+    assert!(
+        msg.contains("nesting depth") && msg.contains("--max-depth"),
+        "{msg}"
+    );
+    // One level more and it works.
+    let opts = Options {
+        limits: Limits {
+            max_depth: 3,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    assert!(diff_with(&p, &opts).unwrap().is_some());
+}
+
+#[test]
+fn entry_limit_names_the_flag() {
+    let names: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
+    let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let mut files_b = files.clone();
+    files_b[0].1 = b"y";
+    let p = pair("e.zip", &zip(&files), "e.zip", &zip(&files_b));
+    let opts = Options {
+        limits: Limits {
+            max_entries: 5,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    assert_eq!(limit_flag(diff_with(&p, &opts)), "--max-entries");
+}
+
+#[test]
+fn decompressed_bytes_limit_names_the_flag() {
+    let a: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let mut b = a.clone();
+    b[0] ^= 1;
+    let p = pair("d.gz", &gzip(&a), "d.gz", &gzip(&b));
+    let opts = Options {
+        limits: Limits {
+            max_decompressed: 1 << 20,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    let r = diff_with(&p, &opts);
+    let msg = r
+        .as_ref()
+        .map(|_| String::new())
+        .unwrap_or_else(|e| e.to_string());
+    assert_eq!(limit_flag(r), "--max-decompressed", "{msg}");
+    assert!(msg.contains("total decompressed bytes"), "{msg}");
+}
+
+#[test]
+fn gzip_bomb_trips_the_ratio_limit() {
+    let zeros = vec![0u8; 16 << 20];
+    let mut other = zeros.clone();
+    other[1] = 1;
+    let p = pair("bomb.gz", &gzip(&zeros), "bomb.gz", &gzip(&other));
+    let r = diff_with(&p, &Options::default());
+    let msg = r
+        .as_ref()
+        .map(|_| String::new())
+        .unwrap_or_else(|e| e.to_string());
+    assert_eq!(limit_flag(r), "--max-ratio", "{msg}");
+    assert!(msg.contains("bomb.gz::bomb"), "{msg}");
+    // The same bomb inside a zip is caught as well.
+    let p = pair(
+        "z.zip",
+        &zip(&[("b", &zeros)]),
+        "z.zip",
+        &zip(&[("b", &other)]),
+    );
+    assert_eq!(
+        limit_flag(diff_with(&p, &Options::default())),
+        "--max-ratio"
+    );
+}
+
+// ---------- hostile names and entries ----------
+
+#[test]
+fn traversal_and_absolute_names_never_create_files() {
+    let tag = format!("repro-dl-evil-{}", std::process::id());
+    let rel_name = format!("../../{tag}");
+    let abs_name = format!("/tmp/{tag}-abs");
+    let za = zip(&[(rel_name.as_str(), b"a"), (abs_name.as_str(), b"a")]);
+    let zb = zip(&[(rel_name.as_str(), b"b"), (abs_name.as_str(), b"b")]);
+    let ta = tar(&[(rel_name.as_str(), b"a"), (abs_name.as_str(), b"a")]);
+    let tb = tar(&[(rel_name.as_str(), b"b"), (abs_name.as_str(), b"b")]);
+    for (name, a, b) in [("e.zip", &za, &zb), ("e.tar", &ta, &tb)] {
+        let p = pair(name, a, name, b);
+        let d = diff(&p);
+        assert!(at(&d, &[rel_name.as_str()]).unified_diff.is_some());
+        assert!(at(&d, &[abs_name.as_str()]).unified_diff.is_some());
+        let cwd = std::env::current_dir().unwrap();
+        for base in [
+            p.dir.path(),
+            p.a.parent().unwrap(),
+            cwd.as_path(),
+            Path::new("/tmp"),
+        ] {
+            assert!(!base.join(&rel_name).exists());
+            assert!(!base.join(&tag).exists());
+        }
+        assert!(!Path::new(&abs_name).exists());
+    }
+}
+
+#[test]
+fn duplicate_zip_entries_are_reported() {
+    // The writer refuses duplicates, so write two names of equal length
+    // and patch the second into the first everywhere it occurs.
+    let mut dup = zip(&[("a.txt", b"first"), ("b.txt", b"second")]);
+    let mut i = 0;
+    while let Some(pos) = dup[i..].windows(5).position(|w| w == b"b.txt") {
+        dup[i + pos..i + pos + 5].copy_from_slice(b"a.txt");
+        i += pos + 5;
+    }
+    let p = pair("d.zip", &zip(&[("a.txt", b"first")]), "d.zip", &dup);
+    let d = diff(&p);
+    assert!(
+        d.comments
+            .iter()
+            .any(|c| c.contains("duplicate entry name a.txt (2 times")),
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn a_declared_entry_count_is_not_trusted() {
+    let good = zip(&[("a.txt", b"x")]);
+    let mut bad = good.clone();
+    let eocd = bad.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+    bad[eocd + 8..eocd + 12].copy_from_slice(&[0xfe, 0xff, 0xfe, 0xff]);
+    let p = pair("n.zip", &good, "n.zip", &bad);
+    let err = diff_with(&p, &Options::default()).unwrap_err();
+    assert!(err.to_string().contains("declares 65534 entries"), "{err}");
+    let opts = Options {
+        limits: Limits {
+            max_entries: 1000,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    assert_eq!(limit_flag(diff_with(&p, &opts)), "--max-entries");
+}
+
+#[test]
+fn local_header_name_conflicts_are_reported() {
+    let good = zip(&[("a.txt", b"x"), ("b.txt", b"y")]);
+    let mut bad = good.clone();
+    // Patch the first local header's name only (the central one is later).
+    let pos = bad.windows(5).position(|w| w == b"a.txt").unwrap();
+    bad[pos..pos + 5].copy_from_slice(b"c.txt");
+    let p = pair("l.zip", &good, "l.zip", &bad);
+    let d = diff(&p);
+    assert!(
+        d.comments
+            .iter()
+            .any(|c| c.contains("a.txt: local header name \"c.txt\" differs")),
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn control_characters_in_names_are_escaped_in_text() {
+    let evil = "evil\x1b[2J\nname.txt";
+    let p = pair(
+        "c.zip",
+        &zip(&[(evil, b"1\n")]),
+        "c.zip",
+        &zip(&[(evil, b"2\n")]),
+    );
+    let d = diff(&p);
+    let out = text_of(&d);
+    assert!(out.contains("├── evil\\x1b[2J\\nname.txt\n"), "{out}");
+    assert!(!out.contains('\x1b'), "{out}");
+    let mut summary = Vec::new();
+    printers::summary(&d, &mut summary).unwrap();
+    let summary = String::from_utf8(summary).unwrap();
+    assert_eq!(summary.lines().count(), 1, "{summary}");
+    assert!(
+        summary.ends_with("c.zip::evil\\x1b[2J\\nname.txt\n"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn corrupt_input_is_an_error_not_a_panic() {
+    let z = zip(&[("a", b"hello"), ("b", b"world")]);
+    for cut in [10, 40, z.len() / 2, z.len() - 10] {
+        let mut broken = z.clone();
+        broken.truncate(cut);
+        let p = pair("t.zip", &z, "t.zip", &broken);
+        // Either a difference or an error; never a panic or a hang.
+        let _ = diff_with(&p, &Options::default());
+    }
+    let t = gzip(&tar(&[("a", b"hello")]));
+    for cut in [12, 20, t.len() - 4] {
+        let p = pair("t.tgz", &t, "t.tgz", &t[..cut]);
+        let _ = diff_with(&p, &Options::default());
+    }
+}
+
+// ---------- output ----------
+
+#[test]
+fn json_output_has_the_diffoscope_keys() {
+    let p = pair(
+        "j.zip",
+        &zip(&[("f", b"1\n")]),
+        "j.zip",
+        &zip(&[("f", b"2\n")]),
+    );
+    let d = diff(&p);
+    let mut out = Vec::new();
+    printers::json(&d, &mut out).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["diffoscope-json-version"], 1);
+    for key in ["source1", "source2", "unified_diff", "comments", "details"] {
+        assert!(v.get(key).is_some(), "{key} missing: {v}");
+        assert!(
+            v["details"][0].get(key).is_some(),
+            "{key} missing in child: {v}"
+        );
+    }
+    assert_eq!(v["details"][0]["source1"], "f");
+    assert_eq!(v["details"][0]["unified_diff"], "@@ -1 +1 @@\n-1\n+2\n");
+}
+
+#[test]
+fn nested_text_output_snapshot() {
+    let inner_a = zip(&[("pkg/mod.py", b"VERSION = '1.0'\nBUILD = '/build/a'\n")]);
+    let inner_b = zip(&[("pkg/mod.py", b"VERSION = '1.0'\nBUILD = '/build/b'\n")]);
+    let mut late = tar_member("pkg.whl", &inner_b);
+    late.mtime += 60;
+    let a = gzip(&tar_of(&[
+        tar_member("README", b"hello\n"),
+        tar_member("pkg.whl", &inner_a),
+    ]));
+    let b = gzip(&tar_of(&[tar_member("README", b"hello\n"), late]));
+    let p = pair("dist.tar.gz", &a, "dist.tar.gz", &b);
+    let mut d = diff(&p);
+    annotate(
+        &mut d,
+        &HintContext {
+            build_dirs: vec!["/build/a".into(), "/build/b".into()],
+            ..HintContext::default()
+        },
+    );
+    insta::assert_snapshot!("nested_text", rel(&p, &text_of(&d)));
+}
