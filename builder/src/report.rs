@@ -184,6 +184,25 @@ pub struct ArtifactRecord {
     pub status: ArtifactStatus,
     /// One entry per run, in run order; null where the run did not produce it.
     pub runs: Vec<Option<FileDigest>>,
+    /// Where and why it differs (run 1 against the first run that differs).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub diff: Option<DiffRecord>,
+}
+
+/// The recursive diff of a DIFFERENT artifact.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DiffRecord {
+    /// The two runs compared (1-based).
+    pub runs: [u32; 2],
+    /// Reports, relative to the output directory (text, JSON, HTML).
+    #[serde(default)]
+    pub reports: Vec<String>,
+    /// Differing paths inside the artifact with their likely causes.
+    #[serde(default)]
+    pub summary: Vec<String>,
+    /// Why no diff could be made (e.g. a safety limit), if so.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
 }
 
 /// Digest and size of one artifact file.
@@ -373,11 +392,13 @@ mod tests {
                     path: "a\nb".into(),
                     status: ArtifactStatus::Same,
                     runs: vec![d("a"), d("a")],
+                    diff: None,
                 },
                 ArtifactRecord {
                     path: "dist/x".into(),
                     status: ArtifactStatus::Different,
                     runs: vec![d("b"), None],
+                    diff: None,
                 },
             ],
             Verdict::NotReproducible,

@@ -314,8 +314,10 @@ pub fn control_user() -> BuildUser {
     BuildUser {
         uid: 1000,
         gid: 1000,
-        name: "build".into(),
-        group: "build".into(),
+        // Distinct from the build dir's name (/build/src), so a difference
+        // hint never mistakes the path for the user.
+        name: "build-user".into(),
+        group: "build-group".into(),
     }
 }
 

@@ -26,6 +26,10 @@ pub enum Command {
     Hash(HashArgs),
     /// Create a signing key pair: PREFIX.key (PKCS#8, mode 0600) and PREFIX.pub.
     Keygen(KeygenArgs),
+    /// Compare two artifacts recursively and show where and why they differ.
+    ///
+    /// Exit codes: 0 identical, 1 different, 2 error (as diffoscope).
+    Diff(DiffArgs),
     /// Sign the provenance of an earlier build from its report.json.
     Attest(AttestArgs),
     /// Check signed provenance: signatures, statement, artifacts and policy.
@@ -33,6 +37,45 @@ pub enum Command {
     /// Exit codes: 0 all holds, 1 verification failed (the reason is
     /// printed), 2 usage or I/O error.
     Verify(VerifyArgs),
+}
+
+/// Arguments of `repro diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// First artifact (file, archive or directory).
+    pub a: PathBuf,
+    /// Second artifact.
+    pub b: PathBuf,
+    /// Write diffoscope-compatible JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the text report to FILE (default: stdout when no other output is asked for).
+    #[arg(long, value_name = "FILE")]
+    pub text: Option<PathBuf>,
+    /// Print only the differing paths, one per line.
+    #[arg(long)]
+    pub summary: bool,
+    /// SOURCE_DATE_EPOCH of the builds, so timestamps near it are named as such.
+    #[arg(long, value_name = "SECS")]
+    pub source_date_epoch: Option<i64>,
+    /// Deepest container nesting followed [default: 8].
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<u32>,
+    /// Most diff lines shown per file [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub max_diff_lines: Option<usize>,
+    /// Most entries read from all archives of one side.
+    #[arg(long, value_name = "N")]
+    pub max_entries: Option<u64>,
+    /// Most bytes decompressed on one side.
+    #[arg(long, value_name = "BYTES")]
+    pub max_decompressed: Option<u64>,
+    /// Highest compression ratio of any stream.
+    #[arg(long, value_name = "N")]
+    pub max_ratio: Option<u64>,
 }
 
 /// Arguments of `repro attest`.

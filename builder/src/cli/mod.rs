@@ -2,4 +2,4 @@
 
 mod args;
 
-pub use args::{AttestArgs, BuildArgs, Cli, Command, HashArgs, KeygenArgs, VerifyArgs};
+pub use args::{AttestArgs, BuildArgs, Cli, Command, DiffArgs, HashArgs, KeygenArgs, VerifyArgs};

@@ -74,6 +74,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
                 if let Some(b) = &report.bisect {
                     println!("{}", b.summary());
                 }
+                print_diffs(&cfg, &report);
             }
             eprintln!(
                 "repro: report written to {}",
@@ -263,7 +264,114 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
             report.bisect = Some(result);
         }
     }
+    diff_artifacts(cfg, report)?;
     publish_artifacts(cfg, Path::new(&report.runs[0].host_dir), &report.artifacts)
+}
+
+/// Lines of a diff summary shown on the terminal per artifact.
+const SUMMARY_LINES: usize = 10;
+/// Lines of a diff summary kept in report.json per artifact.
+const SUMMARY_LINES_KEPT: usize = 200;
+
+/// Diffs every DIFFERENT artifact of run 1 against the first run where it
+/// differs, writing `<out>/diff/<artifact>.{txt,json,html}`. A diff that
+/// cannot be made (a safety limit, a corrupt member) is recorded, not fatal:
+/// the verdict stands on the digests.
+fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
+    let cx = hint_context(cfg, report);
+    let dir = cfg.out.join("diff");
+    let runs = report.runs.clone();
+    for a in report
+        .artifacts
+        .iter_mut()
+        .filter(|a| a.status == ArtifactStatus::Different)
+    {
+        let Some(first) = &a.runs[0] else { continue };
+        let Some(other) = a
+            .runs
+            .iter()
+            .position(|r| r.as_ref().is_some_and(|d| d != first))
+        else {
+            continue; // missing in some run: nothing to compare against
+        };
+        let (r1, r2) = (&runs[0], &runs[other]);
+        let left = Path::new(&r1.host_dir).join(&a.path);
+        let right = Path::new(&r2.host_dir).join(&a.path);
+        let mut record = crate::report::DiffRecord {
+            runs: [r1.index, r2.index],
+            reports: Vec::new(),
+            summary: Vec::new(),
+            error: None,
+        };
+        match crate::commands::diff::write_reports(&left, &right, &dir, &a.path, &cx) {
+            Ok(Some(d)) => {
+                for ext in ["txt", "json", "html"] {
+                    record.reports.push(format!("diff/{}.{ext}", a.path));
+                }
+                record.summary = d.summary.into_iter().take(SUMMARY_LINES_KEPT).collect();
+            }
+            Ok(None) => {}
+            Err(e) => record.error = Some(format!("{e:#}")),
+        }
+        a.diff = Some(record);
+    }
+    Ok(())
+}
+
+/// What the build knows that makes hints exact: both sides' paths, names,
+/// ids, SOURCE_DATE_EPOCH and the build window.
+fn hint_context(cfg: &BuildConfig, report: &Report) -> diffoscope_lite::hints::HintContext {
+    let mut build_dirs = Vec::new();
+    for r in &report.runs {
+        build_dirs.push(r.build_dir.clone());
+        build_dirs.push(r.host_dir.clone());
+        build_dirs.push(r.home.clone());
+    }
+    build_dirs.sort();
+    build_dirs.dedup();
+    let parse = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .map(|t| t.unix_timestamp())
+    };
+    let (control, varied) = (variations::control_user(), variations::varied_user());
+    diffoscope_lite::hints::HintContext {
+        build_dirs,
+        hostnames: [false, true]
+            .iter()
+            .flat_map(|v| {
+                let (h, d) = variations::host_names(*v);
+                [h.to_string(), d.to_string()]
+            })
+            .filter(|n| n != "(none)")
+            .collect(),
+        user_names: vec![control.name, varied.name, control.group, varied.group],
+        uids: vec![control.uid.into(), varied.uid.into()],
+        source_date_epoch: Some(cfg.epoch.value),
+        build_start: parse(&report.started_at),
+        build_end: Some(time::OffsetDateTime::now_utc().unix_timestamp()),
+    }
+}
+
+/// The diff summaries and report paths, after the table.
+fn print_diffs(cfg: &BuildConfig, report: &Report) {
+    for a in &report.artifacts {
+        let Some(d) = &a.diff else { continue };
+        if let Some(e) = &d.error {
+            println!("\n{}: no diff: {e}", a.path);
+            continue;
+        }
+        println!("\n{} (run {} vs run {}):", a.path, d.runs[0], d.runs[1]);
+        for line in d.summary.iter().take(SUMMARY_LINES) {
+            println!("  {line}");
+        }
+        if d.summary.len() > SUMMARY_LINES {
+            println!("  … {} more", d.summary.len() - SUMMARY_LINES);
+        }
+        if let Some(html) = d.reports.iter().find(|r| r.ends_with(".html")) {
+            println!("  report: {}", cfg.out.join(html).display());
+        }
+    }
 }
 
 /// One record per artifact seen in any run.
@@ -281,6 +389,7 @@ fn compare(runs: &[Digests]) -> Vec<ArtifactRecord> {
                     ArtifactStatus::Different
                 },
                 runs: per_run,
+                diff: None,
             }
         })
         .collect()

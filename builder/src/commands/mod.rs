@@ -2,6 +2,7 @@
 
 mod attest;
 mod build;
+pub mod diff;
 mod hash;
 mod keygen;
 mod verify;
@@ -19,6 +20,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build::run(*args),
         Command::Hash(args) => hash::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Attest(args) => attest::run(args),
         Command::Verify(args) => verify::run(args),
     }

@@ -3,7 +3,6 @@
 //! Thin glue: clap arguments → [`Options`] → [`compare`] → hints → printers.
 //! Exit codes follow diffoscope: 0 identical, 1 different, 2 error.
 
-use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +25,9 @@ struct Args {
     /// Write diffoscope-compatible JSON to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Write the text report to FILE (`-` for stdout); the default when no
     /// other output is asked for.
     #[arg(long, value_name = "FILE")]
@@ -89,12 +91,22 @@ fn output(
         let mut lock = stdout.lock();
         print(&mut lock, color_wanted())?;
     } else {
-        let file =
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        let mut w = io::BufWriter::new(file);
+        // A temporary file beside the target, renamed into place: a report
+        // is never left half-written.
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        let mut w = io::BufWriter::new(tmp);
         print(&mut w, false)?;
-        w.flush()
+        let tmp = w
+            .into_inner()
+            .map_err(|e| e.into_error())
             .with_context(|| format!("cannot write {}", path.display()))?;
+        tmp.persist(path)
+            .with_context(|| format!("cannot rename into {}", path.display()))?;
     }
     Ok(())
 }
@@ -104,7 +116,10 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         return Ok(false);
     };
     annotate(&mut diff, &hint_context());
-    let text = match (&args.text, args.json.is_none() && !args.summary) {
+    let text = match (
+        &args.text,
+        args.json.is_none() && args.html.is_none() && !args.summary,
+    ) {
         (Some(p), _) => Some(p.clone()),
         (None, true) => Some(PathBuf::from("-")),
         (None, false) => None,
@@ -116,6 +131,9 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     }
     if let Some(p) = &args.json {
         output(p, |w, _| printers::json(&diff, w))?;
+    }
+    if let Some(p) = &args.html {
+        output(p, |w, _| printers::html(&diff, w))?;
     }
     if args.summary {
         output(Path::new("-"), |w, _| printers::summary(&diff, w))?;

@@ -1,16 +1,18 @@
 //! Printers: turn a finished [`Difference`](crate::Difference) tree into
-//! diffoscope-style text, diffoscope-compatible JSON, or a summary of
-//! differing paths. They only print; all judgement happened in the differ
+//! diffoscope-style text, diffoscope-compatible JSON, a self-contained
+//! HTML page, or a summary of differing paths. They only print; all judgement happened in the differ
 //! and in [`crate::hints`].
 //!
 //! Names and content shown as text have control characters escaped, so an
 //! archive cannot move the cursor, recolour or rewrite a terminal, and
 //! cannot forge lines of the output with an embedded newline.
 
+mod html;
 mod json;
 mod summary;
 mod text;
 
+pub use html::html;
 pub use json::json;
 pub use summary::summary;
 pub use text::{text, TextOptions};

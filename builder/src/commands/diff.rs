@@ -1,0 +1,166 @@
+//! `repro diff A B`: the recursive differ of diffoscope-lite, with reports
+//! written atomically. `repro build` uses [`write_reports`] for every
+//! artifact that did not reproduce.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use diffoscope_lite::hints::{annotate, HintContext};
+use diffoscope_lite::printers::{self, TextOptions};
+use diffoscope_lite::{compare, Difference, Limits, Options};
+
+use crate::cli::DiffArgs;
+use crate::fsutil;
+
+/// Runs `repro diff`.
+pub fn run(args: DiffArgs) -> Result<ExitCode> {
+    let defaults = Options::default();
+    let limits = Limits::default();
+    let opts = Options {
+        limits: Limits {
+            max_depth: args.max_depth.unwrap_or(limits.max_depth),
+            max_entries: args.max_entries.unwrap_or(limits.max_entries),
+            max_decompressed: args.max_decompressed.unwrap_or(limits.max_decompressed),
+            max_ratio: args.max_ratio.unwrap_or(limits.max_ratio),
+        },
+        max_diff_lines: args.max_diff_lines.unwrap_or(defaults.max_diff_lines),
+        ..defaults
+    };
+    let Some(mut diff) = compare(&args.a, &args.b, &opts)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    annotate(
+        &mut diff,
+        &HintContext {
+            source_date_epoch: args.source_date_epoch,
+            ..HintContext::default()
+        },
+    );
+    let outputs = Outputs {
+        text: args.text.clone(),
+        json: args.json.clone(),
+        html: args.html.clone(),
+    };
+    outputs.write(&diff)?;
+    let stdout_text = args.text.is_none() && args.json.is_none() && args.html.is_none();
+    if args.summary {
+        print!("{}", render(|w| printers::summary(&diff, w))?);
+    } else if stdout_text {
+        let color = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        print!(
+            "{}",
+            render(|w| printers::text(&diff, w, &TextOptions { color }))?
+        );
+    }
+    Ok(ExitCode::from(1))
+}
+
+/// Renders a printer into a string.
+fn render(
+    print: impl FnOnce(&mut dyn std::io::Write) -> diffoscope_lite::Result<()>,
+) -> Result<String> {
+    let mut buf = Vec::new();
+    print(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Report files to write, each atomically.
+pub struct Outputs {
+    /// Plain text.
+    pub text: Option<PathBuf>,
+    /// diffoscope JSON.
+    pub json: Option<PathBuf>,
+    /// Self-contained HTML.
+    pub html: Option<PathBuf>,
+}
+
+impl Outputs {
+    /// Writes every requested report of `diff`.
+    pub fn write(&self, diff: &Difference) -> Result<()> {
+        if let Some(p) = &self.text {
+            let text = render(|w| printers::text(diff, w, &TextOptions { color: false }))?;
+            write(p, text.as_bytes())?;
+        }
+        if let Some(p) = &self.json {
+            write(p, render(|w| printers::json(diff, w))?.as_bytes())?;
+        }
+        if let Some(p) = &self.html {
+            write(p, render(|w| printers::html(diff, w))?.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    fsutil::write_atomic(path, bytes)
+}
+
+/// What `repro build` learns from diffing one artifact of two runs.
+pub struct ArtifactDiff {
+    /// The differing paths (nested with `::`), with their likely causes.
+    pub summary: Vec<String>,
+}
+
+/// Diffs `a` against `b` with the build's hint context and writes
+/// `<dir>/<name>.{txt,json,html}`. None when the files are identical.
+pub fn write_reports(
+    a: &Path,
+    b: &Path,
+    dir: &Path,
+    name: &str,
+    cx: &HintContext,
+) -> Result<Option<ArtifactDiff>> {
+    let Some(mut diff) = compare(a, b, &Options::default())? else {
+        return Ok(None);
+    };
+    annotate(&mut diff, cx);
+    let base = dir.join(name);
+    let with_ext = |ext: &str| {
+        let mut p = base.clone().into_os_string();
+        p.push(ext);
+        PathBuf::from(p)
+    };
+    let outputs = Outputs {
+        text: Some(with_ext(".txt")),
+        json: Some(with_ext(".json")),
+        html: Some(with_ext(".html")),
+    };
+    outputs.write(&diff)?;
+    let mut summary = Vec::new();
+    for (path, node) in diff.walk() {
+        if !node.has_own_difference() {
+            continue;
+        }
+        let mut causes: Vec<String> = node
+            .hints
+            .iter()
+            .chain(node.metadata.iter().flat_map(|m| &m.hints))
+            .map(|h| h.cause.id().to_string())
+            .collect();
+        causes.sort();
+        causes.dedup();
+        let what = if node.unified_diff.is_some() || !node.comments.is_empty() {
+            "content"
+        } else {
+            "metadata"
+        };
+        let path = printers::escape(&path[1..].join("::"), false).into_owned();
+        let path = if path.is_empty() {
+            name.to_string()
+        } else {
+            path
+        };
+        summary.push(if causes.is_empty() {
+            format!("{path} ({what})")
+        } else {
+            format!("{path} ({what}; likely cause: {})", causes.join(", "))
+        });
+    }
+    Ok(Some(ArtifactDiff { summary }))
+}

@@ -1,0 +1,156 @@
+//! One self-contained HTML page: no script, no external resource, readable
+//! offline. Each nested entry is a collapsible `<details>` section (open by
+//! default), with its comments, metadata differences, likely causes and
+//! the unified diff or hexdump, coloured by CSS classes.
+//!
+//! Everything from the artifacts is HTML-escaped after control characters
+//! are escaped, so a member name cannot inject markup or fake lines.
+
+use std::io::Write;
+
+use super::escape;
+use crate::difference::Difference;
+use crate::{Error, Result};
+
+const STYLE: &str = "
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.2em; } h1 code { font-size: 1em; }
+details { border-left: 2px solid #ccd; margin: .3em 0 .3em .8em; padding-left: .6em; }
+summary { cursor: pointer; font-family: monospace; font-weight: bold; padding: .15em 0; }
+summary .to { color: #555; font-weight: normal; }
+.comment, .hint { color: #8a5a00; font-family: monospace; margin: .2em 0; }
+table.meta { border-collapse: collapse; font-family: monospace; margin: .3em 0; }
+table.meta td, table.meta th { border: 1px solid #dde; padding: .15em .5em; text-align: left; vertical-align: top; }
+pre.diff { background: #f8f8fa; padding: .5em; overflow-x: auto; margin: .3em 0; }
+.del { background: #fde8e8; color: #a40000; } .ins { background: #e6f6e6; color: #0a6a0a; }
+.hunk { color: #0a5a8a; } .omit { color: #8a5a00; font-style: italic; }
+";
+
+/// HTML-escapes `s` after escaping control characters.
+fn h(s: &str, keep_tab: bool) -> String {
+    let s = escape(s, keep_tab);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn node(out: &mut dyn Write, d: &Difference, top: bool) -> std::io::Result<()> {
+    if !top {
+        write!(out, "<details open><summary>{}", h(&d.source1, false))?;
+        if d.source2 != d.source1 {
+            write!(out, " <span class=\"to\">→ {}</span>", h(&d.source2, false))?;
+        }
+        writeln!(out, "</summary>")?;
+    }
+    for c in &d.comments {
+        writeln!(out, "<div class=\"comment\">{}</div>", h(c, false))?;
+    }
+    if !d.metadata.is_empty() {
+        writeln!(
+            out,
+            "<table class=\"meta\"><tr><th>metadata</th><th>first</th><th>second</th><th>likely cause</th></tr>"
+        )?;
+        for m in &d.metadata {
+            let hints: Vec<String> = m.hints.iter().map(|x| h(&x.to_string(), false)).collect();
+            writeln!(
+                out,
+                "<tr><td>{}</td><td class=\"del\">{}</td><td class=\"ins\">{}</td><td>{}</td></tr>",
+                h(&m.field.to_string(), false),
+                h(&m.source1.to_string(), false),
+                h(&m.source2.to_string(), false),
+                hints.join("<br>")
+            )?;
+        }
+        writeln!(out, "</table>")?;
+    }
+    for hint in &d.hints {
+        writeln!(
+            out,
+            "<div class=\"hint\">{}</div>",
+            h(&hint.to_string(), false)
+        )?;
+    }
+    if let Some(u) = &d.unified_diff {
+        write!(out, "<pre class=\"diff\">")?;
+        for l in u.lines() {
+            let class = match l.as_bytes().first() {
+                Some(b'-') => "del",
+                Some(b'+') => "ins",
+                Some(b'@') => "hunk",
+                Some(b'[') => "omit",
+                _ => "",
+            };
+            if class.is_empty() {
+                writeln!(out, "{}", h(l, true))?;
+            } else {
+                writeln!(out, "<span class=\"{class}\">{}</span>", h(l, true))?;
+            }
+        }
+        writeln!(out, "</pre>")?;
+    }
+    for child in &d.details {
+        node(out, child, false)?;
+    }
+    if !top {
+        writeln!(out, "</details>")?;
+    }
+    Ok(())
+}
+
+/// Prints `diff` as one self-contained HTML page.
+pub fn html(diff: &Difference, out: &mut dyn Write) -> Result<()> {
+    let write = |source| Error::Write {
+        what: "HTML",
+        source,
+    };
+    let body = |out: &mut dyn Write| -> std::io::Result<()> {
+        let title = format!("{} vs {}", h(&diff.source1, false), h(&diff.source2, false));
+        writeln!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"generator\" content=\"diffoscope-lite\">\
+             <title>diffoscope-lite: {title}</title><style>{STYLE}</style></head><body>"
+        )?;
+        let leaves = diff.walk().len();
+        writeln!(
+            out,
+            "<h1>--- <code>{}</code><br>+++ <code>{}</code></h1><p>{leaves} node(s) differ.</p>",
+            h(&diff.source1, false),
+            h(&diff.source2, false)
+        )?;
+        node(out, diff, true)?;
+        writeln!(out, "</body></html>")?;
+        out.flush()
+    };
+    body(out).map_err(write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_nests_sections() {
+        let mut root = Difference::new("a.zip", "b.zip");
+        let mut child = Difference::new("<script>x</script>\n.txt", "<script>x</script>\n.txt");
+        child.unified_diff = Some("@@ -1 +1 @@\n-old & <b>\n+new\n".into());
+        root.details.push(child);
+        let mut out = Vec::new();
+        html(&root, &mut out).unwrap();
+        let page = String::from_utf8(out).unwrap();
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("&lt;script&gt;x&lt;/script&gt;\\n.txt"));
+        assert!(page.contains("<span class=\"del\">-old &amp; &lt;b&gt;</span>"));
+        assert_eq!(page.matches("<details open>").count(), 1);
+        assert!(page.ends_with("</body></html>\n"));
+    }
+}

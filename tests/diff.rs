@@ -1,0 +1,270 @@
+//! End-to-end tests of `repro diff` and of the diffs `repro build` writes.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+use common::{fixture, read_json, repro, stderr, stdout};
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+/// Writes a zip with `members` (name, content) using Python's zipfile,
+/// with fixed timestamps.
+fn zip(path: &Path, members: &[(&str, &str)]) {
+    let spec = serde_json::to_string(members).unwrap();
+    let script = "import json, sys, zipfile\n\
+        with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+        \x20   for name, text in json.loads(sys.argv[2]):\n\
+        \x20       z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), text)\n";
+    let st = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .arg(spec)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn diff_reports_nested_differences_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.whl"), dir.path().join("b.whl"));
+    zip(
+        &a,
+        &[
+            ("pkg/__init__.py", "VERSION = '1'\nBUILD = '/build/src'\n"),
+            ("pkg/same.txt", "x"),
+        ],
+    );
+    zip(
+        &b,
+        &[
+            (
+                "pkg/__init__.py",
+                "VERSION = '1'\nBUILD = '/build-b/path-b/src'\n",
+            ),
+            ("pkg/same.txt", "x"),
+        ],
+    );
+
+    let o = repro()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("├── pkg/__init__.py"), "{text}");
+    assert!(
+        text.contains("-BUILD = '/build/src'") && text.contains("+BUILD = '/build-b/path-b/src'")
+    );
+    assert!(!text.contains("same.txt"));
+    assert!(!text.contains('\x1b'), "no colour when piped");
+
+    let o = repro()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .arg("--summary")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).lines().any(|l| l.ends_with("::pkg/__init__.py")),
+        "{}",
+        stdout(&o)
+    );
+
+    let (json, html, txt) = (
+        dir.path().join("d.json"),
+        dir.path().join("d.html"),
+        dir.path().join("d.txt"),
+    );
+    let o = repro()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .arg("--json")
+        .arg(&json)
+        .arg("--html")
+        .arg(&html)
+        .arg("--text")
+        .arg(&txt)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "reports go to files only");
+    let j = read_json(&json);
+    assert_eq!(j["diffoscope-json-version"], 1);
+    assert!(j["details"][0]["unified_diff"]
+        .as_str()
+        .unwrap()
+        .contains("+BUILD"));
+    assert!(fs::read_to_string(&html)
+        .unwrap()
+        .contains("<details open>"));
+    assert!(fs::read_to_string(&txt)
+        .unwrap()
+        .contains("pkg/__init__.py"));
+
+    // Identical → 0 and nothing printed; unreadable → 2 naming the file.
+    let o = repro().arg("diff").arg(&a).arg(&a).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).is_empty());
+    let o = repro()
+        .arg("diff")
+        .arg(&a)
+        .arg(dir.path().join("nope.whl"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nope.whl"), "{}", stderr(&o));
+}
+
+#[test]
+fn build_writes_diffs_for_unreproducible_artifacts() {
+    let out = tempfile::tempdir().unwrap();
+    let o = repro()
+        .arg("build")
+        .arg(fixture("leaks-path"))
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args(["--source-date-epoch", "1700000000", "--bisect-budget", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("dist/config.h (content; likely cause: build-path)"),
+        "{text}"
+    );
+    assert!(text.contains("diff/dist/config.h.html"), "{text}");
+    let r = read_json(&out.path().join("out/report.json"));
+    let d = &r["artifacts"][0]["diff"];
+    assert_eq!(d["runs"], serde_json::json!([1, 2]));
+    for ext in ["txt", "json", "html"] {
+        assert!(
+            out.path()
+                .join(format!("out/diff/dist/config.h.{ext}"))
+                .is_file(),
+            "{ext}"
+        );
+    }
+    let json = read_json(&out.path().join("out/diff/dist/config.h.json"));
+    let hints = json["repro-hints"].as_array().unwrap();
+    assert!(hints.iter().any(|h| h["cause"] == "build-path"), "{json}");
+}
+
+/// Headless Chromium, when installed (Debian package `chromium`).
+fn chromium() -> Option<&'static str> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
+#[test]
+fn html_report_renders_in_a_browser() {
+    let Some(browser) = chromium() else {
+        eprintln!("skipping: chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.zip"), dir.path().join("b.zip"));
+    zip(
+        &a,
+        &[
+            ("inner/readme.txt", "hello\n"),
+            ("inner/x.txt", "<b>one</b>\n"),
+        ],
+    );
+    zip(
+        &b,
+        &[
+            ("inner/readme.txt", "hello\n"),
+            ("inner/x.txt", "<b>two</b>\n"),
+        ],
+    );
+    let html = dir.path().join("r.html");
+    let o = repro()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let profile = tempfile::tempdir().unwrap();
+    let o = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dom = stdout(&o);
+    // The browser built the expected sections: one collapsible section per
+    // differing member, the diff lines, and no markup injected by content.
+    assert!(
+        dom.contains("<details open=\"\"><summary>inner/x.txt</summary>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<span class=\"del\">-&lt;b&gt;one&lt;/b&gt;</span>"),
+        "{dom}"
+    );
+    assert!(!dom.contains("<b>two</b>"));
+    assert!(!dom.contains("readme.txt"));
+}
+
+#[test]
+fn diffoscope_reads_the_json() {
+    if Command::new("diffoscope")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: diffoscope is not installed (apt-get install diffoscope-minimal)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.zip"), dir.path().join("b.zip"));
+    zip(&a, &[("x.txt", "one\n")]);
+    zip(&b, &[("x.txt", "two\n")]);
+    let json = dir.path().join("d.json");
+    let o = repro()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let html = dir.path().join("d.html");
+    let o = Command::new("diffoscope")
+        .arg("--load-existing-diff")
+        .arg(&json)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    // diffoscope exits 1 for "different", as it would for its own JSON.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let page = fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("x.txt") && page.contains("two"),
+        "diffoscope rendered nothing useful"
+    );
+}
