@@ -454,6 +454,55 @@ impl Content {
         })
     }
 
+    /// True when `self` and `other` are zip members stored with the same
+    /// method, CRC-32 and sizes and byte-identical compressed data: then
+    /// their content is identical and need not be decompressed (the common
+    /// case of a rebuilt archive whose members did not change). False means
+    /// "cannot tell this way", not "different".
+    pub(crate) fn same_zip_data(&self, other: &Content) -> bool {
+        let (
+            Source::Zip {
+                archive: a,
+                index: i,
+                ..
+            },
+            Source::Zip {
+                archive: b,
+                index: j,
+                ..
+            },
+        ) = (&self.0, &other.0)
+        else {
+            return false;
+        };
+        let (mut a, mut b) = ((**a).clone(), (**b).clone());
+        let (Ok(mut x), Ok(mut y)) = (a.by_index_raw(*i), b.by_index_raw(*j)) else {
+            return false;
+        };
+        if x.compression() != y.compression()
+            || x.crc32() != y.crc32()
+            || x.size() != y.size()
+            || x.compressed_size() != y.compressed_size()
+        {
+            return false;
+        }
+        let (mut bx, mut by) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+        loop {
+            let n = match read_full(&mut x, &mut bx) {
+                Ok(n) => n,
+                Err(_) => return false,
+            };
+            match read_full(&mut y, &mut by[..n.max(1)]) {
+                Ok(m) if m == n && bx[..n] == by[..n] => {}
+                _ => return false,
+            }
+            if n < bx.len() {
+                // Both ended at the same point (equal compressed sizes).
+                return true;
+            }
+        }
+    }
+
     /// SHA-256 of the whole content, streamed.
     pub(crate) fn digest(&self, cx: &Cx<'_>, entry: &str) -> Result<Digest> {
         self.with_reader(cx, entry, |r| {
@@ -688,4 +737,18 @@ impl Seek for PositionedFile {
             )),
         }
     }
+}
+
+/// Reads until `buf` is full or the reader ends; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match r.read(&mut buf[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }

@@ -814,3 +814,57 @@ fn nested_text_output_snapshot() {
     );
     insta::assert_snapshot!("nested_text", rel(&p, &text_of(&d)));
 }
+
+/// A zip whose single member is deflated at `level` (0 = stored).
+fn zip_at_level(name: &str, data: &[u8], level: i64) -> Vec<u8> {
+    let mut w = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let method = if level == 0 {
+        ::zip::CompressionMethod::Stored
+    } else {
+        ::zip::CompressionMethod::Deflated
+    };
+    let opts = ::zip::write::SimpleFileOptions::default()
+        .compression_method(method)
+        .compression_level((level != 0).then_some(level))
+        .last_modified_time(::zip::DateTime::from_date_and_time(2020, 1, 1, 0, 0, 0).unwrap());
+    w.start_file(name, opts).unwrap();
+    w.write_all(data).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn zip_members_with_other_compressed_bytes_are_still_compared_by_content() {
+    // Same content, other compression: the raw-bytes shortcut cannot decide,
+    // the content hash must, and finds no content difference.
+    let text: Vec<u8> = (0..20_000)
+        .map(|i| b"abcdefgh"[i % 8] ^ (i / 97) as u8)
+        .collect();
+    let fast = zip_at_level("m.bin", &text, 1);
+    let best = zip_at_level("m.bin", &text, 9);
+    let stored = zip_at_level("m.bin", &text, 0);
+    assert_ne!(fast, best, "the test needs different compressed bytes");
+    let p = pair("a.zip", &fast, "b.zip", &best);
+    let d = diff(&p);
+    assert!(d.details.is_empty(), "no member differs: {d:#?}");
+    assert!(
+        d.comments.iter().any(|c| c.contains("same entries")),
+        "{d:#?}"
+    );
+    // Deflated vs stored: a compression-method metadata difference only.
+    let p = pair("a.zip", &fast, "b.zip", &stored);
+    let d = diff(&p);
+    let m = at(&d, &["m.bin"]);
+    assert!(m.unified_diff.is_none(), "{m:#?}");
+    assert!(!m.metadata.is_empty());
+    // And one changed byte under equal sizes is found.
+    let mut changed = text.clone();
+    changed[10_000] ^= 1;
+    let p = pair(
+        "a.zip",
+        &stored,
+        "b.zip",
+        &zip_at_level("m.bin", &changed, 0),
+    );
+    let d = diff(&p);
+    assert!(at(&d, &["m.bin"]).unified_diff.is_some());
+}

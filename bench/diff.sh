@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# repro's differ against diffoscope, side by side on the shared corpus
+# (../shared/bench/make_corpus.sh). For every pair: wall time and peak RSS
+# of both (/usr/bin/time), the speed-up, and whether both report the same
+# set of members whose *content* differs (diffoscope's pseudo-nodes such as
+# "zipinfo {}" or "file list" are left out of its set). For the big
+# tarballs it also prints the physical floor: decompressing and SHA-256
+# hashing both sides in parallel.
+#
+#   bash bench/diff.sh [CORPUS]        (default /tmp/repro-corpus)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+corpus=${1:-/tmp/repro-corpus}
+[ -f "$corpus/MANIFEST.tsv" ] || { echo "no corpus at $corpus: bash ../shared/bench/make_corpus.sh $corpus"; exit 2; }
+dl=$(realpath "${DIFFOSCOPE_LITE:-./target/release/diffoscope-lite}")
+[ -x "$dl" ] || cargo build --release --quiet -p diffoscope-lite
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+have_diffoscope=$(command -v diffoscope || true)
+
+timed() { # timed OUTFILE CMD... → "wall_s peak_mb"
+    local out=$1 t0 t1; shift
+    t0=$(date +%s.%N)
+    /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$out" 2>"$work/stderr" || true
+    t1=$(date +%s.%N)
+    # time(1) prepends "Command exited with non-zero status N" on exit 1.
+    tail -n 1 "$work/time" | awk -v w="$(echo "$t1 - $t0" | bc -l)" '{printf "%.3f %.0f\n", w, $2/1024}'
+}
+
+printf '%-18s %9s %9s %8s %8s %8s %s\n' pair repro_s diffo_s speedup repro_MB diffo_MB "same content-differing members?"
+tail -n +2 "$corpus/MANIFEST.tsv" | while IFS=$'\t' read -r pair a b size what; do
+    read -r rs rm < <(timed "$work/repro.out" "$dl" --json "$work/repro.json" "$corpus/$a" "$corpus/$b")
+    if [ -n "$have_diffoscope" ]; then
+        read -r ds dm < <(timed "$work/diffo.out" diffoscope --no-progress --json "$work/diffo.json" "$corpus/$a" "$corpus/$b")
+        same=$(python3 - "$work/repro.json" "$work/diffo.json" <<'PY'
+import json, re, sys
+LISTINGS = ("file list", "metadata", "filetype from file(1)")
+def listing(name):
+    # diffoscope's archive listings: metadata, not member content.
+    return name in LISTINGS or name.split(" ")[0] in ("zipinfo", "zipnote", "zipdetails", "stat", "getfacl", "lsattr")
+def wrapper(name):
+    # decompressed wrappers: "a.tar" inside "a.tar.gz", "a.tgz-content".
+    return name.endswith("-content") or re.fullmatch(r"[ab]\.tar", name) is not None
+def view(name):
+    # diffoscope's views of one member ("readelf --wide ... {}", "Pretty-printed").
+    return not listing(name) and (" " in name or "{}" in name or name == "Pretty-printed")
+def leaves(path):
+    try:
+        root = json.load(open(path))
+    except Exception:
+        return None
+    out = set()
+    top = root.get("source1", "").lstrip("/") + "/"
+    def walk(n, chain):
+        name = n.get("source1", "")
+        if n.get("unified_diff") and not listing(name):
+            member = chain if (view(name) or wrapper(name)) else chain + [name]
+            if len(member) > 1:
+                # diffoscope names directory members by their full path.
+                out.add("::".join(c.lstrip("/").removeprefix(top).lstrip("./") for c in member[1:]))
+        keep = not (listing(name) or view(name) or wrapper(name))
+        for c in n.get("details", []):
+            walk(c, chain + ([name] if keep else []))
+    walk(root, [])
+    return out
+r = leaves(sys.argv[1])
+d = leaves(sys.argv[2])
+if r is None or d is None:
+    print("n/a (no JSON)"); sys.exit()
+if r == d:
+    print(f"yes ({len(r)})")
+else:
+    print(f"NO: only repro {sorted(r - d)[:3]}, only diffoscope {sorted(d - r)[:3]}")
+PY
+)
+        speed=$(echo "$ds / $rs" | bc -l 2>/dev/null | xargs printf '%.1fx' 2>/dev/null || echo -)
+    else
+        ds=-; dm=-; speed=-; same="(diffoscope not installed)"
+    fi
+    printf '%-18s %9s %9s %8s %8s %8s %s\n' "$pair" "$rs" "$ds" "$speed" "$rm" "$dm" "$same"
+done
+
+if [ -f "$corpus/bigtar/a.tar.gz" ]; then
+    floor() { /usr/bin/time -f '%e' -o "$work/t" bash -c "$1" >/dev/null 2>&1; tail -n 1 "$work/t"; }
+    gz=$(floor "(gzip -dc $corpus/bigtar/a.tar.gz | sha256sum) & (gzip -dc $corpus/bigtar/b.tar.gz | sha256sum) & wait")
+    zs=$(floor "(zstd -qdc $corpus/bigtar/a.tar.zst | sha256sum) & (zstd -qdc $corpus/bigtar/b.tar.zst | sha256sum) & wait")
+    echo
+    echo "physical floor (decompress + sha256sum both sides in parallel): gz ${gz}s, zst ${zs}s"
+fi
