@@ -55,7 +55,15 @@ pub fn compare(a: &Path, b: &Path, opts: &Options) -> Result<Option<Difference>>
     let mut root = Difference::new(na.clone(), nb.clone());
     let (ca, cb) = (Content::path(a.to_owned()), Content::path(b.to_owned()));
     let body = match (ma.is_dir(), mb.is_dir()) {
-        (true, true) => differ.containers(Kind::Directory, (&ca, &na), (&cb, &nb), 1)?,
+        (true, true) => {
+            // Two image layouts pair their blobs by role, not by digest.
+            let kind = if crate::formats::oci::is_layout(a) && crate::formats::oci::is_layout(b) {
+                Kind::OciLayout
+            } else {
+                Kind::Directory
+            };
+            differ.containers(kind, (&ca, &na), (&cb, &nb), 1)?
+        }
         (false, false) => differ.content((&ca, &na, None), (&cb, &nb, None), 0, true)?,
         (true, false) | (false, true) => {
             let kind = |d: bool| if d { "a directory" } else { "a file" };

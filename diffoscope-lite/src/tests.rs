@@ -868,3 +868,126 @@ fn zip_members_with_other_compressed_bytes_are_still_compared_by_content() {
     let d = diff(&p);
     assert!(at(&d, &["m.bin"]).unified_diff.is_some());
 }
+
+/// Writes an OCI image layout with one manifest, `config` and one layer.
+fn oci_layout(dir: &Path, config: &str, layer: &[u8]) {
+    use sha2::{Digest as _, Sha256};
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| -> String {
+        let hex = hex::encode(Sha256::digest(bytes));
+        std::fs::write(blobs.join(&hex), bytes).unwrap();
+        format!("sha256:{hex}")
+    };
+    let config_digest = put(config.as_bytes());
+    let layer_digest = put(layer);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{}}}]}}"#,
+        config.len(),
+        layer.len()
+    );
+    let manifest_digest = put(manifest.as_bytes());
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":{},"platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#,
+            manifest.len()
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn oci_layouts_pair_blobs_by_role() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let layer = tar_of(&[tar_member("etc/motd", b"hello\n")]);
+    oci_layout(
+        &a,
+        r#"{"created":"2024-01-01T00:00:00Z","architecture":"amd64"}"#,
+        &layer,
+    );
+    oci_layout(
+        &b,
+        r#"{"created":"2024-01-02T00:00:00Z","architecture":"amd64"}"#,
+        &layer,
+    );
+    let d = compare(&a, &b, &Options::default())
+        .unwrap()
+        .expect("differs");
+    let names: Vec<&str> = d.details.iter().map(|c| c.source1.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "index.json",
+            "manifest 1 (linux/amd64)/manifest.json",
+            "manifest 1 (linux/amd64)/config.json"
+        ],
+        "the identical layer pairs up and drops out: {d:#?}"
+    );
+    let config = at(&d, &["manifest 1 (linux/amd64)/config.json"]);
+    assert!(config
+        .unified_diff
+        .as_deref()
+        .unwrap()
+        .contains("+  \"created\": \"2024-01-02T00:00:00Z\""));
+
+    // A changed layer file is found inside the layer's tar.
+    let c = tmp.path().join("c");
+    oci_layout(
+        &c,
+        r#"{"created":"2024-01-01T00:00:00Z","architecture":"amd64"}"#,
+        &tar_of(&[tar_member("etc/motd", b"HELLO\n")]),
+    );
+    let d = compare(&a, &c, &Options::default())
+        .unwrap()
+        .expect("differs");
+    let motd = at(&d, &["manifest 1 (linux/amd64)/layer 1 of 1", "etc/motd"]);
+    assert!(motd.unified_diff.is_some(), "{d:#?}");
+}
+
+#[test]
+fn oci_digests_cannot_escape_the_blob_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    oci_layout(&a, "{}", b"x");
+    oci_layout(&b, "{}", b"x");
+    std::fs::write(
+        b.join("index.json"),
+        r#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../../etc/passwd","size":1}]}"#,
+    )
+    .unwrap();
+    let err = compare(&a, &b, &Options::default()).unwrap_err();
+    assert!(err.to_string().contains("bad digest"), "{err}");
+}
+
+#[test]
+fn docker_save_tarballs_pair_layers_by_role() {
+    let save = |id: &str, config: &str, motd: &[u8]| {
+        let layer = tar_of(&[tar_member("etc/motd", motd)]);
+        let manifest = format!(
+            r#"[{{"Config":"{id}.json","RepoTags":["demo:1"],"Layers":["{id}/layer.tar"]}}]"#
+        );
+        let layer_path = format!("{id}/layer.tar");
+        let config_path = format!("{id}.json");
+        tar_of(&[
+            tar_member("manifest.json", manifest.as_bytes()),
+            tar_member(&config_path, config.as_bytes()),
+            tar_member(&layer_path, &layer),
+        ])
+    };
+    let a = save("aaaa", r#"{"created":"2024-01-01T00:00:00Z"}"#, b"hello\n");
+    let b = save("bbbb", r#"{"created":"2024-01-01T00:00:00Z"}"#, b"HELLO\n");
+    let p = pair("a.tar", &a, "b.tar", &b);
+    let d = diff(&p);
+    let motd = at(&d, &["image 1 [demo:1]/layer 1 of 1", "etc/motd"]);
+    assert!(motd.unified_diff.is_some(), "{d:#?}");
+    // The config is identical once paired by role; only manifest.json differs besides the layer.
+    assert!(
+        d.details
+            .iter()
+            .all(|c| c.source1 != "image 1 [demo:1]/config.json"),
+        "{d:#?}"
+    );
+}

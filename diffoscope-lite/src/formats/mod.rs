@@ -21,8 +21,10 @@ use crate::Result;
 pub(crate) mod ar;
 pub(crate) mod bzip2;
 pub(crate) mod directory;
+pub(crate) mod docker;
 pub(crate) mod gzip;
 pub(crate) mod json;
+pub(crate) mod oci;
 pub(crate) mod tar;
 pub(crate) mod text;
 pub(crate) mod xz;
@@ -51,6 +53,8 @@ pub enum Kind {
     Bzip2,
     /// Unix ar, including Debian `.deb` packages.
     Ar,
+    /// An OCI image layout directory (detected from the filesystem).
+    OciLayout,
     /// JSON (compared pretty-printed with sorted keys).
     Json,
     /// UTF-8 text.
@@ -70,7 +74,8 @@ impl Kind {
             | Kind::Xz
             | Kind::Zstd
             | Kind::Bzip2
-            | Kind::Ar => true,
+            | Kind::Ar
+            | Kind::OciLayout => true,
             Kind::Json | Kind::Text | Kind::Binary => false,
         }
     }
@@ -92,6 +97,7 @@ impl fmt::Display for Kind {
             Kind::Zstd => "zstd",
             Kind::Bzip2 => "bzip2",
             Kind::Ar => "ar",
+            Kind::OciLayout => "OCI image layout",
             Kind::Json => "JSON",
             Kind::Text => "text",
             Kind::Binary => "binary",
@@ -135,6 +141,7 @@ pub trait Format: Sync {
 /// Every format, in detection order: the most specific magic first, text last.
 pub static REGISTRY: &[&dyn Format] = &[
     &directory::Directory,
+    &oci::OciLayout,
     &zip::Zip,
     &tar::Tar,
     &gzip::Gzip,

@@ -119,6 +119,8 @@ impl Format for Tar {
             Ok((entries, comments))
         })?;
         comments.extend(duplicate_comments(&entries));
+        let mut entries = entries;
+        super::docker::relabel(&mut entries, cx, name)?;
         Ok(Parsed::Container(Container {
             format: Kind::Tar,
             entries,
