@@ -268,3 +268,29 @@ fn diffoscope_reads_the_json() {
         "diffoscope rendered nothing useful"
     );
 }
+
+#[test]
+fn a_closed_pipe_is_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.zip"), dir.path().join("b.zip"));
+    let many: Vec<String> = (0..3000).map(|i| format!("line {i}\n")).collect();
+    let other: Vec<String> = (0..3000).map(|i| format!("LINE {i}\n")).collect();
+    zip(&a, &[("x.txt", &many.concat())]);
+    zip(&b, &[("x.txt", &other.concat())]);
+    // The reader closes the pipe after the first line, like `| head -1`.
+    let mut child = repro()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    assert!(line.starts_with("--- "), "{line}");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

@@ -13,6 +13,7 @@ mod config;
 mod dirhash;
 mod epoch;
 mod fsutil;
+mod output;
 mod report;
 mod runner;
 

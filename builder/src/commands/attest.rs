@@ -51,7 +51,7 @@ pub fn run(args: AttestArgs) -> Result<ExitCode> {
     }
     let envelope = provenance::sign_statement(&statement, &[&key])?;
     fsutil::write_atomic(&output, envelope.to_json_line()?.as_bytes())?;
-    println!(
+    crate::outln!(
         "signed {} subject(s), verdict {}, keyid {}: {}",
         statement.subject.len(),
         serde_json::to_value(report.verdict)?

@@ -68,11 +68,11 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             write_report(&cfg, &report)?;
             write_provenance(&cfg, &report)?;
             if cfg.json {
-                println!("{}", report_json(&report)?);
+                crate::outln!("{}", report_json(&report)?);
             } else {
-                print!("{}", report.render_table());
+                crate::out!("{}", report.render_table());
                 if let Some(b) = &report.bisect {
-                    println!("{}", b.summary());
+                    crate::outln!("{}", b.summary());
                 }
                 print_diffs(&cfg, &report);
             }
@@ -358,18 +358,18 @@ fn print_diffs(cfg: &BuildConfig, report: &Report) {
     for a in &report.artifacts {
         let Some(d) = &a.diff else { continue };
         if let Some(e) = &d.error {
-            println!("\n{}: no diff: {e}", a.path);
+            crate::outln!("\n{}: no diff: {e}", a.path);
             continue;
         }
-        println!("\n{} (run {} vs run {}):", a.path, d.runs[0], d.runs[1]);
+        crate::outln!("\n{} (run {} vs run {}):", a.path, d.runs[0], d.runs[1]);
         for line in d.summary.iter().take(SUMMARY_LINES) {
-            println!("  {line}");
+            crate::outln!("  {line}");
         }
         if d.summary.len() > SUMMARY_LINES {
-            println!("  … {} more", d.summary.len() - SUMMARY_LINES);
+            crate::outln!("  … {} more", d.summary.len() - SUMMARY_LINES);
         }
         if let Some(html) = d.reports.iter().find(|r| r.ends_with(".html")) {
-            println!("  report: {}", cfg.out.join(html).display());
+            crate::outln!("  report: {}", cfg.out.join(html).display());
         }
     }
 }

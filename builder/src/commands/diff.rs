@@ -46,11 +46,11 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     outputs.write(&diff)?;
     let stdout_text = args.text.is_none() && args.json.is_none() && args.html.is_none();
     if args.summary {
-        print!("{}", render(|w| printers::summary(&diff, w))?);
+        crate::out!("{}", render(|w| printers::summary(&diff, w))?);
     } else if stdout_text {
         let color = std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        print!(
+        crate::out!(
             "{}",
             render(|w| printers::text(&diff, w, &TextOptions { color }))?
         );

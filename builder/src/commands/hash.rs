@@ -1,6 +1,5 @@
 //! `repro hash`: SHA-256 of files, in parallel, in `sha256sum`'s format.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,8 +29,6 @@ pub fn run(args: HashArgs) -> Result<ExitCode> {
     let digests = diffoscope_lite::sha256_files(&paths);
     let mut failed = false;
     let mut entries = Vec::new();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     for (path, digest) in paths.iter().zip(digests) {
         let name = path.to_str().unwrap_or_default();
         match digest {
@@ -40,7 +37,7 @@ pub fn run(args: HashArgs) -> Result<ExitCode> {
                 sha256: d.hex(),
                 size: d.size,
             }),
-            Ok(d) => writeln!(out, "{}  {name}", d.hex()).context("writing to stdout")?,
+            Ok(d) => crate::outln!("{}  {name}", d.hex()),
             Err(err) => {
                 failed = true;
                 eprintln!("error: {:#}", anyhow::Error::from(err));
@@ -49,7 +46,7 @@ pub fn run(args: HashArgs) -> Result<ExitCode> {
     }
     if args.json {
         let json = serde_json::to_string_pretty(&entries).context("serializing JSON")?;
-        writeln!(out, "{json}").context("writing to stdout")?;
+        crate::outln!("{json}");
     }
     Ok(ExitCode::from(if failed { super::EXIT_ERROR } else { 0 }))
 }

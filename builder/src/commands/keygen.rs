@@ -13,8 +13,8 @@ pub fn run(args: KeygenArgs) -> Result<ExitCode> {
         .parse()
         .with_context(|| format!("--algorithm {}", args.algorithm))?;
     let files = provenance::keys::keygen(algorithm, &args.out)?;
-    println!("private key: {} (mode 0600)", files.private_key.display());
-    println!("public key:  {}", files.public_key.display());
-    println!("keyid:       {}", files.keyid);
+    crate::outln!("private key: {} (mode 0600)", files.private_key.display());
+    crate::outln!("public key:  {}", files.public_key.display());
+    crate::outln!("keyid:       {}", files.keyid);
     Ok(ExitCode::SUCCESS)
 }

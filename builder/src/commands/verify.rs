@@ -68,7 +68,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         };
         match check_policy(&args, &v) {
             Ok(()) => {
-                println!("ok  {label}: {}", summary(&v));
+                crate::outln!("ok  {label}: {}", summary(&v));
                 valid.push((label.clone(), v));
             }
             Err(reason) => failures.push(format!("{label}: {reason}")),
@@ -111,7 +111,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
                 args.threshold
             ));
         } else {
-            println!(
+            crate::outln!(
                 "ok  {}: sha256 {digest} attested by {} key(s)",
                 path.display(),
                 signers.len()
@@ -130,7 +130,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         );
     }
     if unmet.is_empty() && !valid.is_empty() {
-        println!("verification passed");
+        crate::outln!("verification passed");
         return Ok(ExitCode::SUCCESS);
     }
     for u in &unmet {

@@ -89,7 +89,12 @@ fn output(
     if path == Path::new("-") {
         let stdout = io::stdout();
         let mut lock = stdout.lock();
-        print(&mut lock, color_wanted())?;
+        match print(&mut lock, color_wanted()) {
+            // The reader went away (`| head`): stop printing, keep the exit code.
+            Err(diffoscope_lite::Error::Write { source, .. })
+                if source.kind() == io::ErrorKind::BrokenPipe => {}
+            other => other?,
+        }
     } else {
         // A temporary file beside the target, renamed into place: a report
         // is never left half-written.
