@@ -26,8 +26,11 @@ const ORDER_SHOWN: usize = 20;
 /// Compares two artifacts (files or directories) on disk.
 ///
 /// Returns `None` when they are identical, else the tree of differences.
-/// Errors (unreadable input, malformed archives, exceeded limits) abort the
-/// whole comparison: a partial tree would read as "these are the only
+/// A damaged member inside an archive is reported on that member ("could
+/// not be compared: …") and the rest is still compared; the tree stays
+/// honest because the damage is in it. Unreadable top-level inputs,
+/// exceeded safety limits and local I/O failures abort the whole
+/// comparison: a partial tree would read as "these are the only
 /// differences", which would be a lie.
 pub fn compare(a: &Path, b: &Path, opts: &Options) -> Result<Option<Difference>> {
     let (budget_a, budget_b) = (
@@ -300,8 +303,27 @@ impl Differ<'_> {
                 (&eb.content, &pb, eb.digest),
                 depth,
                 check && !known_different,
-            )?;
-            absorb(&mut d, body);
+            );
+            match body {
+                Ok(body) => absorb(&mut d, body),
+                // A damaged member (bad CRC, truncated stream, a container
+                // that does not parse) is itself a finding about the
+                // artifact: report it there and go on with the others.
+                // Safety limits and local I/O failures still stop everything.
+                Err(e @ Error::Malformed { .. }) => {
+                    d.comments.push(format!("could not be compared: {e}"));
+                }
+                Err(Error::Io {
+                    entry,
+                    action,
+                    source,
+                }) if action != "spooling" => {
+                    d.comments.push(format!(
+                        "could not be compared: {entry}: {action} failed: {source}"
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok((!d.is_empty()).then_some(d))
     }

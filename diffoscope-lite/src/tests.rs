@@ -991,3 +991,36 @@ fn docker_save_tarballs_pair_layers_by_role() {
         "{d:#?}"
     );
 }
+
+#[test]
+fn a_damaged_member_is_reported_and_the_others_still_compared() {
+    // Stored members, so a flipped data byte breaks only the CRC of a.txt.
+    let stored = |files: &[(&str, &[u8])]| {
+        let mut w = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (n, data) in files {
+            let opts = ::zip::write::SimpleFileOptions::default()
+                .compression_method(::zip::CompressionMethod::Stored)
+                .last_modified_time(
+                    ::zip::DateTime::from_date_and_time(2020, 1, 1, 0, 0, 0).unwrap(),
+                );
+            w.start_file(*n, opts).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    };
+    let a = stored(&[("a.txt", b"one\n"), ("b.txt", b"two\n")]);
+    let mut b = stored(&[("a.txt", b"one\n"), ("b.txt", b"TWO\n")]);
+    let at_data = b.windows(4).position(|w| w == b"one\n").unwrap();
+    b[at_data] = b'0';
+    let p = pair("a.zip", &a, "b.zip", &b);
+    let d = diff(&p);
+    let damaged = at(&d, &["a.txt"]);
+    assert!(
+        damaged
+            .comments
+            .iter()
+            .any(|c| c.contains("could not be compared")),
+        "{damaged:#?}"
+    );
+    assert!(at(&d, &["b.txt"]).unified_diff.is_some(), "{d:#?}");
+}
