@@ -21,6 +21,7 @@ use crate::Result;
 pub(crate) mod ar;
 pub(crate) mod bzip2;
 pub(crate) mod directory;
+pub(crate) mod elf;
 pub(crate) mod gzip;
 pub(crate) mod json;
 pub(crate) mod tar;
@@ -51,6 +52,8 @@ pub enum Kind {
     Bzip2,
     /// Unix ar, including Debian `.deb` packages.
     Ar,
+    /// ELF objects, executables and shared libraries (compared by section).
+    Elf,
     /// JSON (compared pretty-printed with sorted keys).
     Json,
     /// UTF-8 text.
@@ -70,7 +73,8 @@ impl Kind {
             | Kind::Xz
             | Kind::Zstd
             | Kind::Bzip2
-            | Kind::Ar => true,
+            | Kind::Ar
+            | Kind::Elf => true,
             Kind::Json | Kind::Text | Kind::Binary => false,
         }
     }
@@ -92,6 +96,7 @@ impl fmt::Display for Kind {
             Kind::Zstd => "zstd",
             Kind::Bzip2 => "bzip2",
             Kind::Ar => "ar",
+            Kind::Elf => "ELF",
             Kind::Json => "JSON",
             Kind::Text => "text",
             Kind::Binary => "binary",
@@ -142,6 +147,7 @@ pub static REGISTRY: &[&dyn Format] = &[
     &zstd::Zstd,
     &bzip2::Bzip2,
     &ar::Ar,
+    &elf::Elf,
     &json::Json,
     &text::Text,
 ];
@@ -251,6 +257,7 @@ mod tests {
         assert_eq!(detect(&[0x28, 0xb5, 0x2f, 0xfd]), Kind::Zstd);
         assert_eq!(detect(b"BZh9"), Kind::Bzip2);
         assert_eq!(detect(b"!<arch>\n"), Kind::Ar);
+        assert_eq!(detect(b"\x7fELF\x02\x01\x01"), Kind::Elf);
         assert_eq!(detect(b"  {\"a\": 1}"), Kind::Json);
         assert_eq!(detect(b"hello\n"), Kind::Text);
         assert_eq!(detect(b""), Kind::Text);
