@@ -25,6 +25,10 @@
 //!   diffed as one printable string per line, so embedded build paths read
 //!   as text; notes show as owner, type and hex (the GNU build id); other
 //!   sections as a hexdump.
+//! - Python bytecode caches (`.pyc`, magic number then `\r\n`): the magic
+//!   (with the Python version), flags, source mtime (so the timestamp hint
+//!   applies) and source size or hash are metadata; the marshalled code
+//!   object is one entry compared as bytes.
 //! - JSON (compared pretty-printed with sorted keys) and UTF-8 text (line by
 //!   line); anything else as a hexdump of the differing regions.
 //!

@@ -219,6 +219,7 @@ fn every_format_is_detected_by_magic() {
     assert_eq!(head(&bz2(b"x")), Kind::Bzip2);
     assert_eq!(head(&ar(&[("debian-binary", b"2.0\n")])), Kind::Ar);
     assert_eq!(head(&mini_elf(&[])), Kind::Elf);
+    assert_eq!(head(&pyc_of(3495, 0, [0; 8], b"\xe3")), Kind::Pyc);
     assert_eq!(head(b"{\"k\": [1, 2]}\n"), Kind::Json);
     assert_eq!(head(b"plain text\n"), Kind::Text);
     assert_eq!(head(&[0u8, 159, 146, 150]), Kind::Binary);
@@ -874,25 +875,32 @@ fn zip_members_with_other_compressed_bytes_are_still_compared_by_content() {
 fn cc(src: &str, args: &[&str]) -> Option<Vec<u8>> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("x.c"), src).unwrap();
-    let out = match std::process::Command::new("cc")
-        .current_dir(dir.path())
+    let mut cmd = std::process::Command::new("cc");
+    cmd.current_dir(dir.path())
         .args(args)
-        .args(["-o", "x", "x.c"])
-        .output()
-    {
+        .args(["-o", "x", "x.c"]);
+    run_tool(&mut cmd)?;
+    Some(std::fs::read(dir.path().join("x")).unwrap())
+}
+
+/// Runs a tool the test needs; `None` (with a message) when the machine
+/// does not have it, a panic with its stderr when it fails.
+fn run_tool(cmd: &mut std::process::Command) -> Option<()> {
+    let name = cmd.get_program().to_string_lossy().into_owned();
+    let out = match cmd.output() {
         Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("skipping: no C compiler (`cc`) on this machine");
+            eprintln!("skipping: no `{name}` on this machine");
             return None;
         }
-        Err(e) => panic!("running cc: {e}"),
+        Err(e) => panic!("running {name}: {e}"),
     };
     assert!(
         out.status.success(),
-        "cc failed: {}",
+        "{name} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(std::fs::read(dir.path().join("x")).unwrap())
+    Some(())
 }
 
 const HELLO_C: &str = "#include <stdio.h>\n\
@@ -1126,4 +1134,133 @@ fn elf_sections_carry_their_header_fields_and_notes_read_as_ids() {
         text.contains("├── .bss\n│┄ section size: 0 → 4096\n"),
         "{text}"
     );
+}
+
+// ---------- pyc ----------
+
+/// A pyc of Python 3.11's magic with `flags`, the 8 bytes after them
+/// (source mtime and size, or the source hash) and `code`.
+fn pyc_of(magic: u16, flags: u32, source: [u8; 8], code: &[u8]) -> Vec<u8> {
+    let mut out = magic.to_le_bytes().to_vec();
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&flags.to_le_bytes());
+    out.extend_from_slice(&source);
+    out.extend_from_slice(code);
+    out
+}
+
+/// Compiles `source` with the machine's python3, its file's mtime set to
+/// `mtime`, into a timestamp-based pyc; `None` (with a message) when there
+/// is no python3.
+fn python_pyc(source: &str, mtime: u32) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.py"), source).unwrap();
+    let script = format!(
+        "import os, py_compile\n\
+         os.utime('m.py', ({mtime}, {mtime}))\n\
+         py_compile.compile('m.py', cfile='m.pyc', doraise=True,\n\
+             invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)\n"
+    );
+    let mut cmd = std::process::Command::new("python3");
+    cmd.current_dir(dir.path())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .args(["-c", &script]);
+    run_tool(&mut cmd)?;
+    Some(std::fs::read(dir.path().join("m.pyc")).unwrap())
+}
+
+#[test]
+fn pyc_source_mtime_alone_is_a_timestamp_metadata_difference() {
+    let src = "VERSION = '1.0'\n";
+    let (Some(a), Some(b)) = (
+        python_pyc(src, 1_700_000_000),
+        python_pyc(src, 1_700_000_500),
+    ) else {
+        return;
+    };
+    let p = pair("m.pyc", &a, "m.pyc", &b);
+    let mut d = diff(&p);
+    annotate(&mut d, &HintContext::default());
+    assert!(d.details.is_empty(), "the code object is the same: {d:#?}");
+    assert_eq!(d.metadata.len(), 1, "{d:#?}");
+    let m = &d.metadata[0];
+    assert_eq!(m.field, MetaField::Header("pyc source mtime"));
+    assert_eq!(
+        (&m.source1, &m.source2),
+        (
+            &MetaValue::Time(1_700_000_000),
+            &MetaValue::Time(1_700_000_500)
+        )
+    );
+    assert_eq!(m.hints[0].cause, Cause::Timestamp);
+    let text = text_of(&d);
+    assert!(
+        text.contains("┄ pyc source mtime: 2023-11-14 22:13:20 (1700000000) → "),
+        "{text}"
+    );
+}
+
+#[test]
+fn pyc_with_another_code_object_is_a_content_difference() {
+    // Same mtime, same source size, other bytecode.
+    let (Some(a), Some(b)) = (
+        python_pyc("X = 1\n", 1_700_000_000),
+        python_pyc("X = 2\n", 1_700_000_000),
+    ) else {
+        return;
+    };
+    let p = pair("m.pyc", &a, "m.pyc", &b);
+    let d = diff(&p);
+    assert!(d.metadata.is_empty(), "{d:#?}");
+    let code = at(&d, &["code object"]);
+    let u = code.unified_diff.as_deref().unwrap();
+    assert!(u.starts_with("@@ -0x"), "a hexdump: {u}");
+}
+
+#[test]
+fn pyc_header_fields_are_named() {
+    let code = b"\xe3\0\0\0\0";
+    let a = pyc_of(3495, 3, *b"hash-one", code);
+    let b = pyc_of(3495, 3, *b"hash-two", code);
+    let d = diff(&pair("m.pyc", &a, "m.pyc", &b));
+    assert!(d.details.is_empty(), "{d:#?}");
+    let text = text_of(&d);
+    assert!(
+        text.contains("┄ pyc source hash: 686173682d6f6e65 → 686173682d74776f\n"),
+        "{text}"
+    );
+    // Timestamp-based vs hash-based, and another Python.
+    let c = pyc_of(3531, 0, [0; 8], code);
+    let d = diff(&pair("m.pyc", &a, "m.pyc", &c));
+    let fields: Vec<String> = d.metadata.iter().map(|m| m.field.to_string()).collect();
+    assert_eq!(
+        fields,
+        [
+            "pyc magic",
+            "pyc flags",
+            "pyc source hash",
+            "pyc source mtime",
+            "pyc source size"
+        ]
+    );
+    assert!(text_of(&d).contains(
+        "┄ pyc magic: \"3495 (Python 3.11)\" → \"3531 (Python 3.12)\"\n\
+         ┄ pyc flags: \"3 (hash-based, checked)\" → \"0 (timestamp-based)\"\n"
+    ));
+}
+
+#[test]
+fn truncated_pyc_header_is_an_error() {
+    let a = pyc_of(3495, 0, [0; 8], b"\xe3");
+    for cut in [4, 8, 15] {
+        let p = pair("m.pyc", &a, "m.pyc", &a[..cut]);
+        match diff_with(&p, &Options::default()) {
+            Err(
+                e @ Error::Malformed {
+                    format: Kind::Pyc, ..
+                },
+            ) => assert!(e.to_string().contains("m.pyc: malformed pyc: "), "{e}"),
+            other => panic!("expected a malformed-pyc error, got {other:?}"),
+        }
+    }
 }

@@ -24,6 +24,7 @@ pub(crate) mod directory;
 pub(crate) mod elf;
 pub(crate) mod gzip;
 pub(crate) mod json;
+pub(crate) mod pyc;
 pub(crate) mod tar;
 pub(crate) mod text;
 pub(crate) mod xz;
@@ -54,6 +55,8 @@ pub enum Kind {
     Ar,
     /// ELF objects, executables and shared libraries (compared by section).
     Elf,
+    /// Python bytecode caches: header fields, then the code object as bytes.
+    Pyc,
     /// JSON (compared pretty-printed with sorted keys).
     Json,
     /// UTF-8 text.
@@ -74,7 +77,8 @@ impl Kind {
             | Kind::Zstd
             | Kind::Bzip2
             | Kind::Ar
-            | Kind::Elf => true,
+            | Kind::Elf
+            | Kind::Pyc => true,
             Kind::Json | Kind::Text | Kind::Binary => false,
         }
     }
@@ -97,6 +101,7 @@ impl fmt::Display for Kind {
             Kind::Bzip2 => "bzip2",
             Kind::Ar => "ar",
             Kind::Elf => "ELF",
+            Kind::Pyc => "pyc",
             Kind::Json => "JSON",
             Kind::Text => "text",
             Kind::Binary => "binary",
@@ -148,6 +153,7 @@ pub static REGISTRY: &[&dyn Format] = &[
     &bzip2::Bzip2,
     &ar::Ar,
     &elf::Elf,
+    &pyc::Pyc,
     &json::Json,
     &text::Text,
 ];
@@ -258,6 +264,7 @@ mod tests {
         assert_eq!(detect(b"BZh9"), Kind::Bzip2);
         assert_eq!(detect(b"!<arch>\n"), Kind::Ar);
         assert_eq!(detect(b"\x7fELF\x02\x01\x01"), Kind::Elf);
+        assert_eq!(detect(b"\xa7\x0d\x0d\x0a\0\0\0\0"), Kind::Pyc);
         assert_eq!(detect(b"  {\"a\": 1}"), Kind::Json);
         assert_eq!(detect(b"hello\n"), Kind::Text);
         assert_eq!(detect(b""), Kind::Text);
