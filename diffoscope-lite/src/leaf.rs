@@ -147,9 +147,90 @@ pub(crate) fn hex_diff(
     Ok(out)
 }
 
+/// A reader that renders the bytes of another as printable strings, one
+/// per line, like `strings` but losing nothing: each NUL ends a line,
+/// printable ASCII stays as it is, `\\`, `\n`, `\t` and `\r` are escaped
+/// as in C and every other byte becomes `\xNN`. The rendering can be read
+/// back to the exact bytes, so two renderings are equal only if the bytes
+/// are, and embedded paths and versions read as text in a diff.
+pub(crate) struct Printable<R> {
+    inner: R,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+}
+
+impl<R: Read> Printable<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Printable {
+            inner,
+            raw: vec![0u8; 16 * 1024],
+            out: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+/// Appends the printable rendering of `bytes` to `out`.
+pub(crate) fn render_printable(bytes: &[u8], out: &mut Vec<u8>) {
+    for &b in bytes {
+        match b {
+            0 => out.push(b'\n'),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            0x20..=0x7e => out.push(b),
+            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+}
+
+impl<R: Read> Read for Printable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.out.len() {
+            let n = loop {
+                match self.inner.read(&mut self.raw) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            };
+            self.out.clear();
+            self.pos = 0;
+            render_printable(&self.raw[..n], &mut self.out);
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_is_one_string_per_line_and_reversible() {
+        let raw = b"GCC: (GNU) 12\0/build/a\\x.c\0\x01\x02\xff\0tab\there\n\0";
+        let mut out = String::new();
+        Printable::new(&raw[..]).read_to_string(&mut out).unwrap();
+        assert_eq!(
+            out,
+            "GCC: (GNU) 12\n/build/a\\\\x.c\n\\x01\\x02\\xff\ntab\\there\\n\n"
+        );
+        // Bytes that differ always render differently, even when they are
+        // not printable.
+        let mut seen = std::collections::HashMap::new();
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let mut r = Vec::new();
+                render_printable(&[a, b], &mut r);
+                assert_eq!(seen.insert(r, (a, b)), None, "{a} {b}");
+            }
+        }
+    }
 
     #[test]
     fn text_diff_has_context_and_cap() {

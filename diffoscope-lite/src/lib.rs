@@ -7,11 +7,30 @@
 //! # Model
 //!
 //! An artifact is read as a tree (see [`model`]): a [`model::Container`]
-//! (directory, zip, tar, ar, or the one stream inside a gzip/xz/zstd/bzip2
-//! file) holds [`model::Entry`]s with a path, a kind, [`model::Metadata`]
-//! and streamable [`model::Content`]. Formats are detected by content, never
-//! by file name ([`formats::detect`]); each lives in one file behind the
-//! [`formats::Format`] trait and is listed once in [`formats::REGISTRY`].
+//! (directory, zip, tar, ar, an ELF file's sections, or the one stream
+//! inside a gzip/xz/zstd/bzip2 file) holds [`model::Entry`]s with a path, a
+//! kind, [`model::Metadata`] and streamable [`model::Content`]. Formats are
+//! detected by content, never by file name ([`formats::detect`]); each lives
+//! in one file behind the [`formats::Format`] trait and is listed once in
+//! [`formats::REGISTRY`].
+//!
+//! # Formats
+//!
+//! - Archives: zip (wheel, jar, apk, nupkg), tar (v7, ustar, GNU, PAX), ar
+//!   (including `.deb`); compressed streams: gzip, xz, zstd, bzip2.
+//! - ELF objects, executables and shared libraries: the header's class,
+//!   type, machine, entry point and flags are metadata; each section is an
+//!   entry with its type, flags, address and size. String-holding sections
+//!   (`.rodata`, `.comment`, string tables, `.debug_str`, `.interp`, …) are
+//!   diffed as one printable string per line, so embedded build paths read
+//!   as text; notes show as owner, type and hex (the GNU build id); other
+//!   sections as a hexdump.
+//! - Python bytecode caches (`.pyc`, magic number then `\r\n`): the magic
+//!   (with the Python version), flags, source mtime (so the timestamp hint
+//!   applies) and source size or hash are metadata; the marshalled code
+//!   object is one entry compared as bytes.
+//! - JSON (compared pretty-printed with sorted keys) and UTF-8 text (line by
+//!   line); anything else as a hexdump of the differing regions.
 //!
 //! # Comparing
 //!

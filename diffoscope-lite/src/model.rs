@@ -23,6 +23,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::formats::{self, Kind};
 use crate::hash::Digest;
+use crate::leaf::Printable;
 use crate::limits::{Budget, Consumed, CountingReader, LimitReader};
 use crate::{Error, Options, Result};
 
@@ -105,6 +106,9 @@ pub struct Metadata {
     pub comment: Option<String>,
     /// PAX extended header records (tar), in archive order.
     pub pax: Vec<(String, String)>,
+    /// Fields of the format's own per-entry header that none of the above
+    /// hold (ELF section type, flags, address and size), in a fixed order.
+    pub attributes: Vec<(&'static str, MetaValue)>,
 }
 
 impl Metadata {
@@ -148,6 +152,9 @@ impl Metadata {
             };
             out.push((MetaField::Pax(k.clone()), value));
         }
+        for (name, value) in &self.attributes {
+            out.push((MetaField::Attribute(name), value.clone()));
+        }
         out
     }
 }
@@ -189,6 +196,8 @@ pub enum MetaField {
     EntryOrder,
     /// A field of a container's own header (gzip mtime, zip comment …).
     Header(&'static str),
+    /// A format-specific field of an entry's header (ELF section type …).
+    Attribute(&'static str),
 }
 
 impl fmt::Display for MetaField {
@@ -208,7 +217,7 @@ impl fmt::Display for MetaField {
             MetaField::LinkTarget => f.write_str("link target"),
             MetaField::Device => f.write_str("device"),
             MetaField::EntryOrder => f.write_str("entry order"),
-            MetaField::Header(name) => f.write_str(name),
+            MetaField::Header(name) | MetaField::Attribute(name) => f.write_str(name),
         }
     }
 }
@@ -222,6 +231,8 @@ pub enum MetaValue {
     Mode(u32),
     /// A plain number (uid, gid, OS code …).
     Number(u64),
+    /// A number best read in hex (an address, a flags word).
+    Hex(u64),
     /// Text.
     Text(String),
     /// Raw bytes, shown in hex.
@@ -236,6 +247,7 @@ impl fmt::Display for MetaValue {
             MetaValue::Time(t) => write!(f, "{} ({t})", crate::timefmt::format_utc(*t)),
             MetaValue::Mode(m) => write!(f, "0o{m:04o}"),
             MetaValue::Number(n) => write!(f, "{n}"),
+            MetaValue::Hex(n) => write!(f, "{n:#x}"),
             MetaValue::Text(s) => write!(f, "{s:?}"),
             MetaValue::Bytes(b) => {
                 if b.is_empty() {
@@ -311,6 +323,11 @@ pub(crate) enum Source {
         kind: Kind,
         inner: Arc<Content>,
     },
+    /// Another content rendered as printable strings, one per line (see
+    /// [`crate::leaf::Printable`]): how string-holding ELF sections are
+    /// diffed. The rendering is reversible, so equal renderings mean equal
+    /// bytes and the digest of the view still decides identity.
+    Printable(Arc<Content>),
 }
 
 impl fmt::Debug for Content {
@@ -322,6 +339,7 @@ impl fmt::Debug for Content {
             Source::Memory(m) => write!(f, "Content::Memory({} bytes)", m.len()),
             Source::Zip { index, .. } => write!(f, "Content::Zip(#{index})"),
             Source::Decompress { kind, .. } => write!(f, "Content::Decompress({kind})"),
+            Source::Printable(inner) => write!(f, "Content::Printable({inner:?})"),
         }
     }
 }
@@ -362,6 +380,11 @@ impl Content {
 
     pub(crate) fn memory(bytes: Vec<u8>) -> Self {
         Content(Source::Memory(bytes.into()))
+    }
+
+    /// This content rendered as printable strings, one per line.
+    pub(crate) fn printable(self) -> Self {
+        Content(Source::Printable(Arc::new(self)))
     }
 
     /// Runs `f` over a fresh reader of the whole content. `entry` names it
@@ -439,6 +462,9 @@ impl Content {
                         LimitReader::new(decoder, cx.budget, entry, Consumed::Counted(count));
                     f(&mut limited)
                 })
+            }
+            Source::Printable(inner) => {
+                inner.with_reader_dyn(cx, entry, &mut |r| f(&mut Printable::new(r)))
             }
         }
     }

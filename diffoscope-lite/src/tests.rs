@@ -194,6 +194,14 @@ fn text_of(d: &Difference) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// What the caller knows when the two builds ran in `/build/a` and `/build/b`.
+fn two_build_dirs() -> HintContext {
+    HintContext {
+        build_dirs: vec!["/build/a".into(), "/build/b".into()],
+        ..HintContext::default()
+    }
+}
+
 fn rel(p: &Pair, s: &str) -> String {
     s.replace(&p.dir.path().display().to_string(), "[TMP]")
 }
@@ -210,6 +218,8 @@ fn every_format_is_detected_by_magic() {
     assert_eq!(head(&zst(b"x")), Kind::Zstd);
     assert_eq!(head(&bz2(b"x")), Kind::Bzip2);
     assert_eq!(head(&ar(&[("debian-binary", b"2.0\n")])), Kind::Ar);
+    assert_eq!(head(&mini_elf(&[])), Kind::Elf);
+    assert_eq!(head(&pyc_of(3495, 0, [0; 8], b"\xe3")), Kind::Pyc);
     assert_eq!(head(b"{\"k\": [1, 2]}\n"), Kind::Json);
     assert_eq!(head(b"plain text\n"), Kind::Text);
     assert_eq!(head(&[0u8, 159, 146, 150]), Kind::Binary);
@@ -395,13 +405,7 @@ fn zip_inside_tar_gz_with_a_build_path_gets_the_hint() {
     let tb = gzip(&tar(&[("readme", b"hi\n"), ("lib/app.jar", &zb)]));
     let p = pair("app.tar.gz", &ta, "app.tar.gz", &tb);
     let mut d = diff(&p);
-    annotate(
-        &mut d,
-        &HintContext {
-            build_dirs: vec!["/build/a".into(), "/build/b".into()],
-            ..HintContext::default()
-        },
-    );
+    annotate(&mut d, &two_build_dirs());
     let leaf = at(&d, &["app.tar", "lib/app.jar", "META-INF/build.txt"]);
     assert_eq!(
         leaf.unified_diff.as_deref(),
@@ -805,13 +809,7 @@ fn nested_text_output_snapshot() {
     let b = gzip(&tar_of(&[tar_member("README", b"hello\n"), late]));
     let p = pair("dist.tar.gz", &a, "dist.tar.gz", &b);
     let mut d = diff(&p);
-    annotate(
-        &mut d,
-        &HintContext {
-            build_dirs: vec!["/build/a".into(), "/build/b".into()],
-            ..HintContext::default()
-        },
-    );
+    annotate(&mut d, &two_build_dirs());
     insta::assert_snapshot!("nested_text", rel(&p, &text_of(&d)));
 }
 
@@ -1066,6 +1064,404 @@ fn mutated_archives_never_panic() {
             }
             let p = pair(name, original, name, &m);
             let _ = diff_with(&p, &Options::default());
+        }
+    }
+}
+
+// ---------- ELF ----------
+
+/// Compiles `src` with `cc` and `args` into an executable, in a fresh
+/// directory under a fixed file name; `None` (with a message) when the
+/// machine has no `cc`.
+fn cc(src: &str, args: &[&str]) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.c"), src).unwrap();
+    let mut cmd = std::process::Command::new("cc");
+    cmd.current_dir(dir.path())
+        .args(args)
+        .args(["-o", "x", "x.c"]);
+    run_tool(&mut cmd)?;
+    Some(std::fs::read(dir.path().join("x")).unwrap())
+}
+
+/// Runs a tool the test needs; `None` (with a message) when the machine
+/// does not have it, a panic with its stderr when it fails.
+fn run_tool(cmd: &mut std::process::Command) -> Option<()> {
+    let name = cmd.get_program().to_string_lossy().into_owned();
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("skipping: no `{name}` on this machine");
+            return None;
+        }
+        Err(e) => panic!("running {name}: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(())
+}
+
+const HELLO_C: &str = "#include <stdio.h>\n\
+    int main(void) { puts(\"built in \" BUILD_DIR \"/src\"); return 0; }\n";
+
+fn hello(build_dir: &str) -> Option<Vec<u8>> {
+    let define = format!("-DBUILD_DIR=\"{build_dir}\"");
+    cc(HELLO_C, &[&define, "-Wl,--build-id=sha1"])
+}
+
+/// A little-endian ELF64 relocatable object with these sections (name,
+/// type, flags, alignment, data) and a section name table, laid out as
+/// header, section data, names, section headers.
+fn mini_elf(sections: &[(&str, u32, u64, u64, &[u8])]) -> Vec<u8> {
+    let mut out = vec![0u8; 64];
+    let mut names = b"\0.shstrtab\0".to_vec();
+    // (name offset, type, flags, align, data offset, size)
+    let mut headers = vec![(0u32, 0u32, 0u64, 0u64, 0u64, 0u64)];
+    for &(name, sh_type, flags, align, data) in sections {
+        headers.push((
+            names.len() as u32,
+            sh_type,
+            flags,
+            align,
+            out.len() as u64,
+            data.len() as u64,
+        ));
+        names.extend_from_slice(name.as_bytes());
+        names.push(0);
+        out.extend_from_slice(data);
+    }
+    headers.push((1, 3, 0, 1, out.len() as u64, names.len() as u64));
+    out.extend_from_slice(&names);
+    let shoff = out.len() as u64;
+    for (name, sh_type, flags, align, offset, size) in &headers {
+        out.extend_from_slice(&name.to_le_bytes());
+        out.extend_from_slice(&sh_type.to_le_bytes());
+        out.extend_from_slice(&flags.to_le_bytes());
+        out.extend_from_slice(&0u64.to_le_bytes()); // sh_addr
+        out.extend_from_slice(&offset.to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&[0u8; 8]); // sh_link, sh_info
+        out.extend_from_slice(&align.to_le_bytes());
+        out.extend_from_slice(&0u64.to_le_bytes()); // sh_entsize
+    }
+    out[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+    out[16..18].copy_from_slice(&1u16.to_le_bytes()); // ET_REL
+    out[18..20].copy_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    out[20..24].copy_from_slice(&1u32.to_le_bytes());
+    out[40..48].copy_from_slice(&shoff.to_le_bytes());
+    out[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+    out[58..60].copy_from_slice(&64u16.to_le_bytes()); // e_shentsize
+    out[60..62].copy_from_slice(&(headers.len() as u16).to_le_bytes());
+    out[62..64].copy_from_slice(&((headers.len() - 1) as u16).to_le_bytes());
+    out
+}
+
+/// A GNU build-id note (namesz 4, descsz 8, type 3).
+fn build_id_note(id: [u8; 8]) -> Vec<u8> {
+    let mut n = Vec::new();
+    for word in [4u32, 8, 3] {
+        n.extend_from_slice(&word.to_le_bytes());
+    }
+    n.extend_from_slice(b"GNU\0");
+    n.extend_from_slice(&id);
+    n
+}
+
+const SHT_PROGBITS: u32 = 1;
+const SHT_NOTE: u32 = 7;
+const SHT_NOBITS: u32 = 8;
+const SHF_ALLOC: u64 = 2;
+
+fn elf_error(p: &Pair) -> String {
+    match diff_with(p, &Options::default()) {
+        Err(
+            e @ Error::Malformed {
+                format: Kind::Elf, ..
+            },
+        ) => e.to_string(),
+        other => panic!("expected a malformed-ELF error, got {other:?}"),
+    }
+}
+
+#[test]
+fn elf_builds_differing_in_a_string_differ_in_rodata_as_text() {
+    let (Some(a), Some(b)) = (hello("/build/a"), hello("/build/b")) else {
+        return;
+    };
+    assert_eq!(detect(&a[..64]), Kind::Elf);
+    let p = pair("hello", &a, "hello", &b);
+    let mut d = diff(&p);
+    annotate(&mut d, &two_build_dirs());
+    let differing: Vec<&str> = d.details.iter().map(|c| c.source1.as_str()).collect();
+    assert_eq!(differing, [".note.gnu.build-id", ".rodata"], "{d:#?}");
+    assert!(d.metadata.is_empty(), "{d:#?}");
+    let rodata = at(&d, &[".rodata"]);
+    let u = rodata.unified_diff.as_deref().unwrap();
+    assert!(
+        u.contains("\n-built in /build/a/src\n+built in /build/b/src\n"),
+        "{u}"
+    );
+    assert_eq!(rodata.hints[0].cause, Cause::BuildPath);
+    // The build id follows the content, and reads as an id.
+    let id = at(&d, &[".note.gnu.build-id"]);
+    let u = id.unified_diff.as_deref().unwrap();
+    assert!(
+        u.starts_with("@@ -1 +1 @@\n-GNU build-id (type 3): "),
+        "{u}"
+    );
+    let text = rel(&p, &text_of(&d));
+    assert!(text.contains("├── .rodata\n"), "{text}");
+}
+
+#[test]
+fn identical_elf_builds_compare_equal() {
+    let (Some(a), Some(b)) = (hello("/build/a"), hello("/build/a")) else {
+        return;
+    };
+    let p = pair("hello", &a, "hello", &b);
+    assert_eq!(diff_with(&p, &Options::default()).unwrap(), None);
+}
+
+#[test]
+fn elf_header_fields_are_metadata_of_the_root() {
+    let Some(a) = hello("/build/a") else {
+        return;
+    };
+    let mut b = a.clone();
+    // e_flags of an ELF64 header.
+    b[48] ^= 0x10;
+    let p = pair("hello", &a, "hello", &b);
+    let d = diff(&p);
+    assert!(d.details.is_empty(), "{d:#?}");
+    assert_eq!(d.metadata.len(), 1, "{d:#?}");
+    assert_eq!(d.metadata[0].field, MetaField::Header("ELF flags"));
+    assert!(text_of(&d).contains("┄ ELF flags: 0x0 → 0x10\n"));
+}
+
+#[test]
+fn truncated_elf_is_an_error_naming_the_file() {
+    let a = mini_elf(&[(".text", SHT_PROGBITS, SHF_ALLOC, 1, b"\x90\xc3")]);
+    for cut in [5, 40, 63, 100, a.len() - 1] {
+        let p = pair("x.o", &a, "x.o", &a[..cut]);
+        let e = elf_error(&p);
+        assert!(e.contains("x.o: malformed ELF: "), "{e}");
+    }
+    if let Some(real) = hello("/build/a") {
+        for cut in [64, real.len() / 2, real.len() - 1] {
+            elf_error(&pair("hello", &real, "hello", &real[..cut]));
+        }
+    }
+}
+
+#[test]
+fn elf_sizes_are_checked_against_the_file_not_trusted() {
+    let a = mini_elf(&[(".data", SHT_PROGBITS, SHF_ALLOC, 1, b"abc")]);
+    let shoff = u64::from_le_bytes(a[40..48].try_into().unwrap()) as usize;
+    // Section 1 claims an exabyte.
+    let mut b = a.clone();
+    b[shoff + 64 + 32..shoff + 64 + 40].copy_from_slice(&(1u64 << 60).to_le_bytes());
+    let e = elf_error(&pair("x.o", &a, "x.o", &b));
+    assert!(e.contains("section .data at offset 64 claims"), "{e}");
+    // The header claims 65535 sections.
+    let mut b = a.clone();
+    b[60..62].copy_from_slice(&u16::MAX.to_le_bytes());
+    let e = elf_error(&pair("x.o", &a, "x.o", &b));
+    assert!(e.contains("section header table"), "{e}");
+}
+
+#[test]
+fn elf_sections_carry_their_header_fields_and_notes_read_as_ids() {
+    let object = |last_id_byte: u8, comment: &[u8]| {
+        let mut id = [1, 2, 3, 4, 5, 6, 7, 8];
+        id[7] = last_id_byte;
+        mini_elf(&[
+            (
+                ".note.gnu.build-id",
+                SHT_NOTE,
+                SHF_ALLOC,
+                4,
+                &build_id_note(id),
+            ),
+            (".bss", SHT_NOBITS, SHF_ALLOC | 1, 8, b""),
+            (".comment", SHT_PROGBITS, 0x30, 1, comment),
+        ])
+    };
+    let (a, b) = (object(8, b"GCC: 12\0"), object(0xff, b"GCC: 13\0"));
+    let p = pair("x.o", &a, "x.o", &b);
+    let d = diff(&p);
+    assert_eq!(
+        at(&d, &[".note.gnu.build-id"]).unified_diff.as_deref(),
+        Some("@@ -1 +1 @@\n-GNU build-id (type 3): 0102030405060708\n+GNU build-id (type 3): 01020304050607ff\n")
+    );
+    assert_eq!(
+        at(&d, &[".comment"]).unified_diff.as_deref(),
+        Some("@@ -1 +1 @@\n-GCC: 12\n+GCC: 13\n")
+    );
+    // A note whose padding is not zero cannot be shown as an id without
+    // hiding bytes: it falls back to the lossless strings view.
+    let short_id = |pad: &[u8; 3]| {
+        let mut n = build_id_note([1; 8]);
+        n[4] = 5; // descsz: 5 bytes of id, then 3 of padding
+        n.truncate(n.len() - 3);
+        n.extend_from_slice(pad);
+        n
+    };
+    let e = mini_elf(&[(".note.x", SHT_NOTE, 0, 4, &short_id(b"\0\0\0"))]);
+    let c = mini_elf(&[(".note.x", SHT_NOTE, 0, 4, &short_id(b"\0\0!"))]);
+    let d = diff(&pair("x.o", &e, "x.o", &c));
+    let u = at(&d, &[".note.x"]).unified_diff.clone().unwrap();
+    assert!(
+        u.contains("-GNU build-id (type 3): 0101010101\n+\\x04\n"),
+        "{u}"
+    );
+    // A section that grew in memory only (.bss) differs in its size.
+    let big_bss = {
+        let mut b = a.clone();
+        let shoff = u64::from_le_bytes(b[40..48].try_into().unwrap()) as usize;
+        let at_size = shoff + 2 * 64 + 32;
+        b[at_size..at_size + 8].copy_from_slice(&4096u64.to_le_bytes());
+        b
+    };
+    let d = diff(&pair("x.o", &a, "x.o", &big_bss));
+    let bss = at(&d, &[".bss"]);
+    assert_eq!(bss.metadata.len(), 1, "{bss:#?}");
+    assert_eq!(bss.metadata[0].field, MetaField::Attribute("section size"));
+    assert_eq!(bss.metadata[0].source2, MetaValue::Number(4096));
+    let text = text_of(&d);
+    assert!(
+        text.contains("├── .bss\n│┄ section size: 0 → 4096\n"),
+        "{text}"
+    );
+}
+
+// ---------- pyc ----------
+
+/// A pyc of Python 3.11's magic with `flags`, the 8 bytes after them
+/// (source mtime and size, or the source hash) and `code`.
+fn pyc_of(magic: u16, flags: u32, source: [u8; 8], code: &[u8]) -> Vec<u8> {
+    let mut out = magic.to_le_bytes().to_vec();
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&flags.to_le_bytes());
+    out.extend_from_slice(&source);
+    out.extend_from_slice(code);
+    out
+}
+
+/// Compiles `source` with the machine's python3, its file's mtime set to
+/// `mtime`, into a timestamp-based pyc; `None` (with a message) when there
+/// is no python3.
+fn python_pyc(source: &str, mtime: u32) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.py"), source).unwrap();
+    let script = format!(
+        "import os, py_compile\n\
+         os.utime('m.py', ({mtime}, {mtime}))\n\
+         py_compile.compile('m.py', cfile='m.pyc', doraise=True,\n\
+             invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)\n"
+    );
+    let mut cmd = std::process::Command::new("python3");
+    cmd.current_dir(dir.path())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .args(["-c", &script]);
+    run_tool(&mut cmd)?;
+    Some(std::fs::read(dir.path().join("m.pyc")).unwrap())
+}
+
+#[test]
+fn pyc_source_mtime_alone_is_a_timestamp_metadata_difference() {
+    let src = "VERSION = '1.0'\n";
+    let (Some(a), Some(b)) = (
+        python_pyc(src, 1_700_000_000),
+        python_pyc(src, 1_700_000_500),
+    ) else {
+        return;
+    };
+    let p = pair("m.pyc", &a, "m.pyc", &b);
+    let mut d = diff(&p);
+    annotate(&mut d, &HintContext::default());
+    assert!(d.details.is_empty(), "the code object is the same: {d:#?}");
+    assert_eq!(d.metadata.len(), 1, "{d:#?}");
+    let m = &d.metadata[0];
+    assert_eq!(m.field, MetaField::Header("pyc source mtime"));
+    assert_eq!(
+        (&m.source1, &m.source2),
+        (
+            &MetaValue::Time(1_700_000_000),
+            &MetaValue::Time(1_700_000_500)
+        )
+    );
+    assert_eq!(m.hints[0].cause, Cause::Timestamp);
+    let text = text_of(&d);
+    assert!(
+        text.contains("┄ pyc source mtime: 2023-11-14 22:13:20 (1700000000) → "),
+        "{text}"
+    );
+}
+
+#[test]
+fn pyc_with_another_code_object_is_a_content_difference() {
+    // Same mtime, same source size, other bytecode.
+    let (Some(a), Some(b)) = (
+        python_pyc("X = 1\n", 1_700_000_000),
+        python_pyc("X = 2\n", 1_700_000_000),
+    ) else {
+        return;
+    };
+    let p = pair("m.pyc", &a, "m.pyc", &b);
+    let d = diff(&p);
+    assert!(d.metadata.is_empty(), "{d:#?}");
+    let code = at(&d, &["code object"]);
+    let u = code.unified_diff.as_deref().unwrap();
+    assert!(u.starts_with("@@ -0x"), "a hexdump: {u}");
+}
+
+#[test]
+fn pyc_header_fields_are_named() {
+    let code = b"\xe3\0\0\0\0";
+    let a = pyc_of(3495, 3, *b"hash-one", code);
+    let b = pyc_of(3495, 3, *b"hash-two", code);
+    let d = diff(&pair("m.pyc", &a, "m.pyc", &b));
+    assert!(d.details.is_empty(), "{d:#?}");
+    let text = text_of(&d);
+    assert!(
+        text.contains("┄ pyc source hash: 686173682d6f6e65 → 686173682d74776f\n"),
+        "{text}"
+    );
+    // Timestamp-based vs hash-based, and another Python.
+    let c = pyc_of(3531, 0, [0; 8], code);
+    let d = diff(&pair("m.pyc", &a, "m.pyc", &c));
+    let fields: Vec<String> = d.metadata.iter().map(|m| m.field.to_string()).collect();
+    assert_eq!(
+        fields,
+        [
+            "pyc magic",
+            "pyc flags",
+            "pyc source hash",
+            "pyc source mtime",
+            "pyc source size"
+        ]
+    );
+    assert!(text_of(&d).contains(
+        "┄ pyc magic: \"3495 (Python 3.11)\" → \"3531 (Python 3.12)\"\n\
+         ┄ pyc flags: \"3 (hash-based, checked)\" → \"0 (timestamp-based)\"\n"
+    ));
+}
+
+#[test]
+fn truncated_pyc_header_is_an_error() {
+    let a = pyc_of(3495, 0, [0; 8], b"\xe3");
+    for cut in [4, 8, 15] {
+        let p = pair("m.pyc", &a, "m.pyc", &a[..cut]);
+        match diff_with(&p, &Options::default()) {
+            Err(
+                e @ Error::Malformed {
+                    format: Kind::Pyc, ..
+                },
+            ) => assert!(e.to_string().contains("m.pyc: malformed pyc: "), "{e}"),
+            other => panic!("expected a malformed-pyc error, got {other:?}"),
         }
     }
 }

@@ -22,9 +22,11 @@ pub(crate) mod ar;
 pub(crate) mod bzip2;
 pub(crate) mod directory;
 pub(crate) mod docker;
+pub(crate) mod elf;
 pub(crate) mod gzip;
 pub(crate) mod json;
 pub(crate) mod oci;
+pub(crate) mod pyc;
 pub(crate) mod tar;
 pub(crate) mod text;
 pub(crate) mod xz;
@@ -55,6 +57,10 @@ pub enum Kind {
     Ar,
     /// An OCI image layout directory (detected from the filesystem).
     OciLayout,
+    /// ELF objects, executables and shared libraries (compared by section).
+    Elf,
+    /// Python bytecode caches: header fields, then the code object as bytes.
+    Pyc,
     /// JSON (compared pretty-printed with sorted keys).
     Json,
     /// UTF-8 text.
@@ -75,7 +81,9 @@ impl Kind {
             | Kind::Zstd
             | Kind::Bzip2
             | Kind::Ar
-            | Kind::OciLayout => true,
+            | Kind::OciLayout
+            | Kind::Elf
+            | Kind::Pyc => true,
             Kind::Json | Kind::Text | Kind::Binary => false,
         }
     }
@@ -98,6 +106,8 @@ impl fmt::Display for Kind {
             Kind::Bzip2 => "bzip2",
             Kind::Ar => "ar",
             Kind::OciLayout => "OCI image layout",
+            Kind::Elf => "ELF",
+            Kind::Pyc => "pyc",
             Kind::Json => "JSON",
             Kind::Text => "text",
             Kind::Binary => "binary",
@@ -149,6 +159,8 @@ pub static REGISTRY: &[&dyn Format] = &[
     &zstd::Zstd,
     &bzip2::Bzip2,
     &ar::Ar,
+    &elf::Elf,
+    &pyc::Pyc,
     &json::Json,
     &text::Text,
 ];
@@ -258,6 +270,8 @@ mod tests {
         assert_eq!(detect(&[0x28, 0xb5, 0x2f, 0xfd]), Kind::Zstd);
         assert_eq!(detect(b"BZh9"), Kind::Bzip2);
         assert_eq!(detect(b"!<arch>\n"), Kind::Ar);
+        assert_eq!(detect(b"\x7fELF\x02\x01\x01"), Kind::Elf);
+        assert_eq!(detect(b"\xa7\x0d\x0d\x0a\0\0\0\0"), Kind::Pyc);
         assert_eq!(detect(b"  {\"a\": 1}"), Kind::Json);
         assert_eq!(detect(b"hello\n"), Kind::Text);
         assert_eq!(detect(b""), Kind::Text);

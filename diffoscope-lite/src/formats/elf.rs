@@ -1,0 +1,435 @@
+//! ELF objects, executables and shared libraries, read as a container of
+//! sections: the differ then says *which* sections differ instead of
+//! showing one hexdump of the whole file.
+//!
+//! The file header's class, byte order, OS/ABI, type, machine, entry point
+//! and flags are the container's own metadata; each section is an entry
+//! named after it, with its type, flags, address and size as metadata and
+//! its bytes as content (a byte range of the file, never loaded whole).
+//! Sections that hold strings (`.comment`, `.rodata`, string tables,
+//! `.debug_str`, `.interp`, …) are compared through a reversible printable
+//! rendering, one string per line, so build paths and versions read as text
+//! in the diff; notes (`.note.gnu.build-id`) are shown as owner, type and
+//! hex descriptor. Everything else is compared as bytes.
+//!
+//! Only the header, the section header table and the section name table
+//! are read into memory, each after checking that it lies inside the file.
+//! Program headers, symbols and relocations are not interpreted: bytes they
+//! change show up in the sections that hold them, and bytes outside every
+//! section fall back to the container's whole-file hexdump.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use object::elf;
+use object::read::elf::{FileHeader, NoteIterator, SectionHeader};
+use object::read::StringTable;
+use object::{Endian, Endianness};
+
+use super::{Format, Kind, Parsed};
+use crate::model::{
+    Container, Content, Cx, Entry, EntryKind, MetaField, MetaValue, Metadata, Source, INLINE_MAX,
+};
+use crate::{Error, Result};
+
+/// ELF files.
+pub struct Elf;
+
+impl Format for Elf {
+    fn kind(&self) -> Kind {
+        Kind::Elf
+    }
+
+    fn detect(&self, head: &[u8]) -> bool {
+        head.starts_with(&elf::ELFMAG)
+    }
+
+    fn read(&self, content: &Content, name: &str, cx: &Cx<'_>) -> Result<Parsed> {
+        let (file, start, len) = content.as_file(cx, name)?;
+        let r = Reader {
+            file: &file,
+            start,
+            len,
+            name,
+            cx,
+        };
+        let mut ident = [0u8; 64];
+        let n = usize::try_from(len).unwrap_or(usize::MAX).min(ident.len());
+        r.read_at(&mut ident[..n], 0)?;
+        let head = &ident[..n];
+        // e_ident[EI_CLASS]: 32 or 64 bits, which decides the header layout.
+        let container = match head.get(4) {
+            Some(&elf::ELFCLASS64) => r.container::<elf::FileHeader64<Endianness>>(head),
+            Some(&elf::ELFCLASS32) => r.container::<elf::FileHeader32<Endianness>>(head),
+            Some(other) => Err(r.bad(format!("unknown ELF class {other}"))),
+            None => Err(r.bad(format!("{len} bytes are too short for an ELF header"))),
+        }?;
+        Ok(Parsed::Container(container))
+    }
+}
+
+/// One side's file while its header is read.
+struct Reader<'a> {
+    file: &'a Arc<File>,
+    start: u64,
+    len: u64,
+    name: &'a str,
+    cx: &'a Cx<'a>,
+}
+
+impl Reader<'_> {
+    fn bad(&self, detail: String) -> Error {
+        Error::Malformed {
+            entry: self.name.to_owned(),
+            format: Kind::Elf,
+            detail,
+        }
+    }
+
+    /// Checks that `size` bytes at `offset` lie inside the file.
+    fn check_range(&self, what: &str, offset: u64, size: u64) -> Result<()> {
+        match offset.checked_add(size) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(self.bad(format!(
+                "{what} at offset {offset} claims {size} bytes, the file has {}",
+                self.len
+            ))),
+        }
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.file
+            .read_exact_at(buf, self.start + offset)
+            .map_err(|e| self.cx.io(e, self.name, "reading"))
+    }
+
+    /// Reads `size` bytes at `offset`, which must lie inside the file: the
+    /// size is never trusted beyond that.
+    fn read_vec(&self, what: &str, offset: u64, size: u64) -> Result<Vec<u8>> {
+        self.check_range(what, offset, size)?;
+        let mut buf = vec![0u8; usize::try_from(size).map_err(|e| self.bad(e.to_string()))?];
+        self.read_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+
+    fn container<H: FileHeader<Endian = Endianness>>(&self, head: &[u8]) -> Result<Container> {
+        let header = H::parse(head).map_err(|e| self.bad(e.to_string()))?;
+        let endian = header.endian().map_err(|e| self.bad(e.to_string()))?;
+        let meta = header_fields(header, endian);
+
+        let shoff: u64 = header.e_shoff(endian).into();
+        let entsize = std::mem::size_of::<H::SectionHeader>();
+        if shoff == 0 {
+            return Ok(container(meta, Vec::new()));
+        }
+        if usize::from(header.e_shentsize(endian)) != entsize {
+            return Err(self.bad(format!(
+                "section header size {} (expected {entsize})",
+                header.e_shentsize(endian)
+            )));
+        }
+        // Section 0 holds the real count and name-table index when they do
+        // not fit the file header (extended numbering).
+        let first = self.read_vec("section header 0", shoff, entsize as u64)?;
+        let section_0 = object::pod::from_bytes::<H::SectionHeader>(&first)
+            .map_err(|()| self.bad("section header 0 is cut off".into()))?
+            .0;
+        let count: u64 = match header.e_shnum(endian) {
+            0 => section_0.sh_size(endian).into(),
+            n => n.into(),
+        };
+        let table_size = count
+            .checked_mul(entsize as u64)
+            .ok_or_else(|| self.bad(format!("{count} section headers")))?;
+        let table = self.read_vec("section header table", shoff, table_size)?;
+        let sections = object::pod::slice_from_all_bytes::<H::SectionHeader>(&table)
+            .map_err(|()| self.bad("section header table is cut off".into()))?;
+        let names_index = match header.e_shstrndx(endian) {
+            elf::SHN_XINDEX => section_0.sh_link(endian),
+            n => u32::from(n),
+        };
+        let names = match usize::try_from(names_index)
+            .ok()
+            .and_then(|i| sections.get(i))
+        {
+            Some(s) if names_index != 0 => {
+                let (offset, size) = s.file_range(endian).unwrap_or((0, 0));
+                self.read_vec("section name table", offset, size)?
+            }
+            _ => Vec::new(),
+        };
+        let strings = StringTable::new(&names[..], 0, names.len() as u64);
+
+        let mut entries = Vec::new();
+        for (index, s) in sections.iter().enumerate().skip(1) {
+            let section_name = match s.name(endian, strings) {
+                Ok(n) if !n.is_empty() => String::from_utf8_lossy(n).into_owned(),
+                _ => format!("(section {index})"),
+            };
+            let nested = format!("{}::{section_name}", self.name);
+            self.cx.budget.add_entry(&nested)?;
+            let sh_type = s.sh_type(endian);
+            let flags: u64 = s.sh_flags(endian).into();
+            let size: u64 = s.sh_size(endian).into();
+            let body = match s.file_range(endian) {
+                Some((offset, size)) => {
+                    self.check_range(&format!("section {section_name}"), offset, size)?;
+                    Content(Source::Range {
+                        file: Arc::clone(self.file),
+                        offset: self.start + offset,
+                        len: size,
+                    })
+                }
+                // SHT_NOBITS (.bss): only the size, compared as metadata.
+                None => Content::empty(),
+            };
+            let body = if sh_type == elf::SHT_NOTE {
+                self.notes::<H>(body, &nested, endian, s.sh_addralign(endian))?
+            } else if holds_strings(&section_name, sh_type, flags) {
+                body.printable()
+            } else {
+                body
+            };
+            entries.push(Entry {
+                path: section_name,
+                kind: EntryKind::File,
+                meta: Metadata {
+                    size: Some(size),
+                    order: entries.len(),
+                    attributes: vec![
+                        ("section type", MetaValue::Text(section_type(sh_type))),
+                        ("section flags", MetaValue::Text(section_flags(flags))),
+                        ("section address", MetaValue::Hex(s.sh_addr(endian).into())),
+                        ("section size", MetaValue::Number(size)),
+                    ],
+                    ..Metadata::default()
+                },
+                content: body,
+                digest: None,
+            });
+        }
+        Ok(container(meta, entries))
+    }
+
+    /// A note section rendered as one line per note, or, if it is large or
+    /// the rendering would lose bytes (odd padding, trailing junk), the
+    /// plain printable view.
+    fn notes<H: FileHeader<Endian = Endianness>>(
+        &self,
+        body: Content,
+        entry: &str,
+        endian: Endianness,
+        align: H::Word,
+    ) -> Result<Content> {
+        let Source::Range { offset, len, .. } = &body.0 else {
+            return Ok(body);
+        };
+        if *len > INLINE_MAX {
+            return Ok(body.printable());
+        }
+        let mut bytes = vec![0u8; usize::try_from(*len).unwrap_or(0)];
+        self.file
+            .read_exact_at(&mut bytes, *offset)
+            .map_err(|e| self.cx.io(e, entry, "reading"))?;
+        Ok(match render_notes::<H>(&bytes, endian, align) {
+            Some(text) => Content::memory(text.into_bytes()),
+            None => body.printable(),
+        })
+    }
+}
+
+fn container(meta: Vec<(MetaField, MetaValue)>, entries: Vec<Entry>) -> Container {
+    Container {
+        format: Kind::Elf,
+        entries,
+        meta,
+        // Repeated section names (`.group`, `.text` in relocatable objects)
+        // are normal ELF, not an anomaly: they pair by occurrence.
+        comments: Vec::new(),
+        single_stream: false,
+        ordered: true,
+    }
+}
+
+/// Whether a section is compared as printable strings rather than bytes.
+fn holds_strings(name: &str, sh_type: u32, flags: u64) -> bool {
+    const NAMES: &[&str] = &[
+        ".comment",
+        ".interp",
+        ".gnu_debuglink",
+        ".gnu_debugaltlink",
+        ".debug_str",
+        ".debug_line_str",
+    ];
+    sh_type == elf::SHT_STRTAB
+        || flags & u64::from(elf::SHF_STRINGS) != 0
+        || NAMES.contains(&name)
+        || name == ".rodata"
+        || name.starts_with(".rodata.")
+}
+
+/// One line per note: owner, type and the descriptor in hex (the GNU build
+/// id reads as the id `file` and `readelf -n` print). `None` unless
+/// re-encoding the notes gives back exactly `bytes`, so that equal
+/// renderings always mean equal sections.
+fn render_notes<H: FileHeader<Endian = Endianness>>(
+    bytes: &[u8],
+    endian: Endianness,
+    align: H::Word,
+) -> Option<String> {
+    let align_to = if align.into() == 8 { 8 } else { 4 };
+    let mut notes = NoteIterator::<H>::new(endian, align, bytes).ok()?;
+    let (mut text, mut again) = (String::new(), Vec::new());
+    let pad = |v: &mut Vec<u8>| v.resize(v.len().next_multiple_of(align_to), 0);
+    while let Some(note) = notes.next().ok()? {
+        let raw_name = note.name_bytes();
+        let owner = raw_name.strip_suffix(&[0])?;
+        if owner.contains(&0) {
+            return None;
+        }
+        let n_type = note.n_type(endian);
+        for field in [raw_name.len(), note.desc().len()] {
+            again.extend_from_slice(&endian.write_u32_bytes(u32::try_from(field).ok()?));
+        }
+        again.extend_from_slice(&endian.write_u32_bytes(n_type));
+        again.extend_from_slice(raw_name);
+        pad(&mut again);
+        again.extend_from_slice(note.desc());
+        pad(&mut again);
+        let mut line = Vec::new();
+        crate::leaf::render_printable(owner, &mut line);
+        text.push_str(&String::from_utf8_lossy(&line));
+        match (owner, n_type) {
+            (b"GNU", elf::NT_GNU_BUILD_ID) => text.push_str(" build-id"),
+            (b"GNU", elf::NT_GNU_ABI_TAG) => text.push_str(" ABI tag"),
+            (b"GNU", elf::NT_GNU_PROPERTY_TYPE_0) => text.push_str(" property"),
+            _ => {}
+        }
+        text.push_str(&format!(" (type {n_type}): {}\n", hex::encode(note.desc())));
+    }
+    (again == bytes).then_some(text)
+}
+
+fn header_fields<H: FileHeader<Endian = Endianness>>(
+    header: &H,
+    endian: Endianness,
+) -> Vec<(MetaField, MetaValue)> {
+    let ident = header.e_ident();
+    let class = if header.is_class_64() {
+        "ELF64"
+    } else {
+        "ELF32"
+    };
+    let data = if header.is_little_endian() {
+        "little-endian"
+    } else {
+        "big-endian"
+    };
+    let os_abi = match ident.os_abi {
+        elf::ELFOSABI_SYSV => "System V".to_owned(),
+        elf::ELFOSABI_GNU => "GNU/Linux".to_owned(),
+        elf::ELFOSABI_FREEBSD => "FreeBSD".to_owned(),
+        elf::ELFOSABI_NETBSD => "NetBSD".to_owned(),
+        elf::ELFOSABI_OPENBSD => "OpenBSD".to_owned(),
+        n => format!("OS/ABI {n}"),
+    };
+    let e_type = match header.e_type(endian) {
+        elf::ET_NONE => "NONE (no file type)".to_owned(),
+        elf::ET_REL => "REL (relocatable object)".to_owned(),
+        elf::ET_EXEC => "EXEC (executable)".to_owned(),
+        elf::ET_DYN => "DYN (shared object or position-independent executable)".to_owned(),
+        elf::ET_CORE => "CORE (core dump)".to_owned(),
+        n => format!("type {n:#x}"),
+    };
+    let machine = match header.e_machine(endian) {
+        elf::EM_386 => "Intel 80386".to_owned(),
+        elf::EM_X86_64 => "x86-64".to_owned(),
+        elf::EM_ARM => "ARM".to_owned(),
+        elf::EM_AARCH64 => "AArch64".to_owned(),
+        elf::EM_RISCV => "RISC-V".to_owned(),
+        elf::EM_MIPS => "MIPS".to_owned(),
+        elf::EM_PPC => "PowerPC".to_owned(),
+        elf::EM_PPC64 => "PowerPC64".to_owned(),
+        elf::EM_S390 => "IBM S/390".to_owned(),
+        elf::EM_SPARCV9 => "SPARC v9".to_owned(),
+        elf::EM_LOONGARCH => "LoongArch".to_owned(),
+        n => format!("machine {n}"),
+    };
+    let field = |name, value| (MetaField::Header(name), value);
+    vec![
+        field("ELF class", MetaValue::Text(class.into())),
+        field("ELF byte order", MetaValue::Text(data.into())),
+        field("ELF OS/ABI", MetaValue::Text(os_abi)),
+        field("ELF type", MetaValue::Text(e_type)),
+        field("ELF machine", MetaValue::Text(machine)),
+        field(
+            "ELF entry point",
+            MetaValue::Hex(header.e_entry(endian).into()),
+        ),
+        field("ELF flags", MetaValue::Hex(header.e_flags(endian).into())),
+    ]
+}
+
+/// `readelf`'s name of a section type.
+fn section_type(t: u32) -> String {
+    let name = match t {
+        elf::SHT_NULL => "NULL",
+        elf::SHT_PROGBITS => "PROGBITS",
+        elf::SHT_SYMTAB => "SYMTAB",
+        elf::SHT_STRTAB => "STRTAB",
+        elf::SHT_RELA => "RELA",
+        elf::SHT_HASH => "HASH",
+        elf::SHT_DYNAMIC => "DYNAMIC",
+        elf::SHT_NOTE => "NOTE",
+        elf::SHT_NOBITS => "NOBITS",
+        elf::SHT_REL => "REL",
+        elf::SHT_DYNSYM => "DYNSYM",
+        elf::SHT_INIT_ARRAY => "INIT_ARRAY",
+        elf::SHT_FINI_ARRAY => "FINI_ARRAY",
+        elf::SHT_PREINIT_ARRAY => "PREINIT_ARRAY",
+        elf::SHT_GROUP => "GROUP",
+        elf::SHT_SYMTAB_SHNDX => "SYMTAB_SHNDX",
+        elf::SHT_RELR => "RELR",
+        elf::SHT_GNU_ATTRIBUTES => "GNU_ATTRIBUTES",
+        elf::SHT_GNU_HASH => "GNU_HASH",
+        elf::SHT_GNU_VERDEF => "VERDEF",
+        elf::SHT_GNU_VERNEED => "VERNEED",
+        elf::SHT_GNU_VERSYM => "VERSYM",
+        _ => return format!("{t:#x}"),
+    };
+    name.to_owned()
+}
+
+/// Section flags by name, `|`-separated, unknown bits in hex.
+fn section_flags(flags: u64) -> String {
+    const NAMES: &[(u32, &str)] = &[
+        (elf::SHF_WRITE, "WRITE"),
+        (elf::SHF_ALLOC, "ALLOC"),
+        (elf::SHF_EXECINSTR, "EXECINSTR"),
+        (elf::SHF_MERGE, "MERGE"),
+        (elf::SHF_STRINGS, "STRINGS"),
+        (elf::SHF_INFO_LINK, "INFO_LINK"),
+        (elf::SHF_LINK_ORDER, "LINK_ORDER"),
+        (elf::SHF_OS_NONCONFORMING, "OS_NONCONFORMING"),
+        (elf::SHF_GROUP, "GROUP"),
+        (elf::SHF_TLS, "TLS"),
+        (elf::SHF_COMPRESSED, "COMPRESSED"),
+    ];
+    let mut rest = flags;
+    let mut parts: Vec<String> = Vec::new();
+    for &(bit, name) in NAMES {
+        if flags & u64::from(bit) != 0 {
+            parts.push(name.to_owned());
+            rest &= !u64::from(bit);
+        }
+    }
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    if parts.is_empty() {
+        "(none)".to_owned()
+    } else {
+        parts.join("|")
+    }
+}
