@@ -42,8 +42,11 @@ def wrapper(name):
     # decompressed wrappers: "a.tar" inside "a.tar.gz", "a.tgz-content".
     return name.endswith("-content") or re.fullmatch(r"[ab]\.tar", name) is not None
 def view(name):
-    # diffoscope's views of one member ("readelf --wide ... {}", "Pretty-printed").
-    return not listing(name) and (" " in name or "{}" in name or name == "Pretty-printed")
+    # Views of one member: diffoscope's ("readelf --wide ... {}",
+    # "Pretty-printed") and repro's ELF sections (".rodata", ".dynstr")
+    # and pyc code object.
+    return not listing(name) and (" " in name or "{}" in name or name == "Pretty-printed"
+                                  or re.fullmatch(r"\.[A-Za-z_][\w.]*", name) is not None)
 def leaves(path):
     try:
         root = json.load(open(path))
@@ -57,7 +60,7 @@ def leaves(path):
             member = chain if (view(name) or wrapper(name)) else chain + [name]
             if len(member) > 1:
                 # diffoscope names directory members by their full path.
-                out.add("::".join(c.lstrip("/").removeprefix(top).lstrip("./") for c in member[1:]))
+                out.add("::".join(c.lstrip("/").removeprefix(top).removeprefix("./") for c in member[1:]))
         keep = not (listing(name) or view(name) or wrapper(name))
         for c in n.get("details", []):
             walk(c, chain + ([name] if keep else []))
