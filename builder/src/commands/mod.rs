@@ -4,6 +4,7 @@ mod attest;
 mod build;
 mod hash;
 mod keygen;
+mod normalize;
 mod verify;
 
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Build(args) => build::run(*args),
         Command::Hash(args) => hash::run(args),
+        Command::Normalize(args) => normalize::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Attest(args) => attest::run(args),
         Command::Verify(args) => verify::run(args),
