@@ -55,6 +55,20 @@ fn normalize(dir: &Path, args: &[&str], files: &[PathBuf]) -> Output {
         .unwrap()
 }
 
+/// `repro hash --normalized` of each path.
+fn digests(paths: &[PathBuf]) -> Vec<String> {
+    let o = repro()
+        .args(["hash", "--normalized"])
+        .args(paths)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect()
+}
+
 fn sha256(p: &Path) -> String {
     let o = repro().arg("hash").arg(p).output().unwrap();
     stdout(&o).split_whitespace().next().unwrap().to_owned()
@@ -186,18 +200,6 @@ fn a_broken_file_is_named_and_the_rest_still_normalized() {
 fn normalized_digest_ignores_noise_and_matches_the_output() {
     let dir = pairs();
     let files = inputs(dir.path());
-    let digests = |paths: &[PathBuf]| -> Vec<String> {
-        let o = repro()
-            .args(["hash", "--normalized"])
-            .args(paths)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        stdout(&o)
-            .lines()
-            .map(|l| l.split_whitespace().next().unwrap().to_owned())
-            .collect()
-    };
     let before = digests(&files);
     for pair in before[..PAIRS.len() * 2].chunks(2) {
         assert_eq!(pair[0], pair[1]);
@@ -220,6 +222,54 @@ fn normalized_digest_ignores_noise_and_matches_the_output() {
     fs::write(dir.path().join("mod_c.pyc"), pyc).unwrap();
     let changed = digests(&[dir.path().join("mod_c.pyc")]);
     assert_ne!(changed[0], before[8]);
+}
+
+#[test]
+fn oci_layouts_are_normalized_and_hashed() {
+    let dir = pairs();
+    let images = [dir.path().join("image_a"), dir.path().join("image_b")];
+    let before = digests(&images);
+    assert_eq!(before[0], before[1]);
+    let o = normalize(
+        dir.path(),
+        &["-o", "out", "--source-date-epoch", EPOCH],
+        &images,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = dir.path().join("out");
+    let listing = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = walkdir(d)
+            .into_iter()
+            .map(|p| {
+                (
+                    p.strip_prefix(d).unwrap().display().to_string(),
+                    fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(listing(&out.join("image_a")), listing(&out.join("image_b")));
+    assert!(
+        stdout(&o).contains("image_a: oci.created"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(digests(&[out.join("image_a")]), [before[0].clone()]);
+}
+
+fn walkdir(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 #[test]

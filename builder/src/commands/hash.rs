@@ -37,8 +37,11 @@ pub fn run(args: HashArgs) -> Result<ExitCode> {
         if p.to_str().is_none() {
             anyhow::bail!("path {p:?} is not valid UTF-8");
         }
-        if p.is_dir() {
-            anyhow::bail!("{} is a directory; pass files", p.display());
+        if p.is_dir() && !(args.normalized && normalize::is_oci_layout(p)) {
+            anyhow::bail!(
+                "{} is a directory; pass files (or, with --normalized, an OCI image layout)",
+                p.display()
+            );
         }
     }
     if !args.normalized {
@@ -101,7 +104,7 @@ fn print<'a, D, J: Serialize>(
             }
             Err(err) => {
                 failed = true;
-                eprintln!("error: {name}: {:#}", anyhow::Error::from(err));
+                eprintln!("error: {:#}", anyhow::Error::from(err));
             }
         }
     }

@@ -33,8 +33,11 @@ fn destinations(args: &NormalizeArgs) -> Result<Vec<(PathBuf, PathBuf)>> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for f in &args.files {
-        if f.is_dir() {
-            bail!("{} is a directory; pass files", f.display());
+        if f.is_dir() && !normalize::is_oci_layout(f) {
+            bail!(
+                "{} is a directory but not an OCI image layout; pass files",
+                f.display()
+            );
         }
         let dest = match &args.output_dir {
             None => f.clone(),
@@ -97,8 +100,9 @@ pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
             Ok(r) => print_report(&mut out, src, &r).context("writing to stdout")?,
             Err(err) => {
                 failed = true;
+                // Library errors name the file and the nested entry.
                 let message = format!("{:#}", anyhow::Error::new(err));
-                eprintln!("error: {}: {message}", src.display());
+                eprintln!("error: {message}");
                 if args.json {
                     json.push(JsonReport {
                         path: display(src),

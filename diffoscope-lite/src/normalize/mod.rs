@@ -49,6 +49,7 @@ use crate::{Error, Limits, Result};
 
 mod ar;
 mod gzip;
+mod oci;
 mod png;
 mod pyc;
 mod stream;
@@ -125,6 +126,8 @@ pub enum Rule {
     PycMtime,
     /// PNG tIME and date-bearing text chunks dropped.
     PngTimeChunks,
+    /// OCI config, history and annotation `created` times clamped.
+    OciCreated,
 }
 
 impl Rule {
@@ -149,6 +152,7 @@ impl Rule {
         Rule::ArMode,
         Rule::PycMtime,
         Rule::PngTimeChunks,
+        Rule::OciCreated,
     ];
 
     /// The stable id, e.g. `zip.mtime-clamp`.
@@ -173,6 +177,7 @@ impl Rule {
             Rule::ArMode => "ar.mode",
             Rule::PycMtime => "pyc.mtime",
             Rule::PngTimeChunks => "png.time-chunks",
+            Rule::OciCreated => "oci.created",
         }
     }
 }
@@ -220,6 +225,8 @@ pub enum Format {
     Pyc,
     /// PNG images.
     Png,
+    /// OCI image layouts (directories).
+    Oci,
 }
 
 impl fmt::Display for Format {
@@ -234,6 +241,7 @@ impl fmt::Display for Format {
             Format::Ar => "ar",
             Format::Pyc => "pyc",
             Format::Png => "png",
+            Format::Oci => "oci",
         })
     }
 }
@@ -284,7 +292,17 @@ impl NormalizedDigest {
 /// `output`'s directory and renamed over `output`. When none fires (or the
 /// format is unknown), `input` is already canonical: it is left alone, and
 /// copied (atomically) only when `output` is another path.
+///
+/// An OCI image layout (a directory) is normalized in place, or copied to
+/// `output` first; see the README.
 pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Report> {
+    if oci::is_layout(input) {
+        let fired = with_nx(opts, |nx| oci::normalize_dir(input, output, nx))?;
+        return Ok(Report {
+            format: Some(Format::Oci),
+            fired,
+        });
+    }
     let Opened {
         name,
         blob,
@@ -341,6 +359,14 @@ pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Rep
 /// Computes the `repro-normalized-v1` digest of a file, and which rules
 /// normalizing it would fire, without writing anything.
 pub fn normalized_digest(path: &Path, opts: &Options) -> Result<NormalizedDigest> {
+    if oci::is_layout(path) {
+        let d = with_nx(opts, |nx| oci::digest_dir(path, nx))?;
+        return Ok(NormalizedDigest {
+            sha256: d.sha256,
+            format: Some(Format::Oci),
+            fired: d.fired,
+        });
+    }
     let Opened {
         name,
         blob,
@@ -357,6 +383,12 @@ pub fn normalized_digest(path: &Path, opts: &Options) -> Result<NormalizedDigest
         format: normalizer.map(|n| n.format()),
         fired: d.fired,
     })
+}
+
+/// Whether `path` is an OCI image layout directory, which
+/// [`normalize_file`] accepts in place of a file.
+pub fn is_oci_layout(path: &Path) -> bool {
+    oci::is_layout(path)
 }
 
 /// A file opened for normalizing or digesting, with its format detected.
@@ -417,6 +449,15 @@ fn copy_unless_same(input: &Path, output: &Path) -> Result<()> {
     tmp.persist(output)
         .map_err(|e| write_error(output, e.error))?;
     Ok(())
+}
+
+/// Runs `f` with a fresh limits budget for one input.
+fn with_nx<T>(opts: &Options, f: impl FnOnce(&Nx<'_>) -> Result<T>) -> Result<T> {
+    let budget = Budget::new(opts.limits.clone());
+    f(&Nx {
+        budget: &budget,
+        epoch: opts.epoch(),
+    })
 }
 
 /// What a normalizer needs: the limits budget and the epoch.

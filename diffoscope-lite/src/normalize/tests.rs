@@ -772,3 +772,154 @@ proptest! {
         prop_assert_eq!(digest(&a).0, digest(&b).0);
     }
 }
+
+// ---------------------------------------------------------------- oci
+
+/// Writes a blob into an OCI layout; returns its descriptor.
+fn put_blob(dir: &std::path::Path, media: &str, bytes: &[u8]) -> serde_json::Value {
+    let hex = hex::encode(Sha256::digest(bytes));
+    std::fs::write(dir.join("blobs/sha256").join(&hex), bytes).unwrap();
+    serde_json::json!({"mediaType": media, "digest": format!("sha256:{hex}"), "size": bytes.len()})
+}
+
+fn oci_layout(dir: &std::path::Path, created: &str, mtime: u64, reverse: bool) {
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let tar = sample_tar(reverse, mtime, 0, 0o644);
+    let layer = put_blob(
+        dir,
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        &gzip_of(&tar, 0, None),
+    );
+    let config = serde_json::json!({
+        "created": created,
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", hex::encode(Sha256::digest(&tar)))]},
+        "history": [{"created": created, "created_by": "test"}],
+    });
+    let config = put_blob(
+        dir,
+        "application/vnd.oci.image.config.v1+json",
+        &serde_json::to_vec(&config).unwrap(),
+    );
+    let manifest = serde_json::json!({"schemaVersion": 2, "config": config, "layers": [layer]});
+    let manifest = put_blob(
+        dir,
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+    // A stale blob, reachable from nothing.
+    put_blob(dir, "application/octet-stream", created.as_bytes());
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [manifest]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = walk_files(dir)
+        .into_iter()
+        .map(|p| {
+            (
+                p.strip_prefix(dir).unwrap().display().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn oci_layouts_differing_in_times_become_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    oci_layout(&a, "2025-01-02T03:04:05.123456789Z", 1_700_000_000, false);
+    oci_layout(&b, "2025-06-07T08:09:10Z", 1_700_000_900, true);
+    let opts = Options {
+        source_date_epoch: Some(SDE),
+        limits: Limits::default(),
+    };
+    let digest_a = normalized_digest(&a, &opts).unwrap();
+    assert_eq!(digest_a.format, Some(Format::Oci));
+    assert!(digest_a.fired.iter().any(|f| f.rule == Rule::OciCreated));
+    assert_eq!(
+        digest_a.sha256,
+        normalized_digest(&b, &opts).unwrap().sha256
+    );
+    let ra = normalize_file(&a, &a, &opts).unwrap();
+    assert_eq!(ra.format, Some(Format::Oci));
+    let ids: Vec<&str> = ra.fired.iter().map(|f| f.rule.id()).collect();
+    assert!(
+        ids.contains(&"oci.created") && ids.contains(&"tar.mtime-clamp"),
+        "{ids:?}"
+    );
+    // Into another directory: the input stays as it was.
+    let before = tree(&b);
+    let out = tmp.path().join("out");
+    normalize_file(&b, &out, &opts).unwrap();
+    assert_eq!(tree(&b), before);
+    assert_eq!(tree(&a), tree(&out));
+    // Stale blobs are gone; the diff id is the uncompressed layer's digest.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("index.json")).unwrap()).unwrap();
+    let blob = |d: &serde_json::Value| {
+        std::fs::read(a.join("blobs/sha256").join(&d.as_str().unwrap()[7..])).unwrap()
+    };
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(&index["manifests"][0]["digest"])).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&blob(&manifest["config"]["digest"])).unwrap();
+    assert_eq!(config["created"], "2020-09-13T12:26:40Z");
+    assert_eq!(config["history"][0]["created"], "2020-09-13T12:26:40Z");
+    let layer = gunzip(&blob(&manifest["layers"][0]["digest"]));
+    assert_eq!(
+        config["rootfs"]["diff_ids"][0],
+        format!("sha256:{}", hex::encode(Sha256::digest(&layer)))
+    );
+    assert_eq!(
+        std::fs::read_dir(a.join("blobs/sha256")).unwrap().count(),
+        3
+    );
+    // Idempotent, and the digest is the same after normalizing.
+    let again = normalize_file(&a, &a, &opts).unwrap();
+    assert!(again.fired.is_empty(), "{:?}", again.fired);
+    let after = normalized_digest(&a, &opts).unwrap();
+    assert_eq!(after.sha256, digest_a.sha256);
+    assert!(after.fired.is_empty(), "{:?}", after.fired);
+    // A real change in a layer is seen.
+    let c = tmp.path().join("c");
+    oci_layout(&c, "2025-01-02T03:04:05Z", 1_700_000_000, false);
+    let tar = sample_tar(false, 1_700_000_000, 0, 0o755);
+    let layer = put_blob(&c, "x", &gzip_of(&tar, 0, None));
+    let mut idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.join("index.json")).unwrap()).unwrap();
+    let mpath = c
+        .join("blobs/sha256")
+        .join(&idx["manifests"][0]["digest"].as_str().unwrap()[7..]);
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    m["layers"][0]["digest"] = layer["digest"].clone();
+    let md = put_blob(
+        &c,
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::to_vec(&m).unwrap(),
+    );
+    idx["manifests"][0] = md;
+    std::fs::write(c.join("index.json"), serde_json::to_vec(&idx).unwrap()).unwrap();
+    assert_ne!(
+        normalized_digest(&c, &opts).unwrap().sha256,
+        digest_a.sha256
+    );
+}
