@@ -29,3 +29,4 @@ demo: build
 bench: build
     bash bench/hash.sh
     bash bench/sandbox.sh
+    bash bench/normalize.sh
