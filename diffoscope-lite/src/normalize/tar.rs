@@ -71,8 +71,10 @@ impl Member {
         self.typeflag() == b'g'
     }
 
+    /// A regular file whose data is its content (GNU sparse members store
+    /// a compacted form, which is copied as it is and never recursed into).
     fn is_regular(&self) -> bool {
-        matches!(self.typeflag(), b'0' | 0 | b'7' | b'S')
+        matches!(self.typeflag(), b'0' | 0 | b'7')
     }
 }
 
