@@ -30,3 +30,4 @@ bench: build
     bash bench/hash.sh
     bash bench/sandbox.sh
     bash bench/diff.sh
+    bash bench/normalize.sh

@@ -55,6 +55,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Normalizing
+//!
+//! [`normalize`] rewrites artifacts into canonical forms (zip, tar and its
+//! compressed variants, ar/.deb, .pyc, PNG): times clamped, owners, order
+//! and volatile header fields fixed, member data kept byte for byte, each
+//! change reported as a rule with a stable id. [`normalize::normalized_digest`]
+//! hashes the canonical content model without writing anything.
+//!
 //! # Untrusted input
 //!
 //! Artifacts are hostile until proven otherwise. Nothing here creates a
@@ -77,6 +85,7 @@ pub mod hints;
 mod leaf;
 mod limits;
 pub mod model;
+pub mod normalize;
 pub mod printers;
 mod timefmt;
 

@@ -24,6 +24,12 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// Print the SHA-256 of files (computed in parallel), like sha256sum.
     Hash(HashArgs),
+    /// Rewrite artifacts into canonical form: the noise builds leave in
+    /// them (times, owners, order) replaced by fixed values.
+    ///
+    /// Exit codes: 0 success, 2 usage error or a file that could not be
+    /// normalized (named in the message).
+    Normalize(NormalizeArgs),
     /// Create a signing key pair: PREFIX.key (PKCS#8, mode 0600) and PREFIX.pub.
     Keygen(KeygenArgs),
     /// Compare two artifacts recursively and show where and why they differ.
@@ -152,6 +158,81 @@ pub struct HashArgs {
     /// Print a JSON array of {path, sha256, size} instead of sha256sum lines.
     #[arg(long)]
     pub json: bool,
+
+    /// Print the repro-normalized-v1 digest instead: equal for artifacts
+    /// that differ only in what `repro normalize` removes.
+    #[arg(long)]
+    pub normalized: bool,
+
+    /// With --normalized: the SOURCE_DATE_EPOCH that decides which rules
+    /// would fire (the digest itself does not depend on it).
+    #[arg(long, value_name = "SECS", requires = "normalized")]
+    pub source_date_epoch: Option<i64>,
+
+    /// Safety limits for reading archives (with --normalized).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Arguments of `repro normalize`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("destination").required(true).args(["in_place", "output_dir"])))]
+pub struct NormalizeArgs {
+    /// Files to normalize.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Rewrite each file in place (atomically: a temporary file and a rename).
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Write the normalized files into DIR, under their base names.
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Clamp timestamps to this time (seconds since 1970); default 1980-01-01.
+    #[arg(long, value_name = "SECS")]
+    pub source_date_epoch: Option<i64>,
+
+    /// Print a JSON array of per-file reports.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Safety limits for reading archives.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Safety limits for untrusted archives.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Deepest archive nesting followed.
+    #[arg(long, value_name = "N", default_value_t = diffoscope_lite::Limits::default().max_depth)]
+    pub max_depth: u32,
+
+    /// Most entries read from all archives of one file.
+    #[arg(long, value_name = "N", default_value_t = diffoscope_lite::Limits::default().max_entries)]
+    pub max_entries: u64,
+
+    /// Most bytes decompressed from one file.
+    #[arg(long, value_name = "BYTES", default_value_t = diffoscope_lite::Limits::default().max_decompressed)]
+    pub max_decompressed: u64,
+
+    /// Highest compression ratio of any stream.
+    #[arg(long, value_name = "N", default_value_t = diffoscope_lite::Limits::default().max_ratio)]
+    pub max_ratio: u64,
+}
+
+impl LimitArgs {
+    /// The limits as the library takes them.
+    pub fn limits(&self) -> diffoscope_lite::Limits {
+        diffoscope_lite::Limits {
+            max_depth: self.max_depth,
+            max_entries: self.max_entries,
+            max_decompressed: self.max_decompressed,
+            max_ratio: self.max_ratio,
+        }
+    }
 }
 
 /// Arguments of `repro build`.

@@ -2,4 +2,6 @@
 
 mod args;
 
-pub use args::{AttestArgs, BuildArgs, Cli, Command, DiffArgs, HashArgs, KeygenArgs, VerifyArgs};
+pub use args::{
+    AttestArgs, BuildArgs, Cli, Command, DiffArgs, HashArgs, KeygenArgs, NormalizeArgs, VerifyArgs,
+};

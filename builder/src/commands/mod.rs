@@ -5,6 +5,7 @@ mod build;
 pub mod diff;
 mod hash;
 mod keygen;
+mod normalize;
 mod verify;
 
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Build(args) => build::run(*args),
         Command::Hash(args) => hash::run(args),
+        Command::Normalize(args) => normalize::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Attest(args) => attest::run(args),

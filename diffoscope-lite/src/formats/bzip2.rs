@@ -9,7 +9,7 @@ use crate::Result;
 /// Bzip2 streams.
 pub struct Bzip2;
 
-const SUFFIXES: &[(&str, &str)] = &[(".tbz2", ".tar"), (".tbz", ".tar"), (".bz2", "")];
+pub(crate) const SUFFIXES: &[(&str, &str)] = &[(".tbz2", ".tar"), (".tbz", ".tar"), (".bz2", "")];
 
 impl Format for Bzip2 {
     fn kind(&self) -> Kind {

@@ -10,7 +10,7 @@ use crate::Result;
 /// Gzip streams.
 pub struct Gzip;
 
-const SUFFIXES: &[(&str, &str)] = &[(".tgz", ".tar"), (".gz", ""), (".z", "")];
+pub(crate) const SUFFIXES: &[(&str, &str)] = &[(".tgz", ".tar"), (".gz", ""), (".z", "")];
 
 impl Format for Gzip {
     fn kind(&self) -> Kind {

@@ -208,16 +208,7 @@ pub(crate) fn single_stream(
     suffixes: &[(&str, &str)],
     meta: Vec<(MetaField, MetaValue)>,
 ) -> Container {
-    let base = entry.rsplit("::").next().unwrap_or(entry);
-    let base = base.rsplit('/').next().unwrap_or(base);
-    let name = suffixes
-        .iter()
-        .find_map(|(suffix, replacement)| {
-            base.strip_suffix(suffix)
-                .filter(|stem| !stem.is_empty())
-                .map(|stem| format!("{stem}{replacement}"))
-        })
-        .unwrap_or_else(|| format!("{base}-content"));
+    let name = stream_name(entry, suffixes);
     Container {
         format: kind,
         entries: vec![Entry {
@@ -235,6 +226,21 @@ pub(crate) fn single_stream(
         single_stream: true,
         ordered: false,
     }
+}
+
+/// The name of the one stream inside a compressed file: the file's base
+/// name without its suffix (`a.tar.gz` → `a.tar`, `x.tgz` → `x.tar`).
+pub(crate) fn stream_name(entry: &str, suffixes: &[(&str, &str)]) -> String {
+    let base = entry.rsplit("::").next().unwrap_or(entry);
+    let base = base.rsplit('/').next().unwrap_or(base);
+    suffixes
+        .iter()
+        .find_map(|(suffix, replacement)| {
+            base.strip_suffix(suffix)
+                .filter(|stem| !stem.is_empty())
+                .map(|stem| format!("{stem}{replacement}"))
+        })
+        .unwrap_or_else(|| format!("{base}-content"))
 }
 
 /// Reports names that occur more than once, in first-seen order.

@@ -14,7 +14,7 @@ pub struct Xz;
 /// (xz -9 needs 65 MiB).
 const MEMLIMIT: u64 = 256 << 20;
 
-const SUFFIXES: &[(&str, &str)] = &[(".txz", ".tar"), (".xz", "")];
+pub(crate) const SUFFIXES: &[(&str, &str)] = &[(".txz", ".tar"), (".xz", "")];
 
 impl Format for Xz {
     fn kind(&self) -> Kind {

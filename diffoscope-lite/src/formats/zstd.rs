@@ -10,7 +10,7 @@ use crate::Result;
 /// Zstandard streams.
 pub struct Zstd;
 
-const SUFFIXES: &[(&str, &str)] = &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")];
+pub(crate) const SUFFIXES: &[(&str, &str)] = &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")];
 
 impl Format for Zstd {
     fn kind(&self) -> Kind {

@@ -1,0 +1,189 @@
+//! Canonical gzip: header mtime 0, no original file name, no comment, no
+//! header CRC; the extra flags (XFL) and the OS byte are kept (as
+//! strip-nondeterminism does: they name how and where it was compressed,
+//! which does not change between rebuilds on one platform). The deflate
+//! data is kept byte for byte unless what is inside (a tar, say) changes;
+//! then it is recompressed as one member at level 6 (gzip's default),
+//! single-threaded.
+
+use std::io::{self, Write};
+
+use super::stream::{digest_inner, normalize_inner};
+use super::{fire, reader_detects, Blob, Digested, Fired, Format, Normalizer, Nx, Rule};
+use crate::formats::{self, Kind};
+use crate::Result;
+
+/// The gzip normalizer.
+pub(super) struct Gzip;
+
+const FTEXT: u8 = 0x01;
+const FHCRC: u8 = 0x02;
+const FEXTRA: u8 = 0x04;
+const FNAME: u8 = 0x08;
+const FCOMMENT: u8 = 0x10;
+/// Longest header read (file name and comment included).
+const MAX_HEADER: u64 = 64 * 1024;
+
+/// The first member's header.
+struct Header {
+    flags: u8,
+    mtime: u32,
+    xfl: u8,
+    os: u8,
+    extra: Option<Vec<u8>>,
+    /// Header length in bytes.
+    len: u64,
+}
+
+fn parse(blob: &Blob, name: &str, nx: &Nx<'_>) -> Result<Header> {
+    let bad = |d: &str| nx.malformed(Kind::Gzip, name, d);
+    let h = blob
+        .head(MAX_HEADER as usize)
+        .map_err(|e| nx.io(e, name, "reading gzip"))?;
+    let fixed = h.get(..10).ok_or_else(|| bad("truncated header"))?;
+    if fixed[2] != 8 {
+        return Err(bad("compression method is not deflate"));
+    }
+    let flags = fixed[3];
+    let mut pos = 10usize;
+    let mut extra = None;
+    if flags & FEXTRA != 0 {
+        let len = h
+            .get(pos..pos + 2)
+            .ok_or_else(|| bad("truncated extra field"))?;
+        let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
+        extra = Some(
+            h.get(pos + 2..pos + 2 + len)
+                .ok_or_else(|| bad("truncated extra field"))?
+                .to_vec(),
+        );
+        pos += 2 + len;
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            let end = h
+                .get(pos..)
+                .and_then(|r| r.iter().position(|&b| b == 0))
+                .ok_or_else(|| bad("file name or comment unterminated within 64 KiB"))?;
+            pos += end + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        pos += 2;
+    }
+    if pos as u64 > blob.len() {
+        return Err(bad("truncated header"));
+    }
+    Ok(Header {
+        flags,
+        mtime: u32::from_le_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
+        xfl: fixed[8],
+        os: fixed[9],
+        extra,
+        len: pos as u64,
+    })
+}
+
+impl Header {
+    fn fired(&self, name: &str) -> Vec<Fired> {
+        let mut fired = Vec::new();
+        for (cond, rule) in [
+            (self.mtime != 0, Rule::GzipMtime),
+            (self.flags & FNAME != 0, Rule::GzipFname),
+            (self.flags & FCOMMENT != 0, Rule::GzipComment),
+            (self.flags & FHCRC != 0, Rule::GzipHcrc),
+        ] {
+            if cond {
+                fire(&mut fired, name, rule);
+            }
+        }
+        fired
+    }
+
+    fn canonical(&self, xfl: u8) -> Vec<u8> {
+        let flags = self.flags & (FTEXT | FEXTRA);
+        let mut out = vec![0x1f, 0x8b, 8, flags, 0, 0, 0, 0, xfl, self.os];
+        if let Some(e) = &self.extra {
+            out.extend_from_slice(&(e.len() as u16).to_le_bytes());
+            out.extend_from_slice(e);
+        }
+        out
+    }
+}
+
+fn recompress(header: &Header, inner: &Blob, out: &mut dyn Write) -> io::Result<()> {
+    // XFL 0: neither "maximum" nor "fastest", as gzip -6 writes it.
+    out.write_all(&header.canonical(0))?;
+    let mut crc = flate2::Crc::new();
+    let mut enc = flate2::write::DeflateEncoder::new(out, flate2::Compression::new(6));
+    let mut r = inner.reader();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = io::Read::read(&mut r, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        crc.update(&buf[..n]);
+        enc.write_all(&buf[..n])?;
+    }
+    let out = enc.finish()?;
+    out.write_all(&crc.sum().to_le_bytes())?;
+    out.write_all(&(crc.amount()).to_le_bytes())
+}
+
+impl Normalizer for Gzip {
+    fn format(&self) -> Format {
+        Format::Gzip
+    }
+
+    fn detect(&self, head: &[u8]) -> bool {
+        reader_detects(Kind::Gzip, head)
+    }
+
+    fn normalize(
+        &self,
+        input: &Blob,
+        name: &str,
+        depth: u32,
+        nx: &Nx<'_>,
+        out: &mut dyn Write,
+    ) -> Result<Vec<Fired>> {
+        let header = parse(input, name, nx)?;
+        let mut fired = header.fired(name);
+        let suffixes = formats::gzip::SUFFIXES;
+        if let Some((inner, inner_fired)) =
+            normalize_inner(Kind::Gzip, suffixes, input, name, depth, nx)?
+        {
+            fired.extend(inner_fired);
+            recompress(&header, &inner, out).map_err(|e| nx.io(e, name, "compressing"))?;
+            return Ok(fired);
+        }
+        if fired.is_empty() {
+            return Ok(fired);
+        }
+        let rest = input
+            .slice(header.len, input.len() - header.len)
+            .ok_or_else(|| nx.malformed(Kind::Gzip, name, "truncated header"))?;
+        out.write_all(&header.canonical(header.xfl))
+            .and_then(|()| rest.copy_to(out))
+            .map_err(|e| nx.io(e, name, "writing gzip"))?;
+        Ok(fired)
+    }
+
+    fn digest(&self, input: &Blob, name: &str, depth: u32, nx: &Nx<'_>) -> Result<Digested> {
+        let header = parse(input, name, nx)?;
+        let mut d = digest_inner(
+            Format::Gzip,
+            Kind::Gzip,
+            formats::gzip::SUFFIXES,
+            input,
+            name,
+            depth,
+            nx,
+        )?;
+        let mut fired = header.fired(name);
+        fired.append(&mut d.fired);
+        d.fired = fired;
+        Ok(d)
+    }
+}
