@@ -5,7 +5,6 @@
 //! leaves a half-written file. Files are independent: one that fails is
 //! named and the others are still normalized.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -82,8 +81,6 @@ pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
         .par_iter()
         .map(|(src, dst)| normalize::normalize_file(src, dst, &opts))
         .collect();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     let mut failed = false;
     let mut json = Vec::new();
     for ((src, dst), result) in pairs.iter().zip(results) {
@@ -97,7 +94,7 @@ pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
                 fired: r.fired,
                 error: None,
             }),
-            Ok(r) => print_report(&mut out, src, &r).context("writing to stdout")?,
+            Ok(r) => crate::out!("{}", report_lines(src, &r)),
             Err(err) => {
                 failed = true;
                 // Library errors name the file and the nested entry.
@@ -119,7 +116,7 @@ pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
     }
     if args.json {
         let text = serde_json::to_string_pretty(&json).context("serializing JSON")?;
-        writeln!(out, "{text}").context("writing to stdout")?;
+        crate::outln!("{text}");
     }
     Ok(ExitCode::from(if failed { super::EXIT_ERROR } else { 0 }))
 }
@@ -129,11 +126,17 @@ fn display(p: &Path) -> String {
 }
 
 /// `FILE: rule, rule` per nested path; `FILE: unchanged` or `FILE: unknown format: left unchanged`.
-fn print_report(out: &mut impl std::io::Write, src: &Path, r: &Report) -> std::io::Result<()> {
+fn report_lines(src: &Path, r: &Report) -> String {
+    use std::fmt::Write as _;
     let name = src.display();
+    let mut out = String::new();
     match status(r) {
-        "unknown format" => writeln!(out, "{name}: unknown format: left unchanged"),
-        "unchanged" => writeln!(out, "{name}: unchanged"),
+        "unknown format" => {
+            let _ = writeln!(out, "{name}: unknown format: left unchanged");
+        }
+        "unchanged" => {
+            let _ = writeln!(out, "{name}: unchanged");
+        }
         _ => {
             let mut paths: Vec<&str> = Vec::new();
             for f in &r.fired {
@@ -148,9 +151,9 @@ fn print_report(out: &mut impl std::io::Write, src: &Path, r: &Report) -> std::i
                     .filter(|f| f.path == p)
                     .map(|f| f.rule.id())
                     .collect();
-                writeln!(out, "{p}: {}", rules.join(", "))?;
+                let _ = writeln!(out, "{p}: {}", rules.join(", "));
             }
-            Ok(())
         }
     }
+    out
 }
