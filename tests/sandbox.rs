@@ -399,3 +399,114 @@ fn missing_user_namespaces_give_a_clear_error_and_write_nothing() {
     assert!(err.contains("--sandbox none"), "{err}");
     assert!(!out.path().join("out").exists());
 }
+
+#[test]
+fn ro_binds_are_read_only_all_the_way_down_and_keep_their_path() {
+    if !nix_is_root() {
+        eprintln!("skipping: needs root to mount a nested tmpfs in a private namespace");
+        return;
+    }
+    let host = tempfile::tempdir().unwrap();
+    let tc = host.path().join("toolchain");
+    fs::create_dir_all(tc.join("nested")).unwrap();
+    fs::write(tc.join("VERSION"), "1.0\n").unwrap();
+    let link = host.path().join("tc-link");
+    std::os::unix::fs::symlink(&tc, &link).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    fs::write(
+        src.path().join("build.sh"),
+        format!(
+            "mkdir -p dist\n\
+             cat {link}/VERSION > dist/version.txt\n\
+             for p in {link}/x {link}/nested/x; do touch \"$p\" 2>/dev/null && echo \"wrote $p\" || echo \"denied $p\"; done > dist/writes.txt\n",
+            link = link.display()
+        ),
+    )
+    .unwrap();
+    // A tmpfs nested under the bound directory, in a private mount namespace.
+    let script = format!(
+        "mount -t tmpfs tmpfs {nested} && exec {repro} build {src} --out {out} \
+         --source-date-epoch 1 --artifacts 'dist/*' --vary=-all --ro-bind {link} -- sh build.sh",
+        nested = tc.join("nested").display(),
+        repro = env!("CARGO_BIN_EXE_repro"),
+        src = src.path().display(),
+        out = out.path().join("out").display(),
+        link = link.display(),
+    );
+    let o = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = out.path().join("out/runs/1/src/dist");
+    assert_eq!(
+        fs::read_to_string(run.join("version.txt")).unwrap(),
+        "1.0\n"
+    );
+    let writes = fs::read_to_string(run.join("writes.txt")).unwrap();
+    assert_eq!(writes.matches("denied").count(), 2, "{writes}");
+
+    // A bind where the sandbox mounts its own file systems is refused.
+    let o = repro()
+        .arg("build")
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path().join("out2"))
+        .args([
+            "--source-date-epoch",
+            "1",
+            "--artifacts",
+            "dist/*",
+            "--ro-bind",
+            "/",
+        ])
+        .args(["--", "sh", "build.sh"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--ro-bind /: overlaps /tmp"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn repro_toml_cannot_weaken_the_sandbox_by_itself() {
+    let src = tempfile::tempdir().unwrap();
+    fs::write(
+        src.path().join("repro.toml"),
+        "[build]\ncommand = [\"sh\", \"-c\", \"mkdir -p dist; echo x > dist/x\"]\nartifacts = [\"dist/*\"]\n\
+         [sandbox]\nnetwork = true\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let o = repro()
+            .arg("build")
+            .arg(src.path())
+            .arg("--out")
+            .arg(out.path().join("out"))
+            .args(["--source-date-epoch", "1", "--vary=-all"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (o, out)
+    };
+    let (o, _) = run(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("asks to weaken the sandbox with [sandbox] network = true"),
+        "{}",
+        stderr(&o)
+    );
+    for flag in ["--network", "--trust-config"] {
+        let (o, out) = run(&[flag]);
+        assert_eq!(o.status.code(), Some(0), "{flag}: {}", stderr(&o));
+        assert_eq!(
+            read_json(&out.path().join("out/report.json"))["sandbox"]["network"],
+            true
+        );
+    }
+}

@@ -181,8 +181,10 @@ impl BuildConfig {
 
         let timeout = match args.timeout.or(b.timeout) {
             None => None,
-            Some(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
-            Some(secs) => bail!("--timeout {secs}: must be a positive number of seconds"),
+            Some(secs) => match Duration::try_from_secs_f64(secs) {
+                Ok(d) if !d.is_zero() => Some(d),
+                _ => bail!("--timeout {secs}: must be a positive number of seconds"),
+            },
         };
 
         let out = match args.out {
@@ -196,8 +198,7 @@ impl BuildConfig {
             }
         };
         require_utf8(&out, "--out")?;
-        let out = std::path::absolute(&out)
-            .with_context(|| format!("resolving --out {}", out.display()))?;
+        let out = resolve_out(&out)?;
         if source.starts_with(&out) {
             bail!(
                 "--out {} contains the source tree {}; choose another output directory",
@@ -206,6 +207,34 @@ impl BuildConfig {
             );
         }
 
+        // repro.toml comes with the source being checked, so it may not
+        // weaken the sandbox on its own: only the person running repro can.
+        if !args.trust_config {
+            let widening = [
+                (
+                    file.sandbox.mode.as_deref() == Some("none") && args.sandbox.is_none(),
+                    "[sandbox] mode = \"none\" (pass --sandbox none)",
+                ),
+                (
+                    file.sandbox.network == Some(true) && !args.network,
+                    "[sandbox] network = true (pass --network)",
+                ),
+                (
+                    file.sandbox
+                        .ro_paths
+                        .as_ref()
+                        .is_some_and(|p| !p.is_empty()),
+                    "[sandbox] ro_paths (pass --ro-bind PATH)",
+                ),
+            ];
+            if let Some((_, what)) = widening.iter().find(|(on, _)| *on) {
+                bail!(
+                    "{} asks to weaken the sandbox with {what}; a source tree may not do that by itself. \
+                     Give the flag, or pass --trust-config if you trust this tree's repro.toml",
+                    source.join(CONFIG_FILE).display()
+                );
+            }
+        }
         let isolation = match args.sandbox.or(file.sandbox.mode).as_deref() {
             None | Some("namespaces") => Isolation::Namespaces,
             Some("none") => Isolation::None,
@@ -303,6 +332,36 @@ fn compile_globs(globs: &[String]) -> Result<GlobSet> {
     set.build().context("compiling artifact globs")
 }
 
+/// The real path `out` names, even though it may not exist yet: its
+/// longest existing ancestor is canonicalized (symlinks, `..`) and the rest
+/// appended, so "is the output inside the source?" compares real paths.
+fn resolve_out(out: &Path) -> Result<PathBuf> {
+    use std::path::Component;
+    let abs =
+        std::path::absolute(out).with_context(|| format!("resolving --out {}", out.display()))?;
+    let comps: Vec<Component<'_>> = abs.components().collect();
+    // The longest prefix that exists (the root always does).
+    let k = (1..=comps.len())
+        .rev()
+        .find(|&k| comps[..k].iter().collect::<PathBuf>().exists())
+        .unwrap_or(1);
+    let mut real = comps[..k]
+        .iter()
+        .collect::<PathBuf>()
+        .canonicalize()
+        .with_context(|| format!("resolving --out {}", out.display()))?;
+    for c in &comps[k..] {
+        match c {
+            Component::ParentDir => {
+                real.pop();
+            }
+            Component::Normal(name) => real.push(name),
+            _ => {}
+        }
+    }
+    Ok(real)
+}
+
 fn require_utf8(path: &Path, what: &str) -> Result<()> {
     if path.to_str().is_none() {
         bail!(
@@ -323,6 +382,16 @@ mod tests {
         assert!(set.is_match("dist/a.whl"));
         assert!(!set.is_match("dist/sub/a.whl"));
         assert!(set.is_match("out/x/y/z.tar.gz"));
+    }
+
+    #[test]
+    fn out_is_resolved_through_symlinks_and_dotdot() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        let got = resolve_out(&dir.path().join("link/x/../out")).unwrap();
+        assert_eq!(got, real.canonicalize().unwrap().join("out"));
     }
 
     #[test]

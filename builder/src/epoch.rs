@@ -77,10 +77,26 @@ pub fn resolve(source: &Path, out: &Path, flag: Option<i64>, file: Option<i64>) 
 /// HEAD's committer time and hash, or None when `source` is not inside a git
 /// checkout (or git is not installed).
 fn git_head_time(source: &Path) -> Option<(i64, String)> {
+    // The tree's own .git/config is not trusted: nothing it sets may make
+    // this host-side git run a program (signature checks, fsmonitor, pager).
     let out = Command::new("git")
         .arg("-C")
         .arg(source)
-        .args(["log", "-1", "--format=%ct %H", "HEAD"])
+        .args([
+            "-c",
+            "log.showSignature=false",
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "gpg.program=false",
+            "--no-pager",
+            "log",
+            "-1",
+            "--no-show-signature",
+            "--format=%ct %H",
+            "HEAD",
+        ])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()

@@ -35,7 +35,7 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
                         out.display()
                     );
                 }
-                fs::remove_dir_all(out).with_context(|| format!("removing {}", out.display()))?;
+                remove_tree(out)?;
             }
         }
         Ok(_) => bail!("--out {} exists and is not a directory", out.display()),
@@ -47,6 +47,30 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
         &out.join(OUT_MARKER),
         b"This directory was created by `repro build`; `--force` may replace it.\n",
     )
+}
+
+/// Removes a directory tree, also when a build left read-only directories
+/// in it (a Go module cache, `chmod -R a-w dist`).
+pub fn remove_tree(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            for entry in walkdir::WalkDir::new(path)
+                .follow_links(false)
+                .into_iter()
+                .flatten()
+            {
+                if entry.file_type().is_dir() {
+                    if let Ok(m) = entry.metadata() {
+                        let mode = m.permissions().mode() | 0o700;
+                        let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(mode));
+                    }
+                }
+            }
+            fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory
@@ -78,8 +102,23 @@ pub fn copy_file_atomic(src: &Path, dst: &Path) -> Result<()> {
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     fs::copy(src, tmp.path())
         .with_context(|| format!("copying {} to {}", src.display(), tmp.path().display()))?;
+    plain_mode(tmp.path())?;
     tmp.persist(dst)
         .with_context(|| format!("renaming into {}", dst.display()))?;
+    Ok(())
+}
+
+/// Drops setuid, setgid and sticky bits that `fs::copy` carries over: a
+/// build must not be able to publish (as root) a setuid file of its making.
+fn plain_mode(path: &Path) -> Result<()> {
+    let mode = fs::metadata(path)
+        .with_context(|| format!("reading mode of {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o7000 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o777))
+            .with_context(|| format!("clearing set-id bits of {}", path.display()))?;
+    }
     Ok(())
 }
 
@@ -125,6 +164,7 @@ pub fn copy_tree(src: &Path, dst: &Path, skip: &Path) -> Result<u64> {
             fs::copy(entry.path(), &target).with_context(|| {
                 format!("copying {} to {}", entry.path().display(), target.display())
             })?;
+            plain_mode(&target)?;
             set_mtime(&target, &meta)?;
             files += 1;
         } else {
@@ -202,6 +242,27 @@ mod tests {
     }
 
     #[test]
+    fn copies_never_keep_set_id_bits() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        fs::create_dir(&src).unwrap();
+        fs::write(src.join("x"), b"x").unwrap();
+        fs::set_permissions(src.join("x"), fs::Permissions::from_mode(0o4755)).unwrap();
+        copy_tree(&src, &dir.path().join("dst"), &dir.path().join("none")).unwrap();
+        let m = fs::metadata(dir.path().join("dst/x"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(m & 0o7777, 0o755);
+        copy_file_atomic(&src.join("x"), &dir.path().join("pub/x")).unwrap();
+        let m = fs::metadata(dir.path().join("pub/x"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(m & 0o7777, 0o755);
+    }
+
+    #[test]
     fn out_dir_needs_force_and_marker() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
@@ -218,6 +279,18 @@ mod tests {
         let err = prepare_out_dir(&foreign, true).unwrap_err();
         assert!(err.to_string().contains("not made by repro"), "{err}");
         assert!(foreign.join("precious").exists());
+    }
+
+    #[test]
+    fn remove_tree_copes_with_read_only_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("t");
+        fs::create_dir_all(t.join("ro/inner")).unwrap();
+        fs::write(t.join("ro/inner/f"), b"x").unwrap();
+        fs::set_permissions(t.join("ro/inner"), fs::Permissions::from_mode(0o555)).unwrap();
+        fs::set_permissions(t.join("ro"), fs::Permissions::from_mode(0o555)).unwrap();
+        remove_tree(&t).unwrap();
+        assert!(!t.exists());
     }
 
     #[test]

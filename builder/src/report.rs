@@ -50,7 +50,7 @@ pub struct Report {
     pub source_date_epoch: Epoch,
     /// The environment every run saw, except HOME (per run, see `runs`).
     pub environment: BTreeMap<String, String>,
-    /// The umask every run started with, in octal.
+    /// The umask of the control run, in octal (varied runs: see `runs[].umask`).
     pub umask: String,
     /// The per-run wall-clock limit in seconds, if any.
     pub timeout_secs: Option<f64>,
@@ -152,6 +152,9 @@ pub struct RunRecord {
     pub home: String,
     /// Variations applied to this run (empty for the control).
     pub variations: Vec<String>,
+    /// The umask this run started with, in octal.
+    #[serde(default)]
+    pub umask: String,
     /// Log file (stdout and stderr), relative to the output directory.
     pub log: String,
     /// SHA-256 of the log file.
@@ -335,6 +338,7 @@ mod tests {
             host_dir: format!("/o/runs/{i}/src"),
             home: format!("/o/runs/{i}/home"),
             variations: vec![],
+            umask: "0022".into(),
             log: format!("logs/run-{i}.log"),
             log_sha256: String::new(),
             exit_code: Some(0),

@@ -48,8 +48,7 @@ pub fn execute(
             let home = variations::home_under(&work.join("home"), set.contains(Variation::Home));
             for stale in [&dir, &home] {
                 if stale.exists() {
-                    std::fs::remove_dir_all(stale)
-                        .with_context(|| format!("removing {}", stale.display()))?;
+                    fsutil::remove_tree(stale)?;
                 }
             }
             std::fs::create_dir_all(&home)
@@ -118,6 +117,7 @@ pub fn execute(
         outcome: outcome.to_string(),
         duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         variations: set.names().into_iter().map(String::from).collect(),
+        umask: format!("{:04o}", variations::umask(set)),
     };
     Ok((record, outcome))
 }

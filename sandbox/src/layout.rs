@@ -122,7 +122,7 @@ fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
 }
 
 /// The paths execvp would try, in order, for `program` on `path`.
-pub(crate) fn program_candidates(program: &OsStr, path: &OsStr) -> Vec<PathBuf> {
+pub fn program_candidates(program: &OsStr, path: &OsStr) -> Vec<PathBuf> {
     if program.as_bytes().contains(&b'/') {
         return vec![PathBuf::from(program)];
     }
@@ -186,7 +186,9 @@ impl Builder {
         Ok(())
     }
 
-    fn bind_ro(&mut self, host: &Path, is_dir: bool) -> Result<()> {
+    /// Binds host path `src` read-only at `inside` (recursively).
+    fn bind_ro(&mut self, src: &Path, inside: &Path, is_dir: bool) -> Result<()> {
+        let host = inside;
         if is_dir {
             self.mkdirs(host)?;
         } else {
@@ -198,7 +200,7 @@ impl Builder {
             });
         }
         self.mount(
-            Some(host),
+            Some(src),
             host,
             None,
             MsFlags::MS_BIND | MsFlags::MS_REC,
@@ -210,7 +212,13 @@ impl Builder {
             | MsFlags::MS_BIND
             | MsFlags::MS_RDONLY
             | sys::locked_mount_flags(host);
-        self.mount(None, host, None, flags, None)
+        self.mount(None, host, None, flags, None)?;
+        // The remount covers only the top mount; nested ones (a container's
+        // /etc/hosts, a tmpfs under an --ro-bind path) need this too.
+        self.ops.push(Op::ReadOnlyTree {
+            path: cpath("mount target", &under(&self.root, host))?,
+        });
+        Ok(())
     }
 
     fn tmpfs(&mut self, inside: &Path, mode: &str) -> Result<()> {
@@ -286,33 +294,12 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
                 b.symlink(&target, host)?;
             }
             Ok(m) if m.is_dir() => {
-                b.bind_ro(host, true)?;
+                b.bind_ro(host, host, true)?;
                 bound.push(host.to_path_buf());
             }
             _ => {}
         }
     }
-    let mut extra: Vec<PathBuf> = Vec::new();
-    for p in &spec.ro_binds {
-        let canon = p.canonicalize().map_err(|e| Error::BadBind {
-            path: p.clone(),
-            reason: e.to_string(),
-        })?;
-        extra.push(canon);
-    }
-    extra.sort();
-    for p in extra {
-        if bound.iter().any(|b| p.starts_with(b)) {
-            continue; // already visible through a parent bind
-        }
-        let meta = std::fs::metadata(&p).map_err(|e| Error::BadBind {
-            path: p.clone(),
-            reason: e.to_string(),
-        })?;
-        b.bind_ro(&p, meta.is_dir())?;
-        bound.push(p);
-    }
-
     // The build dir: C1 made it its working directory before entering the
     // namespaces, so "." reaches it even where its host ancestors are closed.
     // For the fileordering variation it goes to a hidden path and disorderfs
@@ -390,6 +377,52 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         ("stderr", "/proc/self/fd/2"),
     ] {
         b.symlink(Path::new(target), &Path::new("/dev").join(link))?;
+    }
+
+    // User binds appear at the path the user named (a symlink such as
+    // /opt/tc -> /srv/tc is followed only to find the source). They are
+    // mounted last, so one under /tmp or HOME shows on top of the sandbox's
+    // tmpfs; one that would cover the sandbox's own mounts is refused.
+    let mut extra: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for p in &spec.ro_binds {
+        let canon = p.canonicalize().map_err(|e| Error::BadBind {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        let own = [
+            Path::new("/tmp"),
+            Path::new("/proc"),
+            Path::new("/dev"),
+            &home,
+            &spec.build_dir,
+        ];
+        let under_special = [Path::new("/proc"), Path::new("/dev"), &spec.build_dir];
+        if let Some(r) = own
+            .iter()
+            .find(|r| r.starts_with(p))
+            .or_else(|| under_special.iter().find(|r| p.starts_with(r)))
+        {
+            return Err(Error::BadBind {
+                path: p.clone(),
+                reason: format!(
+                    "overlaps {}, which the sandbox mounts itself; bind another path",
+                    r.display()
+                ),
+            });
+        }
+        extra.push((p.clone(), canon));
+    }
+    extra.sort();
+    for (inside, src) in extra {
+        if bound.iter().any(|b| inside.starts_with(b)) {
+            continue; // already visible through a parent bind
+        }
+        let meta = std::fs::metadata(&src).map_err(|e| Error::BadBind {
+            path: inside.clone(),
+            reason: e.to_string(),
+        })?;
+        b.bind_ro(&src, &inside, meta.is_dir())?;
+        bound.push(inside);
     }
 
     // The build user's name comes from a generated passwd/group laid over

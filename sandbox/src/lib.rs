@@ -31,6 +31,6 @@ pub mod variations;
 
 pub use env::{BuildEnv, RESERVED_VARS};
 pub use error::{Error, Result};
-pub use layout::ROOT_MAPPED_ID;
+pub use layout::{program_candidates, ROOT_MAPPED_ID};
 pub use run::{check_namespaces, run, Outcome};
 pub use spec::{BuildUser, Isolation, Limits, RunSpec};

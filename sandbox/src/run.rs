@@ -102,8 +102,14 @@ pub fn run(spec: &RunSpec) -> Result<(Outcome, Duration)> {
 
     // Wait on a thread so the timeout is a channel deadline, not polling.
     let (tx, rx) = mpsc::channel();
+    let isolation = spec.isolation;
     let waiter = std::thread::spawn(move || {
-        let ended = sys::wait_for(pid);
+        // Without namespaces the build leads its own process group: kill
+        // what it left behind. With them, PID 1's death took everything.
+        let ended = match isolation {
+            Isolation::None => sys::wait_then_kill_group(pid),
+            Isolation::Namespaces => sys::wait_for(pid),
+        };
         let _ = tx.send(());
         ended
     });
@@ -114,9 +120,9 @@ pub fn run(spec: &RunSpec) -> Result<(Outcome, Duration)> {
             false
         }
     };
-    // Without namespaces the build leads its own process group: kill what
-    // it left behind. With them, PID 1's death already took everything.
-    sys::kill_tree(pid);
+    if timed_out {
+        sys::kill_tree(pid);
+    }
     let ended = match waiter.join() {
         Ok(Ok(ended)) => ended,
         Ok(Err(errno)) => {
@@ -146,17 +152,16 @@ fn decode(spec: &RunSpec, report: &str, ended: sys::Ended) -> Result<Outcome> {
         let (kind, text) = line.split_once('\t').unwrap_or((line, ""));
         match kind {
             "E" => {
-                return Err(if text.contains("execve") {
-                    Error::Exec {
-                        program: spec.argv[0].clone(),
-                        cwd: spec.build_dir.clone(),
-                        reason: text.to_string(),
-                    }
-                } else {
-                    Error::Setup {
-                        message: text.to_string(),
-                        hint: setup_hint(text),
-                    }
+                return Err(Error::Setup {
+                    message: text.to_string(),
+                    hint: setup_hint(text),
+                })
+            }
+            "F" => {
+                return Err(Error::Exec {
+                    program: spec.argv[0].clone(),
+                    cwd: spec.build_dir.clone(),
+                    reason: text.to_string(),
                 })
             }
             "N" => {

@@ -291,6 +291,11 @@ pub struct BuildArgs {
     #[arg(long)]
     pub network: bool,
 
+    /// Honour sandbox-weakening settings of the source's repro.toml
+    /// ([sandbox] mode = "none", network, ro_paths), which are refused otherwise.
+    #[arg(long)]
+    pub trust_config: bool,
+
     /// Variations between runs, reprotest-style: `+all,-time`, `-umask`,
     /// `-all,+build_path` (repeatable; applied left to right to "all").
     #[arg(long, value_name = "SPEC")]

@@ -65,8 +65,13 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     match build_and_compare(&cfg, &applied, &mut report) {
         Ok(()) => {
             report.finished_at = now_rfc3339();
+            if let Err(e) = write_provenance(&cfg, &report) {
+                report.verdict = Verdict::Error;
+                report.error = Some(format!("writing provenance: {e:#}"));
+                write_report(&cfg, &report)?;
+                return Err(e);
+            }
             write_report(&cfg, &report)?;
-            write_provenance(&cfg, &report)?;
             if cfg.json {
                 crate::outln!("{}", report_json(&report)?);
             } else {
@@ -91,7 +96,12 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             report.verdict = Verdict::Error;
             report.error = Some(format!("{err:#}"));
             report.finished_at = now_rfc3339();
-            write_report(&cfg, &report)?;
+            if let Err(write_err) = write_report(&cfg, &report) {
+                // Both matter: the build's failure first, then the report's.
+                return Err(err.context(format!(
+                    "and report.json could not be written: {write_err:#}"
+                )));
+            }
             Err(err)
         }
     }
@@ -174,7 +184,7 @@ fn new_report(cfg: &BuildConfig, variations: VariationsRecord) -> Result<Report>
         artifact_globs: cfg.artifact_globs.clone(),
         source_date_epoch: cfg.epoch.clone(),
         environment,
-        umask: "0022".to_string(),
+        umask: format!("{:04o}", variations::umask(&VariationSet::empty())),
         timeout_secs: cfg.timeout.map(|t| t.as_secs_f64()),
         started_at: now_rfc3339(),
         finished_at: String::new(),
@@ -259,9 +269,13 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
             }
             let got = runner::hash_artifacts(cfg, Path::new(&record.host_dir))?;
             Ok(&got != control)
-        })?;
-        if result.runs > 0 || !result.complete {
-            report.bisect = Some(result);
+        });
+        match result {
+            Ok(result) if result.runs > 0 || !result.complete => report.bisect = Some(result),
+            Ok(_) => {}
+            // The verdict stands on the runs already made; a culprit search
+            // that could not run to the end must not turn it into an error.
+            Err(e) => eprintln!("repro: the culprit search stopped: {e:#}"),
         }
     }
     diff_artifacts(cfg, report)?;
@@ -411,17 +425,16 @@ fn publish_artifacts(cfg: &BuildConfig, run1: &Path, artifacts: &[ArtifactRecord
 /// the source tree (inside it, the source digest covers it).
 fn resolve_tool(cfg: &BuildConfig) -> Option<crate::report::Tool> {
     let program = cfg.command.first()?;
-    let path = if program.contains('/') {
-        let p = Path::new(program);
-        if !p.is_absolute() {
-            return None;
-        }
-        p.to_path_buf()
-    } else {
-        std::env::split_paths(&std::env::var_os("PATH")?)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())?
-    };
+    if program.contains('/') && !Path::new(program).is_absolute() {
+        return None;
+    }
+    // The same lookup the sandbox makes (execvp's rules), on the host PATH.
+    let path = sandbox::program_candidates(
+        std::ffi::OsStr::new(program),
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )
+    .into_iter()
+    .find(|p| p.is_absolute() && p.is_file())?;
     let path = path.canonicalize().ok()?;
     let digest = diffoscope_lite::sha256_file(&path).ok()?;
     Some(crate::report::Tool {

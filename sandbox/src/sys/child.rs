@@ -1,7 +1,8 @@
 //! Code that runs between fork and exec (or _exit). It only walks the
 //! [`Plan`] the parent prepared and reports failures on the report pipe as
-//! one line each: `E\t<message>` (setup failed), `N\t<program>` (not found
-//! on PATH), `X\t<code>` / `K\t<signal>` (how the build ended, from PID 1).
+//! one line each: `E\t<message>` (setup failed), `F\t<message>` (the build
+//! program could not be executed), `N\t<program>` (not found on PATH),
+//! `X\t<code>` / `K\t<signal>` (how the build ended, from PID 1).
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{FromRawFd as _, RawFd};
@@ -199,6 +200,12 @@ fn run_op(op: &Op) -> Result<(), String> {
             write(&fd, data).map(drop)
         })
         .map_err(|e| format!("writing {path:?}: {}", e.desc())),
+        Op::ReadOnlyTree { path } => read_only_tree(path).map_err(|e| {
+            format!(
+                "mount_setattr({path:?}, AT_RECURSIVE, MOUNT_ATTR_RDONLY): {}",
+                e.desc()
+            )
+        }),
         Op::Mount {
             src,
             dst,
@@ -295,8 +302,23 @@ fn run_helper(helper: &super::Helper, log_fd: RawFd, report: RawFd) {
     // SAFETY: single-threaded PID 1; the child only dup2s and execs.
     match sys(report, || "fork() of a helper".into(), unsafe { fork() }) {
         ForkResult::Child => {
+            // The same hygiene as the build: own session, no terminal, no
+            // inherited descriptors beyond 0/1/2.
+            let _ = setsid();
+            if let Ok(null) = open(c"/dev/null", OFlag::O_RDWR, Mode::empty()) {
+                let _ = dup2(null, 0);
+            }
             let _ = dup2(log_fd, 1);
             let _ = dup2(log_fd, 2);
+            // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags.
+            unsafe {
+                nix::libc::syscall(
+                    nix::libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    nix::libc::CLOSE_RANGE_CLOEXEC,
+                );
+            }
             // The helper must mount (FUSE) but, as a non-zero uid, would
             // lose PID 1's namespace capabilities at exec: keep
             // CAP_SYS_ADMIN as an ambient capability, inside this user
@@ -359,6 +381,45 @@ fn reap_until(build: Pid, report: RawFd) -> ! {
             Ok(_) | Err(Errno::EINTR) => continue,
             Err(e) => fail(report, format!("waitpid(-1) in PID 1: {}", e.desc())),
         }
+    }
+}
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const AT_RECURSIVE: u32 = 0x8000;
+
+fn read_only_tree(path: &CStr) -> nix::Result<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr(2) reads `path` (NUL-terminated) and `attr`
+    // (a live repr(C) struct of the size passed) and writes nothing.
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_mount_setattr,
+            nix::libc::AT_FDCWD,
+            path.as_ptr(),
+            AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    match Errno::result(rc) {
+        // Before Linux 5.12 only the top mount could be made read-only,
+        // which the preceding remount already did.
+        Err(Errno::ENOSYS) => Ok(()),
+        other => other.map(drop),
     }
 }
 
@@ -474,11 +535,17 @@ fn exec_build(exec: &ExecPlan, report: RawFd) -> ! {
         match execve(candidate, &exec.argv, &exec.envp) {
             Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => continue,
             Err(Errno::EACCES) => denied = Some(candidate),
-            Err(e) => fail(report, format!("execve({candidate:?}): {}", e.desc())),
+            Err(e) => {
+                report_line(report, 'F', &format!("execve({candidate:?}): {}", e.desc()));
+                exit(126)
+            }
         }
     }
     match denied {
-        Some(c) => fail(report, format!("execve({c:?}): permission denied")),
+        Some(c) => {
+            report_line(report, 'F', &format!("execve({c:?}): permission denied"));
+            exit(126)
+        }
         None => {
             let program = exec
                 .argv

@@ -47,6 +47,10 @@ pub(crate) enum Op {
     Touch { path: CString },
     /// Create a file with this content.
     Write { path: CString, data: Vec<u8> },
+    /// Make the mount at `path` and every mount below it read-only
+    /// (mount_setattr(2) with AT_RECURSIVE, Linux 5.12+): a plain read-only
+    /// remount would leave nested mounts writable.
+    ReadOnlyTree { path: CString },
     /// mount(2).
     Mount {
         src: Option<CString>,
@@ -143,7 +147,15 @@ pub(crate) fn spawn(plan: &Plan) -> Result<Spawned, (String, Errno)> {
         }
         Ok(ForkResult::Child) => {
             drop(r);
-            child::main(plan, w.as_raw_fd())
+            let fd = w.as_raw_fd();
+            // A panic must never unwind out of the child into the parent's
+            // code, where it would go on as a second repro.
+            let _ =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| child::main(plan, fd)));
+            child::report_line(fd, 'E', "the sandbox setup panicked");
+            // SAFETY: _exit is async-signal-safe and skips the parent's
+            // atexit handlers and buffers.
+            unsafe { nix::libc::_exit(125) }
         }
         Err(e) => Err(("fork()".to_string(), e)),
     }
@@ -168,6 +180,22 @@ pub(crate) fn wait_for(pid: Pid) -> Result<Ended, Errno> {
     }
 }
 
+/// Waits until `pid` has exited *without reaping it*, kills its process
+/// group (whatever the build left running), then reaps it. While the leader
+/// is unreaped its pid cannot be reused, so the kill cannot hit a stranger.
+pub(crate) fn wait_then_kill_group(pid: Pid) -> Result<Ended, Errno> {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    loop {
+        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Ok(_) => break,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let _ = killpg(pid, Signal::SIGKILL);
+    wait_for(pid)
+}
+
 /// Reads everything the children reported (they have all exited by now).
 pub(crate) fn read_report(mut report: File) -> String {
     let mut text = String::new();
@@ -175,7 +203,7 @@ pub(crate) fn read_report(mut report: File) -> String {
     text
 }
 
-/// SIGKILLs a process and its process group; gone is fine.
+/// SIGKILLs a live process and its process group (the timeout).
 pub(crate) fn kill_tree(pid: Pid) {
     // ESRCH (already gone) is the normal case after a clean exit.
     let _ = killpg(pid, Signal::SIGKILL);
@@ -262,7 +290,8 @@ pub(crate) fn probe_namespaces(drop_to: Option<DropTo>) -> Result<(), ProbeError
                 Ok(()) => 0,
                 Err(ProbeError::Unshare(e)) => e as i32,
                 Err(ProbeError::Drop(e)) => PROBE_DROP_BASE + (e as i32).min(120),
-                Err(ProbeError::Process(_)) => 255,
+                // The probe itself never fails this way.
+                Err(ProbeError::Process(_)) => PROBE_DROP_BASE + Errno::ECHILD as i32,
             };
             // SAFETY: _exit is async-signal-safe and skips the parent's
             // atexit handlers and buffers, which the child must not run.
