@@ -145,27 +145,65 @@ fn leaks_path_is_not_reproducible_because_of_the_path() {
 }
 
 #[test]
-fn leaks_order_is_not_reproducible() {
-    let (o, out) = build(&fixture("leaks-order"), &[]);
+fn leaks_order_is_equivalent_after_normalization() {
+    // Entry order is noise that normalization removes: the zips are not
+    // bit-for-bit identical, but equivalent, and --normalize ships a file
+    // that is the same whichever run it came from.
+    let (o, out) = build(&fixture("leaks-order"), &["--bisect-budget", "0"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let r = report(&out);
-    assert_eq!(r["verdict"], "NOT_REPRODUCIBLE");
-    // Same members, same size: only the order differs.
-    let a = &r["artifacts"][0]["runs"];
-    assert_eq!(a[0]["size"], a[1]["size"]);
-    let zip = |run: &str| {
-        let dir = r["runs"][run.parse::<usize>().unwrap()]["host_dir"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    assert_eq!(r["verdict"], "EQUIVALENT_AFTER_NORMALIZATION");
+    let a = &r["artifacts"][0];
+    assert_eq!(a["status"], "EQUIVALENT");
+    assert_eq!(a["noise"], serde_json::json!(["zip.sort"]));
+    assert_ne!(a["runs"][0]["sha256"], a["runs"][1]["sha256"]);
+    assert_eq!(a["runs"][0]["normalized"], a["runs"][1]["normalized"]);
+    assert!(
+        stdout(&o).contains(
+            "EQUIVALENT AFTER NORMALIZATION: 1 of 1 artifact differs only in noise (zip.sort)"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    // Not published without --normalize: its bytes did not reproduce.
+    assert!(!out.path().join("out/artifacts/dist/data.zip").exists());
+    // Same members, other order.
+    let zip = |run: usize| {
+        let dir = r["runs"][run]["host_dir"].as_str().unwrap().to_string();
         zip_names(&fs::read(Path::new(&dir).join("dist/data.zip")).unwrap())
     };
-    let (n1, n2) = (zip("0"), zip("1"));
+    let (n1, n2) = (zip(0), zip(1));
     assert_ne!(n1, n2);
     let (mut s1, mut s2) = (n1.clone(), n2.clone());
     s1.sort();
     s2.sort();
     assert_eq!(s1, s2);
+
+    let (o, out) = build(
+        &fixture("leaks-order"),
+        &["--bisect-budget", "0", "--accept-normalized", "--normalize"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&out);
+    let published = out.path().join("out/artifacts/dist/data.zip");
+    let names = zip_names(&fs::read(&published).unwrap());
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "the published zip is in canonical order");
+    assert_eq!(r["normalization"]["published_normalized"], true);
+    assert_eq!(
+        r["artifacts"][0]["published"]["sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    // The provenance names the published file.
+    let prov = common::read_json(&out.path().join("out/provenance.json"));
+    assert_eq!(
+        prov["subject"][0]["digest"]["sha256"],
+        r["artifacts"][0]["published"]["sha256"]
+    );
 }
 
 #[test]

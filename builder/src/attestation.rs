@@ -33,9 +33,17 @@ pub fn statement(report: &Report, builder_id: &str) -> Result<Option<Statement>>
     }
     let mut subjects = Vec::new();
     for a in &report.artifacts {
-        if let Some(Some(d)) = a.runs.first() {
+        // The file a release ships: the published one (normalized with
+        // --normalize), else what run 1 built.
+        let digest = a.published.as_ref().map(|d| d.sha256.as_str()).or_else(|| {
+            a.runs
+                .first()
+                .and_then(|r| r.as_ref())
+                .map(|d| d.sha256.as_str())
+        });
+        if let Some(sha256) = digest {
             subjects.push(
-                ResourceDescriptor::subject(&a.path, &d.sha256)
+                ResourceDescriptor::subject(&a.path, sha256)
                     .with_context(|| format!("artifact {}", a.path))?,
             );
         }

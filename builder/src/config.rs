@@ -105,6 +105,10 @@ pub struct BuildConfig {
     pub signing_key: Option<provenance::SigningKey>,
     /// Builder id for the provenance.
     pub builder_id: String,
+    /// Publish normalized artifacts.
+    pub normalize: bool,
+    /// Exit 0 for EQUIVALENT_AFTER_NORMALIZATION.
+    pub accept_normalized: bool,
 }
 
 /// Extra runs spent on finding culprits when the user did not say.
@@ -303,6 +307,8 @@ impl BuildConfig {
             bisect_budget,
             signing_key,
             builder_id,
+            normalize: args.normalize,
+            accept_normalized: args.accept_normalized,
         })
     }
 }

@@ -19,7 +19,10 @@ pub const SCHEMA: &str = "repro-report/v1";
 pub enum Verdict {
     /// Every artifact is bit-for-bit identical in every run.
     Reproducible,
-    /// At least one artifact differs or is missing in some run.
+    /// Artifacts differ only in noise that normalization removes (their
+    /// `repro-normalized-v1` digests agree); `noise` says which.
+    EquivalentAfterNormalization,
+    /// At least one artifact differs in content or is missing in some run.
     NotReproducible,
     /// A run failed or nothing could be compared; see `error`.
     Error,
@@ -69,6 +72,20 @@ pub struct Report {
     /// The culprit search, when one ran.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub bisect: Option<BisectResult>,
+    /// The normalization ruleset and digest definition the verdict used.
+    #[serde(default)]
+    pub normalization: NormalizationRecord,
+}
+
+/// Versions of the normalization behind EQUIVALENT verdicts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NormalizationRecord {
+    /// e.g. `repro-normalize-v1`.
+    pub ruleset: String,
+    /// e.g. `repro-normalized-v1`.
+    pub digest: String,
+    /// Whether `<out>/artifacts/` holds normalized files (--normalize).
+    pub published_normalized: bool,
 }
 
 /// The isolation of the runs.
@@ -174,6 +191,8 @@ pub struct RunRecord {
 pub enum ArtifactStatus {
     /// Present and identical in every run.
     Same,
+    /// Different bytes, equal once normalized.
+    Equivalent,
     /// Different content, or missing in some run.
     Different,
 }
@@ -187,6 +206,13 @@ pub struct ArtifactRecord {
     pub status: ArtifactStatus,
     /// One entry per run, in run order; null where the run did not produce it.
     pub runs: Vec<Option<FileDigest>>,
+    /// For EQUIVALENT artifacts: the normalization rules (ids) that fire on
+    /// some run's file, i.e. the kinds of noise that differed.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub noise: Vec<String>,
+    /// The file published in `<out>/artifacts/` (normalized with --normalize).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub published: Option<FileDigest>,
     /// Where and why it differs (run 1 against the first run that differs).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub diff: Option<DiffRecord>,
@@ -215,6 +241,13 @@ pub struct FileDigest {
     pub sha256: String,
     /// Size in bytes.
     pub size: u64,
+    /// The `repro-normalized-v1` digest, when it could be computed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub normalized: Option<String>,
+    /// Ids of the normalization rules that fire on this file (kept out of
+    /// the JSON here; EQUIVALENT artifacts list them as `noise`).
+    #[serde(skip)]
+    pub fired: Vec<String>,
 }
 
 impl Report {
@@ -243,6 +276,7 @@ impl Report {
             row.push(
                 match a.status {
                     ArtifactStatus::Same => "SAME",
+                    ArtifactStatus::Equivalent => "EQUIVALENT",
                     ArtifactStatus::Different => "DIFFERENT",
                 }
                 .to_string(),
@@ -289,6 +323,26 @@ impl Report {
                 "REPRODUCIBLE: {total} artifact{} bit-for-bit identical across {runs} runs",
                 plural(total)
             ),
+            Verdict::EquivalentAfterNormalization => {
+                let equivalent: Vec<&ArtifactRecord> = self
+                    .artifacts
+                    .iter()
+                    .filter(|a| a.status == ArtifactStatus::Equivalent)
+                    .collect();
+                let mut noise: Vec<&str> = equivalent
+                    .iter()
+                    .flat_map(|a| a.noise.iter().map(String::as_str))
+                    .collect();
+                noise.sort_unstable();
+                noise.dedup();
+                format!(
+                    "EQUIVALENT AFTER NORMALIZATION: {} of {total} artifact{} differ{} only in noise ({}) across {runs} runs",
+                    equivalent.len(),
+                    plural(total),
+                    if equivalent.len() == 1 { "s" } else { "" },
+                    noise.join(", ")
+                )
+            }
             Verdict::NotReproducible => format!(
                 "NOT REPRODUCIBLE: {differing} of {total} artifact{} differ{} between {runs} runs",
                 plural(total),
@@ -379,6 +433,7 @@ mod tests {
             },
             variations: VariationsRecord::default(),
             bisect: None,
+            normalization: NormalizationRecord::default(),
         }
     }
 
@@ -388,6 +443,8 @@ mod tests {
             Some(FileDigest {
                 sha256: h.repeat(64),
                 size: 10,
+                normalized: None,
+                fired: Vec::new(),
             })
         };
         let r = report(
@@ -396,12 +453,16 @@ mod tests {
                     path: "a\nb".into(),
                     status: ArtifactStatus::Same,
                     runs: vec![d("a"), d("a")],
+                    noise: Vec::new(),
+                    published: None,
                     diff: None,
                 },
                 ArtifactRecord {
                     path: "dist/x".into(),
                     status: ArtifactStatus::Different,
                     runs: vec![d("b"), None],
+                    noise: Vec::new(),
+                    published: None,
                     diff: None,
                 },
             ],

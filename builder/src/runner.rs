@@ -146,18 +146,51 @@ pub fn execute_checked(
     Ok(host_dir)
 }
 
-/// Finds and hashes (in parallel) the artifacts of the build tree `dir`.
-pub fn hash_artifacts(cfg: &BuildConfig, dir: &Path) -> Result<Digests> {
+/// Finds and hashes (in parallel) the artifacts of the build tree `dir`;
+/// with `normalized`, also their `repro-normalized-v1` digests and the
+/// normalization rules that fire on them.
+pub fn hash_artifacts(cfg: &BuildConfig, dir: &Path, normalized: bool) -> Result<Digests> {
+    use rayon::prelude::*;
     let names = find_artifacts(cfg, dir)?;
     let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+    let opts = diffoscope_lite::normalize::Options {
+        source_date_epoch: Some(cfg.epoch.value),
+        ..Default::default()
+    };
+    let norm: Vec<Option<diffoscope_lite::normalize::NormalizedDigest>> = if normalized {
+        paths
+            .par_iter()
+            .map(
+                |p| match diffoscope_lite::normalize::normalized_digest(p, &opts) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        // Not fatal: the artifact is then judged on raw bytes.
+                        eprintln!("repro: no normalized digest for {}: {e:#}", p.display());
+                        None
+                    }
+                },
+            )
+            .collect()
+    } else {
+        vec![None; paths.len()]
+    };
     let mut out = Digests::new();
-    for (name, digest) in names.into_iter().zip(diffoscope_lite::sha256_files(&paths)) {
+    let raw = diffoscope_lite::sha256_files(&paths);
+    for ((name, digest), n) in names.into_iter().zip(raw).zip(norm) {
         let d = digest.with_context(|| format!("hashing artifact {name} in {}", dir.display()))?;
+        let mut fired: Vec<String> = n
+            .as_ref()
+            .map(|n| n.fired.iter().map(|f| f.rule.id().to_string()).collect())
+            .unwrap_or_default();
+        fired.sort();
+        fired.dedup();
         out.insert(
             name,
             FileDigest {
                 sha256: d.hex(),
                 size: d.size,
+                normalized: n.map(|n| n.hex()),
+                fired,
             },
         );
     }

@@ -309,6 +309,15 @@ pub struct BuildArgs {
     #[arg(long, value_name = "N")]
     pub bisect_budget: Option<u32>,
 
+    /// Publish normalized artifacts (canonical form) in `<out>/artifacts/`,
+    /// so a release can ship files that are identical across runs.
+    #[arg(long)]
+    pub normalize: bool,
+
+    /// Exit 0 also when the artifacts are only equivalent after normalization.
+    #[arg(long)]
+    pub accept_normalized: bool,
+
     /// Sign the provenance with this private key (PKCS#8 PEM from `repro keygen`).
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,

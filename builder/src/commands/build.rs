@@ -9,7 +9,7 @@
 //! artifacts of run 1 are published in `<out>/artifacts/`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
@@ -22,7 +22,7 @@ use crate::config::BuildConfig;
 use crate::epoch::Origin;
 use crate::fsutil;
 use crate::report::{
-    AppliedVariation, ArtifactRecord, ArtifactStatus, Report, SandboxRecord, Source,
+    AppliedVariation, ArtifactRecord, ArtifactStatus, FileDigest, Report, SandboxRecord, Source,
     UnavailableVariation, VariationsRecord, Verdict, SCHEMA,
 };
 use crate::runner::{self, utf8, Digests};
@@ -87,6 +87,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             );
             Ok(ExitCode::from(match report.verdict {
                 Verdict::Reproducible => 0,
+                Verdict::EquivalentAfterNormalization if cfg.accept_normalized => 0,
                 _ => 1,
             }))
         }
@@ -203,6 +204,11 @@ fn new_report(cfg: &BuildConfig, variations: VariationsRecord) -> Result<Report>
         },
         variations,
         bisect: None,
+        normalization: crate::report::NormalizationRecord {
+            ruleset: diffoscope_lite::normalize::RULESET_VERSION.to_string(),
+            digest: diffoscope_lite::normalize::DIGEST_VERSION.to_string(),
+            published_normalized: cfg.normalize,
+        },
     })
 }
 
@@ -225,7 +231,7 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
         let dest = cfg.out.join("runs").join(index.to_string());
         let log = logs.join(format!("run-{index}.log"));
         let dir = runner::execute_checked(cfg, index, &label, &set, &dest, &log, &mut report.runs)?;
-        digests.push(runner::hash_artifacts(cfg, &dir)?);
+        digests.push(runner::hash_artifacts(cfg, &dir, true)?);
     }
 
     report.artifacts = compare(&digests);
@@ -236,17 +242,16 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
             report.runs[0].host_dir
         );
     }
-    report.verdict = if report
-        .artifacts
-        .iter()
-        .all(|a| a.status == ArtifactStatus::Same)
-    {
-        Verdict::Reproducible
-    } else {
+    let status = |s: ArtifactStatus| report.artifacts.iter().any(|a| a.status == s);
+    report.verdict = if status(ArtifactStatus::Different) {
         Verdict::NotReproducible
+    } else if status(ArtifactStatus::Equivalent) {
+        Verdict::EquivalentAfterNormalization
+    } else {
+        Verdict::Reproducible
     };
 
-    if report.verdict == Verdict::NotReproducible && !applied.is_empty() {
+    if report.verdict != Verdict::Reproducible && !applied.is_empty() {
         let control = &digests[0];
         let mut k = 0u32;
         let result = bisect::bisect(applied, cfg.bisect_budget, |set| {
@@ -267,8 +272,8 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
                 eprintln!("repro: {label}: the build {outcome}; counted as different");
                 return Ok(true);
             }
-            let got = runner::hash_artifacts(cfg, Path::new(&record.host_dir))?;
-            Ok(&got != control)
+            let got = runner::hash_artifacts(cfg, Path::new(&record.host_dir), false)?;
+            Ok(!same_raw(&got, control))
         });
         match result {
             Ok(result) if result.runs > 0 || !result.complete => report.bisect = Some(result),
@@ -279,7 +284,8 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
         }
     }
     diff_artifacts(cfg, report)?;
-    publish_artifacts(cfg, Path::new(&report.runs[0].host_dir), &report.artifacts)
+    let run1 = PathBuf::from(&report.runs[0].host_dir);
+    publish_artifacts(cfg, &run1, &mut report.artifacts)
 }
 
 /// Lines of a diff summary shown on the terminal per artifact.
@@ -298,13 +304,13 @@ fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
     for a in report
         .artifacts
         .iter_mut()
-        .filter(|a| a.status == ArtifactStatus::Different)
+        .filter(|a| a.status != ArtifactStatus::Same)
     {
         let Some(first) = &a.runs[0] else { continue };
         let Some(other) = a
             .runs
             .iter()
-            .position(|r| r.as_ref().is_some_and(|d| d != first))
+            .position(|r| r.as_ref().is_some_and(|d| d.sha256 != first.sha256))
         else {
             continue; // missing in some run: nothing to compare against
         };
@@ -388,35 +394,88 @@ fn print_diffs(cfg: &BuildConfig, report: &Report) {
     }
 }
 
+/// True when both runs produced the same artifacts with the same bytes.
+fn same_raw(a: &Digests, b: &Digests) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((na, da), (nb, db))| na == nb && da.sha256 == db.sha256)
+}
+
 /// One record per artifact seen in any run.
 fn compare(runs: &[Digests]) -> Vec<ArtifactRecord> {
     let all: BTreeSet<&String> = runs.iter().flat_map(|d| d.keys()).collect();
     all.into_iter()
         .map(|name| {
             let per_run: Vec<_> = runs.iter().map(|d| d.get(name).cloned()).collect();
-            let same = per_run.iter().all(|d| d.is_some() && d == &per_run[0]);
+            let all = |f: &dyn Fn(&FileDigest) -> Option<&str>| {
+                let first = per_run[0].as_ref().and_then(f);
+                first.is_some() && per_run.iter().all(|d| d.as_ref().and_then(f) == first)
+            };
+            let (status, noise) = if all(&|d| Some(d.sha256.as_str())) {
+                (ArtifactStatus::Same, Vec::new())
+            } else if all(&|d| d.normalized.as_deref()) {
+                // Equal once normalized: what differed is what the rules
+                // that fire remove.
+                let mut noise: Vec<String> = per_run
+                    .iter()
+                    .flatten()
+                    .flat_map(|d| d.fired.clone())
+                    .collect();
+                noise.sort();
+                noise.dedup();
+                (ArtifactStatus::Equivalent, noise)
+            } else {
+                (ArtifactStatus::Different, Vec::new())
+            };
             ArtifactRecord {
                 path: name.clone(),
-                status: if same {
-                    ArtifactStatus::Same
-                } else {
-                    ArtifactStatus::Different
-                },
+                status,
                 runs: per_run,
+                noise,
+                published: None,
                 diff: None,
             }
         })
         .collect()
 }
 
-/// Copies run 1's reproducible artifacts to `<out>/artifacts/`.
-fn publish_artifacts(cfg: &BuildConfig, run1: &Path, artifacts: &[ArtifactRecord]) -> Result<()> {
+/// Publishes run 1's reproducible artifacts in `<out>/artifacts/`: the
+/// SAME ones as built, or, with --normalize, the SAME and EQUIVALENT ones
+/// in canonical form (identical whichever run they come from).
+fn publish_artifacts(
+    cfg: &BuildConfig,
+    run1: &Path,
+    artifacts: &mut [ArtifactRecord],
+) -> Result<()> {
     let dest = cfg.out.join("artifacts");
-    for a in artifacts
-        .iter()
-        .filter(|a| a.status == ArtifactStatus::Same)
-    {
-        fsutil::copy_file_atomic(&run1.join(&a.path), &dest.join(&a.path))?;
+    let opts = diffoscope_lite::normalize::Options {
+        source_date_epoch: Some(cfg.epoch.value),
+        ..Default::default()
+    };
+    for a in artifacts.iter_mut() {
+        let target = dest.join(&a.path);
+        match (a.status, cfg.normalize) {
+            (ArtifactStatus::Same, false) => {
+                fsutil::copy_file_atomic(&run1.join(&a.path), &target)?
+            }
+            (ArtifactStatus::Same | ArtifactStatus::Equivalent, true) => {
+                if let Some(dir) = target.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                diffoscope_lite::normalize::normalize_file(&run1.join(&a.path), &target, &opts)
+                    .with_context(|| format!("normalizing {} for publication", a.path))?;
+            }
+            _ => continue,
+        }
+        let d = diffoscope_lite::sha256_file(&target)?;
+        a.published = Some(FileDigest {
+            sha256: d.hex(),
+            size: d.size,
+            normalized: None,
+            fired: Vec::new(),
+        });
     }
     Ok(())
 }
@@ -491,6 +550,8 @@ mod tests {
         let d = |h: &str| FileDigest {
             sha256: h.into(),
             size: 1,
+            normalized: Some(format!("n{h}")),
+            fired: vec!["zip.sort".into()],
         };
         let r1: Digests = [("a".to_string(), d("1")), ("b".to_string(), d("2"))].into();
         let r2: Digests = [("a".to_string(), d("1")), ("c".to_string(), d("3"))].into();
@@ -504,5 +565,13 @@ mod tests {
                 ("c", ArtifactStatus::Different)
             ]
         );
+        // Other bytes, same normalized digest: EQUIVALENT, with the noise.
+        let mut x = d("4");
+        x.normalized = Some("same".into());
+        let mut y = d("5");
+        y.normalized = Some("same".into());
+        let got = compare(&[[("z".to_string(), x)].into(), [("z".to_string(), y)].into()]);
+        assert_eq!(got[0].status, ArtifactStatus::Equivalent);
+        assert_eq!(got[0].noise, ["zip.sort"]);
     }
 }
