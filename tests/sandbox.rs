@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
-use common::{fixture, read_json, repro, stderr, stdout};
+use common::{build_fixture, fixture, read_json, repro, stderr, stdout};
 
 use std::fs;
 use std::path::Path;
@@ -64,15 +64,7 @@ fn leaky_fixtures_are_caught_and_the_culprit_named() {
         ("leaks-kernel", "kernel"),
         ("leaks-path", "build_path"),
     ] {
-        let out = tempfile::tempdir().unwrap();
-        let o = repro()
-            .arg("build")
-            .arg(fixture(fixture_name))
-            .arg("--out")
-            .arg(out.path().join("out"))
-            .args(["--source-date-epoch", "1700000000", "--bisect"])
-            .output()
-            .unwrap();
+        let (o, out) = build_fixture(fixture_name, &["--bisect"]);
         assert_eq!(o.status.code(), Some(1), "{fixture_name}: {}", stderr(&o));
         let stdout = stdout(&o);
         assert!(
@@ -92,15 +84,7 @@ fn directory_order_leaks_are_caught() {
         eprintln!("skipping: disorderfs is not installed (apt-get install disorderfs)");
         return;
     }
-    let out = tempfile::tempdir().unwrap();
-    let o = repro()
-        .arg("build")
-        .arg(fixture("leaks-fileorder"))
-        .arg("--out")
-        .arg(out.path().join("out"))
-        .args(["--source-date-epoch", "1700000000", "--bisect"])
-        .output()
-        .unwrap();
+    let (o, _out) = build_fixture("leaks-fileorder", &["--bisect"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stdout(&o).contains("caused by fileordering ("),
@@ -113,30 +97,14 @@ fn directory_order_leaks_are_caught() {
 fn wall_clock_leaks_are_caught() {
     // Day precision: only the shifted clock (libfaketime) exposes it.
     if sandbox::variations::faketime_lib().is_some() {
-        let out = tempfile::tempdir().unwrap();
-        let o = repro()
-            .arg("build")
-            .arg(fixture("leaks-date"))
-            .arg("--out")
-            .arg(out.path().join("out"))
-            .args(["--source-date-epoch", "1700000000", "--bisect"])
-            .output()
-            .unwrap();
+        let (o, _out) = build_fixture("leaks-date", &["--bisect"]);
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         assert!(stdout(&o).contains("caused by time ("));
     } else {
         eprintln!("skipping the leaks-date check: libfaketime is not installed (apt-get install faketime)");
     }
     // Nanosecond precision: differs on its own, and bisection says so.
-    let out = tempfile::tempdir().unwrap();
-    let o = repro()
-        .arg("build")
-        .arg(fixture("leaks-time"))
-        .arg("--out")
-        .arg(out.path().join("out"))
-        .args(["--source-date-epoch", "1700000000"])
-        .output()
-        .unwrap();
+    let (o, out) = build_fixture("leaks-time", &[]);
     assert_eq!(o.status.code(), Some(1));
     let r = read_json(&out.path().join("out/report.json"));
     assert_eq!(r["bisect"]["nondeterministic"], true);

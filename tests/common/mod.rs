@@ -32,6 +32,22 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `repro build FIXTURE --out <tmp>/out --source-date-epoch 1700000000 EXTRA…`;
+/// returns what it printed, and the temporary dir holding `out/`.
+pub fn build_fixture(name: &str, extra: &[&str]) -> (Output, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let o = repro()
+        .arg("build")
+        .arg(fixture(name))
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args(["--source-date-epoch", "1700000000"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (o, out)
+}
+
 /// A JSON file (report.json, provenance.json) parsed.
 pub fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();
