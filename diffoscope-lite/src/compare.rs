@@ -107,11 +107,14 @@ impl Differ<'_> {
             if da.is_none() && db.is_none() && ca.same_zip_data(cb) {
                 return Ok(Difference::default());
             }
-            let (da, db) = rayon::join(
-                || da.map_or_else(|| ca.digest(&self.a, na), Ok),
-                || db.map_or_else(|| cb.digest(&self.b, nb), Ok),
-            );
-            if da? == db? {
+            let same = match (da, db) {
+                (Some(da), Some(db)) => da == db,
+                // Compared side by side rather than hashed: the first
+                // differing byte ends it, instead of a full pass per side
+                // that the container comparison would then repeat.
+                _ => ca.same_bytes(&self.a, na, cb, &self.b, nb)?,
+            };
+            if same {
                 return Ok(Difference::default());
             }
         }

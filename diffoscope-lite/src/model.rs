@@ -529,26 +529,31 @@ impl Content {
         }
     }
 
-    /// SHA-256 of the whole content, streamed.
-    pub(crate) fn digest(&self, cx: &Cx<'_>, entry: &str) -> Result<Digest> {
-        self.with_reader(cx, entry, |r| {
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut size = 0u64;
-            loop {
-                match r.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        hasher.update(&buf[..n]);
-                        size += n as u64;
+    /// Whether `self` (read under `cx`) and `other` (under `cx_other`)
+    /// hold the same bytes, streamed side by side; stops at the first
+    /// difference, so two different archives cost next to nothing.
+    pub(crate) fn same_bytes(
+        &self,
+        cx: &Cx<'_>,
+        entry: &str,
+        other: &Content,
+        cx_other: &Cx<'_>,
+        other_entry: &str,
+    ) -> Result<bool> {
+        self.with_reader(cx, entry, |ra| {
+            other.with_reader(cx_other, other_entry, |rb| {
+                let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+                loop {
+                    let n = read_full(ra, &mut ba).map_err(|e| cx.io(e, entry, "reading"))?;
+                    let m = read_full(rb, &mut bb)
+                        .map_err(|e| cx_other.io(e, other_entry, "reading"))?;
+                    if n != m || ba[..n] != bb[..m] {
+                        return Ok(false);
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(cx.io(e, entry, "reading")),
+                    if n < ba.len() {
+                        return Ok(true);
+                    }
                 }
-            }
-            Ok(Digest {
-                sha256: hasher.finalize().into(),
-                size,
             })
         })
     }
@@ -766,7 +771,7 @@ impl Seek for PositionedFile {
 }
 
 /// Reads until `buf` is full or the reader ends; returns the bytes read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+fn read_full(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         match r.read(&mut buf[done..]) {
