@@ -103,8 +103,7 @@ impl Format for Tar {
                     ..Metadata::default()
                 };
                 let (content, digest) = if matches!(kind, EntryKind::File | EntryKind::Other(_)) {
-                    let (c, d) = spool.append(&mut member, cx, &nested)?;
-                    (c, Some(d))
+                    (spool.append(&mut member, cx, &nested)?, None)
                 } else {
                     (Content::empty(), None)
                 };
