@@ -31,3 +31,8 @@ bench: build
     bash bench/sandbox.sh
     bash bench/diff.sh
     bash bench/normalize.sh
+
+# Coverage-guided fuzzing of the differ and the normalizers (needs cargo-fuzz;
+# the stable toolchain allows its nightly features with RUSTC_BOOTSTRAP=1).
+fuzz target="compare" seconds="300":
+    cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O {{target}} -- -max_total_time={{seconds}} -rss_limit_mb=2048 -timeout=20
