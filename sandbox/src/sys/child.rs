@@ -61,13 +61,17 @@ fn sys<T>(report: RawFd, what: impl FnOnce() -> String, r: nix::Result<T>) -> T 
     }
 }
 
-/// Entry point of the first child.
-pub(super) fn main(plan: &Plan, report: RawFd) -> ! {
+/// Entry point of the first child; `parent` is repro's pid.
+pub(super) fn main(plan: &Plan, report: RawFd, parent: Pid) -> ! {
     sys(
         report,
         || "prctl(PR_SET_PDEATHSIG, SIGKILL)".into(),
         prctl::set_pdeathsig(Signal::SIGKILL),
     );
+    // repro may have died between fork and prctl: then nobody supervises us.
+    if nix::unistd::getppid() != parent {
+        exit(SETUP_FAILED);
+    }
     match &plan.ns {
         None => exec_build(&plan.exec, report),
         Some(ns) => c1(ns, &plan.exec, report),
@@ -153,13 +157,24 @@ fn c1(ns: &NsPlan, exec: &ExecPlan, report: RawFd) -> ! {
         || format!("write /proc/self/gid_map {:?}", ns.gid_map),
         write_file(c"/proc/self/gid_map", ns.gid_map.as_bytes()),
     );
+    // A lifeline: C1 holds its write end until it dies, so C2 (whose
+    // getppid() is 0 in the new pid namespace) can tell, after setting its
+    // own parent-death signal, whether C1 was already killed (the timeout).
+    let (alive_r, alive_w) = sys(
+        report,
+        || "pipe2(O_CLOEXEC) for the lifeline".into(),
+        nix::unistd::pipe2(OFlag::O_CLOEXEC),
+    );
     // SAFETY: single-threaded child; C2 runs only `c2`, which never returns.
     match sys(
         report,
         || "fork() of the namespace's PID 1".into(),
         unsafe { fork() },
     ) {
-        ForkResult::Child => c2(ns, exec, report),
+        ForkResult::Child => {
+            drop(alive_w);
+            c2(ns, exec, report, alive_r)
+        }
         ForkResult::Parent { child } => loop {
             match waitpid(child, None) {
                 Ok(WaitStatus::Exited(_, code)) => exit(code),
@@ -225,12 +240,16 @@ fn run_op(op: &Op) -> Result<(), String> {
 }
 
 /// C2, PID 1: assemble the root, pivot into it, start the build, reap.
-fn c2(ns: &NsPlan, exec: &ExecPlan, report: RawFd) -> ! {
+fn c2(ns: &NsPlan, exec: &ExecPlan, report: RawFd, lifeline: std::os::fd::OwnedFd) -> ! {
     sys(
         report,
         || "prctl(PR_SET_PDEATHSIG, SIGKILL)".into(),
         prctl::set_pdeathsig(Signal::SIGKILL),
     );
+    if parent_gone(&lifeline) {
+        exit(SETUP_FAILED);
+    }
+    drop(lifeline);
     for op in &ns.ops {
         if let Err(message) = run_op(op) {
             fail(report, message);
@@ -362,6 +381,19 @@ fn run_helper(helper: &super::Helper, log_fd: RawFd, report: RawFd) {
                 Err(e) => fail(report, format!("waitpid(helper): {}", e.desc())),
             }
         },
+    }
+}
+
+/// True when the write end of `lifeline` is closed everywhere (its holder died).
+fn parent_gone(lifeline: &std::os::fd::OwnedFd) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd as _;
+    let mut fds = [PollFd::new(lifeline.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(_) => fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)),
+        Err(_) => false,
     }
 }
 

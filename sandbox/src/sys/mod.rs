@@ -133,6 +133,7 @@ pub(crate) struct Spawned {
 /// Forks the process tree described by `plan`.
 pub(crate) fn spawn(plan: &Plan) -> Result<Spawned, (String, Errno)> {
     let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| ("pipe2(O_CLOEXEC)".to_string(), e))?;
+    let parent = nix::unistd::getpid();
     // SAFETY: the child only runs `child::main`, which makes system calls on
     // data prepared before the fork, never returns (it execs or _exits) and
     // never touches locks another thread of the parent might hold (no
@@ -150,8 +151,9 @@ pub(crate) fn spawn(plan: &Plan) -> Result<Spawned, (String, Errno)> {
             let fd = w.as_raw_fd();
             // A panic must never unwind out of the child into the parent's
             // code, where it would go on as a second repro.
-            let _ =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| child::main(plan, fd)));
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                child::main(plan, fd, parent)
+            }));
             child::report_line(fd, 'E', "the sandbox setup panicked");
             // SAFETY: _exit is async-signal-safe and skips the parent's
             // atexit handlers and buffers.
