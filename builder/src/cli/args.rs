@@ -22,6 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Build a source tree several times and check the artifacts are identical.
     Build(Box<BuildArgs>),
+    /// Compare two artifacts recursively and show where and why they differ.
+    ///
+    /// Exit codes: 0 identical, 1 different, 2 error (as diffoscope).
+    Diff(DiffArgs),
     /// Print the SHA-256 of files (computed in parallel), like sha256sum.
     Hash(HashArgs),
     /// Rewrite artifacts into canonical form: the noise builds leave in
@@ -32,10 +36,6 @@ pub enum Command {
     Normalize(NormalizeArgs),
     /// Create a signing key pair: PREFIX.key (PKCS#8, mode 0600) and PREFIX.pub.
     Keygen(KeygenArgs),
-    /// Compare two artifacts recursively and show where and why they differ.
-    ///
-    /// Exit codes: 0 identical, 1 different, 2 error (as diffoscope).
-    Diff(DiffArgs),
     /// Sign the provenance of an earlier build from its report.json.
     Attest(AttestArgs),
     /// Check signed provenance: signatures, statement, artifacts and policy.
