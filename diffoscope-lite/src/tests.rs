@@ -1465,3 +1465,38 @@ fn truncated_pyc_header_is_an_error() {
         }
     }
 }
+
+#[test]
+fn a_forged_huge_pax_record_is_an_error_not_an_allocation() {
+    // A PAX extended header whose record is 20 MiB: more than any real
+    // archive carries before one member.
+    let value = "x".repeat(20 << 20);
+    let record_len = |body: &str| {
+        // "LEN key=value\n" where LEN counts itself.
+        let mut len = body.len() + 2;
+        while format!("{len} {body}\n").len() != len {
+            len = format!("{len} {body}\n").len();
+        }
+        len
+    };
+    let body = format!("comment={value}");
+    let record = format!("{} {body}\n", record_len(&body));
+    let mut header = ::tar::Header::new_ustar();
+    header.set_path("PaxHeaders/f").unwrap();
+    header.set_entry_type(::tar::EntryType::XHeader);
+    header.set_size(record.len() as u64);
+    header.set_cksum();
+    let mut forged = header.as_bytes().to_vec();
+    forged.extend_from_slice(record.as_bytes());
+    forged.resize(forged.len().div_ceil(512) * 512, 0);
+    let mut file = ::tar::Header::new_ustar();
+    file.set_path("f").unwrap();
+    file.set_size(0);
+    file.set_cksum();
+    forged.extend_from_slice(file.as_bytes());
+    forged.extend_from_slice(&[0u8; 1024]);
+    let normal = tar_of(&[tar_member("f", b"")]);
+    let p = pair("a.tar", &normal, "b.tar", &forged);
+    let err = diff_with(&p, &Options::default()).unwrap_err();
+    assert!(err.to_string().contains("bytes of tar headers"), "{err}");
+}

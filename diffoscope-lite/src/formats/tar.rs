@@ -1,9 +1,14 @@
 //! Tar (v7, ustar, GNU, PAX), read as one stream, once per side.
 //!
 //! Each regular member is copied while the stream passes into one anonymous
-//! spool file per archive and hashed on the way, so members
-//! can later be compared (and recursed into) in any order without reading
-//! the stream again and without holding large members in memory.
+//! spool file per archive, so members can later be compared (and recursed
+//! into) in any order without reading the stream again and without holding
+//! large members in memory.
+//!
+//! The tar crate reads PAX and GNU long-name records whole into memory
+//! while it looks for the next member; [`HeaderGuard`] caps what it may
+//! read there, so a forged multi-gigabyte record is an error, not an
+//! allocation.
 
 use super::{duplicate_comments, lossy, Format, Kind, Parsed};
 use crate::model::{Container, Content, Cx, Entry, EntryKind, Metadata, Spool};
@@ -11,6 +16,35 @@ use crate::Result;
 
 /// Tar archives.
 pub struct Tar;
+
+/// Most bytes the tar crate may read on its own between two members
+/// (headers, PAX and GNU long-name records); real archives need a few KiB.
+const MAX_HEADER_BYTES: u64 = 16 << 20;
+
+/// Counts what the tar crate reads while it is looking for the next member
+/// (member data is read by us, outside that window) and fails past
+/// [`MAX_HEADER_BYTES`].
+struct HeaderGuard<'a> {
+    inner: &'a mut dyn std::io::Read,
+    window: std::rc::Rc<std::cell::Cell<Option<u64>>>,
+}
+
+impl std::io::Read for HeaderGuard<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(seen) = self.window.get() {
+            let seen = seen + n as u64;
+            if seen > MAX_HEADER_BYTES {
+                return Err(std::io::Error::other(format!(
+                    "more than {MAX_HEADER_BYTES} bytes of tar headers before one member \
+                     (a PAX or GNU long-name record this large is not a real archive)"
+                )));
+            }
+            self.window.set(Some(seen));
+        }
+        Ok(n)
+    }
+}
 
 /// Whether a 512-byte header block has a valid checksum (how v7 tars,
 /// which have no magic, are recognised).
@@ -55,14 +89,23 @@ impl Format for Tar {
 
     fn read(&self, content: &Content, name: &str, cx: &Cx<'_>) -> Result<Parsed> {
         let (entries, mut comments) = content.with_reader(cx, name, |r| {
-            let mut archive = ::tar::Archive::new(r);
+            let window = std::rc::Rc::new(std::cell::Cell::new(None));
+            let guard = HeaderGuard {
+                inner: r,
+                window: window.clone(),
+            };
+            let mut archive = ::tar::Archive::new(guard);
             let mut entries = Vec::new();
             let mut comments = Vec::new();
             let mut spool = Spool::default();
-            let iter = archive
+            let mut iter = archive
                 .entries()
                 .map_err(|e| cx.malformed(e, name, Kind::Tar))?;
-            for (order, item) in iter.enumerate() {
+            for order in 0.. {
+                window.set(Some(0));
+                let item = iter.next();
+                window.set(None);
+                let Some(item) = item else { break };
                 let mut member = item.map_err(|e| cx.malformed(e, name, Kind::Tar))?;
                 let path = lossy(&member.path_bytes());
                 let nested = format!("{name}::{path}");
