@@ -102,19 +102,20 @@ pub fn copy_file_atomic(src: &Path, dst: &Path) -> Result<()> {
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     fs::copy(src, tmp.path())
         .with_context(|| format!("copying {} to {}", src.display(), tmp.path().display()))?;
-    plain_mode(tmp.path())?;
+    let mode = fs::metadata(tmp.path())
+        .with_context(|| format!("reading mode of {}", tmp.path().display()))?
+        .permissions()
+        .mode();
+    plain_mode(tmp.path(), mode)?;
     tmp.persist(dst)
         .with_context(|| format!("renaming into {}", dst.display()))?;
     Ok(())
 }
 
-/// Drops setuid, setgid and sticky bits that `fs::copy` carries over: a
-/// build must not be able to publish (as root) a setuid file of its making.
-fn plain_mode(path: &Path) -> Result<()> {
-    let mode = fs::metadata(path)
-        .with_context(|| format!("reading mode of {}", path.display()))?
-        .permissions()
-        .mode();
+/// Drops setuid, setgid and sticky bits that `fs::copy` carries over from
+/// a source of mode `mode`: a build must not be able to publish (as root) a
+/// setuid file of its making. Costs nothing for the usual plain file.
+fn plain_mode(path: &Path, mode: u32) -> Result<()> {
     if mode & 0o7000 != 0 {
         fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o777))
             .with_context(|| format!("clearing set-id bits of {}", path.display()))?;
@@ -164,7 +165,8 @@ pub fn copy_tree(src: &Path, dst: &Path, skip: &Path) -> Result<u64> {
             fs::copy(entry.path(), &target).with_context(|| {
                 format!("copying {} to {}", entry.path().display(), target.display())
             })?;
-            plain_mode(&target)?;
+            // The copy has the source's mode, which the walk already read.
+            plain_mode(&target, meta.permissions().mode())?;
             set_mtime(&target, &meta)?;
             files += 1;
         } else {
