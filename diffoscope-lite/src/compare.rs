@@ -140,10 +140,7 @@ impl Differ<'_> {
         self.a.budget.check_depth(depth, na)?;
         self.b.budget.check_depth(depth, nb)?;
         let format = format_of(kind);
-        let (pa, pb) = rayon::join(
-            || format.read(ca, na, &self.a),
-            || format.read(cb, nb, &self.b),
-        );
+        let (pa, pb) = format.read_pair((ca, na, &self.a), (cb, nb, &self.b));
         match (pa?, pb?) {
             (Parsed::Container(xa), Parsed::Container(xb)) => {
                 let mut d = self.compare_containers(&xa, &xb, na, nb, depth)?;

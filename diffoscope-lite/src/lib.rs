@@ -84,6 +84,7 @@ pub mod hash;
 pub mod hints;
 mod leaf;
 mod limits;
+mod meet;
 pub mod model;
 pub mod normalize;
 pub mod printers;

@@ -540,6 +540,9 @@ impl Content {
         cx_other: &Cx<'_>,
         other_entry: &str,
     ) -> Result<bool> {
+        if self.is_same_range(other) {
+            return Ok(true);
+        }
         self.with_reader(cx, entry, |ra| {
             other.with_reader(cx_other, other_entry, |rb| {
                 let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
@@ -556,6 +559,27 @@ impl Content {
                 }
             })
         })
+    }
+
+    /// Whether both are the very same byte range of the same open file
+    /// (how a tar member found equal to the other side's while streaming
+    /// shares that side's spooled bytes; see [`crate::meet`]).
+    pub(crate) fn is_same_range(&self, other: &Content) -> bool {
+        match (&self.0, &other.0) {
+            (
+                Source::Range {
+                    file: fa,
+                    offset: oa,
+                    len: la,
+                },
+                Source::Range {
+                    file: fb,
+                    offset: ob,
+                    len: lb,
+                },
+            ) => Arc::ptr_eq(fa, fb) && oa == ob && la == lb,
+            _ => false,
+        }
     }
 
     /// The content as a random-access file range, spooling it to an
@@ -675,15 +699,20 @@ impl Spool {
     /// bytes side by side, which costs a memory-speed read instead of a
     /// SHA-256 pass per side.
     pub(crate) fn append(&mut self, r: &mut dyn Read, cx: &Cx<'_>, entry: &str) -> Result<Content> {
-        let file = match &self.file {
-            Some(f) => Arc::clone(f),
-            None => {
-                let f = Arc::new(tempfile::tempfile().map_err(|source| Error::Spool { source })?);
-                self.file = Some(Arc::clone(&f));
-                f
-            }
-        };
-        let start = self.len;
+        self.append_reporting(r, cx, entry, &mut |_| {})
+    }
+
+    /// [`Spool::append`], telling `progress` how many bytes of this member
+    /// are on file after every write (so that the other side of a pair can
+    /// compare against them while they are being written).
+    pub(crate) fn append_reporting(
+        &mut self,
+        r: &mut dyn Read,
+        cx: &Cx<'_>,
+        entry: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Content> {
+        let (file, start) = self.tail()?;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = match r.read(&mut buf) {
@@ -695,12 +724,27 @@ impl Spool {
             file.write_all_at(&buf[..n], self.len)
                 .map_err(|source| Error::Spool { source })?;
             self.len += n as u64;
+            progress(self.len - start);
         }
         Ok(Content(Source::Range {
             file,
             offset: start,
             len: self.len - start,
         }))
+    }
+
+    /// The spool file (created on first use) and where the next member
+    /// will start in it.
+    pub(crate) fn tail(&mut self) -> Result<(Arc<File>, u64)> {
+        let file = match &self.file {
+            Some(f) => Arc::clone(f),
+            None => {
+                let f = Arc::new(tempfile::tempfile().map_err(|source| Error::Spool { source })?);
+                self.file = Some(Arc::clone(&f));
+                f
+            }
+        };
+        Ok((file, self.len))
     }
 }
 
@@ -759,7 +803,7 @@ impl Seek for PositionedFile {
 }
 
 /// Reads until `buf` is full or the reader ends; returns the bytes read.
-fn read_full(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_full(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         match r.read(&mut buf[done..]) {

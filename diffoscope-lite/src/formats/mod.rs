@@ -139,6 +139,17 @@ pub trait Format: Sync {
     /// Reads `content`, named `entry` in errors, into entries or text.
     fn read(&self, content: &Content, entry: &str, cx: &Cx<'_>) -> Result<Parsed>;
 
+    /// Reads both sides of a pair. Formats read as one stream override it
+    /// to compare members while both streams pass; others read each side
+    /// on its own.
+    fn read_pair(
+        &self,
+        (ca, na, cxa): (&Content, &str, &Cx<'_>),
+        (cb, nb, cxb): (&Content, &str, &Cx<'_>),
+    ) -> (Result<Parsed>, Result<Parsed>) {
+        rayon::join(|| self.read(ca, na, cxa), || self.read(cb, nb, cxb))
+    }
+
     /// For single-stream compressors: a decoder over the compressed bytes.
     fn decoder<'a>(
         &self,

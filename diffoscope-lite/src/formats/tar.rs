@@ -5,12 +5,20 @@
 //! into) in any order without reading the stream again and without holding
 //! large members in memory.
 //!
+//! Two tars being compared are read at the same time, one thread per side,
+//! meeting at a [`Rendezvous`]: the side that reaches a member first spools
+//! it; the other side compares its own copy against that spool while it
+//! streams and, when every byte is equal, spools nothing and shares the
+//! first copy. Equal members (most of them, in a rebuild) are thus written
+//! once and read back once, instead of written twice and read twice.
+//!
 //! The tar crate reads PAX and GNU long-name records whole into memory
 //! while it looks for the next member; [`HeaderGuard`] caps what it may
 //! read there, so a forged multi-gigabyte record is an error, not an
 //! allocation.
 
 use super::{duplicate_comments, lossy, Format, Kind, Parsed};
+use crate::meet::Rendezvous;
 use crate::model::{Container, Content, Cx, Entry, EntryKind, Metadata, Spool};
 use crate::Result;
 
@@ -88,90 +96,139 @@ impl Format for Tar {
     }
 
     fn read(&self, content: &Content, name: &str, cx: &Cx<'_>) -> Result<Parsed> {
-        let (entries, mut comments) = content.with_reader(cx, name, |r| {
-            let window = std::rc::Rc::new(std::cell::Cell::new(None));
-            let guard = HeaderGuard {
-                inner: r,
-                window: window.clone(),
-            };
-            let mut archive = ::tar::Archive::new(guard);
-            let mut entries = Vec::new();
-            let mut comments = Vec::new();
-            let mut spool = Spool::default();
-            let mut iter = archive
-                .entries()
-                .map_err(|e| cx.malformed(e, name, Kind::Tar))?;
-            for order in 0.. {
-                window.set(Some(0));
-                let item = iter.next();
-                window.set(None);
-                let Some(item) = item else { break };
-                let mut member = item.map_err(|e| cx.malformed(e, name, Kind::Tar))?;
-                let path = lossy(&member.path_bytes());
-                let nested = format!("{name}::{path}");
-                cx.budget.add_entry(&nested)?;
-                let header = member.header().clone();
-                let kind = entry_kind(&header, member.link_name_bytes().as_deref());
-                let mut pax = Vec::new();
-                if let Some(exts) = member
-                    .pax_extensions()
-                    .map_err(|e| cx.malformed(e, &nested, Kind::Tar))?
-                {
-                    for ext in exts {
-                        let ext = ext.map_err(|e| cx.malformed(e, &nested, Kind::Tar))?;
-                        let key = lossy(ext.key_bytes());
-                        if key != "path" && key != "linkpath" {
-                            pax.push((key, lossy(ext.value_bytes())));
-                        }
-                    }
-                }
-                if let Some((_, v)) = pax.iter().find(|(k, _)| k == "size") {
-                    let ustar = header.entry_size().unwrap_or(0);
-                    if ustar != 0 && v.parse::<u64>().ok() != Some(ustar) {
-                        comments.push(format!(
-                            "{path}: PAX size {v} conflicts with ustar header size {ustar}"
-                        ));
-                    }
-                }
-                let meta = Metadata {
-                    mode: header.mode().ok().map(|m| m & 0o7777),
-                    uid: header.uid().ok(),
-                    gid: header.gid().ok(),
-                    user: header.username_bytes().map(lossy),
-                    group: header.groupname_bytes().map(lossy),
-                    mtime: header.mtime().ok().and_then(|t| i64::try_from(t).ok()),
-                    size: Some(member.size()),
-                    order,
-                    pax,
-                    ..Metadata::default()
-                };
-                let (content, digest) = if matches!(kind, EntryKind::File | EntryKind::Other(_)) {
-                    (spool.append(&mut member, cx, &nested)?, None)
-                } else {
-                    (Content::empty(), None)
-                };
-                entries.push(Entry {
-                    path,
-                    kind,
-                    meta,
-                    content,
-                    digest,
-                });
-            }
-            Ok((entries, comments))
-        })?;
-        comments.extend(duplicate_comments(&entries));
-        let mut entries = entries;
-        super::docker::relabel(&mut entries, cx, name)?;
-        Ok(Parsed::Container(Container {
-            format: Kind::Tar,
-            entries,
-            meta: Vec::new(),
-            comments,
-            single_stream: false,
-            ordered: true,
-        }))
+        read_side(content, name, cx, None)
     }
+
+    fn read_pair(
+        &self,
+        (ca, na, cxa): (&Content, &str, &Cx<'_>),
+        (cb, nb, cxb): (&Content, &str, &Cx<'_>),
+    ) -> (Result<Parsed>, Result<Parsed>) {
+        let meet = Rendezvous::default();
+        // Two threads of our own, not rayon's: a side may wait for the
+        // other (see crate::meet), which must then be running, not queued
+        // behind it on a busy pool.
+        std::thread::scope(|s| {
+            let b = s.spawn(|| read_side(cb, nb, cxb, Some((&meet, 1))));
+            let a = read_side(ca, na, cxa, Some((&meet, 0)));
+            let b = b
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (a, b)
+        })
+    }
+}
+
+/// Reads one side; with a rendezvous, meets the other side there.
+fn read_side(
+    content: &Content,
+    name: &str,
+    cx: &Cx<'_>,
+    meet: Option<(&Rendezvous, usize)>,
+) -> Result<Parsed> {
+    let (entries, mut comments) = content.with_reader(cx, name, |r| {
+        let window = std::rc::Rc::new(std::cell::Cell::new(None));
+        let guard = HeaderGuard {
+            inner: r,
+            window: window.clone(),
+        };
+        let mut archive = ::tar::Archive::new(guard);
+        let mut entries = Vec::new();
+        let mut comments = Vec::new();
+        let mut spool = Spool::default();
+        let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+        let mut iter = archive
+            .entries()
+            .map_err(|e| cx.malformed(e, name, Kind::Tar))?;
+        for order in 0.. {
+            window.set(Some(0));
+            let item = iter.next();
+            window.set(None);
+            let Some(item) = item else { break };
+            let mut member = item.map_err(|e| cx.malformed(e, name, Kind::Tar))?;
+            let path = lossy(&member.path_bytes());
+            let nested = format!("{name}::{path}");
+            cx.budget.add_entry(&nested)?;
+            let header = member.header().clone();
+            let kind = entry_kind(&header, member.link_name_bytes().as_deref());
+            let mut pax = Vec::new();
+            if let Some(exts) = member
+                .pax_extensions()
+                .map_err(|e| cx.malformed(e, &nested, Kind::Tar))?
+            {
+                for ext in exts {
+                    let ext = ext.map_err(|e| cx.malformed(e, &nested, Kind::Tar))?;
+                    let key = lossy(ext.key_bytes());
+                    if key != "path" && key != "linkpath" {
+                        pax.push((key, lossy(ext.value_bytes())));
+                    }
+                }
+            }
+            if let Some((_, v)) = pax.iter().find(|(k, _)| k == "size") {
+                let ustar = header.entry_size().unwrap_or(0);
+                if ustar != 0 && v.parse::<u64>().ok() != Some(ustar) {
+                    comments.push(format!(
+                        "{path}: PAX size {v} conflicts with ustar header size {ustar}"
+                    ));
+                }
+            }
+            let meta = Metadata {
+                mode: header.mode().ok().map(|m| m & 0o7777),
+                uid: header.uid().ok(),
+                gid: header.gid().ok(),
+                user: header.username_bytes().map(lossy),
+                group: header.groupname_bytes().map(lossy),
+                mtime: header.mtime().ok().and_then(|t| i64::try_from(t).ok()),
+                size: Some(member.size()),
+                order,
+                pax,
+                ..Metadata::default()
+            };
+            let (content, digest) = if matches!(kind, EntryKind::File | EntryKind::Other(_)) {
+                let content = match meet {
+                    None => spool.append(&mut member, cx, &nested)?,
+                    Some((meet, side)) => {
+                        let n = seen.entry(path.clone()).or_insert(0);
+                        let occurrence = *n;
+                        *n += 1;
+                        let size = member.size();
+                        meet.member(
+                            side,
+                            &path,
+                            occurrence,
+                            size,
+                            &mut member,
+                            &mut spool,
+                            cx,
+                            &nested,
+                        )?
+                    }
+                };
+                (content, None)
+            } else {
+                (Content::empty(), None)
+            };
+            entries.push(Entry {
+                path,
+                kind,
+                meta,
+                content,
+                digest,
+            });
+        }
+        Ok((entries, comments))
+    })?;
+    comments.extend(duplicate_comments(&entries));
+    let mut entries = entries;
+    super::docker::relabel(&mut entries, cx, name)?;
+    Ok(Parsed::Container(Container {
+        format: Kind::Tar,
+        entries,
+        meta: Vec::new(),
+        comments,
+        single_stream: false,
+        ordered: true,
+    }))
 }
 
 fn entry_kind(header: &::tar::Header, link: Option<&[u8]>) -> EntryKind {

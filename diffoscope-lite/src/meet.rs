@@ -1,0 +1,312 @@
+//! Where the two sides of a streamed archive pair meet while both streams
+//! pass, so that equal members are written to a spool once, not twice.
+//!
+//! Each side runs on its own thread and reads its archive in its own
+//! order. The side that reaches a member first spools it as usual and
+//! publishes how far it has got. The side that reaches it second compares
+//! its own bytes with that spool as it streams, waiting for the first side
+//! when it is ahead (which is the usual case for two archives in the same
+//! order, where both reach every member together). If every byte is equal
+//! it writes nothing and shares the first side's copy; at the first
+//! difference it copies the equal prefix and spools the rest of its own
+//! member, exactly as if it had spooled it from the start.
+//!
+//! No deadlock: a spooling side never waits for anything but its own
+//! input, and a waiting side only waits for the member the other side is
+//! spooling at that moment. A spooling side that fails or panics marks its
+//! copy failed, which wakes the waiting side to spool its own.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::model::{read_full, Content, Cx, PositionedFile, Source, Spool};
+use crate::{Error, Result};
+
+/// Bytes compared per step.
+const CHUNK: usize = 256 * 1024;
+
+/// The table of members that one side has reached and the other has not.
+#[derive(Default)]
+pub(crate) struct Rendezvous {
+    /// Keyed by member name and occurrence (the n-th member of a name
+    /// pairs with the n-th on the other side, as the differ pairs them).
+    waiting: Mutex<HashMap<(String, u32), Arc<Copy>>>,
+}
+
+/// One side's spooled copy of a member, possibly still being written.
+struct Copy {
+    side: usize,
+    /// The member's declared size.
+    size: u64,
+    file: Arc<File>,
+    offset: u64,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// This many bytes are on file and more may follow.
+    Writing(u64),
+    /// Complete, this long.
+    Done(u64),
+    /// The spooling side stopped (damaged member, I/O error, panic); the
+    /// bytes written so far are valid.
+    Failed(u64),
+}
+
+impl Copy {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock means the other side panicked while holding it;
+        // the state it guards is a plain value and still meaningful.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set(&self, state: State) {
+        *self.lock() = state;
+        self.changed.notify_all();
+    }
+
+    /// Waits until at least `want` bytes are on file or the copy is
+    /// finished, and returns the state then.
+    fn wait_for(&self, want: u64) -> State {
+        let mut state = self.lock();
+        while let State::Writing(n) = *state {
+            if n >= want {
+                break;
+            }
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        *state
+    }
+
+    /// Waits until the copy is finished.
+    fn wait_end(&self) -> State {
+        self.wait_for(u64::MAX)
+    }
+
+    /// The first `len` bytes of the copy, as a reader.
+    fn prefix(&self, len: u64) -> PositionedFile {
+        PositionedFile::new(Arc::clone(&self.file), self.offset, len)
+    }
+}
+
+/// Marks a copy failed unless it was finished: runs on every early return
+/// and on unwinding.
+struct FailOnDrop<'a>(&'a Copy);
+
+impl Drop for FailOnDrop<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        if let State::Writing(n) = *state {
+            *state = State::Failed(n);
+            drop(state);
+            self.0.changed.notify_all();
+        }
+    }
+}
+
+impl Rendezvous {
+    /// Spools member `name` (its `occurrence`-th of that name on this
+    /// side) read from `r`, or shares the other side's copy if it is the
+    /// same. `size` is the member's declared size: members of different
+    /// sizes are never compared while streaming.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn member(
+        &self,
+        side: usize,
+        name: &str,
+        occurrence: u32,
+        size: u64,
+        r: &mut dyn Read,
+        spool: &mut Spool,
+        cx: &Cx<'_>,
+        entry: &str,
+    ) -> Result<Content> {
+        let key = (name.to_owned(), occurrence);
+        let (file, offset) = spool.tail()?;
+        let ours = Arc::new(Copy {
+            side,
+            size,
+            file,
+            offset,
+            state: Mutex::new(State::Writing(0)),
+            changed: Condvar::new(),
+        });
+        let theirs = {
+            let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            match waiting.get(&key) {
+                Some(c) if c.side != side => waiting.remove(&key),
+                _ => {
+                    waiting.insert(key, Arc::clone(&ours));
+                    None
+                }
+            }
+        };
+        match theirs {
+            Some(theirs) if theirs.size == size => follow(&theirs, r, spool, cx, entry),
+            Some(_) => spool.append(r, cx, entry),
+            None => {
+                let guard = FailOnDrop(&ours);
+                let content = spool.append_reporting(r, cx, entry, &mut |n| {
+                    ours.set(State::Writing(n));
+                })?;
+                let len = match &content.0 {
+                    Source::Range { len, .. } => *len,
+                    _ => 0,
+                };
+                ours.set(State::Done(len));
+                drop(guard);
+                Ok(content)
+            }
+        }
+    }
+}
+
+/// Compares `r` with `theirs` as both arrive; see the module comment.
+fn follow(
+    theirs: &Copy,
+    r: &mut dyn Read,
+    spool: &mut Spool,
+    cx: &Cx<'_>,
+    entry: &str,
+) -> Result<Content> {
+    let (mut a, mut b) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
+    let mut pos = 0u64;
+    loop {
+        let n = read_full(r, &mut a).map_err(|e| cx.io(e, entry, "reading"))?;
+        let end = pos + n as u64;
+        let available = match theirs.wait_for(end) {
+            State::Writing(w) | State::Done(w) | State::Failed(w) => w,
+        };
+        let same = end <= available && {
+            theirs
+                .file
+                .read_exact_at(&mut b[..n], theirs.offset + pos)
+                .map_err(|source| Error::Spool { source })?;
+            a[..n] == b[..n]
+        };
+        if !same {
+            // The first `pos` bytes are equal: take them from their copy.
+            let mut rest = theirs.prefix(pos).chain(&a[..n]).chain(r);
+            return spool.append(&mut rest, cx, entry);
+        }
+        pos = end;
+        if n < a.len() {
+            break;
+        }
+    }
+    match theirs.wait_end() {
+        State::Done(len) if len == pos => Ok(Content(Source::Range {
+            file: Arc::clone(&theirs.file),
+            offset: theirs.offset,
+            len,
+        })),
+        // Theirs is longer, or was never finished: ours is what we read.
+        _ => spool.append(&mut theirs.prefix(pos), cx, entry),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Budget;
+    use crate::Options;
+
+    fn run(a: &[u8], b: &[u8], concurrent: bool) -> (Vec<u8>, Vec<u8>, bool) {
+        let opts = Options::default();
+        let (ba, bb) = (
+            Budget::new(opts.limits.clone()),
+            Budget::new(opts.limits.clone()),
+        );
+        let (cxa, cxb) = (
+            Cx {
+                budget: &ba,
+                opts: &opts,
+            },
+            Cx {
+                budget: &bb,
+                opts: &opts,
+            },
+        );
+        let meet = Rendezvous::default();
+        let side = |i: usize, data: &[u8], cx: &Cx<'_>| {
+            let mut spool = Spool::default();
+            let mut r = data;
+            // Declared sizes equal, so that unequal lengths are streamed.
+            meet.member(i, "m", 0, 0, &mut r, &mut spool, cx, "m")
+                .unwrap()
+        };
+        let (ca, cb) = if concurrent {
+            std::thread::scope(|s| {
+                let h = s.spawn(|| side(1, b, &cxb));
+                let ca = side(0, a, &cxa);
+                (ca, h.join().unwrap())
+            })
+        } else {
+            (side(0, a, &cxa), side(1, b, &cxb))
+        };
+        let read = |c: &Content, cx: &Cx<'_>| {
+            c.with_reader(cx, "m", |r| {
+                let mut v = Vec::new();
+                r.read_to_end(&mut v).unwrap();
+                Ok(v)
+            })
+            .unwrap()
+        };
+        let shared = ca.is_same_range(&cb);
+        (read(&ca, &cxa), read(&cb, &cxb), shared)
+    }
+
+    #[test]
+    fn equal_members_are_shared_and_others_kept_whole() {
+        let big: Vec<u8> = (0..3 * CHUNK + 17).map(|i| (i % 251) as u8).collect();
+        let mut changed = big.clone();
+        changed[2 * CHUNK + 5] ^= 1;
+        let cases: &[(&[u8], &[u8], bool)] = &[
+            (&big, &big, true),
+            (&big, &changed, false),
+            (&big, &big[..CHUNK], false),
+            (&big[..CHUNK], &big, false),
+            (&big[..CHUNK + 1], &big, false),
+            (b"", b"", true),
+            (b"", b"x", false),
+            (b"x", b"", false),
+        ];
+        for concurrent in [false, true] {
+            for (a, b, shared) in cases {
+                let (ra, rb, s) = run(a, b, concurrent);
+                assert_eq!(&ra[..], *a);
+                assert_eq!(&rb[..], *b);
+                // Sequentially the outcome is certain; concurrently an
+                // equal pair may also have been spooled twice.
+                if !concurrent || !shared {
+                    assert_eq!(s, *shared, "{} vs {}", a.len(), b.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_copy_wakes_the_other_side() {
+        let copy = Copy {
+            side: 0,
+            size: 0,
+            file: Arc::new(tempfile::tempfile().unwrap()),
+            offset: 0,
+            state: Mutex::new(State::Writing(0)),
+            changed: Condvar::new(),
+        };
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| copy.wait_for(10));
+            {
+                let _guard = FailOnDrop(&copy);
+                copy.set(State::Writing(3));
+            }
+            assert_eq!(waiter.join().unwrap(), State::Failed(3));
+        });
+    }
+}
