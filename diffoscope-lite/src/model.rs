@@ -323,6 +323,10 @@ pub(crate) enum Source {
         kind: Kind,
         inner: Arc<Content>,
     },
+    /// A zlib (RFC 1950) stream inside another content, decompressed on
+    /// each read: compressed ELF sections. Not a detected format: zlib has
+    /// no magic worth the name.
+    Zlib(Arc<Content>),
     /// Another content rendered as printable strings, one per line (see
     /// [`crate::leaf::Printable`]): how string-holding ELF sections are
     /// diffed. The rendering is reversible, so equal renderings mean equal
@@ -339,6 +343,7 @@ impl fmt::Debug for Content {
             Source::Memory(m) => write!(f, "Content::Memory({} bytes)", m.len()),
             Source::Zip { index, .. } => write!(f, "Content::Zip(#{index})"),
             Source::Decompress { kind, .. } => write!(f, "Content::Decompress({kind})"),
+            Source::Zlib(inner) => write!(f, "Content::Zlib({inner:?})"),
             Source::Printable(inner) => write!(f, "Content::Printable({inner:?})"),
         }
     }
@@ -444,29 +449,45 @@ impl Content {
                     LimitReader::new(member, cx.budget, entry, Consumed::Fixed(*compressed));
                 f(&mut limited)
             }
-            Source::Decompress { kind, inner } => {
-                let format = formats::format_of(*kind);
-                inner.with_reader_dyn(cx, entry, &mut |r| {
-                    let count = Arc::new(AtomicU64::new(0));
-                    let counting: Box<dyn Read + '_> =
-                        Box::new(CountingReader::new(r, count.clone()));
-                    let decoder = format
-                        .decoder(counting)
-                        .ok_or_else(|| Error::Malformed {
-                            entry: entry.to_owned(),
-                            format: *kind,
-                            detail: "not a compressed stream".into(),
-                        })?
-                        .map_err(|e| cx.io(e, entry, "decompressing"))?;
-                    let mut limited =
-                        LimitReader::new(decoder, cx.budget, entry, Consumed::Counted(count));
-                    f(&mut limited)
-                })
-            }
+            Source::Decompress { kind, inner } => self.decompress(inner, *kind, cx, entry, f),
+            // Errors in a zlib stream are errors in the ELF file holding it.
+            Source::Zlib(inner) => self.decompress(inner, Kind::Elf, cx, entry, f),
             Source::Printable(inner) => {
                 inner.with_reader_dyn(cx, entry, &mut |r| f(&mut Printable::new(r)))
             }
         }
+    }
+
+    /// Runs `f` over the decompressed stream of `inner`, under the
+    /// decompressed-bytes and ratio limits. `kind` is the format named in
+    /// errors.
+    fn decompress(
+        &self,
+        inner: &Content,
+        kind: Kind,
+        cx: &Cx<'_>,
+        entry: &str,
+        f: &mut dyn FnMut(&mut dyn Read) -> Result<()>,
+    ) -> Result<()> {
+        inner.with_reader_dyn(cx, entry, &mut |r| {
+            let count = Arc::new(AtomicU64::new(0));
+            let counting: Box<dyn Read + '_> = Box::new(CountingReader::new(r, count.clone()));
+            let decoder = match &self.0 {
+                Source::Zlib(_) => Some(Ok(
+                    Box::new(flate2::read::ZlibDecoder::new(counting)) as Box<dyn Read>
+                )),
+                _ => formats::format_of(kind).decoder(counting),
+            };
+            let decoder = decoder
+                .ok_or_else(|| Error::Malformed {
+                    entry: entry.to_owned(),
+                    format: kind,
+                    detail: "not a compressed stream".into(),
+                })?
+                .map_err(|e| cx.io(e, entry, "decompressing"))?;
+            let mut limited = LimitReader::new(decoder, cx.budget, entry, Consumed::Counted(count));
+            f(&mut limited)
+        })
     }
 
     /// Up to `n` leading bytes, for content detection.

@@ -1284,6 +1284,145 @@ fn identical_elf_builds_compare_equal() {
     assert_eq!(diff_with(&p, &Options::default()).unwrap(), None);
 }
 
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// A section body with an ELF64 little-endian compression header.
+fn chdr(ch_type: u32, data: &[u8], compressed: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&ch_type.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    out.extend_from_slice(&1u64.to_le_bytes());
+    out.extend_from_slice(compressed);
+    out
+}
+
+const SHF_MERGE_STRINGS: u64 = 0x30;
+const SHF_COMPRESSED: u64 = 0x800;
+
+#[test]
+fn compressed_elf_sections_are_compared_decompressed() {
+    let strings = |dir: &str| format!("{dir}/src/hello.c\0GNU C17 12.2.0 -g\0main\0").into_bytes();
+    let (sa, sb) = (strings("/build/a"), strings("/build/b"));
+    let zdebug = |data: &[u8]| {
+        let mut out = b"ZLIB".to_vec();
+        out.extend_from_slice(&(data.len() as u64).to_be_bytes());
+        out.extend_from_slice(&zlib(data));
+        out
+    };
+    let flags = SHF_MERGE_STRINGS | SHF_COMPRESSED;
+    let cases = [
+        (
+            "zlib",
+            ".debug_str",
+            flags,
+            chdr(1, &sa, &zlib(&sa)),
+            chdr(1, &sb, &zlib(&sb)),
+        ),
+        (
+            "zstd",
+            ".debug_str",
+            flags,
+            chdr(2, &sa, &zst(&sa)),
+            chdr(2, &sb, &zst(&sb)),
+        ),
+        (
+            "zlib (.zdebug)",
+            ".zdebug_str",
+            SHF_MERGE_STRINGS,
+            zdebug(&sa),
+            zdebug(&sb),
+        ),
+    ];
+    for (method, name, flags, a, b) in cases {
+        let a = mini_elf(&[(name, SHT_PROGBITS, flags, 1, &a)]);
+        let b = mini_elf(&[(name, SHT_PROGBITS, flags, 1, &b)]);
+        let mut d = diff(&pair("x.o", &a, "x.o", &b));
+        annotate(&mut d, &two_build_dirs());
+        let section = at(&d, &[name]);
+        let u = section.unified_diff.as_deref().unwrap();
+        assert!(
+            u.contains("-/build/a/src/hello.c\n+/build/b/src/hello.c\n"),
+            "{method}: {u}"
+        );
+        assert_eq!(section.hints[0].cause, Cause::BuildPath, "{method}");
+        // Equal compression: no metadata difference.
+        assert!(section.metadata.is_empty(), "{method}: {section:#?}");
+    }
+    // The same strings compressed differently are the same section; only
+    // the stored size (metadata) differs.
+    let stored = |level| {
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
+        enc.write_all(&sa).unwrap();
+        chdr(1, &sa, &enc.finish().unwrap())
+    };
+    let a = mini_elf(&[(".debug_str", SHT_PROGBITS, flags, 1, &stored(0))]);
+    let b = mini_elf(&[(".debug_str", SHT_PROGBITS, flags, 1, &stored(9))]);
+    let d = diff(&pair("x.o", &a, "x.o", &b));
+    let section = at(&d, &[".debug_str"]);
+    assert!(section.unified_diff.is_none(), "{section:#?}");
+    let fields: Vec<String> = section
+        .metadata
+        .iter()
+        .map(|m| m.field.to_string())
+        .collect();
+    assert_eq!(fields, ["section size"]);
+
+    // A damaged stream is a finding on that section, not a crash; an
+    // unknown compression type is compared as stored.
+    let a = mini_elf(&[(
+        ".debug_str",
+        SHT_PROGBITS,
+        flags,
+        1,
+        &chdr(1, &sa, &zlib(&sa)),
+    )]);
+    let mut broken = chdr(1, &sa, &zlib(&sa));
+    broken.truncate(broken.len() - 6);
+    let b = mini_elf(&[(".debug_str", SHT_PROGBITS, flags, 1, &broken)]);
+    let d = diff(&pair("x.o", &a, "x.o", &b));
+    let comments = at(&d, &[".debug_str"]).comments.join("\n");
+    assert!(comments.contains("could not be compared"), "{comments}");
+    let odd =
+        |data: &[u8]| mini_elf(&[(".debug_str", SHT_PROGBITS, flags, 1, &chdr(77, &sa, data))]);
+    let d = diff(&pair("x.o", &odd(b"one"), "x.o", &odd(b"two")));
+    let u = at(&d, &[".debug_str"]).unified_diff.clone().unwrap();
+    assert!(u.contains("\n-one\n"), "{u}");
+}
+
+#[test]
+fn gcc_compressed_debug_info_reads_as_text() {
+    // Long member names make .debug_str big enough for the linker to
+    // compress it; one name differs between the builds.
+    let src = |last: &str| {
+        let mut s = String::from("struct s {\n");
+        for i in 0..40 {
+            s.push_str(&format!(
+                "    int a_rather_long_member_name_for_padding_{i};\n"
+            ));
+        }
+        s.push_str(&format!(
+            "    int {last};\n}};\nstruct s v;\nint main(void) {{ return v.{last}; }}\n"
+        ));
+        s
+    };
+    let (Some(a), Some(b)) = (
+        cc(&src("only_in_build_a"), &["-g", "-gz=zlib"]),
+        cc(&src("only_in_build_b"), &["-g", "-gz=zlib"]),
+    ) else {
+        return;
+    };
+    let d = diff(&pair("x", &a, "x", &b));
+    let section = at(&d, &[".debug_str"]);
+    let u = section.unified_diff.as_deref().unwrap();
+    assert!(u.contains("-only_in_build_a\n"), "{u}");
+    assert!(u.contains("+only_in_build_b\n"), "{u}");
+}
+
 #[test]
 fn elf_header_fields_are_metadata_of_the_root() {
     let Some(a) = hello("/build/a") else {

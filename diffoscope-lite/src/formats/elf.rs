@@ -12,6 +12,12 @@
 //! in the diff; notes (`.note.gnu.build-id`) are shown as owner, type and
 //! hex descriptor. Everything else is compared as bytes.
 //!
+//! Compressed sections (`SHF_COMPRESSED` with a zlib or zstd compression
+//! header, as `-gz` and `--compress-debug-sections` make them, and the
+//! older `.zdebug_*` sections with their `ZLIB` header) are compared by
+//! their decompressed bytes, under the same limits as any other stream:
+//! compressed bytes differ wholesale when a single byte inside changes.
+//!
 //! Only the header, the section header table and the section name table
 //! are read into memory, each after checking that it lies inside the file.
 //! Program headers, symbols and relocations are not interpreted: bytes they
@@ -23,7 +29,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use object::elf;
-use object::read::elf::{FileHeader, NoteIterator, SectionHeader};
+use object::read::elf::{CompressionHeader, FileHeader, NoteIterator, SectionHeader};
 use object::read::StringTable;
 use object::{Endian, Endianness};
 
@@ -172,14 +178,25 @@ impl Reader<'_> {
             let sh_type = s.sh_type(endian);
             let flags: u64 = s.sh_flags(endian).into();
             let size: u64 = s.sh_size(endian).into();
+            let mut attributes = vec![
+                ("section type", MetaValue::Text(section_type(sh_type))),
+                ("section flags", MetaValue::Text(section_flags(flags))),
+                ("section address", MetaValue::Hex(s.sh_addr(endian).into())),
+                ("section size", MetaValue::Number(size)),
+            ];
             let body = match s.file_range(endian) {
                 Some((offset, size)) => {
                     self.check_range(&format!("section {section_name}"), offset, size)?;
-                    Content(Source::Range {
-                        file: Arc::clone(self.file),
-                        offset: self.start + offset,
-                        len: size,
-                    })
+                    let compressed = flags & u64::from(elf::SHF_COMPRESSED) != 0;
+                    let legacy = section_name.starts_with(".zdebug");
+                    match self.decompressed::<H>(offset, size, endian, compressed, legacy)? {
+                        Some((body, method, full_size)) => {
+                            attributes.push(("compression", MetaValue::Text(method)));
+                            attributes.push(("uncompressed size", MetaValue::Number(full_size)));
+                            body
+                        }
+                        None => self.range(offset, size),
+                    }
                 }
                 // SHT_NOBITS (.bss): only the size, compared as metadata.
                 None => Content::empty(),
@@ -197,12 +214,7 @@ impl Reader<'_> {
                 meta: Metadata {
                     size: Some(size),
                     order: entries.len(),
-                    attributes: vec![
-                        ("section type", MetaValue::Text(section_type(sh_type))),
-                        ("section flags", MetaValue::Text(section_flags(flags))),
-                        ("section address", MetaValue::Hex(s.sh_addr(endian).into())),
-                        ("section size", MetaValue::Number(size)),
-                    ],
+                    attributes,
                     ..Metadata::default()
                 },
                 content: body,
@@ -210,6 +222,77 @@ impl Reader<'_> {
             });
         }
         Ok(container(meta, entries))
+    }
+
+    /// `size` bytes of the file at `offset`.
+    fn range(&self, offset: u64, size: u64) -> Content {
+        Content(Source::Range {
+            file: Arc::clone(self.file),
+            offset: self.start + offset,
+            len: size,
+        })
+    }
+
+    /// For a compressed section: its decompressed content, the method and
+    /// the uncompressed size its header declares (shown, never used to
+    /// allocate). `None` for an uncompressed section; a compression type
+    /// this reader does not know is compared as stored.
+    fn decompressed<H: FileHeader<Endian = Endianness>>(
+        &self,
+        offset: u64,
+        size: u64,
+        endian: Endianness,
+        compressed: bool,
+        legacy: bool,
+    ) -> Result<Option<(Content, String, u64)>> {
+        if compressed {
+            let header_len = std::mem::size_of::<H::CompressionHeader>() as u64;
+            if size < header_len {
+                return Err(self.bad(format!(
+                    "compressed section at offset {offset} has {size} bytes, \
+                     less than its {header_len}-byte compression header"
+                )));
+            }
+            let raw = self.read_vec("compression header", offset, header_len)?;
+            let header = object::pod::from_bytes::<H::CompressionHeader>(&raw)
+                .map_err(|()| self.bad("compression header is cut off".into()))?
+                .0;
+            let full_size: u64 = header.ch_size(endian).into();
+            let inner = Arc::new(self.range(offset + header_len, size - header_len));
+            return Ok(match header.ch_type(endian) {
+                elf::ELFCOMPRESS_ZLIB => (Content(Source::Zlib(inner)), "zlib".into(), full_size),
+                elf::ELFCOMPRESS_ZSTD => (
+                    Content(Source::Decompress {
+                        kind: Kind::Zstd,
+                        inner,
+                    }),
+                    "zstd".into(),
+                    full_size,
+                ),
+                other => (
+                    self.range(offset, size),
+                    format!("unknown type {other}, compared as stored"),
+                    full_size,
+                ),
+            }
+            .into());
+        }
+        // GNU's older scheme: "ZLIB", the size as 8 big-endian bytes, a
+        // zlib stream.
+        if legacy && size >= 12 {
+            let raw = self.read_vec("zdebug header", offset, 12)?;
+            if let (Some(b"ZLIB"), Some(len)) = (raw.get(..4), raw.get(4..12)) {
+                let mut be = [0u8; 8];
+                be.copy_from_slice(len);
+                let inner = Arc::new(self.range(offset + 12, size - 12));
+                return Ok(Some((
+                    Content(Source::Zlib(inner)),
+                    "zlib (.zdebug)".into(),
+                    u64::from_be_bytes(be),
+                )));
+            }
+        }
+        Ok(None)
     }
 
     /// A note section rendered as one line per note, or, if it is large or
