@@ -17,6 +17,10 @@ dl=$(realpath "${DIFFOSCOPE_LITE:-./target/release/diffoscope-lite}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 have_diffoscope=$(command -v diffoscope || true)
+# The newest diffoscope (bench/setup.sh puts it in a venv), run beside
+# Debian's: ANCHORS.md asks for both.
+newest=${DIFFOSCOPE_NEWEST:-/opt/diffoscope-venv/bin/diffoscope}
+[ -x "$newest" ] || newest=
 
 timed() { # timed OUTFILE CMD... → "wall_s peak_mb"
     local out=$1 t0 t1; shift
@@ -27,7 +31,8 @@ timed() { # timed OUTFILE CMD... → "wall_s peak_mb"
     tail -n 1 "$work/time" | awk -v w="$(echo "$t1 - $t0" | bc -l)" '{printf "%.3f %.0f\n", w, $2/1024}'
 }
 
-printf '%-18s %9s %9s %8s %8s %8s %s\n' pair repro_s diffo_s speedup repro_MB diffo_MB "same content-differing members?"
+[ -n "$newest" ] && echo "diffo = $(diffoscope --version 2>/dev/null || echo 'Debian diffoscope: not installed'), newest = $("$newest" --version)"
+printf '%-18s %9s %9s %8s %8s %8s %9s %8s %8s %s\n' pair repro_s diffo_s speedup repro_MB diffo_MB newest_s speedup newest_MB "same content-differing members?"
 tail -n +2 "$corpus/MANIFEST.tsv" | while IFS=$'\t' read -r pair a b size what; do
     read -r rs rm < <(timed "$work/repro.out" "$dl" --json "$work/repro.json" "$corpus/$a" "$corpus/$b")
     if [ -n "$have_diffoscope" ]; then
@@ -80,7 +85,13 @@ PY
     else
         ds=-; dm=-; speed=-; same="(diffoscope not installed)"
     fi
-    printf '%-18s %9s %9s %8s %8s %8s %s\n' "$pair" "$rs" "$ds" "$speed" "$rm" "$dm" "$same"
+    if [ -n "$newest" ]; then
+        read -r ns nm < <(timed "$work/newest.out" "$newest" --no-progress --json "$work/newest.json" "$corpus/$a" "$corpus/$b")
+        nspeed=$(echo "$ns / $rs" | bc -l | xargs printf '%.1fx')
+    else
+        ns=-; nm=-; nspeed=-
+    fi
+    printf '%-18s %9s %9s %8s %8s %8s %9s %8s %8s %s\n' "$pair" "$rs" "$ds" "$speed" "$rm" "$dm" "$ns" "$nspeed" "$nm" "$same"
 done
 
 if [ -f "$corpus/bigtar/a.tar.gz" ]; then
@@ -91,7 +102,15 @@ if [ -f "$corpus/bigtar/a.tar.gz" ]; then
     zs=$(floor "(zstd -qdc $corpus/bigtar/a.tar.zst | sha256sum) & (zstd -qdc $corpus/bigtar/b.tar.zst | sha256sum) & wait")
     gzo=$(floor "(gzip -dc $corpus/bigtar/a.tar.gz | openssl dgst -sha256) & (gzip -dc $corpus/bigtar/b.tar.gz | openssl dgst -sha256) & wait")
     zso=$(floor "(zstd -qdc $corpus/bigtar/a.tar.zst | openssl dgst -sha256) & (zstd -qdc $corpus/bigtar/b.tar.zst | openssl dgst -sha256) & wait")
+    # What no differ can go below on two cores: each side's stream has to
+    # be decompressed whole, one core per side. Measured for one side with
+    # the fastest decoders at hand (repro uses zlib-rs and libzstd).
+    one_gz=$(floor "gzip -dc $corpus/bigtar/a.tar.gz")
+    one_zs=$(floor "zstd -qdc $corpus/bigtar/a.tar.zst")
+    one_ig=$(command -v igzip >/dev/null && floor "igzip -dc $corpus/bigtar/a.tar.gz" || echo -)
+    one_pz=$(command -v pigz >/dev/null && floor "pigz -dc $corpus/bigtar/a.tar.gz" || echo -)
     echo
     echo "physical floor, both sides in parallel: decompress | sha256sum: gz ${gz}s, zst ${zs}s;"
     echo "                                        decompress | openssl dgst: gz ${gzo}s, zst ${zso}s"
+    echo "decompressing one side only, no hashing: gzip ${one_gz}s, pigz ${one_pz}s, igzip (ISA-L) ${one_ig}s; zstd ${one_zs}s"
 fi
