@@ -26,19 +26,9 @@ pub const DIRHASH_V1: &str = "repro-dirhash-v1";
 pub fn dirhash(root: &Path, skip: &Path) -> Result<String> {
     let mut files: Vec<(Vec<u8>, PathBuf, u32)> = Vec::new();
     let mut lines: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|e| e.path() != skip);
-    for entry in walker {
-        let entry = entry.with_context(|| format!("scanning {}", root.display()))?;
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .with_context(|| format!("{} is outside {}", entry.path().display(), root.display()))?
-            .as_os_str()
-            .as_bytes()
-            .to_vec();
+    for item in crate::fsutil::walk_source(root, skip, &[]) {
+        let crate::fsutil::SourceEntry { entry, rel } = item?;
+        let rel = rel.as_os_str().as_bytes().to_vec();
         let ft = entry.file_type();
         if ft.is_symlink() {
             let target = std::fs::read_link(entry.path())

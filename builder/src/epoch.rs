@@ -111,11 +111,8 @@ fn git_head_time(source: &Path) -> Option<(i64, String)> {
 
 fn newest_mtime(source: &Path, out: &Path) -> Result<Epoch> {
     let mut newest: Option<(i64, String)> = None;
-    let walker = walkdir::WalkDir::new(source)
-        .into_iter()
-        .filter_entry(|e| e.path() != out && e.file_name() != ".git");
-    for entry in walker {
-        let entry = entry.with_context(|| format!("scanning {}", source.display()))?;
+    for item in crate::fsutil::walk_source(source, out, &[".git"]) {
+        let crate::fsutil::SourceEntry { entry, rel } = item?;
         if entry.file_type().is_dir() {
             continue;
         }
@@ -129,7 +126,6 @@ fn newest_mtime(source: &Path, out: &Path) -> Result<Epoch> {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         if newest.as_ref().is_none_or(|(n, _)| mtime > *n) {
-            let rel = entry.path().strip_prefix(source).unwrap_or(entry.path());
             newest = Some((mtime, rel.display().to_string()));
         }
     }

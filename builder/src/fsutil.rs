@@ -130,6 +130,45 @@ fn parent_of(path: &Path) -> Result<&Path> {
     }
 }
 
+/// One entry of a source tree walk, with its path relative to the root.
+pub struct SourceEntry {
+    /// The walked entry (its file type is the entry's own: symlinks are
+    /// never followed).
+    pub entry: walkdir::DirEntry,
+    /// The path relative to the walk's root ("" for the root itself).
+    pub rel: PathBuf,
+}
+
+/// Walks the source tree at `root` the way every reader of a source tree
+/// must (copying it into a run, hashing it, choosing SOURCE_DATE_EPOCH):
+/// symlinks not followed, `skip` (the output directory, when it sits inside
+/// the source) left out with everything below it, and so is any directory
+/// entry named in `skip_names` (`.git` for the mtime scan). Errors name
+/// the root.
+pub fn walk_source<'a>(
+    root: &'a Path,
+    skip: &'a Path,
+    skip_names: &'a [&'a str],
+) -> impl Iterator<Item = Result<SourceEntry>> + 'a {
+    walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(move |e| {
+            e.path() != skip && !(e.depth() > 0 && skip_names.iter().any(|n| e.file_name() == *n))
+        })
+        .map(move |entry| {
+            let entry = entry.with_context(|| format!("reading source tree {}", root.display()))?;
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .with_context(|| {
+                    format!("{} is outside {}", entry.path().display(), root.display())
+                })?
+                .to_path_buf();
+            Ok(SourceEntry { entry, rel })
+        })
+}
+
 /// Copies the tree at `src` to the new directory `dst`: regular files with
 /// their mode and mtime, directories, and symlinks as symlinks. `skip` (the
 /// output directory, when it sits inside the source) is left out. Sockets,
@@ -137,16 +176,8 @@ fn parent_of(path: &Path) -> Result<&Path> {
 pub fn copy_tree(src: &Path, dst: &Path, skip: &Path) -> Result<u64> {
     let mut files = 0u64;
     let mut dirs: Vec<(PathBuf, fs::Metadata)> = Vec::new();
-    let walker = walkdir::WalkDir::new(src)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|e| e.path() != skip);
-    for entry in walker {
-        let entry = entry.with_context(|| format!("reading source tree {}", src.display()))?;
-        let rel = entry
-            .path()
-            .strip_prefix(src)
-            .with_context(|| format!("{} is outside {}", entry.path().display(), src.display()))?;
+    for item in walk_source(src, skip, &[]) {
+        let SourceEntry { entry, rel } = item?;
         let target = dst.join(rel);
         let meta = entry
             .metadata()
