@@ -26,6 +26,11 @@ demo: build
     done
 
 # Measurements against the anchor tools, printed as ratios.
+# Installs the anchor tools (apt, the newest diffoscope from PyPI,
+# add-determinism) and builds the corpus the benchmarks compare on.
+bench-setup:
+    bash bench/setup.sh
+
 bench: build
     bash bench/hash.sh
     bash bench/sandbox.sh

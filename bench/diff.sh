@@ -7,6 +7,8 @@
 # tarballs it also prints the physical floor: decompressing and SHA-256
 # hashing both sides in parallel.
 #
+#   BENCH_RUNS=N   runs per command (median wall, max RSS); default 3
+#
 #   bash bench/diff.sh [CORPUS]        (default /tmp/repro-corpus)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,13 +24,21 @@ have_diffoscope=$(command -v diffoscope || true)
 newest=${DIFFOSCOPE_NEWEST:-/opt/diffoscope-venv/bin/diffoscope}
 [ -x "$newest" ] || newest=
 
-timed() { # timed OUTFILE CMD... → "wall_s peak_mb"
-    local out=$1 t0 t1; shift
-    t0=$(date +%s.%N)
-    /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$out" 2>"$work/stderr" || true
-    t1=$(date +%s.%N)
-    # time(1) prepends "Command exited with non-zero status N" on exit 1.
-    tail -n 1 "$work/time" | awk -v w="$(echo "$t1 - $t0" | bc -l)" '{printf "%.3f %.0f\n", w, $2/1024}'
+# Every command runs BENCH_RUNS times (default 3); the median wall time
+# and the largest peak RSS are reported, so one noisy run cannot make or
+# break a ratio.
+runs=${BENCH_RUNS:-3}
+timed() { # timed OUTFILE CMD... → "median_wall_s max_peak_mb"
+    local out=$1 t0 t1 i; shift
+    : >"$work/samples"
+    for ((i = 0; i < runs; i++)); do
+        t0=$(date +%s.%N)
+        /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$out" 2>"$work/stderr" || true
+        t1=$(date +%s.%N)
+        # time(1) prepends "Command exited with non-zero status N" on exit 1.
+        tail -n 1 "$work/time" | awk -v w="$(echo "$t1 - $t0" | bc -l)" '{printf "%.3f %.0f\n", w, $2/1024}' >>"$work/samples"
+    done
+    sort -n "$work/samples" | awk '{w[NR] = $1; if ($2 > m) m = $2} END {printf "%.3f %.0f\n", w[int((NR + 1) / 2)], m}'
 }
 
 [ -n "$newest" ] && echo "diffo = $(diffoscope --version 2>/dev/null || echo 'Debian diffoscope: not installed'), newest = $("$newest" --version)"
