@@ -712,7 +712,17 @@ fn spool_reader(r: &mut dyn Read, cx: &Cx<'_>, entry: &str) -> Result<(Content, 
 pub(crate) struct Spool {
     file: Option<Arc<File>>,
     len: u64,
+    /// The copy buffer, reused for every member: a fresh 256 KiB buffer
+    /// per member would cost an allocation and its page faults for each
+    /// member of a tar of many small files.
+    buf: Vec<u8>,
+    /// Two buffers for comparing a member with the other side's copy
+    /// (see [`crate::meet`]), reused the same way.
+    pub(crate) scratch: [Vec<u8>; 2],
 }
+
+/// Bytes copied per read and write.
+const SPOOL_CHUNK: usize = 256 * 1024;
 
 impl Spool {
     /// Appends everything `r` yields. Nothing is hashed here: whether two
@@ -733,24 +743,81 @@ impl Spool {
         entry: &str,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Content> {
-        let (file, start) = self.tail()?;
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
+        let (_, start) = self.tail()?;
+        self.extend(r, cx, entry, &mut |len| progress(len - start))?;
+        self.since(start)
+    }
+
+    /// Appends everything `r` yields to the spool, telling `progress` the
+    /// spool's length after every write. Errors reading `r` are the
+    /// entry's; errors writing are local.
+    pub(crate) fn extend(
+        &mut self,
+        r: &mut dyn Read,
+        cx: &Cx<'_>,
+        entry: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let (file, _) = self.tail()?;
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(SPOOL_CHUNK, 0);
+        let done = loop {
             let n = match r.read(&mut buf) {
-                Ok(0) => break,
+                Ok(0) => break Ok(()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(cx.io(e, entry, "reading")),
+                Err(e) => break Err(cx.io(e, entry, "reading")),
             };
-            file.write_all_at(&buf[..n], self.len)
-                .map_err(|source| Error::Spool { source })?;
+            if let Err(source) = file.write_all_at(&buf[..n], self.len) {
+                break Err(Error::Spool { source });
+            }
             self.len += n as u64;
-            progress(self.len - start);
-        }
+            progress(self.len);
+        };
+        self.buf = buf;
+        done
+    }
+
+    /// Appends `bytes`.
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let (file, _) = self.tail()?;
+        file.write_all_at(bytes, self.len)
+            .map_err(|source| Error::Spool { source })?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Appends `len` bytes of `from` (another spool) at `offset`: a local
+    /// copy, whose failures are spool errors, not the entry's.
+    pub(crate) fn copy_from(&mut self, from: &File, offset: u64, len: u64) -> Result<()> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(SPOOL_CHUNK, 0);
+        let mut done = 0u64;
+        let result = loop {
+            if done == len {
+                break Ok(());
+            }
+            let n = usize::try_from(len - done).map_or(buf.len(), |left| left.min(buf.len()));
+            if let Err(source) = from.read_exact_at(&mut buf[..n], offset + done) {
+                break Err(Error::Spool { source });
+            }
+            if let Err(e) = self.write(&buf[..n]) {
+                break Err(e);
+            }
+            done += n as u64;
+        };
+        self.buf = buf;
+        result
+    }
+
+    /// Everything appended since the spool's length was `start`, as one
+    /// member's content.
+    pub(crate) fn since(&mut self, start: u64) -> Result<Content> {
+        let (file, end) = self.tail()?;
         Ok(Content(Source::Range {
             file,
             offset: start,
-            len: self.len - start,
+            len: end - start,
         }))
     }
 

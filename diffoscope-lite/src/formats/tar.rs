@@ -105,16 +105,30 @@ impl Format for Tar {
         (cb, nb, cxb): (&Content, &str, &Cx<'_>),
     ) -> (Result<Parsed>, Result<Parsed>) {
         let meet = Rendezvous::default();
-        // Two threads of our own, not rayon's: a side may wait for the
-        // other (see crate::meet), which must then be running, not queued
-        // behind it on a busy pool.
+        // The second side gets a thread of its own, not one of rayon's:
+        // a side may wait for the other (see crate::meet), which must then
+        // be running, not queued behind it on a busy pool. The first side
+        // runs here, blocking this thread until the pair is read.
         std::thread::scope(|s| {
-            let b = s.spawn(|| read_side(cb, nb, cxb, Some((&meet, 1))));
-            let a = read_side(ca, na, cxa, Some((&meet, 0)));
-            let b = b
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (a, b)
+            let spawned = std::thread::Builder::new()
+                .name("tar-side-b".into())
+                .spawn_scoped(s, || read_side(cb, nb, cxb, Some((&meet, 1))));
+            match spawned {
+                Ok(b) => {
+                    let a = read_side(ca, na, cxa, Some((&meet, 0)));
+                    let b = b
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (a, b)
+                }
+                // No thread to be had: one side after the other. The first
+                // then only spools (it never waits) and the second finds
+                // every copy finished.
+                Err(_) => (
+                    read_side(ca, na, cxa, Some((&meet, 0))),
+                    read_side(cb, nb, cxb, Some((&meet, 1))),
+                ),
+            }
         })
     }
 }
