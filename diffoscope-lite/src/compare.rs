@@ -235,11 +235,14 @@ impl Differ<'_> {
         }
 
         let single = xa.single_stream && xb.single_stream;
-        let children: Vec<Option<Difference>> = pairs
+        // Only the differing pairs are kept: a slot per pair would cost
+        // a `Difference` for every equal member of a large archive.
+        let children: Vec<Difference> = pairs
             .par_iter()
             .map(|&(i, j)| self.entry(&xa.entries[i], &xb.entries[j], na, nb, depth, !single))
+            .filter_map(Result::transpose)
             .collect::<Result<_>>()?;
-        d.details.extend(children.into_iter().flatten());
+        d.details.extend(children);
         Ok(d)
     }
 

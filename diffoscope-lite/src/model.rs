@@ -79,6 +79,11 @@ impl EntryKind {
 }
 
 /// Per-entry metadata; `None` means the format does not record it.
+///
+/// Kept small: archives can hold hundreds of thousands of entries, and
+/// both sides' entry lists are in memory while they are compared. Names
+/// are shared (`Arc<str>`: one owner name serves every entry) and the
+/// fields only some formats record are boxed in [`FormatMetadata`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metadata {
     /// Permission bits (and set-id/sticky bits), without the file type.
@@ -88,9 +93,9 @@ pub struct Metadata {
     /// Owner gid.
     pub gid: Option<u64>,
     /// Owner user name.
-    pub user: Option<String>,
+    pub user: Option<Arc<str>>,
     /// Owner group name.
-    pub group: Option<String>,
+    pub group: Option<Arc<str>>,
     /// Modification time, seconds since the Unix epoch (zip's DOS local
     /// time is read as if it were UTC).
     pub mtime: Option<i64>,
@@ -98,6 +103,13 @@ pub struct Metadata {
     pub size: Option<u64>,
     /// Position of the entry in its container, from 0.
     pub order: usize,
+    /// What only some formats record; `None` when there is none of it.
+    pub format: Option<Box<FormatMetadata>>,
+}
+
+/// Per-entry fields that only some formats record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FormatMetadata {
     /// Compression method of the member (zip).
     pub compression: Option<String>,
     /// Raw extra-field bytes (zip).
@@ -109,6 +121,14 @@ pub struct Metadata {
     /// Fields of the format's own per-entry header that none of the above
     /// hold (ELF section type, flags, address and size), in a fixed order.
     pub attributes: Vec<(&'static str, MetaValue)>,
+}
+
+impl FormatMetadata {
+    /// `Some` unless every field is empty, so that entries without any
+    /// format-specific field carry no allocation.
+    pub fn boxed(self) -> Option<Box<Self>> {
+        (self != FormatMetadata::default()).then(|| Box::new(self))
+    }
 }
 
 impl Metadata {
@@ -127,24 +147,27 @@ impl Metadata {
             out.push((MetaField::Gid, MetaValue::Number(g)));
         }
         if let Some(u) = &self.user {
-            out.push((MetaField::User, MetaValue::Text(u.clone())));
+            out.push((MetaField::User, MetaValue::Text(u.to_string())));
         }
         if let Some(g) = &self.group {
-            out.push((MetaField::Group, MetaValue::Text(g.clone())));
+            out.push((MetaField::Group, MetaValue::Text(g.to_string())));
         }
         if let Some(t) = self.mtime {
             out.push((MetaField::Mtime, MetaValue::Time(t)));
         }
-        if let Some(c) = &self.compression {
+        let Some(format) = &self.format else {
+            return out;
+        };
+        if let Some(c) = &format.compression {
             out.push((MetaField::Compression, MetaValue::Text(c.clone())));
         }
-        if let Some(e) = &self.extra {
+        if let Some(e) = &format.extra {
             out.push((MetaField::ExtraField, MetaValue::Bytes(e.clone())));
         }
-        if let Some(c) = &self.comment {
+        if let Some(c) = &format.comment {
             out.push((MetaField::Comment, MetaValue::Text(c.clone())));
         }
-        for (k, v) in &self.pax {
+        for (k, v) in &format.pax {
             let value = if k.ends_with("time") {
                 parse_pax_time(v).map_or_else(|| MetaValue::Text(v.clone()), MetaValue::Time)
             } else {
@@ -152,7 +175,7 @@ impl Metadata {
             };
             out.push((MetaField::Pax(k.clone()), value));
         }
-        for (name, value) in &self.attributes {
+        for (name, value) in &format.attributes {
             out.push((MetaField::Attribute(name), value.clone()));
         }
         out
@@ -902,4 +925,27 @@ pub(crate) fn read_full(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Res
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_stay_small() {
+        // Both sides' entry lists of an archive are in memory at once; a
+        // field added inline here costs that much per member of every
+        // archive (100,000-member tars are ordinary). Rare fields belong
+        // in FormatMetadata.
+        assert!(
+            std::mem::size_of::<Metadata>() <= 128,
+            "{}",
+            std::mem::size_of::<Metadata>()
+        );
+        assert!(
+            std::mem::size_of::<Entry>() <= 256,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
+    }
 }

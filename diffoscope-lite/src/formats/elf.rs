@@ -35,7 +35,8 @@ use object::{Endian, Endianness};
 
 use super::{Format, Kind, Parsed};
 use crate::model::{
-    Container, Content, Cx, Entry, EntryKind, MetaField, MetaValue, Metadata, Source, INLINE_MAX,
+    Container, Content, Cx, Entry, EntryKind, FormatMetadata, MetaField, MetaValue, Metadata,
+    Source, INLINE_MAX,
 };
 use crate::{Error, Result};
 
@@ -214,7 +215,11 @@ impl Reader<'_> {
                 meta: Metadata {
                     size: Some(size),
                     order: entries.len(),
-                    attributes,
+                    format: FormatMetadata {
+                        attributes,
+                        ..FormatMetadata::default()
+                    }
+                    .boxed(),
                     ..Metadata::default()
                 },
                 content: body,

@@ -19,7 +19,7 @@
 
 use super::{duplicate_comments, lossy, Format, Kind, Parsed};
 use crate::meet::Rendezvous;
-use crate::model::{Container, Content, Cx, Entry, EntryKind, Metadata, Spool};
+use crate::model::{Container, Content, Cx, Entry, EntryKind, FormatMetadata, Metadata, Spool};
 use crate::Result;
 
 /// Tar archives.
@@ -133,6 +133,27 @@ impl Format for Tar {
     }
 }
 
+/// Owner names met so far in one archive: most archives have one or two,
+/// and every entry shares them instead of holding its own copies.
+#[derive(Default)]
+struct Names(Vec<std::sync::Arc<str>>);
+
+impl Names {
+    fn get(&mut self, raw: &[u8]) -> std::sync::Arc<str> {
+        let name = String::from_utf8_lossy(raw);
+        // A forged archive could give every entry its own name; past a
+        // few hundred, stop looking them up and let each entry own its.
+        if let Some(known) = self.0.iter().find(|n| ***n == *name) {
+            return std::sync::Arc::clone(known);
+        }
+        let new: std::sync::Arc<str> = name.into();
+        if self.0.len() < 256 {
+            self.0.push(std::sync::Arc::clone(&new));
+        }
+        new
+    }
+}
+
 /// Reads one side; with a rendezvous, meets the other side there.
 fn read_side(
     content: &Content,
@@ -151,6 +172,7 @@ fn read_side(
         let mut comments = Vec::new();
         let mut spool = Spool::default();
         let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+        let mut names = Names::default();
         let mut iter = archive
             .entries()
             .map_err(|e| cx.malformed(e, name, Kind::Tar))?;
@@ -190,13 +212,16 @@ fn read_side(
                 mode: header.mode().ok().map(|m| m & 0o7777),
                 uid: header.uid().ok(),
                 gid: header.gid().ok(),
-                user: header.username_bytes().map(lossy),
-                group: header.groupname_bytes().map(lossy),
+                user: header.username_bytes().map(|n| names.get(n)),
+                group: header.groupname_bytes().map(|n| names.get(n)),
                 mtime: header.mtime().ok().and_then(|t| i64::try_from(t).ok()),
                 size: Some(member.size()),
                 order,
-                pax,
-                ..Metadata::default()
+                format: FormatMetadata {
+                    pax,
+                    ..FormatMetadata::default()
+                }
+                .boxed(),
             };
             let (content, digest) = if matches!(kind, EntryKind::File | EntryKind::Other(_)) {
                 let content = match meet {

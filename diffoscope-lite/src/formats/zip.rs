@@ -15,8 +15,8 @@ use ::zip::ZipArchive;
 
 use super::{lossy, Format, Kind, Parsed};
 use crate::model::{
-    Container, Content, Cx, Entry, EntryKind, MetaField, MetaValue, Metadata, PositionedFile,
-    Source,
+    Container, Content, Cx, Entry, EntryKind, FormatMetadata, MetaField, MetaValue, Metadata,
+    PositionedFile, Source,
 };
 use crate::{Error, Result};
 
@@ -86,9 +86,13 @@ impl Format for Zip {
                 }),
                 size: Some(member.size()),
                 order: index,
-                compression: Some(member.compression().to_string()),
-                extra: member.extra_data().map(<[u8]>::to_vec),
-                comment: Some(member.comment().to_owned()).filter(|c| !c.is_empty()),
+                format: FormatMetadata {
+                    compression: Some(member.compression().to_string()),
+                    extra: member.extra_data().map(<[u8]>::to_vec),
+                    comment: Some(member.comment().to_owned()).filter(|c| !c.is_empty()),
+                    ..FormatMetadata::default()
+                }
+                .boxed(),
                 ..Metadata::default()
             };
             let encrypted = member.encrypted();
