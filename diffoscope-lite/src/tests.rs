@@ -1395,6 +1395,41 @@ fn compressed_elf_sections_are_compared_decompressed() {
 }
 
 #[test]
+fn compressed_elf_section_bombs_trip_the_ratio_limit() {
+    // 16 MiB of zeros in a few KiB, declared as a small section: the
+    // declared size is never trusted, the ratio limit stops it.
+    let zeros = vec![0u8; 16 << 20];
+    let mut other = zeros.clone();
+    other[1] = 1;
+    let flags = SHF_MERGE_STRINGS | SHF_COMPRESSED;
+    let object = |data: &[u8], ch_type: u32| {
+        let packed = if ch_type == 1 { zlib(data) } else { zst(data) };
+        mini_elf(&[(
+            ".debug_str",
+            SHT_PROGBITS,
+            flags,
+            1,
+            &chdr(ch_type, b"small", &packed),
+        )])
+    };
+    for ch_type in [1, 2] {
+        let p = pair(
+            "x.o",
+            &object(&zeros, ch_type),
+            "x.o",
+            &object(&other, ch_type),
+        );
+        let r = diff_with(&p, &Options::default());
+        let msg = r
+            .as_ref()
+            .map(|_| String::new())
+            .unwrap_or_else(|e| e.to_string());
+        assert_eq!(limit_flag(r), "--max-ratio", "{msg}");
+        assert!(msg.contains("x.o::.debug_str"), "{msg}");
+    }
+}
+
+#[test]
 fn gcc_compressed_debug_info_reads_as_text() {
     // Long member names make .debug_str big enough for the linker to
     // compress it; one name differs between the builds.
