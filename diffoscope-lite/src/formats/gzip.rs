@@ -1,7 +1,7 @@
 //! Gzip: one or more members; the header's mtime, file name, OS and extra
 //! flags are compared as the container's own metadata.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 use super::{single_stream, Format, Kind, Parsed, HEAD_LEN};
 use crate::model::{Content, Cx, MetaField, MetaValue};
@@ -36,7 +36,252 @@ impl Format for Gzip {
         &self,
         compressed: Box<dyn Read + 'a>,
     ) -> Option<io::Result<Box<dyn Read + 'a>>> {
-        Some(Ok(Box::new(flate2::read::MultiGzDecoder::new(compressed))))
+        Some(Ok(Box::new(Members::new(io::BufReader::with_capacity(
+            64 * 1024,
+            compressed,
+        )))))
+    }
+}
+
+/// A gzip stream of one or more members, decoded member by member as RFC
+/// 1952 has it: header fields of any length (flate2's own reader refuses
+/// names and comments over 64 KiB) are skipped as they pass, the header
+/// CRC, each member's CRC-32 and its size are checked, and zero bytes
+/// after the last member end the stream, as gzip(1) accepts them
+/// (padding to a block size). Anything else after a member is an error.
+struct Members<R: BufRead> {
+    deflate: flate2::bufread::DeflateDecoder<R>,
+    state: State,
+    crc: flate2::Crc,
+    members: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At a member header (or the end of the stream).
+    Header,
+    /// Inside a member's deflate data.
+    Body,
+    /// After the last member.
+    Done,
+}
+
+const FHCRC: u8 = 0x02;
+const FEXTRA: u8 = 0x04;
+const FNAME: u8 = 0x08;
+const FCOMMENT: u8 = 0x10;
+const FRESERVED: u8 = 0xe0;
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+impl<R: BufRead> Members<R> {
+    fn new(r: R) -> Self {
+        Members {
+            deflate: flate2::bufread::DeflateDecoder::new(r),
+            state: State::Header,
+            crc: flate2::Crc::new(),
+            members: 0,
+        }
+    }
+
+    /// Reads the next member's header, or finds the end of the stream.
+    fn header(&mut self) -> io::Result<()> {
+        let n = self.members + 1;
+        let r = self.deflate.get_mut();
+        let first = r.fill_buf()?.first().copied();
+        match first {
+            None if self.members == 0 => return Err(invalid("empty gzip stream".into())),
+            None => {
+                self.state = State::Done;
+                return Ok(());
+            }
+            Some(0) if self.members > 0 => {
+                // Padding: zeros to the end, nothing else.
+                loop {
+                    let buf = r.fill_buf()?;
+                    if buf.is_empty() {
+                        self.state = State::Done;
+                        return Ok(());
+                    }
+                    if buf.iter().any(|&b| b != 0) {
+                        return Err(invalid(format!(
+                            "data after gzip member {} is neither a member nor zero padding",
+                            self.members
+                        )));
+                    }
+                    let len = buf.len();
+                    r.consume(len);
+                }
+            }
+            Some(b) if b != 0x1f && self.members > 0 => {
+                return Err(invalid(format!(
+                    "data after gzip member {} is neither a member nor zero padding",
+                    self.members
+                )));
+            }
+            Some(_) => {}
+        }
+        let mut header_crc = flate2::Crc::new();
+        let mut fixed = [0u8; 10];
+        read_exact(r, &mut fixed, &mut header_crc, n, "header")?;
+        if fixed[..2] != [0x1f, 0x8b] {
+            return Err(invalid(format!(
+                "data after gzip member {} is neither a member nor zero padding",
+                self.members
+            )));
+        }
+        if fixed[2] != 8 {
+            return Err(invalid(format!(
+                "gzip member {n}: compression method {} is not deflate",
+                fixed[2]
+            )));
+        }
+        let flags = fixed[3];
+        if flags & FRESERVED != 0 {
+            return Err(invalid(format!(
+                "gzip member {n}: reserved header flags {flags:#04x} set"
+            )));
+        }
+        if flags & FEXTRA != 0 {
+            let mut len = [0u8; 2];
+            read_exact(r, &mut len, &mut header_crc, n, "extra field length")?;
+            skip(r, u64::from(u16::from_le_bytes(len)), &mut header_crc, n)?;
+        }
+        for (flag, what) in [(FNAME, "file name"), (FCOMMENT, "comment")] {
+            if flags & flag != 0 {
+                skip_cstring(r, &mut header_crc, n, what)?;
+            }
+        }
+        if flags & FHCRC != 0 {
+            let expected = header_crc.sum() & 0xffff;
+            let mut stored = [0u8; 2];
+            read_exact(r, &mut stored, &mut flate2::Crc::new(), n, "header CRC")?;
+            if u32::from(u16::from_le_bytes(stored)) != expected {
+                return Err(invalid(format!("gzip member {n}: header CRC mismatch")));
+            }
+        }
+        self.deflate.reset_data();
+        self.crc = flate2::Crc::new();
+        self.state = State::Body;
+        Ok(())
+    }
+
+    /// Checks the trailer of the member just decoded.
+    fn trailer(&mut self) -> io::Result<()> {
+        self.members += 1;
+        let n = self.members;
+        let mut trailer = [0u8; 8];
+        read_exact(
+            self.deflate.get_mut(),
+            &mut trailer,
+            &mut flate2::Crc::new(),
+            n,
+            "trailer",
+        )?;
+        let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+        let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+        if crc != self.crc.sum() {
+            return Err(invalid(format!(
+                "gzip member {n}: CRC-32 mismatch (damaged data)"
+            )));
+        }
+        if size != self.crc.amount() {
+            return Err(invalid(format!(
+                "gzip member {n}: size mismatch (trailer says {size} mod 2^32, decoded {})",
+                self.crc.amount()
+            )));
+        }
+        self.state = State::Header;
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Read for Members<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match self.state {
+                State::Done => return Ok(0),
+                State::Header => self.header()?,
+                State::Body => {
+                    let n = self.deflate.read(buf)?;
+                    if n > 0 {
+                        self.crc.update(&buf[..n]);
+                        return Ok(n);
+                    }
+                    // The deflate data ended (or the input did: a cut
+                    // stream has no trailer, which reading it reports).
+                    self.trailer()?;
+                }
+            }
+        }
+    }
+}
+
+/// Fills `buf` from `r`, adding what it reads to `crc`.
+fn read_exact(
+    r: &mut impl BufRead,
+    buf: &mut [u8],
+    crc: &mut flate2::Crc,
+    member: u64,
+    what: &str,
+) -> io::Result<()> {
+    r.read_exact(buf).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            invalid(format!("gzip member {member}: {what} cut off"))
+        } else {
+            e
+        }
+    })?;
+    crc.update(buf);
+    Ok(())
+}
+
+/// Skips `len` bytes of a header field.
+fn skip(r: &mut impl BufRead, mut len: u64, crc: &mut flate2::Crc, member: u64) -> io::Result<()> {
+    while len > 0 {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Err(invalid(format!(
+                "gzip member {member}: extra field cut off"
+            )));
+        }
+        let take = usize::try_from(len).map_or(buf.len(), |l| l.min(buf.len()));
+        crc.update(&buf[..take]);
+        r.consume(take);
+        len -= take as u64;
+    }
+    Ok(())
+}
+
+/// Skips a zero-terminated header field of any length.
+fn skip_cstring(
+    r: &mut impl BufRead,
+    crc: &mut flate2::Crc,
+    member: u64,
+    what: &str,
+) -> io::Result<()> {
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Err(invalid(format!("gzip member {member}: {what} cut off")));
+        }
+        match buf.iter().position(|&b| b == 0) {
+            Some(end) => {
+                crc.update(&buf[..=end]);
+                r.consume(end + 1);
+                return Ok(());
+            }
+            None => {
+                let len = buf.len();
+                crc.update(buf);
+                r.consume(len);
+            }
+        }
     }
 }
 
@@ -120,6 +365,120 @@ mod tests {
         // Truncated headers give what is there, and never panic.
         for n in 0..gz.len() {
             let _ = header_fields(&gz[..n]);
+        }
+    }
+
+    /// One gzip member, built by hand so that every header field can be set.
+    fn member(data: &[u8], name: &[u8], comment: &[u8], extra: &[u8], hcrc: bool) -> Vec<u8> {
+        let mut flags = 0u8;
+        for (set, flag) in [
+            (!name.is_empty(), FNAME),
+            (!comment.is_empty(), FCOMMENT),
+            (!extra.is_empty(), FEXTRA),
+            (hcrc, FHCRC),
+        ] {
+            if set {
+                flags |= flag;
+            }
+        }
+        let mut out = vec![0x1f, 0x8b, 8, flags, 0, 0, 0, 0, 0, 0xff];
+        if !extra.is_empty() {
+            out.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+            out.extend_from_slice(extra);
+        }
+        for field in [name, comment] {
+            if !field.is_empty() {
+                out.extend_from_slice(field);
+                out.push(0);
+            }
+        }
+        if hcrc {
+            let mut crc = flate2::Crc::new();
+            crc.update(&out);
+            out.extend_from_slice(&((crc.sum() & 0xffff) as u16).to_le_bytes());
+        }
+        let mut enc =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(data).unwrap();
+        out.extend_from_slice(&enc.finish().unwrap());
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out
+    }
+
+    fn decode(gz: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        // A small buffer, so that header fields straddle refills.
+        Members::new(io::BufReader::with_capacity(7, gz)).read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    fn error(gz: &[u8]) -> String {
+        decode(gz).expect_err("an error").to_string()
+    }
+
+    #[test]
+    fn members_decode_what_gzip_accepts() {
+        let data = b"line one\nline two\n".repeat(50);
+        // Header fields of any length, header CRC, FEXTRA.
+        let long = member(
+            &data,
+            &[b'n'; 100_000],
+            &[b'c'; 70_000],
+            b"XY\x02\x00ab",
+            true,
+        );
+        assert_eq!(decode(&long).unwrap(), data);
+        // Several members: their contents concatenated.
+        let mut two = member(&data[..100], b"", b"", b"", false);
+        two.extend(member(&data[100..], b"a", b"", b"", false));
+        assert_eq!(decode(&two).unwrap(), data);
+        // Zero padding after the last member, as gzip(1) accepts.
+        let mut padded = member(&data, b"", b"", b"", false);
+        padded.extend([0u8; 512]);
+        assert_eq!(decode(&padded).unwrap(), data);
+        // An empty member.
+        assert_eq!(decode(&member(b"", b"", b"", b"", false)).unwrap(), b"");
+    }
+
+    #[test]
+    fn members_refuse_damage_with_the_reason() {
+        let data = b"some data to compress, some data to compress".repeat(20);
+        let good = member(&data, b"name", b"", b"", true);
+        let mut bad_crc = good.clone();
+        let at = bad_crc.len() - 6;
+        bad_crc[at] ^= 1;
+        assert!(
+            error(&bad_crc).contains("CRC-32 mismatch"),
+            "{}",
+            error(&bad_crc)
+        );
+        let mut bad_size = good.clone();
+        let at = bad_size.len() - 1;
+        bad_size[at] ^= 1;
+        assert!(error(&bad_size).contains("size mismatch"));
+        let mut bad_header = good.clone();
+        bad_header[11] ^= 1; // inside the file name
+        assert!(error(&bad_header).contains("header CRC mismatch"));
+        let mut garbage = good.clone();
+        garbage.extend(b"junk");
+        assert!(error(&garbage).contains("neither a member nor zero padding"));
+        let mut zeros_then_junk = good.clone();
+        zeros_then_junk.extend([0, 0, 1]);
+        assert!(error(&zeros_then_junk).contains("neither a member nor zero padding"));
+        let mut method = good.clone();
+        method[2] = 9;
+        assert!(error(&method).contains("not deflate"));
+        let mut reserved = good.clone();
+        reserved[3] |= 0x80;
+        assert!(error(&reserved).contains("reserved header flags"));
+        assert!(error(b"").contains("empty gzip stream"));
+        // Every truncation is an error (a cut stream has no trailer);
+        // none panics or loops.
+        for n in 1..good.len() {
+            assert!(decode(&good[..n]).is_err(), "cut at {n}");
         }
     }
 }

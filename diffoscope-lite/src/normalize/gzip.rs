@@ -6,7 +6,7 @@
 //! then it is recompressed as one member at level 6 (gzip's default),
 //! single-threaded.
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use super::stream::{digest_inner, normalize_inner};
 use super::{fire, reader_detects, Blob, Digested, Fired, Format, Normalizer, Nx, Rule};
@@ -21,8 +21,6 @@ const FHCRC: u8 = 0x02;
 const FEXTRA: u8 = 0x04;
 const FNAME: u8 = 0x08;
 const FCOMMENT: u8 = 0x10;
-/// Longest header read (file name and comment included).
-const MAX_HEADER: u64 = 64 * 1024;
 
 /// The first member's header.
 struct Header {
@@ -36,43 +34,59 @@ struct Header {
 }
 
 fn parse(blob: &Blob, name: &str, nx: &Nx<'_>) -> Result<Header> {
+    // Read as a stream: the file name and comment may be of any length
+    // (RFC 1952 sets none), so no fixed-size head is enough.
+    let mut r = io::BufReader::with_capacity(16 * 1024, blob.reader());
     let bad = |d: &str| nx.malformed(Kind::Gzip, name, d);
-    let h = blob
-        .head(MAX_HEADER as usize)
-        .map_err(|e| nx.io(e, name, "reading gzip"))?;
-    let fixed = h.get(..10).ok_or_else(|| bad("truncated header"))?;
+    let cut = |e: io::Error, what: &str| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            bad(&format!("header cut off in the {what}"))
+        } else {
+            nx.io(e, name, "reading gzip")
+        }
+    };
+    let mut fixed = [0u8; 10];
+    r.read_exact(&mut fixed)
+        .map_err(|e| cut(e, "fixed fields"))?;
     if fixed[2] != 8 {
         return Err(bad("compression method is not deflate"));
     }
     let flags = fixed[3];
-    let mut pos = 10usize;
+    let mut len = 10u64;
     let mut extra = None;
     if flags & FEXTRA != 0 {
-        let len = h
-            .get(pos..pos + 2)
-            .ok_or_else(|| bad("truncated extra field"))?;
-        let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
-        extra = Some(
-            h.get(pos + 2..pos + 2 + len)
-                .ok_or_else(|| bad("truncated extra field"))?
-                .to_vec(),
-        );
-        pos += 2 + len;
+        let mut xlen = [0u8; 2];
+        r.read_exact(&mut xlen).map_err(|e| cut(e, "extra field"))?;
+        // At most 65,535 bytes: the field's length is 16 bits.
+        let mut field = vec![0u8; usize::from(u16::from_le_bytes(xlen))];
+        r.read_exact(&mut field)
+            .map_err(|e| cut(e, "extra field"))?;
+        len += 2 + field.len() as u64;
+        extra = Some(field);
     }
-    for flag in [FNAME, FCOMMENT] {
+    for (flag, what) in [(FNAME, "file name"), (FCOMMENT, "comment")] {
         if flags & flag != 0 {
-            let end = h
-                .get(pos..)
-                .and_then(|r| r.iter().position(|&b| b == 0))
-                .ok_or_else(|| bad("file name or comment unterminated within 64 KiB"))?;
-            pos += end + 1;
+            loop {
+                let buf = r.fill_buf().map_err(|e| cut(e, what))?;
+                if buf.is_empty() {
+                    return Err(bad(&format!("header cut off in the {what}")));
+                }
+                let (used, done) = match buf.iter().position(|&b| b == 0) {
+                    Some(end) => (end + 1, true),
+                    None => (buf.len(), false),
+                };
+                r.consume(used);
+                len += used as u64;
+                if done {
+                    break;
+                }
+            }
         }
     }
     if flags & FHCRC != 0 {
-        pos += 2;
-    }
-    if pos as u64 > blob.len() {
-        return Err(bad("truncated header"));
+        let mut hcrc = [0u8; 2];
+        r.read_exact(&mut hcrc).map_err(|e| cut(e, "header CRC"))?;
+        len += 2;
     }
     Ok(Header {
         flags,
@@ -80,7 +94,7 @@ fn parse(blob: &Blob, name: &str, nx: &Nx<'_>) -> Result<Header> {
         xfl: fixed[8],
         os: fixed[9],
         extra,
-        len: pos as u64,
+        len,
     })
 }
 

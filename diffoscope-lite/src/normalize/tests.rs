@@ -283,6 +283,35 @@ fn gzip_header_is_cleared_and_deflate_kept() {
     assert_eq!(norm(&c, Some(SDE)), (None, Vec::new()));
 }
 
+#[test]
+fn gzip_names_and_comments_of_any_length_are_cleared() {
+    // RFC 1952 sets no length limit on FNAME and FCOMMENT; flate2's own
+    // header reader stops at 64 KiB. Build the header by hand.
+    let data = b"hello hello hello\n";
+    let plain = gzip_of(data, 0, None);
+    let mut long = vec![0x1f, 0x8b, 8, 0x08 | 0x10 | 0x04, 1, 2, 3, 4, 0, 0xff];
+    long.extend_from_slice(&65_535u16.to_le_bytes());
+    long.extend(vec![b'e'; 65_535]); // the longest extra field there is
+    long.extend(vec![b'n'; 100_000]);
+    long.push(0);
+    long.extend(vec![b'c'; 70_000]);
+    long.push(0);
+    long.extend_from_slice(&plain[10..]);
+    let (out, fired) = norm(&long, Some(SDE));
+    assert_eq!(fired, ["gzip.mtime", "gzip.fname", "gzip.comment"]);
+    let out = out.unwrap();
+    // Header: fixed fields and the (kept) extra field, then the input's
+    // deflate data byte for byte.
+    assert_eq!(out.len(), 10 + 2 + 65_535 + plain.len() - 10);
+    assert!(out.ends_with(&plain[10..]));
+    assert_eq!(gunzip(&out), data);
+    check_fixed_point(&long);
+    // Cut inside the name: an error naming where, not a panic.
+    let (r, _) = try_both(&long[..70_000]);
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("header cut off in the file name"), "{e}");
+}
+
 // ---------------------------------------------------------------- tar
 
 struct TEntry<'a> {
