@@ -437,6 +437,26 @@ fn tar_pairs_find_the_same_differences_in_any_order() {
 }
 
 #[test]
+fn recompressing_the_same_tar_is_not_a_content_difference() {
+    let t = tar(&[("a.txt", b"alpha\n"), ("b.txt", b"beta\n")]);
+    let p = pair(
+        "t.tar.zst",
+        &::zstd::encode_all(&t[..], 1).unwrap(),
+        "t.tar.zst",
+        &::zstd::encode_all(&t[..], 19).unwrap(),
+    );
+    let d = diff(&p);
+    // No tar node: the decompressed tars are equal; what differs is the
+    // compressed stream itself.
+    assert!(d.details.is_empty(), "{d:#?}");
+    assert!(
+        d.comments[0].contains("the zstd containers have the same entries"),
+        "{d:#?}"
+    );
+    assert!(d.unified_diff.is_some());
+}
+
+#[test]
 fn gzip_header_mtime_only() {
     let p = pair(
         "log.gz",
