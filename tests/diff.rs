@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
-use common::{fixture, read_json, repro, stderr, stdout};
+use common::{build_fixture, fixture, read_json, repro, stderr, stdout};
 
 use std::fs;
 use std::path::Path;
@@ -155,6 +155,28 @@ fn build_writes_diffs_for_unreproducible_artifacts() {
     let json = read_json(&out.path().join("out/diff/dist/config.h.json"));
     let hints = json["repro-hints"].as_array().unwrap();
     assert!(hints.iter().any(|h| h["cause"] == "build-path"), "{json}");
+}
+
+#[test]
+fn build_takes_the_differs_limit_flags() {
+    // leaks-umask's artifact is a tar: depth 1. With --max-depth 0 the
+    // diff stops at the limit, and the advice names a flag that exists.
+    for (depth, diffed) in [("0", false), ("8", true)] {
+        let (o, out) = build_fixture(
+            "leaks-umask",
+            &["--bisect-budget", "0", "--max-depth", depth],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let r = read_json(&out.path().join("out/report.json"));
+        let d = &r["artifacts"][0]["diff"];
+        if diffed {
+            assert!(d["error"].is_null(), "{d}");
+            assert!(!d["reports"].as_array().unwrap().is_empty(), "{d}");
+        } else {
+            let e = d["error"].as_str().unwrap();
+            assert!(e.contains("--max-depth"), "{e}");
+        }
+    }
 }
 
 /// Headless Chromium, when installed (Debian package `chromium`).

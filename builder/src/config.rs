@@ -109,6 +109,8 @@ pub struct BuildConfig {
     pub normalize: bool,
     /// Exit 0 for EQUIVALENT_AFTER_NORMALIZATION.
     pub accept_normalized: bool,
+    /// Safety limits of the differ for mismatched artifacts.
+    pub diff_limits: diffoscope_lite::Limits,
 }
 
 /// Extra runs spent on finding culprits when the user did not say.
@@ -309,6 +311,7 @@ impl BuildConfig {
             builder_id,
             normalize: args.normalize,
             accept_normalized: args.accept_normalized,
+            diff_limits: args.diff_limits.limits(),
         })
     }
 }

@@ -318,6 +318,10 @@ pub struct BuildArgs {
     #[arg(long)]
     pub accept_normalized: bool,
 
+    /// Safety limits for reading the artifacts when diffing them.
+    #[command(flatten)]
+    pub diff_limits: LimitArgs,
+
     /// Sign the provenance with this private key (PKCS#8 PEM from `repro keygen`).
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,

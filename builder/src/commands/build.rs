@@ -323,7 +323,14 @@ fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
             summary: Vec::new(),
             error: None,
         };
-        match crate::commands::diff::write_reports(&left, &right, &dir, &a.path, &cx) {
+        match crate::commands::diff::write_reports(
+            &left,
+            &right,
+            &dir,
+            &a.path,
+            &cx,
+            &cfg.diff_limits,
+        ) {
             Ok(Some(d)) => {
                 for ext in ["txt", "json", "html"] {
                     record.reports.push(format!("diff/{}.{ext}", a.path));

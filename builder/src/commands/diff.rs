@@ -107,16 +107,21 @@ pub struct ArtifactDiff {
     pub summary: Vec<String>,
 }
 
-/// Diffs `a` against `b` with the build's hint context and writes
-/// `<dir>/<name>.{txt,json,html}`. None when the files are identical.
+/// Diffs `a` against `b` under `limits` with the build's hint context and
+/// writes `<dir>/<name>.{txt,json,html}`. None when the files are identical.
 pub fn write_reports(
     a: &Path,
     b: &Path,
     dir: &Path,
     name: &str,
     cx: &HintContext,
+    limits: &Limits,
 ) -> Result<Option<ArtifactDiff>> {
-    let Some(mut diff) = compare(a, b, &Options::default())? else {
+    let opts = Options {
+        limits: limits.clone(),
+        ..Options::default()
+    };
+    let Some(mut diff) = compare(a, b, &opts)? else {
         return Ok(None);
     };
     annotate(&mut diff, cx);
