@@ -316,3 +316,23 @@ fn a_closed_pipe_is_not_a_crash() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+#[test]
+fn repro_diff_takes_the_hint_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.zip"), dir.path().join("b.zip"));
+    zip(&a, &[("config.h", "#define DATADIR \"/build/a/share\"\n")]);
+    zip(&b, &[("config.h", "#define DATADIR \"/build/b/share\"\n")]);
+    let o = repro()
+        .arg("diff")
+        .args([&a, &b])
+        .args(["--build-dir", "/build/a", "--build-dir", "/build/b"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("likely cause: embedded build path (/build/a)"),
+        "{text}"
+    );
+}

@@ -43,6 +43,19 @@ pub struct MetadataDifference {
     pub hints: Vec<Hint>,
 }
 
+impl std::fmt::Display for MetadataDifference {
+    /// `field: first → second`, then `; likely cause: …` per hint: how
+    /// the text report shows it, and the comment the JSON carries for
+    /// readers that know only diffoscope's keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} → {}", self.field, self.source1, self.source2)?;
+        for h in &self.hints {
+            write!(f, "; {h}")?;
+        }
+        Ok(())
+    }
+}
+
 impl Difference {
     /// A node with both names and nothing else yet.
     pub fn new(source1: impl Into<String>, source2: impl Into<String>) -> Self {

@@ -99,3 +99,40 @@ fn errors_exit_2_and_name_the_problem() {
     let out = run(dir.path(), &["--no-such-flag", "a.whl", "b.whl"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+#[test]
+fn hint_flags_name_build_paths_hosts_and_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = |path: &str, host: &str| format!("datadir={path}/share\nbuilt_on={host}\n");
+    let a = zip(&[("info.txt", text("/build/a", "alpha").as_bytes())]);
+    let b = zip(&[("info.txt", text("/build/b", "beta").as_bytes())]);
+    std::fs::write(dir.path().join("a.whl"), a).unwrap();
+    std::fs::write(dir.path().join("b.whl"), b).unwrap();
+    // Without the flags nothing says what these are.
+    let o = run(dir.path(), &["a.whl", "b.whl"]);
+    let plain = String::from_utf8(o.stdout).unwrap();
+    assert!(plain.contains("/build/a/share"), "{plain}");
+    assert!(!plain.contains("build path"), "{plain}");
+    let o = run(
+        dir.path(),
+        &[
+            "a.whl",
+            "b.whl",
+            "--json",
+            "-",
+            "--build-dir",
+            "/build/a",
+            "--build-dir",
+            "/build/b",
+            "--hostname",
+            "alpha",
+            "--hostname",
+            "beta",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let hints = json["details"][0]["repro-hints"].to_string();
+    assert!(hints.contains("build-path"), "{json}");
+    assert!(hints.contains("hostname"), "{json}");
+}

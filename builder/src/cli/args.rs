@@ -67,6 +67,19 @@ pub struct DiffArgs {
     /// SOURCE_DATE_EPOCH of the builds, so timestamps near it are named as such.
     #[arg(long, value_name = "SECS")]
     pub source_date_epoch: Option<i64>,
+    /// A directory either build ran in, so embedded paths under it are
+    /// named as build paths (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub build_dir: Vec<String>,
+    /// A host name either build ran on (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Vec<String>,
+    /// A user name either build ran as (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub user: Vec<String>,
+    /// A uid or gid either build ran as (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub uid: Vec<u64>,
     /// Deepest container nesting followed [default: 8].
     #[arg(long, value_name = "N")]
     pub max_depth: Option<u32>,

@@ -34,6 +34,10 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     annotate(
         &mut diff,
         &HintContext {
+            build_dirs: args.build_dir.clone(),
+            hostnames: args.hostname.clone(),
+            user_names: args.user.clone(),
+            uids: args.uid.clone(),
             source_date_epoch: args.source_date_epoch,
             ..HintContext::default()
         },

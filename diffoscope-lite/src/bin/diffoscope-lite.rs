@@ -50,6 +50,22 @@ struct Args {
     /// Highest compression ratio of any stream.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_ratio)]
     max_ratio: u64,
+    /// A directory either build ran in, so embedded paths under it are
+    /// named as build paths (repeatable).
+    #[arg(long, value_name = "DIR")]
+    build_dir: Vec<String>,
+    /// A host name either build ran on (repeatable).
+    #[arg(long, value_name = "NAME")]
+    hostname: Vec<String>,
+    /// A user name either build ran as (repeatable).
+    #[arg(long, value_name = "NAME")]
+    user: Vec<String>,
+    /// A uid or gid either build ran as (repeatable).
+    #[arg(long, value_name = "ID")]
+    uid: Vec<u64>,
+    /// SOURCE_DATE_EPOCH of the builds [default: $SOURCE_DATE_EPOCH].
+    #[arg(long, value_name = "SECS")]
+    source_date_epoch: Option<i64>,
 }
 
 impl Args {
@@ -67,12 +83,18 @@ impl Args {
     }
 }
 
-/// What the binary knows about the builds: only `SOURCE_DATE_EPOCH`.
-fn hint_context() -> HintContext {
+/// What the caller told about the builds, for exact likely-cause hints.
+fn hint_context(args: &Args) -> HintContext {
     HintContext {
-        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|v| v.trim().parse().ok()),
+        build_dirs: args.build_dir.clone(),
+        hostnames: args.hostname.clone(),
+        user_names: args.user.clone(),
+        uids: args.uid.clone(),
+        source_date_epoch: args.source_date_epoch.or_else(|| {
+            std::env::var("SOURCE_DATE_EPOCH")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+        }),
         ..HintContext::default()
     }
 }
@@ -120,7 +142,7 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     let Some(mut diff) = compare(&args.a, &args.b, &args.options())? else {
         return Ok(false);
     };
-    annotate(&mut diff, &hint_context());
+    annotate(&mut diff, &hint_context(args));
     let text = match (
         &args.text,
         args.json.is_none() && args.html.is_none() && !args.summary,

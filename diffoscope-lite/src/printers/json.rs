@@ -13,6 +13,11 @@
 //!   `{"cause", "detail"}`, `cause` being one of `timestamp`, `build-path`,
 //!   `hostname`, `user-name`, `uid`, `locale`, `timezone`, `entry-order`,
 //!   `umask` (metadata hints use the same shape).
+//!
+//! Each metadata difference is also one line of `comments`, as the text
+//! report shows it (`mtime: … → …; likely cause: timestamp`), so that
+//! tools knowing only diffoscope's keys (its own HTML renderer, loading
+//! this with `--load-existing-diff`) still show it.
 
 use std::io::Write;
 
@@ -35,7 +40,7 @@ struct Node<'a> {
     source1: &'a str,
     source2: &'a str,
     unified_diff: Option<&'a str>,
-    comments: &'a [String],
+    comments: Vec<String>,
     details: Vec<Node<'a>>,
     #[serde(rename = "repro-metadata", skip_serializing_if = "Vec::is_empty")]
     metadata: Vec<Meta<'a>>,
@@ -72,7 +77,12 @@ fn node(d: &Difference) -> Node<'_> {
         source1: &d.source1,
         source2: &d.source2,
         unified_diff: d.unified_diff.as_deref(),
-        comments: &d.comments,
+        comments: d
+            .comments
+            .iter()
+            .cloned()
+            .chain(d.metadata.iter().map(ToString::to_string))
+            .collect(),
         details: d.details.iter().map(node).collect(),
         metadata: d
             .metadata

@@ -50,16 +50,7 @@ impl Printer<'_> {
             self.line(&note, YELLOW, &escape(c, false))?;
         }
         for m in &d.metadata {
-            let mut s = format!(
-                "{}: {} → {}",
-                m.field,
-                escape(&m.source1.to_string(), false),
-                escape(&m.source2.to_string(), false)
-            );
-            for h in &m.hints {
-                s.push_str(&format!("; {h}"));
-            }
-            self.line(&note, YELLOW, &s)?;
+            self.line(&note, YELLOW, &escape(&m.to_string(), false))?;
         }
         if let Some(u) = &d.unified_diff {
             for l in u.lines() {
