@@ -14,9 +14,11 @@ use std::sync::{Arc, OnceLock};
 
 use crate::{Error, Result};
 
-/// Decompressed output below this size never trips the ratio limit: tiny
-/// highly-compressible files (a run of zeros, a sparse table) are normal.
-pub const RATIO_GRACE_BYTES: u64 = 1 << 20;
+/// Decompressed output below this size never trips the ratio limit:
+/// highly compressible content of a few MiB (a zero-filled image or
+/// padding, a sparse table) is normal in real artifacts, and deflate
+/// alone reaches 1000:1 on it. A bomb is still stopped after this much.
+pub const RATIO_GRACE_BYTES: u64 = 8 << 20;
 
 /// Configurable safety limits; each has a command-line flag of the same name.
 #[derive(Clone, Debug, PartialEq, Eq)]

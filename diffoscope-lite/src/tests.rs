@@ -723,6 +723,27 @@ fn gzip_bomb_trips_the_ratio_limit() {
     );
 }
 
+#[test]
+fn a_few_mib_of_zeros_is_content_not_a_bomb() {
+    // A zero-filled image or padding compresses ~1000:1 even with
+    // deflate; below RATIO_GRACE_BYTES it is compared like anything else.
+    let zeros = vec![0u8; 4 << 20];
+    let mut other = zeros.clone();
+    other[3 << 20] = 1;
+    let p = pair(
+        "img.tar.gz",
+        &gzip(&tar(&[("disk.img", &zeros)])),
+        "img.tar.gz",
+        &gzip(&tar(&[("disk.img", &other)])),
+    );
+    let d = diff(&p);
+    let img = at(&d, &["img.tar", "disk.img"]);
+    assert!(
+        img.unified_diff.as_deref().unwrap().contains("00300000"),
+        "{img:#?}"
+    );
+}
+
 // ---------- hostile names and entries ----------
 
 #[test]
