@@ -353,20 +353,18 @@ impl Differ<'_> {
             d.comments.push(format!("format: {ka} vs {kb}"));
         }
         let max = self.a.opts.max_diff_lines;
-        if ka.is_text() && kb.is_text() {
+        if ka == Kind::Json && kb == Kind::Json {
+            // Pretty-printed with sorted keys, in memory: JSON reads that
+            // way only up to JSON_PRETTY_MAX; larger falls through to
+            // plain text.
             let (ta, tb) = rayon::join(
                 || format_of(ka).read(ca, na, &self.a),
                 || format_of(kb).read(cb, nb, &self.b),
             );
             if let (Parsed::Text(ta), Parsed::Text(tb)) = (ta?, tb?) {
-                if ta == tb && ka == Kind::Json && kb == Kind::Json {
+                if ta == tb {
                     // Same data, different bytes: show the raw text.
-                    let (ra, rb) = rayon::join(
-                        || format_of(Kind::Text).read(ca, na, &self.a),
-                        || format_of(Kind::Text).read(cb, nb, &self.b),
-                    );
-                    if let (Parsed::Text(ra), Parsed::Text(rb)) = (ra?, rb?) {
-                        let diff = text_diff(&ra, &rb, max);
+                    if let Some(diff) = self.text(ca, na, cb, nb)? {
                         if !diff.is_empty() {
                             d.comments.push(
                                 "the JSON data are equal; only formatting or key order differs"
@@ -382,8 +380,25 @@ impl Differ<'_> {
                 return Ok(d);
             }
         }
+        if ka.is_text() && kb.is_text() {
+            if let Some(diff) = self.text(ca, na, cb, nb)? {
+                d.unified_diff = Some(diff).filter(|s| !s.is_empty());
+                return Ok(d);
+            }
+        }
         d.unified_diff = self.hex(ca, na, cb, nb)?;
         Ok(d)
+    }
+
+    /// Unified diff of two texts, streamed (memory bounded by the line
+    /// count, not the size); `None` if either is not text after all.
+    fn text(&self, ca: &Content, na: &str, cb: &Content, nb: &str) -> Result<Option<String>> {
+        crate::textdiff::streamed_text_diff(
+            (ca, na, &self.a),
+            (cb, nb, &self.b),
+            self.a.opts.max_diff_lines,
+            self.a.opts.max_text_bytes,
+        )
     }
 
     fn hex(&self, ca: &Content, na: &str, cb: &Content, nb: &str) -> Result<Option<String>> {

@@ -8,10 +8,10 @@ use std::time::Duration;
 use similar::{Algorithm, TextDiff};
 
 /// Lines of context around each change, as `diff -u`.
-const CONTEXT: usize = 3;
+pub(crate) const CONTEXT: usize = 3;
 /// Diff algorithms are superlinear in the worst case; past this, similar
 /// falls back to a coarser (still correct) diff instead of running on.
-const DIFF_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DIFF_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bytes per hexdump line.
 const HEX_WIDTH: usize = 16;
 /// Binary content is compared in chunks of this size before any line is

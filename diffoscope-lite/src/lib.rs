@@ -88,6 +88,7 @@ mod meet;
 pub mod model;
 pub mod normalize;
 pub mod printers;
+mod textdiff;
 mod timefmt;
 
 #[cfg(test)]

@@ -235,25 +235,10 @@ fn compare_or_spool(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::Budget;
-    use crate::Options;
 
     fn run(a: &[u8], b: &[u8], concurrent: bool) -> (Vec<u8>, Vec<u8>, bool) {
-        let opts = Options::default();
-        let (ba, bb) = (
-            Budget::new(opts.limits.clone()),
-            Budget::new(opts.limits.clone()),
-        );
-        let (cxa, cxb) = (
-            Cx {
-                budget: &ba,
-                opts: &opts,
-            },
-            Cx {
-                budget: &bb,
-                opts: &opts,
-            },
-        );
+        let sides = crate::limits::Sides::new();
+        let (cxa, cxb) = (sides.cx(0), sides.cx(1));
         let meet = Rendezvous::default();
         let side = |i: usize, data: &[u8], cx: &Cx<'_>| {
             let mut spool = Spool::default();

@@ -10,6 +10,11 @@ use crate::Result;
 /// JSON documents.
 pub struct Json;
 
+/// Largest document parsed and pretty-printed: the parsed value costs
+/// several times the text, and both sides are held at once. Larger JSON
+/// is diffed as plain text, line by line.
+pub(crate) const JSON_PRETTY_MAX: u64 = 1 << 20;
+
 impl Format for Json {
     fn kind(&self) -> Kind {
         Kind::Json
@@ -25,7 +30,8 @@ impl Format for Json {
 
     fn read(&self, content: &Content, entry: &str, cx: &Cx<'_>) -> Result<Parsed> {
         let bytes = content.with_reader(cx, entry, |r| {
-            read_capped(r, cx.opts.max_text_bytes).map_err(|e| cx.io(e, entry, "reading"))
+            read_capped(r, cx.opts.max_text_bytes.min(JSON_PRETTY_MAX))
+                .map_err(|e| cx.io(e, entry, "reading"))
         })?;
         let Some(bytes) = bytes else {
             return Ok(Parsed::Binary);

@@ -1,0 +1,317 @@
+//! Unified diffs of texts too large to hold twice in memory.
+//!
+//! Each side is read once and kept only as one keyed 64-bit hash per line
+//! (8 bytes a line instead of the text and the diff library's own copies,
+//! which cost about six times the text); the diff runs on the hashes; then
+//! each side is read a second time to fetch only the lines the capped
+//! output shows. Memory is thus bounded by the line count and
+//! `--max-diff-lines`, not by the size of the texts. The output is the one
+//! [`crate::leaf::text_diff`] gives for the same texts: same algorithm,
+//! same hunks, same `\ No newline at end of file` hints, same cap marker.
+//!
+//! The hashes are SipHash with a key drawn per process, so an artifact
+//! cannot be crafted to make two different lines compare equal.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::io::{self, BufRead, BufReader, Read};
+use std::ops::Range;
+use std::time::Instant;
+
+use similar::{Algorithm, DiffOp, DiffTag};
+
+use crate::leaf::{omitted_marker, CONTEXT, DIFF_TIMEOUT};
+use crate::model::{Content, Cx};
+use crate::Result;
+
+/// One side of a text diff: where to read it and how to name it.
+pub(crate) type Side<'s> = (&'s Content, &'s str, &'s Cx<'s>);
+
+/// A side's lines as hashes.
+struct Lines {
+    hashes: Vec<u64>,
+    /// Whether the last line ends with a line break (`\n` or `\r`).
+    last_terminated: bool,
+}
+
+/// Splits `chunk` (bytes up to and including a `\n`, or the end) into
+/// lines as the diff library does: after `\n`, `\r\n` and a lone `\r`.
+fn split_lines(chunk: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = chunk;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .iter()
+            .enumerate()
+            .position(|(i, &b)| b == b'\n' || (b == b'\r' && rest.get(i + 1) != Some(&b'\n')))
+            .map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(end);
+        rest = tail;
+        Some(line)
+    })
+}
+
+/// Calls `f` with every line of `r` (at most `max_bytes` read); `false`
+/// if the input is longer or is not UTF-8 text without NUL bytes.
+fn each_line(r: &mut dyn Read, max_bytes: u64, f: &mut dyn FnMut(&[u8])) -> io::Result<bool> {
+    let mut r = BufReader::with_capacity(64 * 1024, r.take(max_bytes.saturating_add(1)));
+    let (mut chunk, mut total) = (Vec::new(), 0u64);
+    loop {
+        chunk.clear();
+        let n = r.read_until(b'\n', &mut chunk)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        total += n as u64;
+        // A UTF-8 sequence never contains '\n' or '\r', so checking each
+        // chunk on its own checks the whole text.
+        if total > max_bytes || chunk.contains(&0) || std::str::from_utf8(&chunk).is_err() {
+            return Ok(false);
+        }
+        for line in split_lines(&chunk) {
+            f(line);
+        }
+    }
+}
+
+fn hash_lines(r: &mut dyn Read, keys: &RandomState, max_bytes: u64) -> io::Result<Option<Lines>> {
+    let mut hashes = Vec::new();
+    let mut last_terminated = true;
+    let text = each_line(r, max_bytes, &mut |line| {
+        hashes.push(keys.hash_one(line));
+        last_terminated = line.ends_with(b"\n") || line.ends_with(b"\r");
+    })?;
+    Ok(text.then_some(Lines {
+        hashes,
+        last_terminated,
+    }))
+}
+
+/// One line of the unified diff, before the texts are fetched.
+enum Row {
+    Header(String),
+    /// Tag (' ', '-', '+'), side (0 old, 1 new) and line index.
+    Line(char, usize, usize),
+    NoNewline,
+}
+
+/// `start,len` as `diff -u` writes a hunk range.
+fn range(r: &Range<usize>) -> String {
+    let len = r.end.saturating_sub(r.start);
+    match len {
+        1 => format!("{}", r.start + 1),
+        0 => format!("{},0", r.start),
+        _ => format!("{},{len}", r.start + 1),
+    }
+}
+
+/// The rows of the whole diff, in order, through `emit`.
+fn rows(groups: &[Vec<DiffOp>], sides: [&Lines; 2], emit: &mut dyn FnMut(Row)) {
+    for group in groups {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        emit(Row::Header(format!(
+            "@@ -{} +{} @@",
+            range(&(first.old_range().start..last.old_range().end)),
+            range(&(first.new_range().start..last.new_range().end)),
+        )));
+        let mut line = |tag: char, side: usize, idx: usize| {
+            emit(Row::Line(tag, side, idx));
+            let lines = sides[side];
+            if idx + 1 == lines.hashes.len() && !lines.last_terminated {
+                emit(Row::NoNewline);
+            }
+        };
+        for op in group {
+            let (tag, old, new) = op.as_tag_tuple();
+            match tag {
+                DiffTag::Equal => old.for_each(|i| line(' ', 0, i)),
+                DiffTag::Delete => old.for_each(|i| line('-', 0, i)),
+                DiffTag::Insert => new.for_each(|j| line('+', 1, j)),
+                DiffTag::Replace => {
+                    old.for_each(|i| line('-', 0, i));
+                    new.for_each(|j| line('+', 1, j));
+                }
+            }
+        }
+    }
+}
+
+/// The unified diff of two texts read from `a` and `b`, capped at
+/// `max_lines` lines; `None` if either is not UTF-8 text or is longer
+/// than `max_bytes`. Empty if the texts are equal.
+pub(crate) fn streamed_text_diff(
+    (ca, na, cxa): Side<'_>,
+    (cb, nb, cxb): Side<'_>,
+    max_lines: usize,
+    max_bytes: u64,
+) -> Result<Option<String>> {
+    let keys = RandomState::new();
+    let hash = |c: &Content, n: &str, cx: &Cx<'_>| {
+        c.with_reader(cx, n, |r| {
+            hash_lines(r, &keys, max_bytes).map_err(|e| cx.io(e, n, "reading"))
+        })
+    };
+    let (la, lb) = rayon::join(|| hash(ca, na, cxa), || hash(cb, nb, cxb));
+    let (Some(la), Some(lb)) = (la?, lb?) else {
+        return Ok(None);
+    };
+    let deadline = Instant::now().checked_add(DIFF_TIMEOUT);
+    let ops =
+        similar::capture_diff_slices_deadline(Algorithm::Myers, &la.hashes, &lb.hashes, deadline);
+    let groups = similar::group_diff_ops(ops, CONTEXT);
+
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    rows(&groups, [&la, &lb], &mut |row| {
+        total += 1;
+        if kept.len() < max_lines {
+            kept.push(row);
+        }
+    });
+
+    // Second pass: only the lines the kept rows show.
+    let mut wanted: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
+    for row in &kept {
+        if let Row::Line(_, side, idx) = row {
+            wanted[*side].push(*idx);
+        }
+    }
+    let fetch = |side: usize, c: &Content, n: &str, cx: &Cx<'_>| {
+        let mut want = wanted[side].clone();
+        want.sort_unstable();
+        want.dedup();
+        c.with_reader(cx, n, |r| {
+            let mut got: Vec<(usize, String)> = Vec::with_capacity(want.len());
+            let (mut idx, mut next) = (0usize, 0usize);
+            each_line(r, max_bytes, &mut |line| {
+                if want.get(next) == Some(&idx) {
+                    got.push((idx, String::from_utf8_lossy(line).into_owned()));
+                    next += 1;
+                }
+                idx += 1;
+            })
+            .map_err(|e| cx.io(e, n, "reading"))?;
+            Ok(got)
+        })
+    };
+    let (ta, tb) = rayon::join(|| fetch(0, ca, na, cxa), || fetch(1, cb, nb, cxb));
+    let texts = [ta?, tb?];
+    let text_of = |side: usize, idx: usize| -> &str {
+        let got = &texts[side];
+        got.binary_search_by_key(&idx, |(i, _)| *i)
+            .map_or("", |k| got[k].1.as_str())
+    };
+
+    let mut out = String::new();
+    for row in &kept {
+        match row {
+            Row::Header(h) => {
+                out.push_str(h);
+                out.push('\n');
+            }
+            Row::Line(tag, side, idx) => {
+                out.push(*tag);
+                let text = text_of(*side, *idx);
+                out.push_str(text);
+                // Every row is one output line. (For a line ended by a
+                // lone `\r` the diff library writes no `\n`, running it
+                // into the next; one row per line is kept here instead.)
+                if !text.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            Row::NoNewline => out.push_str("\\ No newline at end of file\n"),
+        }
+    }
+    if total > max_lines {
+        out.push_str(&omitted_marker(total - max_lines, max_lines));
+    }
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leaf::text_diff;
+    use crate::limits::Budget;
+    use crate::Options;
+    use proptest::prelude::*;
+
+    fn streamed(a: &str, b: &str, max_lines: usize) -> Option<String> {
+        let sides = crate::limits::Sides::new();
+        let (cxa, cxb) = (sides.cx(0), sides.cx(1));
+        let (ca, cb) = (
+            Content::memory(a.as_bytes().to_vec()),
+            Content::memory(b.as_bytes().to_vec()),
+        );
+        streamed_text_diff((&ca, "a", &cxa), (&cb, "b", &cxb), max_lines, 1 << 20).unwrap()
+    }
+
+    #[test]
+    fn same_output_as_the_in_memory_diff() {
+        let base: String = (0..200).map(|i| format!("line {i}\n")).collect();
+        let mut changed = base.replace("line 50\n", "line fifty\n");
+        changed.push_str("tail without newline");
+        let cases = [
+            ("", ""),
+            ("a\n", "a\n"),
+            ("a\n", "b\n"),
+            ("a", "a\n"),
+            ("a\nb", "a\nc"),
+            ("", "x\ny\n"),
+            ("x\ny\n", ""),
+            (base.as_str(), changed.as_str()),
+            (base.as_str(), ""),
+            ("crlf\r\nline\r\n", "crlf\r\nline!\r\n"),
+        ];
+        for (a, b) in cases {
+            for max in [1000, 5, 1] {
+                assert_eq!(
+                    streamed(a, b, max).unwrap(),
+                    text_diff(a, b, max),
+                    "{a:?} vs {b:?}, max {max}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn not_text_is_none() {
+        assert_eq!(streamed("a\0b", "a", 10), None);
+        let opts = Options::default();
+        let budget = Budget::new(opts.limits.clone());
+        let cx = Cx {
+            budget: &budget,
+            opts: &opts,
+        };
+        let (a, b) = (
+            Content::memory(vec![0xff, b'\n']),
+            Content::memory(b"x\n".to_vec()),
+        );
+        let r = streamed_text_diff((&a, "a", &cx), (&b, "b", &cx), 10, 100).unwrap();
+        assert_eq!(r, None);
+        // Over the byte limit: not diffed as text.
+        let (a, b) = (
+            Content::memory(b"x\n".repeat(100)),
+            Content::memory(b"y\n".to_vec()),
+        );
+        let r = streamed_text_diff((&a, "a", &cx), (&b, "b", &cx), 10, 100).unwrap();
+        assert_eq!(r, None);
+    }
+
+    proptest! {
+        #[test]
+        fn matches_the_in_memory_diff_on_random_texts(
+            a in proptest::collection::vec(prop_oneof!["x\n", "y\n", "z\n", "x", "\r\n", "w\r\n"], 0..30),
+            b in proptest::collection::vec(prop_oneof!["x\n", "y\n", "z\n", "x", "\r\n", "w\r\n"], 0..30),
+            max in 1usize..40,
+        ) {
+            let (a, b) = (a.concat(), b.concat());
+            prop_assert_eq!(streamed(&a, &b, max).unwrap(), text_diff(&a, &b, max));
+        }
+    }
+}
