@@ -336,3 +336,16 @@ fn repro_diff_takes_the_hint_context() {
         "{text}"
     );
 }
+
+#[test]
+fn build_names_locale_and_timezone_causes() {
+    for (fixture, cause) in [
+        ("leaks-locale", "likely cause: locale"),
+        ("leaks-timezone", "likely cause: timezone"),
+    ] {
+        let (o, _out) = build_fixture(fixture, &["--bisect-budget", "0"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains(cause), "{fixture}: {text}");
+    }
+}

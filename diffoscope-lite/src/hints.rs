@@ -117,6 +117,10 @@ pub fn annotate(diff: &mut Difference, cx: &HintContext) {
     if let Some(u) = &diff.unified_diff {
         let (removed, added) = changed_lines(u);
         diff.hints = text_hints(&removed, &added, cx);
+        if diff.hints.is_empty() {
+            diff.hints
+                .extend(reorder_hint(&removed, &added, &context_lines(u)));
+        }
     }
     for child in &mut diff.details {
         annotate(child, cx);
@@ -134,6 +138,42 @@ fn changed_lines(u: &str) -> (Vec<&str>, Vec<&str>) {
         }
     }
     (removed, added)
+}
+
+/// The context lines (unchanged, shown around changes) of a unified diff.
+fn context_lines(u: &str) -> Vec<&str> {
+    u.lines().filter_map(|l| l.strip_prefix(' ')).collect()
+}
+
+/// The same lines in another order: sorting under two collations
+/// (LC_COLLATE) when a moved line has a case variant among the lines
+/// around it, else an unsorted source (readdir, hash order).
+fn reorder_hint(removed: &[&str], added: &[&str], context: &[&str]) -> Option<Hint> {
+    if removed.is_empty() {
+        return None;
+    }
+    let (mut r, mut a) = (removed.to_vec(), added.to_vec());
+    r.sort_unstable();
+    a.sort_unstable();
+    if r != a {
+        return None;
+    }
+    let case_variant = r.iter().any(|m| {
+        r.iter()
+            .chain(context)
+            .any(|o| o != m && o.to_lowercase() == m.to_lowercase())
+    });
+    Some(if case_variant {
+        Hint {
+            cause: Cause::Locale,
+            detail: "the same lines sorted differently (collation: LC_ALL/LC_COLLATE)".into(),
+        }
+    } else {
+        Hint {
+            cause: Cause::EntryOrder,
+            detail: "the same lines in another order".into(),
+        }
+    })
 }
 
 fn near_build_time(t: i64, cx: &HintContext) -> Option<String> {
@@ -286,7 +326,64 @@ fn text_hints(removed: &[&str], added: &[&str], cx: &HintContext) -> Vec<Hint> {
     check(Cause::Timestamp, &first, &times);
     check(Cause::Locale, &first, &locales);
     check(Cause::Timezone, &first, &timezones);
+    // The same wall-clock time shifted by whole quarter hours: one instant
+    // printed in two time zones (TZ), named before the bare timestamp.
+    if let (Some(a), Some(b)) = (
+        removed.iter().find_map(|l| datetime_minutes(l)),
+        added.iter().find_map(|l| datetime_minutes(l)),
+    ) {
+        let shift = b - a;
+        if shift != 0 && shift % 15 == 0 && shift.abs() <= 14 * 60 {
+            let sign = if shift > 0 { '+' } else { '-' };
+            out.retain(|h| h.cause != Cause::Timezone);
+            out.insert(
+                0,
+                Hint {
+                    cause: Cause::Timezone,
+                    detail: format!(
+                        "the same time {sign}{}:{:02} apart: one instant in two time zones",
+                        shift.abs() / 60,
+                        shift.abs() % 60
+                    ),
+                },
+            );
+        }
+    }
     out
+}
+
+/// Minutes since the epoch of the first `YYYY-MM-DD HH:MM` (or with `T`)
+/// in `l`.
+fn datetime_minutes(l: &str) -> Option<i64> {
+    let b = l.as_bytes();
+    (0..b.len()).find_map(|i| {
+        let boundary = i == 0 || !b[i - 1].is_ascii_digit();
+        let ok = boundary
+            && digits_at(b, i, 4)
+            && b.get(i + 4) == Some(&b'-')
+            && digits_at(b, i + 5, 2)
+            && b.get(i + 7) == Some(&b'-')
+            && digits_at(b, i + 8, 2)
+            && matches!(b.get(i + 10), Some(b' ' | b'T'))
+            && digits_at(b, i + 11, 2)
+            && b.get(i + 13) == Some(&b':')
+            && digits_at(b, i + 14, 2);
+        if !ok {
+            return None;
+        }
+        let num = |from: usize, n: usize| l.get(from..from + n)?.parse::<u32>().ok();
+        let (y, mo, d, h, mi) = (
+            num(i, 4)?,
+            num(i + 5, 2)?,
+            num(i + 8, 2)?,
+            num(i + 11, 2)?,
+            num(i + 14, 2)?,
+        );
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 {
+            return None;
+        }
+        Some(crate::timefmt::epoch_of(i64::from(y), mo, d, h, mi, 0) / 60)
+    })
 }
 
 fn words(l: &str) -> impl Iterator<Item = &str> {
@@ -498,6 +595,30 @@ mod tests {
             [Cause::Locale]
         );
         assert_eq!(causes("tz Europe/Berlin", "tz UTC"), [Cause::Timezone]);
+        // One instant in two zones (leaks-timezone): timezone first.
+        let h = text_hints(
+            &["released 2023-11-14 22:13"],
+            &["released 2023-11-15 07:13"],
+            &cx,
+        );
+        assert_eq!(h[0].cause, Cause::Timezone, "{h:?}");
+        assert!(h[0].detail.contains("+9:00"), "{h:?}");
+        // A day apart is a timestamp, not a zone.
+        assert_eq!(
+            causes("2024-01-02 10:00 v1", "2024-01-03 10:00 v1"),
+            [Cause::Timestamp]
+        );
+        // Reordered lines: collation when a moved line has a case
+        // variant around it (leaks-locale), plain order otherwise.
+        let reorder = |u: &str| -> Option<Cause> {
+            let (r, a) = changed_lines(u);
+            reorder_hint(&r, &a, &context_lines(u)).map(|h| h.cause)
+        };
+        let locale = "@@ -1,4 +1,4 @@\n+a.txt\n A.txt\n+b.txt\n B.txt\n-a.txt\n-b.txt\n";
+        assert_eq!(reorder(locale), Some(Cause::Locale));
+        let order = "@@ -1,3 +1,3 @@\n+c\n a\n b\n-c\n";
+        assert_eq!(reorder(order), Some(Cause::EntryOrder));
+        assert_eq!(reorder("@@ -1 +1 @@\n-x\n+y\n"), None);
         // The same date on both sides is not the cause of the change.
         assert!(causes("2024-01-02 x=1", "2024-01-02 x=2").is_empty());
     }

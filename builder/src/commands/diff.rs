@@ -146,14 +146,17 @@ pub fn write_reports(
         if !node.has_own_difference() {
             continue;
         }
-        let mut causes: Vec<String> = node
+        // Most likely first, as the hints are ordered; each cause once.
+        let mut causes: Vec<&str> = Vec::new();
+        for h in node
             .hints
             .iter()
             .chain(node.metadata.iter().flat_map(|m| &m.hints))
-            .map(|h| h.cause.id().to_string())
-            .collect();
-        causes.sort();
-        causes.dedup();
+        {
+            if !causes.contains(&h.cause.id()) {
+                causes.push(h.cause.id());
+            }
+        }
         let what = if node.unified_diff.is_some() || !node.comments.is_empty() {
             "content"
         } else {
