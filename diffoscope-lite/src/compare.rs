@@ -20,6 +20,11 @@ use crate::limits::Budget;
 use crate::model::{Container, Content, Cx, Entry, EntryKind, MetaField, MetaValue};
 use crate::{Error, Options, Result};
 
+/// Largest archives whose file lists are diffed in archive order; longer
+/// lists are diffed sorted by name, in linear time (a longest-common-
+/// subsequence search over two long, very different lists takes seconds).
+const FILE_LIST_IN_ORDER: usize = 2_000;
+
 /// Most names shown per side in an entry-order difference.
 const ORDER_SHOWN: usize = 20;
 
@@ -192,21 +197,37 @@ impl Differ<'_> {
 
         let (pairs, only_a, only_b) = pair_entries(xa, xb);
         if !only_a.is_empty() || !only_b.is_empty() {
-            let list = |x: &Container| -> String {
-                x.entries.iter().map(|e| format!("{}\n", e.path)).collect()
-            };
+            let max = self.a.opts.max_diff_lines;
             let mut files = Difference::new("file list", "file list");
-            let diff = text_diff(&list(xa), &list(xb), self.a.opts.max_diff_lines);
+            let diff = if xa.entries.len().max(xb.entries.len()) <= FILE_LIST_IN_ORDER {
+                let list = |x: &Container| -> String {
+                    x.entries.iter().map(|e| format!("{}\n", e.path)).collect()
+                };
+                text_diff(&list(xa), &list(xb), max)
+            } else {
+                fn sorted(x: &Container) -> Vec<&str> {
+                    let mut names: Vec<&str> = x.entries.iter().map(|e| e.path.as_str()).collect();
+                    names.sort_unstable();
+                    names
+                }
+                files
+                    .comments
+                    .push("file lists sorted by name (too long to diff in archive order)".into());
+                crate::textdiff::sorted_list_diff(&sorted(xa), &sorted(xb), max)
+            };
             files.unified_diff = Some(diff).filter(|d| !d.is_empty());
-            for &i in &only_a {
-                files
-                    .comments
-                    .push(format!("only in {na}: {}", xa.entries[i].path));
-            }
-            for &j in &only_b {
-                files
-                    .comments
-                    .push(format!("only in {nb}: {}", xb.entries[j].path));
+            for (only, x, n) in [(&only_a, xa, na), (&only_b, xb, nb)] {
+                for &i in only.iter().take(max) {
+                    files
+                        .comments
+                        .push(format!("only in {n}: {}", x.entries[i].path));
+                }
+                if only.len() > max {
+                    files.comments.push(format!(
+                        "… and {} more only in {n} (--max-diff-lines is {max})",
+                        only.len() - max
+                    ));
+                }
             }
             d.details.push(files);
         }

@@ -437,6 +437,50 @@ fn tar_pairs_find_the_same_differences_in_any_order() {
 }
 
 #[test]
+fn long_file_lists_are_diffed_sorted_and_capped() {
+    // Every name differs (a versioned top directory): over
+    // FILE_LIST_IN_ORDER entries the lists are merged sorted, in linear
+    // time, and the "only in" comments are capped like diff lines.
+    let names =
+        |top: &str| -> Vec<String> { (0..2_500).map(|i| format!("{top}/f{i:05}")).collect() };
+    let (na, nb) = (names("pkg-1.0"), names("pkg-1.1"));
+    let files = |n: &[String]| -> Vec<u8> {
+        let members: Vec<(&str, &[u8])> = n.iter().map(|s| (s.as_str(), &b"x"[..])).collect();
+        tar(&members)
+    };
+    let p = pair("a.tar", &files(&na), "b.tar", &files(&nb));
+    let opts = Options {
+        max_diff_lines: 50,
+        ..Options::default()
+    };
+    let d = diff_with(&p, &opts).unwrap().unwrap();
+    let list = at(&d, &["file list"]);
+    assert!(
+        list.comments[0].contains("sorted by name"),
+        "{:?}",
+        &list.comments[..2]
+    );
+    let u = list.unified_diff.as_deref().unwrap();
+    assert!(
+        u.starts_with("@@ -1,2500 +1,2500 @@\n-pkg-1.0/f00000\n"),
+        "{u}"
+    );
+    assert!(u.ends_with("--max-diff-lines is 50 ]\n"), "{u}");
+    // 1 note + 50 + 1 "and more" per side.
+    assert_eq!(
+        list.comments.len(),
+        1 + 2 * 51,
+        "{:?}",
+        list.comments.last()
+    );
+    assert!(
+        list.comments[51].starts_with("… and 2450 more only in"),
+        "{}",
+        list.comments[51]
+    );
+}
+
+#[test]
 fn recompressing_the_same_tar_is_not_a_content_difference() {
     let t = tar(&[("a.txt", b"alpha\n"), ("b.txt", b"beta\n")]);
     let p = pair(

@@ -107,8 +107,15 @@ fn range(r: &Range<usize>) -> String {
     }
 }
 
-/// The rows of the whole diff, in order, through `emit`.
-fn rows(groups: &[Vec<DiffOp>], sides: [&Lines; 2], emit: &mut dyn FnMut(Row)) {
+/// The rows of the whole diff, in order, through `emit`. `lens` are the
+/// sides' line counts, `terminated` whether their last lines end with a
+/// line break.
+fn rows(
+    groups: &[Vec<DiffOp>],
+    lens: [usize; 2],
+    terminated: [bool; 2],
+    emit: &mut dyn FnMut(Row),
+) {
     for group in groups {
         let (Some(first), Some(last)) = (group.first(), group.last()) else {
             continue;
@@ -120,8 +127,7 @@ fn rows(groups: &[Vec<DiffOp>], sides: [&Lines; 2], emit: &mut dyn FnMut(Row)) {
         )));
         let mut line = |tag: char, side: usize, idx: usize| {
             emit(Row::Line(tag, side, idx));
-            let lines = sides[side];
-            if idx + 1 == lines.hashes.len() && !lines.last_terminated {
+            if idx + 1 == lens[side] && !terminated[side] {
                 emit(Row::NoNewline);
             }
         };
@@ -164,14 +170,12 @@ pub(crate) fn streamed_text_diff(
         similar::capture_diff_slices_deadline(Algorithm::Myers, &la.hashes, &lb.hashes, deadline);
     let groups = similar::group_diff_ops(ops, CONTEXT);
 
-    let mut kept = Vec::new();
-    let mut total = 0usize;
-    rows(&groups, [&la, &lb], &mut |row| {
-        total += 1;
-        if kept.len() < max_lines {
-            kept.push(row);
-        }
-    });
+    let (kept, total) = capped_rows(
+        &groups,
+        [la.hashes.len(), lb.hashes.len()],
+        [la.last_terminated, lb.last_terminated],
+        max_lines,
+    );
 
     // Second pass: only the lines the kept rows show.
     let mut wanted: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
@@ -206,8 +210,37 @@ pub(crate) fn streamed_text_diff(
             .map_or("", |k| got[k].1.as_str())
     };
 
+    Ok(Some(render(&kept, total, max_lines, &text_of)))
+}
+
+/// The first `max_lines` rows and the total count.
+fn capped_rows(
+    groups: &[Vec<DiffOp>],
+    lens: [usize; 2],
+    terminated: [bool; 2],
+    max_lines: usize,
+) -> (Vec<Row>, usize) {
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    rows(groups, lens, terminated, &mut |row| {
+        total += 1;
+        if kept.len() < max_lines {
+            kept.push(row);
+        }
+    });
+    (kept, total)
+}
+
+/// The unified diff text of `kept` rows, with the cap marker when `total`
+/// is over `max_lines`.
+fn render<'t>(
+    kept: &[Row],
+    total: usize,
+    max_lines: usize,
+    text_of: &dyn Fn(usize, usize) -> &'t str,
+) -> String {
     let mut out = String::new();
-    for row in &kept {
+    for row in kept {
         match row {
             Row::Header(h) => {
                 out.push_str(h);
@@ -230,7 +263,81 @@ pub(crate) fn streamed_text_diff(
     if total > max_lines {
         out.push_str(&omitted_marker(total - max_lines, max_lines));
     }
-    Ok(Some(out))
+    out
+}
+
+/// Unified diff of two sorted name lists (one name per line), in linear
+/// time: a merge, not a search for the longest common subsequence, which
+/// on two long lists with many differing names would run for seconds.
+pub(crate) fn sorted_list_diff(a: &[&str], b: &[&str], max_lines: usize) -> String {
+    let mut ops: Vec<DiffOp> = Vec::new();
+    let push = |ops: &mut Vec<DiffOp>, tag: DiffTag, i: usize, j: usize| {
+        let merged = match (ops.last_mut(), tag) {
+            (Some(DiffOp::Equal { len, .. }), DiffTag::Equal) => {
+                *len += 1;
+                true
+            }
+            (Some(DiffOp::Delete { old_len, .. }), DiffTag::Delete) => {
+                *old_len += 1;
+                true
+            }
+            (Some(DiffOp::Insert { new_len, .. }), DiffTag::Insert) => {
+                *new_len += 1;
+                true
+            }
+            _ => false,
+        };
+        if !merged {
+            ops.push(match tag {
+                DiffTag::Equal => DiffOp::Equal {
+                    old_index: i,
+                    new_index: j,
+                    len: 1,
+                },
+                DiffTag::Delete => DiffOp::Delete {
+                    old_index: i,
+                    old_len: 1,
+                    new_index: j,
+                },
+                _ => DiffOp::Insert {
+                    old_index: i,
+                    new_index: j,
+                    new_len: 1,
+                },
+            });
+        }
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                push(&mut ops, DiffTag::Equal, i, j);
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => {
+                push(&mut ops, DiffTag::Delete, i, j);
+                i += 1;
+            }
+            (Some(_), None) => {
+                push(&mut ops, DiffTag::Delete, i, j);
+                i += 1;
+            }
+            _ => {
+                push(&mut ops, DiffTag::Insert, i, j);
+                j += 1;
+            }
+        }
+    }
+    if ops.iter().all(|op| op.tag() == DiffTag::Equal) {
+        return String::new();
+    }
+    let groups = similar::group_diff_ops(ops, CONTEXT);
+    let (kept, total) = capped_rows(&groups, [a.len(), b.len()], [true, true], max_lines);
+    let sides = [a, b];
+    render(&kept, total, max_lines, &|side, idx| {
+        sides[side].get(idx).copied().unwrap_or("")
+    })
 }
 
 #[cfg(test)]
@@ -301,6 +408,36 @@ mod tests {
         );
         let r = streamed_text_diff((&a, "a", &cx), (&b, "b", &cx), 10, 100).unwrap();
         assert_eq!(r, None);
+    }
+
+    #[test]
+    fn sorted_lists_diff_like_the_text_diff() {
+        let a = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let b = ["a", "b", "c", "d2", "e", "f", "g", "h", "i"];
+        let text = |l: &[&str]| l.iter().map(|s| format!("{s}\n")).collect::<String>();
+        for max in [1000, 4] {
+            assert_eq!(
+                sorted_list_diff(&a, &b, max),
+                text_diff(&text(&a), &text(&b), max)
+            );
+        }
+        assert_eq!(sorted_list_diff(&a, &a, 10), "");
+        // Large and wholly different: linear, and capped.
+        let big_a: Vec<String> = (0..100_000).map(|i| format!("a/{i:06}")).collect();
+        let big_b: Vec<String> = (0..100_000).map(|i| format!("b/{i:06}")).collect();
+        let (ra, rb): (Vec<&str>, Vec<&str>) = (
+            big_a.iter().map(String::as_str).collect(),
+            big_b.iter().map(String::as_str).collect(),
+        );
+        let d = sorted_list_diff(&ra, &rb, 10);
+        assert!(
+            d.starts_with("@@ -1,100000 +1,100000 @@\n-a/000000\n"),
+            "{d}"
+        );
+        assert!(
+            d.ends_with("[ 199991 lines omitted; --max-diff-lines is 10 ]\n"),
+            "{d}"
+        );
     }
 
     proptest! {
