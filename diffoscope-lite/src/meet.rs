@@ -29,14 +29,44 @@ use crate::{Error, Result};
 const CHUNK: usize = 256 * 1024;
 
 /// The table of members that one side has reached and the other has not.
+///
+/// It holds an entry for every member the other side has not reached
+/// yet, which for two archives with different names is every member:
+/// entries are kept small (a 64-bit key, and a finished copy's place in
+/// its spool rather than the copy with its lock).
 #[derive(Default)]
 pub(crate) struct Rendezvous {
-    /// Keyed by member name and occurrence among the members with
-    /// content (the n-th of a name meets the n-th on the other side). The
-    /// differ pairs entries its own way, over every entry; a key that pairs
-    /// differently from it costs only a shared copy, never a wrong answer,
-    /// since sharing needs every byte to be equal.
-    waiting: Mutex<HashMap<(String, u32), Arc<Copy>>>,
+    /// Keyed by a keyed hash of the member name and its occurrence among
+    /// the members with content (the n-th of a name meets the n-th on the
+    /// other side). The differ pairs entries its own way, over every
+    /// entry; a key that pairs differently from it, or two names whose
+    /// keys collide, cost only a shared copy, never a wrong answer, since
+    /// sharing needs every byte to be equal.
+    waiting: Mutex<HashMap<u64, Slot>>,
+    keys: std::collections::hash_map::RandomState,
+}
+
+/// A member one side has reached.
+enum Slot {
+    /// Being spooled (or stopped while being spooled).
+    Writing(Arc<Copy>),
+    /// Spooled completely.
+    Done {
+        side: usize,
+        size: u64,
+        file: Arc<File>,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl Slot {
+    fn side(&self) -> usize {
+        match self {
+            Slot::Writing(c) => c.side,
+            Slot::Done { side, .. } => *side,
+        }
+    }
 }
 
 /// One side's spooled copy of a member, possibly still being written.
@@ -124,7 +154,7 @@ impl Rendezvous {
         cx: &Cx<'_>,
         entry: &str,
     ) -> Result<Content> {
-        let key = (name.to_owned(), occurrence);
+        let key = std::hash::BuildHasher::hash_one(&self.keys, (name, occurrence));
         let (file, offset) = spool.tail()?;
         let ours = Arc::new(Copy {
             side,
@@ -137,12 +167,32 @@ impl Rendezvous {
         let theirs = {
             let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
             match waiting.get(&key) {
-                Some(c) if c.side != side => waiting.remove(&key),
+                Some(slot) if slot.side() != side => waiting.remove(&key),
                 _ => {
-                    waiting.insert(key, Arc::clone(&ours));
+                    waiting.insert(key, Slot::Writing(Arc::clone(&ours)));
                     None
                 }
             }
+        };
+        let theirs = match theirs {
+            Some(Slot::Writing(c)) => Some(c),
+            // A finished copy: a lock and a condition of its own again,
+            // for as long as this member is compared.
+            Some(Slot::Done {
+                side,
+                size,
+                file,
+                offset,
+                len,
+            }) => Some(Arc::new(Copy {
+                side,
+                size,
+                file,
+                offset,
+                state: Mutex::new(State::Done(len)),
+                changed: Condvar::new(),
+            })),
+            None => None,
         };
         match theirs {
             Some(theirs) if theirs.size == size => follow(&theirs, r, spool, cx, entry),
@@ -158,6 +208,20 @@ impl Rendezvous {
                 };
                 ours.set(State::Done(len));
                 drop(guard);
+                // Still waiting for the other side: keep only where the
+                // bytes are.
+                let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(slot) = waiting.get_mut(&key) {
+                    if matches!(slot, Slot::Writing(c) if Arc::ptr_eq(c, &ours)) {
+                        *slot = Slot::Done {
+                            side,
+                            size,
+                            file: Arc::clone(&ours.file),
+                            offset: ours.offset,
+                            len,
+                        };
+                    }
+                }
                 Ok(content)
             }
         }
