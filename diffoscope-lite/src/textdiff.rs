@@ -165,9 +165,24 @@ pub(crate) fn streamed_text_diff(
     let (Some(la), Some(lb)) = (la?, lb?) else {
         return Ok(None);
     };
-    let deadline = Instant::now().checked_add(DIFF_TIMEOUT);
-    let ops =
-        similar::capture_diff_slices_deadline(Algorithm::Myers, &la.hashes, &lb.hashes, deadline);
+    // Texts with no line in common (a regenerated file, a different
+    // encoding of every line) are one replacement: no search needed, where
+    // Myers would run to its deadline on two long, wholly different texts.
+    let common = {
+        let seen: std::collections::HashSet<u64> = la.hashes.iter().copied().collect();
+        lb.hashes.iter().any(|h| seen.contains(h))
+    };
+    let ops = if common || la.hashes.is_empty() || lb.hashes.is_empty() {
+        let deadline = Instant::now().checked_add(DIFF_TIMEOUT);
+        similar::capture_diff_slices_deadline(Algorithm::Myers, &la.hashes, &lb.hashes, deadline)
+    } else {
+        vec![DiffOp::Replace {
+            old_index: 0,
+            old_len: la.hashes.len(),
+            new_index: 0,
+            new_len: lb.hashes.len(),
+        }]
+    };
     let groups = similar::group_diff_ops(ops, CONTEXT);
 
     let (kept, total) = capped_rows(
@@ -383,6 +398,15 @@ mod tests {
                     "{a:?} vs {b:?}, max {max}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn wholly_different_texts_are_one_replacement() {
+        let a: String = (0..50).map(|i| format!("a{i}\n")).collect();
+        let b: String = (0..40).map(|i| format!("b{i}\n")).collect();
+        for max in [1000, 7] {
+            assert_eq!(streamed(&a, &b, max).unwrap(), text_diff(&a, &b, max));
         }
     }
 
