@@ -66,10 +66,12 @@ enum State {
     Done,
 }
 
-const FHCRC: u8 = 0x02;
-const FEXTRA: u8 = 0x04;
-const FNAME: u8 = 0x08;
-const FCOMMENT: u8 = 0x10;
+/// FLG bits (RFC 1952 2.3.1).
+pub(crate) const FTEXT: u8 = 0x01;
+pub(crate) const FHCRC: u8 = 0x02;
+pub(crate) const FEXTRA: u8 = 0x04;
+pub(crate) const FNAME: u8 = 0x08;
+pub(crate) const FCOMMENT: u8 = 0x10;
 const FRESERVED: u8 = 0xe0;
 
 fn invalid(msg: String) -> io::Error {
@@ -123,44 +125,30 @@ impl<R: BufRead> Members<R> {
             }
             Some(_) => {}
         }
-        let mut header_crc = flate2::Crc::new();
-        let mut fixed = [0u8; 10];
-        read_exact(r, &mut fixed, &mut header_crc, n, "header")?;
-        if fixed[..2] != [0x1f, 0x8b] {
+        let header = read_header(r).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => invalid(format!("gzip member {n}: {e}")),
+            _ => e,
+        })?;
+        if header.magic != [0x1f, 0x8b] {
             return Err(invalid(format!(
                 "data after gzip member {} is neither a member nor zero padding",
                 self.members
             )));
         }
-        if fixed[2] != 8 {
+        if header.method != 8 {
             return Err(invalid(format!(
                 "gzip member {n}: compression method {} is not deflate",
-                fixed[2]
+                header.method
             )));
         }
-        let flags = fixed[3];
-        if flags & FRESERVED != 0 {
+        if header.flags & FRESERVED != 0 {
             return Err(invalid(format!(
-                "gzip member {n}: reserved header flags {flags:#04x} set"
+                "gzip member {n}: reserved header flags {:#04x} set",
+                header.flags
             )));
         }
-        if flags & FEXTRA != 0 {
-            let mut len = [0u8; 2];
-            read_exact(r, &mut len, &mut header_crc, n, "extra field length")?;
-            skip(r, u64::from(u16::from_le_bytes(len)), &mut header_crc, n)?;
-        }
-        for (flag, what) in [(FNAME, "file name"), (FCOMMENT, "comment")] {
-            if flags & flag != 0 {
-                skip_cstring(r, &mut header_crc, n, what)?;
-            }
-        }
-        if flags & FHCRC != 0 {
-            let expected = header_crc.sum() & 0xffff;
-            let mut stored = [0u8; 2];
-            read_exact(r, &mut stored, &mut flate2::Crc::new(), n, "header CRC")?;
-            if u32::from(u16::from_le_bytes(stored)) != expected {
-                return Err(invalid(format!("gzip member {n}: header CRC mismatch")));
-            }
+        if !header.crc_ok {
+            return Err(invalid(format!("gzip member {n}: header CRC mismatch")));
         }
         self.deflate.reset_data();
         self.crc = flate2::Crc::new();
@@ -173,13 +161,15 @@ impl<R: BufRead> Members<R> {
         self.members += 1;
         let n = self.members;
         let mut trailer = [0u8; 8];
-        read_exact(
-            self.deflate.get_mut(),
-            &mut trailer,
-            &mut flate2::Crc::new(),
-            n,
-            "trailer",
-        )?;
+        self.deflate
+            .get_mut()
+            .read_exact(&mut trailer)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => {
+                    invalid(format!("gzip member {n}: trailer cut off"))
+                }
+                _ => e,
+            })?;
         let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
         let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
         if crc != self.crc.sum() {
@@ -222,69 +212,6 @@ impl<R: BufRead> Read for Members<R> {
     }
 }
 
-/// Fills `buf` from `r`, adding what it reads to `crc`.
-fn read_exact(
-    r: &mut impl BufRead,
-    buf: &mut [u8],
-    crc: &mut flate2::Crc,
-    member: u64,
-    what: &str,
-) -> io::Result<()> {
-    r.read_exact(buf).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            invalid(format!("gzip member {member}: {what} cut off"))
-        } else {
-            e
-        }
-    })?;
-    crc.update(buf);
-    Ok(())
-}
-
-/// Skips `len` bytes of a header field.
-fn skip(r: &mut impl BufRead, mut len: u64, crc: &mut flate2::Crc, member: u64) -> io::Result<()> {
-    while len > 0 {
-        let buf = r.fill_buf()?;
-        if buf.is_empty() {
-            return Err(invalid(format!(
-                "gzip member {member}: extra field cut off"
-            )));
-        }
-        let take = usize::try_from(len).map_or(buf.len(), |l| l.min(buf.len()));
-        crc.update(&buf[..take]);
-        r.consume(take);
-        len -= take as u64;
-    }
-    Ok(())
-}
-
-/// Skips a zero-terminated header field of any length.
-fn skip_cstring(
-    r: &mut impl BufRead,
-    crc: &mut flate2::Crc,
-    member: u64,
-    what: &str,
-) -> io::Result<()> {
-    loop {
-        let buf = r.fill_buf()?;
-        if buf.is_empty() {
-            return Err(invalid(format!("gzip member {member}: {what} cut off")));
-        }
-        match buf.iter().position(|&b| b == 0) {
-            Some(end) => {
-                crc.update(&buf[..=end]);
-                r.consume(end + 1);
-                return Ok(());
-            }
-            None => {
-                let len = buf.len();
-                crc.update(buf);
-                r.consume(len);
-            }
-        }
-    }
-}
-
 /// The first member's header fields (RFC 1952), from the head bytes; fields
 /// cut off by the end of the head are left out.
 fn header_fields(h: &[u8]) -> Vec<(MetaField, MetaValue)> {
@@ -308,7 +235,7 @@ fn header_fields(h: &[u8]) -> Vec<(MetaField, MetaValue)> {
         MetaValue::Number(u64::from(os)),
     ));
     let mut pos = 10usize;
-    if flags & 0x04 != 0 {
+    if flags & FEXTRA != 0 {
         let Some(len) = h.get(pos..pos + 2) else {
             return out;
         };
@@ -321,18 +248,124 @@ fn header_fields(h: &[u8]) -> Vec<(MetaField, MetaValue)> {
         // Gzip header strings are ISO 8859-1.
         Some(rest[..end].iter().map(|&b| char::from(b)).collect())
     };
-    if flags & 0x08 != 0 {
+    if flags & FNAME != 0 {
         match cstring(&mut pos) {
             Some(name) => out.push((MetaField::Header("gzip file name"), MetaValue::Text(name))),
             None => return out,
         }
     }
-    if flags & 0x10 != 0 {
+    if flags & FCOMMENT != 0 {
         if let Some(c) = cstring(&mut pos) {
             out.push((MetaField::Header("gzip comment"), MetaValue::Text(c)));
         }
     }
     out
+}
+
+/// One member header (RFC 1952), as [`read_header`] reads it.
+pub(crate) struct MemberHeader {
+    /// ID1 and ID2 (a member starts with 0x1f 0x8b).
+    pub(crate) magic: [u8; 2],
+    /// CM (8 is deflate).
+    pub(crate) method: u8,
+    /// FLG.
+    pub(crate) flags: u8,
+    /// MTIME.
+    pub(crate) mtime: u32,
+    /// XFL.
+    pub(crate) xfl: u8,
+    /// OS.
+    pub(crate) os: u8,
+    /// The extra field (at most 65,535 bytes: its length is 16 bits).
+    pub(crate) extra: Option<Vec<u8>>,
+    /// Header length in bytes.
+    pub(crate) len: u64,
+    /// Whether the header CRC (FHCRC) matches; true when there is none.
+    pub(crate) crc_ok: bool,
+}
+
+/// Reads a member header from `r` as a stream: the file name and the
+/// comment may be of any length (RFC 1952 sets none) and are skipped as
+/// they pass. Nothing is checked but the header CRC (see
+/// [`MemberHeader::crc_ok`]); a cut header is an `UnexpectedEof` error
+/// saying where ("header cut off in the file name"). Shared by the differ
+/// and the normalizer.
+pub(crate) fn read_header(r: &mut impl BufRead) -> io::Result<MemberHeader> {
+    let mut crc = flate2::Crc::new();
+    let mut len = 0u64;
+    let cut = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("header cut off in the {what}"),
+        )
+    };
+    // Fills `buf`, counting it into the header CRC (`crc`) and length.
+    let exact =
+        |r: &mut dyn BufRead, buf: &mut [u8], what: &str, crc: &mut flate2::Crc, len: &mut u64| {
+            r.read_exact(buf).map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => cut(what),
+                _ => e,
+            })?;
+            crc.update(buf);
+            *len += buf.len() as u64;
+            Ok::<(), io::Error>(())
+        };
+    let mut fixed = [0u8; 10];
+    exact(r, &mut fixed, "fixed fields", &mut crc, &mut len)?;
+    let flags = fixed[3];
+    let mut extra = None;
+    if flags & FEXTRA != 0 {
+        let mut xlen = [0u8; 2];
+        exact(r, &mut xlen, "extra field", &mut crc, &mut len)?;
+        let mut field = vec![0u8; usize::from(u16::from_le_bytes(xlen))];
+        exact(r, &mut field, "extra field", &mut crc, &mut len)?;
+        extra = Some(field);
+    }
+    for (flag, what) in [(FNAME, "file name"), (FCOMMENT, "comment")] {
+        if flags & flag == 0 {
+            continue;
+        }
+        loop {
+            let buf = r.fill_buf()?;
+            if buf.is_empty() {
+                return Err(cut(what));
+            }
+            let (used, done) = match buf.iter().position(|&b| b == 0) {
+                Some(end) => (end + 1, true),
+                None => (buf.len(), false),
+            };
+            crc.update(&buf[..used]);
+            r.consume(used);
+            len += used as u64;
+            if done {
+                break;
+            }
+        }
+    }
+    let mut crc_ok = true;
+    if flags & FHCRC != 0 {
+        let expected = crc.sum() & 0xffff;
+        let mut stored = [0u8; 2];
+        exact(
+            r,
+            &mut stored,
+            "header CRC",
+            &mut flate2::Crc::new(),
+            &mut len,
+        )?;
+        crc_ok = u32::from(u16::from_le_bytes(stored)) == expected;
+    }
+    Ok(MemberHeader {
+        magic: [fixed[0], fixed[1]],
+        method: fixed[2],
+        flags,
+        mtime: u32::from_le_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
+        xfl: fixed[8],
+        os: fixed[9],
+        extra,
+        len,
+        crc_ok,
+    })
 }
 
 #[cfg(test)]

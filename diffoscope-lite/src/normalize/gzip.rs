@@ -6,21 +6,16 @@
 //! then it is recompressed as one member at level 6 (gzip's default),
 //! single-threaded.
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Write};
 
 use super::stream::{digest_inner, normalize_inner};
 use super::{fire, reader_detects, Blob, Digested, Fired, Format, Normalizer, Nx, Rule};
+use crate::formats::gzip::{FCOMMENT, FEXTRA, FHCRC, FNAME, FTEXT};
 use crate::formats::{self, Kind};
 use crate::Result;
 
 /// The gzip normalizer.
 pub(super) struct Gzip;
-
-const FTEXT: u8 = 0x01;
-const FHCRC: u8 = 0x02;
-const FEXTRA: u8 = 0x04;
-const FNAME: u8 = 0x08;
-const FCOMMENT: u8 = 0x10;
 
 /// The first member's header.
 struct Header {
@@ -34,67 +29,21 @@ struct Header {
 }
 
 fn parse(blob: &Blob, name: &str, nx: &Nx<'_>) -> Result<Header> {
-    // Read as a stream: the file name and comment may be of any length
-    // (RFC 1952 sets none), so no fixed-size head is enough.
     let mut r = io::BufReader::with_capacity(16 * 1024, blob.reader());
-    let bad = |d: &str| nx.malformed(Kind::Gzip, name, d);
-    let cut = |e: io::Error, what: &str| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            bad(&format!("header cut off in the {what}"))
-        } else {
-            nx.io(e, name, "reading gzip")
-        }
-    };
-    let mut fixed = [0u8; 10];
-    r.read_exact(&mut fixed)
-        .map_err(|e| cut(e, "fixed fields"))?;
-    if fixed[2] != 8 {
-        return Err(bad("compression method is not deflate"));
-    }
-    let flags = fixed[3];
-    let mut len = 10u64;
-    let mut extra = None;
-    if flags & FEXTRA != 0 {
-        let mut xlen = [0u8; 2];
-        r.read_exact(&mut xlen).map_err(|e| cut(e, "extra field"))?;
-        // At most 65,535 bytes: the field's length is 16 bits.
-        let mut field = vec![0u8; usize::from(u16::from_le_bytes(xlen))];
-        r.read_exact(&mut field)
-            .map_err(|e| cut(e, "extra field"))?;
-        len += 2 + field.len() as u64;
-        extra = Some(field);
-    }
-    for (flag, what) in [(FNAME, "file name"), (FCOMMENT, "comment")] {
-        if flags & flag != 0 {
-            loop {
-                let buf = r.fill_buf().map_err(|e| cut(e, what))?;
-                if buf.is_empty() {
-                    return Err(bad(&format!("header cut off in the {what}")));
-                }
-                let (used, done) = match buf.iter().position(|&b| b == 0) {
-                    Some(end) => (end + 1, true),
-                    None => (buf.len(), false),
-                };
-                r.consume(used);
-                len += used as u64;
-                if done {
-                    break;
-                }
-            }
-        }
-    }
-    if flags & FHCRC != 0 {
-        let mut hcrc = [0u8; 2];
-        r.read_exact(&mut hcrc).map_err(|e| cut(e, "header CRC"))?;
-        len += 2;
+    let h = formats::gzip::read_header(&mut r).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => nx.malformed(Kind::Gzip, name, e.to_string()),
+        _ => nx.io(e, name, "reading gzip"),
+    })?;
+    if h.method != 8 {
+        return Err(nx.malformed(Kind::Gzip, name, "compression method is not deflate"));
     }
     Ok(Header {
-        flags,
-        mtime: u32::from_le_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
-        xfl: fixed[8],
-        os: fixed[9],
-        extra,
-        len,
+        flags: h.flags,
+        mtime: h.mtime,
+        xfl: h.xfl,
+        os: h.os,
+        extra: h.extra,
+        len: h.len,
     })
 }
 
