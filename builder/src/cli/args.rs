@@ -80,21 +80,12 @@ pub struct DiffArgs {
     /// A uid or gid either build ran as (repeatable).
     #[arg(long, value_name = "ID")]
     pub uid: Vec<u64>,
-    /// Deepest container nesting followed [default: 8].
-    #[arg(long, value_name = "N")]
-    pub max_depth: Option<u32>,
     /// Most diff lines shown per file [default: 1000].
     #[arg(long, value_name = "N")]
     pub max_diff_lines: Option<usize>,
-    /// Most entries read from all archives of one side.
-    #[arg(long, value_name = "N")]
-    pub max_entries: Option<u64>,
-    /// Most bytes decompressed on one side.
-    #[arg(long, value_name = "BYTES")]
-    pub max_decompressed: Option<u64>,
-    /// Highest compression ratio of any stream.
-    #[arg(long, value_name = "N")]
-    pub max_ratio: Option<u64>,
+    /// Safety limits for reading the artifacts.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Arguments of `repro attest`.

@@ -17,14 +17,8 @@ use crate::fsutil;
 /// Runs `repro diff`.
 pub fn run(args: DiffArgs) -> Result<ExitCode> {
     let defaults = Options::default();
-    let limits = Limits::default();
     let opts = Options {
-        limits: Limits {
-            max_depth: args.max_depth.unwrap_or(limits.max_depth),
-            max_entries: args.max_entries.unwrap_or(limits.max_entries),
-            max_decompressed: args.max_decompressed.unwrap_or(limits.max_decompressed),
-            max_ratio: args.max_ratio.unwrap_or(limits.max_ratio),
-        },
+        limits: args.limits.limits(),
         max_diff_lines: args.max_diff_lines.unwrap_or(defaults.max_diff_lines),
         ..defaults
     };
