@@ -10,6 +10,7 @@
 //! between the removed and the added lines, so an unchanged date next to a
 //! real change is not blamed.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::difference::{Difference, MetadataDifference};
@@ -158,11 +159,18 @@ fn reorder_hint(removed: &[&str], added: &[&str], context: &[&str]) -> Option<Hi
     if r != a {
         return None;
     }
-    let case_variant = r.iter().any(|m| {
-        r.iter()
-            .chain(context)
-            .any(|o| o != m && o.to_lowercase() == m.to_lowercase())
-    });
+    // Each line lower-cased once; a moved line has a case variant if
+    // another line folds to the same text.
+    let mut by_folded: HashMap<String, Vec<&str>> = HashMap::new();
+    for &l in r.iter().chain(context) {
+        let same = by_folded.entry(l.to_lowercase()).or_default();
+        if !same.contains(&l) {
+            same.push(l);
+        }
+    }
+    let case_variant = by_folded
+        .values()
+        .any(|same| same.len() > 1 && same.iter().any(|l| r.binary_search(l).is_ok()));
     Some(if case_variant {
         Hint {
             cause: Cause::Locale,
