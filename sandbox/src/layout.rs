@@ -141,6 +141,8 @@ struct Builder {
     root: PathBuf,
     ops: Vec<Op>,
     made: BTreeSet<PathBuf>,
+    /// Detached mount trees the ops attach; open until the run has started.
+    trees: Vec<std::os::fd::OwnedFd>,
 }
 
 impl Builder {
@@ -186,8 +188,16 @@ impl Builder {
         Ok(())
     }
 
-    /// Binds host path `src` read-only at `inside` (recursively).
-    fn bind_ro(&mut self, src: &Path, inside: &Path, is_dir: bool) -> Result<()> {
+    /// Binds host path `src` read-only at `inside` (recursively). With
+    /// `tree`, the mount is that detached copy of `src` (made while the
+    /// path could still be reached) instead of a bind of the path.
+    fn bind_ro(
+        &mut self,
+        src: &Path,
+        inside: &Path,
+        is_dir: bool,
+        tree: Option<std::os::fd::OwnedFd>,
+    ) -> Result<()> {
         let host = inside;
         if is_dir {
             self.mkdirs(host)?;
@@ -199,13 +209,28 @@ impl Builder {
                 path: cpath("sandbox path", &under(&self.root, host))?,
             });
         }
-        self.mount(
-            Some(src),
-            host,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )?;
+        match tree {
+            Some(fd) => {
+                let dst = under(&self.root, host);
+                self.ops.push(Op::AttachTree {
+                    fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+                    dst: cpath("mount target", &dst)?,
+                    desc: format!(
+                        "move_mount(open_tree({}) → {})",
+                        src.display(),
+                        dst.display()
+                    ),
+                });
+                self.trees.push(fd);
+            }
+            None => self.mount(
+                Some(src),
+                host,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )?,
+        }
         // A read-only remount inside a user namespace must repeat the
         // flags the kernel locked on the original mount.
         let flags = MsFlags::MS_REMOUNT
@@ -262,6 +287,7 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         root: root.to_path_buf(),
         ops: Vec::new(),
         made: BTreeSet::new(),
+        trees: Vec::new(),
     };
     // Nothing this namespace mounts may propagate back to the host.
     b.ops.push(Op::Mount {
@@ -294,7 +320,7 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
                 b.symlink(&target, host)?;
             }
             Ok(m) if m.is_dir() => {
-                b.bind_ro(host, host, true)?;
+                b.bind_ro(host, host, true, None)?;
                 bound.push(host.to_path_buf());
             }
             _ => {}
@@ -421,7 +447,20 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
             path: inside.clone(),
             reason: e.to_string(),
         })?;
-        b.bind_ro(&src, &inside, meta.is_dir())?;
+        // A root-started build drops to an unprivileged uid before it
+        // mounts, and that uid may not be able to walk to the path (a
+        // toolchain under a 0700 home): copy the tree now, as root.
+        let tree =
+            match drop_to {
+                Some(_) => Some(sys::clone_tree(&cpath("bind source", &src)?).map_err(|e| {
+                    Error::BadBind {
+                        path: inside.clone(),
+                        reason: format!("open_tree({}): {}", src.display(), e.desc()),
+                    }
+                })?),
+                None => None,
+            };
+        b.bind_ro(&src, &inside, meta.is_dir(), tree)?;
         bound.push(inside);
     }
 
@@ -469,6 +508,7 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         gid_map: format!("{} {outside_gid} 1\n", u.gid),
         new_root: cpath("new root", root)?,
         ops: b.ops,
+        trees: b.trees,
         hostname: spec.hostname.clone(),
         domainname: c("domain name", spec.domainname.as_bytes())?,
         fileorder,

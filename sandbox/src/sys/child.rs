@@ -221,6 +221,9 @@ fn run_op(op: &Op) -> Result<(), String> {
                 e.desc()
             )
         }),
+        Op::AttachTree { fd, dst, desc } => {
+            attach_tree(*fd, dst).map_err(|e| format!("{desc}: {}", e.desc()))
+        }
         Op::Mount {
             src,
             dst,
@@ -453,6 +456,28 @@ fn read_only_tree(path: &CStr) -> nix::Result<()> {
         Err(Errno::ENOSYS) => Ok(()),
         other => other.map(drop),
     }
+}
+
+/// move_mount(2) flag: the source is the fd itself.
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+
+/// Attaches the detached mount tree `fd` (see [`super::clone_tree`]) at
+/// `dst`.
+fn attach_tree(fd: RawFd, dst: &CStr) -> nix::Result<()> {
+    // SAFETY: move_mount(2) reads the empty NUL-terminated string and `dst`
+    // (NUL-terminated) and writes nothing; `fd` is a descriptor the parent
+    // opened before the fork and keeps open until the run has started.
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_move_mount,
+            fd,
+            c"".as_ptr(),
+            nix::libc::AT_FDCWD,
+            dst.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    Errno::result(rc).map(drop)
 }
 
 fn set_domainname(name: &CStr) -> nix::Result<()> {

@@ -51,6 +51,13 @@ pub(crate) enum Op {
     /// (mount_setattr(2) with AT_RECURSIVE, Linux 5.12+): a plain read-only
     /// remount would leave nested mounts writable.
     ReadOnlyTree { path: CString },
+    /// move_mount(2) of a detached tree made by [`clone_tree`] onto `dst`.
+    AttachTree {
+        fd: RawFd,
+        dst: CString,
+        /// `open_tree("/root/.cargo") → "/newroot/root/.cargo"`, for errors.
+        desc: String,
+    },
     /// mount(2).
     Mount {
         src: Option<CString>,
@@ -111,6 +118,10 @@ pub(crate) struct NsPlan {
     /// Where the new root's tmpfs is mounted before pivot_root.
     pub new_root: CString,
     pub ops: Vec<Op>,
+    /// The detached trees [`Op::AttachTree`] refers to: never read, held
+    /// so the descriptors stay open until the run has started.
+    #[allow(dead_code)]
+    pub trees: Vec<std::os::fd::OwnedFd>,
     pub hostname: String,
     pub domainname: CString,
     /// disorderfs for the fileordering variation.
@@ -251,6 +262,35 @@ pub(crate) fn locked_mount_flags(path: &std::path::Path) -> MsFlags {
         }
     }
     flags
+}
+
+/// open_tree(2) flags: a detached copy, recursive, closed on exec.
+const OPEN_TREE_CLONE: u32 = 0x1;
+const OPEN_TREE_CLOEXEC: u32 = 0o2_000_000;
+const AT_RECURSIVE: u32 = 0x8000;
+
+/// A detached copy of the mount tree at `path` (open_tree(2) with
+/// OPEN_TREE_CLONE|AT_RECURSIVE), made in the parent while it still has the
+/// credentials to reach `path`: a root-started build drops to an
+/// unprivileged uid before it mounts anything, and that uid cannot traverse
+/// a 0700 home such as /root to reach /root/.cargo. The sandbox attaches
+/// the copy with move_mount(2) without looking the path up again.
+pub(crate) fn clone_tree(path: &std::ffi::CStr) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::os::fd::FromRawFd as _;
+    // SAFETY: open_tree(2) reads the NUL-terminated `path` and writes
+    // nothing; a returned descriptor is new and owned by the caller.
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_open_tree,
+            nix::libc::AT_FDCWD,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
+        )
+    };
+    let fd = Errno::result(rc)?;
+    let fd = RawFd::try_from(fd).map_err(|_| Errno::EBADF)?;
+    // SAFETY: `fd` was just returned by open_tree(2) and nothing else owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
 /// The namespaces a sandboxed run unshares.
