@@ -202,21 +202,39 @@ const FAKETIME_LIBS: &[&str] = &[
     "/usr/local/lib/faketime/libfaketime.so.1",
 ];
 
-/// The disorderfs program, when it and /dev/fuse are there.
+/// Where disorderfs may be installed (Debian's package `disorderfs`).
+const DISORDERFS_PROGRAMS: &[&str] = &["/usr/bin/disorderfs", "/usr/local/bin/disorderfs"];
+
+/// Names the libfaketime library to use instead of the usual places;
+/// `none` (or empty) means "do not use libfaketime".
+pub const FAKETIME_LIB_VAR: &str = "REPRO_FAKETIME_LIB";
+
+/// Names the disorderfs program to use instead of the usual places;
+/// `none` (or empty) means "do not use disorderfs".
+pub const DISORDERFS_VAR: &str = "REPRO_DISORDERFS";
+
+/// An optional tool: the path its variable names (none when it says
+/// `none` or is empty), else the first of `places` that is a file. The
+/// variable lets installations outside Debian's paths be used, and lets a
+/// test suite or a user switch the tool off without uninstalling it.
+fn optional_tool(var: &str, places: &[&str]) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(v) if v.is_empty() || v == "none" => None,
+        Some(v) => Some(PathBuf::from(v)).filter(|p| p.is_file()),
+        None => places.iter().map(PathBuf::from).find(|p| p.is_file()),
+    }
+}
+
+/// The disorderfs program, when it and /dev/fuse are there. Whether the
+/// sandbox can really use them is [`crate::probe_fileordering`]'s question.
 pub fn disorderfs() -> Option<PathBuf> {
-    let program = ["/usr/bin/disorderfs", "/usr/local/bin/disorderfs"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())?;
+    let program = optional_tool(DISORDERFS_VAR, DISORDERFS_PROGRAMS)?;
     Path::new("/dev/fuse").exists().then_some(program)
 }
 
 /// The libfaketime shared object, when installed.
 pub fn faketime_lib() -> Option<PathBuf> {
-    FAKETIME_LIBS
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
+    optional_tool(FAKETIME_LIB_VAR, FAKETIME_LIBS)
 }
 
 /// How (or why not) `v` can be applied with `isolation` on this machine.
@@ -355,6 +373,10 @@ pub fn home_under(base: &Path, varied: bool) -> PathBuf {
     base.join(if varied { "build-b" } else { "build" })
 }
 
+/// The locale of a `locales`-varied run (reprotest's choice: French
+/// collation and number formats, Swiss dates).
+pub const VARIED_LOCALE: &str = "fr_CH.UTF-8";
+
 /// Applies the environment-borne variations of `set` to `env`.
 pub fn apply_to_env(set: &VariationSet, env: &mut BuildEnv) {
     if set.contains(Variation::Environment) {
@@ -366,8 +388,8 @@ pub fn apply_to_env(set: &VariationSet, env: &mut BuildEnv) {
         env.set("PATH", path);
     }
     if set.contains(Variation::Locales) {
-        env.set("LANG", "fr_CH.UTF-8");
-        env.set("LC_ALL", "fr_CH.UTF-8");
+        env.set("LANG", VARIED_LOCALE);
+        env.set("LC_ALL", VARIED_LOCALE);
         env.set("LANGUAGE", "fr_CH:fr");
     }
     if set.contains(Variation::Timezone) {
