@@ -86,10 +86,22 @@ pub fn statement(report: &Report, builder_id: &str) -> Result<Option<Statement>>
     for tool in &report.tools {
         let mut d = ResourceDescriptor {
             uri: Some(format!("file://{}", tool.path)),
-            name: Some(tool.path.clone()),
+            name: Some(tool.name.clone().unwrap_or_else(|| tool.path.clone())),
             ..Default::default()
         };
-        d.digest.insert("sha256".into(), tool.sha256.clone());
+        if !tool.sha256.is_empty() {
+            d.digest.insert("sha256".into(), tool.sha256.clone());
+        }
+        d.annotations.insert("role".into(), json!(tool.role));
+        for (key, value) in [
+            ("version", &tool.version),
+            ("resolved", &tool.resolved),
+            ("error", &tool.error),
+        ] {
+            if let Some(v) = value {
+                d.annotations.insert(key.into(), json!(v));
+            }
+        }
         p.build_definition.resolved_dependencies.push(d);
     }
     p.run_details

@@ -113,6 +113,10 @@ pub struct BuildConfig {
     pub diff_limits: diffoscope_lite::Limits,
 }
 
+/// Per-run wall-clock limit when the user did not say (`--timeout 0`
+/// removes it).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2 * 60 * 60);
+
 /// Extra runs spent on finding culprits when the user did not say.
 pub const DEFAULT_BISECT_BUDGET: u32 = 4;
 
@@ -185,11 +189,14 @@ impl BuildConfig {
         // Validate names and reserved variables now, before any output exists.
         sandbox::BuildEnv::scrubbed(None, Path::new("/"), 0, &env)?;
 
+        // A hung build (libfaketime and a multithreaded toolchain, a test
+        // waiting on the network it does not have) must end some day.
         let timeout = match args.timeout.or(b.timeout) {
-            None => None,
+            None => Some(DEFAULT_TIMEOUT),
+            Some(0.0) => None,
             Some(secs) => match Duration::try_from_secs_f64(secs) {
-                Ok(d) if !d.is_zero() => Some(d),
-                _ => bail!("--timeout {secs}: must be a positive number of seconds"),
+                Ok(d) => Some(d),
+                _ => bail!("--timeout {secs}: must be a number of seconds (0 for no limit)"),
             },
         };
 
@@ -225,19 +232,33 @@ impl BuildConfig {
                     file.sandbox.network == Some(true) && !args.network,
                     "[sandbox] network = true (pass --network)",
                 ),
-                (
-                    file.sandbox
-                        .ro_paths
-                        .as_ref()
-                        .is_some_and(|p| !p.is_empty()),
-                    "[sandbox] ro_paths (pass --ro-bind PATH)",
-                ),
             ];
             if let Some((_, what)) = widening.iter().find(|(on, _)| *on) {
                 bail!(
                     "{} asks to weaken the sandbox with {what}; a source tree may not do that by itself. \
                      Give the flag, or pass --trust-config if you trust this tree's repro.toml",
                     source.join(CONFIG_FILE).display()
+                );
+            }
+            // Each path the file wants visible must be one the user binds
+            // too (the same path, or a directory above it).
+            let missing: Vec<&PathBuf> = file
+                .sandbox
+                .ro_paths
+                .iter()
+                .flatten()
+                .filter(|p| !args.ro_bind.iter().any(|given| p.starts_with(given)))
+                .collect();
+            if !missing.is_empty() {
+                let flags: Vec<String> = missing
+                    .iter()
+                    .map(|p| format!("--ro-bind {}", p.display()))
+                    .collect();
+                bail!(
+                    "{} asks to weaken the sandbox with [sandbox] ro_paths; a source tree may not do \
+                     that by itself. Pass {}, or --trust-config if you trust this tree's repro.toml",
+                    source.join(CONFIG_FILE).display(),
+                    flags.join(" ")
                 );
             }
         }
@@ -248,6 +269,8 @@ impl BuildConfig {
         };
         let mut ro_binds = file.sandbox.ro_paths.unwrap_or_default();
         ro_binds.extend(args.ro_bind);
+        ro_binds.sort();
+        ro_binds.dedup();
         for p in &ro_binds {
             if !p.is_absolute() {
                 bail!("--ro-bind {}: must be an absolute path", p.display());
@@ -286,7 +309,12 @@ impl BuildConfig {
             .builder_id
             .unwrap_or_else(|| crate::attestation::DEFAULT_BUILDER_ID.to_string());
 
-        let epoch = epoch::resolve(&source, &out, args.source_date_epoch, b.source_date_epoch)?;
+        let epoch = epoch::resolve(
+            &source,
+            &[&out],
+            args.source_date_epoch,
+            b.source_date_epoch,
+        )?;
 
         Ok(Self {
             source,

@@ -2,8 +2,14 @@
 //!
 //! Order of precedence (the reproducible-builds.org convention): the flag,
 //! then repro.toml, then the commit time of HEAD when the source is a git
-//! checkout, then the newest mtime in the source tree. The value and its
-//! origin are recorded so a reader of the report can redo the build.
+//! checkout, then the release's own metadata (an unpacked sdist's
+//! `PKG-INFO` time, the newest `debian/changelog` entry), then the newest
+//! mtime among the source's own files. The value and its origin are
+//! recorded so a reader of the report can redo the build.
+//!
+//! The mtime scan skips what is not the source: repro's own files
+//! (`repro.toml`), the output directory and fetched dependencies, so
+//! writing a repro.toml or fetching a wheelhouse never moves the epoch.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -22,6 +28,11 @@ pub enum Origin {
     ConfigFile,
     /// The committer time of the git checkout's HEAD.
     GitHead,
+    /// The modification time of an unpacked sdist's `PKG-INFO` (written
+    /// when the sdist was made).
+    PkgInfo,
+    /// The date of the newest `debian/changelog` entry.
+    DebianChangelog,
     /// The newest modification time of any file in the source tree.
     NewestMtime,
 }
@@ -32,6 +43,8 @@ impl std::fmt::Display for Origin {
             Origin::Flag => "--source-date-epoch",
             Origin::ConfigFile => "repro.toml",
             Origin::GitHead => "git HEAD commit time",
+            Origin::PkgInfo => "sdist PKG-INFO time",
+            Origin::DebianChangelog => "debian/changelog date",
             Origin::NewestMtime => "newest mtime in the source tree",
         })
     }
@@ -49,9 +62,15 @@ pub struct Epoch {
     pub detail: Option<String>,
 }
 
-/// Picks the epoch; `out` is skipped when scanning mtimes (it may sit inside
-/// the source tree).
-pub fn resolve(source: &Path, out: &Path, flag: Option<i64>, file: Option<i64>) -> Result<Epoch> {
+/// Picks the epoch; `skip` lists directories the mtime scan leaves out
+/// (the output directory, fetched dependencies; they may sit inside the
+/// source tree).
+pub fn resolve(
+    source: &Path,
+    skip: &[&Path],
+    flag: Option<i64>,
+    file: Option<i64>,
+) -> Result<Epoch> {
     for (value, origin) in [(flag, Origin::Flag), (file, Origin::ConfigFile)] {
         if let Some(value) = value {
             if value < 0 {
@@ -64,19 +83,33 @@ pub fn resolve(source: &Path, out: &Path, flag: Option<i64>, file: Option<i64>) 
             });
         }
     }
-    if let Some((value, commit)) = git_head_time(source) {
+    if let Some((value, commit)) = git_head_time(source)? {
         return Ok(Epoch {
             value,
             origin: Origin::GitHead,
             detail: Some(commit),
         });
     }
-    newest_mtime(source, out)
+    if let Some(e) = release_metadata(source)? {
+        return Ok(e);
+    }
+    newest_mtime(source, skip)
 }
 
-/// HEAD's committer time and hash, or None when `source` is not inside a git
-/// checkout (or git is not installed).
-fn git_head_time(source: &Path) -> Option<(i64, String)> {
+/// True when `source` is inside a git work tree (a `.git` directory or
+/// file in it or an ancestor).
+fn in_git_checkout(source: &Path) -> bool {
+    source.ancestors().any(|a| a.join(".git").exists())
+}
+
+/// HEAD's committer time and hash; None when `source` is not inside a git
+/// checkout, or git is not installed. A checkout git cannot read (a
+/// repository owned by another user, a damaged one) is an error: silently
+/// falling back to file times would give another epoch on another machine.
+fn git_head_time(source: &Path) -> Result<Option<(i64, String)>> {
+    if !in_git_checkout(source) {
+        return Ok(None);
+    }
     // The tree's own .git/config is not trusted: nothing it sets may make
     // this host-side git run a program (signature checks, fsmonitor, pager).
     let out = Command::new("git")
@@ -98,22 +131,106 @@ fn git_head_time(source: &Path) -> Option<(i64, String)> {
         ])
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+        .output();
+    let out = match out {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).context("running git to read HEAD's commit time"),
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        return None;
+        // A fresh `git init` without commits has no HEAD to date.
+        if stderr.contains("does not have any commits") || stderr.contains("unknown revision") {
+            return Ok(None);
+        }
+        bail!(
+            "{} is a git checkout, but `git log -1 HEAD` failed: {}\nhint: fix the checkout \
+             (for a repository owned by another user: git config --global --add safe.directory {}), \
+             or pass --source-date-epoch",
+            source.display(),
+            stderr.trim(),
+            source.display()
+        );
     }
-    let text = String::from_utf8(out.stdout).ok()?;
-    let (secs, commit) = text.trim().split_once(' ')?;
-    Some((secs.parse().ok()?, commit.to_string()))
+    let text = String::from_utf8_lossy(&out.stdout);
+    let parsed = text
+        .trim()
+        .split_once(' ')
+        .and_then(|(secs, commit)| Some((secs.parse().ok()?, commit.to_string())));
+    match parsed {
+        Some(p) => Ok(Some(p)),
+        None => bail!("git printed an unexpected HEAD date {:?}", text.trim()),
+    }
 }
 
-fn newest_mtime(source: &Path, out: &Path) -> Result<Epoch> {
+/// The release's own date: the mtime of an unpacked sdist's `PKG-INFO`
+/// (written by the sdist builder, kept by tar), else the newest entry of
+/// `debian/changelog`.
+fn release_metadata(source: &Path) -> Result<Option<Epoch>> {
+    let pkg_info = source.join("PKG-INFO");
+    if source.join("setup.py").is_file() || source.join("pyproject.toml").is_file() {
+        if let Ok(meta) = std::fs::metadata(&pkg_info) {
+            if let Some(secs) = mtime_secs(&meta) {
+                return Ok(Some(Epoch {
+                    value: secs,
+                    origin: Origin::PkgInfo,
+                    detail: Some("PKG-INFO".into()),
+                }));
+            }
+        }
+    }
+    let changelog = source.join("debian/changelog");
+    match std::fs::read_to_string(&changelog) {
+        Ok(text) => match changelog_date(&text) {
+            Some(value) => Ok(Some(Epoch {
+                value,
+                origin: Origin::DebianChangelog,
+                detail: Some("debian/changelog".into()),
+            })),
+            None => bail!(
+                "{}: no entry with a trailer line ` -- NAME <EMAIL>  DATE` could be dated; \
+                 fix it or pass --source-date-epoch",
+                changelog.display()
+            ),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", changelog.display())),
+    }
+}
+
+/// The date of the first (newest) entry's trailer line, RFC 2822 as
+/// dpkg-parsechangelog reads it: ` -- Name <mail>  Thu, 01 Feb 2024 12:00:00 +0100`.
+fn changelog_date(text: &str) -> Option<i64> {
+    let line = text.lines().find(|l| l.starts_with(" -- "))?;
+    let date = line.rsplit_once(">  ").map(|(_, d)| d.trim())?;
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day padding:none] [month repr:short] [year] [hour]:[minute]:[second] [offset_hour sign:mandatory][offset_minute]"
+    );
+    time::OffsetDateTime::parse(date, &fmt)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+fn mtime_secs(meta: &std::fs::Metadata) -> Option<i64> {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+}
+
+/// Files repro itself reads or writes in a source tree: never the source's
+/// date.
+const OWN_FILES: &[&str] = &[crate::config::CONFIG_FILE];
+
+fn newest_mtime(source: &Path, skip: &[&Path]) -> Result<Epoch> {
     let mut newest: Option<(i64, String)> = None;
+    let out = skip.first().copied().unwrap_or(Path::new(""));
     for item in crate::fsutil::walk_source(source, out, &[".git"]) {
         let crate::fsutil::SourceEntry { entry, rel } = item?;
-        if entry.file_type().is_dir() {
+        if entry.file_type().is_dir()
+            || skip.iter().any(|s| entry.path().starts_with(s))
+            || OWN_FILES.iter().any(|f| rel == Path::new(f))
+        {
             continue;
         }
         let meta = entry
@@ -151,11 +268,11 @@ mod tests {
     #[test]
     fn flag_beats_file() {
         let dir = tempfile::tempdir().unwrap();
-        let e = resolve(dir.path(), dir.path(), Some(5), Some(6)).unwrap();
+        let e = resolve(dir.path(), &[dir.path()], Some(5), Some(6)).unwrap();
         assert_eq!((e.value, e.origin), (5, Origin::Flag));
-        let e = resolve(dir.path(), dir.path(), None, Some(6)).unwrap();
+        let e = resolve(dir.path(), &[dir.path()], None, Some(6)).unwrap();
         assert_eq!((e.value, e.origin), (6, Origin::ConfigFile));
-        assert!(resolve(dir.path(), dir.path(), Some(-1), None).is_err());
+        assert!(resolve(dir.path(), &[dir.path()], Some(-1), None).is_err());
     }
 
     #[test]
@@ -173,7 +290,10 @@ mod tests {
         set(&src.join("a"), 1000);
         set(&src.join("sub/b"), 2000);
         set(&src.join("out/c"), 9000);
-        let e = newest_mtime(src, &src.join("out")).unwrap();
+        std::fs::create_dir(src.join("deps")).unwrap();
+        set(&src.join("deps/w.whl"), 9500);
+        set(&src.join("repro.toml"), 9900);
+        let e = newest_mtime(src, &[&src.join("out"), &src.join("deps")]).unwrap();
         assert_eq!(e.value, 2000);
         assert_eq!(e.origin, Origin::NewestMtime);
         assert_eq!(e.detail.as_deref(), Some("sub/b"));
@@ -182,7 +302,59 @@ mod tests {
     #[test]
     fn empty_tree_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = newest_mtime(dir.path(), &dir.path().join("x")).unwrap_err();
+        let err = newest_mtime(dir.path(), &[&dir.path().join("x")]).unwrap_err();
         assert!(err.to_string().contains("--source-date-epoch"), "{err}");
+    }
+
+    #[test]
+    fn release_metadata_dates_sdists_and_debian_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path();
+        std::fs::write(src.join("pyproject.toml"), "").unwrap();
+        std::fs::write(src.join("PKG-INFO"), "Metadata-Version: 2.1\n").unwrap();
+        let f = std::fs::File::options()
+            .write(true)
+            .open(src.join("PKG-INFO"))
+            .unwrap();
+        f.set_modified(UNIX_EPOCH + Duration::from_secs(1_600_000_000))
+            .unwrap();
+        // A newer file (a repro.toml written today) does not move it.
+        std::fs::write(src.join("repro.toml"), "").unwrap();
+        let e = resolve(src, &[], None, None).unwrap();
+        assert_eq!((e.value, e.origin), (1_600_000_000, Origin::PkgInfo));
+
+        let deb = tempfile::tempdir().unwrap();
+        std::fs::create_dir(deb.path().join("debian")).unwrap();
+        std::fs::write(
+            deb.path().join("debian/changelog"),
+            "hello (2.10-3) unstable; urgency=medium\n\n  * x\n\n -- A B <a@b.org>  Sun, 2 Jan 2022 10:00:00 +0100\n\n\
+             hello (2.10-2) unstable; urgency=medium\n\n  * y\n\n -- A B <a@b.org>  Sat, 1 Jan 2000 00:00:00 +0000\n",
+        )
+        .unwrap();
+        let e = resolve(deb.path(), &[], None, None).unwrap();
+        assert_eq!(
+            (e.value, e.origin),
+            (1_641_114_000, Origin::DebianChangelog)
+        );
+        std::fs::write(deb.path().join("debian/changelog"), "garbage\n").unwrap();
+        let err = resolve(deb.path(), &[], None, None).unwrap_err();
+        assert!(err.to_string().contains("--source-date-epoch"), "{err}");
+    }
+
+    #[test]
+    fn an_unreadable_git_checkout_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join("a"), "x").unwrap();
+        // git is there (the build needs it) but this .git is empty.
+        if std::process::Command::new("git")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            return;
+        }
+        let err = resolve(dir.path(), &[], None, None).unwrap_err();
+        assert!(err.to_string().contains("git log -1 HEAD"), "{err:#}");
     }
 }

@@ -14,8 +14,10 @@ mod dirhash;
 mod epoch;
 mod fsutil;
 mod output;
+mod probe;
 mod report;
 mod runner;
+mod toolchain;
 
 use std::process::ExitCode;
 

@@ -46,7 +46,7 @@ pub struct Report {
     pub command: Vec<String>,
     /// The executable the command's program resolved to, when outside the source tree.
     #[serde(default)]
-    pub tools: Vec<Tool>,
+    pub tools: Vec<crate::toolchain::Tool>,
     /// The artifact globs.
     pub artifact_globs: Vec<String>,
     /// The pinned SOURCE_DATE_EPOCH and its origin.
@@ -145,15 +145,6 @@ pub struct Source {
     /// Digest of the tree as copied into each run (`repro-dirhash-v1`, see README).
     #[serde(default)]
     pub digest: String,
-}
-
-/// A program the build command resolved to on the host.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Tool {
-    /// Absolute path.
-    pub path: String,
-    /// Lowercase hex SHA-256 of the executable.
-    pub sha256: String,
 }
 
 /// One build run.

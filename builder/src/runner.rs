@@ -59,33 +59,8 @@ pub fn execute(
     fsutil::copy_tree(&cfg.source, &host_dir, &cfg.out)
         .with_context(|| format!("copying the source tree for {label}"))?;
 
-    let mut env = BuildEnv::scrubbed(std::env::var_os("PATH"), &home, cfg.epoch.value, &cfg.env)?;
-    variations::apply_to_env(set, &mut env);
-    let (hostname, domainname) = variations::host_names(set.contains(Variation::DomainHost));
-    let spec = RunSpec {
-        argv: cfg.command.iter().map(Into::into).collect(),
-        host_dir: host_dir.clone(),
-        build_dir: build_dir.clone(),
-        env,
-        log: log.to_path_buf(),
-        timeout: cfg.timeout,
-        umask: variations::umask(set),
-        isolation: cfg.isolation,
-        ro_binds: cfg.ro_binds.clone(),
-        network: cfg.network,
-        hostname: hostname.into(),
-        domainname: domainname.into(),
-        user: if set.contains(Variation::UserGroup) {
-            variations::varied_user()
-        } else {
-            variations::control_user()
-        },
-        one_cpu: set.contains(Variation::NumCpus),
-        reverse_dir_order: set.contains(Variation::FileOrdering),
-        no_aslr: set.contains(Variation::Aslr),
-        uname26: set.contains(Variation::Kernel),
-        limits: cfg.limits,
-    };
+    let argv = cfg.command.iter().map(Into::into).collect();
+    let spec = run_spec(cfg, set, argv, &host_dir, &build_dir, &home, log)?;
     eprintln!("repro: {label}: {}", build_dir.display());
     let (outcome, elapsed) = sandbox::run(&spec).with_context(|| label.to_string())?;
 
@@ -120,6 +95,48 @@ pub fn execute(
         umask: format!("{:04o}", variations::umask(set)),
     };
     Ok((record, outcome))
+}
+
+/// The sandbox's description of running `argv` in `host_dir` (seen by the
+/// build at `build_dir`, with HOME at `home`) with `set` applied: the one
+/// place that turns the configuration and a variation set into a run, for
+/// the builds and for the probes that check a variation works.
+pub fn run_spec(
+    cfg: &BuildConfig,
+    set: &VariationSet,
+    argv: Vec<std::ffi::OsString>,
+    host_dir: &Path,
+    build_dir: &Path,
+    home: &Path,
+    log: &Path,
+) -> Result<RunSpec> {
+    let mut env = BuildEnv::scrubbed(std::env::var_os("PATH"), home, cfg.epoch.value, &cfg.env)?;
+    variations::apply_to_env(set, &mut env);
+    let (hostname, domainname) = variations::host_names(set.contains(Variation::DomainHost));
+    Ok(RunSpec {
+        argv,
+        host_dir: host_dir.to_path_buf(),
+        build_dir: build_dir.to_path_buf(),
+        env,
+        log: log.to_path_buf(),
+        timeout: cfg.timeout,
+        umask: variations::umask(set),
+        isolation: cfg.isolation,
+        ro_binds: cfg.ro_binds.clone(),
+        network: cfg.network,
+        hostname: hostname.into(),
+        domainname: domainname.into(),
+        user: if set.contains(Variation::UserGroup) {
+            variations::varied_user()
+        } else {
+            variations::control_user()
+        },
+        one_cpu: set.contains(Variation::NumCpus),
+        reverse_dir_order: set.contains(Variation::FileOrdering),
+        no_aslr: set.contains(Variation::Aslr),
+        uname26: set.contains(Variation::Kernel),
+        limits: cfg.limits,
+    })
 }
 
 /// Builds once like [`execute`] and turns a failed build into an error

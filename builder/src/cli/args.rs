@@ -273,7 +273,8 @@ pub struct BuildArgs {
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
 
-    /// Kill a run (and everything it started) after this many seconds.
+    /// Kill a run (and everything it started) after this many seconds
+    /// [default: 7200; 0 for no limit].
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
 

@@ -35,8 +35,9 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         sandbox::check_namespaces()?;
     }
     fsutil::prepare_out_dir(&cfg.out, cfg.force)?;
+    let tools = crate::toolchain::survey(&cfg, &cfg.out.join("probe").join("survey"))?;
     let (applied, variations) = plan_variations(&cfg);
-    let mut report = new_report(&cfg, variations)?;
+    let mut report = new_report(&cfg, variations, tools)?;
     eprintln!(
         "repro: building {} {} times; SOURCE_DATE_EPOCH={} ({}{}); sandbox: {}",
         cfg.source.display(),
@@ -122,8 +123,18 @@ fn plan_variations(cfg: &BuildConfig) -> (VariationSet, VariationsRecord) {
             .collect(),
         ..Default::default()
     };
+    let scratch = cfg.out.join("probe");
     for v in cfg.requested.iter() {
-        match variations::availability(v, cfg.isolation) {
+        let availability = match variations::availability(v, cfg.isolation) {
+            Availability::Available { mechanism } => {
+                match crate::probe::unusable(cfg, v, &scratch.join(v.name())) {
+                    Some(reason) => Availability::Unavailable { reason },
+                    None => Availability::Available { mechanism },
+                }
+            }
+            other => other,
+        };
+        match availability {
             Availability::Available { mechanism } => {
                 applied.insert(v);
                 record.applied.push(AppliedVariation {
@@ -137,10 +148,19 @@ fn plan_variations(cfg: &BuildConfig) -> (VariationSet, VariationsRecord) {
             }),
         }
     }
+    if scratch.exists() {
+        if let Err(e) = fsutil::remove_tree(&scratch) {
+            eprintln!("repro: could not remove {}: {e:#}", scratch.display());
+        }
+    }
     (applied, record)
 }
 
-fn new_report(cfg: &BuildConfig, variations: VariationsRecord) -> Result<Report> {
+fn new_report(
+    cfg: &BuildConfig,
+    variations: VariationsRecord,
+    tools: Vec<crate::toolchain::Tool>,
+) -> Result<Report> {
     let env = sandbox::BuildEnv::scrubbed(
         std::env::var_os("PATH"),
         Path::new("/"),
@@ -181,7 +201,7 @@ fn new_report(cfg: &BuildConfig, variations: VariationsRecord) -> Result<Report>
             digest: crate::dirhash::dirhash(&cfg.source, &cfg.out)?,
         },
         command: cfg.command.clone(),
-        tools: resolve_tool(cfg).into_iter().collect(),
+        tools,
         artifact_globs: cfg.artifact_globs.clone(),
         source_date_epoch: cfg.epoch.clone(),
         environment,
@@ -485,28 +505,6 @@ fn publish_artifacts(
         });
     }
     Ok(())
-}
-
-/// The host executable the command's program names, when it lives outside
-/// the source tree (inside it, the source digest covers it).
-fn resolve_tool(cfg: &BuildConfig) -> Option<crate::report::Tool> {
-    let program = cfg.command.first()?;
-    if program.contains('/') && !Path::new(program).is_absolute() {
-        return None;
-    }
-    // The same lookup the sandbox makes (execvp's rules), on the host PATH.
-    let path = sandbox::program_candidates(
-        std::ffi::OsStr::new(program),
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )
-    .into_iter()
-    .find(|p| p.is_absolute() && p.is_file())?;
-    let path = path.canonicalize().ok()?;
-    let digest = diffoscope_lite::sha256_file(&path).ok()?;
-    Some(crate::report::Tool {
-        path: path.to_str()?.to_string(),
-        sha256: digest.hex(),
-    })
 }
 
 /// `<out>/provenance.json` (the unsigned statement) always, and with

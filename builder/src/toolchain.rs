@@ -1,0 +1,270 @@
+//! What the build really runs: the build command's program and the
+//! toolchains (python, cc, rustc, node, go, …) as the build sees them
+//! inside its sandbox, with versions and digests for the report and the
+//! provenance.
+//!
+//! The host's PATH lookup is not the answer: a shim under a home directory
+//! (`~/.pyenv/shims/python3`) is first on the host but invisible in the
+//! sandbox, where `/usr/bin/python3` runs instead. So the survey runs in a
+//! sandbox configured like the build's and reports what `command -v` finds
+//! there; the parent then hashes those files (binds keep host paths).
+//! When the build command itself cannot be found inside but exists on the
+//! host, the error names the exact flags that make it visible.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::config::BuildConfig;
+use crate::probe;
+
+/// Toolchain programs surveyed when present, each with the command that
+/// prints its version on the first line (of stdout or stderr).
+const SURVEYED: &[(&str, &str)] = &[
+    ("python3", "python3 --version"),
+    ("cc", "cc --version"),
+    ("gcc", "gcc --version"),
+    ("clang", "clang --version"),
+    ("rustc", "rustc --version"),
+    ("cargo", "cargo --version"),
+    ("node", "node --version"),
+    ("npm", "npm --version"),
+    ("go", "go version"),
+    ("java", "java -version"),
+    ("make", "make --version"),
+];
+
+/// A program the build ran or could run, as the build saw it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tool {
+    /// `command` for the build command's program, `toolchain` otherwise.
+    #[serde(default = "default_role")]
+    pub role: String,
+    /// The name looked up (`python3`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Absolute path inside the sandbox (the same path on the host).
+    pub path: String,
+    /// The file it resolves to on the host, when it is a link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<String>,
+    /// Lowercase hex SHA-256 of the executable; empty when it could not
+    /// be read (then `error` says why).
+    #[serde(default)]
+    pub sha256: String,
+    /// First line its version command printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why it could not be hashed: recorded, never dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn default_role() -> String {
+    "command".into()
+}
+
+/// Surveys the build's view: the command's program first, then every
+/// surveyed toolchain present. A command program found on the host but
+/// not inside is an error whose message gives the flags that fix it.
+pub fn survey(cfg: &BuildConfig, scratch: &Path) -> Result<Vec<Tool>> {
+    let program = cfg.command.first().map(String::as_str).unwrap_or_default();
+    // A program given relative to the build dir (./build.sh) is part of
+    // the source, which the source digest covers.
+    let command_lookup = !program.contains('/') || program.starts_with('/');
+    let mut script = String::from("set +e\n");
+    if command_lookup {
+        script.push_str(&format!(
+            "p=$(command -v {q}) && printf 'command\\t{q}\\t%s\\t\\n' \"$p\" || printf 'missing\\t{q}\\t\\t\\n'\n",
+            q = shell_quote(program)
+        ));
+    }
+    // The version commands run side by side (npm alone takes half a
+    // second), each into its own file, printed in a fixed order after.
+    for (i, (name, version)) in SURVEYED.iter().enumerate() {
+        script.push_str(&format!(
+            "p=$(command -v {name}) && case $p in /*) (v=$({version} 2>&1 </dev/null | head -n 1); \
+             printf 'toolchain\\t{name}\\t%s\\t%s\\n' \"$p\" \"$v\" > /tmp/.repro-survey-{i:02}) & esac\n"
+        ));
+    }
+    script.push_str("wait\ncat /tmp/.repro-survey-* 2>/dev/null\n");
+    let (outcome, text) = probe::survey_run(cfg, &script, scratch)?;
+    if !outcome.success() {
+        bail!("surveying the build's toolchain in the sandbox: the survey {outcome}: {text}");
+    }
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let mut f = line.splitn(4, '\t');
+        let (Some(role), Some(name), Some(path), version) =
+            (f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        if role == "missing" {
+            return Err(not_visible(cfg, name));
+        }
+        found.push((role, name, path, version.filter(|v| !v.is_empty())));
+    }
+    use rayon::prelude::*;
+    Ok(found
+        .into_par_iter()
+        .map(|(role, name, path, version)| describe(role, name, path, version))
+        .collect())
+}
+
+/// Hashes the file the build sees at `path` (the same path on the host).
+fn describe(role: &str, name: &str, path: &str, version: Option<&str>) -> Tool {
+    let mut tool = Tool {
+        role: role.into(),
+        name: Some(name.into()),
+        path: path.into(),
+        resolved: None,
+        sha256: String::new(),
+        version: version.map(str::to_string),
+        error: None,
+    };
+    match std::fs::canonicalize(path) {
+        Ok(real) => {
+            if real != Path::new(path) {
+                tool.resolved = Some(real.display().to_string());
+            }
+            match diffoscope_lite::sha256_file(&real) {
+                Ok(d) => tool.sha256 = d.hex(),
+                Err(e) => tool.error = Some(format!("hashing {}: {e}", real.display())),
+            }
+        }
+        Err(e) => tool.error = Some(format!("resolving {path} on the host: {e}")),
+    }
+    tool
+}
+
+/// The error for a build command the sandbox cannot find: where the host
+/// finds it, and the exact flags that make it visible.
+fn not_visible(cfg: &BuildConfig, program: &str) -> anyhow::Error {
+    let host = sandbox::program_candidates(
+        std::ffi::OsStr::new(program),
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )
+    .into_iter()
+    .find(|p| p.is_absolute() && p.is_file());
+    let Some(host) = host else {
+        return anyhow::anyhow!(
+            "build command {program:?} is not found on PATH, on the host or in the sandbox \
+             (give an absolute path, or fix PATH)"
+        );
+    };
+    let (binds, env) = visibility_flags(&host);
+    let mut flags: Vec<String> = binds
+        .iter()
+        .map(|b| format!("--ro-bind {}", b.display()))
+        .collect();
+    flags.extend(
+        env.iter()
+            .map(|(k, v)| format!("--env {k}={}", v.display())),
+    );
+    let bound = if cfg.ro_binds.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = cfg
+            .ro_binds
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        format!(" (bound so far: {})", list.join(", "))
+    };
+    anyhow::anyhow!(
+        "build command {program:?} resolves to {} on the host, which the sandbox does not show: \
+         it sees the system directories, the source tree and what --ro-bind adds{bound}. \
+         Make it visible with: {}",
+        host.display(),
+        flags.join(" ")
+    )
+}
+
+/// The read-only binds (and environment) that make the program at `host`
+/// work in the sandbox, for the common toolchain layouts: rustup
+/// (`~/.cargo/bin` + `~/.rustup`), pyenv (`~/.pyenv`), nvm
+/// (`~/.nvm/versions/node/vX`); otherwise its installation directory.
+pub fn visibility_flags(host: &Path) -> (Vec<PathBuf>, Vec<(&'static str, PathBuf)>) {
+    let ancestors: Vec<&Path> = host.ancestors().collect();
+    let named = |name: &str| {
+        ancestors
+            .iter()
+            .find(|a| a.file_name().is_some_and(|n| n == name))
+            .map(|p| p.to_path_buf())
+    };
+    if let Some(cargo) = named(".cargo") {
+        let mut binds = vec![cargo.clone()];
+        let mut env = vec![("CARGO_HOME", cargo.clone())];
+        if let Some(rustup) = cargo.parent().map(|h| h.join(".rustup")) {
+            if rustup.is_dir() {
+                binds.push(rustup.clone());
+                env.push(("RUSTUP_HOME", rustup));
+            }
+        }
+        return (binds, env);
+    }
+    if let Some(pyenv) = named(".pyenv") {
+        return (vec![pyenv.clone()], vec![("PYENV_ROOT", pyenv)]);
+    }
+    if let Some(nvm) = named(".nvm") {
+        // Only the node version in use: ~/.nvm/versions/node/vX.
+        let version = ancestors
+            .iter()
+            .find(|a| {
+                a.parent()
+                    .and_then(Path::parent)
+                    .is_some_and(|p| p == nvm.join("versions"))
+            })
+            .map(|p| p.to_path_buf())
+            .unwrap_or(nvm);
+        return (vec![version], Vec::new());
+    }
+    // /opt/go/bin/go → /opt/go; /opt/tools/x → /opt/tools.
+    let dir = host.parent().unwrap_or(host);
+    let install = if dir.file_name().is_some_and(|n| n == "bin") {
+        dir.parent().unwrap_or(dir)
+    } else {
+        dir
+    };
+    (vec![install.to_path_buf()], Vec::new())
+}
+
+/// `s` quoted for sh.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_give_the_binds_that_make_them_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        std::fs::create_dir_all(home.join(".rustup")).unwrap();
+        let (b, e) = visibility_flags(&home.join(".cargo/bin/cargo"));
+        assert_eq!(b, [home.join(".cargo"), home.join(".rustup")]);
+        assert_eq!(
+            e,
+            [
+                ("CARGO_HOME", home.join(".cargo")),
+                ("RUSTUP_HOME", home.join(".rustup"))
+            ]
+        );
+        let (b, e) = visibility_flags(&home.join(".pyenv/shims/python3"));
+        assert_eq!(b, [home.join(".pyenv")]);
+        assert_eq!(e, [("PYENV_ROOT", home.join(".pyenv"))]);
+        let (b, _) = visibility_flags(&home.join(".nvm/versions/node/v20.1.0/bin/node"));
+        assert_eq!(b, [home.join(".nvm/versions/node/v20.1.0")]);
+        let (b, _) = visibility_flags(Path::new("/opt/go/bin/go"));
+        assert_eq!(b, [PathBuf::from("/opt/go")]);
+    }
+
+    #[test]
+    fn quoting_survives_quotes() {
+        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
+    }
+}
