@@ -428,7 +428,15 @@ fn timestamps(l: &str, cx: &HintContext) -> Vec<String> {
             && b.get(i + 5) == Some(&b':')
             && digits_at(b, i + 6, 2)
         {
-            out.push(l[i..i + 8].to_owned());
+            // With its fraction: two runs in the same second differ there.
+            let mut end = i + 8;
+            if b.get(end) == Some(&b'.') && digits_at(b, end + 1, 1) {
+                end += 1;
+                while digits_at(b, end, 1) {
+                    end += 1;
+                }
+            }
+            out.push(l[i..end].to_owned());
         } else if digits_at(b, i, 10) && !digits_at(b, i + 10, 1) {
             let s = &l[i..i + 10];
             if let Ok(n) = s.parse::<i64>() {
@@ -598,6 +606,14 @@ mod tests {
             [Cause::Timestamp]
         );
         assert_eq!(causes("t=1700000000", "t=1700000123"), [Cause::Timestamp]);
+        // Two runs in the same second: only the fraction differs.
+        assert_eq!(
+            causes(
+                "built_at=2026-12-02T16:03:26.049862273Z",
+                "built_at=2026-12-02T16:03:26.064879473Z"
+            ),
+            [Cause::Timestamp]
+        );
         assert_eq!(
             causes("LANG=en_US.UTF-8", "LANG=de_DE.UTF-8"),
             [Cause::Locale]
