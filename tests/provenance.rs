@@ -394,17 +394,18 @@ fn provenance_is_reproducible_across_builds_and_attestations() {
 
 /// A Python with securesystemslib, or None (the interop tests then skip).
 fn sslib_python() -> Option<&'static str> {
-    let ok = Command::new("python3")
-        .args(["-c", "import securesystemslib.dsse, cryptography"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+    let ok = !common::hidden("securesystemslib")
+        && Command::new("python3")
+            .args(["-c", "import securesystemslib.dsse, cryptography"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
     if ok {
         Some("python3")
     } else {
-        eprintln!(
-            "skipping: python3 with securesystemslib is not available \
-             (python3 -m pip install 'securesystemslib[crypto]')"
+        common::skip(
+            "python3 with securesystemslib is not available \
+             (python3 -m pip install 'securesystemslib[crypto]')",
         );
         None
     }

@@ -65,6 +65,13 @@ fn leaky_fixtures_are_caught_and_the_culprit_named() {
         ("leaks-path", "build_path"),
     ] {
         let (o, out) = build_fixture(fixture_name, &["--bisect"]);
+        let r = read_json(&out.path().join("out/report.json"));
+        if let Some(reason) = common::unavailable_reason(&r, culprit) {
+            common::skip(&format!(
+                "{fixture_name}: {culprit} is unavailable here: {reason}"
+            ));
+            continue;
+        }
         assert_eq!(o.status.code(), Some(1), "{fixture_name}: {}", stderr(&o));
         let stdout = stdout(&o);
         assert!(
@@ -80,11 +87,16 @@ fn leaky_fixtures_are_caught_and_the_culprit_named() {
 
 #[test]
 fn directory_order_leaks_are_caught() {
-    if sandbox::variations::disorderfs().is_none() {
-        eprintln!("skipping: disorderfs is not installed (apt-get install disorderfs)");
+    let (o, out) = build_fixture("leaks-fileorder", &["--bisect"]);
+    let r = read_json(&out.path().join("out/report.json"));
+    if let Some(reason) = common::unavailable_reason(&r, "fileordering") {
+        // Unavailable is reported, never a build error.
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        common::skip(&format!(
+            "the fileordering variation is unavailable here: {reason}"
+        ));
         return;
     }
-    let (o, _out) = build_fixture("leaks-fileorder", &["--bisect"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stdout(&o).contains("caused by fileordering ("),
@@ -96,12 +108,18 @@ fn directory_order_leaks_are_caught() {
 #[test]
 fn wall_clock_leaks_are_caught() {
     // Day precision: only the shifted clock (libfaketime) exposes it.
-    if sandbox::variations::faketime_lib().is_some() {
-        let (o, _out) = build_fixture("leaks-date", &["--bisect"]);
-        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-        assert!(stdout(&o).contains("caused by time ("));
-    } else {
-        eprintln!("skipping the leaks-date check: libfaketime is not installed (apt-get install faketime)");
+    let (o, out) = build_fixture("leaks-date", &["--bisect"]);
+    let r = read_json(&out.path().join("out/report.json"));
+    match common::unavailable_reason(&r, "time") {
+        None => {
+            assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+            assert!(stdout(&o).contains("caused by time ("));
+        }
+        Some(reason) => {
+            common::skip(&format!(
+                "the leaks-date check: time is unavailable: {reason}"
+            ));
+        }
     }
     // Nanosecond precision: differs on its own, and bisection says so.
     let (o, out) = build_fixture("leaks-time", &[]);
@@ -241,7 +259,7 @@ fn nothing_survives_the_timeout() {
 #[test]
 fn works_as_an_unprivileged_user() {
     if !nix_is_root() {
-        eprintln!("skipping: the test itself is not root, so it already runs unprivileged");
+        common::skip("the test itself is not root, so it already runs unprivileged");
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -345,7 +363,7 @@ fn bad_vary_spec_is_refused() {
 #[test]
 fn missing_user_namespaces_give_a_clear_error_and_write_nothing() {
     if !nix_is_root() {
-        eprintln!("skipping: needs root to limit user namespaces in a child namespace");
+        common::skip("needs root to limit user namespaces in a child namespace");
         return;
     }
     // user.max_user_namespaces is per user namespace: set it to 0 in a
@@ -371,7 +389,7 @@ fn missing_user_namespaces_give_a_clear_error_and_write_nothing() {
 #[test]
 fn ro_binds_are_read_only_all_the_way_down_and_keep_their_path() {
     if !nix_is_root() {
-        eprintln!("skipping: needs root to mount a nested tmpfs in a private namespace");
+        common::skip("needs root to mount a nested tmpfs in a private namespace");
         return;
     }
     let host = tempfile::tempdir().unwrap();
@@ -440,6 +458,22 @@ fn ro_binds_are_read_only_all_the_way_down_and_keep_their_path() {
     );
 }
 
+/// `repro build SRC` with its repro.toml, nothing varied, into a fresh
+/// output dir; returns what it printed and the dir holding `out/`.
+fn build_tree(src: &Path, extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let o = repro()
+        .arg("build")
+        .arg(src)
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args(["--source-date-epoch", "1", "--vary=-all"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (o, out)
+}
+
 #[test]
 fn repro_toml_cannot_weaken_the_sandbox_by_itself() {
     let src = tempfile::tempdir().unwrap();
@@ -449,19 +483,7 @@ fn repro_toml_cannot_weaken_the_sandbox_by_itself() {
          [sandbox]\nnetwork = true\n",
     )
     .unwrap();
-    let run = |extra: &[&str]| {
-        let out = tempfile::tempdir().unwrap();
-        let o = repro()
-            .arg("build")
-            .arg(src.path())
-            .arg("--out")
-            .arg(out.path().join("out"))
-            .args(["--source-date-epoch", "1", "--vary=-all"])
-            .args(extra)
-            .output()
-            .unwrap();
-        (o, out)
-    };
+    let run = |extra: &[&str]| build_tree(src.path(), extra);
     let (o, _) = run(&[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -477,4 +499,106 @@ fn repro_toml_cannot_weaken_the_sandbox_by_itself() {
             true
         );
     }
+}
+
+/// A toolchain under a 0700 home (root's `~/.cargo` in a CI container):
+/// the build's unprivileged uid cannot walk there, yet `--ro-bind` of it
+/// works and the build runs the tool.
+#[test]
+fn binds_under_a_closed_home_work_as_root() {
+    if !nix_is_root() {
+        common::skip("needs root: an unprivileged user's own home is open to its builds");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(home.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    let tc = home.path().join(".toolchain");
+    fs::create_dir_all(tc.join("bin")).unwrap();
+    let tool = tc.join("bin/mktool");
+    fs::write(&tool, "#!/bin/sh\necho built-by-tool > dist/out.txt\n").unwrap();
+    fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+    let b = probe(
+        &format!("{}", tool.display()),
+        &["--ro-bind", tc.to_str().unwrap()],
+        |_| {},
+    );
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    assert_eq!(b.read("dist/out.txt"), "built-by-tool\n");
+    // The report names the tool as the build saw it, with its digest.
+    let r = read_json(&b.out.path().join("out/report.json"));
+    let sh = &r["tools"][0];
+    assert_eq!(sh["role"], "command");
+    assert_eq!(sh["path"], "/usr/bin/sh");
+    assert_eq!(sh["sha256"].as_str().unwrap().len(), 64);
+}
+
+/// A build command that only the host can see is refused before any run,
+/// with the exact flags that make it visible.
+#[test]
+fn a_command_outside_the_sandbox_names_the_flags_that_fix_it() {
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join(".cargo/bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::create_dir_all(home.path().join(".rustup")).unwrap();
+    let tool = bin.join("repro-test-tool");
+    fs::write(&tool, "#!/bin/sh\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let o = repro()
+        .arg("build")
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .args(["--source-date-epoch", "1", "--artifacts", "dist/*"])
+        .args(["--", "repro-test-tool"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let h = home.path().display();
+    let want = format!(
+        "resolves to {}/.cargo/bin/repro-test-tool on the host, which the sandbox does not show",
+        h
+    );
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    let flags = format!(
+        "--ro-bind {h}/.cargo --ro-bind {h}/.rustup --env CARGO_HOME={h}/.cargo --env RUSTUP_HOME={h}/.rustup"
+    );
+    assert!(stderr(&o).contains(&flags), "{}", stderr(&o));
+    assert!(!out.path().join("out/runs").exists());
+}
+
+/// `--ro-bind P` given by the user satisfies `ro_paths = [P]` in the
+/// tree's repro.toml; the refusal names the exact flags that work.
+#[test]
+fn ro_paths_are_satisfied_by_the_same_ro_bind() {
+    let src = tempfile::tempdir().unwrap();
+    let extra = tempfile::tempdir().unwrap();
+    let shared = extra.path().canonicalize().unwrap();
+    fs::write(shared.join("data.txt"), "from the host\n").unwrap();
+    fs::write(
+        src.path().join("repro.toml"),
+        format!(
+            "[build]\ncommand = [\"sh\", \"-c\", \"mkdir -p dist; cat {0}/data.txt > dist/x\"]\n\
+             artifacts = [\"dist/*\"]\n[sandbox]\nro_paths = [\"{0}\"]\n",
+            shared.display()
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| build_tree(src.path(), extra);
+    let (o, _) = run(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    let want = format!("Pass --ro-bind {}, or --trust-config", shared.display());
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    // The advice works as given.
+    let (o, out) = run(&["--ro-bind", shared.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let built = fs::read_to_string(out.path().join("out/runs/1/src/dist/x")).unwrap();
+    assert_eq!(built, "from the host\n");
+    let r = read_json(&out.path().join("out/report.json"));
+    assert_eq!(r["sandbox"]["ro_binds"], serde_json::json!([shared]));
 }

@@ -1235,6 +1235,12 @@ fn run_tool(cmd: &mut std::process::Command) -> Option<()> {
     let out = match cmd.output() {
         Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // CI sets REPRO_TEST_STRICT=1 and installs every tool: there a
+            // skip is a failure, so testing cannot silently stop.
+            assert!(
+                std::env::var_os("REPRO_TEST_STRICT").is_none_or(|v| v != "1"),
+                "REPRO_TEST_STRICT=1 forbids skipping, but there is no `{name}` on this machine"
+            );
             eprintln!("skipping: no `{name}` on this machine");
             return None;
         }

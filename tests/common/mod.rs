@@ -53,3 +53,40 @@ pub fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();
     serde_json::from_str(&text).unwrap()
 }
+
+/// True when CI asks that no test skip (`REPRO_TEST_STRICT=1`): a missing
+/// optional tool is then a failure, so CI cannot silently stop testing.
+pub fn strict() -> bool {
+    std::env::var_os("REPRO_TEST_STRICT").is_some_and(|v| v == "1")
+}
+
+/// Skips the calling test's remaining checks, saying why on stderr (shown
+/// with `--nocapture` and on failure); panics instead under
+/// `REPRO_TEST_STRICT=1`.
+pub fn skip(reason: &str) {
+    assert!(
+        !strict(),
+        "REPRO_TEST_STRICT=1 forbids skipping, but: {reason}"
+    );
+    eprintln!("skipping: {reason}");
+}
+
+/// True when `tool` is listed in `REPRO_TEST_HIDE_TOOLS` (comma-separated):
+/// the suite then behaves as on a machine without it. The product's own
+/// optional tools are hidden with `REPRO_FAKETIME_LIB=none` and
+/// `REPRO_DISORDERFS=none`, which repro itself honours.
+pub fn hidden(tool: &str) -> bool {
+    std::env::var("REPRO_TEST_HIDE_TOOLS")
+        .map(|v| v.split(',').any(|t| t.trim() == tool))
+        .unwrap_or(false)
+}
+
+/// Why `variation` was not applied in the build whose report is `report`,
+/// or None when it was.
+pub fn unavailable_reason(report: &Value, variation: &str) -> Option<String> {
+    report["variations"]["unavailable"]
+        .as_array()?
+        .iter()
+        .find(|u| u["name"] == variation)
+        .map(|u| u["reason"].as_str().unwrap_or_default().to_string())
+}
