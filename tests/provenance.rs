@@ -399,6 +399,58 @@ fn an_equivalent_attestation_needs_accept_normalized() {
 }
 
 #[test]
+fn without_artifacts_only_signatures_are_checked_and_that_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("k");
+    assert_eq!(keygen(&k, "ed25519").status.code(), Some(0));
+    let out = dir.path().join("out");
+    let att = dir.path().join("a.intoto.jsonl");
+    build_and_attest("hello-tarball", &out, &k.with_extension("key"), &att);
+    let public = k.with_extension("pub");
+    let artifact = out.join("artifacts/dist/hello-0.1.tar.gz");
+    let with = |extra: &[&std::ffi::OsStr]| {
+        let mut all = vec![
+            "--key".as_ref(),
+            os(&public),
+            "--attestation".as_ref(),
+            os(&att),
+        ];
+        all.extend_from_slice(extra);
+        verify(&all)
+    };
+
+    let o = with(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "no ARTIFACT given: only the signatures and statements were checked; \
+             no artifact was matched against the subjects"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("verification passed"), "{}", stdout(&o));
+
+    let o = with(&["--require-artifacts".as_ref()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("failed: no ARTIFACT given; --require-artifacts requires at least one"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("verification FAILED"), "{}", stderr(&o));
+
+    let o = with(&["--require-artifacts".as_ref(), os(&artifact)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("no ARTIFACT"), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("attested by 1 key(s)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn a_missing_or_unknown_verdict_is_rejected_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let k = dir.path().join("k");

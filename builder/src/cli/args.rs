@@ -42,7 +42,9 @@ pub enum Command {
     ///
     /// By default the attested verdict must be REPRODUCIBLE
     /// (--accept-normalized also accepts EQUIVALENT_AFTER_NORMALIZATION,
-    /// --allow-not-reproducible any verdict).
+    /// --allow-not-reproducible any verdict). Without an ARTIFACT only the
+    /// signatures and statements are checked (--require-artifacts makes
+    /// that a failure).
     ///
     /// Exit codes: 0 all holds, 1 verification failed (the reason is
     /// printed), 2 usage or I/O error.
@@ -128,8 +130,14 @@ pub struct VerifyArgs {
     pub attestations: Vec<PathBuf>,
 
     /// Artifacts whose SHA-256 must be a subject of the attestations.
+    /// Without any, only signatures and statements are checked.
     #[arg(value_name = "ARTIFACT")]
     pub artifacts: Vec<PathBuf>,
+
+    /// Fail when no ARTIFACT is given, instead of checking only the
+    /// signatures and statements.
+    #[arg(long)]
+    pub require_artifacts: bool,
 
     /// Also accept the verdict EQUIVALENT_AFTER_NORMALIZATION (by default
     /// only REPRODUCIBLE passes).

@@ -5,7 +5,9 @@
 //!
 //! The defaults are the strict ones, so that forgetting a flag cannot let
 //! something through: the attested verdict must be REPRODUCIBLE unless
-//! `--accept-normalized` or `--allow-not-reproducible` loosen that.
+//! `--accept-normalized` or `--allow-not-reproducible` loosen that, and a
+//! run without ARTIFACT says loudly that no artifact was checked
+//! (`--require-artifacts` makes it fail).
 //!
 //! Exit codes: 0 when everything holds, 1 when verification fails (each
 //! reason is printed), 2 for usage and I/O errors (unreadable keys, files).
@@ -83,6 +85,18 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
 
     let mut unmet: Vec<String> = Vec::new();
     if artifacts.is_empty() {
+        if args.require_artifacts {
+            unmet.push(
+                "no ARTIFACT given; --require-artifacts requires at least one \
+                 to match against the attested subjects"
+                    .into(),
+            );
+        } else {
+            eprintln!(
+                "note: no ARTIFACT given: only the signatures and statements were checked; \
+                 no artifact was matched against the subjects"
+            );
+        }
         let signers: BTreeSet<&String> = valid.iter().flat_map(|(_, v)| &v.keyids).collect();
         if signers.len() < args.threshold {
             unmet.push(format!(
