@@ -135,6 +135,11 @@ fn a_bad_signing_key_fails_before_building() {
 fn build_and_attest(fixture_name: &str, out: &Path, key: &Path, output: &Path) {
     let o = build(fixture_name, out, &[]);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    attest(out, key, output);
+}
+
+/// `repro attest` of the report in `out`, signed with `key`, into `output`.
+fn attest(out: &Path, key: &Path, output: &Path) {
     let o = repro()
         .arg("attest")
         .arg("--report")
@@ -271,13 +276,17 @@ fn attest_then_verify_with_policy_and_tampering() {
 }
 
 #[test]
-fn require_reproducible_rejects_a_negative_attestation() {
+fn a_not_reproducible_attestation_is_rejected_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let k = dir.path().join("k");
     assert_eq!(keygen(&k, "ed25519").status.code(), Some(0));
     let out = dir.path().join("out");
     let att = dir.path().join("a.intoto.jsonl");
     build_and_attest("leaks-time", &out, &k.with_extension("key"), &att);
+    assert_eq!(
+        read_json(&out.join("report.json"))["verdict"],
+        "NOT_REPRODUCIBLE"
+    );
     let public = k.with_extension("pub");
     let args = [
         "--key".as_ref(),
@@ -285,19 +294,238 @@ fn require_reproducible_rejects_a_negative_attestation() {
         "--attestation".as_ref(),
         os(&att),
     ];
-    // The statement itself is valid: it honestly says NOT_REPRODUCIBLE.
-    let o = verify(&args);
+    let with = |extra: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(extra.iter().map(std::ffi::OsStr::new));
+        verify(&all)
+    };
+
+    // The signature and statement are fine, but the statement honestly
+    // says NOT_REPRODUCIBLE, and REPRODUCIBLE is the default policy.
+    for extra in [
+        &[][..],
+        &["--require-reproducible"],
+        &["--accept-normalized"],
+    ] {
+        let o = with(extra);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains("verdict is NOT_REPRODUCIBLE, REPRODUCIBLE is required"),
+            "{extra:?}: {}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("verification FAILED"), "{}", stderr(&o));
+        assert!(!stdout(&o).contains("verification passed"));
+    }
+
+    // Opting out of the verdict policy accepts it, and says so.
+    let o = with(&["--allow-not-reproducible"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stdout(&o).contains("verdict NOT_REPRODUCIBLE"));
-    let mut strict = args.to_vec();
-    strict.push("--require-reproducible".as_ref());
-    let o = verify(&strict);
-    assert_eq!(o.status.code(), Some(1));
+    let out_text = stdout(&o);
+    assert!(out_text.contains("verdict NOT_REPRODUCIBLE"), "{out_text}");
     assert!(
-        stderr(&o).contains("verdict is NOT_REPRODUCIBLE"),
+        out_text.contains("verdict not required (--allow-not-reproducible)"),
+        "{out_text}"
+    );
+    assert!(out_text.contains("verification passed"), "{out_text}");
+
+    // The old opt-in and the opt-out contradict each other: a usage error.
+    let o = with(&["--require-reproducible", "--allow-not-reproducible"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn an_equivalent_attestation_needs_accept_normalized() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("k");
+    assert_eq!(keygen(&k, "ed25519").status.code(), Some(0));
+    let out = dir.path().join("out");
+    // --normalize publishes the canonical file, which is the subject.
+    let o = build("leaks-order", &out, &["--normalize".as_ref()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        read_json(&out.join("report.json"))["verdict"],
+        "EQUIVALENT_AFTER_NORMALIZATION"
+    );
+    let att = dir.path().join("a.intoto.jsonl");
+    attest(&out, &k.with_extension("key"), &att);
+    let public = k.with_extension("pub");
+    let artifact = out.join("artifacts/dist/data.zip");
+    let with = |extra: &[&str]| {
+        let mut c = repro();
+        c.arg("verify")
+            .arg("--key")
+            .arg(&public)
+            .arg("--attestation")
+            .arg(&att)
+            .args(extra)
+            .arg(&artifact);
+        c.output().unwrap()
+    };
+
+    let o = with(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "verdict is EQUIVALENT_AFTER_NORMALIZATION, REPRODUCIBLE is required \
+             (--accept-normalized accepts it"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("is not a subject of any valid attestation"),
+        "{err}"
+    );
+
+    let o = with(&["--accept-normalized"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out_text = stdout(&o);
+    assert!(
+        out_text.contains("verdict EQUIVALENT_AFTER_NORMALIZATION")
+            && out_text.contains("accepted (--accept-normalized)"),
+        "{out_text}"
+    );
+    assert!(out_text.contains("attested by 1 key(s)"), "{out_text}");
+    assert!(!stderr(&o).contains("no ARTIFACT"), "{}", stderr(&o));
+
+    let o = with(&["--allow-not-reproducible"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("verdict not required"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn without_artifacts_only_signatures_are_checked_and_that_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("k");
+    assert_eq!(keygen(&k, "ed25519").status.code(), Some(0));
+    let out = dir.path().join("out");
+    let att = dir.path().join("a.intoto.jsonl");
+    build_and_attest("hello-tarball", &out, &k.with_extension("key"), &att);
+    let public = k.with_extension("pub");
+    let artifact = out.join("artifacts/dist/hello-0.1.tar.gz");
+    let with = |extra: &[&std::ffi::OsStr]| {
+        let mut all = vec![
+            "--key".as_ref(),
+            os(&public),
+            "--attestation".as_ref(),
+            os(&att),
+        ];
+        all.extend_from_slice(extra);
+        verify(&all)
+    };
+
+    let o = with(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "no ARTIFACT given: only the signatures and statements were checked; \
+             no artifact was matched against the subjects"
+        ),
         "{}",
         stderr(&o)
     );
+    assert!(stdout(&o).contains("verification passed"), "{}", stdout(&o));
+
+    let o = with(&["--require-artifacts".as_ref()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("failed: no ARTIFACT given; --require-artifacts requires at least one"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("verification FAILED"), "{}", stderr(&o));
+
+    let o = with(&["--require-artifacts".as_ref(), os(&artifact)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("no ARTIFACT"), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("attested by 1 key(s)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_missing_or_unknown_verdict_is_rejected_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("k");
+    assert_eq!(keygen(&k, "ed25519").status.code(), Some(0));
+    let out = dir.path().join("out");
+    assert_eq!(build("hello-tarball", &out, &[]).status.code(), Some(0));
+    let key = provenance::keys::load_signing_key(&k.with_extension("key")).unwrap();
+    let public = k.with_extension("pub");
+    let artifact = out.join("artifacts/dist/hello-0.1.tar.gz");
+
+    // Statements another tool could sign: repro's own, with the
+    // reproducibility record removed or its verdict replaced.
+    let original = read_json(&out.join("provenance.json"));
+    let byproducts = |s: &mut Value| {
+        s["predicate"]["runDetails"]["byproducts"]
+            .as_array_mut()
+            .unwrap()
+            .clone()
+    };
+    let mut unrecorded = original.clone();
+    let kept: Vec<Value> = byproducts(&mut unrecorded)
+        .into_iter()
+        .filter(|b| b["name"] != "reproducibility")
+        .collect();
+    unrecorded["predicate"]["runDetails"]["byproducts"] = Value::from(kept);
+    let mut unknown = original.clone();
+    let changed: Vec<Value> = byproducts(&mut unknown)
+        .into_iter()
+        .map(|mut b| {
+            if b["name"] == "reproducibility" {
+                b["annotations"]["verdict"] = Value::from("PROBABLY_FINE");
+            }
+            b
+        })
+        .collect();
+    unknown["predicate"]["runDetails"]["byproducts"] = Value::from(changed);
+
+    for (name, statement, reason) in [
+        (
+            "unrecorded",
+            unrecorded,
+            "no reproducibility verdict recorded, REPRODUCIBLE is required",
+        ),
+        (
+            "unknown",
+            unknown,
+            "verdict is \"PROBABLY_FINE\", REPRODUCIBLE is required",
+        ),
+    ] {
+        let bytes = serde_json::to_vec(&statement).unwrap();
+        let statement = provenance::validate_statement(&bytes).unwrap();
+        let envelope = provenance::sign_statement(&statement, &[&key]).unwrap();
+        let att = dir.path().join(format!("{name}.intoto.jsonl"));
+        fs::write(&att, envelope.to_json_line().unwrap()).unwrap();
+        let args = [
+            "--key".as_ref(),
+            os(&public),
+            "--attestation".as_ref(),
+            os(&att),
+            os(&artifact),
+        ];
+        let o = verify(&args);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stdout(&o));
+        assert!(stderr(&o).contains(reason), "{name}: {}", stderr(&o));
+
+        let mut allowed = args.to_vec();
+        allowed.push("--allow-not-reproducible".as_ref());
+        let o = verify(&allowed);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        assert!(
+            stdout(&o).contains("verdict not required"),
+            "{name}: {}",
+            stdout(&o)
+        );
+    }
 }
 
 #[test]

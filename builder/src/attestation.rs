@@ -152,6 +152,49 @@ pub fn statement(report: &Report, builder_id: &str) -> Result<Option<Statement>>
     Ok(Some(Statement::new(subjects, &p)?))
 }
 
+/// What a statement's `reproducibility` record says the build's verdict was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordedVerdict {
+    /// A verdict repro writes.
+    Known(Verdict),
+    /// A verdict string repro does not know (another or newer writer).
+    Unknown(String),
+    /// No `reproducibility` byproduct, or one without a verdict string.
+    Unrecorded,
+}
+
+impl std::fmt::Display for RecordedVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordedVerdict::Known(v) => f.write_str(v.as_str()),
+            RecordedVerdict::Unknown(s) => write!(f, "{s:?}"),
+            RecordedVerdict::Unrecorded => f.write_str("unrecorded"),
+        }
+    }
+}
+
+/// The verdict of the `reproducibility` byproduct that [`statement`] writes.
+///
+/// This is the one place it is read back. The record carries it twice (as
+/// `annotations.verdict` and inside `content`); the annotation is the one
+/// read, as any SLSA tool would see it.
+pub fn recorded_verdict(p: &Provenance) -> RecordedVerdict {
+    let name = p
+        .run_details
+        .byproducts
+        .iter()
+        .find(|b| b.name.as_deref() == Some("reproducibility"))
+        .and_then(|b| b.annotations.get("verdict"))
+        .and_then(|v| v.as_str());
+    match name {
+        None => RecordedVerdict::Unrecorded,
+        Some(name) => match Verdict::ALL.into_iter().find(|v| v.as_str() == name) {
+            Some(v) => RecordedVerdict::Known(v),
+            None => RecordedVerdict::Unknown(name.to_string()),
+        },
+    }
+}
+
 /// A stable id for this invocation: the digest of when and what it built.
 fn invocation_id(report: &Report) -> String {
     let seed = format!(
@@ -159,4 +202,39 @@ fn invocation_id(report: &Report) -> String {
         report.started_at, report.source.path, report.source.digest
     );
     provenance::sha256_hex(seed.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_record(annotations: serde_json::Value) -> Provenance {
+        let mut p = Provenance::new(BUILD_TYPE, DEFAULT_BUILDER_ID, json!({}));
+        let mut record = ResourceDescriptor::from_bytes("reproducibility", b"{}");
+        if let serde_json::Value::Object(map) = annotations {
+            record.annotations = map;
+        }
+        p.run_details.byproducts.push(record);
+        p
+    }
+
+    #[test]
+    fn recorded_verdict_reads_the_reproducibility_annotation() {
+        for v in Verdict::ALL {
+            assert_eq!(
+                recorded_verdict(&with_record(json!({ "verdict": v.as_str() }))),
+                RecordedVerdict::Known(v)
+            );
+        }
+        assert_eq!(
+            recorded_verdict(&with_record(json!({ "verdict": "reproducible" }))),
+            RecordedVerdict::Unknown("reproducible".into())
+        );
+        assert_eq!(
+            recorded_verdict(&with_record(json!({ "verdict": true }))),
+            RecordedVerdict::Unrecorded
+        );
+        let bare = Provenance::new(BUILD_TYPE, DEFAULT_BUILDER_ID, json!({}));
+        assert_eq!(recorded_verdict(&bare), RecordedVerdict::Unrecorded);
+    }
 }

@@ -28,6 +28,26 @@ pub enum Verdict {
     Error,
 }
 
+impl Verdict {
+    /// Every verdict, in order of preference.
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Reproducible,
+        Verdict::EquivalentAfterNormalization,
+        Verdict::NotReproducible,
+        Verdict::Error,
+    ];
+
+    /// The name report.json and provenance use, e.g. `NOT_REPRODUCIBLE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Reproducible => "REPRODUCIBLE",
+            Verdict::EquivalentAfterNormalization => "EQUIVALENT_AFTER_NORMALIZATION",
+            Verdict::NotReproducible => "NOT_REPRODUCIBLE",
+            Verdict::Error => "ERROR",
+        }
+    }
+}
+
 /// Everything a reader needs to judge and redo the build.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -468,6 +488,13 @@ mod tests {
              \n\
              NOT REPRODUCIBLE: 1 of 2 artifacts differs between 2 runs\n"
         );
+    }
+
+    #[test]
+    fn verdict_names_are_the_serialized_names() {
+        for v in Verdict::ALL {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
+        }
     }
 
     #[test]

@@ -40,6 +40,12 @@ pub enum Command {
     Attest(AttestArgs),
     /// Check signed provenance: signatures, statement, artifacts and policy.
     ///
+    /// By default the attested verdict must be REPRODUCIBLE
+    /// (--accept-normalized also accepts EQUIVALENT_AFTER_NORMALIZATION,
+    /// --allow-not-reproducible any verdict). Without an ARTIFACT only the
+    /// signatures and statements are checked (--require-artifacts makes
+    /// that a failure).
+    ///
     /// Exit codes: 0 all holds, 1 verification failed (the reason is
     /// printed), 2 usage or I/O error.
     Verify(VerifyArgs),
@@ -124,11 +130,28 @@ pub struct VerifyArgs {
     pub attestations: Vec<PathBuf>,
 
     /// Artifacts whose SHA-256 must be a subject of the attestations.
+    /// Without any, only signatures and statements are checked.
     #[arg(value_name = "ARTIFACT")]
     pub artifacts: Vec<PathBuf>,
 
-    /// Require that the build reproduced (verdict REPRODUCIBLE).
+    /// Fail when no ARTIFACT is given, instead of checking only the
+    /// signatures and statements.
     #[arg(long)]
+    pub require_artifacts: bool,
+
+    /// Also accept the verdict EQUIVALENT_AFTER_NORMALIZATION (by default
+    /// only REPRODUCIBLE passes).
+    #[arg(long)]
+    pub accept_normalized: bool,
+
+    /// Accept any verdict, NOT_REPRODUCIBLE or none included: check only
+    /// signatures, statements, subjects and the other policy flags.
+    #[arg(long, conflicts_with = "accept_normalized")]
+    pub allow_not_reproducible: bool,
+
+    /// Require the verdict REPRODUCIBLE: now the default, so this changes
+    /// nothing; accepted so existing scripts keep working.
+    #[arg(long, hide = true, conflicts_with_all = ["accept_normalized", "allow_not_reproducible"])]
     pub require_reproducible: bool,
 
     /// Require this builder id.

@@ -3,6 +3,12 @@
 //! independent rebuilders (`--threshold K`: at least K distinct trusted
 //! keys attest the same artifact digest).
 //!
+//! The defaults are the strict ones, so that forgetting a flag cannot let
+//! something through: the attested verdict must be REPRODUCIBLE unless
+//! `--accept-normalized` or `--allow-not-reproducible` loosen that, and a
+//! run without ARTIFACT says loudly that no artifact was checked
+//! (`--require-artifacts` makes it fail).
+//!
 //! Exit codes: 0 when everything holds, 1 when verification fails (each
 //! reason is printed), 2 for usage and I/O errors (unreadable keys, files).
 
@@ -13,7 +19,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _, Result};
 use provenance::VerifiedStatement;
 
+use crate::attestation::{recorded_verdict, RecordedVerdict};
 use crate::cli::VerifyArgs;
+use crate::report::Verdict;
 
 /// Exit code when verification fails.
 const EXIT_FAILED: u8 = 1;
@@ -67,8 +75,8 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
             }
         };
         match check_policy(&args, &v) {
-            Ok(()) => {
-                crate::outln!("ok  {label}: {}", summary(&v));
+            Ok(note) => {
+                crate::outln!("ok  {label}: {}{note}", summary(&v));
                 valid.push((label.clone(), v));
             }
             Err(reason) => failures.push(format!("{label}: {reason}")),
@@ -77,6 +85,18 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
 
     let mut unmet: Vec<String> = Vec::new();
     if artifacts.is_empty() {
+        if args.require_artifacts {
+            unmet.push(
+                "no ARTIFACT given; --require-artifacts requires at least one \
+                 to match against the attested subjects"
+                    .into(),
+            );
+        } else {
+            eprintln!(
+                "note: no ARTIFACT given: only the signatures and statements were checked; \
+                 no artifact was matched against the subjects"
+            );
+        }
         let signers: BTreeSet<&String> = valid.iter().flat_map(|(_, v)| &v.keyids).collect();
         if signers.len() < args.threshold {
             unmet.push(format!(
@@ -140,8 +160,10 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(EXIT_FAILED))
 }
 
-/// The policy flags, applied to one verified statement.
-fn check_policy(args: &VerifyArgs, v: &VerifiedStatement) -> Result<(), String> {
+/// The policy flags, applied to one verified statement: Ok with a note
+/// for the `ok` line (empty when there is nothing to add), or the reason
+/// the statement fails.
+fn check_policy(args: &VerifyArgs, v: &VerifiedStatement) -> Result<String, String> {
     let builder = &v.provenance.run_details.builder.id;
     if let Some(want) = &args.builder_id {
         if builder != want {
@@ -150,34 +172,27 @@ fn check_policy(args: &VerifyArgs, v: &VerifiedStatement) -> Result<(), String> 
             ));
         }
     }
-    if args.require_reproducible {
-        match verdict(v) {
-            Some(verdict) if verdict == "REPRODUCIBLE" => {}
-            Some(verdict) => {
-                return Err(format!(
-                    "verdict is {verdict}, --require-reproducible requires REPRODUCIBLE"
-                ))
-            }
-            None => {
-                return Err(
-                    "no reproducibility record; --require-reproducible cannot be satisfied".into(),
-                )
-            }
-        }
+    if args.allow_not_reproducible {
+        return Ok("; verdict not required (--allow-not-reproducible)".into());
     }
-    Ok(())
-}
-
-/// The verdict in the `reproducibility` byproduct, if any.
-fn verdict(v: &VerifiedStatement) -> Option<String> {
-    v.provenance
-        .run_details
-        .byproducts
-        .iter()
-        .find(|b| b.name.as_deref() == Some("reproducibility"))
-        .and_then(|b| b.annotations.get("verdict"))
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
+    match recorded_verdict(&v.provenance) {
+        RecordedVerdict::Known(Verdict::Reproducible) => Ok(String::new()),
+        RecordedVerdict::Known(Verdict::EquivalentAfterNormalization) if args.accept_normalized => {
+            Ok("; equivalent after normalization accepted (--accept-normalized)".into())
+        }
+        RecordedVerdict::Known(Verdict::EquivalentAfterNormalization) => Err(format!(
+            "verdict is {}, REPRODUCIBLE is required \
+             (--accept-normalized accepts it, --allow-not-reproducible any verdict)",
+            Verdict::EquivalentAfterNormalization.as_str()
+        )),
+        RecordedVerdict::Unrecorded => Err("no reproducibility verdict recorded, \
+             REPRODUCIBLE is required (--allow-not-reproducible accepts that)"
+            .into()),
+        other => Err(format!(
+            "verdict is {other}, REPRODUCIBLE is required \
+             (--allow-not-reproducible accepts any verdict)"
+        )),
+    }
 }
 
 /// One line: builder, source, runs, verdict, signers.
@@ -205,7 +220,7 @@ fn summary(v: &VerifiedStatement) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         ext["runs"].as_u64().unwrap_or(0),
-        verdict(v).unwrap_or_else(|| "unrecorded".into()),
+        recorded_verdict(&v.provenance),
         v.statement.subject.len(),
         v.keyids
             .iter()
