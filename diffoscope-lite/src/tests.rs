@@ -552,6 +552,30 @@ fn binary_difference_is_a_hexdump_with_offsets() {
 }
 
 #[test]
+fn hexdump_words_are_not_hints() {
+    // Two bytes 0x10 0x00 print as the hex word `1000`, a build's uid, on
+    // one side only; and the offsets and words around it could read as
+    // anything. None of it is text, so no hint may come from it.
+    let mut a: Vec<u8> = vec![0, 0xff, 0xfe, 0x80];
+    a.extend_from_slice(&[0x10, 0x00, 0x20, 0x23, 0x00, 0x01]);
+    let mut b = a.clone();
+    b[4] = 0x17;
+    let p = pair("x.bin", &a, "x.bin", &b);
+    let mut d = diff(&p);
+    let cx = HintContext {
+        uids: vec![1000, 2023],
+        source_date_epoch: Some(1_700_000_000),
+        ..HintContext::default()
+    };
+    annotate(&mut d, &cx);
+    let u = d.unified_diff.as_deref().unwrap();
+    assert!(u.contains("-00000000: 00ff fe80 1000 2023"), "{u}");
+    assert!(d.hexdump);
+    assert!(d.hints.is_empty(), "{:?}", d.hints);
+    assert!(!text_of(&d).contains("likely cause"), "{}", text_of(&d));
+}
+
+#[test]
 fn max_diff_lines_marker() {
     let a: String = (0..500).map(|i| format!("{i}\n")).collect();
     let b: String = (0..500).map(|i| format!("{}\n", i * 2)).collect();
