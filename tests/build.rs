@@ -207,6 +207,35 @@ fn leaks_order_is_equivalent_after_normalization() {
 }
 
 #[test]
+fn equivalent_build_says_one_thing() {
+    // leaks-umask's tar differs only in modes, which normalization removes.
+    // The culprit search still runs, and then it explains noise: nothing on
+    // the screen may call the build "not reproducible", with or without
+    // --accept-normalized. Only umask is varied: one extra run names it.
+    for (extra, code) in [
+        (&["--vary=-all,+umask"][..], 1),
+        (&["--vary=-all,+umask", "--accept-normalized"][..], 0),
+    ] {
+        let (o, _out) = build(&fixture("leaks-umask"), extra);
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(
+            text.contains("EQUIVALENT AFTER NORMALIZATION: 1 of 1 artifact differs only in noise"),
+            "{text}"
+        );
+        assert!(
+            text.contains("noise: caused by umask (1 extra run)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dist/data.tar (run 1 vs run 2; noise only, equal after normalization):"),
+            "{text}"
+        );
+        assert!(!text.to_lowercase().contains("not reproducible"), "{text}");
+    }
+}
+
+#[test]
 fn environment_is_scrubbed_and_epoch_pinned() {
     let src = tempfile::tempdir().unwrap();
     write_project(

@@ -77,7 +77,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             } else {
                 crate::out!("{}", report.render_table());
                 if let Some(b) = &report.bisect {
-                    crate::outln!("{}", b.summary());
+                    crate::outln!("{}", b.summary(report.verdict));
                 }
                 print_diffs(&cfg, &report);
             }
@@ -388,7 +388,18 @@ fn print_diffs(cfg: &BuildConfig, report: &Report) {
             crate::outln!("\n{}: no diff: {e}", a.path);
             continue;
         }
-        crate::outln!("\n{} (run {} vs run {}):", a.path, d.runs[0], d.runs[1]);
+        // An EQUIVALENT artifact's diff is noise; say so where it is listed.
+        let noise = if a.status == ArtifactStatus::Equivalent {
+            "; noise only, equal after normalization"
+        } else {
+            ""
+        };
+        crate::outln!(
+            "\n{} (run {} vs run {}{noise}):",
+            a.path,
+            d.runs[0],
+            d.runs[1]
+        );
         for line in d.summary.iter().take(SUMMARY_LINES) {
             crate::outln!("  {line}");
         }
