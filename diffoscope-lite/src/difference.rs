@@ -34,7 +34,7 @@ pub struct Difference {
 }
 
 /// A metadata field whose value differs between the two sides.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MetadataDifference {
     /// Which field.
     pub field: MetaField,

@@ -95,7 +95,7 @@ impl fmt::Display for Cause {
 }
 
 /// One likely cause, with what gave it away.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Hint {
     /// The cause.
     pub cause: Cause,

@@ -1,7 +1,10 @@
 //! One self-contained HTML page: no script, no external resource, readable
 //! offline. Each nested entry is a collapsible `<details>` section (open by
 //! default), with its comments, metadata differences, likely causes and
-//! the unified diff or hexdump, coloured by CSS classes.
+//! the unified diff or hexdump, coloured by CSS classes. A metadata
+//! difference that many entries share (see [`crate::grouping`]) is shown
+//! once after the tree, its members in a closed section, so the content
+//! differences come first.
 //!
 //! Everything from the artifacts is HTML-escaped after control characters
 //! are escaped, so a member name cannot inject markup or fake lines.
@@ -10,6 +13,7 @@ use std::io::Write;
 
 use super::escape;
 use crate::difference::Difference;
+use crate::grouping::{group, MetadataGroup};
 use crate::{Error, Result};
 
 const STYLE: &str = "
@@ -24,6 +28,8 @@ table.meta td, table.meta th { border: 1px solid #dde; padding: .15em .5em; text
 pre.diff { background: #f8f8fa; padding: .5em; overflow-x: auto; margin: .3em 0; }
 .del { background: #fde8e8; color: #a40000; } .ins { background: #e6f6e6; color: #0a6a0a; }
 .hunk { color: #0a5a8a; } .omit { color: #8a5a00; font-style: italic; }
+h2 { font-size: 1.05em; margin-top: 1.5em; }
+ul.members { font-family: monospace; margin: .3em 0; }
 ";
 
 /// HTML-escapes `s` after escaping control characters.
@@ -106,6 +112,20 @@ fn node(out: &mut dyn Write, d: &Difference, top: bool) -> std::io::Result<()> {
     Ok(())
 }
 
+/// One shared metadata difference: the difference and its count as the
+/// heading, the members inside (closed: they are many by definition).
+fn metadata_group(out: &mut dyn Write, g: &MetadataGroup) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "<details class=\"group\"><summary>{}</summary><ul class=\"members\">",
+        h(&g.to_string(), false)
+    )?;
+    for m in &g.members {
+        writeln!(out, "<li>{}</li>", h(m, false))?;
+    }
+    writeln!(out, "</ul></details>")
+}
+
 /// Prints `diff` as one self-contained HTML page.
 pub fn html(diff: &Difference, out: &mut dyn Write) -> Result<()> {
     let write = |source| Error::Write {
@@ -127,7 +147,14 @@ pub fn html(diff: &Difference, out: &mut dyn Write) -> Result<()> {
             h(&diff.source1, false),
             h(&diff.source2, false)
         )?;
-        node(out, diff, true)?;
+        let grouped = group(diff);
+        node(out, &grouped.tree, true)?;
+        if !grouped.groups.is_empty() {
+            writeln!(out, "<h2>Metadata differences shared by many entries</h2>")?;
+            for g in &grouped.groups {
+                metadata_group(out, g)?;
+            }
+        }
         writeln!(out, "</body></html>")?;
         out.flush()
     };
