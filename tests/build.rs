@@ -236,6 +236,50 @@ fn equivalent_build_says_one_thing() {
 }
 
 #[test]
+fn shared_mode_change_does_not_hide_the_content_change() {
+    // 40 files whose modes follow the umask, and one whose content is the
+    // umask: under umask 002 every mode differs the same way. The terminal
+    // lists the content change first and the mode change once, with its
+    // count, instead of 41 lines that push the content off the summary.
+    let src = tempfile::tempdir().unwrap();
+    write_project(
+        src.path(),
+        &[
+            (
+                "build.sh",
+                "set -eu\n\
+                 mkdir -p dist staging\n\
+                 for i in $(seq 10 49); do echo same > staging/m$i.txt; done\n\
+                 umask > staging/umask.txt\n\
+                 tar --sort=name --mtime=\"@$SOURCE_DATE_EPOCH\" --owner=0 --group=0 \
+                 --numeric-owner --format=gnu -cf dist/data.tar -C staging .\n",
+            ),
+            (
+                "repro.toml",
+                "[build]\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\n",
+            ),
+        ],
+    );
+    let (o, out) = build(src.path(), &["--vary=-all,+umask", "--bisect-budget", "0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    let summary: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("dist/data.tar (run 1 vs run 2"))
+        .skip(1)
+        .collect();
+    assert_eq!(summary[0], "  ./umask.txt (content)", "{text}");
+    assert_eq!(
+        summary[1], "  41 members: mode 0o0644 → 0o0664 (metadata; likely cause: umask)",
+        "{text}"
+    );
+    assert_eq!(summary[2], "  ./ (metadata; likely cause: umask)", "{text}");
+    assert!(summary[3].starts_with("  report: "), "{text}");
+    let html = fs::read_to_string(out.path().join("out/diff/dist/data.tar.html")).unwrap();
+    assert!(html.contains("41 members: mode: 0o0644 → 0o0664"), "{html}");
+}
+
+#[test]
 fn environment_is_scrubbed_and_epoch_pinned() {
     let src = tempfile::tempdir().unwrap();
     write_project(

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use diffoscope_lite::hints::{annotate, HintContext};
+use diffoscope_lite::grouping;
+use diffoscope_lite::hints::{annotate, Hint, HintContext};
 use diffoscope_lite::printers::{self, TextOptions};
 use diffoscope_lite::{compare, Difference, Limits, Options};
 
@@ -135,38 +136,65 @@ pub fn write_reports(
         html: Some(with_ext(".html")),
     };
     outputs.write(&diff)?;
-    let mut summary = Vec::new();
-    for (path, node) in diff.walk() {
+    Ok(Some(ArtifactDiff {
+        summary: summary_lines(&diff, name),
+    }))
+}
+
+/// One line per differing path with its likely causes: content first, then
+/// each metadata difference many paths share (once, with their count), then
+/// the other metadata differences, so a real change is not pushed off the
+/// terminal by the same mode change on every member.
+fn summary_lines(diff: &Difference, name: &str) -> Vec<String> {
+    let causes = |hints: &mut dyn Iterator<Item = &Hint>| -> String {
+        // Most likely first, as the hints are ordered; each cause once.
+        let mut ids: Vec<&str> = Vec::new();
+        for h in hints {
+            if !ids.contains(&h.cause.id()) {
+                ids.push(h.cause.id());
+            }
+        }
+        if ids.is_empty() {
+            String::new()
+        } else {
+            format!("; likely cause: {}", ids.join(", "))
+        }
+    };
+    let grouped = grouping::group(diff);
+    let (mut content, mut metadata) = (Vec::new(), Vec::new());
+    for (path, node) in grouped.tree.walk() {
         if !node.has_own_difference() {
             continue;
         }
-        // Most likely first, as the hints are ordered; each cause once.
-        let mut causes: Vec<&str> = Vec::new();
-        for h in node
-            .hints
-            .iter()
-            .chain(node.metadata.iter().flat_map(|m| &m.hints))
-        {
-            if !causes.contains(&h.cause.id()) {
-                causes.push(h.cause.id());
-            }
-        }
-        let what = if node.unified_diff.is_some() || !node.comments.is_empty() {
-            "content"
-        } else {
-            "metadata"
-        };
+        let why = causes(
+            &mut node
+                .hints
+                .iter()
+                .chain(node.metadata.iter().flat_map(|m| &m.hints)),
+        );
         let path = printers::escape(&path[1..].join("::"), false).into_owned();
         let path = if path.is_empty() {
             name.to_string()
         } else {
             path
         };
-        summary.push(if causes.is_empty() {
-            format!("{path} ({what})")
+        if node.unified_diff.is_some() || !node.comments.is_empty() {
+            content.push(format!("{path} (content{why})"));
         } else {
-            format!("{path} ({what}; likely cause: {})", causes.join(", "))
-        });
+            metadata.push(format!("{path} (metadata{why})"));
+        }
     }
-    Ok(Some(ArtifactDiff { summary }))
+    let shared = grouped.groups.iter().map(|g| {
+        let m = &g.difference;
+        let line = format!(
+            "{} members: {} {} → {} (metadata{})",
+            g.members.len(),
+            m.field,
+            m.source1,
+            m.source2,
+            causes(&mut m.hints.iter())
+        );
+        printers::escape(&line, false).into_owned()
+    });
+    content.into_iter().chain(shared).chain(metadata).collect()
 }
