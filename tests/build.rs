@@ -277,6 +277,25 @@ fn shared_mode_change_does_not_hide_the_content_change() {
     assert!(summary[3].starts_with("  report: "), "{text}");
     let html = fs::read_to_string(out.path().join("out/diff/dist/data.tar.html")).unwrap();
     assert!(html.contains("41 members: mode: 0o0644 → 0o0664"), "{html}");
+    // The page opens with what the build knows: verdict, culprits, how the
+    // artifacts fared, this artifact, the two runs.
+    let rows = [
+        "<tr><th>verdict</th><td>NOT REPRODUCIBLE: 1 of 1 artifact differs between 2 runs</td></tr>",
+        "<tr><th>culprits</th><td>not reproducible: narrowed to one of: umask",
+        "<tr><th>artifacts</th><td>1 in all: 0 same, 0 equivalent after normalization, 1 different</td></tr>",
+        "<tr><th>artifact</th><td>dist/data.tar: DIFFERENT</td></tr>",
+        "<tr><th>runs</th><td>run 1 (/build/src; control) vs run 2 (/build/src; varied: umask)</td></tr>",
+        "<tr><th>content differences</th><td>1 entry</td></tr>",
+        "<tr><th>metadata differences</th><td>42 (41 in 1 shared group, shown once after the content)</td></tr>",
+    ];
+    let at: Vec<usize> = rows
+        .iter()
+        .map(|r| {
+            html.find(r)
+                .unwrap_or_else(|| panic!("{r} missing: {html}"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{html}");
 }
 
 #[test]

@@ -167,6 +167,28 @@ fn shared_mode_change_is_one_line_after_the_content() {
         text.find("+version 2").unwrap() < text.find(group).unwrap(),
         "{text}"
     );
+
+    // The HTML page opens with the inputs and the counts.
+    let html = dir.path().join("d.html");
+    let o = repro()
+        .arg("diff")
+        .args([&a, &b])
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let page = fs::read_to_string(&html).unwrap();
+    for row in [
+        format!("<tr><th>first</th><td>{}</td></tr>", a.display()),
+        format!("<tr><th>second</th><td>{}</td></tr>", b.display()),
+        "<tr><th>content differences</th><td>1 entry</td></tr>".into(),
+        "<tr><th>metadata differences</th>\
+         <td>40 (40 in 1 shared group, shown once after the content)</td></tr>"
+            .into(),
+    ] {
+        assert!(page.contains(&row), "{row} missing: {page}");
+    }
 }
 
 #[test]

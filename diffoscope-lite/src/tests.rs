@@ -1003,7 +1003,7 @@ fn shared_metadata_is_printed_once_after_the_content() {
     assert!(text.contains("\n│   m00.txt\n"), "{text}");
 
     let mut out = Vec::new();
-    printers::html(&d, &mut out).unwrap();
+    printers::html(&d, &mut out, &printers::HtmlOptions::default()).unwrap();
     let page = String::from_utf8(out).unwrap();
     assert_eq!(page.matches("<details class=\"group\">").count(), 1);
     assert_eq!(
@@ -1013,6 +1013,10 @@ fn shared_metadata_is_printed_once_after_the_content() {
     );
     assert!(page.find("version 2").unwrap() < page.find("40 members: mode").unwrap());
     assert!(page.contains("<li>m39.txt</li>"));
+    assert!(page.contains(
+        "<tr><th>metadata differences</th>\
+         <td>40 (40 in 1 shared group, shown once after the content)</td></tr>"
+    ));
 
     // JSON keeps every member's own metadata and indexes the group.
     let mut out = Vec::new();

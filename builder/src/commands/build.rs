@@ -300,6 +300,7 @@ const SUMMARY_LINES_KEPT: usize = 200;
 fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
     let cx = hint_context(cfg, report);
     let dir = cfg.out.join("diff");
+    let build_summary = html_summary(report);
     let runs = report.runs.clone();
     for a in report
         .artifacts
@@ -323,6 +324,12 @@ fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
             summary: Vec::new(),
             error: None,
         };
+        let mut summary = build_summary.clone();
+        summary.push(("artifact".into(), artifact_line(a)));
+        summary.push((
+            "runs".into(),
+            format!("{} vs {}", run_line(r1), run_line(r2)),
+        ));
         match crate::commands::diff::write_reports(
             &left,
             &right,
@@ -330,6 +337,7 @@ fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
             &a.path,
             &cx,
             &cfg.diff_limits,
+            &summary,
         ) {
             Ok(Some(d)) => {
                 for ext in ["txt", "json", "html"] {
@@ -343,6 +351,54 @@ fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
         a.diff = Some(record);
     }
     Ok(())
+}
+
+/// The rows every artifact's HTML diff opens with: the verdict, what the
+/// culprit search found, and how the artifacts fared.
+fn html_summary(report: &Report) -> Vec<(String, String)> {
+    let mut rows = vec![("verdict".to_string(), report.verdict_line())];
+    if let Some(b) = &report.bisect {
+        rows.push(("culprits".to_string(), b.summary(report.verdict)));
+    }
+    let count = |s: ArtifactStatus| report.artifacts.iter().filter(|a| a.status == s).count();
+    rows.push((
+        "artifacts".to_string(),
+        format!(
+            "{} in all: {} same, {} equivalent after normalization, {} different",
+            report.artifacts.len(),
+            count(ArtifactStatus::Same),
+            count(ArtifactStatus::Equivalent),
+            count(ArtifactStatus::Different)
+        ),
+    ));
+    rows
+}
+
+/// `dist/x.whl: EQUIVALENT (noise: zip.sort)`.
+fn artifact_line(a: &ArtifactRecord) -> String {
+    match a.status {
+        ArtifactStatus::Same => format!("{}: SAME", a.path),
+        ArtifactStatus::Equivalent => {
+            format!("{}: EQUIVALENT (noise: {})", a.path, a.noise.join(", "))
+        }
+        ArtifactStatus::Different => format!("{}: DIFFERENT", a.path),
+    }
+}
+
+/// `run 2 (/build-b/path-b/src; varied: build_path, umask)`.
+fn run_line(r: &crate::report::RunRecord) -> String {
+    if r.index == 1 {
+        format!("run 1 ({}; control)", r.build_dir)
+    } else if r.variations.is_empty() {
+        format!("run {} ({}; nothing varied)", r.index, r.build_dir)
+    } else {
+        format!(
+            "run {} ({}; varied: {})",
+            r.index,
+            r.build_dir,
+            r.variations.join(", ")
+        )
+    }
 }
 
 /// What the build knows that makes hints exact: both sides' paths, names,

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use diffoscope_lite::grouping;
 use diffoscope_lite::hints::{annotate, Hint, HintContext};
-use diffoscope_lite::printers::{self, TextOptions};
+use diffoscope_lite::printers::{self, HtmlOptions, TextOptions};
 use diffoscope_lite::{compare, Difference, Limits, Options};
 
 use crate::cli::DiffArgs;
@@ -42,7 +42,9 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         json: args.json.clone(),
         html: args.html.clone(),
     };
-    outputs.write(&diff)?;
+    // The page's summary shows the inputs and the counts; a plain diff
+    // knows nothing more to add.
+    outputs.write(&diff, &HtmlOptions::default())?;
     let stdout_text = args.text.is_none() && args.json.is_none() && args.html.is_none();
     if args.summary {
         crate::out!("{}", render(|w| printers::summary(&diff, w))?);
@@ -77,8 +79,9 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// Writes every requested report of `diff`.
-    pub fn write(&self, diff: &Difference) -> Result<()> {
+    /// Writes every requested report of `diff`; `html` adds to the HTML
+    /// page's summary.
+    pub fn write(&self, diff: &Difference, html: &HtmlOptions) -> Result<()> {
         if let Some(p) = &self.text {
             let text = render(|w| printers::text(diff, w, &TextOptions { color: false }))?;
             write(p, text.as_bytes())?;
@@ -87,7 +90,7 @@ impl Outputs {
             write(p, render(|w| printers::json(diff, w))?.as_bytes())?;
         }
         if let Some(p) = &self.html {
-            write(p, render(|w| printers::html(diff, w))?.as_bytes())?;
+            write(p, render(|w| printers::html(diff, w, html))?.as_bytes())?;
         }
         Ok(())
     }
@@ -107,7 +110,8 @@ pub struct ArtifactDiff {
 }
 
 /// Diffs `a` against `b` under `limits` with the build's hint context and
-/// writes `<dir>/<name>.{txt,json,html}`. None when the files are identical.
+/// writes `<dir>/<name>.{txt,json,html}`, the HTML page opening with the
+/// build's `summary` rows (label, value). None when the files are identical.
 pub fn write_reports(
     a: &Path,
     b: &Path,
@@ -115,6 +119,7 @@ pub fn write_reports(
     name: &str,
     cx: &HintContext,
     limits: &Limits,
+    summary: &[(String, String)],
 ) -> Result<Option<ArtifactDiff>> {
     let opts = Options {
         limits: limits.clone(),
@@ -135,7 +140,10 @@ pub fn write_reports(
         json: Some(with_ext(".json")),
         html: Some(with_ext(".html")),
     };
-    outputs.write(&diff)?;
+    let html = HtmlOptions {
+        summary: summary.to_vec(),
+    };
+    outputs.write(&diff, &html)?;
     Ok(Some(ArtifactDiff {
         summary: summary_lines(&diff, name),
     }))
