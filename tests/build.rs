@@ -217,6 +217,98 @@ fn leaks_order_is_equivalent_after_normalization() {
 }
 
 #[test]
+fn equivalent_build_says_one_thing() {
+    // leaks-umask's tar differs only in modes, which normalization removes.
+    // The culprit search still runs, and then it explains noise: nothing on
+    // the screen may call the build "not reproducible", with or without
+    // --accept-normalized. Only umask is varied: one extra run names it.
+    for (extra, code) in [
+        (&["--vary=-all,+umask"][..], 1),
+        (&["--vary=-all,+umask", "--accept-normalized"][..], 0),
+    ] {
+        let (o, _out) = build(&fixture("leaks-umask"), extra);
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(
+            text.contains("EQUIVALENT AFTER NORMALIZATION: 1 of 1 artifact differs only in noise"),
+            "{text}"
+        );
+        assert!(
+            text.contains("noise: caused by umask (1 extra run)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dist/data.tar (run 1 vs run 2; noise only, equal after normalization):"),
+            "{text}"
+        );
+        assert!(!text.to_lowercase().contains("not reproducible"), "{text}");
+    }
+}
+
+#[test]
+fn shared_mode_change_does_not_hide_the_content_change() {
+    // 40 files whose modes follow the umask, and one whose content is the
+    // umask: under umask 002 every mode differs the same way. The terminal
+    // lists the content change first and the mode change once, with its
+    // count, instead of 41 lines that push the content off the summary.
+    let src = tempfile::tempdir().unwrap();
+    write_project(
+        src.path(),
+        &[
+            (
+                "build.sh",
+                "set -eu\n\
+                 mkdir -p dist staging\n\
+                 for i in $(seq 10 49); do echo same > staging/m$i.txt; done\n\
+                 umask > staging/umask.txt\n\
+                 tar --sort=name --mtime=\"@$SOURCE_DATE_EPOCH\" --owner=0 --group=0 \
+                 --numeric-owner --format=gnu -cf dist/data.tar -C staging .\n",
+            ),
+            (
+                "repro.toml",
+                "[build]\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\n",
+            ),
+        ],
+    );
+    let (o, out) = build(src.path(), &["--vary=-all,+umask", "--bisect-budget", "0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    let summary: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("dist/data.tar (run 1 vs run 2"))
+        .skip(1)
+        .collect();
+    assert_eq!(summary[0], "  ./umask.txt (content)", "{text}");
+    assert_eq!(
+        summary[1], "  41 members: mode 0o0644 → 0o0664 (metadata; likely cause: umask)",
+        "{text}"
+    );
+    assert_eq!(summary[2], "  ./ (metadata; likely cause: umask)", "{text}");
+    assert!(summary[3].starts_with("  report: "), "{text}");
+    let html = fs::read_to_string(out.path().join("out/diff/dist/data.tar.html")).unwrap();
+    assert!(html.contains("41 members: mode: 0o0644 → 0o0664"), "{html}");
+    // The page opens with what the build knows: verdict, culprits, how the
+    // artifacts fared, this artifact, the two runs.
+    let rows = [
+        "<tr><th>verdict</th><td>NOT REPRODUCIBLE: 1 of 1 artifact differs between 2 runs</td></tr>",
+        "<tr><th>culprits</th><td>not reproducible: narrowed to one of: umask",
+        "<tr><th>artifacts</th><td>1 in all: 0 same, 0 equivalent after normalization, 1 different</td></tr>",
+        "<tr><th>artifact</th><td>dist/data.tar: DIFFERENT</td></tr>",
+        "<tr><th>runs</th><td>run 1 (/build/src; control) vs run 2 (/build/src; varied: umask)</td></tr>",
+        "<tr><th>content differences</th><td>1 entry</td></tr>",
+        "<tr><th>metadata differences</th><td>42 (41 in 1 shared group, shown once after the content)</td></tr>",
+    ];
+    let at: Vec<usize> = rows
+        .iter()
+        .map(|r| {
+            html.find(r)
+                .unwrap_or_else(|| panic!("{r} missing: {html}"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{html}");
+}
+
+#[test]
 fn environment_is_scrubbed_and_epoch_pinned() {
     let src = tempfile::tempdir().unwrap();
     write_project(

@@ -123,6 +123,74 @@ fn diff_reports_nested_differences_in_every_format() {
     assert!(stderr(&o).contains("nope.whl"), "{}", stderr(&o));
 }
 
+/// Writes a zip of 40 members `m00.txt`… with permission bits `mode`,
+/// `m17.txt` holding `changed` and the others `same`.
+fn zip_with_modes(path: &Path, mode: u32, changed: &str) {
+    let script = "import sys, zipfile\n\
+        mode, changed = int(sys.argv[2], 8), sys.argv[3]\n\
+        with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
+        \x20   for i in range(40):\n\
+        \x20       info = zipfile.ZipInfo('m%02d.txt' % i, (2020, 1, 1, 0, 0, 0))\n\
+        \x20       info.external_attr = (0o100000 | mode) << 16\n\
+        \x20       z.writestr(info, changed if i == 17 else 'same')\n";
+    let st = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .arg(format!("{mode:o}"))
+        .arg(changed)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn shared_mode_change_is_one_line_after_the_content() {
+    // Built under umask 022 and 002: every member's mode differs the same
+    // way, one member's content differs too. The content comes first; the
+    // mode change is one line with its count, not forty.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.zip"), dir.path().join("b.zip"));
+    zip_with_modes(&a, 0o644, "version 1\n");
+    zip_with_modes(&b, 0o664, "version 2\n");
+    let o = repro()
+        .arg("diff")
+        .args([&a, &b])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    let group = "┄ 40 members: mode: 0o0644 → 0o0664; likely cause: umask";
+    assert_eq!(text.matches(group).count(), 1, "{text}");
+    assert_eq!(text.matches("mode:").count(), 1, "{text}");
+    assert!(
+        text.find("+version 2").unwrap() < text.find(group).unwrap(),
+        "{text}"
+    );
+
+    // The HTML page opens with the inputs and the counts.
+    let html = dir.path().join("d.html");
+    let o = repro()
+        .arg("diff")
+        .args([&a, &b])
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let page = fs::read_to_string(&html).unwrap();
+    for row in [
+        format!("<tr><th>first</th><td>{}</td></tr>", a.display()),
+        format!("<tr><th>second</th><td>{}</td></tr>", b.display()),
+        "<tr><th>content differences</th><td>1 entry</td></tr>".into(),
+        "<tr><th>metadata differences</th>\
+         <td>40 (40 in 1 shared group, shown once after the content)</td></tr>"
+            .into(),
+    ] {
+        assert!(page.contains(&row), "{row} missing: {page}");
+    }
+}
+
 #[test]
 fn build_writes_diffs_for_unreproducible_artifacts() {
     let out = tempfile::tempdir().unwrap();

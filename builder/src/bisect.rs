@@ -13,6 +13,8 @@ use anyhow::Result;
 use sandbox::variations::{Variation, VariationSet};
 use serde::{Deserialize, Serialize};
 
+use crate::report::Verdict;
+
 /// What the search found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BisectResult {
@@ -114,20 +116,30 @@ fn names(set: &[Variation]) -> Vec<String> {
 }
 
 impl BisectResult {
-    /// One line for the terminal.
-    pub fn summary(&self) -> String {
+    /// One line for the terminal, worded for the build's `verdict`: the
+    /// search runs for EQUIVALENT artifacts too, and then it explains noise
+    /// rather than a failure, so the line must not say "not reproducible"
+    /// under an EQUIVALENT AFTER NORMALIZATION verdict.
+    pub fn summary(&self, verdict: Verdict) -> String {
         let groups = |g: &[Vec<String>]| {
             g.iter()
                 .map(|c| c.join(" + "))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let runs = format!(
+            "{} extra run{}",
+            self.runs,
+            if self.runs == 1 { "" } else { "s" }
+        );
+        let what = match verdict {
+            Verdict::EquivalentAfterNormalization => "noise",
+            _ => "not reproducible",
+        };
         if self.nondeterministic {
             return format!(
-                "not reproducible even without variations: the build is nondeterministic by itself \
-                 (wall-clock time, randomness, hash or thread ordering) ({} extra run{})",
-                self.runs,
-                if self.runs == 1 { "" } else { "s" }
+                "{what} even without variations: the build is nondeterministic by itself \
+                 (wall-clock time, randomness, hash or thread ordering) ({runs})"
             );
         }
         let mut parts = Vec::new();
@@ -149,12 +161,7 @@ impl BisectResult {
         if parts.is_empty() {
             parts.push("no single variation reproduces the difference".into());
         }
-        format!(
-            "not reproducible: {} ({} extra run{})",
-            parts.join("; "),
-            self.runs,
-            if self.runs == 1 { "" } else { "s" }
-        )
+        format!("{what}: {} ({runs})", parts.join("; "))
     }
 }
 
@@ -238,7 +245,7 @@ mod tests {
             .flatten()
             .chain(&r.untested)
             .any(|n| n == "kernel"));
-        assert!(r.summary().contains("--bisect"));
+        assert!(r.summary(Verdict::NotReproducible).contains("--bisect"));
         let r = bisect(
             &VariationSet::all(),
             Some(0),
@@ -247,6 +254,24 @@ mod tests {
         .unwrap();
         assert_eq!(r.runs, 0);
         assert!(!r.complete);
+    }
+
+    #[test]
+    fn summary_follows_the_verdict() {
+        let applied = set(&[Variation::Umask]);
+        let r = bisect(&applied, Some(4), fake(&[Variation::Umask], false)).unwrap();
+        assert_eq!(
+            r.summary(Verdict::NotReproducible),
+            "not reproducible: caused by umask (1 extra run)"
+        );
+        assert_eq!(
+            r.summary(Verdict::EquivalentAfterNormalization),
+            "noise: caused by umask (1 extra run)"
+        );
+        let r = bisect(&applied, None, |_| Ok(true)).unwrap();
+        let line = r.summary(Verdict::EquivalentAfterNormalization);
+        assert!(line.starts_with("noise even without variations"), "{line}");
+        assert!(!line.contains("not reproducible"), "{line}");
     }
 
     #[test]

@@ -91,6 +91,7 @@ pub fn compare(a: &Path, b: &Path, opts: &Options) -> Result<Option<Difference>>
 /// Moves everything but the names from `body` into `node`.
 fn absorb(node: &mut Difference, body: Difference) {
     node.unified_diff = body.unified_diff;
+    node.hexdump = body.hexdump;
     node.comments.extend(body.comments);
     node.details.extend(body.details);
     node.metadata.extend(body.metadata);
@@ -165,6 +166,7 @@ impl Differ<'_> {
                          their bytes differ elsewhere (headers, padding or compression)"
                     ));
                     d.unified_diff = self.hex(ca, na, cb, nb)?;
+                    d.hexdump = d.unified_diff.is_some();
                 }
                 Ok(d)
             }
@@ -408,6 +410,7 @@ impl Differ<'_> {
             }
         }
         d.unified_diff = self.hex(ca, na, cb, nb)?;
+        d.hexdump = d.unified_diff.is_some();
         Ok(d)
     }
 

@@ -19,6 +19,9 @@ pub struct Difference {
     /// A unified diff of this node's own content (text lines, or a hexdump
     /// of the differing regions of binary content), hunks only.
     pub unified_diff: Option<String>,
+    /// Whether `unified_diff` is a hexdump of binary content rather than
+    /// lines of text: offsets and hex words are not text, so hints skip it.
+    pub hexdump: bool,
     /// Remarks: formats that differ, entries present on one side only,
     /// anomalies such as duplicate entry names.
     pub comments: Vec<String>,
@@ -31,7 +34,7 @@ pub struct Difference {
 }
 
 /// A metadata field whose value differs between the two sides.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MetadataDifference {
     /// Which field.
     pub field: MetaField,

@@ -8,7 +8,10 @@
 //! detectors can be exact ("contains the build dir /build/a") instead of
 //! guessing. For text, a detector fires only when what it matches differs
 //! between the removed and the added lines, so an unchanged date next to a
-//! real change is not blamed.
+//! real change is not blamed. Content hints come from text only (text
+//! files and decoded views such as ELF string sections or pretty-printed
+//! JSON): a hexdump of binary content gives none, since its offsets and hex
+//! words match dates and uids by accident.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -92,7 +95,7 @@ impl fmt::Display for Cause {
 }
 
 /// One likely cause, with what gave it away.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Hint {
     /// The cause.
     pub cause: Cause,
@@ -115,7 +118,9 @@ pub fn annotate(diff: &mut Difference, cx: &HintContext) {
     for m in &mut diff.metadata {
         m.hints = metadata_hints(m, cx);
     }
-    if let Some(u) = &diff.unified_diff {
+    // A hexdump's offsets and hex words are not text: `1000` there is two
+    // bytes, not a uid. Only text diffs (decoded views included) are read.
+    if let Some(u) = diff.unified_diff.as_ref().filter(|_| !diff.hexdump) {
         let (removed, added) = changed_lines(u);
         diff.hints = text_hints(&removed, &added, cx);
         if diff.hints.is_empty() {
@@ -574,6 +579,24 @@ mod tests {
             &cx,
         );
         assert_eq!(h[0].cause, Cause::Uid);
+    }
+
+    #[test]
+    fn hexdumps_give_no_hints_text_does() {
+        let cx = HintContext {
+            uids: vec![1000],
+            ..HintContext::default()
+        };
+        let mut d = Difference::new("x", "x");
+        d.unified_diff =
+            Some("@@ -0x0 +0x0 @@\n-00000000: 1000 0000\n+00000000: 2000 0000\n".into());
+        d.hexdump = true;
+        annotate(&mut d, &cx);
+        assert!(d.hints.is_empty(), "{:?}", d.hints);
+        // The same lines as text (say a decoded `ls -n`) do name the uid.
+        d.hexdump = false;
+        annotate(&mut d, &cx);
+        assert_eq!(d.hints[0].cause, Cause::Uid);
     }
 
     #[test]

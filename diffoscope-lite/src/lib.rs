@@ -42,7 +42,9 @@
 //! entry order, compression, extra fields, …) are reported apart from
 //! content. The result is a [`Difference`] tree shaped like diffoscope's;
 //! [`hints::annotate`] then adds likely causes from a [`hints::HintContext`],
-//! and the [`printers`] turn it into text, diffoscope JSON or a summary.
+//! and the [`printers`] turn it into text, diffoscope JSON, HTML or a
+//! summary; [`grouping`] folds a metadata difference that many entries
+//! share into one line for the text and HTML printers.
 //!
 //! ```no_run
 //! use diffoscope_lite::{compare, hints, printers, Options};
@@ -80,6 +82,7 @@ mod compare;
 mod difference;
 mod error;
 pub mod formats;
+pub mod grouping;
 pub mod hash;
 pub mod hints;
 mod leaf;

@@ -246,7 +246,7 @@ impl fmt::Display for MetaField {
 }
 
 /// A metadata value, typed so that hints can reason about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum MetaValue {
     /// Seconds since the Unix epoch.
     Time(i64),

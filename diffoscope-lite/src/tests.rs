@@ -552,6 +552,30 @@ fn binary_difference_is_a_hexdump_with_offsets() {
 }
 
 #[test]
+fn hexdump_words_are_not_hints() {
+    // Two bytes 0x10 0x00 print as the hex word `1000`, a build's uid, on
+    // one side only; and the offsets and words around it could read as
+    // anything. None of it is text, so no hint may come from it.
+    let mut a: Vec<u8> = vec![0, 0xff, 0xfe, 0x80];
+    a.extend_from_slice(&[0x10, 0x00, 0x20, 0x23, 0x00, 0x01]);
+    let mut b = a.clone();
+    b[4] = 0x17;
+    let p = pair("x.bin", &a, "x.bin", &b);
+    let mut d = diff(&p);
+    let cx = HintContext {
+        uids: vec![1000, 2023],
+        source_date_epoch: Some(1_700_000_000),
+        ..HintContext::default()
+    };
+    annotate(&mut d, &cx);
+    let u = d.unified_diff.as_deref().unwrap();
+    assert!(u.contains("-00000000: 00ff fe80 1000 2023"), "{u}");
+    assert!(d.hexdump);
+    assert!(d.hints.is_empty(), "{:?}", d.hints);
+    assert!(!text_of(&d).contains("likely cause"), "{}", text_of(&d));
+}
+
+#[test]
 fn max_diff_lines_marker() {
     let a: String = (0..500).map(|i| format!("{i}\n")).collect();
     let b: String = (0..500).map(|i| format!("{}\n", i * 2)).collect();
@@ -938,6 +962,75 @@ fn json_output_has_the_diffoscope_keys() {
     }
     assert_eq!(v["details"][0]["source1"], "f");
     assert_eq!(v["details"][0]["unified_diff"], "@@ -1 +1 @@\n-1\n+2\n");
+}
+
+/// Two zips of 40 members whose modes all differ as umask 022 vs 002 make
+/// them, one of which (`m17.txt`) also differs in content.
+fn umask_pair() -> Pair {
+    let names: Vec<String> = (0..40).map(|i| format!("m{i:02}.txt")).collect();
+    let side = |mode: u32, changed: &[u8]| {
+        let members: Vec<ZipMember<'_>> = names
+            .iter()
+            .map(|n| ZipMember {
+                mode,
+                ..member(n, if n == "m17.txt" { changed } else { b"same\n" })
+            })
+            .collect();
+        zip_of(&members)
+    };
+    pair(
+        "w.zip",
+        &side(0o644, b"version 1\n"),
+        "w.zip",
+        &side(0o664, b"version 2\n"),
+    )
+}
+
+#[test]
+fn shared_metadata_is_printed_once_after_the_content() {
+    let p = umask_pair();
+    let mut d = diff(&p);
+    annotate(&mut d, &HintContext::default());
+    let text = text_of(&d);
+    let group = "┄ 40 members: mode: 0o0644 → 0o0664; likely cause: umask";
+    assert_eq!(text.matches(group).count(), 1, "{text}");
+    assert_eq!(text.matches("mode:").count(), 1, "{text}");
+    let content = text.find("+version 2").unwrap();
+    assert!(content < text.find(group).unwrap(), "{text}");
+    // The content change is the only entry heading left; the members are
+    // listed under the group.
+    assert_eq!(text.matches("├── ").count(), 1, "{text}");
+    assert!(text.contains("\n│   m00.txt\n"), "{text}");
+
+    let mut out = Vec::new();
+    printers::html(&d, &mut out, &printers::HtmlOptions::default()).unwrap();
+    let page = String::from_utf8(out).unwrap();
+    assert_eq!(page.matches("<details class=\"group\">").count(), 1);
+    assert_eq!(
+        page.matches("<details open>").count(),
+        1,
+        "one entry section"
+    );
+    assert!(page.find("version 2").unwrap() < page.find("40 members: mode").unwrap());
+    assert!(page.contains("<li>m39.txt</li>"));
+    assert!(page.contains(
+        "<tr><th>metadata differences</th>\
+         <td>40 (40 in 1 shared group, shown once after the content)</td></tr>"
+    ));
+
+    // JSON keeps every member's own metadata and indexes the group.
+    let mut out = Vec::new();
+    printers::json(&d, &mut out).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let details = v["details"].as_array().unwrap();
+    assert_eq!(details.len(), 40);
+    assert!(details
+        .iter()
+        .all(|n| n["repro-metadata"][0]["field"] == "mode"));
+    let g = &v["repro-metadata-groups"][0];
+    assert_eq!(g["field"], "mode");
+    assert_eq!(g["hints"][0]["cause"], "umask");
+    assert_eq!(g["members"].as_array().unwrap().len(), 40);
 }
 
 #[test]

@@ -78,7 +78,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             } else {
                 crate::out!("{}", report.render_table());
                 if let Some(b) = &report.bisect {
-                    crate::outln!("{}", b.summary());
+                    crate::outln!("{}", b.summary(report.verdict));
                 }
                 print_diffs(&cfg, &report);
             }
@@ -320,6 +320,7 @@ const SUMMARY_LINES_KEPT: usize = 200;
 fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
     let cx = hint_context(cfg, report);
     let dir = cfg.out.join("diff");
+    let build_summary = html_summary(report);
     let runs = report.runs.clone();
     for a in report
         .artifacts
@@ -343,6 +344,12 @@ fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
             summary: Vec::new(),
             error: None,
         };
+        let mut summary = build_summary.clone();
+        summary.push(("artifact".into(), artifact_line(a)));
+        summary.push((
+            "runs".into(),
+            format!("{} vs {}", run_line(r1), run_line(r2)),
+        ));
         match crate::commands::diff::write_reports(
             &left,
             &right,
@@ -350,6 +357,7 @@ fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
             &a.path,
             &cx,
             &cfg.diff_limits,
+            &summary,
         ) {
             Ok(Some(d)) => {
                 for ext in ["txt", "json", "html"] {
@@ -363,6 +371,54 @@ fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
         a.diff = Some(record);
     }
     Ok(())
+}
+
+/// The rows every artifact's HTML diff opens with: the verdict, what the
+/// culprit search found, and how the artifacts fared.
+fn html_summary(report: &Report) -> Vec<(String, String)> {
+    let mut rows = vec![("verdict".to_string(), report.verdict_line())];
+    if let Some(b) = &report.bisect {
+        rows.push(("culprits".to_string(), b.summary(report.verdict)));
+    }
+    let count = |s: ArtifactStatus| report.artifacts.iter().filter(|a| a.status == s).count();
+    rows.push((
+        "artifacts".to_string(),
+        format!(
+            "{} in all: {} same, {} equivalent after normalization, {} different",
+            report.artifacts.len(),
+            count(ArtifactStatus::Same),
+            count(ArtifactStatus::Equivalent),
+            count(ArtifactStatus::Different)
+        ),
+    ));
+    rows
+}
+
+/// `dist/x.whl: EQUIVALENT (noise: zip.sort)`.
+fn artifact_line(a: &ArtifactRecord) -> String {
+    match a.status {
+        ArtifactStatus::Same => format!("{}: SAME", a.path),
+        ArtifactStatus::Equivalent => {
+            format!("{}: EQUIVALENT (noise: {})", a.path, a.noise.join(", "))
+        }
+        ArtifactStatus::Different => format!("{}: DIFFERENT", a.path),
+    }
+}
+
+/// `run 2 (/build-b/path-b/src; varied: build_path, umask)`.
+fn run_line(r: &crate::report::RunRecord) -> String {
+    if r.index == 1 {
+        format!("run 1 ({}; control)", r.build_dir)
+    } else if r.variations.is_empty() {
+        format!("run {} ({}; nothing varied)", r.index, r.build_dir)
+    } else {
+        format!(
+            "run {} ({}; varied: {})",
+            r.index,
+            r.build_dir,
+            r.variations.join(", ")
+        )
+    }
 }
 
 /// What the build knows that makes hints exact: both sides' paths, names,
@@ -408,7 +464,18 @@ fn print_diffs(cfg: &BuildConfig, report: &Report) {
             crate::outln!("\n{}: no diff: {e}", a.path);
             continue;
         }
-        crate::outln!("\n{} (run {} vs run {}):", a.path, d.runs[0], d.runs[1]);
+        // An EQUIVALENT artifact's diff is noise; say so where it is listed.
+        let noise = if a.status == ArtifactStatus::Equivalent {
+            "; noise only, equal after normalization"
+        } else {
+            ""
+        };
+        crate::outln!(
+            "\n{} (run {} vs run {}{noise}):",
+            a.path,
+            d.runs[0],
+            d.runs[1]
+        );
         for line in d.summary.iter().take(SUMMARY_LINES) {
             crate::outln!("  {line}");
         }

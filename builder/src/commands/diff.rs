@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use diffoscope_lite::hints::{annotate, HintContext};
-use diffoscope_lite::printers::{self, TextOptions};
+use diffoscope_lite::grouping;
+use diffoscope_lite::hints::{annotate, Hint, HintContext};
+use diffoscope_lite::printers::{self, HtmlOptions, TextOptions};
 use diffoscope_lite::{compare, Difference, Limits, Options};
 
 use crate::cli::DiffArgs;
@@ -41,7 +42,9 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         json: args.json.clone(),
         html: args.html.clone(),
     };
-    outputs.write(&diff)?;
+    // The page's summary shows the inputs and the counts; a plain diff
+    // knows nothing more to add.
+    outputs.write(&diff, &HtmlOptions::default())?;
     let stdout_text = args.text.is_none() && args.json.is_none() && args.html.is_none();
     if args.summary {
         crate::out!("{}", render(|w| printers::summary(&diff, w))?);
@@ -76,8 +79,9 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// Writes every requested report of `diff`.
-    pub fn write(&self, diff: &Difference) -> Result<()> {
+    /// Writes every requested report of `diff`; `html` adds to the HTML
+    /// page's summary.
+    pub fn write(&self, diff: &Difference, html: &HtmlOptions) -> Result<()> {
         if let Some(p) = &self.text {
             let text = render(|w| printers::text(diff, w, &TextOptions { color: false }))?;
             write(p, text.as_bytes())?;
@@ -86,7 +90,7 @@ impl Outputs {
             write(p, render(|w| printers::json(diff, w))?.as_bytes())?;
         }
         if let Some(p) = &self.html {
-            write(p, render(|w| printers::html(diff, w))?.as_bytes())?;
+            write(p, render(|w| printers::html(diff, w, html))?.as_bytes())?;
         }
         Ok(())
     }
@@ -106,7 +110,8 @@ pub struct ArtifactDiff {
 }
 
 /// Diffs `a` against `b` under `limits` with the build's hint context and
-/// writes `<dir>/<name>.{txt,json,html}`. None when the files are identical.
+/// writes `<dir>/<name>.{txt,json,html}`, the HTML page opening with the
+/// build's `summary` rows (label, value). None when the files are identical.
 pub fn write_reports(
     a: &Path,
     b: &Path,
@@ -114,6 +119,7 @@ pub fn write_reports(
     name: &str,
     cx: &HintContext,
     limits: &Limits,
+    summary: &[(String, String)],
 ) -> Result<Option<ArtifactDiff>> {
     let opts = Options {
         limits: limits.clone(),
@@ -134,39 +140,69 @@ pub fn write_reports(
         json: Some(with_ext(".json")),
         html: Some(with_ext(".html")),
     };
-    outputs.write(&diff)?;
-    let mut summary = Vec::new();
-    for (path, node) in diff.walk() {
+    let html = HtmlOptions {
+        summary: summary.to_vec(),
+    };
+    outputs.write(&diff, &html)?;
+    Ok(Some(ArtifactDiff {
+        summary: summary_lines(&diff, name),
+    }))
+}
+
+/// One line per differing path with its likely causes: content first, then
+/// each metadata difference many paths share (once, with their count), then
+/// the other metadata differences, so a real change is not pushed off the
+/// terminal by the same mode change on every member.
+fn summary_lines(diff: &Difference, name: &str) -> Vec<String> {
+    let causes = |hints: &mut dyn Iterator<Item = &Hint>| -> String {
+        // Most likely first, as the hints are ordered; each cause once.
+        let mut ids: Vec<&str> = Vec::new();
+        for h in hints {
+            if !ids.contains(&h.cause.id()) {
+                ids.push(h.cause.id());
+            }
+        }
+        if ids.is_empty() {
+            String::new()
+        } else {
+            format!("; likely cause: {}", ids.join(", "))
+        }
+    };
+    let grouped = grouping::group(diff);
+    let (mut content, mut metadata) = (Vec::new(), Vec::new());
+    for (path, node) in grouped.tree.walk() {
         if !node.has_own_difference() {
             continue;
         }
-        // Most likely first, as the hints are ordered; each cause once.
-        let mut causes: Vec<&str> = Vec::new();
-        for h in node
-            .hints
-            .iter()
-            .chain(node.metadata.iter().flat_map(|m| &m.hints))
-        {
-            if !causes.contains(&h.cause.id()) {
-                causes.push(h.cause.id());
-            }
-        }
-        let what = if node.unified_diff.is_some() || !node.comments.is_empty() {
-            "content"
-        } else {
-            "metadata"
-        };
+        let why = causes(
+            &mut node
+                .hints
+                .iter()
+                .chain(node.metadata.iter().flat_map(|m| &m.hints)),
+        );
         let path = printers::escape(&path[1..].join("::"), false).into_owned();
         let path = if path.is_empty() {
             name.to_string()
         } else {
             path
         };
-        summary.push(if causes.is_empty() {
-            format!("{path} ({what})")
+        if node.unified_diff.is_some() || !node.comments.is_empty() {
+            content.push(format!("{path} (content{why})"));
         } else {
-            format!("{path} ({what}; likely cause: {})", causes.join(", "))
-        });
+            metadata.push(format!("{path} (metadata{why})"));
+        }
     }
-    Ok(Some(ArtifactDiff { summary }))
+    let shared = grouped.groups.iter().map(|g| {
+        let m = &g.difference;
+        let line = format!(
+            "{} members: {} {} → {} (metadata{})",
+            g.members.len(),
+            m.field,
+            m.source1,
+            m.source2,
+            causes(&mut m.hints.iter())
+        );
+        printers::escape(&line, false).into_owned()
+    });
+    content.into_iter().chain(shared).chain(metadata).collect()
 }

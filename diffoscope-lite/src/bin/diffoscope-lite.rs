@@ -160,7 +160,9 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         output(p, |w, _| printers::json(&diff, w))?;
     }
     if let Some(p) = &args.html {
-        output(p, |w, _| printers::html(&diff, w))?;
+        output(p, |w, _| {
+            printers::html(&diff, w, &printers::HtmlOptions::default())
+        })?;
     }
     if args.summary {
         output(Path::new("-"), |w, _| printers::summary(&diff, w))?;

@@ -1,7 +1,13 @@
 //! One self-contained HTML page: no script, no external resource, readable
 //! offline. Each nested entry is a collapsible `<details>` section (open by
 //! default), with its comments, metadata differences, likely causes and
-//! the unified diff or hexdump, coloured by CSS classes.
+//! the unified diff or hexdump, coloured by CSS classes. A metadata
+//! difference that many entries share (see [`crate::grouping`]) is shown
+//! once after the tree, its members in a closed section, so the content
+//! differences come first. The page opens with a summary: what the caller
+//! adds in [`HtmlOptions::summary`] (a build's verdict, culprits, runs and
+//! artifact), then the two inputs and how many content and metadata
+//! differences there are.
 //!
 //! Everything from the artifacts is HTML-escaped after control characters
 //! are escaped, so a member name cannot inject markup or fake lines.
@@ -10,6 +16,7 @@ use std::io::Write;
 
 use super::escape;
 use crate::difference::Difference;
+use crate::grouping::{counts, group, Grouped, MetadataGroup};
 use crate::{Error, Result};
 
 const STYLE: &str = "
@@ -24,7 +31,22 @@ table.meta td, table.meta th { border: 1px solid #dde; padding: .15em .5em; text
 pre.diff { background: #f8f8fa; padding: .5em; overflow-x: auto; margin: .3em 0; }
 .del { background: #fde8e8; color: #a40000; } .ins { background: #e6f6e6; color: #0a6a0a; }
 .hunk { color: #0a5a8a; } .omit { color: #8a5a00; font-style: italic; }
+h2 { font-size: 1.05em; margin-top: 1.5em; }
+table.summary { border-collapse: collapse; margin: .5em 0 1em; }
+table.summary th { text-align: left; padding: .15em 1em .15em 0; vertical-align: top; font-weight: normal; color: #555; }
+table.summary td { padding: .15em 0; font-family: monospace; }
+ul.members { font-family: monospace; margin: .3em 0; }
 ";
+
+/// How to print HTML.
+#[derive(Clone, Debug, Default)]
+pub struct HtmlOptions {
+    /// Rows that open the summary at the top of the page, as (label,
+    /// value): what the caller knows beyond the two inputs, such as a
+    /// build's verdict, culprits, runs and artifacts. Plain text; escaped
+    /// when printed.
+    pub summary: Vec<(String, String)>,
+}
 
 /// HTML-escapes `s` after escaping control characters.
 fn h(s: &str, keep_tab: bool) -> String {
@@ -106,8 +128,62 @@ fn node(out: &mut dyn Write, d: &Difference, top: bool) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Prints `diff` as one self-contained HTML page.
-pub fn html(diff: &Difference, out: &mut dyn Write) -> Result<()> {
+/// One shared metadata difference: the difference and its count as the
+/// heading, the members inside (closed: they are many by definition).
+fn metadata_group(out: &mut dyn Write, g: &MetadataGroup) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "<details class=\"group\"><summary>{}</summary><ul class=\"members\">",
+        h(&g.to_string(), false)
+    )?;
+    for m in &g.members {
+        writeln!(out, "<li>{}</li>", h(m, false))?;
+    }
+    writeln!(out, "</ul></details>")
+}
+
+/// The summary table: the caller's rows, the inputs, the counts.
+fn summary(
+    out: &mut dyn Write,
+    diff: &Difference,
+    grouped: &Grouped<'_>,
+    opts: &HtmlOptions,
+) -> std::io::Result<()> {
+    let c = counts(diff);
+    let entries = format!(
+        "{} entr{}",
+        c.content,
+        if c.content == 1 { "y" } else { "ies" }
+    );
+    let mut metadata = c.metadata.to_string();
+    if !grouped.groups.is_empty() {
+        let shared: usize = grouped.groups.iter().map(|g| g.members.len()).sum();
+        let n = grouped.groups.len();
+        metadata.push_str(&format!(
+            " ({shared} in {n} shared group{}, shown once after the content)",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    let rows = opts.summary.iter().cloned().chain([
+        ("first".to_string(), diff.source1.clone()),
+        ("second".to_string(), diff.source2.clone()),
+        ("content differences".to_string(), entries),
+        ("metadata differences".to_string(), metadata),
+    ]);
+    writeln!(out, "<table class=\"summary\">")?;
+    for (label, value) in rows {
+        writeln!(
+            out,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            h(&label, false),
+            h(&value, false)
+        )?;
+    }
+    writeln!(out, "</table>")
+}
+
+/// Prints `diff` as one self-contained HTML page, opening with a summary.
+pub fn html(diff: &Difference, out: &mut dyn Write, opts: &HtmlOptions) -> Result<()> {
     let write = |source| Error::Write {
         what: "HTML",
         source,
@@ -120,14 +196,21 @@ pub fn html(diff: &Difference, out: &mut dyn Write) -> Result<()> {
              <meta name=\"generator\" content=\"diffoscope-lite\">\
              <title>diffoscope-lite: {title}</title><style>{STYLE}</style></head><body>"
         )?;
-        let leaves = diff.walk().len();
         writeln!(
             out,
-            "<h1>--- <code>{}</code><br>+++ <code>{}</code></h1><p>{leaves} node(s) differ.</p>",
+            "<h1>--- <code>{}</code><br>+++ <code>{}</code></h1>",
             h(&diff.source1, false),
             h(&diff.source2, false)
         )?;
-        node(out, diff, true)?;
+        let grouped = group(diff);
+        summary(out, diff, &grouped, opts)?;
+        node(out, &grouped.tree, true)?;
+        if !grouped.groups.is_empty() {
+            writeln!(out, "<h2>Metadata differences shared by many entries</h2>")?;
+            for g in &grouped.groups {
+                metadata_group(out, g)?;
+            }
+        }
         writeln!(out, "</body></html>")?;
         out.flush()
     };
@@ -145,12 +228,45 @@ mod tests {
         child.unified_diff = Some("@@ -1 +1 @@\n-old & <b>\n+new\n".into());
         root.details.push(child);
         let mut out = Vec::new();
-        html(&root, &mut out).unwrap();
+        html(&root, &mut out, &HtmlOptions::default()).unwrap();
         let page = String::from_utf8(out).unwrap();
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;x&lt;/script&gt;\\n.txt"));
         assert!(page.contains("<span class=\"del\">-old &amp; &lt;b&gt;</span>"));
         assert_eq!(page.matches("<details open>").count(), 1);
         assert!(page.ends_with("</body></html>\n"));
+    }
+
+    #[test]
+    fn summary_opens_the_page() {
+        let mut root = Difference::new("a.tar", "b.tar");
+        let mut child = Difference::new("x", "x");
+        child.unified_diff = Some("@@ -1 +1 @@\n-a\n+b\n".into());
+        root.details.push(child);
+        let opts = HtmlOptions {
+            summary: vec![("verdict".into(), "NOT <REPRODUCIBLE>".into())],
+        };
+        let mut out = Vec::new();
+        html(&root, &mut out, &opts).unwrap();
+        let page = String::from_utf8(out).unwrap();
+        let rows = [
+            "<tr><th>verdict</th><td>NOT &lt;REPRODUCIBLE&gt;</td></tr>",
+            "<tr><th>first</th><td>a.tar</td></tr>",
+            "<tr><th>second</th><td>b.tar</td></tr>",
+            "<tr><th>content differences</th><td>1 entry</td></tr>",
+            "<tr><th>metadata differences</th><td>0</td></tr>",
+        ];
+        let at: Vec<usize> = rows
+            .iter()
+            .map(|r| {
+                page.find(r)
+                    .unwrap_or_else(|| panic!("{r} missing: {page}"))
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{page}");
+        assert!(
+            at[4] < page.find("<details open>").unwrap(),
+            "before the tree"
+        );
     }
 }

@@ -18,12 +18,19 @@
 //! report shows it (`mtime: … → …; likely cause: timestamp`), so that
 //! tools knowing only diffoscope's keys (its own HTML renderer, loading
 //! this with `--load-existing-diff`) still show it.
+//!
+//! The top-level object also has `repro-metadata-groups` when some
+//! metadata difference is shared by many nodes (see [`crate::grouping`]):
+//! each `{"field", "source1", "source2", "hints", "members"}`, `members`
+//! naming the nodes with `::` between nesting levels. The nodes keep their
+//! own copies: the groups are an index, nothing is moved out of the tree.
 
 use std::io::Write;
 
 use serde::Serialize;
 
-use crate::difference::Difference;
+use crate::difference::{Difference, MetadataDifference};
+use crate::grouping::{groups, MetadataGroup};
 use crate::hints::Hint;
 use crate::{Error, Result};
 
@@ -33,6 +40,18 @@ struct Root<'a> {
     version: u32,
     #[serde(flatten)]
     node: Node<'a>,
+    #[serde(
+        rename = "repro-metadata-groups",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    groups: Vec<Group<'a>>,
+}
+
+#[derive(Serialize)]
+struct Group<'a> {
+    #[serde(flatten)]
+    difference: Meta<'a>,
+    members: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -72,6 +91,22 @@ fn hints(h: &[Hint]) -> Vec<JsonHint<'_>> {
         .collect()
 }
 
+fn meta(m: &MetadataDifference) -> Meta<'_> {
+    Meta {
+        field: m.field.to_string(),
+        source1: m.source1.to_string(),
+        source2: m.source2.to_string(),
+        hints: hints(&m.hints),
+    }
+}
+
+fn group(g: &MetadataGroup) -> Group<'_> {
+    Group {
+        difference: meta(&g.difference),
+        members: &g.members,
+    }
+}
+
 fn node(d: &Difference) -> Node<'_> {
     Node {
         source1: &d.source1,
@@ -84,25 +119,18 @@ fn node(d: &Difference) -> Node<'_> {
             .chain(d.metadata.iter().map(ToString::to_string))
             .collect(),
         details: d.details.iter().map(node).collect(),
-        metadata: d
-            .metadata
-            .iter()
-            .map(|m| Meta {
-                field: m.field.to_string(),
-                source1: m.source1.to_string(),
-                source2: m.source2.to_string(),
-                hints: hints(&m.hints),
-            })
-            .collect(),
+        metadata: d.metadata.iter().map(meta).collect(),
         hints: hints(&d.hints),
     }
 }
 
 /// Prints `diff` as diffoscope-compatible JSON (pretty-printed).
 pub fn json(diff: &Difference, out: &mut dyn Write) -> Result<()> {
+    let shared = groups(diff);
     let root = Root {
         version: 1,
         node: node(diff),
+        groups: shared.iter().map(group).collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &root).map_err(|e| Error::Write {
         what: "JSON",

@@ -1,7 +1,9 @@
 //! Printers: turn a finished [`Difference`](crate::Difference) tree into
 //! diffoscope-style text, diffoscope-compatible JSON, a self-contained
 //! HTML page, or a summary of differing paths. They only print; all judgement happened in the differ
-//! and in [`crate::hints`].
+//! and in [`crate::hints`]. The text and HTML printers print the view of
+//! [`crate::grouping`]: a metadata difference shared by many entries once,
+//! after the content differences.
 //!
 //! Names and content shown as text have control characters escaped, so an
 //! archive cannot move the cursor, recolour or rewrite a terminal, and
@@ -12,7 +14,7 @@ mod json;
 mod summary;
 mod text;
 
-pub use html::html;
+pub use html::{html, HtmlOptions};
 pub use json::json;
 pub use summary::summary;
 pub use text::{text, TextOptions};

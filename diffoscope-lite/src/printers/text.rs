@@ -1,10 +1,14 @@
 //! diffoscope-style text: `--- a` / `+++ b`, then one `├── name` heading per
-//! nested entry, its lines prefixed with `│ ` per nesting level.
+//! nested entry, its lines prefixed with `│ ` per nesting level. A metadata
+//! difference that many entries share (see [`crate::grouping`]) is printed
+//! once after the tree, with the entries it applies to, so the content
+//! differences come first.
 
 use std::io::Write;
 
 use super::escape;
 use crate::difference::Difference;
+use crate::grouping::{group, MetadataGroup};
 use crate::{Error, Result};
 
 /// How to print text.
@@ -72,6 +76,15 @@ impl Printer<'_> {
         }
         Ok(())
     }
+
+    /// `┄ 46 members: mode: … → …; likely cause: …`, then one member a line.
+    fn group(&mut self, g: &MetadataGroup) -> std::io::Result<()> {
+        self.line("┄ ", YELLOW, &escape(&g.to_string(), false))?;
+        for m in &g.members {
+            self.line("│   ", "", &escape(m, false))?;
+        }
+        Ok(())
+    }
 }
 
 /// Prints `diff` as diffoscope-style text.
@@ -88,6 +101,10 @@ pub fn text(diff: &Difference, out: &mut dyn Write, opts: &TextOptions) -> Resul
         .map_err(write)?;
     p.line("", BOLD, &format!("+++ {}", escape(&diff.source2, false)))
         .map_err(write)?;
-    p.node(diff, 0).map_err(write)?;
+    let grouped = group(diff);
+    p.node(&grouped.tree, 0).map_err(write)?;
+    for g in &grouped.groups {
+        p.group(g).map_err(write)?;
+    }
     p.out.flush().map_err(write)
 }
