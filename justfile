@@ -31,6 +31,12 @@ demo: build
 bench-setup:
     bash bench/setup.sh
 
+# Build (or complete) only the corpus that bench/diff.sh and
+# bench/normalize.sh compare on: real artifacts fetched with pip, apt-get
+# and npm, in pairs listed in OUT/MANIFEST.tsv.
+bench-corpus out="/tmp/repro-corpus":
+    bash bench/make_corpus.sh {{out}}
+
 bench: build
     bash bench/hash.sh
     bash bench/sandbox.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# repro's differ against diffoscope, side by side on the shared corpus
-# (../shared/bench/make_corpus.sh). For every pair: wall time and peak RSS
+# repro's differ against diffoscope, side by side on the benchmark corpus
+# (built by bench/make_corpus.sh). For every pair: wall time and peak RSS
 # of both (/usr/bin/time), the speed-up, and whether both report the same
 # set of members whose *content* differs (diffoscope's pseudo-nodes such as
 # "zipinfo {}" or "file list" are left out of its set). For the big
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${1:-/tmp/repro-corpus}
-[ -f "$corpus/MANIFEST.tsv" ] || { echo "no corpus at $corpus: bash ../shared/bench/make_corpus.sh $corpus"; exit 2; }
+[ -f "$corpus/MANIFEST.tsv" ] || { echo "no corpus at $corpus: run bash bench/make_corpus.sh $corpus"; exit 2; }
 dl=$(realpath "${DIFFOSCOPE_LITE:-./target/release/diffoscope-lite}")
 [ -x "$dl" ] || cargo build --release --quiet -p diffoscope-lite
 work=$(mktemp -d)

@@ -6,7 +6,8 @@
 #   - the newest diffoscope from PyPI, in a venv at $DIFFOSCOPE_VENV
 #     (default /opt/diffoscope-venv), which bench/diff.sh runs as well;
 #   - add-determinism (cargo install);
-#   - the corpus (../shared/bench/make_corpus.sh) at /tmp/repro-corpus.
+#   - the benchmark corpus (bench/make_corpus.sh) at $CORPUS
+#     (default /tmp/repro-corpus, as for bench/normalize.sh).
 # Needs root for apt-get; everything else goes through the registries'
 # own clients. Safe to rerun: installed pieces are skipped.
 set -euo pipefail
@@ -32,5 +33,5 @@ echo "newest diffoscope: $("$venv/bin/diffoscope" --version)"
 
 command -v add-det >/dev/null || cargo install -q add-determinism
 
-corpus=/tmp/repro-corpus
-[ -f "$corpus/MANIFEST.tsv" ] || bash ../shared/bench/make_corpus.sh "$corpus"
+corpus=${CORPUS:-/tmp/repro-corpus}
+[ -f "$corpus/MANIFEST.tsv" ] || bash bench/make_corpus.sh "$corpus"
