@@ -104,6 +104,17 @@ pub fn statement(report: &Report, builder_id: &str) -> Result<Option<Statement>>
         }
         p.build_definition.resolved_dependencies.push(d);
     }
+    if let Some(fetch) = &report.fetch {
+        for f in &fetch.files {
+            let mut d = ResourceDescriptor {
+                name: Some(f.path.clone()),
+                ..Default::default()
+            };
+            d.digest.insert("sha256".into(), f.sha256.clone());
+            d.annotations.insert("fetched".into(), json!(true));
+            p.build_definition.resolved_dependencies.push(d);
+        }
+    }
     p.run_details
         .builder
         .version

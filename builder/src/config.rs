@@ -36,6 +36,16 @@ struct FileConfig {
     build: BuildSection,
     #[serde(default)]
     sandbox: SandboxSection,
+    fetch: Option<FetchSection>,
+}
+
+/// `[fetch]`: dependencies fetched once, with network, before the runs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FetchSection {
+    command: Option<Vec<String>>,
+    outputs: Option<Vec<PathBuf>>,
+    lock: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,6 +121,8 @@ pub struct BuildConfig {
     pub accept_normalized: bool,
     /// Safety limits of the differ for mismatched artifacts.
     pub diff_limits: diffoscope_lite::Limits,
+    /// The fetch step, when there is one.
+    pub fetch: Option<crate::fetch::FetchConfig>,
 }
 
 /// Per-run wall-clock limit when the user did not say (`--timeout 0`
@@ -309,12 +321,20 @@ impl BuildConfig {
             .builder_id
             .unwrap_or_else(|| crate::attestation::DEFAULT_BUILDER_ID.to_string());
 
-        let epoch = epoch::resolve(
+        let fetch = crate::fetch::FetchConfig::merge(
             &source,
-            &[&out],
-            args.source_date_epoch,
-            b.source_date_epoch,
+            args.fetch,
+            args.fetch_outputs,
+            args.fetch_lock,
+            file.fetch.map(|f| (f.command, f.outputs, f.lock)),
         )?;
+        // Fetched dependencies are not the source: they never date it.
+        let mut skip: Vec<PathBuf> = vec![out.clone()];
+        if let Some(f) = &fetch {
+            skip.extend(f.outputs.iter().map(|o| source.join(o)));
+        }
+        let skip: Vec<&Path> = skip.iter().map(PathBuf::as_path).collect();
+        let epoch = epoch::resolve(&source, &skip, args.source_date_epoch, b.source_date_epoch)?;
 
         Ok(Self {
             source,
@@ -340,6 +360,7 @@ impl BuildConfig {
             normalize: args.normalize,
             accept_normalized: args.accept_normalized,
             diff_limits: args.diff_limits.limits(),
+            fetch,
         })
     }
 }

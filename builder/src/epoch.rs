@@ -253,7 +253,8 @@ fn newest_mtime(source: &Path, skip: &[&Path]) -> Result<Epoch> {
             detail: Some(file),
         }),
         None => bail!(
-            "cannot choose SOURCE_DATE_EPOCH: {} is not a git checkout and has no files; \
+            "cannot choose SOURCE_DATE_EPOCH: {} is not a git checkout and has no source files \
+             to date it by (repro.toml, the output and fetched dependencies do not count); \
              pass --source-date-epoch",
             source.display()
         ),

@@ -12,6 +12,7 @@ mod commands;
 mod config;
 mod dirhash;
 mod epoch;
+mod fetch;
 mod fsutil;
 mod output;
 mod probe;

@@ -92,6 +92,9 @@ pub struct Report {
     /// The culprit search, when one ran.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub bisect: Option<BisectResult>,
+    /// The fetch step, when there was one: every fetched file's digest.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fetch: Option<crate::fetch::FetchRecord>,
     /// The normalization ruleset and digest definition the verdict used.
     #[serde(default)]
     pub normalization: NormalizationRecord,
@@ -444,6 +447,7 @@ mod tests {
             },
             variations: VariationsRecord::default(),
             bisect: None,
+            fetch: None,
             normalization: NormalizationRecord::default(),
         }
     }

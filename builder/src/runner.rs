@@ -60,7 +60,8 @@ pub fn execute(
         .with_context(|| format!("copying the source tree for {label}"))?;
 
     let argv = cfg.command.iter().map(Into::into).collect();
-    let spec = run_spec(cfg, set, argv, &host_dir, &build_dir, &home, log)?;
+    let mut spec = run_spec(cfg, set, argv, &host_dir, &build_dir, &home, log)?;
+    crate::fetch::attach(cfg, &host_dir, &mut spec)?;
     eprintln!("repro: {label}: {}", build_dir.display());
     let (outcome, elapsed) = sandbox::run(&spec).with_context(|| label.to_string())?;
 
@@ -123,6 +124,7 @@ pub fn run_spec(
         umask: variations::umask(set),
         isolation: cfg.isolation,
         ro_binds: cfg.ro_binds.clone(),
+        build_binds: Vec::new(),
         network: cfg.network,
         hostname: hostname.into(),
         domainname: domainname.into(),
@@ -155,8 +157,11 @@ pub fn execute_checked(
     runs.push(record);
     if !outcome.success() {
         let tail = fsutil::tail_lines(log, LOG_TAIL_LINES);
+        let hint = crate::fetch::offline_hint(&tail)
+            .map(|h| format!("\n{h}"))
+            .unwrap_or_default();
         bail!(
-            "{label}: the build command {outcome} (full log: {})\n--- last {LOG_TAIL_LINES} lines ---\n{tail}",
+            "{label}: the build command {outcome} (full log: {})\n--- last {LOG_TAIL_LINES} lines ---\n{tail}{hint}",
             log.display()
         );
     }

@@ -266,6 +266,26 @@ impl Builder {
     }
 }
 
+/// For a root-started build, a detached copy of the mount tree at `src`:
+/// the build drops to an unprivileged uid before it mounts, and that uid
+/// may not be able to walk to the path (a toolchain under a 0700 home), so
+/// the tree is copied now, as root. `shown` names the bind in errors.
+fn detached_copy(
+    drop_to: Option<DropTo>,
+    src: &Path,
+    shown: &Path,
+) -> Result<Option<std::os::fd::OwnedFd>> {
+    if drop_to.is_none() {
+        return Ok(None);
+    }
+    sys::clone_tree(&cpath("bind source", src)?)
+        .map(Some)
+        .map_err(|e| Error::BadBind {
+            path: shown.to_path_buf(),
+            reason: format!("open_tree({}): {}", src.display(), e.desc()),
+        })
+}
+
 fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
     let (outside_uid, outside_gid, drop_to) = outside_ids();
     let home = spec
@@ -405,6 +425,25 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         b.symlink(Path::new(target), &Path::new("/dev").join(link))?;
     }
 
+    // Binds below the build dir (fetched dependencies), read-only over the
+    // run's copy. With disorderfs they go below its hidden source, so the
+    // reordered view shows them too.
+    let build_root = if fileorder.is_some() {
+        PathBuf::from(FILEORDER_SRC)
+    } else {
+        spec.build_dir.clone()
+    };
+    for (src, rel) in &spec.build_binds {
+        if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(Error::BadBind {
+                path: rel.clone(),
+                reason: "must be a relative path inside the build dir".into(),
+            });
+        }
+        let tree = detached_copy(drop_to, src, src)?;
+        b.bind_ro(src, &build_root.join(rel), true, tree)?;
+    }
+
     // User binds appear at the path the user named (a symlink such as
     // /opt/tc -> /srv/tc is followed only to find the source). They are
     // mounted last, so one under /tmp or HOME shows on top of the sandbox's
@@ -447,19 +486,7 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
             path: inside.clone(),
             reason: e.to_string(),
         })?;
-        // A root-started build drops to an unprivileged uid before it
-        // mounts, and that uid may not be able to walk to the path (a
-        // toolchain under a 0700 home): copy the tree now, as root.
-        let tree =
-            match drop_to {
-                Some(_) => Some(sys::clone_tree(&cpath("bind source", &src)?).map_err(|e| {
-                    Error::BadBind {
-                        path: inside.clone(),
-                        reason: format!("open_tree({}): {}", src.display(), e.desc()),
-                    }
-                })?),
-                None => None,
-            };
+        let tree = detached_copy(drop_to, &src, &inside)?;
         b.bind_ro(&src, &inside, meta.is_dir(), tree)?;
         bound.push(inside);
     }

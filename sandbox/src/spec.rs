@@ -72,6 +72,10 @@ pub struct RunSpec {
     pub isolation: Isolation,
     /// Host paths made visible read-only at the same path (sandbox only).
     pub ro_binds: Vec<PathBuf>,
+    /// Host directories shown read-only below the build dir: (host path,
+    /// path relative to the build dir), e.g. fetched dependencies (sandbox
+    /// only; the caller creates the empty directory to mount on).
+    pub build_binds: Vec<(PathBuf, PathBuf)>,
     /// Share the host network instead of a private loopback (sandbox only).
     pub network: bool,
     /// Hostname in the uts namespace (sandbox only).

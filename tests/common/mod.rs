@@ -90,3 +90,10 @@ pub fn unavailable_reason(report: &Value, variation: &str) -> Option<String> {
         .find(|u| u["name"] == variation)
         .map(|u| u["reason"].as_str().unwrap_or_default().to_string())
 }
+
+/// Lowercase hex SHA-256 of `data` (sha256sum's, via the test's own python3
+/// would be slower; the provenance crate's is independent of the code under
+/// test here).
+pub fn sha256_hex(data: &[u8]) -> String {
+    provenance::sha256_hex(data)
+}

@@ -319,6 +319,23 @@ pub struct BuildArgs {
     #[arg(long)]
     pub network: bool,
 
+    /// Fetch dependencies once before the runs, with network, in the
+    /// sandbox: a shell command run in a copy of the source (overrides
+    /// repro.toml's [fetch] command), e.g. 'pip download -d deps .'.
+    #[arg(long, value_name = "CMD")]
+    pub fetch: Option<String>,
+
+    /// A directory the fetch step writes, relative to the source tree; the
+    /// runs see it there read-only, offline (repeatable; overrides
+    /// [fetch] outputs).
+    #[arg(long = "fetch-output", value_name = "DIR")]
+    pub fetch_outputs: Vec<PathBuf>,
+
+    /// Check every fetched file against this lock (`SHA256  PATH` lines, as
+    /// `<out>/fetch.lock` is written); a mismatch stops before any run.
+    #[arg(long, value_name = "FILE")]
+    pub fetch_lock: Option<PathBuf>,
+
     /// Honour sandbox-weakening settings of the source's repro.toml
     /// ([sandbox] mode = "none", network, ro_paths), which are refused otherwise.
     #[arg(long)]

@@ -224,6 +224,7 @@ fn new_report(
         },
         variations,
         bisect: None,
+        fetch: None,
         normalization: crate::report::NormalizationRecord {
             ruleset: diffoscope_lite::normalize::RULESET_VERSION.to_string(),
             digest: diffoscope_lite::normalize::DIGEST_VERSION.to_string(),
@@ -235,6 +236,9 @@ fn new_report(
 fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Report) -> Result<()> {
     let logs = cfg.out.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    if let Some(fetch) = &cfg.fetch {
+        report.fetch = Some(crate::fetch::run(cfg, fetch)?);
+    }
 
     let mut digests: Vec<Digests> = Vec::new();
     for index in 1..=cfg.runs {
