@@ -32,5 +32,5 @@ pub mod variations;
 pub use env::{BuildEnv, RESERVED_VARS};
 pub use error::{Error, Result};
 pub use layout::{program_candidates, ROOT_MAPPED_ID};
-pub use run::{check_namespaces, run, Outcome};
+pub use run::{check_namespaces, run, run_observed, Outcome, TICK};
 pub use spec::{BuildUser, Isolation, Limits, RunSpec};

@@ -74,8 +74,18 @@ pub fn check_namespaces() -> Result<()> {
     }
 }
 
+/// How often [`run_observed`] reports that the run is still going.
+pub const TICK: Duration = Duration::from_millis(250);
+
 /// Runs `spec` to completion and returns how it ended plus its wall time.
 pub fn run(spec: &RunSpec) -> Result<(Outcome, Duration)> {
+    run_observed(spec, &mut |_| {})
+}
+
+/// Like [`run`], calling `tick` with the elapsed time about every [`TICK`]
+/// while the build runs (from this thread), so a caller can show progress,
+/// stream the log or say that a long build is still alive.
+pub fn run_observed(spec: &RunSpec, tick: &mut dyn FnMut(Duration)) -> Result<(Outcome, Duration)> {
     if spec.argv.is_empty() {
         return Err(Error::EmptyCommand);
     }
@@ -103,21 +113,41 @@ pub fn run(spec: &RunSpec) -> Result<(Outcome, Duration)> {
     // Wait on a thread so the timeout is a channel deadline, not polling.
     let (tx, rx) = mpsc::channel();
     let isolation = spec.isolation;
-    let waiter = std::thread::spawn(move || {
-        // Without namespaces the build leads its own process group: kill
-        // what it left behind. With them, PID 1's death took everything.
-        let ended = match isolation {
-            Isolation::None => sys::wait_then_kill_group(pid),
-            Isolation::Namespaces => sys::wait_for(pid),
+    let waiter = std::thread::Builder::new()
+        .name("repro-wait".into())
+        .spawn(move || {
+            // Without namespaces the build leads its own process group: kill
+            // what it left behind. With them, PID 1's death took everything.
+            let ended = match isolation {
+                Isolation::None => sys::wait_then_kill_group(pid),
+                Isolation::Namespaces => sys::wait_for(pid),
+            };
+            let _ = tx.send(());
+            ended
+        });
+    let waiter = match waiter {
+        Ok(w) => w,
+        Err(e) => {
+            // Nobody would reap or time out the build: stop it now.
+            sys::kill_tree(pid);
+            let _ = sys::wait_for(pid);
+            return Err(Error::Io {
+                action: "start the thread that waits for",
+                path: spec.build_dir.clone(),
+                source: e,
+            });
+        }
+    };
+    let timed_out = loop {
+        let elapsed = started.elapsed();
+        let slice = match spec.timeout {
+            Some(limit) if elapsed >= limit => break true,
+            Some(limit) => TICK.min(limit - elapsed),
+            None => TICK,
         };
-        let _ = tx.send(());
-        ended
-    });
-    let timed_out = match spec.timeout {
-        Some(limit) => matches!(rx.recv_timeout(limit), Err(mpsc::RecvTimeoutError::Timeout)),
-        None => {
-            let _ = rx.recv();
-            false
+        match rx.recv_timeout(slice) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break false,
+            Err(mpsc::RecvTimeoutError::Timeout) => tick(started.elapsed()),
         }
     };
     if timed_out {
