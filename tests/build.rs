@@ -26,6 +26,8 @@ fn build(src: &Path, extra: &[&str]) -> (Output, tempfile::TempDir) {
         .arg("--out")
         .arg(out.path().join("out"))
         .args(["--source-date-epoch", EPOCH])
+        // The tests read the run trees; --keep-runs has its own test.
+        .args(["--keep-runs", "all"])
         .args(extra)
         .output()
         .unwrap();
@@ -57,6 +59,7 @@ macro_rules! assert_screen {
             // installed and usable tools): report.json records it, tests
             // of the variations check it, snapshots must not.
             (r"repro: varying [^\n]*", "repro: varying [VARIATIONS]"),
+            (r" in \d+\.\ds\n", " in [DURATION]\n"),
             (r"repro:   [a-z_]+ unavailable: [^\n]*\n", ""),
             (r"/tmp/\.tmp[A-Za-z0-9]+", "[SRC]"),
         ]}, {
@@ -335,6 +338,8 @@ fn environment_is_scrubbed_and_epoch_pinned() {
             "--env",
             "EXTRA=yes",
             "--vary=-all,+home",
+            "--keep-runs",
+            "all",
         ])
         .env("AWS_SECRET_ACCESS_KEY", "hunter2-do-not-leak")
         .env("LANG", "de_DE.ISO-8859-1")
@@ -690,4 +695,78 @@ fn bad_repro_toml_names_the_file() {
         err.contains("repro.toml") && err.contains("comand"),
         "{err}"
     );
+}
+
+/// By default only the trees of runs that differ (and the control's) stay;
+/// `none` removes them all, `all` keeps them; the report says which.
+#[test]
+fn run_trees_are_kept_as_asked() {
+    let kept = |r: &Value| -> Vec<bool> {
+        r["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["kept"].as_bool().unwrap())
+            .collect()
+    };
+    let run = |fixture_name: &str, keep: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let o = repro()
+            .arg("build")
+            .arg(fixture(fixture_name))
+            .arg("--out")
+            .arg(out.path().join("out"))
+            .args([
+                "--source-date-epoch",
+                EPOCH,
+                "--runs",
+                "3",
+                "--bisect-budget",
+                "1",
+            ])
+            .args(keep)
+            .output()
+            .unwrap();
+        (o, out)
+    };
+    // Everything reproduced: nothing to inspect, nothing kept.
+    let (o, out) = run("hello-tarball", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&out);
+    assert_eq!(r["keep_runs"], "failed");
+    assert_eq!(kept(&r), [false, false, false]);
+    assert!(!out.path().join("out/runs/1").exists());
+    assert!(!out.path().join("out/bisect").exists());
+    assert!(out
+        .path()
+        .join("out/artifacts/dist/hello-0.1.tar.gz")
+        .is_file());
+    // A leak: the control and the differing runs stay, the culprit
+    // search's trees go.
+    let (o, out) = run("leaks-time", &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = report(&out);
+    assert_eq!(kept(&r), [true, true, true]);
+    assert!(out
+        .path()
+        .join("out/runs/3/src/dist/build-info.txt")
+        .is_file());
+    assert!(!out.path().join("out/bisect").exists());
+    let (o, out) = run("leaks-time", &["--keep-runs", "none"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(kept(&report(&out)), [false, false, false]);
+    assert!(!out
+        .path()
+        .join("out/runs")
+        .read_dir()
+        .unwrap()
+        .any(|_| true));
+    // The diff reports were written before the trees went.
+    assert!(out
+        .path()
+        .join("out/diff/dist/build-info.txt.txt")
+        .is_file());
+    let (o, out) = run("hello-tarball", &["--keep-runs", "all"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(kept(&report(&out)), [true, true, true]);
 }

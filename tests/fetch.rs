@@ -29,6 +29,8 @@ fn build(src: &Path, extra: &[&str]) -> (Output, tempfile::TempDir) {
             "--source-date-epoch",
             "1700000000",
             "--vary=-all,+build_path",
+            "--keep-runs",
+            "all",
         ])
         .args(extra)
         .output()

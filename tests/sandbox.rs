@@ -43,7 +43,7 @@ fn probe(script: &str, extra: &[&str], configure: impl FnOnce(&mut Command)) -> 
         .arg("--out")
         .arg(out.path().join("out"))
         .args(["--source-date-epoch", "1700000000", "--artifacts", "dist/*"])
-        .args(["--vary=-all", "--bisect-budget", "0"])
+        .args(["--vary=-all", "--bisect-budget", "0", "--keep-runs", "all"])
         .args(extra)
         .args(["--", "sh", "build.sh"]);
     configure(&mut cmd);
@@ -413,7 +413,7 @@ fn ro_binds_are_read_only_all_the_way_down_and_keep_their_path() {
     // A tmpfs nested under the bound directory, in a private mount namespace.
     let script = format!(
         "mount -t tmpfs tmpfs {nested} && exec {repro} build {src} --out {out} \
-         --source-date-epoch 1 --artifacts 'dist/*' --vary=-all --ro-bind {link} -- sh build.sh",
+         --source-date-epoch 1 --artifacts 'dist/*' --vary=-all --keep-runs all --ro-bind {link} -- sh build.sh",
         nested = tc.join("nested").display(),
         repro = env!("CARGO_BIN_EXE_repro"),
         src = src.path().display(),
@@ -467,7 +467,13 @@ fn build_tree(src: &Path, extra: &[&str]) -> (std::process::Output, tempfile::Te
         .arg(src)
         .arg("--out")
         .arg(out.path().join("out"))
-        .args(["--source-date-epoch", "1", "--vary=-all"])
+        .args([
+            "--source-date-epoch",
+            "1",
+            "--vary=-all",
+            "--keep-runs",
+            "all",
+        ])
         .args(extra)
         .output()
         .unwrap();

@@ -147,21 +147,21 @@ impl BisectResult {
             parts.push(format!("caused by {}", groups(&self.culprits)));
         }
         if !self.unresolved.is_empty() {
-            parts.push(format!(
-                "narrowed to one of: {} (pass --bisect to finish)",
-                groups(&self.unresolved)
-            ));
+            parts.push(format!("narrowed to one of: {}", groups(&self.unresolved)));
         }
         if !self.untested.is_empty() {
-            parts.push(format!(
-                "not yet ruled out: {} (pass --bisect to finish)",
-                self.untested.join(", ")
-            ));
+            parts.push(format!("not yet ruled out: {}", self.untested.join(", ")));
         }
+        // Said once, after everything the search left open.
+        let finish = if self.unresolved.is_empty() && self.untested.is_empty() {
+            ""
+        } else {
+            " (pass --bisect to finish)"
+        };
         if parts.is_empty() {
             parts.push("no single variation reproduces the difference".into());
         }
-        format!("{what}: {} ({runs})", parts.join("; "))
+        format!("{what}: {}{finish} ({runs})", parts.join("; "))
     }
 }
 

@@ -123,6 +123,33 @@ pub struct BuildConfig {
     pub diff_limits: diffoscope_lite::Limits,
     /// The fetch step, when there is one.
     pub fetch: Option<crate::fetch::FetchConfig>,
+    /// How a run's progress is shown.
+    pub progress: crate::progress::Mode,
+    /// Which run trees stay on disk.
+    pub keep_runs: KeepRuns,
+}
+
+/// Which run trees stay on disk after a build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepRuns {
+    /// Every run's tree, the culprit search's and the fetch step's.
+    All,
+    /// The trees of runs whose artifacts differ, and the control's to
+    /// compare them with; none when everything reproduced.
+    Failed,
+    /// None (logs, reports and published artifacts stay).
+    None,
+}
+
+impl KeepRuns {
+    /// The name on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeepRuns::All => "all",
+            KeepRuns::Failed => "failed",
+            KeepRuns::None => "none",
+        }
+    }
 }
 
 /// Per-run wall-clock limit when the user did not say (`--timeout 0`
@@ -361,6 +388,12 @@ impl BuildConfig {
             accept_normalized: args.accept_normalized,
             diff_limits: args.diff_limits.limits(),
             fetch,
+            progress: crate::progress::Mode::detect(args.verbose),
+            keep_runs: match args.keep_runs.as_deref() {
+                Some("all") => KeepRuns::All,
+                Some("none") => KeepRuns::None,
+                _ => KeepRuns::Failed,
+            },
         })
     }
 }

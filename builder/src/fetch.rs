@@ -182,16 +182,15 @@ pub fn run(cfg: &BuildConfig, fetch: &FetchConfig) -> Result<FetchRecord> {
     // The one step with network: it is what the step is for.
     spec.network = true;
     eprintln!(
-        "repro: fetch: {} (with network, in {})",
-        fetch.command.join(" "),
-        build_dir.display()
+        "repro: fetch: {} (with network)",
+        crate::progress::printable(&fetch.command.join(" "))
     );
-    let (outcome, elapsed) = sandbox::run(&spec).context("the fetch step")?;
+    let (outcome, elapsed) = runner::watched(cfg, "fetch", &spec)?;
     if !outcome.success() {
         bail!(
             "the fetch command {outcome} (full log: {})\n--- last 20 lines ---\n{}",
             log.display(),
-            fsutil::tail_lines(&log, 20)
+            crate::progress::printable(&fsutil::tail_lines(&log, 20))
         );
     }
     let (files, links) = hash_outputs(&tree, &fetch.outputs)?;

@@ -16,6 +16,7 @@ mod fetch;
 mod fsutil;
 mod output;
 mod probe;
+mod progress;
 mod report;
 mod runner;
 mod toolchain;

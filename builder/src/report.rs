@@ -92,6 +92,10 @@ pub struct Report {
     /// The culprit search, when one ran.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub bisect: Option<BisectResult>,
+    /// Which run trees were kept: `all`, `failed` (runs whose artifacts
+    /// differ, with the control) or `none`.
+    #[serde(default)]
+    pub keep_runs: String,
     /// The fetch step, when there was one: every fetched file's digest.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fetch: Option<crate::fetch::FetchRecord>,
@@ -197,6 +201,13 @@ pub struct RunRecord {
     pub outcome: String,
     /// Wall time in milliseconds.
     pub duration_ms: u64,
+    /// Whether the run's tree (`host_dir`) is still on disk (`--keep-runs`).
+    #[serde(default = "kept_by_default")]
+    pub kept: bool,
+}
+
+fn kept_by_default() -> bool {
+    true
 }
 
 /// Whether an artifact is the same in every run.
@@ -412,6 +423,7 @@ mod tests {
             exit_code: Some(0),
             outcome: "exited with code 0".into(),
             duration_ms: 5,
+            kept: true,
         };
         Report {
             schema: SCHEMA.into(),
@@ -447,6 +459,7 @@ mod tests {
             },
             variations: VariationsRecord::default(),
             bisect: None,
+            keep_runs: "failed".into(),
             fetch: None,
             normalization: NormalizationRecord::default(),
         }

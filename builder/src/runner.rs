@@ -62,8 +62,7 @@ pub fn execute(
     let argv = cfg.command.iter().map(Into::into).collect();
     let mut spec = run_spec(cfg, set, argv, &host_dir, &build_dir, &home, log)?;
     crate::fetch::attach(cfg, &host_dir, &mut spec)?;
-    eprintln!("repro: {label}: {}", build_dir.display());
-    let (outcome, elapsed) = sandbox::run(&spec).with_context(|| label.to_string())?;
+    let (outcome, elapsed) = watched(cfg, label, &spec)?;
 
     if let Some(home_host) = home_host {
         // Move the real-path build (and its HOME) to the run's own place.
@@ -94,6 +93,7 @@ pub fn execute(
         duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         variations: set.names().into_iter().map(String::from).collect(),
         umask: format!("{:04o}", variations::umask(set)),
+        kept: true,
     };
     Ok((record, outcome))
 }
@@ -141,6 +141,26 @@ pub fn run_spec(
     })
 }
 
+/// Runs `spec` while showing its progress as the configuration says.
+pub fn watched(
+    cfg: &BuildConfig,
+    label: &str,
+    spec: &RunSpec,
+) -> Result<(sandbox::Outcome, std::time::Duration)> {
+    let mut watch =
+        crate::progress::RunWatch::start(cfg.progress, label, &spec.log, &spec.build_dir);
+    match sandbox::run_observed(spec, &mut |t| watch.tick(t)) {
+        Ok((outcome, elapsed)) => {
+            watch.finish(&outcome.to_string(), elapsed);
+            Ok((outcome, elapsed))
+        }
+        Err(e) => {
+            watch.abandon();
+            Err(e).with_context(|| label.to_string())
+        }
+    }
+}
+
 /// Builds once like [`execute`] and turns a failed build into an error
 /// that shows the end of its log; the record is pushed to `runs` either way.
 pub fn execute_checked(
@@ -156,7 +176,8 @@ pub fn execute_checked(
     let host_dir = PathBuf::from(&record.host_dir);
     runs.push(record);
     if !outcome.success() {
-        let tail = fsutil::tail_lines(log, LOG_TAIL_LINES);
+        // The log holds the build's bytes: never let them drive the terminal.
+        let tail = crate::progress::printable(&fsutil::tail_lines(log, LOG_TAIL_LINES));
         let hint = crate::fetch::offline_hint(&tail)
             .map(|h| format!("\n{h}"))
             .unwrap_or_default();

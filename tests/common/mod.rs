@@ -42,6 +42,8 @@ pub fn build_fixture(name: &str, extra: &[&str]) -> (Output, tempfile::TempDir) 
         .arg("--out")
         .arg(out.path().join("out"))
         .args(["--source-date-epoch", "1700000000"])
+        // The tests read the run trees; --keep-runs has its own test.
+        .args(["--keep-runs", "all"])
         .args(extra)
         .output()
         .unwrap();

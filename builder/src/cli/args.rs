@@ -305,6 +305,15 @@ pub struct BuildArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Which run trees stay on disk: `all`, `failed` (default: the runs
+    /// whose artifacts differ, with the control) or `none`.
+    #[arg(long, value_name = "WHICH", value_parser = ["all", "failed", "none"])]
+    pub keep_runs: Option<String>,
+
+    /// Stream each run's log to stderr as it is written.
+    #[arg(short, long)]
+    pub verbose: bool,
+
     /// Isolation of each run: `namespaces` (default; user, mount, pid, net,
     /// uts, ipc) or `none` (recorded as not hermetic).
     #[arg(long, value_name = "MODE")]

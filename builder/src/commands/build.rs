@@ -224,6 +224,7 @@ fn new_report(
         },
         variations,
         bisect: None,
+        keep_runs: cfg.keep_runs.name().to_string(),
         fetch: None,
         normalization: crate::report::NormalizationRecord {
             ruleset: diffoscope_lite::normalize::RULESET_VERSION.to_string(),
@@ -278,6 +279,18 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
     if report.verdict != Verdict::Reproducible && !applied.is_empty() {
         let control = &digests[0];
         let mut k = 0u32;
+        match cfg.bisect_budget {
+            Some(0) => {}
+            Some(n) => eprintln!(
+                "repro: searching for the cause: up to {n} extra run{} (--bisect-budget 0 skips them, \
+                 --bisect runs as many as it takes)",
+                if n == 1 { "" } else { "s" }
+            ),
+            None => eprintln!(
+                "repro: searching for the cause: as many extra runs as it takes (--bisect; \
+                 --bisect-budget N caps them)"
+            ),
+        }
         let result = bisect::bisect(applied, cfg.bisect_budget, |set| {
             k += 1;
             let dest = cfg.out.join("bisect").join(k.to_string());
@@ -309,7 +322,56 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
     }
     diff_artifacts(cfg, report)?;
     let run1 = PathBuf::from(&report.runs[0].host_dir);
-    publish_artifacts(cfg, &run1, &mut report.artifacts)
+    publish_artifacts(cfg, &run1, &mut report.artifacts)?;
+    remove_run_trees(cfg, report);
+    Ok(())
+}
+
+/// Removes the run trees `--keep-runs` does not keep, once everything that
+/// reads them (hashing, diffs, publication) is done. A tree that cannot be
+/// removed is said and recorded as kept; it never fails the build.
+fn remove_run_trees(cfg: &BuildConfig, report: &mut Report) {
+    use crate::config::KeepRuns;
+    let differs = |index: usize| {
+        report.artifacts.iter().any(|a| {
+            a.status != ArtifactStatus::Same
+                && a.runs.get(index).map(|d| d.as_ref().map(|d| &d.sha256))
+                    != a.runs.first().map(|d| d.as_ref().map(|d| &d.sha256))
+        })
+    };
+    let keep: Vec<bool> = (0..report.runs.len())
+        .map(|i| match cfg.keep_runs {
+            KeepRuns::All => true,
+            KeepRuns::None => false,
+            // The control stays when anything differs: the others are
+            // compared with it.
+            KeepRuns::Failed => (1..report.runs.len()).any(differs) && (i == 0 || differs(i)),
+        })
+        .collect();
+    let gone = |dir: PathBuf| -> bool {
+        if !dir.exists() {
+            return true;
+        }
+        match fsutil::remove_tree(&dir) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("repro: could not remove {}: {e:#}", dir.display());
+                false
+            }
+        }
+    };
+    for (run, keep) in report.runs.iter_mut().zip(&keep) {
+        if !keep {
+            run.kept = !gone(cfg.out.join("runs").join(run.index.to_string()));
+        }
+    }
+    if cfg.keep_runs != KeepRuns::All {
+        gone(cfg.out.join("bisect"));
+        gone(cfg.out.join("work"));
+        if !keep.iter().any(|k| *k) {
+            gone(cfg.out.join("fetch"));
+        }
+    }
 }
 
 /// Lines of a diff summary shown on the terminal per artifact.
