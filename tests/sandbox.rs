@@ -608,3 +608,83 @@ fn ro_paths_are_satisfied_by_the_same_ro_bind() {
     let r = read_json(&out.path().join("out/report.json"));
     assert_eq!(r["sandbox"]["ro_binds"], serde_json::json!([shared]));
 }
+
+/// Runs build in an overlay of one pristine copy: what a build deletes,
+/// changes and adds shows in its own tree only; the source and the other
+/// runs never see it; `--run-tree copy` copies per run instead.
+#[test]
+fn runs_build_in_an_overlay_and_see_only_their_own_writes() {
+    let script = "echo changed > keep.txt; rm gone.txt; rm -r olddir; mkdir olddir; \
+                  echo new > olddir/new.txt; echo built > dist/out.txt; \
+                  ls -a > dist/listing.txt";
+    let src = tempfile::tempdir().unwrap();
+    fs::write(
+        src.path().join("build.sh"),
+        format!("set -eu\nmkdir -p dist\n{script}\n"),
+    )
+    .unwrap();
+    fs::write(src.path().join("keep.txt"), "original\n").unwrap();
+    fs::write(src.path().join("gone.txt"), "to delete\n").unwrap();
+    fs::create_dir(src.path().join("olddir")).unwrap();
+    fs::write(src.path().join("olddir/old.txt"), "old\n").unwrap();
+    for mode in ["auto", "copy"] {
+        let out = tempfile::tempdir().unwrap();
+        let o = repro()
+            .arg("build")
+            .arg(src.path())
+            .arg("--out")
+            .arg(out.path().join("out"))
+            .args([
+                "--source-date-epoch",
+                "1",
+                "--artifacts",
+                "dist/*",
+                "--vary=-all,+build_path",
+            ])
+            .args([
+                "--keep-runs",
+                "all",
+                "--run-tree",
+                mode,
+                "--",
+                "sh",
+                "build.sh",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{mode}: {}", stderr(&o));
+        let r = read_json(&out.path().join("out/report.json"));
+        let want = if mode == "auto" { "overlay" } else { "copy" };
+        assert_eq!(r["run_tree"]["mode"], want, "{r}");
+        for run in ["1", "2"] {
+            let tree = out.path().join("out/runs").join(run).join("src");
+            assert_eq!(
+                fs::read_to_string(tree.join("keep.txt")).unwrap(),
+                "changed\n"
+            );
+            assert!(!tree.join("gone.txt").exists(), "{mode} run {run}");
+            assert!(!tree.join("olddir/old.txt").exists(), "{mode} run {run}");
+            assert_eq!(
+                fs::read_to_string(tree.join("olddir/new.txt")).unwrap(),
+                "new\n"
+            );
+            assert_eq!(
+                fs::read_to_string(tree.join("dist/out.txt")).unwrap(),
+                "built\n"
+            );
+            // The overlay's own directories never show in a run's tree.
+            let listing = fs::read_to_string(tree.join("dist/listing.txt")).unwrap();
+            assert!(
+                !listing.contains("upper") && !listing.contains("work"),
+                "{listing}"
+            );
+        }
+        // The source is untouched.
+        assert_eq!(
+            fs::read_to_string(src.path().join("keep.txt")).unwrap(),
+            "original\n"
+        );
+        assert!(src.path().join("gone.txt").exists());
+        assert!(src.path().join("olddir/old.txt").exists());
+    }
+}

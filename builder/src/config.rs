@@ -127,6 +127,11 @@ pub struct BuildConfig {
     pub progress: crate::progress::Mode,
     /// Which run trees stay on disk.
     pub keep_runs: KeepRuns,
+    /// `--run-tree`: `auto`, `overlay` or `copy`.
+    pub run_tree: String,
+    /// The pristine copy of the source every run overlays (set once the
+    /// overlay is known to work here; None: each run copies the source).
+    pub overlay_lower: Option<PathBuf>,
 }
 
 /// Which run trees stay on disk after a build.
@@ -394,6 +399,8 @@ impl BuildConfig {
                 Some("none") => KeepRuns::None,
                 _ => KeepRuns::Failed,
             },
+            run_tree: args.run_tree.unwrap_or_else(|| "auto".into()),
+            overlay_lower: None,
         })
     }
 }

@@ -146,3 +146,68 @@ fn probe_run(
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     Ok((outcome, text))
 }
+
+/// Whether runs can build in an overlay of one pristine tree here: a
+/// probe run deletes, writes and makes a directory through an overlay,
+/// and the tree put together afterwards must show exactly that. None when
+/// it works, else why not (the runs then copy the source each).
+pub fn overlay_unusable(cfg: &BuildConfig, scratch: &Path) -> Option<String> {
+    let attempt = || -> anyhow::Result<Option<String>> {
+        use anyhow::Context as _;
+        let (lower, upper, work, dest) = (
+            scratch.join("lower"),
+            scratch.join("upper"),
+            scratch.join("work"),
+            scratch.join("merged"),
+        );
+        for d in [&lower, &upper, &work] {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        std::fs::write(lower.join("old"), "old\n")?;
+        std::fs::create_dir(lower.join("dir"))?;
+        std::fs::write(lower.join("dir/hidden"), "hidden\n")?;
+        sandbox::prepare_lower(&lower)?;
+        let log = scratch.join("probe.log");
+        let argv = vec![
+            "sh".into(),
+            "-c".into(),
+            "rm old && echo new > new && rm -r dir && mkdir dir && echo shown > dir/shown".into(),
+        ];
+        let build_dir = variations::build_dir_under(Path::new("/"), false);
+        let home = variations::home_under(Path::new("/home"), false);
+        let mut spec = runner::run_spec(
+            cfg,
+            &VariationSet::empty(),
+            argv,
+            &upper,
+            &build_dir,
+            &home,
+            &log,
+        )?;
+        spec.timeout = Some(PROBE_TIMEOUT);
+        spec.overlay = Some(sandbox::Overlay {
+            lower: lower.clone(),
+            work,
+        });
+        let (outcome, _) = match sandbox::run(&spec) {
+            Ok(r) => r,
+            Err(e) => return Ok(Some(format!("{e:#}"))),
+        };
+        if !outcome.success() {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            return Ok(Some(format!("a probe run {outcome}: {}", text.trim())));
+        }
+        sandbox::merge_overlay(&lower, &upper, &dest)?;
+        let seen = |p: &str| dest.join(p).exists();
+        if seen("old") || !seen("new") || seen("dir/hidden") || !seen("dir/shown") {
+            return Ok(Some(
+                "the tree put together after a probe run did not show what it wrote".into(),
+            ));
+        }
+        Ok(None)
+    };
+    match attempt() {
+        Ok(r) => r,
+        Err(e) => Some(format!("{e:#}")),
+    }
+}

@@ -92,6 +92,10 @@ pub struct Report {
     /// The culprit search, when one ran.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub bisect: Option<BisectResult>,
+    /// How each run got its tree: an overlay of one pristine copy, or a
+    /// copy of the source each.
+    #[serde(default)]
+    pub run_tree: RunTreeRecord,
     /// Which run trees were kept: `all`, `failed` (runs whose artifacts
     /// differ, with the control) or `none`.
     #[serde(default)]
@@ -204,6 +208,16 @@ pub struct RunRecord {
     /// Whether the run's tree (`host_dir`) is still on disk (`--keep-runs`).
     #[serde(default = "kept_by_default")]
     pub kept: bool,
+}
+
+/// How the runs got their trees.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunTreeRecord {
+    /// `overlay` or `copy`.
+    pub mode: String,
+    /// Why not an overlay, for `copy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 fn kept_by_default() -> bool {
@@ -459,6 +473,7 @@ mod tests {
             },
             variations: VariationsRecord::default(),
             bisect: None,
+            run_tree: Default::default(),
             keep_runs: "failed".into(),
             fetch: None,
             normalization: NormalizationRecord::default(),

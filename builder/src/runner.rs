@@ -56,13 +56,42 @@ pub fn execute(
             (dir.clone(), dir, Some(home.clone()), home)
         }
     };
-    fsutil::copy_tree(&cfg.source, &host_dir, &cfg.out)
-        .with_context(|| format!("copying the source tree for {label}"))?;
+    // With an overlay the run writes into `upper` over the shared pristine
+    // tree; its tree is put together at `final_dir` after the run.
+    let overlay = match (&cfg.overlay_lower, cfg.isolation) {
+        (Some(lower), Isolation::Namespaces) => {
+            let (upper, work) = (dest.join("upper"), dest.join("work"));
+            for d in [&upper, &work] {
+                std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            }
+            Some((lower.clone(), upper, work))
+        }
+        _ => {
+            fsutil::copy_tree(&cfg.source, &host_dir, &cfg.out)
+                .with_context(|| format!("copying the source tree for {label}"))?;
+            None
+        }
+    };
+    let host_dir = match &overlay {
+        Some((_, upper, _)) => upper.clone(),
+        None => host_dir,
+    };
 
     let argv = cfg.command.iter().map(Into::into).collect();
     let mut spec = run_spec(cfg, set, argv, &host_dir, &build_dir, &home, log)?;
+    spec.overlay = overlay.as_ref().map(|(lower, _, work)| sandbox::Overlay {
+        lower: lower.clone(),
+        work: work.clone(),
+    });
     crate::fetch::attach(cfg, &host_dir, &mut spec)?;
     let (outcome, elapsed) = watched(cfg, label, &spec)?;
+    if let Some((lower, upper, work)) = &overlay {
+        sandbox::merge_overlay(lower, upper, &final_dir)
+            .with_context(|| format!("putting together the tree of {label}"))?;
+        for d in [upper, work] {
+            fsutil::remove_tree(d)?;
+        }
+    }
 
     if let Some(home_host) = home_host {
         // Move the real-path build (and its HOME) to the run's own place.
@@ -124,6 +153,7 @@ pub fn run_spec(
         umask: variations::umask(set),
         isolation: cfg.isolation,
         ro_binds: cfg.ro_binds.clone(),
+        overlay: None,
         build_binds: Vec::new(),
         network: cfg.network,
         hostname: hostname.into(),

@@ -41,6 +41,28 @@ fn cpath(what: &'static str, p: &Path) -> Result<CString> {
     c(what, p.as_os_str().as_bytes())
 }
 
+/// The path that leads from directory `from` to `to`, both absolute and
+/// free of `.`/`..` (as repro makes them): `..` up to their common
+/// ancestor, then down.
+fn relative(from: &Path, to: &Path) -> Option<PathBuf> {
+    if !from.is_absolute() || !to.is_absolute() {
+        return None;
+    }
+    let (f, t): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..f.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    Some(out)
+}
+
 /// `root` joined with the absolute `inside` path.
 fn under(root: &Path, inside: &Path) -> PathBuf {
     root.join(inside.strip_prefix("/").unwrap_or(inside))
@@ -246,6 +268,54 @@ impl Builder {
         Ok(())
     }
 
+    /// Mounts the build tree at `inside`: C1's working directory (the
+    /// run's copy of the source) bound there, or an overlay of the shared
+    /// pristine tree with the run's writes going to that directory.
+    ///
+    /// The overlay's directories are named relative to that working
+    /// directory (`.`, `../work`, `../../../source`): C1 entered it before
+    /// dropping privileges, so the dropped uid never walks the host path
+    /// from `/` (a 0700 home above `--out`), and after unshare(2) the
+    /// working directory lives in the new mount namespace, where overlayfs
+    /// requires its layers to be (descriptors opened before would not be).
+    fn build_tree(&mut self, spec: &RunSpec, inside: &Path) -> Result<()> {
+        let Some(o) = &spec.overlay else {
+            return self.mount(Some(Path::new(".")), inside, None, MsFlags::MS_BIND, None);
+        };
+        let rel = |what: &'static str, to: &Path| -> Result<String> {
+            let r = relative(&spec.host_dir, to).ok_or_else(|| Error::Setup {
+                message: format!(
+                    "the overlay's {what} {} and upper dir {} must be absolute paths",
+                    to.display(),
+                    spec.host_dir.display()
+                ),
+                hint: "",
+            })?;
+            let s = r.to_str().filter(|s| !s.contains([',', ':', '\\'])).ok_or_else(|| {
+                Error::Setup {
+                    message: format!(
+                        "the overlay's {what} {} cannot be named in mount options (',', ':' or '\\' in it)",
+                        to.display()
+                    ),
+                    hint: "",
+                }
+            })?;
+            Ok(s.to_string())
+        };
+        let data = format!(
+            "lowerdir={},upperdir=.,workdir={},userxattr",
+            rel("lower dir", &o.lower)?,
+            rel("work dir", &o.work)?,
+        );
+        self.mount(
+            Some(Path::new("overlay")),
+            inside,
+            Some("overlay"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(&data),
+        )
+    }
+
     fn tmpfs(&mut self, inside: &Path, mode: &str) -> Result<()> {
         self.mkdirs(inside)?;
         self.mount(
@@ -357,7 +427,7 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         })?;
         let hidden = Path::new(FILEORDER_SRC);
         b.mkdirs(hidden)?;
-        b.mount(Some(Path::new(".")), hidden, None, MsFlags::MS_BIND, None)?;
+        b.build_tree(spec, hidden)?;
         b.mkdirs(&spec.build_dir)?;
         let args: [&[u8]; 6] = [
             b"disorderfs",
@@ -376,13 +446,7 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         })
     } else {
         b.mkdirs(&spec.build_dir)?;
-        b.mount(
-            Some(Path::new(".")),
-            &spec.build_dir,
-            None,
-            MsFlags::MS_BIND,
-            None,
-        )?;
+        b.build_tree(spec, &spec.build_dir)?;
         None
     };
     b.tmpfs(Path::new("/tmp"), "1777")?;
@@ -560,6 +624,18 @@ mod tests {
         );
         let c = program_candidates(OsStr::new("./build.sh"), OsStr::new("/a"));
         assert_eq!(c, [PathBuf::from("./build.sh")]);
+    }
+
+    #[test]
+    fn relative_paths_lead_from_one_dir_to_another() {
+        let r = |a: &str, b: &str| relative(Path::new(a), Path::new(b)).unwrap();
+        assert_eq!(
+            r("/o/runs/1/upper", "/o/source"),
+            Path::new("../../../source")
+        );
+        assert_eq!(r("/o/runs/1/upper", "/o/runs/1/work"), Path::new("../work"));
+        assert_eq!(r("/o/x", "/o/x"), Path::new("."));
+        assert!(relative(Path::new("o/x"), Path::new("/o")).is_none());
     }
 
     #[test]

@@ -24,6 +24,7 @@
 mod env;
 mod error;
 mod layout;
+mod overlay;
 mod run;
 mod spec;
 mod sys;
@@ -32,5 +33,6 @@ pub mod variations;
 pub use env::{BuildEnv, RESERVED_VARS};
 pub use error::{Error, Result};
 pub use layout::{program_candidates, ROOT_MAPPED_ID};
-pub use run::{check_namespaces, run, run_observed, Outcome, TICK};
-pub use spec::{BuildUser, Isolation, Limits, RunSpec};
+pub use overlay::merge_overlay;
+pub use run::{check_namespaces, prepare_lower, run, run_observed, Outcome, TICK};
+pub use spec::{BuildUser, Isolation, Limits, Overlay, RunSpec};

@@ -98,6 +98,11 @@ pub fn run_observed(spec: &RunSpec, tick: &mut dyn FnMut(Duration)) -> Result<(O
         Isolation::Namespaces => {
             if let (_, _, Some(d)) = outside_ids() {
                 chown_tree(&spec.host_dir, d.uid, d.gid)?;
+                if let Some(o) = &spec.overlay {
+                    // The lower tree is given to the build uid once, by
+                    // whoever made it; the work dir is new each run.
+                    chown_tree(&o.work, d.uid, d.gid)?;
+                }
             }
             Some(scratch_root()?)
         }
@@ -247,6 +252,16 @@ fn scratch_root() -> Result<tempfile::TempDir> {
         },
     )?;
     Ok(dir)
+}
+
+/// Gives `dir` (a pristine tree about to be an overlay's lower layer) to
+/// the uid a root-started build runs as, as a copy of the source for one
+/// run is: the build may then read every file it could in a copy.
+pub fn prepare_lower(dir: &Path) -> Result<()> {
+    match outside_ids() {
+        (_, _, Some(d)) => chown_tree(dir, d.uid, d.gid),
+        _ => Ok(()),
+    }
 }
 
 /// Gives the tree to the uid a root-started build runs as.

@@ -49,13 +49,28 @@ pub struct Limits {
     pub address_space: Option<u64>,
 }
 
+/// The build tree as an overlay: the pristine source read-only below, the
+/// build's writes in `upper` (which is then the run's `host_dir`).
+#[derive(Debug, Clone)]
+pub struct Overlay {
+    /// The pristine tree, shared by every run and never written.
+    pub lower: PathBuf,
+    /// overlayfs's work directory: empty, on the file system of `upper`.
+    pub work: PathBuf,
+}
+
 /// Everything needed to run one build step.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
     /// Program and arguments; the program is looked up on the build's PATH.
     pub argv: Vec<OsString>,
-    /// The build directory on the host (the fresh copy of the source).
+    /// The build directory on the host (the fresh copy of the source), or
+    /// with `overlay` the empty directory that receives the build's writes.
     pub host_dir: PathBuf,
+    /// Build in an overlay of a shared pristine tree instead of a copy:
+    /// setting up a run then costs a mount, not a copy of the source, and
+    /// its disk use is what the build writes (see [`crate::merge_overlay`]).
+    pub overlay: Option<Overlay>,
     /// The build directory as the build sees it: bind-mounted there in a
     /// sandbox; must equal `host_dir` without isolation.
     pub build_dir: PathBuf,

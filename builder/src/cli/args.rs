@@ -310,6 +310,12 @@ pub struct BuildArgs {
     #[arg(long, value_name = "WHICH", value_parser = ["all", "failed", "none"])]
     pub keep_runs: Option<String>,
 
+    /// How each run gets its tree: `overlay` (one pristine copy of the
+    /// source below each run's writes), `copy` (a copy per run) or `auto`
+    /// (default: overlay where the sandbox can mount one).
+    #[arg(long, value_name = "MODE", value_parser = ["auto", "overlay", "copy"])]
+    pub run_tree: Option<String>,
+
     /// Stream each run's log to stderr as it is written.
     #[arg(short, long)]
     pub verbose: bool,

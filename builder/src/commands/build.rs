@@ -29,15 +29,17 @@ use crate::runner::{self, utf8, Digests};
 
 /// Runs `repro build`.
 pub fn run(args: BuildArgs) -> Result<ExitCode> {
-    let cfg = BuildConfig::from_args(args)?;
+    let mut cfg = BuildConfig::from_args(args)?;
     if cfg.isolation == Isolation::Namespaces {
         // Fail before writing anything when the kernel says no.
         sandbox::check_namespaces()?;
     }
     fsutil::prepare_out_dir(&cfg.out, cfg.force)?;
     let tools = crate::toolchain::survey(&cfg, &cfg.out.join("probe").join("survey"))?;
+    let run_tree = prepare_run_tree(&mut cfg)?;
     let (applied, variations) = plan_variations(&cfg);
     let mut report = new_report(&cfg, variations, tools)?;
+    report.run_tree = run_tree;
     eprintln!(
         "repro: building {} {} times; SOURCE_DATE_EPOCH={} ({}{}); sandbox: {}",
         cfg.source.display(),
@@ -107,6 +109,51 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             Err(err)
         }
     }
+}
+
+/// Chooses how each run gets its tree: an overlay of one pristine copy of
+/// the source (setting up a run costs a mount; a run's disk use is what it
+/// writes) where the sandbox can mount one, else a copy per run.
+fn prepare_run_tree(cfg: &mut BuildConfig) -> Result<crate::report::RunTreeRecord> {
+    if cfg.run_tree == "copy" {
+        return Ok(crate::report::RunTreeRecord {
+            mode: "copy".into(),
+            reason: Some("--run-tree copy".into()),
+        });
+    }
+    if cfg.isolation != Isolation::Namespaces {
+        if cfg.run_tree == "overlay" {
+            bail!("--run-tree overlay needs the sandbox: --sandbox none has no mount namespace to overlay in");
+        }
+        return Ok(crate::report::RunTreeRecord {
+            mode: "copy".into(),
+            reason: Some("--sandbox none has no mount namespace to overlay in".into()),
+        });
+    }
+    let scratch = cfg.out.join("probe").join("overlay");
+    let unusable = crate::probe::overlay_unusable(cfg, &scratch);
+    if let Err(e) = fsutil::remove_tree(&scratch) {
+        eprintln!("repro: could not remove {}: {e:#}", scratch.display());
+    }
+    if let Some(reason) = unusable {
+        if cfg.run_tree == "overlay" {
+            bail!("--run-tree overlay: the sandbox cannot mount an overlay here: {reason}");
+        }
+        eprintln!("repro: each run copies the source: no overlay here ({reason})");
+        return Ok(crate::report::RunTreeRecord {
+            mode: "copy".into(),
+            reason: Some(reason),
+        });
+    }
+    let lower = cfg.out.join("source");
+    fsutil::copy_tree(&cfg.source, &lower, &cfg.out)
+        .context("copying the source tree the runs overlay")?;
+    sandbox::prepare_lower(&lower)?;
+    cfg.overlay_lower = Some(lower);
+    Ok(crate::report::RunTreeRecord {
+        mode: "overlay".into(),
+        reason: None,
+    })
 }
 
 /// Splits the requested variations into those applied here and those
@@ -224,6 +271,7 @@ fn new_report(
         },
         variations,
         bisect: None,
+        run_tree: Default::default(),
         keep_runs: cfg.keep_runs.name().to_string(),
         fetch: None,
         normalization: crate::report::NormalizationRecord {
@@ -370,6 +418,8 @@ fn remove_run_trees(cfg: &BuildConfig, report: &mut Report) {
         gone(cfg.out.join("work"));
         if !keep.iter().any(|k| *k) {
             gone(cfg.out.join("fetch"));
+            // Kept runs' trees hold links into it; it costs no more disk.
+            gone(cfg.out.join("source"));
         }
     }
 }

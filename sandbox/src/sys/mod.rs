@@ -293,6 +293,24 @@ pub(crate) fn clone_tree(path: &std::ffi::CStr) -> Result<std::os::fd::OwnedFd, 
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
+/// Whether overlayfs marked the upper directory `path` opaque (its lower
+/// namesake's entries are hidden): the `user.overlay.opaque` extended
+/// attribute that overlays mounted with `userxattr` write.
+pub(crate) fn overlay_opaque(path: &std::ffi::CStr) -> bool {
+    let mut value = [0u8; 4];
+    // SAFETY: lgetxattr(2) reads the NUL-terminated `path` and name and
+    // writes at most `value.len()` bytes into `value`.
+    let n = unsafe {
+        nix::libc::lgetxattr(
+            path.as_ptr(),
+            c"user.overlay.opaque".as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
+    };
+    n >= 1 && value[0] == b'y'
+}
+
 /// The namespaces a sandboxed run unshares.
 pub(crate) fn clone_flags(share_net: bool) -> CloneFlags {
     let mut flags = CloneFlags::CLONE_NEWUSER
