@@ -57,6 +57,8 @@ mod tar;
 mod zip;
 
 #[cfg(test)]
+mod agreement;
+#[cfg(test)]
 mod tests;
 
 /// Version of the set of rules; bumped whenever a canonical form changes.

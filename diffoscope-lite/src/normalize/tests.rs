@@ -621,6 +621,23 @@ fn pyc_mtime_is_clamped_and_hash_based_pycs_untouched() {
     assert_eq!(norm(&hashed, Some(SDE)), (None, Vec::new()));
 }
 
+#[test]
+fn pyc_of_a_3_7_alpha_has_no_flags_word() {
+    // Magic 3390 and 3391 still wrote the 12-byte header: the mtime is at
+    // offset 4, and it is clamped there (the bytes after it are the size).
+    let mut pyc = 3391u16.to_le_bytes().to_vec();
+    pyc.extend_from_slice(b"\r\n");
+    pyc.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+    pyc.extend_from_slice(&42u32.to_le_bytes());
+    pyc.extend_from_slice(b"\xe3code");
+    let (out, fired) = norm(&pyc, Some(SDE));
+    assert_eq!(fired, ["pyc.mtime"]);
+    let out = out.unwrap();
+    assert_eq!(&out[4..8], &(SDE as u32).to_le_bytes());
+    assert_eq!(out[8..], pyc[8..]);
+    check_fixed_point(&pyc);
+}
+
 fn chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
     let mut out = (data.len() as u32).to_be_bytes().to_vec();
     out.extend_from_slice(kind);

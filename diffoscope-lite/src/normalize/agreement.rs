@@ -1,0 +1,169 @@
+//! The differ and the normalizer read every format through one parser; these
+//! tests hold them to it. For each format, crafted inputs (good ones and the
+//! damaged ones that used to split the two) go through both: the differ's
+//! reader ([`crate::formats`]) and the normalizer (normalize, digest). They
+//! must fail alike (same message) or succeed alike, and what the normalizer
+//! changes must be exactly the fields the differ shows, with everything
+//! else it shows unchanged.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::formats::Parsed;
+use crate::model::{Container, Content, MetaField, MetaValue};
+
+const EPOCH: i64 = 1_000_000_000;
+
+/// What the differ's reader makes of `bytes`, named `name`.
+fn differ_read(bytes: &[u8], name: &str) -> std::result::Result<Container, String> {
+    let sides = crate::limits::Sides::new();
+    let cx = sides.cx(0);
+    let kind = formats::detect(&bytes[..bytes.len().min(formats::HEAD_LEN)]);
+    let content = Content::memory(bytes.to_vec());
+    match formats::format_of(kind).read(&content, name, &cx) {
+        Ok(Parsed::Container(c)) => Ok(c),
+        Ok(other) => panic!("{name}: read as {kind}, not a container: {other:?}"),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What the normalizer makes of `bytes` (named `name`, clamped to
+/// [`EPOCH`]): the rewritten bytes (`None`: nothing fired) and the rule ids,
+/// or the error of normalizing; and the error of digesting, if any.
+type Normalized = std::result::Result<(Option<Vec<u8>>, Vec<&'static str>), String>;
+
+fn normalizer_run(bytes: &[u8], name: &str) -> (Normalized, std::result::Result<(), String>) {
+    let budget = Budget::new(Limits::default());
+    let nx = Nx {
+        budget: &budget,
+        epoch: EPOCH,
+    };
+    let blob = Blob::mem(bytes.to_vec());
+    let n = detect(&bytes[..bytes.len().min(formats::HEAD_LEN)])
+        .unwrap_or_else(|| panic!("{name}: the normalizer does not detect it"));
+    let mut out = Vec::new();
+    let normalized = n
+        .normalize(&blob, name, 1, &nx, &mut out)
+        .map(|fired| {
+            let ids = fired.iter().map(|f| f.rule.id()).collect();
+            ((!fired.is_empty()).then_some(out), ids)
+        })
+        .map_err(|e| e.to_string());
+    let budget = Budget::new(Limits::default());
+    let nx = Nx {
+        budget: &budget,
+        epoch: EPOCH,
+    };
+    let digested = n
+        .digest(&blob, name, 1, &nx)
+        .map(drop)
+        .map_err(|e| e.to_string());
+    (normalized, digested)
+}
+
+/// Both sides fail with the same message, or both succeed; returns the
+/// differ's container and the normalizer's output when they succeed.
+/// The differ's container, and the normalizer's output and rule ids.
+type Agreed = (Container, Option<Vec<u8>>, Vec<&'static str>);
+
+fn agree(bytes: &[u8], name: &str) -> Option<Agreed> {
+    let read = differ_read(bytes, name);
+    let (normalized, digested) = normalizer_run(bytes, name);
+    match (read, normalized) {
+        (Err(d), Err(n)) => {
+            assert_eq!(d, n, "{name}: the two sides fail differently");
+            assert_eq!(Err(d), digested, "{name}: digesting fails differently");
+            None
+        }
+        (Ok(c), Ok((out, fired))) => {
+            assert_eq!(digested, Ok(()), "{name}: digesting fails alone");
+            Some((c, out, fired))
+        }
+        (d, n) => panic!("{name}: the differ says {d:?}, the normalizer {n:?}"),
+    }
+}
+
+fn header_field<'c>(c: &'c Container, name: &'static str) -> Option<&'c MetaValue> {
+    c.meta
+        .iter()
+        .find(|(f, _)| *f == MetaField::Header(name))
+        .map(|(_, v)| v)
+}
+
+/// Where `a` and `b` (of one length) differ, as a byte range.
+fn changed_range(a: &[u8], b: &[u8]) -> std::ops::Range<usize> {
+    assert_eq!(a.len(), b.len());
+    let first = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len());
+    let last = a
+        .iter()
+        .zip(b)
+        .rposition(|(x, y)| x != y)
+        .map_or(first, |l| l + 1);
+    first..last
+}
+
+// ---------------------------------------------------------------- pyc
+
+fn pyc(magic: u16, after_magic: &[u8], code: &[u8]) -> Vec<u8> {
+    let mut out = magic.to_le_bytes().to_vec();
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(after_magic);
+    out.extend_from_slice(code);
+    out
+}
+
+#[test]
+fn pyc_header_is_read_alike() {
+    let late = 1_700_000_000u32.to_le_bytes();
+    let early = 900_000_000u32.to_le_bytes();
+    let mut inputs = Vec::new();
+    for magic in [3150u16, 3379, 3390, 3391, 3392, 3495, 3531] {
+        for flags in [0u32, 1, 2, 3, 5] {
+            for t in [late, early] {
+                let mut fields = flags.to_le_bytes().to_vec();
+                fields.extend_from_slice(&t);
+                fields.extend_from_slice(&42u32.to_le_bytes());
+                // For magics without a flags word, the mtime comes first.
+                let mut older = t.to_vec();
+                older.extend_from_slice(&flags.to_le_bytes());
+                older.extend_from_slice(&42u32.to_le_bytes());
+                inputs.push(pyc(magic, &fields, b"\xe3code"));
+                inputs.push(pyc(magic, &older, b"\xe3code"));
+            }
+        }
+    }
+    // Cut inside the header: an error on both sides, never "not a pyc".
+    let whole = pyc(3495, &[0; 12], b"\xe3");
+    inputs.extend((4..16).map(|n| whole[..n].to_vec()));
+    let old = pyc(3391, &[0; 8], b"");
+    inputs.extend((4..12).map(|n| old[..n].to_vec()));
+
+    let mut clamped = 0;
+    for (i, input) in inputs.iter().enumerate() {
+        let name = format!("m{i}.pyc");
+        let Some((before, out, fired)) = agree(input, &name) else {
+            continue;
+        };
+        match header_field(&before, "pyc source mtime") {
+            Some(MetaValue::Time(t)) if *t > EPOCH => {
+                assert_eq!(fired, ["pyc.mtime"], "{name}");
+                let out = out.unwrap();
+                // Only the four bytes of one field changed…
+                assert!(changed_range(input, &out).len() <= 4, "{name}");
+                let after = differ_read(&out, &name).unwrap();
+                // …and it is the mtime the differ showed is the one that changed, and
+                // nothing else the differ shows did.
+                let mut expected = before.meta.clone();
+                for (f, v) in &mut expected {
+                    if *f == MetaField::Header("pyc source mtime") {
+                        *v = MetaValue::Time(EPOCH);
+                    }
+                }
+                assert_eq!(after.meta, expected, "{name}");
+                assert_eq!(after.entries[0].meta, before.entries[0].meta, "{name}");
+                clamped += 1;
+            }
+            _ => assert!(fired.is_empty(), "{name}: fired {fired:?}"),
+        }
+    }
+    assert!(clamped > 20, "the inputs must exercise clamping");
+}
