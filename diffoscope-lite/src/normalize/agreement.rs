@@ -167,3 +167,172 @@ fn pyc_header_is_read_alike() {
     }
     assert!(clamped > 20, "the inputs must exercise clamping");
 }
+
+// ---------------------------------------------------------------- ar
+
+/// One ar member: header fields as given, then the data and its pad byte.
+fn ar_member(out: &mut Vec<u8>, name: &str, mtime: &str, mode: &str, data: &[u8], pad: bool) {
+    out.extend_from_slice(
+        format!(
+            "{name:<16}{mtime:<12}{:<6}{:<6}{mode:<8}{:<10}`\n",
+            1000,
+            1000,
+            data.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(data);
+    if pad && data.len() % 2 == 1 {
+        out.push(b'\n');
+    }
+}
+
+fn ar_inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let magic = || b"!<arch>\n".to_vec();
+    let mut plain = magic();
+    ar_member(
+        &mut plain,
+        "debian-binary",
+        "1700000000",
+        "100644",
+        b"2.0\n",
+        true,
+    );
+    ar_member(&mut plain, "odd", "900000000", "755", b"abc", true);
+    ar_member(&mut plain, "data", "bogus", "", b"xyzw", true);
+    // Symbol table, GNU long names, a BSD name.
+    let mut gnu = magic();
+    ar_member(&mut gnu, "/", "0", "0", b"\0\0\0\0", true);
+    ar_member(
+        &mut gnu,
+        "//",
+        "",
+        "",
+        b"a-rather-long-member-name.o/\n",
+        true,
+    );
+    ar_member(&mut gnu, "/0", "1700000000", "644", b"obj", true);
+    ar_member(
+        &mut gnu,
+        "#1/8",
+        "1700000000",
+        "644",
+        b"bsd.o\0\0\0body",
+        true,
+    );
+    let mut nopad = plain.clone();
+    ar_member(&mut nopad, "last", "1700000000", "644", b"odd", false);
+    let mut trailing = plain.clone();
+    trailing.extend_from_slice(b"junk");
+    let mut huge_table = magic();
+    ar_member(
+        &mut huge_table,
+        "//",
+        "",
+        "",
+        &vec![b'x'; (16 << 20) + 2],
+        true,
+    );
+    ar_member(&mut huge_table, "/0", "1700000000", "644", b"obj", true);
+    let mut bad_ref = magic();
+    ar_member(&mut bad_ref, "/abc", "1700000000", "644", b"obj", true);
+    let mut ref_beyond = magic();
+    ar_member(&mut ref_beyond, "/99", "1700000000", "644", b"obj", true);
+    let mut bsd_too_long = magic();
+    ar_member(
+        &mut bsd_too_long,
+        "#1/9",
+        "1700000000",
+        "644",
+        b"short",
+        true,
+    );
+    let mut claims = plain.clone();
+    let at = claims.len();
+    ar_member(&mut claims, "cut", "1700000000", "644", b"0123456789", true);
+    claims.truncate(at + 60 + 4);
+    let mut bad_header = plain.clone();
+    bad_header[8 + 58] = b'x';
+    vec![
+        ("plain.a", plain),
+        ("gnu.a", gnu),
+        ("nopad.a", nopad),
+        ("trailing.a", trailing),
+        ("huge-table.a", huge_table),
+        ("bad-ref.a", bad_ref),
+        ("ref-beyond.a", ref_beyond),
+        ("bsd-too-long.a", bsd_too_long),
+        ("claims.a", claims),
+        ("bad-header.a", bad_header),
+    ]
+}
+
+#[test]
+fn ar_members_are_read_alike() {
+    let mut outcomes = Vec::new();
+    for (name, input) in ar_inputs() {
+        let Some((before, out, fired)) = agree(&input, name) else {
+            outcomes.push((name, "error"));
+            continue;
+        };
+        outcomes.push((name, "read"));
+        let Some(out) = out else {
+            assert!(fired.is_empty());
+            continue;
+        };
+        // What the normalizer wrote, the differ reads as the same members
+        // with the canonical header fields, and no new oddity.
+        let after = differ_read(&out, name).unwrap();
+        let names = |c: &Container| c.entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&after), names(&before), "{name}");
+        for (b, a) in before.entries.iter().zip(&after.entries) {
+            let mut expected = b.meta.clone();
+            if !b.path.starts_with("(symbol table") {
+                expected.mtime = Some(b.meta.mtime.map_or(EPOCH, |t| t.min(EPOCH)));
+                expected.uid = Some(0);
+                expected.gid = Some(0);
+                expected.mode = Some(canonical_file_mode(b.meta.mode.unwrap_or(0)));
+            }
+            assert_eq!(a.meta, expected, "{name}: {}", b.path);
+        }
+        let kept: Vec<&String> = before
+            .comments
+            .iter()
+            .filter(|c| !c.contains("pad byte"))
+            .collect();
+        assert_eq!(after.comments.iter().collect::<Vec<_>>(), kept, "{name}");
+    }
+    assert_eq!(
+        outcomes,
+        [
+            ("plain.a", "read"),
+            ("gnu.a", "read"),
+            ("nopad.a", "read"),
+            ("trailing.a", "read"),
+            ("huge-table.a", "error"),
+            ("bad-ref.a", "error"),
+            ("ref-beyond.a", "error"),
+            ("bsd-too-long.a", "error"),
+            ("claims.a", "error"),
+            ("bad-header.a", "error"),
+        ]
+    );
+}
+
+#[test]
+fn ar_oddities_are_reported_by_the_differ() {
+    let inputs = ar_inputs();
+    let comments = |name: &str| {
+        let (_, bytes) = inputs.iter().find(|(n, _)| *n == name).unwrap();
+        differ_read(bytes, name).unwrap().comments
+    };
+    assert_eq!(
+        comments("nopad.a"),
+        ["member last at offset 200 lacks its pad byte"]
+    );
+    assert_eq!(
+        comments("trailing.a"),
+        ["4 trailing bytes after the last member"]
+    );
+    assert!(comments("plain.a").is_empty());
+}

@@ -602,6 +602,34 @@ fn deb_members_and_nested_tarballs_are_normalized() {
     assert_eq!(digest(&a).0, digest(&b).0);
 }
 
+#[test]
+fn ar_whose_odd_last_member_lacks_its_pad_byte_is_normalized() {
+    let mut a = ar_of(&[("debian-binary", b"2.0\n", 1_700_000_000, "100644")]);
+    a.extend_from_slice(b"last            1700000000  1000  1000  100644  3         `\nodd");
+    let out = canon(&a);
+    // The canonical form pads every member, the last one too.
+    assert!(
+        out.ends_with(b"`\nodd\n"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    check_fixed_point(&a);
+}
+
+#[test]
+fn ar_long_name_table_too_large_to_read_is_an_error() {
+    let table = vec![b'x'; (16 << 20) + 2];
+    let a = ar_of(&[("//", &table, 0, ""), ("/0", b"obj", 1_700_000_000, "644")]);
+    let (n, d) = try_both(&a);
+    for e in [n.map(drop).unwrap_err(), d.map(drop).unwrap_err()] {
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("t: malformed ar: long-name table of 16777218 bytes"),
+            "{msg}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- pyc / png
 
 #[test]
