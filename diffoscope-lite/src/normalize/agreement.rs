@@ -7,6 +7,8 @@
 //! else it shows unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Write as _;
+
 use super::*;
 use crate::formats::Parsed;
 use crate::model::{Container, Content, MetaField, MetaValue};
@@ -335,4 +337,127 @@ fn ar_oddities_are_reported_by_the_differ() {
         ["4 trailing bytes after the last member"]
     );
     assert!(comments("plain.a").is_empty());
+}
+
+// ---------------------------------------------------------------- gzip
+
+/// One gzip member with every header field settable.
+fn gzip_member(data: &[u8], flags: u8, mtime: u32, name: &[u8], comment: &[u8]) -> Vec<u8> {
+    use formats::gzip::{FCOMMENT, FEXTRA, FHCRC, FNAME};
+    let mut out = vec![0x1f, 0x8b, 8, flags];
+    out.extend_from_slice(&mtime.to_le_bytes());
+    out.extend_from_slice(&[2, 3]);
+    if flags & FEXTRA != 0 {
+        out.extend_from_slice(b"\x04\x00XY\x00\x00");
+    }
+    if flags & FNAME != 0 {
+        out.extend_from_slice(name);
+        out.push(0);
+    }
+    if flags & FCOMMENT != 0 {
+        out.extend_from_slice(comment);
+        out.push(0);
+    }
+    if flags & FHCRC != 0 {
+        let mut crc = flate2::Crc::new();
+        crc.update(&out);
+        out.extend_from_slice(&((crc.sum() & 0xffff) as u16).to_le_bytes());
+    }
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    out.extend_from_slice(&enc.finish().unwrap());
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+#[test]
+fn gzip_headers_are_read_alike() {
+    let data = b"plain text inside\n".repeat(10);
+    let all = 0x02 | 0x04 | 0x08 | 0x10;
+    let full = gzip_member(&data, all, 1_700_000_000, b"x.txt", b"a comment");
+    let mut inputs = vec![
+        ("full.gz", full.clone()),
+        ("bare.gz", gzip_member(&data, 0, 0, b"", b"")),
+        (
+            "long-name.gz",
+            gzip_member(&data, 0x08, 5, &[b'n'; 9000], b""),
+        ),
+    ];
+    let mut two = gzip_member(&data, 0x08, 7, b"one", b"");
+    two.extend(gzip_member(b"second", 0x08, 9, b"two", b""));
+    inputs.push(("two-members.gz", two));
+    let mut reserved = full.clone();
+    reserved[3] |= 0x20;
+    inputs.push(("reserved.gz", reserved));
+    let mut hcrc = full.clone();
+    hcrc[18] ^= 1; // inside the file name
+    inputs.push(("hcrc.gz", hcrc));
+    // Cut inside the header: fixed fields, extra field, name, comment, CRC.
+    for cut in [3, 9, 11, 15, 19, 27, 30] {
+        inputs.push((
+            Box::leak(format!("cut{cut}.gz").into_boxed_str()),
+            full[..cut].to_vec(),
+        ));
+    }
+
+    let mut outcomes = Vec::new();
+    for (name, input) in &inputs {
+        let Some((before, out, fired)) = agree(input, name) else {
+            outcomes.push(*name);
+            continue;
+        };
+        // The rules that fired are the header fields the differ shows.
+        let shows = |field| header_field(&before, field).is_some();
+        let mut expected = Vec::new();
+        if header_field(&before, "gzip mtime") != Some(&MetaValue::Time(0)) {
+            expected.push("gzip.mtime");
+        }
+        if shows("gzip file name") {
+            expected.push("gzip.fname");
+        }
+        if shows("gzip comment") {
+            expected.push("gzip.comment");
+        }
+        if input[3] & 0x02 != 0 {
+            expected.push("gzip.hcrc");
+        }
+        assert_eq!(fired, expected, "{name}");
+        let Some(out) = out else { continue };
+        // What the normalizer wrote, the differ reads with those fields
+        // cleared and the rest as they were.
+        let after = differ_read(&out, name).unwrap();
+        let kept: Vec<_> = before
+            .meta
+            .iter()
+            .filter(|(f, _)| {
+                ![
+                    MetaField::Header("gzip file name"),
+                    MetaField::Header("gzip comment"),
+                ]
+                .contains(f)
+            })
+            .map(|(f, v)| match f {
+                MetaField::Header("gzip mtime") => (f.clone(), MetaValue::Time(0)),
+                _ => (f.clone(), v.clone()),
+            })
+            .collect();
+        assert_eq!(after.meta, kept, "{name}");
+    }
+    assert_eq!(
+        outcomes,
+        [
+            "reserved.gz",
+            "hcrc.gz",
+            "cut3.gz",
+            "cut9.gz",
+            "cut11.gz",
+            "cut15.gz",
+            "cut19.gz",
+            "cut27.gz",
+            "cut30.gz"
+        ]
+    );
 }
