@@ -86,6 +86,7 @@ pub mod formats;
 pub mod grouping;
 pub mod hash;
 pub mod hints;
+mod kind;
 mod leaf;
 mod limits;
 mod meet;
