@@ -6,7 +6,8 @@
 //! one per nested entry). repro adds `metadata` differences, kept apart
 //! from content, and likely-cause `hints` filled in by [`crate::hints`].
 
-use crate::hints::Hint;
+use std::fmt;
+
 use crate::model::{MetaField, MetaValue};
 
 /// One node of the difference tree.
@@ -97,5 +98,80 @@ impl Difference {
             out.push((path, node));
         }
         out
+    }
+}
+
+/// A kind of likely cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// A date, time or epoch value.
+    Timestamp,
+    /// An absolute build path.
+    BuildPath,
+    /// A host name.
+    Hostname,
+    /// A user or group name.
+    UserName,
+    /// A numeric uid or gid.
+    Uid,
+    /// A locale setting.
+    Locale,
+    /// A timezone.
+    Timezone,
+    /// Only the order of entries changed.
+    EntryOrder,
+    /// Permissions differing like two umasks.
+    Umask,
+}
+
+impl Cause {
+    /// Stable identifier used in JSON output.
+    pub fn id(self) -> &'static str {
+        match self {
+            Cause::Timestamp => "timestamp",
+            Cause::BuildPath => "build-path",
+            Cause::Hostname => "hostname",
+            Cause::UserName => "user-name",
+            Cause::Uid => "uid",
+            Cause::Locale => "locale",
+            Cause::Timezone => "timezone",
+            Cause::EntryOrder => "entry-order",
+            Cause::Umask => "umask",
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Cause::Timestamp => "timestamp",
+            Cause::BuildPath => "embedded build path",
+            Cause::Hostname => "hostname",
+            Cause::UserName => "user name",
+            Cause::Uid => "uid/gid",
+            Cause::Locale => "locale",
+            Cause::Timezone => "timezone",
+            Cause::EntryOrder => "entry order",
+            Cause::Umask => "umask",
+        })
+    }
+}
+
+/// One likely cause, with what gave it away.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Hint {
+    /// The cause.
+    pub cause: Cause,
+    /// Evidence, e.g. the build dir that was found.
+    pub detail: String,
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.detail.is_empty() {
+            write!(f, "likely cause: {}", self.cause)
+        } else {
+            write!(f, "likely cause: {} ({})", self.cause, self.detail)
+        }
     }
 }

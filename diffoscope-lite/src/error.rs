@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::formats::Kind;
+use crate::kind::Kind;
 
 /// Everything that can go wrong while reading, hashing or comparing an artifact.
 #[derive(Debug, thiserror::Error)]

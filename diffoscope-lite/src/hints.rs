@@ -14,8 +14,8 @@
 //! words match dates and uids by accident.
 
 use std::collections::HashMap;
-use std::fmt;
 
+pub use crate::difference::{Cause, Hint};
 use crate::difference::{Difference, MetadataDifference};
 use crate::model::{MetaField, MetaValue};
 
@@ -36,81 +36,6 @@ pub struct HintContext {
     pub build_start: Option<i64>,
     /// Latest build end, seconds since the epoch.
     pub build_end: Option<i64>,
-}
-
-/// A kind of likely cause.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Cause {
-    /// A date, time or epoch value.
-    Timestamp,
-    /// An absolute build path.
-    BuildPath,
-    /// A host name.
-    Hostname,
-    /// A user or group name.
-    UserName,
-    /// A numeric uid or gid.
-    Uid,
-    /// A locale setting.
-    Locale,
-    /// A timezone.
-    Timezone,
-    /// Only the order of entries changed.
-    EntryOrder,
-    /// Permissions differing like two umasks.
-    Umask,
-}
-
-impl Cause {
-    /// Stable identifier used in JSON output.
-    pub fn id(self) -> &'static str {
-        match self {
-            Cause::Timestamp => "timestamp",
-            Cause::BuildPath => "build-path",
-            Cause::Hostname => "hostname",
-            Cause::UserName => "user-name",
-            Cause::Uid => "uid",
-            Cause::Locale => "locale",
-            Cause::Timezone => "timezone",
-            Cause::EntryOrder => "entry-order",
-            Cause::Umask => "umask",
-        }
-    }
-}
-
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Cause::Timestamp => "timestamp",
-            Cause::BuildPath => "embedded build path",
-            Cause::Hostname => "hostname",
-            Cause::UserName => "user name",
-            Cause::Uid => "uid/gid",
-            Cause::Locale => "locale",
-            Cause::Timezone => "timezone",
-            Cause::EntryOrder => "entry order",
-            Cause::Umask => "umask",
-        })
-    }
-}
-
-/// One likely cause, with what gave it away.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Hint {
-    /// The cause.
-    pub cause: Cause,
-    /// Evidence, e.g. the build dir that was found.
-    pub detail: String,
-}
-
-impl fmt::Display for Hint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.detail.is_empty() {
-            write!(f, "likely cause: {}", self.cause)
-        } else {
-            write!(f, "likely cause: {} ({})", self.cause, self.detail)
-        }
-    }
 }
 
 /// Adds hints to every node and metadata difference of `diff`.

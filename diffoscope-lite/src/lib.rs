@@ -78,6 +78,7 @@
 //! This crate never prints and never exits; every failure is a typed
 //! [`Error`] that names the file or nested entry.
 
+mod blob;
 mod compare;
 mod difference;
 mod error;
@@ -85,6 +86,7 @@ pub mod formats;
 pub mod grouping;
 pub mod hash;
 pub mod hints;
+mod kind;
 mod leaf;
 mod limits;
 mod meet;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::blob::Blob;
 use crate::formats::{self, Kind};
 use crate::hash::Digest;
 use crate::leaf::Printable;
@@ -408,6 +409,28 @@ impl Content {
 
     pub(crate) fn memory(bytes: Vec<u8>) -> Self {
         Content(Source::Memory(bytes.into()))
+    }
+
+    /// The bytes of a [`Blob`] a format reader handed out: a file range
+    /// stays one; bytes in memory are copied (readers hand out small ones).
+    pub(crate) fn of_blob(blob: &Blob) -> Self {
+        match blob {
+            Blob::File { file, start, len } => Content(Source::Range {
+                file: Arc::clone(file),
+                offset: *start,
+                len: *len,
+            }),
+            Blob::Mem { bytes, start, len } => {
+                Content::memory(bytes.get(*start..start + len).unwrap_or(&[]).to_vec())
+            }
+        }
+    }
+
+    /// The content as a [`Blob`] for a format reader: a file range, spooled
+    /// to an anonymous temporary file first if it is not one already.
+    pub(crate) fn blob(&self, cx: &Cx<'_>, entry: &str) -> Result<Blob> {
+        let (file, start, len) = self.as_file(cx, entry)?;
+        Ok(Blob::File { file, start, len })
     }
 
     /// This content rendered as printable strings, one per line.

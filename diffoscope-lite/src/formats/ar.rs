@@ -2,27 +2,239 @@
 //! packages: `debian-binary`, `control.tar.*` and `data.tar.*` are members
 //! whose contents are recursed into by content detection like any other.
 //!
-//! Parsed here directly from the 60-byte member headers over a random-access
-//! file (the input, or a spool of it): members are byte ranges of that file.
+//! [`read`] is the one parser of ar: it walks the 60-byte member headers of
+//! a [`Blob`] and yields every member with its raw header, its resolved
+//! name, its byte range, and what it found odd (bytes after the last member,
+//! a missing pad byte). The differ lists the members from it ([`Ar`]); the
+//! normalizer (`normalize/ar.rs`) patches the raw headers it yields and
+//! writes the same ranges back. Neither parses a header on its own.
 
-use std::os::unix::fs::FileExt;
-use std::sync::Arc;
+use std::ops::Range;
 
 use super::{duplicate_comments, lossy, Format, Kind, Parsed};
-use crate::model::{Container, Content, Cx, Entry, EntryKind, Metadata, Source};
+use crate::blob::Blob;
+use crate::limits::Budget;
+use crate::model::{Container, Content, Cx, Entry, EntryKind, Metadata};
 use crate::{Error, Result};
 
 /// Ar archives.
 pub struct Ar;
 
-const MAGIC: &[u8] = b"!<arch>\n";
-/// Largest GNU long-name table read into memory.
+/// The global header every ar starts with.
+pub(crate) const MAGIC: &[u8] = b"!<arch>\n";
+/// Largest GNU long-name table read into memory; a larger one is an error.
 const MAX_NAME_TABLE: u64 = 16 << 20;
+/// Longest BSD (`#1/N`) name read from a member.
+const MAX_BSD_NAME: u64 = 4096;
 
-fn field(h: &[u8], range: std::ops::Range<usize>) -> &str {
-    std::str::from_utf8(&h[range])
+/// The header fields, as byte ranges of the 60-byte member header.
+pub(crate) const NAME: Range<usize> = 0..16;
+pub(crate) const MTIME: Range<usize> = 16..28;
+pub(crate) const UID: Range<usize> = 28..34;
+pub(crate) const GID: Range<usize> = 34..40;
+pub(crate) const MODE: Range<usize> = 40..48;
+pub(crate) const SIZE: Range<usize> = 48..58;
+
+/// A header field as text, without its space (or NUL) padding; empty when
+/// it is not ASCII.
+pub(crate) fn field(h: &[u8; 60], range: Range<usize>) -> &str {
+    h.get(range)
+        .and_then(|b| std::str::from_utf8(b).ok())
         .unwrap_or("")
         .trim_end_matches([' ', '\0'])
+}
+
+/// What a member is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MemberKind {
+    /// A file.
+    Regular,
+    /// A symbol table (`/`, `/SYM64/`, `__.SYMDEF`): the linker's index.
+    SymbolTable,
+    /// The GNU long-name table (`//`), which other members' names point into.
+    NameTable,
+}
+
+/// One member, as stored.
+#[derive(Clone, Debug)]
+pub(crate) struct Member {
+    /// The raw 60-byte header.
+    pub(crate) header: [u8; 60],
+    /// The name field of the header, without padding (`/12`, `#1/20`, `//`).
+    pub(crate) raw_name: String,
+    /// The resolved name: long and BSD names looked up, GNU's trailing `/`
+    /// dropped; symbol tables as `(symbol table /)`.
+    pub(crate) name: String,
+    /// What the member is.
+    pub(crate) kind: MemberKind,
+    /// A BSD name, stored in front of the data and counted in its size.
+    pub(crate) bsd_name: Vec<u8>,
+    /// The member's data (after any BSD name).
+    pub(crate) data: Blob,
+}
+
+impl Member {
+    /// Modification time; `None` when the field is not a number.
+    pub(crate) fn mtime(&self) -> Option<i64> {
+        field(&self.header, MTIME).parse().ok()
+    }
+
+    /// Owner uid.
+    pub(crate) fn uid(&self) -> Option<u64> {
+        field(&self.header, UID).parse().ok()
+    }
+
+    /// Owner gid.
+    pub(crate) fn gid(&self) -> Option<u64> {
+        field(&self.header, GID).parse().ok()
+    }
+
+    /// The whole octal mode field, file-type bits included (dpkg writes
+    /// `100644`).
+    pub(crate) fn raw_mode(&self) -> Option<u32> {
+        u32::from_str_radix(field(&self.header, MODE), 8).ok()
+    }
+}
+
+/// An ar archive as [`read`] found it.
+#[derive(Clone, Debug)]
+pub(crate) struct Archive {
+    /// Every member in archive order, the special ones included.
+    pub(crate) members: Vec<Member>,
+    /// Bytes after the last member too short to be a header; kept as they
+    /// are by the normalizer.
+    pub(crate) trailer: Blob,
+    /// What was odd but readable, in the words the differ reports.
+    pub(crate) conflicts: Vec<String>,
+}
+
+/// Reads the ar archive in `blob`, named `name` in errors; every member but
+/// the long-name table counts against the entry limit in `budget`.
+pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Archive> {
+    let bad = |detail: String| {
+        budget.tripped().unwrap_or_else(|| Error::Malformed {
+            entry: name.to_owned(),
+            format: Kind::Ar,
+            detail,
+        })
+    };
+    let io = |e| budget.io_error(e, name, "reading ar");
+    let len = blob.len();
+    if blob.head(MAGIC.len()).map_err(io)? != MAGIC {
+        return Err(bad("no ar magic".into()));
+    }
+    let mut pos = MAGIC.len() as u64;
+    let mut members = Vec::new();
+    let mut conflicts = Vec::new();
+    let mut long_names: Vec<u8> = Vec::new();
+    // `pos <= len` holds throughout: every step below is checked against
+    // the bytes present, so `len - pos` never underflows.
+    while len - pos >= 60 {
+        let mut header = [0u8; 60];
+        blob.read_exact_at(&mut header, pos).map_err(io)?;
+        if &header[58..60] != b"`\n" {
+            return Err(bad(format!("bad member header at offset {pos}")));
+        }
+        let size: u64 = field(&header, SIZE)
+            .parse()
+            .map_err(|_| bad(format!("bad member size at offset {pos}")))?;
+        let data_at = pos + 60;
+        if size > len - data_at {
+            return Err(bad(format!(
+                "member at offset {pos} claims {size} bytes, only {} left",
+                len - data_at
+            )));
+        }
+        let data = blob
+            .slice(data_at, size)
+            .ok_or_else(|| bad(format!("member at offset {pos} out of bounds")))?;
+        let raw_name = field(&header, NAME).to_owned();
+        let mut bsd_name = Vec::new();
+        let mut body = data.clone();
+        let (kind, member_name) = match raw_name.as_str() {
+            "//" => {
+                if size > MAX_NAME_TABLE {
+                    return Err(bad(format!(
+                        "long-name table of {size} bytes (at most {MAX_NAME_TABLE} are read)"
+                    )));
+                }
+                long_names = data.read_vec(0, size).map_err(io)?;
+                (MemberKind::NameTable, raw_name.clone())
+            }
+            "/" | "/SYM64/" => (
+                MemberKind::SymbolTable,
+                format!("(symbol table {raw_name})"),
+            ),
+            "__.SYMDEF" => (MemberKind::SymbolTable, raw_name.clone()),
+            _ => {
+                if let Some(off) = raw_name.strip_prefix('/') {
+                    let off: usize = off
+                        .parse()
+                        .map_err(|_| bad(format!("bad long-name reference {raw_name:?}")))?;
+                    let rest = long_names.get(off..).ok_or_else(|| {
+                        bad(format!("long-name reference {off} beyond the table"))
+                    })?;
+                    let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+                    let resolved = lossy(&rest[..end]).trim_end_matches('/').to_owned();
+                    (MemberKind::Regular, resolved)
+                } else if let Some(n) = raw_name.strip_prefix("#1/") {
+                    let n: u64 = n
+                        .parse()
+                        .map_err(|_| bad(format!("bad BSD name length {raw_name:?}")))?;
+                    if n > size || n > MAX_BSD_NAME {
+                        return Err(bad(format!("BSD name length {n} too large")));
+                    }
+                    bsd_name = data.read_vec(0, n).map_err(io)?;
+                    body = data
+                        .slice(n, size - n)
+                        .ok_or_else(|| bad(format!("BSD name length {n} too large")))?;
+                    let resolved = lossy(bsd_name.split(|&b| b == 0).next().unwrap_or(&[]));
+                    (MemberKind::Regular, resolved)
+                } else {
+                    (
+                        MemberKind::Regular,
+                        raw_name.trim_end_matches('/').to_owned(),
+                    )
+                }
+            }
+        };
+        if kind != MemberKind::NameTable {
+            budget.add_entry(&format!("{name}::{member_name}"))?;
+        }
+        // Members start at even offsets: an odd-sized member is followed by
+        // a pad byte, which some writers leave off the last member.
+        let end = data_at + size;
+        pos = end + (size & 1);
+        if pos > len {
+            conflicts.push(format!(
+                "member {member_name} at offset {} lacks its pad byte",
+                data_at - 60
+            ));
+            pos = len;
+        }
+        members.push(Member {
+            header,
+            raw_name,
+            name: member_name,
+            kind,
+            bsd_name,
+            data: body,
+        });
+    }
+    if pos < len {
+        conflicts.push(format!(
+            "{} trailing bytes after the last member",
+            len - pos
+        ));
+    }
+    let trailer = blob
+        .slice(pos, len - pos)
+        .ok_or_else(|| bad("trailer out of bounds".into()))?;
+    Ok(Archive {
+        members,
+        trailer,
+        conflicts,
+    })
 }
 
 impl Format for Ar {
@@ -35,102 +247,29 @@ impl Format for Ar {
     }
 
     fn read(&self, content: &Content, name: &str, cx: &Cx<'_>) -> Result<Parsed> {
-        let (file, start, len) = content.as_file(cx, name)?;
-        let bad = |detail: String| Error::Malformed {
-            entry: name.to_owned(),
-            format: Kind::Ar,
-            detail,
-        };
-        let mut pos = MAGIC.len() as u64;
-        let mut entries = Vec::new();
-        let mut comments = Vec::new();
-        let mut long_names: Vec<u8> = Vec::new();
-        while pos < len {
-            let mut h = [0u8; 60];
-            if len - pos < 60 {
-                comments.push(format!(
-                    "{} trailing bytes after the last member",
-                    len - pos
-                ));
-                break;
-            }
-            file.read_exact_at(&mut h, start + pos)
-                .map_err(|e| cx.io(e, name, "reading"))?;
-            if &h[58..60] != b"`\n" {
-                return Err(bad(format!("bad member header at offset {pos}")));
-            }
-            let size: u64 = field(&h, 48..58)
-                .parse()
-                .map_err(|_| bad(format!("bad member size at offset {pos}")))?;
-            let data = pos + 60;
-            if size > len - data {
-                return Err(bad(format!(
-                    "member at offset {pos} claims {size} bytes, only {} left",
-                    len - data
-                )));
-            }
-            let raw_name = field(&h, 0..16).to_owned();
-            let (mut member_name, mut body_start, mut body_len) = (raw_name.clone(), data, size);
-            if raw_name == "//" {
-                if size > MAX_NAME_TABLE {
-                    return Err(bad(format!("long-name table of {size} bytes")));
-                }
-                long_names =
-                    read_vec(&file, start + data, size).map_err(|e| cx.io(e, name, "reading"))?;
-                pos = data + size + (size & 1);
-                continue;
-            } else if raw_name == "/" || raw_name == "/SYM64/" {
-                member_name = format!("(symbol table {raw_name})");
-            } else if let Some(off) = raw_name.strip_prefix('/') {
-                let off: usize = off
-                    .parse()
-                    .map_err(|_| bad(format!("bad long-name reference {raw_name:?}")))?;
-                let rest = long_names
-                    .get(off..)
-                    .ok_or_else(|| bad(format!("long-name reference {off} beyond the table")))?;
-                let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-                member_name = lossy(&rest[..end]).trim_end_matches('/').to_owned();
-            } else if let Some(n) = raw_name.strip_prefix("#1/") {
-                let n: u64 = n
-                    .parse()
-                    .map_err(|_| bad(format!("bad BSD name length {raw_name:?}")))?;
-                if n > size || n > 4096 {
-                    return Err(bad(format!("BSD name length {n} too large")));
-                }
-                let bytes =
-                    read_vec(&file, start + data, n).map_err(|e| cx.io(e, name, "reading"))?;
-                member_name = lossy(bytes.split(|&b| b == 0).next().unwrap_or(&[]));
-                body_start += n;
-                body_len -= n;
-            } else {
-                member_name = member_name.trim_end_matches('/').to_owned();
-            }
-            let nested = format!("{name}::{member_name}");
-            cx.budget.add_entry(&nested)?;
-            let meta = Metadata {
-                mtime: field(&h, 16..28).parse().ok(),
-                uid: field(&h, 28..34).parse().ok(),
-                gid: field(&h, 34..40).parse().ok(),
-                mode: u32::from_str_radix(field(&h, 40..48), 8)
-                    .ok()
-                    .map(|m| m & 0o7777),
-                size: Some(body_len),
-                order: entries.len(),
-                ..Metadata::default()
-            };
-            entries.push(Entry {
-                path: member_name,
+        let archive = read(&content.blob(cx, name)?, name, cx.budget)?;
+        let entries: Vec<Entry> = archive
+            .members
+            .iter()
+            .filter(|m| m.kind != MemberKind::NameTable)
+            .enumerate()
+            .map(|(order, m)| Entry {
+                path: m.name.clone(),
                 kind: EntryKind::File,
-                meta,
-                content: Content(Source::Range {
-                    file: Arc::clone(&file),
-                    offset: start + body_start,
-                    len: body_len,
-                }),
+                meta: Metadata {
+                    mtime: m.mtime(),
+                    uid: m.uid(),
+                    gid: m.gid(),
+                    mode: m.raw_mode().map(|mode| mode & 0o7777),
+                    size: Some(m.data.len()),
+                    order,
+                    ..Metadata::default()
+                },
+                content: Content::of_blob(&m.data),
                 digest: None,
-            });
-            pos = data + size + (size & 1);
-        }
+            })
+            .collect();
+        let mut comments = archive.conflicts;
         comments.extend(duplicate_comments(&entries));
         Ok(Parsed::Container(Container {
             format: Kind::Ar,
@@ -141,11 +280,4 @@ impl Format for Ar {
             ordered: true,
         }))
     }
-}
-
-/// Reads `len` bytes (already checked against a small cap) at `offset`.
-fn read_vec(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
-    file.read_exact_at(&mut buf, offset)?;
-    Ok(buf)
 }

@@ -1,11 +1,19 @@
 //! Gzip: one or more members; the header's mtime, file name, OS and extra
 //! flags are compared as the container's own metadata.
+//!
+//! This is the one parser of gzip: [`first_header`] reads and checks the
+//! first member's header for the differ (its fields are the container's
+//! metadata) and for the normalizer (`normalize/gzip.rs`, which rewrites
+//! it), and the member decoder behind [`Format::decoder`] checks every
+//! member's header with the same [`check_header`] and decodes the stream
+//! for both.
 
 use std::io::{self, BufRead, Read};
 
-use super::{single_stream, Format, Kind, Parsed, HEAD_LEN};
+use super::{single_stream, Format, Kind, Parsed};
+use crate::limits::Budget;
 use crate::model::{Content, Cx, MetaField, MetaValue};
-use crate::Result;
+use crate::{Error, Result};
 
 /// Gzip streams.
 pub struct Gzip;
@@ -22,13 +30,13 @@ impl Format for Gzip {
     }
 
     fn read(&self, content: &Content, entry: &str, cx: &Cx<'_>) -> Result<Parsed> {
-        let head = content.head(cx, entry, HEAD_LEN)?;
+        let header = content.with_reader(cx, entry, |r| first_header(r, entry, cx.budget))?;
         Ok(Parsed::Container(single_stream(
             Kind::Gzip,
             content,
             entry,
             SUFFIXES,
-            header_fields(&head),
+            header.fields(),
         )))
     }
 
@@ -129,27 +137,13 @@ impl<R: BufRead> Members<R> {
             io::ErrorKind::UnexpectedEof => invalid(format!("gzip member {n}: {e}")),
             _ => e,
         })?;
-        if header.magic != [0x1f, 0x8b] {
-            return Err(invalid(format!(
+        check_header(&header, n).map_err(|e| match e {
+            BadHeader::NotAMember => invalid(format!(
                 "data after gzip member {} is neither a member nor zero padding",
                 self.members
-            )));
-        }
-        if header.method != 8 {
-            return Err(invalid(format!(
-                "gzip member {n}: compression method {} is not deflate",
-                header.method
-            )));
-        }
-        if header.flags & FRESERVED != 0 {
-            return Err(invalid(format!(
-                "gzip member {n}: reserved header flags {:#04x} set",
-                header.flags
-            )));
-        }
-        if !header.crc_ok {
-            return Err(invalid(format!("gzip member {n}: header CRC mismatch")));
-        }
+            )),
+            BadHeader::Invalid(detail) => invalid(detail),
+        })?;
         self.deflate.reset_data();
         self.crc = flate2::Crc::new();
         self.state = State::Body;
@@ -212,54 +206,109 @@ impl<R: BufRead> Read for Members<R> {
     }
 }
 
-/// The first member's header fields (RFC 1952), from the head bytes; fields
-/// cut off by the end of the head are left out.
-fn header_fields(h: &[u8]) -> Vec<(MetaField, MetaValue)> {
-    let mut out = Vec::new();
-    let (Some(&flags), Some(mtime), Some(&xfl), Some(&os)) =
-        (h.get(3), h.get(4..8), h.get(8), h.get(9))
-    else {
-        return out;
+/// Longest file name or comment kept from a header: the rest is skipped
+/// as it passes (RFC 1952 sets no limit), and the kept part shows with
+/// `…` after it.
+const MAX_KEPT: usize = 4096;
+
+/// Why a member header was refused.
+enum BadHeader {
+    /// It does not start with the gzip magic: not a member at all.
+    NotAMember,
+    /// A member header with something wrong, in words.
+    Invalid(String),
+}
+
+/// Checks member `n`'s header (from 1) as gzip(1) does: magic, deflate,
+/// no reserved flags, header CRC. Used for every member by the decoder
+/// and for the first by [`first_header`].
+fn check_header(h: &MemberHeader, n: u64) -> std::result::Result<(), BadHeader> {
+    if h.magic != [0x1f, 0x8b] {
+        return Err(BadHeader::NotAMember);
+    }
+    if h.method != 8 {
+        return Err(BadHeader::Invalid(format!(
+            "gzip member {n}: compression method {} is not deflate",
+            h.method
+        )));
+    }
+    if h.flags & FRESERVED != 0 {
+        return Err(BadHeader::Invalid(format!(
+            "gzip member {n}: reserved header flags {:#04x} set",
+            h.flags
+        )));
+    }
+    if !h.crc_ok {
+        return Err(BadHeader::Invalid(format!(
+            "gzip member {n}: header CRC mismatch"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads and checks the first member's header from `r`, the start of the
+/// gzip named `entry`: what the differ shows and the normalizer rewrites.
+pub(crate) fn first_header(r: &mut dyn Read, entry: &str, budget: &Budget) -> Result<MemberHeader> {
+    let malformed = |detail: String| {
+        budget.tripped().unwrap_or_else(|| Error::Malformed {
+            entry: entry.to_owned(),
+            format: Kind::Gzip,
+            detail,
+        })
     };
-    let mtime = u32::from_le_bytes([mtime[0], mtime[1], mtime[2], mtime[3]]);
-    out.push((
-        MetaField::Header("gzip mtime"),
-        MetaValue::Time(i64::from(mtime)),
-    ));
-    out.push((
-        MetaField::Header("gzip extra flags"),
-        MetaValue::Number(u64::from(xfl)),
-    ));
-    out.push((
-        MetaField::Header("gzip OS"),
-        MetaValue::Number(u64::from(os)),
-    ));
-    let mut pos = 10usize;
-    if flags & FEXTRA != 0 {
-        let Some(len) = h.get(pos..pos + 2) else {
-            return out;
-        };
-        pos += 2 + usize::from(u16::from_le_bytes([len[0], len[1]]));
+    let mut r = io::BufReader::with_capacity(16 * 1024, r);
+    let header = read_header(&mut r).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => malformed(format!("gzip member 1: {e}")),
+        _ => budget.io_error(e, entry, "reading gzip"),
+    })?;
+    check_header(&header, 1).map_err(|e| match e {
+        BadHeader::NotAMember => malformed("no gzip magic".into()),
+        BadHeader::Invalid(detail) => malformed(detail),
+    })?;
+    Ok(header)
+}
+
+/// A kept header string, ISO 8859-1 as RFC 1952 has it, with `…` when
+/// more of it was skipped.
+fn latin1(kept: &[u8], cut: bool) -> String {
+    let mut s: String = kept.iter().map(|&b| char::from(b)).collect();
+    if cut {
+        s.push('…');
     }
-    let cstring = |pos: &mut usize| -> Option<String> {
-        let rest = h.get(*pos..)?;
-        let end = rest.iter().position(|&b| b == 0)?;
-        *pos += end + 1;
-        // Gzip header strings are ISO 8859-1.
-        Some(rest[..end].iter().map(|&b| char::from(b)).collect())
-    };
-    if flags & FNAME != 0 {
-        match cstring(&mut pos) {
-            Some(name) => out.push((MetaField::Header("gzip file name"), MetaValue::Text(name))),
-            None => return out,
+    s
+}
+
+impl MemberHeader {
+    /// The fields the differ compares, as the container's metadata.
+    fn fields(&self) -> Vec<(MetaField, MetaValue)> {
+        let mut out = vec![
+            (
+                MetaField::Header("gzip mtime"),
+                MetaValue::Time(i64::from(self.mtime)),
+            ),
+            (
+                MetaField::Header("gzip extra flags"),
+                MetaValue::Number(u64::from(self.xfl)),
+            ),
+            (
+                MetaField::Header("gzip OS"),
+                MetaValue::Number(u64::from(self.os)),
+            ),
+        ];
+        if let Some((name, cut)) = &self.name {
+            out.push((
+                MetaField::Header("gzip file name"),
+                MetaValue::Text(latin1(name, *cut)),
+            ));
         }
-    }
-    if flags & FCOMMENT != 0 {
-        if let Some(c) = cstring(&mut pos) {
-            out.push((MetaField::Header("gzip comment"), MetaValue::Text(c)));
+        if let Some((comment, cut)) = &self.comment {
+            out.push((
+                MetaField::Header("gzip comment"),
+                MetaValue::Text(latin1(comment, *cut)),
+            ));
         }
+        out
     }
-    out
 }
 
 /// One member header (RFC 1952), as [`read_header`] reads it.
@@ -278,6 +327,11 @@ pub(crate) struct MemberHeader {
     pub(crate) os: u8,
     /// The extra field (at most 65,535 bytes: its length is 16 bits).
     pub(crate) extra: Option<Vec<u8>>,
+    /// The original file name (FNAME): its first [`MAX_KEPT`] bytes, and
+    /// whether there were more.
+    pub(crate) name: Option<(Vec<u8>, bool)>,
+    /// The comment (FCOMMENT), kept the same way.
+    pub(crate) comment: Option<(Vec<u8>, bool)>,
     /// Header length in bytes.
     pub(crate) len: u64,
     /// Whether the header CRC (FHCRC) matches; true when there is none.
@@ -286,10 +340,9 @@ pub(crate) struct MemberHeader {
 
 /// Reads a member header from `r` as a stream: the file name and the
 /// comment may be of any length (RFC 1952 sets none) and are skipped as
-/// they pass. Nothing is checked but the header CRC (see
-/// [`MemberHeader::crc_ok`]); a cut header is an `UnexpectedEof` error
-/// saying where ("header cut off in the file name"). Shared by the differ
-/// and the normalizer.
+/// they pass, keeping their first [`MAX_KEPT`] bytes. Nothing is checked
+/// but the header CRC (see [`MemberHeader::crc_ok`]); a cut header is an
+/// `UnexpectedEof` error saying where ("header cut off in the file name").
 pub(crate) fn read_header(r: &mut impl BufRead) -> io::Result<MemberHeader> {
     let mut crc = flate2::Crc::new();
     let mut len = 0u64;
@@ -321,10 +374,15 @@ pub(crate) fn read_header(r: &mut impl BufRead) -> io::Result<MemberHeader> {
         exact(r, &mut field, "extra field", &mut crc, &mut len)?;
         extra = Some(field);
     }
-    for (flag, what) in [(FNAME, "file name"), (FCOMMENT, "comment")] {
+    let mut strings = [None, None];
+    for ((flag, what), kept) in [(FNAME, "file name"), (FCOMMENT, "comment")]
+        .into_iter()
+        .zip(&mut strings)
+    {
         if flags & flag == 0 {
             continue;
         }
+        let (text, more) = kept.get_or_insert_with(|| (Vec::new(), false));
         loop {
             let buf = r.fill_buf()?;
             if buf.is_empty() {
@@ -335,6 +393,10 @@ pub(crate) fn read_header(r: &mut impl BufRead) -> io::Result<MemberHeader> {
                 None => (buf.len(), false),
             };
             crc.update(&buf[..used]);
+            let string = &buf[..used - usize::from(done)];
+            let room = MAX_KEPT - text.len();
+            text.extend_from_slice(&string[..string.len().min(room)]);
+            *more |= string.len() > room;
             r.consume(used);
             len += used as u64;
             if done {
@@ -363,6 +425,8 @@ pub(crate) fn read_header(r: &mut impl BufRead) -> io::Result<MemberHeader> {
         xfl: fixed[8],
         os: fixed[9],
         extra,
+        name: strings[0].take(),
+        comment: strings[1].take(),
         len,
         crc_ok,
     })
@@ -373,6 +437,11 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    fn fields(gz: &[u8]) -> crate::Result<Vec<(MetaField, MetaValue)>> {
+        let budget = Budget::new(crate::Limits::default());
+        first_header(&mut &gz[..], "t.gz", &budget).map(|h| h.fields())
+    }
+
     #[test]
     fn header_fields_are_read() {
         let mut enc = flate2::GzBuilder::new()
@@ -382,23 +451,35 @@ mod tests {
             .write(Vec::new(), flate2::Compression::default());
         enc.write_all(b"data").unwrap();
         let gz = enc.finish().unwrap();
-        let fields = header_fields(&gz);
-        assert!(fields.contains(&(
+        let shown = fields(&gz).unwrap();
+        assert!(shown.contains(&(
             MetaField::Header("gzip mtime"),
             MetaValue::Time(1_700_000_000)
         )));
-        assert!(fields.contains(&(
+        assert!(shown.contains(&(
             MetaField::Header("gzip file name"),
             MetaValue::Text("x.txt".into())
         )));
-        assert!(fields.contains(&(
+        assert!(shown.contains(&(
             MetaField::Header("gzip comment"),
             MetaValue::Text("hi".into())
         )));
-        // Truncated headers give what is there, and never panic.
-        for n in 0..gz.len() {
-            let _ = header_fields(&gz[..n]);
+        // A header cut anywhere is an error naming the member, never a panic.
+        for n in 0..19 {
+            let e = fields(&gz[..n]).unwrap_err().to_string();
+            assert!(
+                e.starts_with("t.gz: malformed gzip: gzip member 1: header cut off"),
+                "{e}"
+            );
         }
+    }
+
+    #[test]
+    fn long_names_are_kept_in_part() {
+        let gz = member(b"", &[b'n'; 10_000], b"", b"", true);
+        let shown = fields(&gz).unwrap();
+        let name = format!("{}…", "n".repeat(MAX_KEPT));
+        assert!(shown.contains(&(MetaField::Header("gzip file name"), MetaValue::Text(name))));
     }
 
     /// One gzip member, built by hand so that every header field can be set.

@@ -10,7 +10,6 @@
 //! size an archive declares; what they find odd (duplicate names,
 //! conflicting headers) they report in [`Container::comments`].
 
-use std::fmt;
 use std::io::{self, Read};
 
 use crate::model::{
@@ -36,84 +35,7 @@ pub(crate) mod zstd;
 /// How many leading bytes content detection looks at.
 pub const HEAD_LEN: usize = 4096;
 
-/// Every format diffoscope-lite knows, as detected from content.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// A directory on disk (detected from the filesystem, not from bytes).
-    Directory,
-    /// Zip and its dialects: wheel, jar, apk, nupkg.
-    Zip,
-    /// Tar: v7, ustar, GNU, PAX.
-    Tar,
-    /// Gzip (one or more members).
-    Gzip,
-    /// Xz.
-    Xz,
-    /// Zstandard.
-    Zstd,
-    /// Bzip2.
-    Bzip2,
-    /// Unix ar, including Debian `.deb` packages.
-    Ar,
-    /// An OCI image layout directory (detected from the filesystem).
-    OciLayout,
-    /// ELF objects, executables and shared libraries (compared by section).
-    Elf,
-    /// Python bytecode caches: header fields, then the code object as bytes.
-    Pyc,
-    /// JSON (compared pretty-printed with sorted keys).
-    Json,
-    /// UTF-8 text.
-    Text,
-    /// Anything else: compared as bytes.
-    Binary,
-}
-
-impl Kind {
-    /// Whether content of this kind holds entries to recurse into.
-    pub fn is_container(self) -> bool {
-        match self {
-            Kind::Directory
-            | Kind::Zip
-            | Kind::Tar
-            | Kind::Gzip
-            | Kind::Xz
-            | Kind::Zstd
-            | Kind::Bzip2
-            | Kind::Ar
-            | Kind::OciLayout
-            | Kind::Elf
-            | Kind::Pyc => true,
-            Kind::Json | Kind::Text | Kind::Binary => false,
-        }
-    }
-
-    /// Whether content of this kind is compared as text.
-    pub fn is_text(self) -> bool {
-        matches!(self, Kind::Json | Kind::Text)
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::Directory => "directory",
-            Kind::Zip => "zip",
-            Kind::Tar => "tar",
-            Kind::Gzip => "gzip",
-            Kind::Xz => "xz",
-            Kind::Zstd => "zstd",
-            Kind::Bzip2 => "bzip2",
-            Kind::Ar => "ar",
-            Kind::OciLayout => "OCI image layout",
-            Kind::Elf => "ELF",
-            Kind::Pyc => "pyc",
-            Kind::Json => "JSON",
-            Kind::Text => "text",
-            Kind::Binary => "binary",
-        })
-    }
-}
+pub use crate::kind::Kind;
 
 /// What a reader made of some content.
 #[derive(Debug)]

@@ -5,48 +5,26 @@
 //! data is kept byte for byte unless what is inside (a tar, say) changes;
 //! then it is recompressed as one member at level 6 (gzip's default),
 //! single-threaded.
+//!
+//! The header is read and checked by [`crate::formats::gzip::first_header`],
+//! as the differ reads it; this file only decides what to clear.
 
 use std::io::{self, Write};
 
 use super::stream::{digest_inner, normalize_inner};
 use super::{fire, reader_detects, Blob, Digested, Fired, Format, Normalizer, Nx, Rule};
-use crate::formats::gzip::{FCOMMENT, FEXTRA, FHCRC, FNAME, FTEXT};
+use crate::formats::gzip::{MemberHeader as Header, FCOMMENT, FEXTRA, FHCRC, FNAME, FTEXT};
 use crate::formats::{self, Kind};
 use crate::Result;
 
 /// The gzip normalizer.
 pub(super) struct Gzip;
 
-/// The first member's header.
-struct Header {
-    flags: u8,
-    mtime: u32,
-    xfl: u8,
-    os: u8,
-    extra: Option<Vec<u8>>,
-    /// Header length in bytes.
-    len: u64,
-}
-
 fn parse(blob: &Blob, name: &str, nx: &Nx<'_>) -> Result<Header> {
-    let mut r = io::BufReader::with_capacity(16 * 1024, blob.reader());
-    let h = formats::gzip::read_header(&mut r).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => nx.malformed(Kind::Gzip, name, e.to_string()),
-        _ => nx.io(e, name, "reading gzip"),
-    })?;
-    if h.method != 8 {
-        return Err(nx.malformed(Kind::Gzip, name, "compression method is not deflate"));
-    }
-    Ok(Header {
-        flags: h.flags,
-        mtime: h.mtime,
-        xfl: h.xfl,
-        os: h.os,
-        extra: h.extra,
-        len: h.len,
-    })
+    formats::gzip::first_header(&mut blob.reader(), name, nx.budget)
 }
 
+/// The rules the header fires, and its canonical form.
 impl Header {
     fn fired(&self, name: &str) -> Vec<Fired> {
         let mut fired = Vec::new();

@@ -35,13 +35,13 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+pub(crate) use crate::blob::{Blob, BlobReader};
 use crate::formats::{self, Kind};
 use crate::limits::{Budget, Consumed, CountingReader, LimitReader};
 use crate::model::INLINE_MAX;
@@ -56,6 +56,8 @@ mod stream;
 mod tar;
 mod zip;
 
+#[cfg(test)]
+mod agreement;
 #[cfg(test)]
 mod tests;
 
@@ -701,165 +703,6 @@ fn canonical_file_mode(mode: u32) -> u32 {
         0o755
     } else {
         0o644
-    }
-}
-
-/// The bytes of a file or of part of one, read with positioned reads so
-/// that clones on different threads never disturb each other.
-#[derive(Clone)]
-pub(crate) enum Blob {
-    /// A byte range of an open file.
-    File {
-        /// The file.
-        file: Arc<File>,
-        /// First byte.
-        start: u64,
-        /// Length.
-        len: u64,
-    },
-    /// Bytes in memory.
-    Mem {
-        /// The bytes.
-        bytes: Arc<[u8]>,
-        /// First byte.
-        start: usize,
-        /// Length.
-        len: usize,
-    },
-}
-
-impl Blob {
-    fn open(path: &Path) -> Result<Blob> {
-        let file = File::open(path).map_err(|e| read_error(path, e))?;
-        let meta = file.metadata().map_err(|e| read_error(path, e))?;
-        if !meta.is_file() {
-            return Err(read_error(
-                path,
-                io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-            ));
-        }
-        Ok(Blob::File {
-            file: Arc::new(file),
-            start: 0,
-            len: meta.len(),
-        })
-    }
-
-    pub(crate) fn mem(bytes: Vec<u8>) -> Blob {
-        let len = bytes.len();
-        Blob::Mem {
-            bytes: bytes.into(),
-            start: 0,
-            len,
-        }
-    }
-
-    fn len(&self) -> u64 {
-        match self {
-            Blob::File { len, .. } => *len,
-            Blob::Mem { len, .. } => *len as u64,
-        }
-    }
-
-    /// The sub-range `off..off + len`, or `None` if it is out of bounds.
-    fn slice(&self, off: u64, len: u64) -> Option<Blob> {
-        if off.checked_add(len)? > self.len() {
-            return None;
-        }
-        Some(match self {
-            Blob::File { file, start, .. } => Blob::File {
-                file: Arc::clone(file),
-                start: start + off,
-                len,
-            },
-            Blob::Mem { bytes, start, .. } => Blob::Mem {
-                bytes: Arc::clone(bytes),
-                start: start + usize::try_from(off).ok()?,
-                len: usize::try_from(len).ok()?,
-            },
-        })
-    }
-
-    /// Fills `buf` from offset `off`; an error if the blob ends first.
-    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
-        let short = || io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected end of data");
-        let end = off.checked_add(buf.len() as u64).ok_or_else(short)?;
-        if end > self.len() {
-            return Err(short());
-        }
-        match self {
-            Blob::File { file, start, .. } => file.read_exact_at(buf, start + off),
-            Blob::Mem { bytes, start, .. } => {
-                let from = start + usize::try_from(off).map_err(|_| short())?;
-                let src = bytes.get(from..from + buf.len()).ok_or_else(short)?;
-                buf.copy_from_slice(src);
-                Ok(())
-            }
-        }
-    }
-
-    /// `len` bytes at `off` into memory; only for lengths already checked
-    /// to be small or present.
-    fn read_vec(&self, off: u64, len: u64) -> io::Result<Vec<u8>> {
-        if off.checked_add(len).is_none_or(|end| end > self.len()) {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "unexpected end of data",
-            ));
-        }
-        let mut buf = vec![0u8; usize::try_from(len).map_err(io::Error::other)?];
-        self.read_exact_at(&mut buf, off)?;
-        Ok(buf)
-    }
-
-    /// Up to `n` leading bytes.
-    fn head(&self, n: usize) -> io::Result<Vec<u8>> {
-        let len = self.len().min(n as u64);
-        self.read_vec(0, len)
-    }
-
-    /// A reader over the whole blob.
-    fn reader(&self) -> BlobReader {
-        BlobReader {
-            blob: self.clone(),
-            pos: 0,
-        }
-    }
-
-    /// Copies the whole blob to `out`.
-    fn copy_to(&self, out: &mut dyn Write) -> io::Result<()> {
-        match self {
-            Blob::Mem { bytes, start, len } => out.write_all(&bytes[*start..start + len]),
-            Blob::File { .. } => {
-                io::copy(&mut self.reader(), out)?;
-                Ok(())
-            }
-        }
-    }
-}
-
-/// A sequential reader over a [`Blob`].
-pub(crate) struct BlobReader {
-    blob: Blob,
-    pos: u64,
-}
-
-impl Read for BlobReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.blob.len().saturating_sub(self.pos);
-        let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        if n == 0 {
-            return Ok(0);
-        }
-        let n = match &self.blob {
-            Blob::File { file, start, .. } => file.read_at(&mut buf[..n], start + self.pos)?,
-            Blob::Mem { .. } => {
-                self.blob.read_exact_at(&mut buf[..n], self.pos)?;
-                n
-            }
-        };
-        self.pos += n as u64;
-        Ok(n)
     }
 }
 

@@ -1,14 +1,15 @@
 //! Canonical Python bytecode: the source mtime in the header of a
 //! timestamp-based `.pyc` is clamped to the epoch (set to it when later),
 //! which is what Python checks against the clamped source file's mtime.
-//! Hash-based pycs (PEP 552, flags != 0) carry no time and are untouched.
+//! Hash-based pycs (PEP 552, flag bit 0) carry no time and are untouched.
 //!
-//! Header layout: Python 3.7+ `magic(4) flags(4) mtime(4) size(4)`;
-//! Python 3.3–3.6 `magic(4) mtime(4) size(4)`.
+//! The header is read by [`crate::formats::pyc::Header`], the parser the
+//! differ uses: this file never decides on its own where the mtime is.
 
 use std::io::Write;
 
 use super::{fire, leaf_digest, Blob, Digested, Fired, Format, Normalizer, Nx, Rule};
+use crate::formats::pyc::{self, Header, Invalidation};
 use crate::formats::Kind;
 use crate::Result;
 
@@ -18,47 +19,43 @@ pub(super) struct Pyc;
 /// Longest pyc read into memory.
 const MAX_PYC: u64 = 256 << 20;
 
-/// Python 3 magic numbers: 3000 (3.0) up to 3999; 3390 (3.7a4) added the
-/// flags word.
-fn magic(head: &[u8]) -> Option<u16> {
-    let m = u16::from_le_bytes([*head.first()?, *head.get(1)?]);
-    (head.get(2..4) == Some(b"\r\n") && (3000..4000).contains(&m)).then_some(m)
-}
-
-/// Where the mtime field is, for a timestamp-based pyc.
-fn mtime_at(head: &[u8]) -> Option<usize> {
-    let m = magic(head)?;
-    if m < 3390 {
-        return Some(4);
+/// Where the source mtime field is and what it holds; `None` for a
+/// hash-based pyc.
+fn mtime_field(header: &Header) -> Option<(usize, u32)> {
+    match header.invalidation {
+        Invalidation::Timestamp {
+            mtime, mtime_at, ..
+        } => Some((mtime_at, mtime)),
+        Invalidation::Hash(_) => None,
     }
-    let flags = u32::from_le_bytes(head.get(4..8)?.try_into().ok()?);
-    (flags == 0).then_some(8)
 }
 
-/// The pyc with its mtime clamped, and whether that changed it.
-fn canonical(bytes: &mut [u8], epoch: i64) -> bool {
-    let Some(at) = mtime_at(bytes) else {
+/// Clamps the mtime in `bytes`; returns whether that changed it.
+fn clamp(bytes: &mut [u8], header: &Header, epoch: i64) -> bool {
+    let Some((at, t)) = mtime_field(header) else {
         return false;
     };
-    let Some(field) = bytes.get_mut(at..at + 4) else {
-        return false;
-    };
-    let t = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
     let epoch = u32::try_from(epoch.max(0)).unwrap_or(u32::MAX);
     if t <= epoch {
         return false;
     }
-    field.copy_from_slice(&epoch.to_le_bytes());
+    // The header parser checked that the whole header is present.
+    if let Some(field) = bytes.get_mut(at..at + 4) {
+        field.copy_from_slice(&epoch.to_le_bytes());
+    }
     true
 }
 
-fn read(input: &Blob, name: &str, nx: &Nx<'_>) -> Result<Vec<u8>> {
+/// The whole pyc and its parsed header.
+fn read(input: &Blob, name: &str, nx: &Nx<'_>) -> Result<(Vec<u8>, Header)> {
     if input.len() > MAX_PYC {
-        return Err(nx.malformed(Kind::Binary, name, "pyc larger than 256 MiB"));
+        return Err(nx.malformed(Kind::Pyc, name, "pyc larger than 256 MiB"));
     }
-    input
+    let bytes = input
         .read_vec(0, input.len())
-        .map_err(|e| nx.io(e, name, "reading pyc"))
+        .map_err(|e| nx.io(e, name, "reading pyc"))?;
+    let header = Header::parse(&bytes, name)?;
+    Ok((bytes, header))
 }
 
 impl Normalizer for Pyc {
@@ -67,7 +64,7 @@ impl Normalizer for Pyc {
     }
 
     fn detect(&self, head: &[u8]) -> bool {
-        magic(head).is_some() && head.len() >= 16
+        pyc::magic(head).is_some()
     }
 
     fn normalize(
@@ -78,9 +75,9 @@ impl Normalizer for Pyc {
         nx: &Nx<'_>,
         out: &mut dyn Write,
     ) -> Result<Vec<Fired>> {
-        let mut bytes = read(input, name, nx)?;
+        let (mut bytes, header) = read(input, name, nx)?;
         let mut fired = Vec::new();
-        if canonical(&mut bytes, nx.epoch) {
+        if clamp(&mut bytes, &header, nx.epoch) {
             fire(&mut fired, name, Rule::PycMtime);
             out.write_all(&bytes)
                 .map_err(|e| nx.io(e, name, "writing pyc"))?;
@@ -89,13 +86,13 @@ impl Normalizer for Pyc {
     }
 
     fn digest(&self, input: &Blob, name: &str, _depth: u32, nx: &Nx<'_>) -> Result<Digested> {
-        let mut bytes = read(input, name, nx)?;
+        let (mut bytes, header) = read(input, name, nx)?;
         let mut fired = Vec::new();
-        if canonical(&mut bytes, nx.epoch) {
+        if clamp(&mut bytes, &header, nx.epoch) {
             fire(&mut fired, name, Rule::PycMtime);
         }
         // The digest sees no source mtime at all, whatever the epoch.
-        if let Some(at) = mtime_at(&bytes) {
+        if let Some((at, _)) = mtime_field(&header) {
             if let Some(f) = bytes.get_mut(at..at + 4) {
                 f.fill(0);
             }

@@ -602,6 +602,34 @@ fn deb_members_and_nested_tarballs_are_normalized() {
     assert_eq!(digest(&a).0, digest(&b).0);
 }
 
+#[test]
+fn ar_whose_odd_last_member_lacks_its_pad_byte_is_normalized() {
+    let mut a = ar_of(&[("debian-binary", b"2.0\n", 1_700_000_000, "100644")]);
+    a.extend_from_slice(b"last            1700000000  1000  1000  100644  3         `\nodd");
+    let out = canon(&a);
+    // The canonical form pads every member, the last one too.
+    assert!(
+        out.ends_with(b"`\nodd\n"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    check_fixed_point(&a);
+}
+
+#[test]
+fn ar_long_name_table_too_large_to_read_is_an_error() {
+    let table = vec![b'x'; (16 << 20) + 2];
+    let a = ar_of(&[("//", &table, 0, ""), ("/0", b"obj", 1_700_000_000, "644")]);
+    let (n, d) = try_both(&a);
+    for e in [n.map(drop).unwrap_err(), d.map(drop).unwrap_err()] {
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("t: malformed ar: long-name table of 16777218 bytes"),
+            "{msg}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- pyc / png
 
 #[test]
@@ -619,6 +647,23 @@ fn pyc_mtime_is_clamped_and_hash_based_pycs_untouched() {
     let mut hashed = pyc.clone();
     hashed[4] = 1;
     assert_eq!(norm(&hashed, Some(SDE)), (None, Vec::new()));
+}
+
+#[test]
+fn pyc_of_a_3_7_alpha_has_no_flags_word() {
+    // Magic 3390 and 3391 still wrote the 12-byte header: the mtime is at
+    // offset 4, and it is clamped there (the bytes after it are the size).
+    let mut pyc = 3391u16.to_le_bytes().to_vec();
+    pyc.extend_from_slice(b"\r\n");
+    pyc.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+    pyc.extend_from_slice(&42u32.to_le_bytes());
+    pyc.extend_from_slice(b"\xe3code");
+    let (out, fired) = norm(&pyc, Some(SDE));
+    assert_eq!(fired, ["pyc.mtime"]);
+    let out = out.unwrap();
+    assert_eq!(&out[4..8], &(SDE as u32).to_le_bytes());
+    assert_eq!(out[8..], pyc[8..]);
+    check_fixed_point(&pyc);
 }
 
 fn chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {

@@ -1,0 +1,463 @@
+//! The differ and the normalizer read every format through one parser; these
+//! tests hold them to it. For each format, crafted inputs (good ones and the
+//! damaged ones that used to split the two) go through both: the differ's
+//! reader ([`crate::formats`]) and the normalizer (normalize, digest). They
+//! must fail alike (same message) or succeed alike, and what the normalizer
+//! changes must be exactly the fields the differ shows, with everything
+//! else it shows unchanged.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+
+use super::*;
+use crate::formats::Parsed;
+use crate::model::{Container, Content, MetaField, MetaValue};
+
+const EPOCH: i64 = 1_000_000_000;
+
+/// What the differ's reader makes of `bytes`, named `name`.
+fn differ_read(bytes: &[u8], name: &str) -> std::result::Result<Container, String> {
+    let sides = crate::limits::Sides::new();
+    let cx = sides.cx(0);
+    let kind = formats::detect(&bytes[..bytes.len().min(formats::HEAD_LEN)]);
+    let content = Content::memory(bytes.to_vec());
+    match formats::format_of(kind).read(&content, name, &cx) {
+        Ok(Parsed::Container(c)) => Ok(c),
+        Ok(other) => panic!("{name}: read as {kind}, not a container: {other:?}"),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What the normalizer makes of `bytes` (named `name`, clamped to
+/// [`EPOCH`]): the rewritten bytes (`None`: nothing fired) and the rule ids,
+/// or the error of normalizing; and the error of digesting, if any.
+type Normalized = std::result::Result<(Option<Vec<u8>>, Vec<&'static str>), String>;
+
+fn normalizer_run(bytes: &[u8], name: &str) -> (Normalized, std::result::Result<(), String>) {
+    let budget = Budget::new(Limits::default());
+    let nx = Nx {
+        budget: &budget,
+        epoch: EPOCH,
+    };
+    let blob = Blob::mem(bytes.to_vec());
+    let n = detect(&bytes[..bytes.len().min(formats::HEAD_LEN)])
+        .unwrap_or_else(|| panic!("{name}: the normalizer does not detect it"));
+    let mut out = Vec::new();
+    let normalized = n
+        .normalize(&blob, name, 1, &nx, &mut out)
+        .map(|fired| {
+            let ids = fired.iter().map(|f| f.rule.id()).collect();
+            ((!fired.is_empty()).then_some(out), ids)
+        })
+        .map_err(|e| e.to_string());
+    let budget = Budget::new(Limits::default());
+    let nx = Nx {
+        budget: &budget,
+        epoch: EPOCH,
+    };
+    let digested = n
+        .digest(&blob, name, 1, &nx)
+        .map(drop)
+        .map_err(|e| e.to_string());
+    (normalized, digested)
+}
+
+/// Both sides fail with the same message, or both succeed; returns the
+/// differ's container and the normalizer's output when they succeed.
+/// The differ's container, and the normalizer's output and rule ids.
+type Agreed = (Container, Option<Vec<u8>>, Vec<&'static str>);
+
+fn agree(bytes: &[u8], name: &str) -> Option<Agreed> {
+    let read = differ_read(bytes, name);
+    let (normalized, digested) = normalizer_run(bytes, name);
+    match (read, normalized) {
+        (Err(d), Err(n)) => {
+            assert_eq!(d, n, "{name}: the two sides fail differently");
+            assert_eq!(Err(d), digested, "{name}: digesting fails differently");
+            None
+        }
+        (Ok(c), Ok((out, fired))) => {
+            assert_eq!(digested, Ok(()), "{name}: digesting fails alone");
+            Some((c, out, fired))
+        }
+        (d, n) => panic!("{name}: the differ says {d:?}, the normalizer {n:?}"),
+    }
+}
+
+fn header_field<'c>(c: &'c Container, name: &'static str) -> Option<&'c MetaValue> {
+    c.meta
+        .iter()
+        .find(|(f, _)| *f == MetaField::Header(name))
+        .map(|(_, v)| v)
+}
+
+/// Where `a` and `b` (of one length) differ, as a byte range.
+fn changed_range(a: &[u8], b: &[u8]) -> std::ops::Range<usize> {
+    assert_eq!(a.len(), b.len());
+    let first = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len());
+    let last = a
+        .iter()
+        .zip(b)
+        .rposition(|(x, y)| x != y)
+        .map_or(first, |l| l + 1);
+    first..last
+}
+
+// ---------------------------------------------------------------- pyc
+
+fn pyc(magic: u16, after_magic: &[u8], code: &[u8]) -> Vec<u8> {
+    let mut out = magic.to_le_bytes().to_vec();
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(after_magic);
+    out.extend_from_slice(code);
+    out
+}
+
+#[test]
+fn pyc_header_is_read_alike() {
+    let late = 1_700_000_000u32.to_le_bytes();
+    let early = 900_000_000u32.to_le_bytes();
+    let mut inputs = Vec::new();
+    for magic in [3150u16, 3379, 3390, 3391, 3392, 3495, 3531] {
+        for flags in [0u32, 1, 2, 3, 5] {
+            for t in [late, early] {
+                let mut fields = flags.to_le_bytes().to_vec();
+                fields.extend_from_slice(&t);
+                fields.extend_from_slice(&42u32.to_le_bytes());
+                // For magics without a flags word, the mtime comes first.
+                let mut older = t.to_vec();
+                older.extend_from_slice(&flags.to_le_bytes());
+                older.extend_from_slice(&42u32.to_le_bytes());
+                inputs.push(pyc(magic, &fields, b"\xe3code"));
+                inputs.push(pyc(magic, &older, b"\xe3code"));
+            }
+        }
+    }
+    // Cut inside the header: an error on both sides, never "not a pyc".
+    let whole = pyc(3495, &[0; 12], b"\xe3");
+    inputs.extend((4..16).map(|n| whole[..n].to_vec()));
+    let old = pyc(3391, &[0; 8], b"");
+    inputs.extend((4..12).map(|n| old[..n].to_vec()));
+
+    let mut clamped = 0;
+    for (i, input) in inputs.iter().enumerate() {
+        let name = format!("m{i}.pyc");
+        let Some((before, out, fired)) = agree(input, &name) else {
+            continue;
+        };
+        match header_field(&before, "pyc source mtime") {
+            Some(MetaValue::Time(t)) if *t > EPOCH => {
+                assert_eq!(fired, ["pyc.mtime"], "{name}");
+                let out = out.unwrap();
+                // Only the four bytes of one field changed…
+                assert!(changed_range(input, &out).len() <= 4, "{name}");
+                let after = differ_read(&out, &name).unwrap();
+                // …and it is the mtime the differ showed is the one that changed, and
+                // nothing else the differ shows did.
+                let mut expected = before.meta.clone();
+                for (f, v) in &mut expected {
+                    if *f == MetaField::Header("pyc source mtime") {
+                        *v = MetaValue::Time(EPOCH);
+                    }
+                }
+                assert_eq!(after.meta, expected, "{name}");
+                assert_eq!(after.entries[0].meta, before.entries[0].meta, "{name}");
+                clamped += 1;
+            }
+            _ => assert!(fired.is_empty(), "{name}: fired {fired:?}"),
+        }
+    }
+    assert!(clamped > 20, "the inputs must exercise clamping");
+}
+
+// ---------------------------------------------------------------- ar
+
+/// One ar member: header fields as given, then the data and its pad byte.
+fn ar_member(out: &mut Vec<u8>, name: &str, mtime: &str, mode: &str, data: &[u8], pad: bool) {
+    out.extend_from_slice(
+        format!(
+            "{name:<16}{mtime:<12}{:<6}{:<6}{mode:<8}{:<10}`\n",
+            1000,
+            1000,
+            data.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(data);
+    if pad && data.len() % 2 == 1 {
+        out.push(b'\n');
+    }
+}
+
+fn ar_inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let magic = || b"!<arch>\n".to_vec();
+    let mut plain = magic();
+    ar_member(
+        &mut plain,
+        "debian-binary",
+        "1700000000",
+        "100644",
+        b"2.0\n",
+        true,
+    );
+    ar_member(&mut plain, "odd", "900000000", "755", b"abc", true);
+    ar_member(&mut plain, "data", "bogus", "", b"xyzw", true);
+    // Symbol table, GNU long names, a BSD name.
+    let mut gnu = magic();
+    ar_member(&mut gnu, "/", "0", "0", b"\0\0\0\0", true);
+    ar_member(
+        &mut gnu,
+        "//",
+        "",
+        "",
+        b"a-rather-long-member-name.o/\n",
+        true,
+    );
+    ar_member(&mut gnu, "/0", "1700000000", "644", b"obj", true);
+    ar_member(
+        &mut gnu,
+        "#1/8",
+        "1700000000",
+        "644",
+        b"bsd.o\0\0\0body",
+        true,
+    );
+    let mut nopad = plain.clone();
+    ar_member(&mut nopad, "last", "1700000000", "644", b"odd", false);
+    let mut trailing = plain.clone();
+    trailing.extend_from_slice(b"junk");
+    let mut huge_table = magic();
+    ar_member(
+        &mut huge_table,
+        "//",
+        "",
+        "",
+        &vec![b'x'; (16 << 20) + 2],
+        true,
+    );
+    ar_member(&mut huge_table, "/0", "1700000000", "644", b"obj", true);
+    let mut bad_ref = magic();
+    ar_member(&mut bad_ref, "/abc", "1700000000", "644", b"obj", true);
+    let mut ref_beyond = magic();
+    ar_member(&mut ref_beyond, "/99", "1700000000", "644", b"obj", true);
+    let mut bsd_too_long = magic();
+    ar_member(
+        &mut bsd_too_long,
+        "#1/9",
+        "1700000000",
+        "644",
+        b"short",
+        true,
+    );
+    let mut claims = plain.clone();
+    let at = claims.len();
+    ar_member(&mut claims, "cut", "1700000000", "644", b"0123456789", true);
+    claims.truncate(at + 60 + 4);
+    let mut bad_header = plain.clone();
+    bad_header[8 + 58] = b'x';
+    vec![
+        ("plain.a", plain),
+        ("gnu.a", gnu),
+        ("nopad.a", nopad),
+        ("trailing.a", trailing),
+        ("huge-table.a", huge_table),
+        ("bad-ref.a", bad_ref),
+        ("ref-beyond.a", ref_beyond),
+        ("bsd-too-long.a", bsd_too_long),
+        ("claims.a", claims),
+        ("bad-header.a", bad_header),
+    ]
+}
+
+#[test]
+fn ar_members_are_read_alike() {
+    let mut outcomes = Vec::new();
+    for (name, input) in ar_inputs() {
+        let Some((before, out, fired)) = agree(&input, name) else {
+            outcomes.push((name, "error"));
+            continue;
+        };
+        outcomes.push((name, "read"));
+        let Some(out) = out else {
+            assert!(fired.is_empty());
+            continue;
+        };
+        // What the normalizer wrote, the differ reads as the same members
+        // with the canonical header fields, and no new oddity.
+        let after = differ_read(&out, name).unwrap();
+        let names = |c: &Container| c.entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&after), names(&before), "{name}");
+        for (b, a) in before.entries.iter().zip(&after.entries) {
+            let mut expected = b.meta.clone();
+            if !b.path.starts_with("(symbol table") {
+                expected.mtime = Some(b.meta.mtime.map_or(EPOCH, |t| t.min(EPOCH)));
+                expected.uid = Some(0);
+                expected.gid = Some(0);
+                expected.mode = Some(canonical_file_mode(b.meta.mode.unwrap_or(0)));
+            }
+            assert_eq!(a.meta, expected, "{name}: {}", b.path);
+        }
+        let kept: Vec<&String> = before
+            .comments
+            .iter()
+            .filter(|c| !c.contains("pad byte"))
+            .collect();
+        assert_eq!(after.comments.iter().collect::<Vec<_>>(), kept, "{name}");
+    }
+    assert_eq!(
+        outcomes,
+        [
+            ("plain.a", "read"),
+            ("gnu.a", "read"),
+            ("nopad.a", "read"),
+            ("trailing.a", "read"),
+            ("huge-table.a", "error"),
+            ("bad-ref.a", "error"),
+            ("ref-beyond.a", "error"),
+            ("bsd-too-long.a", "error"),
+            ("claims.a", "error"),
+            ("bad-header.a", "error"),
+        ]
+    );
+}
+
+#[test]
+fn ar_oddities_are_reported_by_the_differ() {
+    let inputs = ar_inputs();
+    let comments = |name: &str| {
+        let (_, bytes) = inputs.iter().find(|(n, _)| *n == name).unwrap();
+        differ_read(bytes, name).unwrap().comments
+    };
+    assert_eq!(
+        comments("nopad.a"),
+        ["member last at offset 200 lacks its pad byte"]
+    );
+    assert_eq!(
+        comments("trailing.a"),
+        ["4 trailing bytes after the last member"]
+    );
+    assert!(comments("plain.a").is_empty());
+}
+
+// ---------------------------------------------------------------- gzip
+
+/// One gzip member with every header field settable.
+fn gzip_member(data: &[u8], flags: u8, mtime: u32, name: &[u8], comment: &[u8]) -> Vec<u8> {
+    use formats::gzip::{FCOMMENT, FEXTRA, FHCRC, FNAME};
+    let mut out = vec![0x1f, 0x8b, 8, flags];
+    out.extend_from_slice(&mtime.to_le_bytes());
+    out.extend_from_slice(&[2, 3]);
+    if flags & FEXTRA != 0 {
+        out.extend_from_slice(b"\x04\x00XY\x00\x00");
+    }
+    if flags & FNAME != 0 {
+        out.extend_from_slice(name);
+        out.push(0);
+    }
+    if flags & FCOMMENT != 0 {
+        out.extend_from_slice(comment);
+        out.push(0);
+    }
+    if flags & FHCRC != 0 {
+        let mut crc = flate2::Crc::new();
+        crc.update(&out);
+        out.extend_from_slice(&((crc.sum() & 0xffff) as u16).to_le_bytes());
+    }
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    out.extend_from_slice(&enc.finish().unwrap());
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+#[test]
+fn gzip_headers_are_read_alike() {
+    let data = b"plain text inside\n".repeat(10);
+    let all = 0x02 | 0x04 | 0x08 | 0x10;
+    let full = gzip_member(&data, all, 1_700_000_000, b"x.txt", b"a comment");
+    let mut inputs = vec![
+        ("full.gz", full.clone()),
+        ("bare.gz", gzip_member(&data, 0, 0, b"", b"")),
+        (
+            "long-name.gz",
+            gzip_member(&data, 0x08, 5, &[b'n'; 9000], b""),
+        ),
+    ];
+    let mut two = gzip_member(&data, 0x08, 7, b"one", b"");
+    two.extend(gzip_member(b"second", 0x08, 9, b"two", b""));
+    inputs.push(("two-members.gz", two));
+    let mut reserved = full.clone();
+    reserved[3] |= 0x20;
+    inputs.push(("reserved.gz", reserved));
+    let mut hcrc = full.clone();
+    hcrc[18] ^= 1; // inside the file name
+    inputs.push(("hcrc.gz", hcrc));
+    // Cut inside the header: fixed fields, extra field, name, comment, CRC.
+    for cut in [3, 9, 11, 15, 19, 27, 30] {
+        inputs.push((
+            Box::leak(format!("cut{cut}.gz").into_boxed_str()),
+            full[..cut].to_vec(),
+        ));
+    }
+
+    let mut outcomes = Vec::new();
+    for (name, input) in &inputs {
+        let Some((before, out, fired)) = agree(input, name) else {
+            outcomes.push(*name);
+            continue;
+        };
+        // The rules that fired are the header fields the differ shows.
+        let shows = |field| header_field(&before, field).is_some();
+        let mut expected = Vec::new();
+        if header_field(&before, "gzip mtime") != Some(&MetaValue::Time(0)) {
+            expected.push("gzip.mtime");
+        }
+        if shows("gzip file name") {
+            expected.push("gzip.fname");
+        }
+        if shows("gzip comment") {
+            expected.push("gzip.comment");
+        }
+        if input[3] & 0x02 != 0 {
+            expected.push("gzip.hcrc");
+        }
+        assert_eq!(fired, expected, "{name}");
+        let Some(out) = out else { continue };
+        // What the normalizer wrote, the differ reads with those fields
+        // cleared and the rest as they were.
+        let after = differ_read(&out, name).unwrap();
+        let kept: Vec<_> = before
+            .meta
+            .iter()
+            .filter(|(f, _)| {
+                ![
+                    MetaField::Header("gzip file name"),
+                    MetaField::Header("gzip comment"),
+                ]
+                .contains(f)
+            })
+            .map(|(f, v)| match f {
+                MetaField::Header("gzip mtime") => (f.clone(), MetaValue::Time(0)),
+                _ => (f.clone(), v.clone()),
+            })
+            .collect();
+        assert_eq!(after.meta, kept, "{name}");
+    }
+    assert_eq!(
+        outcomes,
+        [
+            "reserved.gz",
+            "hcrc.gz",
+            "cut3.gz",
+            "cut9.gz",
+            "cut11.gz",
+            "cut15.gz",
+            "cut19.gz",
+            "cut27.gz",
+            "cut30.gz"
+        ]
+    );
+}
