@@ -37,6 +37,10 @@ fn probe(script: &str, extra: &[&str], configure: impl FnOnce(&mut Command)) -> 
     )
     .unwrap();
     let out = tempfile::tempdir().unwrap();
+    // Open enough for a probe run as an unprivileged user (see `as_nobody`).
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(src.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(out.path(), fs::Permissions::from_mode(0o777)).unwrap();
     let mut cmd = repro();
     cmd.arg("build")
         .arg(src.path())
@@ -284,6 +288,84 @@ fn works_as_an_unprivileged_user() {
         .unwrap()
         .iter()
         .any(|v| v["name"] == "user_group"));
+}
+
+/// Replaces `c` by `wrapper… c`: the same program and arguments, started
+/// through another command.
+fn wrap(c: &mut Command, wrapper: &[&str]) {
+    let program = c.get_program().to_owned();
+    let args: Vec<_> = c.get_args().map(|a| a.to_owned()).collect();
+    let mut w = Command::new(wrapper[0]);
+    w.args(&wrapper[1..]).arg(program).args(args);
+    *c = w;
+}
+
+/// Runs `c` as uid/gid 65534 (root only).
+fn as_nobody(c: &mut Command) {
+    wrap(
+        c,
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ],
+    );
+}
+
+/// True when `tool --version` runs (and the suite does not hide it).
+fn have(tool: &str) -> bool {
+    !common::hidden(tool)
+        && Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+/// The caller's session keyring stays outside: a build can neither find a
+/// key by name nor read one by id, not even a key its owner made readable
+/// to everyone, started as root or as an unprivileged user.
+#[test]
+fn the_callers_keys_are_unreachable() {
+    if !have("keyctl") {
+        common::skip("needs keyctl (Debian package keyutils)");
+        return;
+    }
+    let secret = format!("hunter2-key-{}", std::process::id());
+    // Outside dist/: key ids differ between runs.
+    let script = r#"{ keyctl print %user:repro-test-key || echo "search failed"
+keyctl print "$KEY_ID" || echo "read failed"
+cat /proc/keys; } > keys.txt 2>&1
+echo done > dist/done.txt"#;
+    // In a session of its own, add a world-readable user key, then start
+    // repro with the key's id in the build's environment.
+    let add_key = format!(
+        "id=$(keyctl add user repro-test-key {secret} @s) && keyctl setperm \"$id\" 0x3f3f3f3f \
+         && sub=$1 && shift && exec \"$0\" \"$sub\" --env \"KEY_ID=$id\" \"$@\""
+    );
+    let mut users = vec![("root or the test's user", false)];
+    if nix_is_root() {
+        users.push(("an unprivileged user", true));
+    }
+    for (who, unprivileged) in users {
+        let b = probe(script, &[], |c| {
+            wrap(c, &["keyctl", "session", "-", "sh", "-c", &add_key]);
+            if unprivileged {
+                as_nobody(c);
+            }
+        });
+        assert_eq!(
+            b.output.status.code(),
+            Some(0),
+            "{who}: {}",
+            stderr(&b.output)
+        );
+        let keys = b.read("keys.txt");
+        assert!(keys.contains("search failed"), "{who}: {keys}");
+        assert!(keys.contains("read failed"), "{who}: {keys}");
+        assert!(!keys.contains(&secret), "{who}: {keys}");
+    }
 }
 
 fn nix_is_root() -> bool {

@@ -118,6 +118,7 @@ fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
         no_aslr: spec.no_aslr,
         uname26: spec.uname26,
         log_fd,
+        seccomp: sys::keyring_filter(),
     })
 }
 

@@ -4,6 +4,8 @@
 //! the variables [`BuildEnv`] allows), starts with a fixed umask in a
 //! session of its own, writes stdout and stderr to a log file, and is
 //! killed, with everything it started, when its wall-clock timeout runs out.
+//! It gets a new, empty session keyring and a seccomp filter that denies
+//! the keyring syscalls, so the caller's keys stay out of reach.
 //!
 //! With [`Isolation::Namespaces`] (the default of `repro build`) it also
 //! runs in new user, mount, pid, network, uts and ipc namespaces, in a
