@@ -684,3 +684,203 @@ fn ro_paths_are_satisfied_by_the_same_ro_bind() {
     let r = read_json(&out.path().join("out/report.json"));
     assert_eq!(r["sandbox"]["ro_binds"], serde_json::json!([shared]));
 }
+
+/// Forks until fork fails, holds the children, then reaps them; prints how
+/// many it held and the errno that stopped it.
+const FORK_UNTIL_REFUSED: &str = r#"python3 - <<'PY' > nproc.txt
+import errno, os, signal
+kids, failure = [], None
+for _ in range(FORKS):
+    try:
+        pid = os.fork()
+    except OSError as e:
+        failure = errno.errorcode[e.errno]
+        break
+    if pid == 0:
+        signal.pause()
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+print(len(kids), failure)
+PY
+echo done > dist/done.txt"#;
+
+/// A fork bomb runs into the process limit: fork fails inside with
+/// EAGAIN, and the build still finishes.
+#[test]
+fn fork_bombs_are_bounded() {
+    let script = FORK_UNTIL_REFUSED.replace("FORKS", "200");
+    let b = probe(&script, &["--rlimit-nproc", "50"], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let line = b.read("nproc.txt");
+    let (held, failure) = line.trim().split_once(' ').unwrap();
+    let held: u32 = held.parse().unwrap();
+    assert_eq!(failure, "EAGAIN", "{line}");
+    // The sandbox's own processes (PID 1, sh, python3) count too.
+    assert!((40..50).contains(&held), "{line}");
+    assert_eq!(b.report()["sandbox"]["rlimits"]["nproc"], 50);
+}
+
+/// In a sandbox the process limit counts the run's own processes only:
+/// more processes than the limit, running on the host as the build's host
+/// uid (a concurrent run's, say), take nothing from it.
+#[test]
+fn the_process_limit_counts_only_the_runs_own_processes() {
+    use std::os::unix::process::CommandExt as _;
+    let mut sleepers = if nix_is_root() {
+        // A root-started build runs as the fixed mapped id.
+        let id = sandbox::ROOT_MAPPED_ID.to_string();
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={id}"))
+            .arg(format!("--regid={id}"))
+            .args(["--clear-groups", "--", "sh"]);
+        c
+    } else {
+        Command::new("sh")
+    };
+    let mut sleepers = sleepers
+        .args([
+            "-c",
+            "for i in $(seq 60); do sleep 60 & done; echo ready; wait",
+        ])
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(sleepers.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    let script = FORK_UNTIL_REFUSED.replace("FORKS", "10");
+    let b = probe(&script, &["--rlimit-nproc", "50"], |_| {});
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", sleepers.id())])
+        .status();
+    let _ = sleepers.wait();
+    assert_eq!(ready, "ready\n");
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    assert_eq!(b.read("nproc.txt"), "10 None\n");
+}
+
+/// Each writable tmpfs has a size cap: writing past it fails with ENOSPC.
+#[test]
+fn tmpfs_writes_past_the_cap_fail() {
+    let script = r#"for d in /tmp "$HOME" /dev/shm /dev; do
+  if head -c 4194304 /dev/zero > "$d/fill" 2>/dev/null; then echo "wrote $d"; else echo "full $d"; fi
+  rm -f "$d/fill"
+done > dist/tmpfs.txt 2>&1
+dd if=/dev/zero of=/tmp/fill bs=1M count=4 2>&1 | grep -o 'No space left on device' > dist/error.txt"#;
+    let b = probe(script, &["--tmpfs-size", "1M"], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    assert_eq!(
+        b.read("dist/tmpfs.txt"),
+        "full /tmp\nfull /home/build\nfull /dev/shm\nfull /dev\n"
+    );
+    assert_eq!(b.read("dist/error.txt"), "No space left on device\n");
+    let sizes = &b.report()["sandbox"]["tmpfs_sizes"];
+    for mount in ["/tmp", "HOME", "/dev/shm", "/dev", "/"] {
+        assert_eq!(sizes[mount], 1 << 20, "{mount}: {sizes}");
+    }
+}
+
+/// MemTotal of /proc/meminfo in bytes.
+fn physical_memory() -> u64 {
+    let meminfo = fs::read_to_string("/proc/meminfo").unwrap();
+    let kib: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
+    kib * 1024
+}
+
+/// The default limits are recorded, each flag changes its own, and 0
+/// lifts one.
+#[test]
+fn limits_have_defaults_that_flags_change() {
+    let b = probe("echo x > dist/x", &[], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let s = &b.report()["sandbox"];
+    assert_eq!(s["rlimits"]["nproc"], 4096);
+    let ram = physical_memory();
+    assert_eq!(s["memory"]["max"], ram);
+    assert_eq!(s["memory"]["mechanism"], "RLIMIT_AS");
+    assert_eq!(s["rlimits"]["address_space"], ram);
+    assert_eq!(s["tmpfs_sizes"]["/tmp"], 4u64 << 30);
+    assert_eq!(s["tmpfs_sizes"]["HOME"], 4u64 << 30);
+    assert_eq!(s["tmpfs_sizes"]["/dev/shm"], 4u64 << 30);
+    assert_eq!(s["tmpfs_sizes"]["/"], 1 << 20);
+
+    let b = probe(
+        "echo x > dist/x",
+        &[
+            "--rlimit-nproc",
+            "0",
+            "--memory-max",
+            "0",
+            "--tmpfs-size",
+            "0",
+        ],
+        |_| {},
+    );
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let s = &b.report()["sandbox"];
+    assert_eq!(s["rlimits"], serde_json::json!({}));
+    assert_eq!(s["memory"], Value::Null);
+    assert_eq!(s["tmpfs_sizes"]["/tmp"], Value::Null);
+    assert_eq!(s["tmpfs_sizes"]["/"], 1 << 20);
+}
+
+/// The memory limit holds: an allocation past it fails inside the build.
+#[test]
+fn allocations_past_the_memory_limit_fail() {
+    let script = r#"python3 - <<'PY' > dist/alloc.txt
+try:
+    block = bytearray(512 << 20)
+    print("allocated")
+except MemoryError:
+    print("refused")
+PY"#;
+    let b = probe(script, &["--memory-max", "256M"], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    assert_eq!(b.read("dist/alloc.txt"), "refused\n");
+    let s = &b.report()["sandbox"];
+    assert_eq!(s["memory"]["max"], 256 << 20);
+    assert_eq!(s["rlimits"]["address_space"], 256 << 20);
+}
+
+/// repro.toml may tighten the limits but not lift them on its own.
+#[test]
+fn repro_toml_cannot_lift_the_limits_by_itself() {
+    let src = tempfile::tempdir().unwrap();
+    let write = |sandbox: &str| {
+        fs::write(
+            src.path().join("repro.toml"),
+            format!(
+                "[build]\ncommand = [\"sh\", \"-c\", \"mkdir -p dist; echo x > dist/x\"]\nartifacts = [\"dist/*\"]\n\
+                 [sandbox]\n{sandbox}\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("nproc = 0");
+    let (o, _) = build_tree(src.path(), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("[sandbox] nproc above the default (pass --rlimit-nproc)"),
+        "{}",
+        stderr(&o)
+    );
+    write("nproc = 100\ntmpfs_size = 1048576");
+    let (o, out) = build_tree(src.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = &read_json(&out.path().join("out/report.json"))["sandbox"];
+    assert_eq!(s["rlimits"]["nproc"], 100);
+    assert_eq!(s["tmpfs_sizes"]["/tmp"], 1 << 20);
+}

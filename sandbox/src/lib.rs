@@ -17,6 +17,10 @@
 //! unprivileged host uid ([`ROOT_MAPPED_ID`]) so nothing inside acts as
 //! host root.
 //!
+//! [`Limits`] bound what a hostile build can take from the host: a
+//! process limit, a size on every tmpfs the sandbox mounts, and a memory
+//! limit; [`Limits::defaults`] are the values `repro build` starts from.
+//!
 //! [`variations`] describes what may differ between runs (build path, time
 //! zone, hostname, …, named as in reprotest) and how each is applied.
 //!
@@ -35,4 +39,4 @@ pub use env::{BuildEnv, RESERVED_VARS};
 pub use error::{Error, Result};
 pub use layout::{program_candidates, ROOT_MAPPED_ID};
 pub use run::{check_namespaces, run, Outcome};
-pub use spec::{BuildUser, Isolation, Limits, RunSpec};
+pub use spec::{BuildUser, Isolation, Limits, Rlimit, RunSpec, MEMORY_MECHANISM, SMALL_TMPFS_SIZE};
