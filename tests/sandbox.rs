@@ -326,7 +326,8 @@ fn have(tool: &str) -> bool {
 
 /// The caller's session keyring stays outside: a build can neither find a
 /// key by name nor read one by id, not even a key its owner made readable
-/// to everyone, started as root or as an unprivileged user.
+/// to everyone, started as root or as an unprivileged user, with or
+/// without namespaces.
 #[test]
 fn the_callers_keys_are_unreachable() {
     if !have("keyctl") {
@@ -345,12 +346,15 @@ echo done > dist/done.txt"#;
         "id=$(keyctl add user repro-test-key {secret} @s) && keyctl setperm \"$id\" 0x3f3f3f3f \
          && sub=$1 && shift && exec \"$0\" \"$sub\" --env \"KEY_ID=$id\" \"$@\""
     );
-    let mut users = vec![("root or the test's user", false)];
+    let mut users = vec![
+        ("root or the test's user", false, &[][..]),
+        ("--sandbox none", false, &["--sandbox", "none"][..]),
+    ];
     if nix_is_root() {
-        users.push(("an unprivileged user", true));
+        users.push(("an unprivileged user", true, &[][..]));
     }
-    for (who, unprivileged) in users {
-        let b = probe(script, &[], |c| {
+    for (who, unprivileged, extra) in users {
+        let b = probe(script, extra, |c| {
             wrap(c, &["keyctl", "session", "-", "sh", "-c", &add_key]);
             if unprivileged {
                 as_nobody(c);
