@@ -37,6 +37,10 @@ fn probe(script: &str, extra: &[&str], configure: impl FnOnce(&mut Command)) -> 
     )
     .unwrap();
     let out = tempfile::tempdir().unwrap();
+    // Open enough for a probe run as an unprivileged user (see `as_nobody`).
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(src.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(out.path(), fs::Permissions::from_mode(0o777)).unwrap();
     let mut cmd = repro();
     cmd.arg("build")
         .arg(src.path())
@@ -177,7 +181,7 @@ fn host_secrets_pids_and_files_are_invisible() {
 for p in {secret} {real_home} /root /var /run /home/{user}; do
   if [ -e "$p" ]; then echo "visible $p"; else echo "hidden $p"; fi
 done > dist/paths.txt
-ls /proc | grep -c '^[0-9]' > dist/pids.txt
+ls /proc | grep -c '^[0-9]' > pids.txt
 cat /proc/1/cmdline | tr '\0' ' ' > dist/init.txt
 test -e /proc/{test_pid} && echo visible > dist/testpid.txt || echo hidden > dist/testpid.txt"#,
         secret = secret.display(),
@@ -193,7 +197,8 @@ test -e /proc/{test_pid} && echo visible > dist/testpid.txt || echo hidden > dis
     assert!(!env.contains("hunter2"), "{env}");
     let paths = b.read("dist/paths.txt");
     assert_eq!(paths.matches("hidden").count(), 6, "{paths}");
-    let pids: u32 = b.read("dist/pids.txt").trim().parse().unwrap();
+    // Outside dist/: whether grep already runs when ls reads /proc varies.
+    let pids: u32 = b.read("pids.txt").trim().parse().unwrap();
     assert!(pids <= 6, "the build sees {pids} processes");
     assert_eq!(b.read("dist/testpid.txt"), "hidden\n");
 }
@@ -284,6 +289,88 @@ fn works_as_an_unprivileged_user() {
         .unwrap()
         .iter()
         .any(|v| v["name"] == "user_group"));
+}
+
+/// Replaces `c` by `wrapper… c`: the same program and arguments, started
+/// through another command.
+fn wrap(c: &mut Command, wrapper: &[&str]) {
+    let program = c.get_program().to_owned();
+    let args: Vec<_> = c.get_args().map(|a| a.to_owned()).collect();
+    let mut w = Command::new(wrapper[0]);
+    w.args(&wrapper[1..]).arg(program).args(args);
+    *c = w;
+}
+
+/// Runs `c` as uid/gid 65534 (root only).
+fn as_nobody(c: &mut Command) {
+    wrap(
+        c,
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ],
+    );
+}
+
+/// True when `tool --version` runs (and the suite does not hide it).
+fn have(tool: &str) -> bool {
+    !common::hidden(tool)
+        && Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+/// The caller's session keyring stays outside: a build can neither find a
+/// key by name nor read one by id, not even a key its owner made readable
+/// to everyone, started as root or as an unprivileged user, with or
+/// without namespaces.
+#[test]
+fn the_callers_keys_are_unreachable() {
+    if !have("keyctl") {
+        common::skip("needs keyctl (Debian package keyutils)");
+        return;
+    }
+    let secret = format!("hunter2-key-{}", std::process::id());
+    // Outside dist/: key ids differ between runs.
+    let script = r#"{ keyctl print %user:repro-test-key || echo "search failed"
+keyctl print "$KEY_ID" || echo "read failed"
+cat /proc/keys; } > keys.txt 2>&1
+echo done > dist/done.txt"#;
+    // In a session of its own, add a world-readable user key, then start
+    // repro with the key's id in the build's environment.
+    let add_key = format!(
+        "id=$(keyctl add user repro-test-key {secret} @s) && keyctl setperm \"$id\" 0x3f3f3f3f \
+         && sub=$1 && shift && exec \"$0\" \"$sub\" --env \"KEY_ID=$id\" \"$@\""
+    );
+    let mut users = vec![
+        ("root or the test's user", false, &[][..]),
+        ("--sandbox none", false, &["--sandbox", "none"][..]),
+    ];
+    if nix_is_root() {
+        users.push(("an unprivileged user", true, &[][..]));
+    }
+    for (who, unprivileged, extra) in users {
+        let b = probe(script, extra, |c| {
+            wrap(c, &["keyctl", "session", "-", "sh", "-c", &add_key]);
+            if unprivileged {
+                as_nobody(c);
+            }
+        });
+        assert_eq!(
+            b.output.status.code(),
+            Some(0),
+            "{who}: {}",
+            stderr(&b.output)
+        );
+        let keys = b.read("keys.txt");
+        assert!(keys.contains("search failed"), "{who}: {keys}");
+        assert!(keys.contains("read failed"), "{who}: {keys}");
+        assert!(!keys.contains(&secret), "{who}: {keys}");
+    }
 }
 
 fn nix_is_root() -> bool {
@@ -687,4 +774,204 @@ fn runs_build_in_an_overlay_and_see_only_their_own_writes() {
         assert!(src.path().join("gone.txt").exists());
         assert!(src.path().join("olddir/old.txt").exists());
     }
+}
+
+/// Forks until fork fails, holds the children, then reaps them; prints how
+/// many it held and the errno that stopped it.
+const FORK_UNTIL_REFUSED: &str = r#"python3 - <<'PY' > nproc.txt
+import errno, os, signal
+kids, failure = [], None
+for _ in range(FORKS):
+    try:
+        pid = os.fork()
+    except OSError as e:
+        failure = errno.errorcode[e.errno]
+        break
+    if pid == 0:
+        signal.pause()
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+print(len(kids), failure)
+PY
+echo done > dist/done.txt"#;
+
+/// A fork bomb runs into the process limit: fork fails inside with
+/// EAGAIN, and the build still finishes.
+#[test]
+fn fork_bombs_are_bounded() {
+    let script = FORK_UNTIL_REFUSED.replace("FORKS", "200");
+    let b = probe(&script, &["--rlimit-nproc", "50"], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let line = b.read("nproc.txt");
+    let (held, failure) = line.trim().split_once(' ').unwrap();
+    let held: u32 = held.parse().unwrap();
+    assert_eq!(failure, "EAGAIN", "{line}");
+    // The sandbox's own processes (PID 1, sh, python3) count too.
+    assert!((40..50).contains(&held), "{line}");
+    assert_eq!(b.report()["sandbox"]["rlimits"]["nproc"], 50);
+}
+
+/// In a sandbox the process limit counts the run's own processes only:
+/// more processes than the limit, running on the host as the build's host
+/// uid (a concurrent run's, say), take nothing from it.
+#[test]
+fn the_process_limit_counts_only_the_runs_own_processes() {
+    use std::os::unix::process::CommandExt as _;
+    let mut sleepers = if nix_is_root() {
+        // A root-started build runs as the fixed mapped id.
+        let id = sandbox::ROOT_MAPPED_ID.to_string();
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={id}"))
+            .arg(format!("--regid={id}"))
+            .args(["--clear-groups", "--", "sh"]);
+        c
+    } else {
+        Command::new("sh")
+    };
+    let mut sleepers = sleepers
+        .args([
+            "-c",
+            "for i in $(seq 60); do sleep 60 & done; echo ready; wait",
+        ])
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(sleepers.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    let script = FORK_UNTIL_REFUSED.replace("FORKS", "10");
+    let b = probe(&script, &["--rlimit-nproc", "50"], |_| {});
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", sleepers.id())])
+        .status();
+    let _ = sleepers.wait();
+    assert_eq!(ready, "ready\n");
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    assert_eq!(b.read("nproc.txt"), "10 None\n");
+}
+
+/// Each writable tmpfs has a size cap: writing past it fails with ENOSPC.
+#[test]
+fn tmpfs_writes_past_the_cap_fail() {
+    let script = r#"for d in /tmp "$HOME" /dev/shm /dev; do
+  if head -c 4194304 /dev/zero > "$d/fill" 2>/dev/null; then echo "wrote $d"; else echo "full $d"; fi
+  rm -f "$d/fill"
+done > dist/tmpfs.txt 2>&1
+dd if=/dev/zero of=/tmp/fill bs=1M count=4 2>&1 | grep -o 'No space left on device' > dist/error.txt"#;
+    let b = probe(script, &["--tmpfs-size", "1M"], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    assert_eq!(
+        b.read("dist/tmpfs.txt"),
+        "full /tmp\nfull /home/build\nfull /dev/shm\nfull /dev\n"
+    );
+    assert_eq!(b.read("dist/error.txt"), "No space left on device\n");
+    let sizes = &b.report()["sandbox"]["tmpfs_sizes"];
+    for mount in ["/tmp", "HOME", "/dev/shm", "/dev", "/"] {
+        assert_eq!(sizes[mount], 1 << 20, "{mount}: {sizes}");
+    }
+}
+
+/// MemTotal of /proc/meminfo in bytes.
+fn physical_memory() -> u64 {
+    let meminfo = fs::read_to_string("/proc/meminfo").unwrap();
+    let kib: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
+    kib * 1024
+}
+
+/// The default limits are recorded, each flag changes its own, and 0
+/// lifts one.
+#[test]
+fn limits_have_defaults_that_flags_change() {
+    let b = probe("echo x > dist/x", &[], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let s = &b.report()["sandbox"];
+    assert_eq!(s["rlimits"]["nproc"], 4096);
+    let ram = physical_memory();
+    assert_eq!(s["memory"]["max"], ram);
+    assert_eq!(s["memory"]["mechanism"], "RLIMIT_AS");
+    assert_eq!(s["rlimits"]["address_space"], ram);
+    assert_eq!(s["tmpfs_sizes"]["/tmp"], 4u64 << 30);
+    assert_eq!(s["tmpfs_sizes"]["HOME"], 4u64 << 30);
+    assert_eq!(s["tmpfs_sizes"]["/dev/shm"], 4u64 << 30);
+    assert_eq!(s["tmpfs_sizes"]["/"], 1 << 20);
+
+    let b = probe(
+        "echo x > dist/x",
+        &[
+            "--rlimit-nproc",
+            "0",
+            "--memory-max",
+            "0",
+            "--tmpfs-size",
+            "0",
+        ],
+        |_| {},
+    );
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let s = &b.report()["sandbox"];
+    assert_eq!(s["rlimits"], serde_json::json!({}));
+    assert_eq!(s["memory"], Value::Null);
+    assert_eq!(s["tmpfs_sizes"]["/tmp"], Value::Null);
+    assert_eq!(s["tmpfs_sizes"]["/"], 1 << 20);
+}
+
+/// The memory limit holds: an allocation past it fails inside the build.
+#[test]
+fn allocations_past_the_memory_limit_fail() {
+    let script = r#"python3 - <<'PY' > dist/alloc.txt
+try:
+    block = bytearray(512 << 20)
+    print("allocated")
+except MemoryError:
+    print("refused")
+PY"#;
+    let b = probe(script, &["--memory-max", "256M"], |_| {});
+    assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    assert_eq!(b.read("dist/alloc.txt"), "refused\n");
+    let s = &b.report()["sandbox"];
+    assert_eq!(s["memory"]["max"], 256 << 20);
+    assert_eq!(s["rlimits"]["address_space"], 256 << 20);
+}
+
+/// repro.toml may tighten the limits but not lift them on its own.
+#[test]
+fn repro_toml_cannot_lift_the_limits_by_itself() {
+    let src = tempfile::tempdir().unwrap();
+    let write = |sandbox: &str| {
+        fs::write(
+            src.path().join("repro.toml"),
+            format!(
+                "[build]\ncommand = [\"sh\", \"-c\", \"mkdir -p dist; echo x > dist/x\"]\nartifacts = [\"dist/*\"]\n\
+                 [sandbox]\n{sandbox}\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("nproc = 0");
+    let (o, _) = build_tree(src.path(), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("[sandbox] nproc above the default (pass --rlimit-nproc)"),
+        "{}",
+        stderr(&o)
+    );
+    write("nproc = 100\ntmpfs_size = 1048576");
+    let (o, out) = build_tree(src.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = &read_json(&out.path().join("out/report.json"))["sandbox"];
+    assert_eq!(s["rlimits"]["nproc"], 100);
+    assert_eq!(s["tmpfs_sizes"]["/tmp"], 1 << 20);
 }

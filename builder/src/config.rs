@@ -57,6 +57,8 @@ struct SandboxSection {
     nofile: Option<u64>,
     nproc: Option<u64>,
     address_space: Option<u64>,
+    memory_max: Option<u64>,
+    tmpfs_size: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -266,8 +268,34 @@ impl BuildConfig {
 
         // repro.toml comes with the source being checked, so it may not
         // weaken the sandbox on its own: only the person running repro can.
+        let defaults = Limits::defaults();
+        // A limit from the file is a widening when it lifts the default
+        // (0 is "no limit") and no flag decides instead.
+        let lifts = |flag: Option<u64>, from_file: Option<u64>, default: Option<u64>| {
+            flag.is_none() && from_file.is_some_and(|v| v == 0 || default.is_some_and(|d| v > d))
+        };
         if !args.trust_config {
             let widening = [
+                (
+                    lifts(args.rlimit_nproc, file.sandbox.nproc, defaults.nproc),
+                    "[sandbox] nproc above the default (pass --rlimit-nproc)",
+                ),
+                (
+                    lifts(
+                        args.memory_max,
+                        file.sandbox.memory_max,
+                        defaults.memory_max,
+                    ),
+                    "[sandbox] memory_max above the default (pass --memory-max)",
+                ),
+                (
+                    lifts(
+                        args.tmpfs_size,
+                        file.sandbox.tmpfs_size,
+                        defaults.tmpfs_size,
+                    ),
+                    "[sandbox] tmpfs_size above the default (pass --tmpfs-size)",
+                ),
                 (
                     file.sandbox.mode.as_deref() == Some("none") && args.sandbox.is_none(),
                     "[sandbox] mode = \"none\" (pass --sandbox none)",
@@ -323,10 +351,28 @@ impl BuildConfig {
                 bail!("--ro-bind {}: no such file or directory", p.display());
             }
         }
+        // Flag, then repro.toml, then the default; 0 lifts the limit.
+        let pick = |flag: Option<u64>, from_file: Option<u64>, default: Option<u64>| match flag
+            .or(from_file)
+        {
+            None => default,
+            Some(0) => None,
+            Some(v) => Some(v),
+        };
         let limits = Limits {
             nofile: args.rlimit_nofile.or(file.sandbox.nofile),
-            nproc: args.rlimit_nproc.or(file.sandbox.nproc),
+            nproc: pick(args.rlimit_nproc, file.sandbox.nproc, defaults.nproc),
             address_space: args.rlimit_as.or(file.sandbox.address_space),
+            memory_max: pick(
+                args.memory_max,
+                file.sandbox.memory_max,
+                defaults.memory_max,
+            ),
+            tmpfs_size: pick(
+                args.tmpfs_size,
+                file.sandbox.tmpfs_size,
+                defaults.tmpfs_size,
+            ),
         };
         let mut vary_specs: Vec<String> = b.vary.into_iter().collect();
         vary_specs.extend(args.vary);

@@ -132,6 +132,24 @@ pub struct SandboxRecord {
     pub ro_binds: Vec<String>,
     /// Resource limits beyond core=0, when set.
     pub rlimits: BTreeMap<String, u64>,
+    /// The memory limit and how it was enforced; None: no limit.
+    #[serde(default)]
+    pub memory: Option<MemoryRecord>,
+    /// Size in bytes of each tmpfs the sandbox mounted, by mount point
+    /// (`HOME` for the home directory); null: the kernel's default, half
+    /// of RAM. Empty without a sandbox.
+    #[serde(default)]
+    pub tmpfs_sizes: BTreeMap<String, Option<u64>>,
+}
+
+/// The build's memory limit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemoryRecord {
+    /// The limit in bytes.
+    pub max: u64,
+    /// How it was enforced: `RLIMIT_AS` bounds each process's address
+    /// space, not the build's total.
+    pub mechanism: String,
 }
 
 /// Variations: what was asked, what was done, what could not be.
@@ -470,6 +488,8 @@ mod tests {
                 network: false,
                 ro_binds: vec![],
                 rlimits: BTreeMap::new(),
+                memory: None,
+                tmpfs_sizes: BTreeMap::new(),
             },
             variations: VariationsRecord::default(),
             bisect: None,

@@ -12,7 +12,7 @@ use nix::mount::MsFlags;
 use nix::sys::resource::Resource;
 
 use crate::sys::{self, cstring, DropTo, ExecPlan, NsPlan, Op, Plan};
-use crate::{Error, Isolation, Result, RunSpec};
+use crate::{Error, Isolation, Result, Rlimit, RunSpec};
 
 /// Host uid and gid a build is mapped to when repro runs as root, so the
 /// build never acts as host root (whose files and /proc/sys entries it
@@ -114,16 +114,19 @@ fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
         .iter()
         .map(|p| cpath("program path", p))
         .collect::<Result<Vec<_>>>()?;
-    let mut rlimits = Vec::new();
-    for (resource, value) in [
-        (Resource::RLIMIT_NOFILE, spec.limits.nofile),
-        (Resource::RLIMIT_NPROC, spec.limits.nproc),
-        (Resource::RLIMIT_AS, spec.limits.address_space),
-    ] {
-        if let Some(v) = value {
-            rlimits.push((resource, v));
-        }
-    }
+    let rlimits = spec
+        .limits
+        .rlimits()
+        .into_iter()
+        .map(|(which, v)| {
+            let resource = match which {
+                Rlimit::Nofile => Resource::RLIMIT_NOFILE,
+                Rlimit::Nproc => Resource::RLIMIT_NPROC,
+                Rlimit::AddressSpace => Resource::RLIMIT_AS,
+            };
+            (resource, v)
+        })
+        .collect();
     let cpu = if spec.one_cpu {
         sys::allowed_cpus().first().copied()
     } else {
@@ -140,6 +143,7 @@ fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
         no_aslr: spec.no_aslr,
         uname26: spec.uname26,
         log_fd,
+        seccomp: sys::keyring_filter(),
     })
 }
 
@@ -316,14 +320,14 @@ impl Builder {
         )
     }
 
-    fn tmpfs(&mut self, inside: &Path, mode: &str) -> Result<()> {
+    fn tmpfs(&mut self, inside: &Path, mode: &str, size: Option<u64>) -> Result<()> {
         self.mkdirs(inside)?;
         self.mount(
             Some(Path::new("tmpfs")),
             inside,
             Some("tmpfs"),
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            Some(&format!("mode={mode}")),
+            Some(&tmpfs_options(mode, size)),
         )
     }
 
@@ -354,6 +358,28 @@ fn detached_copy(
             path: shown.to_path_buf(),
             reason: format!("open_tree({}): {}", src.display(), e.desc()),
         })
+}
+
+/// Mount options of a tmpfs. A size cap alone would still let a build
+/// fill kernel memory with empty files, so it caps inodes too (one per
+/// 4 KiB, at least 16384).
+fn tmpfs_options(mode: &str, size: Option<u64>) -> String {
+    match size {
+        Some(size) => format!(
+            "mode={mode},size={size},nr_inodes={}",
+            (size / 4096).max(16384)
+        ),
+        None => format!("mode={mode}"),
+    }
+}
+
+/// The size [`crate::Limits::tmpfs_sizes`] gives the tmpfs at `mount`.
+fn tmpfs_size(spec: &RunSpec, mount: &str) -> Option<u64> {
+    spec.limits
+        .tmpfs_sizes()
+        .iter()
+        .find(|(m, _)| *m == mount)
+        .and_then(|(_, size)| *size)
 }
 
 fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
@@ -393,7 +419,10 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         dst: cpath("new root", root)?,
         fstype: Some(c("fs type", b"tmpfs")?),
         flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        data: Some(c("mount data", b"mode=0755")?),
+        data: Some(c(
+            "mount data",
+            tmpfs_options("0755", tmpfs_size(spec, "/")).as_bytes(),
+        )?),
         desc: format!("mount(tmpfs → {}, new root)", root.display()),
     });
 
@@ -449,8 +478,8 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         b.build_tree(spec, &spec.build_dir)?;
         None
     };
-    b.tmpfs(Path::new("/tmp"), "1777")?;
-    b.tmpfs(&home, "0755")?;
+    b.tmpfs(Path::new("/tmp"), "1777", tmpfs_size(spec, "/tmp"))?;
+    b.tmpfs(&home, "0755", tmpfs_size(spec, "HOME"))?;
 
     b.mkdirs(Path::new("/proc"))?;
     b.mount(
@@ -467,7 +496,7 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         Path::new("/dev"),
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("mode=0755"),
+        Some(&tmpfs_options("0755", tmpfs_size(spec, "/dev"))),
     )?;
     let fuse: &[&str] = if fileorder.is_some() { &["fuse"] } else { &[] };
     for dev in DEVICES.iter().chain(fuse) {
@@ -479,7 +508,7 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
             b.mount(Some(&host), &host, None, MsFlags::MS_BIND, None)?;
         }
     }
-    b.tmpfs(Path::new("/dev/shm"), "1777")?;
+    b.tmpfs(Path::new("/dev/shm"), "1777", tmpfs_size(spec, "/dev/shm"))?;
     for (link, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -636,6 +665,19 @@ mod tests {
         assert_eq!(r("/o/runs/1/upper", "/o/runs/1/work"), Path::new("../work"));
         assert_eq!(r("/o/x", "/o/x"), Path::new("."));
         assert!(relative(Path::new("o/x"), Path::new("/o")).is_none());
+    }
+
+    #[test]
+    fn tmpfs_caps_size_and_inodes() {
+        assert_eq!(tmpfs_options("1777", None), "mode=1777");
+        assert_eq!(
+            tmpfs_options("1777", Some(4 << 30)),
+            "mode=1777,size=4294967296,nr_inodes=1048576"
+        );
+        assert_eq!(
+            tmpfs_options("0755", Some(1 << 20)),
+            "mode=0755,size=1048576,nr_inodes=16384"
+        );
     }
 
     #[test]

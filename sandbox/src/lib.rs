@@ -4,6 +4,8 @@
 //! the variables [`BuildEnv`] allows), starts with a fixed umask in a
 //! session of its own, writes stdout and stderr to a log file, and is
 //! killed, with everything it started, when its wall-clock timeout runs out.
+//! It gets a new, empty session keyring and a seccomp filter that denies
+//! the keyring syscalls, so the caller's keys stay out of reach.
 //!
 //! With [`Isolation::Namespaces`] (the default of `repro build`) it also
 //! runs in new user, mount, pid, network, uts and ipc namespaces, in a
@@ -14,6 +16,10 @@
 //! user namespaces are enough. Started as root, it maps the build to an
 //! unprivileged host uid ([`ROOT_MAPPED_ID`]) so nothing inside acts as
 //! host root.
+//!
+//! [`Limits`] bound what a hostile build can take from the host: a
+//! process limit, a size on every tmpfs the sandbox mounts, and a memory
+//! limit; [`Limits::defaults`] are the values `repro build` starts from.
 //!
 //! [`variations`] describes what may differ between runs (build path, time
 //! zone, hostname, …, named as in reprotest) and how each is applied.
@@ -35,4 +41,6 @@ pub use error::{Error, Result};
 pub use layout::{program_candidates, ROOT_MAPPED_ID};
 pub use overlay::merge_overlay;
 pub use run::{check_namespaces, prepare_lower, run, run_observed, Outcome, TICK};
-pub use spec::{BuildUser, Isolation, Limits, Overlay, RunSpec};
+pub use spec::{
+    BuildUser, Isolation, Limits, Overlay, Rlimit, RunSpec, MEMORY_MECHANISM, SMALL_TMPFS_SIZE,
+};

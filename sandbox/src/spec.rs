@@ -39,14 +39,113 @@ pub struct BuildUser {
 }
 
 /// Resource limits applied to the build (besides core dumps, always off).
+/// `None` leaves a limit as inherited (or as the kernel's default).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
     /// RLIMIT_NOFILE: open files.
     pub nofile: Option<u64>,
-    /// RLIMIT_NPROC: processes of the build's (host) user.
+    /// RLIMIT_NPROC: processes the build may have at once. Since Linux
+    /// 5.14 the kernel counts them per user namespace, so in a sandbox
+    /// each run counts only its own, not those of concurrent runs mapped
+    /// to the same host uid; without namespaces (or on older kernels) it
+    /// counts every process of the build's host uid.
     pub nproc: Option<u64>,
-    /// RLIMIT_AS: address space in bytes.
+    /// RLIMIT_AS: address space of each process, in bytes.
     pub address_space: Option<u64>,
+    /// Memory limit in bytes, enforced as RLIMIT_AS (each process's
+    /// address space, not the build's total): see [`MEMORY_MECHANISM`].
+    pub memory_max: Option<u64>,
+    /// Size of each writable tmpfs the sandbox mounts (/tmp, HOME,
+    /// /dev/shm), in bytes; `None` is the kernel's default, half of RAM.
+    pub tmpfs_size: Option<u64>,
+}
+
+/// A resource limit a run sets with setrlimit(2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rlimit {
+    /// RLIMIT_NOFILE.
+    Nofile,
+    /// RLIMIT_NPROC.
+    Nproc,
+    /// RLIMIT_AS.
+    AddressSpace,
+}
+
+impl Rlimit {
+    /// The name used in reports and repro.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rlimit::Nofile => "nofile",
+            Rlimit::Nproc => "nproc",
+            Rlimit::AddressSpace => "address_space",
+        }
+    }
+}
+
+/// How [`Limits::memory_max`] is enforced, as reports name it.
+pub const MEMORY_MECHANISM: &str = "RLIMIT_AS";
+
+/// Size of the sandbox's own tmpfs mounts that hold no build data: the new
+/// root (read-only once assembled) and /dev (device nodes and symlinks).
+pub const SMALL_TMPFS_SIZE: u64 = 1 << 20;
+
+impl Limits {
+    /// RLIMIT_NPROC unless told otherwise: far above any real build's
+    /// parallelism, far below what a fork bomb needs to hurt the host.
+    pub const DEFAULT_NPROC: u64 = 4096;
+    /// Size of each writable tmpfs unless told otherwise.
+    pub const DEFAULT_TMPFS_SIZE: u64 = 4 << 30;
+
+    /// The limits `repro build` uses unless told otherwise: [`Self::DEFAULT_NPROC`],
+    /// [`Self::DEFAULT_TMPFS_SIZE`], and the machine's physical memory as
+    /// the memory limit (when /proc/meminfo says how much there is).
+    pub fn defaults() -> Self {
+        Limits {
+            nofile: None,
+            nproc: Some(Self::DEFAULT_NPROC),
+            address_space: None,
+            memory_max: physical_memory(),
+            tmpfs_size: Some(Self::DEFAULT_TMPFS_SIZE),
+        }
+    }
+
+    /// The rlimits a run sets: RLIMIT_AS is the smaller of
+    /// `address_space` and `memory_max`.
+    pub fn rlimits(&self) -> Vec<(Rlimit, u64)> {
+        let address_space = match (self.address_space, self.memory_max) {
+            (Some(a), Some(m)) => Some(a.min(m)),
+            (a, m) => a.or(m),
+        };
+        [
+            (Rlimit::Nofile, self.nofile),
+            (Rlimit::Nproc, self.nproc),
+            (Rlimit::AddressSpace, address_space),
+        ]
+        .into_iter()
+        .filter_map(|(which, v)| v.map(|v| (which, v)))
+        .collect()
+    }
+
+    /// The size of every tmpfs a sandboxed run mounts, by mount point
+    /// (`HOME` for the home directory, wherever it is); `None` is the
+    /// kernel's default.
+    pub fn tmpfs_sizes(&self) -> [(&'static str, Option<u64>); 5] {
+        [
+            ("/", Some(SMALL_TMPFS_SIZE)),
+            ("/dev", Some(SMALL_TMPFS_SIZE)),
+            ("/dev/shm", self.tmpfs_size),
+            ("/tmp", self.tmpfs_size),
+            ("HOME", self.tmpfs_size),
+        ]
+    }
+}
+
+/// MemTotal of /proc/meminfo in bytes.
+fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// The build tree as an overlay: the pristine source read-only below, the
@@ -110,4 +209,37 @@ pub struct RunSpec {
     pub uname26: bool,
     /// Resource limits.
     pub limits: Limits,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rlimit_as_is_the_tighter_of_the_two_limits() {
+        let limits = |address_space, memory_max| Limits {
+            address_space,
+            memory_max,
+            ..Limits::default()
+        };
+        let as_of = |l: Limits| {
+            l.rlimits()
+                .into_iter()
+                .find(|(r, _)| *r == Rlimit::AddressSpace)
+                .map(|(_, v)| v)
+        };
+        assert_eq!(as_of(limits(None, None)), None);
+        assert_eq!(as_of(limits(Some(5), None)), Some(5));
+        assert_eq!(as_of(limits(None, Some(7))), Some(7));
+        assert_eq!(as_of(limits(Some(9), Some(7))), Some(7));
+        assert_eq!(as_of(limits(Some(5), Some(7))), Some(5));
+    }
+
+    #[test]
+    fn defaults_bound_processes_and_scratch_space() {
+        let d = Limits::defaults();
+        assert_eq!(d.nproc, Some(Limits::DEFAULT_NPROC));
+        assert_eq!(d.tmpfs_size, Some(Limits::DEFAULT_TMPFS_SIZE));
+        assert!(d.tmpfs_sizes().iter().all(|(_, size)| size.is_some()));
+    }
 }

@@ -226,7 +226,7 @@ fn optional_tool(var: &str, places: &[&str]) -> Option<PathBuf> {
 }
 
 /// The disorderfs program, when it and /dev/fuse are there. Whether the
-/// sandbox can really use them is [`crate::probe_fileordering`]'s question.
+/// sandbox can really use them only a real run shows (repro build probes).
 pub fn disorderfs() -> Option<PathBuf> {
     let program = optional_tool(DISORDERFS_VAR, DISORDERFS_PROGRAMS)?;
     Path::new("/dev/fuse").exists().then_some(program)

@@ -394,15 +394,69 @@ pub struct BuildArgs {
     #[arg(long, value_name = "N")]
     pub rlimit_nofile: Option<u64>,
 
-    /// RLIMIT_NPROC for the build (counts the host user's processes).
+    /// RLIMIT_NPROC for the build: processes it may have at once (in a
+    /// sandbox each run counts only its own) [default: 4096; 0 for no limit].
     #[arg(long, value_name = "N")]
     pub rlimit_nproc: Option<u64>,
 
-    /// RLIMIT_AS (address space) for the build, in bytes.
-    #[arg(long, value_name = "BYTES")]
+    /// RLIMIT_AS (address space of each process) for the build, e.g. 8G.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub rlimit_as: Option<u64>,
+
+    /// Memory limit of the build, e.g. 8G, enforced as RLIMIT_AS on each
+    /// process [default: the machine's RAM; 0 for no limit].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub memory_max: Option<u64>,
+
+    /// Size of each of the sandbox's writable tmpfs mounts (/tmp, HOME,
+    /// /dev/shm), e.g. 512M [default: 4G; 0 for the kernel's, half of RAM].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub tmpfs_size: Option<u64>,
 
     /// The build command and its arguments (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+/// A byte count: digits with an optional K, M, G or T suffix (powers of
+/// 1024, an optional trailing `iB` or `B` allowed), e.g. `4G`, `512MiB`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 30),
+        Some((i, 'T' | 't')) => (&t[..i], 40),
+        _ => (t, 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .ok_or_else(|| {
+            format!("{text:?} is not a size: expected bytes, or a number with K, M, G or T")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("1K"), Ok(1024));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("2t"), Ok(2 << 40));
+        for bad in ["", "G", "1.5G", "-1", "4X", "99999999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -224,16 +224,21 @@ fn new_report(
             )
         })
         .collect();
-    let mut rlimits = BTreeMap::new();
-    for (name, value) in [
-        ("nofile", cfg.limits.nofile),
-        ("nproc", cfg.limits.nproc),
-        ("address_space", cfg.limits.address_space),
-    ] {
-        if let Some(v) = value {
-            rlimits.insert(name.to_string(), v);
-        }
-    }
+    let rlimits = cfg
+        .limits
+        .rlimits()
+        .into_iter()
+        .map(|(which, v)| (which.name().to_string(), v))
+        .collect();
+    let tmpfs_sizes = match cfg.isolation {
+        Isolation::Namespaces => cfg
+            .limits
+            .tmpfs_sizes()
+            .into_iter()
+            .map(|(mount, size)| (mount.to_string(), size))
+            .collect(),
+        Isolation::None => BTreeMap::new(),
+    };
     Ok(Report {
         schema: SCHEMA.to_string(),
         repro_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -268,6 +273,14 @@ fn new_report(
                 .map(|p| p.display().to_string())
                 .collect(),
             rlimits,
+            memory: cfg
+                .limits
+                .memory_max
+                .map(|max| crate::report::MemoryRecord {
+                    max,
+                    mechanism: sandbox::MEMORY_MECHANISM.to_string(),
+                }),
+            tmpfs_sizes,
         },
         variations,
         bisect: None,

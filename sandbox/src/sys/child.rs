@@ -480,6 +480,27 @@ fn attach_tree(fd: RawFd, dst: &CStr) -> nix::Result<()> {
     Errno::result(rc).map(drop)
 }
 
+/// keyctl(2) operation: join a new anonymous session keyring (NULL name).
+const KEYCTL_JOIN_SESSION_KEYRING: nix::libc::c_long = 1;
+
+/// Replaces this process's session keyring with a new, empty one.
+fn join_new_session_keyring() -> nix::Result<()> {
+    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) reads no memory (a
+    // NULL name means an anonymous keyring) and writes none.
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<nix::libc::c_char>(),
+        )
+    };
+    match Errno::result(rc) {
+        // A kernel without keyrings has no keys to leak.
+        Err(Errno::ENOSYS) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
 fn set_domainname(name: &CStr) -> nix::Result<()> {
     let len = name.to_bytes().len();
     // SAFETY: `name` is a valid NUL-terminated string of `len` bytes.
@@ -516,6 +537,14 @@ fn exec_build(exec: &ExecPlan, report: RawFd) -> ! {
         report,
         || "prctl(PR_SET_PDEATHSIG, SIGKILL)".into(),
         prctl::set_pdeathsig(Signal::SIGKILL),
+    );
+    // The session keyring is inherited across fork, exec and even user
+    // namespaces: without a new one the build could read the caller's
+    // keys (tokens an agent or `keyctl add … @s` put there).
+    sys(
+        report,
+        || "keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)".into(),
+        join_new_session_keyring(),
     );
     let devnull = sys(
         report,
@@ -565,6 +594,11 @@ fn exec_build(exec: &ExecPlan, report: RawFd) -> ! {
         report,
         || "prctl(PR_SET_NO_NEW_PRIVS)".into(),
         prctl::set_no_new_privs(),
+    );
+    sys(
+        report,
+        || "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, keyring syscalls → EPERM)".into(),
+        super::seccomp::install(&exec.seccomp),
     );
     sys(
         report,

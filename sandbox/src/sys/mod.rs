@@ -11,7 +11,8 @@
 //! repro ── C1: unshare(user, mount, pid, net, uts, ipc), uid/gid maps
 //!            └─ C2 = PID 1 of the new pid namespace: mounts, pivot_root,
 //!                 hostname, loopback; reaps orphans; reports the status
-//!                 └─ C3: setsid, umask, rlimits, no_new_privs, execve(build)
+//!                 └─ C3: setsid, new session keyring, umask, rlimits,
+//!                        no_new_privs, seccomp, execve(build)
 //! ```
 //!
 //! Every process has PR_SET_PDEATHSIG(SIGKILL): killing C1 (the timeout)
@@ -20,6 +21,7 @@
 #![allow(unsafe_code)]
 
 mod child;
+mod seccomp;
 
 use std::ffi::CString;
 use std::fs::File;
@@ -86,6 +88,13 @@ pub(crate) struct ExecPlan {
     pub no_aslr: bool,
     pub uname26: bool,
     pub log_fd: RawFd,
+    /// The seccomp program installed right before exec.
+    pub seccomp: Vec<nix::libc::sock_filter>,
+}
+
+/// The seccomp program that denies the build the keyring syscalls.
+pub(crate) fn keyring_filter() -> Vec<nix::libc::sock_filter> {
+    seccomp::program(seccomp::keyring_syscalls())
 }
 
 /// Credentials to drop to before creating the user namespace (when repro
