@@ -4,8 +4,8 @@
 # once with --run-tree overlay and once with --run-tree copy: the
 # difference divided by 2 is what one more run costs, everything else
 # (source digest, the pristine copy, probes) being paid once. Disk per run
-# is what one run's tree adds beyond the pristine copy (du counts a hard
-# link once). The build itself writes one small file.
+# is what a kept run's tree adds beyond the pristine copy (du counts a
+# hard link once). The build itself writes one small file.
 #
 #   bash bench/runtree.sh        goal: <= 50 ms and the build's writes per run
 set -euo pipefail
@@ -31,20 +31,29 @@ PY
   touch "$src/.complete"
 fi
 echo "source: $files files, $(du -sh "$src" | cut -f1)"
-build() { # mode runs out
-  /usr/bin/time -f %e "$repro" build "$src" --out "$3" --force --runs "$2" --run-tree "$1" \
-    --source-date-epoch 1700000000 --vary=-all,+build_path --bisect-budget 0 --keep-runs all \
-    --artifacts 'dist/*' -- sh -c 'mkdir -p dist && echo built > dist/out.txt' 2>&1 >/dev/null | tail -1
+build() { # mode runs out keep
+  sync
+  "$repro" build "$src" --out "$3" --force --runs "$2" --run-tree "$1" \
+    --source-date-epoch 1700000000 --vary=-all,+build_path --bisect-budget 0 --keep-runs "$4" \
+    --artifacts 'dist/*' -- sh -c 'mkdir -p dist && echo built > dist/out.txt' >/dev/null 2>&1
 }
+# Setup: report.json's runs[].setup_ms, the time from a run's start to its
+# build's start (a copy of the source, or an overlay's directories and
+# mount options); the rest of a run (the build, hashing what it wrote) is
+# the same either way. Disk: a kept run (--keep-runs all) is a complete
+# tree; with the overlay, hard links to the pristine copy plus what the
+# build wrote (du counts a link once). By default a run that reproduced is
+# not kept and costs only what the build wrote.
 for mode in overlay copy; do
-  t2=$(build "$mode" 2 "$work/out-$mode-2")
-  t4=$(build "$mode" 4 "$work/out-$mode-4")
-  # What run 3's tree adds on disk beyond the pristine copy (or nothing).
-  base=""; [ -d "$work/out-$mode-4/source" ] && base="$work/out-$mode-4/source"
-  disk=$(du -sk $base "$work/out-$mode-4/runs/3" | tail -1 | cut -f1)
-  python3 - "$mode" "$t2" "$t4" "$disk" <<'PY'
-import sys
-mode, t2, t4, disk = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-print(f"{mode:8s} 2 runs {t2:6.2f} s, 4 runs {t4:6.2f} s: {(t4 - t2) / 2 * 1000:7.0f} ms per extra run, {disk} KiB of disk per run")
+  build "$mode" 4 "$work/out-$mode" all
+  base=""; [ -d "$work/out-$mode/source" ] && base="$work/out-$mode/source"
+  disk=$(du -sk $base "$work/out-$mode/runs/3" | tail -1 | cut -f1)
+  python3 - "$mode" "$work/out-$mode/report.json" "$disk" <<'PY'
+import json, statistics, sys
+mode, report, disk = sys.argv[1], sys.argv[2], int(sys.argv[3])
+r = json.load(open(report))
+setup = [x["setup_ms"] for x in r["runs"]]
+print(f"{mode:8s} ({r['run_tree']['mode']}) setup per run: median {statistics.median(setup):6.0f} ms "
+      f"(runs: {', '.join(map(str, setup))}); a kept run's tree: {disk} KiB of disk")
 PY
 done

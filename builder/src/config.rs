@@ -134,6 +134,9 @@ pub struct BuildConfig {
     /// The pristine copy of the source every run overlays (set once the
     /// overlay is known to work here; None: each run copies the source).
     pub overlay_lower: Option<PathBuf>,
+    /// The pristine copy's files that match the artifact globs, found once
+    /// (a run in an overlay is walked for what it wrote only).
+    pub lower_artifacts: Vec<String>,
 }
 
 /// Which run trees stay on disk after a build.
@@ -447,6 +450,7 @@ impl BuildConfig {
             },
             run_tree: args.run_tree.unwrap_or_else(|| "auto".into()),
             overlay_lower: None,
+            lower_artifacts: Vec::new(),
         })
     }
 }

@@ -223,6 +223,10 @@ pub struct RunRecord {
     pub outcome: String,
     /// Wall time in milliseconds.
     pub duration_ms: u64,
+    /// Time spent giving the run its tree before the build started (a
+    /// copy of the source, or an overlay's directories), in milliseconds.
+    #[serde(default)]
+    pub setup_ms: u64,
     /// Whether the run's tree (`host_dir`) is still on disk (`--keep-runs`).
     #[serde(default = "kept_by_default")]
     pub kept: bool,
@@ -455,6 +459,7 @@ mod tests {
             exit_code: Some(0),
             outcome: "exited with code 0".into(),
             duration_ms: 5,
+            setup_ms: 1,
             kept: true,
         };
         Report {

@@ -33,7 +33,8 @@ pub fn execute(
     set: &VariationSet,
     dest: &Path,
     log: &Path,
-) -> Result<(RunRecord, sandbox::Outcome)> {
+) -> Result<(RunRecord, sandbox::Outcome, RunTree)> {
+    let setup_started = std::time::Instant::now();
     let final_dir = dest.join("src");
     let (host_dir, build_dir, home_host, home) = match cfg.isolation {
         Isolation::Namespaces => {
@@ -84,14 +85,18 @@ pub fn execute(
         work: work.clone(),
     });
     crate::fetch::attach(cfg, &host_dir, &mut spec)?;
+    let setup = setup_started.elapsed();
     let (outcome, elapsed) = watched(cfg, label, &spec)?;
-    if let Some((lower, upper, work)) = &overlay {
-        sandbox::merge_overlay(lower, upper, &final_dir)
-            .with_context(|| format!("putting together the tree of {label}"))?;
-        for d in [upper, work] {
-            fsutil::remove_tree(d)?;
+    // The run's files stay where the build left them: only a tree that is
+    // kept is put together (RunTree::materialize), so a run that
+    // reproduced costs what its build wrote and no more.
+    let tree = match overlay {
+        Some((lower, upper, work)) => {
+            fsutil::remove_tree(&work)?;
+            RunTree::Overlay { lower, upper }
         }
-    }
+        None => RunTree::Dir(final_dir.clone()),
+    };
 
     if let Some(home_host) = home_host {
         // Move the real-path build (and its HOME) to the run's own place.
@@ -120,11 +125,54 @@ pub fn execute(
         },
         outcome: outcome.to_string(),
         duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        setup_ms: u64::try_from(setup.as_millis()).unwrap_or(u64::MAX),
         variations: set.names().into_iter().map(String::from).collect(),
         umask: format!("{:04o}", variations::umask(set)),
         kept: true,
     };
-    Ok((record, outcome))
+    Ok((record, outcome, tree))
+}
+
+/// Where a run's files are: its own directory, or its overlay's upper
+/// layer over the pristine tree.
+#[derive(Debug, Clone)]
+pub enum RunTree {
+    /// A complete tree of its own (a copy of the source the build ran in).
+    Dir(PathBuf),
+    /// What the build wrote, over the pristine copy every run shares.
+    Overlay {
+        /// The pristine copy of the source.
+        lower: PathBuf,
+        /// The run's writes, in overlayfs's encoding.
+        upper: PathBuf,
+    },
+}
+
+impl RunTree {
+    /// The file the build left at `rel`, if any.
+    pub fn file(&self, rel: &str) -> Option<PathBuf> {
+        match self {
+            RunTree::Dir(d) => Some(d.join(rel)).filter(|p| p.symlink_metadata().is_ok()),
+            RunTree::Overlay { lower, upper } => {
+                match sandbox::lookup(lower, upper, Path::new(rel)) {
+                    sandbox::Layer::Upper(p) | sandbox::Layer::Lower(p) => Some(p),
+                    sandbox::Layer::Absent => None,
+                }
+            }
+        }
+    }
+
+    /// Makes `dest` the complete tree the build saw (for a kept run): the
+    /// overlay put together from links and the build's files (no data is
+    /// copied), after which the upper layer is gone.
+    pub fn materialize(&self, dest: &Path) -> Result<()> {
+        let RunTree::Overlay { lower, upper } = self else {
+            return Ok(());
+        };
+        sandbox::merge_overlay(lower, upper, dest)
+            .with_context(|| format!("putting together the tree at {}", dest.display()))?;
+        fsutil::remove_tree(upper)
+    }
 }
 
 /// The sandbox's description of running `argv` in `host_dir` (seen by the
@@ -201,9 +249,12 @@ pub fn execute_checked(
     dest: &Path,
     log: &Path,
     runs: &mut Vec<RunRecord>,
-) -> Result<PathBuf> {
-    let (record, outcome) = execute(cfg, index, label, set, dest, log)?;
-    let host_dir = PathBuf::from(&record.host_dir);
+) -> Result<RunTree> {
+    let (record, outcome, tree) = execute(cfg, index, label, set, dest, log)?;
+    if !outcome.success() {
+        // The failed run's tree is kept whole for inspection.
+        tree.materialize(Path::new(&record.host_dir))?;
+    }
     runs.push(record);
     if !outcome.success() {
         // The log holds the build's bytes: never let them drive the terminal.
@@ -216,16 +267,23 @@ pub fn execute_checked(
             log.display()
         );
     }
-    Ok(host_dir)
+    Ok(tree)
 }
 
 /// Finds and hashes (in parallel) the artifacts of the build tree `dir`;
 /// with `normalized`, also their `repro-normalized-v1` digests and the
 /// normalization rules that fire on them.
-pub fn hash_artifacts(cfg: &BuildConfig, dir: &Path, normalized: bool) -> Result<Digests> {
+pub fn hash_artifacts(cfg: &BuildConfig, tree: &RunTree, normalized: bool) -> Result<Digests> {
     use rayon::prelude::*;
-    let names = find_artifacts(cfg, dir)?;
-    let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+    let names = find_artifacts(cfg, tree)?;
+    let paths: Vec<PathBuf> = names
+        .iter()
+        .map(|n| tree.file(n).unwrap_or_default())
+        .collect();
+    let dir = match tree {
+        RunTree::Dir(d) => d.as_path(),
+        RunTree::Overlay { upper, .. } => upper.as_path(),
+    };
     let opts = diffoscope_lite::normalize::Options {
         source_date_epoch: Some(cfg.epoch.value),
         ..Default::default()
@@ -270,8 +328,38 @@ pub fn hash_artifacts(cfg: &BuildConfig, dir: &Path, normalized: bool) -> Result
     Ok(out)
 }
 
+/// Regular files of the run's tree whose relative path matches the globs:
+/// in an overlay, the matching files the build wrote plus the pristine
+/// tree's matching files it left in place.
+fn find_artifacts(cfg: &BuildConfig, tree: &RunTree) -> Result<Vec<String>> {
+    match tree {
+        RunTree::Dir(dir) => find_artifacts_in(cfg, dir),
+        RunTree::Overlay { lower, upper } => {
+            let mut names: Vec<String> = find_artifacts_in(cfg, upper)?
+                .into_iter()
+                .filter(|n| {
+                    matches!(
+                        sandbox::lookup(lower, upper, Path::new(n)),
+                        sandbox::Layer::Upper(_)
+                    )
+                })
+                .collect();
+            for n in cfg.lower_artifacts.iter() {
+                if let sandbox::Layer::Lower(p) = sandbox::lookup(lower, upper, Path::new(n)) {
+                    if p.is_file() {
+                        names.push(n.clone());
+                    }
+                }
+            }
+            names.sort();
+            names.dedup();
+            Ok(names)
+        }
+    }
+}
+
 /// Regular files under `dir` whose relative path matches the globs.
-fn find_artifacts(cfg: &BuildConfig, dir: &Path) -> Result<Vec<String>> {
+pub fn find_artifacts_in(cfg: &BuildConfig, dir: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in walkdir::WalkDir::new(dir)
         .follow_links(false)

@@ -39,7 +39,7 @@ pub mod variations;
 pub use env::{BuildEnv, RESERVED_VARS};
 pub use error::{Error, Result};
 pub use layout::{program_candidates, ROOT_MAPPED_ID};
-pub use overlay::merge_overlay;
+pub use overlay::{lookup, merge_overlay, Layer};
 pub use run::{check_namespaces, prepare_lower, run, run_observed, Outcome, TICK};
 pub use spec::{
     BuildUser, Isolation, Limits, Overlay, Rlimit, RunSpec, MEMORY_MECHANISM, SMALL_TMPFS_SIZE,

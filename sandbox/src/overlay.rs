@@ -26,6 +26,72 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
+/// Where the file a build left at a relative path is, in an overlay's
+/// layers (after the mount is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    /// The build wrote it: it is in the upper directory.
+    Upper(PathBuf),
+    /// The build left the pristine file: it is in the lower tree.
+    Lower(PathBuf),
+    /// Nothing is there (deleted by the build, or never there).
+    Absent,
+}
+
+/// Finds `rel` (relative, without `..`) in the tree the build saw through
+/// the overlay of `upper` on `lower`: an upper entry wins; a whiteout, or
+/// an upper file or opaque directory in place of one of its parents,
+/// hides the lower one.
+pub fn lookup(lower: &Path, upper: &Path, rel: &Path) -> Layer {
+    let mut prefix = PathBuf::new();
+    let parts: Vec<_> = rel.components().collect();
+    for (i, part) in parts.iter().enumerate() {
+        prefix.push(part);
+        let last = i + 1 == parts.len();
+        let here = upper.join(&prefix);
+        match fs::symlink_metadata(&here) {
+            Ok(m) if is_whiteout(&m) => return Layer::Absent,
+            Ok(m) if last => {
+                return if m.file_type().is_dir() {
+                    Layer::Absent
+                } else {
+                    Layer::Upper(here)
+                };
+            }
+            // A file where the path needs a directory hides the rest.
+            Ok(m) if !m.file_type().is_dir() => return Layer::Absent,
+            // A directory that replaced its lower namesake hides what was
+            // below it; the upper side is looked at further down.
+            Ok(_) if is_opaque(&here) => return upper_only(upper, rel),
+            _ => {}
+        }
+    }
+    let below = lower.join(rel);
+    match fs::symlink_metadata(&below) {
+        Ok(m) if !m.file_type().is_dir() => Layer::Lower(below),
+        _ => Layer::Absent,
+    }
+}
+
+fn upper_only(upper: &Path, rel: &Path) -> Layer {
+    let here = upper.join(rel);
+    match fs::symlink_metadata(&here) {
+        Ok(m) if !m.file_type().is_dir() && !is_whiteout(&m) => Layer::Upper(here),
+        _ => Layer::Absent,
+    }
+}
+
+/// overlayfs's mark for a deleted name: a character device 0/0.
+fn is_whiteout(m: &fs::Metadata) -> bool {
+    m.file_type().is_char_device() && m.rdev() == 0
+}
+
+fn is_opaque(dir: &Path) -> bool {
+    CString::new(dir.as_os_str().as_bytes())
+        .map(|c| sys::overlay_opaque(&c))
+        .unwrap_or(false)
+}
+
 /// Makes `dest` (which must not exist) the tree the build saw: hard links
 /// to `lower`'s files with `upper`'s entries moved over them. `upper` is
 /// emptied of what it gave. Works on one file system (links, renames).
@@ -51,15 +117,12 @@ pub fn merge_overlay(lower: &Path, upper: &Path, dest: &Path) -> Result<()> {
         let meta =
             fs::symlink_metadata(entry.path()).map_err(io("read metadata of", entry.path()))?;
         let ft = meta.file_type();
-        if ft.is_char_device() && meta.rdev() == 0 {
-            // A whiteout: the build deleted this name.
+        if is_whiteout(&meta) {
+            // The build deleted this name.
             remove_any(&target)?;
         } else if ft.is_dir() {
-            let opaque = CString::new(entry.path().as_os_str().as_bytes())
-                .map(|c| sys::overlay_opaque(&c))
-                .unwrap_or(false);
-            let keep =
-                !opaque && fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_dir());
+            let keep = !is_opaque(entry.path())
+                && fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_dir());
             if !keep {
                 remove_any(&target)?;
                 fs::create_dir(&target).map_err(io("create", &target))?;

@@ -149,6 +149,7 @@ fn prepare_run_tree(cfg: &mut BuildConfig) -> Result<crate::report::RunTreeRecor
     fsutil::copy_tree(&cfg.source, &lower, &cfg.out)
         .context("copying the source tree the runs overlay")?;
     sandbox::prepare_lower(&lower)?;
+    cfg.lower_artifacts = runner::find_artifacts_in(cfg, &lower)?;
     cfg.overlay_lower = Some(lower);
     Ok(crate::report::RunTreeRecord {
         mode: "overlay".into(),
@@ -303,6 +304,7 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
     }
 
     let mut digests: Vec<Digests> = Vec::new();
+    let mut trees: Vec<runner::RunTree> = Vec::new();
     for index in 1..=cfg.runs {
         let set = if index == 1 {
             VariationSet::empty()
@@ -316,8 +318,10 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
         );
         let dest = cfg.out.join("runs").join(index.to_string());
         let log = logs.join(format!("run-{index}.log"));
-        let dir = runner::execute_checked(cfg, index, &label, &set, &dest, &log, &mut report.runs)?;
-        digests.push(runner::hash_artifacts(cfg, &dir, true)?);
+        let tree =
+            runner::execute_checked(cfg, index, &label, &set, &dest, &log, &mut report.runs)?;
+        digests.push(runner::hash_artifacts(cfg, &tree, true)?);
+        trees.push(tree);
     }
 
     report.artifacts = compare(&digests);
@@ -364,14 +368,19 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
                     set.names().join(", ")
                 }
             );
-            let (record, outcome) = runner::execute(cfg, k, &label, set, &dest, &log)?;
-            if !outcome.success() {
+            let (_, outcome, tree) = runner::execute(cfg, k, &label, set, &dest, &log)?;
+            let differs = if outcome.success() {
+                let got = runner::hash_artifacts(cfg, &tree, false)?;
+                !same_raw(&got, control)
+            } else {
                 // A variation that breaks the build changes its outcome too.
                 eprintln!("repro: {label}: the build {outcome}; counted as different");
-                return Ok(true);
+                true
+            };
+            if cfg.keep_runs == crate::config::KeepRuns::All {
+                tree.materialize(&dest.join("src"))?;
             }
-            let got = runner::hash_artifacts(cfg, Path::new(&record.host_dir), false)?;
-            Ok(!same_raw(&got, control))
+            Ok(differs)
         });
         match result {
             Ok(result) if result.runs > 0 || !result.complete => report.bisect = Some(result),
@@ -381,17 +390,16 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
             Err(e) => eprintln!("repro: the culprit search stopped: {e:#}"),
         }
     }
-    diff_artifacts(cfg, report)?;
-    let run1 = PathBuf::from(&report.runs[0].host_dir);
-    publish_artifacts(cfg, &run1, &mut report.artifacts)?;
-    remove_run_trees(cfg, report);
+    diff_artifacts(cfg, report, &trees)?;
+    publish_artifacts(cfg, &trees[0], &mut report.artifacts)?;
+    remove_run_trees(cfg, report, &trees);
     Ok(())
 }
 
 /// Removes the run trees `--keep-runs` does not keep, once everything that
 /// reads them (hashing, diffs, publication) is done. A tree that cannot be
 /// removed is said and recorded as kept; it never fails the build.
-fn remove_run_trees(cfg: &BuildConfig, report: &mut Report) {
+fn remove_run_trees(cfg: &BuildConfig, report: &mut Report, trees: &[runner::RunTree]) {
     use crate::config::KeepRuns;
     let differs = |index: usize| {
         report.artifacts.iter().any(|a| {
@@ -421,9 +429,12 @@ fn remove_run_trees(cfg: &BuildConfig, report: &mut Report) {
             }
         }
     };
-    for (run, keep) in report.runs.iter_mut().zip(&keep) {
+    for ((run, keep), tree) in report.runs.iter_mut().zip(&keep).zip(trees) {
         if !keep {
             run.kept = !gone(cfg.out.join("runs").join(run.index.to_string()));
+        } else if let Err(e) = tree.materialize(Path::new(&run.host_dir)) {
+            eprintln!("repro: {e:#}");
+            run.kept = false;
         }
     }
     if cfg.keep_runs != KeepRuns::All {
@@ -446,7 +457,7 @@ const SUMMARY_LINES_KEPT: usize = 200;
 /// differs, writing `<out>/diff/<artifact>.{txt,json,html}`. A diff that
 /// cannot be made (a safety limit, a corrupt member) is recorded, not fatal:
 /// the verdict stands on the digests.
-fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
+fn diff_artifacts(cfg: &BuildConfig, report: &mut Report, trees: &[runner::RunTree]) -> Result<()> {
     let cx = hint_context(cfg, report);
     let dir = cfg.out.join("diff");
     let build_summary = html_summary(report);
@@ -465,8 +476,9 @@ fn diff_artifacts(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
             continue; // missing in some run: nothing to compare against
         };
         let (r1, r2) = (&runs[0], &runs[other]);
-        let left = Path::new(&r1.host_dir).join(&a.path);
-        let right = Path::new(&r2.host_dir).join(&a.path);
+        let (Some(left), Some(right)) = (trees[0].file(&a.path), trees[other].file(&a.path)) else {
+            continue;
+        };
         let mut record = crate::report::DiffRecord {
             runs: [r1.index, r2.index],
             reports: Vec::new(),
@@ -668,7 +680,7 @@ fn compare(runs: &[Digests]) -> Vec<ArtifactRecord> {
 /// in canonical form (identical whichever run they come from).
 fn publish_artifacts(
     cfg: &BuildConfig,
-    run1: &Path,
+    run1: &runner::RunTree,
     artifacts: &mut [ArtifactRecord],
 ) -> Result<()> {
     let dest = cfg.out.join("artifacts");
@@ -678,16 +690,17 @@ fn publish_artifacts(
     };
     for a in artifacts.iter_mut() {
         let target = dest.join(&a.path);
+        let Some(built) = run1.file(&a.path) else {
+            continue;
+        };
         match (a.status, cfg.normalize) {
-            (ArtifactStatus::Same, false) => {
-                fsutil::copy_file_atomic(&run1.join(&a.path), &target)?
-            }
+            (ArtifactStatus::Same, false) => fsutil::copy_file_atomic(&built, &target)?,
             (ArtifactStatus::Same | ArtifactStatus::Equivalent, true) => {
                 if let Some(dir) = target.parent() {
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("creating {}", dir.display()))?;
                 }
-                diffoscope_lite::normalize::normalize_file(&run1.join(&a.path), &target, &opts)
+                diffoscope_lite::normalize::normalize_file(&built, &target, &opts)
                     .with_context(|| format!("normalizing {} for publication", a.path))?;
             }
             _ => continue,
