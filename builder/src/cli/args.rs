@@ -336,13 +336,13 @@ pub struct BuildArgs {
 
     /// Fetch dependencies once before the runs, with network, in the
     /// sandbox: a shell command run in a copy of the source (overrides
-    /// repro.toml's [fetch] command), e.g. 'pip download -d deps .'.
+    /// repro.toml's `[fetch]` command), e.g. 'pip download -d deps .'.
     #[arg(long, value_name = "CMD")]
     pub fetch: Option<String>,
 
     /// A directory the fetch step writes, relative to the source tree; the
     /// runs see it there read-only, offline (repeatable; overrides
-    /// [fetch] outputs).
+    /// `[fetch]` outputs).
     #[arg(long = "fetch-output", value_name = "DIR")]
     pub fetch_outputs: Vec<PathBuf>,
 
