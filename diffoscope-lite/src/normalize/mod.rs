@@ -41,7 +41,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-pub(crate) use crate::blob::{Blob, BlobReader};
+pub(crate) use crate::blob::Blob;
 use crate::formats::{self, Kind};
 use crate::limits::{Budget, Consumed, CountingReader, LimitReader};
 use crate::model::INLINE_MAX;
