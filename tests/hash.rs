@@ -1,6 +1,10 @@
 //! End-to-end tests of `repro hash`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
+use std::io::Write;
+use std::path::Path;
 use std::process::Command;
 
 #[test]
@@ -53,4 +57,170 @@ fn missing_file_is_named_and_exits_2() {
         err.contains("missing") && err.contains("No such file"),
         "{err}"
     );
+}
+
+// ---------------------------------------------------------------- golden vectors
+
+/// A timestamp-based pyc of Python 3.11 (magic 3495): magic, flags 0,
+/// source mtime, source size, then a stand-in for the marshalled code.
+fn golden_pyc(mtime: u32) -> Vec<u8> {
+    let mut p = vec![0xa7, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0];
+    p.extend(mtime.to_le_bytes());
+    p.extend(42u32.to_le_bytes());
+    p.extend(b"\xe3\x00\x00\x00 code object stand-in");
+    p
+}
+
+/// A zip whose members are stored (the digest hashes compressed bytes, so
+/// deflate would tie the vector to one zlib), out of order, with a
+/// directory, an executable, a symlink and a time extra field.
+fn golden_zip() -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let at = zip::DateTime::from_date_and_time(2023, 5, 6, 7, 8, 10).unwrap();
+    let opts = |mode: u32| {
+        zip::write::FullFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .last_modified_time(at)
+            .unix_permissions(mode)
+    };
+    let mut timed = opts(0o664);
+    timed
+        .add_extra_data(0x5455, [1, 0x10, 0x20, 0x30, 0x40], false)
+        .unwrap();
+    w.start_file("pkg/z.txt", timed).unwrap();
+    w.write_all(b"last by name\n").unwrap();
+    w.add_directory("pkg/", opts(0o775)).unwrap();
+    w.start_file("pkg/run", opts(0o750)).unwrap();
+    w.write_all(b"#!/bin/sh\necho hi\n").unwrap();
+    w.add_symlink("pkg/link", "run", opts(0o777)).unwrap();
+    w.start_file("pkg/A.txt", opts(0o600)).unwrap();
+    w.write_all(b"upper case sorts first\n").unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+/// A gzip of a GNU tar, out of order, with a global PAX header, a
+/// directory, an executable, a nested pyc, a symlink, a hard link and a
+/// name too long for the header.
+fn golden_tar_gz() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let header = |kind: tar::EntryType, mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_mtime(1_700_000_000);
+        h.set_uid(1000);
+        h.set_gid(1000);
+        h.set_username("builder").unwrap();
+        h.set_groupname("builder").unwrap();
+        h.set_size(0);
+        h
+    };
+    let comment = b"19 comment=golden!\n";
+    let mut g = header(tar::EntryType::XGlobalHeader, 0o644);
+    g.set_size(comment.len() as u64);
+    b.append_data(&mut g, "pax_global_header", &comment[..])
+        .unwrap();
+    let pyc = golden_pyc(1_700_000_000);
+    let mut h = header(tar::EntryType::Regular, 0o644);
+    h.set_size(pyc.len() as u64);
+    b.append_data(&mut h, "src/mod.pyc", &pyc[..]).unwrap();
+    b.append_data(
+        &mut header(tar::EntryType::Directory, 0o775),
+        "src/",
+        &b""[..],
+    )
+    .unwrap();
+    let script = b"#!/bin/sh\nexit 0\n";
+    let mut h = header(tar::EntryType::Regular, 0o4750);
+    h.set_size(script.len() as u64);
+    b.append_data(&mut h, "src/run.sh", &script[..]).unwrap();
+    let mut h = header(tar::EntryType::Symlink, 0o777);
+    b.append_link(&mut h, "src/link", "run.sh").unwrap();
+    let mut h = header(tar::EntryType::Link, 0o755);
+    b.append_link(&mut h, "src/hard", "src/run.sh").unwrap();
+    let long = format!("src/{}/deep.txt", "d".repeat(120));
+    let mut h = header(tar::EntryType::Regular, 0o600);
+    h.set_size(5);
+    b.append_data(&mut h, &long, &b"deep\n"[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(1_700_000_000)
+        .filename("golden.tar")
+        .write(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).unwrap();
+    gz.finish().unwrap()
+}
+
+/// `repro-normalized-v1` of the golden artifacts, computed by
+/// `tests/normalized_v1.py` (an implementation of the README's definition
+/// that shares no code with repro). A change here changes every stored
+/// digest of that format: it needs a new digest version, not a new vector.
+const GOLDEN: &[(&str, &str)] = &[
+    (
+        "golden.zip",
+        "ec8813ead099faf9a17c20060b716e864594116cf5aa731aa9855966518185ad",
+    ),
+    (
+        "golden.tar.gz",
+        "a0581c23bd91f8a221a2c8c37619484dda5bb4b3fb36042bbd54dc067488ff23",
+    ),
+    (
+        "golden.pyc",
+        "5a005bf91b2c3cc184e28a34469c8d7e0388734ec1939bffee09e0d65450706a",
+    ),
+];
+
+/// `HEX  PATH` lines as (file name, hex).
+fn digest_lines(out: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| {
+            let (hex, path) = l.split_once("  ").unwrap();
+            let name = Path::new(path).file_name().unwrap();
+            (name.to_string_lossy().into_owned(), hex.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn normalized_digests_match_golden_vectors_and_an_independent_implementation() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("golden.zip", golden_zip()),
+        ("golden.tar.gz", golden_tar_gz()),
+        ("golden.pyc", golden_pyc(1_650_000_000)),
+    ];
+    let paths: Vec<_> = files
+        .iter()
+        .map(|(name, bytes)| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        })
+        .collect();
+    let golden: Vec<(String, String)> = GOLDEN
+        .iter()
+        .map(|(n, h)| ((*n).to_owned(), (*h).to_owned()))
+        .collect();
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/normalized_v1.py");
+    match Command::new("python3").arg(script).args(&paths).output() {
+        Ok(o) if !common::hidden("python3") => {
+            assert!(o.status.success(), "{}", common::stderr(&o));
+            assert_eq!(
+                digest_lines(&o.stdout),
+                golden,
+                "the independent implementation disagrees with the stored vectors"
+            );
+        }
+        _ => common::skip("python3 is not available: the golden vectors are not re-derived"),
+    }
+
+    let o = common::repro()
+        .args(["hash", "--normalized"])
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert_eq!(digest_lines(&o.stdout), golden);
 }

@@ -927,14 +927,13 @@ fn corrupt_input_is_an_error_not_a_panic() {
     for cut in [10, 40, z.len() / 2, z.len() - 10] {
         let mut broken = z.clone();
         broken.truncate(cut);
-        let p = pair("t.zip", &z, "t.zip", &broken);
-        // Either a difference or an error; never a panic or a hang.
-        let _ = diff_with(&p, &Options::default());
+        // Either a difference or an error; never a panic, a hang or
+        // "identical".
+        assert_honest("t.zip", &z, &broken);
     }
     let t = gzip(&tar(&[("a", b"hello")]));
     for cut in [12, 20, t.len() - 4] {
-        let p = pair("t.tgz", &t, "t.tgz", &t[..cut]);
-        let _ = diff_with(&p, &Options::default());
+        assert_honest("t.tgz", &t, &t[..cut]);
     }
 }
 
@@ -1260,20 +1259,79 @@ fn a_damaged_member_is_reported_and_the_others_still_compared() {
     assert!(at(&d, &["b.txt"]).unified_diff.is_some(), "{d:#?}");
 }
 
+/// The differ's promise on a pair: inputs whose bytes differ are never
+/// reported identical, and identical inputs are. An error is an honest
+/// answer about damaged input, never about identical bytes.
+/// Returns the difference, if any.
+fn assert_honest(name: &str, a: &[u8], b: &[u8]) -> Option<Difference> {
+    let p = pair(name, a, name, b);
+    match diff_with(&p, &Options::default()) {
+        Ok(None) => {
+            assert!(
+                a == b,
+                "{name}: inputs whose bytes differ were reported identical\n a: {}\n b: {}",
+                hex::encode(a),
+                hex::encode(b)
+            );
+            None
+        }
+        Ok(Some(d)) => {
+            assert!(a != b, "{name}: identical inputs differ: {d:#?}");
+            Some(d)
+        }
+        Err(e) => {
+            assert!(a != b, "{name}: identical inputs gave an error: {e}");
+            None
+        }
+    }
+}
+
 #[test]
-fn mutated_archives_never_panic() {
-    // A small deterministic fuzzer: flip, zero or truncate bytes of real
-    // archives and compare each mutant with its original. Every outcome is
-    // fine except a panic (the test harness would report it) or a hang.
+fn mutated_archives_are_never_reported_identical() {
+    // A small deterministic fuzzer: flip, zero, overwrite or truncate bytes
+    // of real archives and compare each mutant with its original. Some
+    // seeds are mutated inside a wrapper (a valid gzip around a damaged
+    // tar, a valid tar around a damaged wheel) so that the inner readers,
+    // not only the outer checksums, meet the damage.
     let inner = zip(&[("pkg/a.py", b"print('a')\n"), ("pkg/b.txt", b"bbbb\n")]);
-    let tar = tar_of(&[
-        tar_member("x/inner.whl", &inner),
-        tar_member("x/readme", b"hello\n"),
-    ]);
-    let seeds: [(&str, Vec<u8>); 3] = [
-        ("a.zip", inner.clone()),
-        ("a.tar", tar.clone()),
-        ("a.tar.gz", gzip(&tar)),
+    let stored = {
+        let mut w = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (n, data) in [("a.txt", &b"one\n"[..]), ("b.txt", b"two\n")] {
+            let opts = ::zip::write::SimpleFileOptions::default()
+                .compression_method(::zip::CompressionMethod::Stored);
+            w.start_file(n, opts).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    };
+    let tar_around = |whl: &[u8]| {
+        tar_of(&[
+            tar_member("x/inner.whl", whl),
+            tar_member("x/readme", b"hello\n"),
+        ])
+    };
+    let tar = tar_around(&inner);
+    let pyc = [
+        &[0xa7, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0][..],
+        &1_700_000_000u32.to_le_bytes(),
+        &[9, 0, 0, 0],
+        b"\xe3 code",
+    ]
+    .concat();
+    let deb = ar(&[("debian-binary", b"2.0\n"), ("data.tar.gz", &gzip(&tar))]);
+    let identity = |b: &[u8]| b.to_vec();
+    type Wrap<'w> = &'w dyn Fn(&[u8]) -> Vec<u8>;
+    // Name, the bytes mutated, what wraps them, and the wrapper's entry
+    // that holds them: when the wrapper is read, a mutant must show there.
+    let seeds: [(&str, Vec<u8>, Wrap<'_>, Option<&str>); 8] = [
+        ("a.zip", inner.clone(), &identity, None),
+        ("s.zip", stored, &identity, None),
+        ("a.tar", tar.clone(), &identity, None),
+        ("a.tar.gz", gzip(&tar), &identity, None),
+        ("b.tar.gz", tar.clone(), &gzip, Some("b.tar")),
+        ("c.tar", inner.clone(), &tar_around, Some("x/inner.whl")),
+        ("a.deb", deb, &identity, None),
+        ("a.pyc", pyc, &identity, None),
     ];
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
@@ -1282,10 +1340,11 @@ fn mutated_archives_never_panic() {
         state ^= state << 17;
         state
     };
-    for (name, original) in &seeds {
+    for (name, original, wrap, holder) in &seeds {
+        let whole = wrap(original);
         for _ in 0..80 {
             let mut m = original.clone();
-            match next() % 3 {
+            match next() % 4 {
                 0 => {
                     for _ in 0..(1 + next() % 4) {
                         let i = (next() as usize) % m.len();
@@ -1297,10 +1356,20 @@ fn mutated_archives_never_panic() {
                     let n = (1 + next() as usize % 64).min(m.len() - i);
                     m[i..i + n].fill(0);
                 }
+                2 => {
+                    let i = (next() as usize) % m.len();
+                    let n = 4.min(m.len() - i);
+                    m[i..i + n].copy_from_slice(&next().to_le_bytes()[..n]);
+                }
                 _ => m.truncate((next() as usize) % m.len()),
             }
-            let p = pair(name, original, name, &m);
-            let _ = diff_with(&p, &Options::default());
+            let d = assert_honest(name, &whole, &wrap(&m));
+            if let (Some(d), Some(holder)) = (d, holder) {
+                assert!(
+                    d.details.iter().any(|c| c.source1 == *holder),
+                    "{name}: the mutated {holder} is not among the differences: {d:#?}"
+                );
+            }
         }
     }
 }
@@ -1915,5 +1984,9 @@ fn a_forged_huge_pax_record_is_an_error_not_an_allocation() {
     let normal = tar_of(&[tar_member("f", b"")]);
     let p = pair("a.tar", &normal, "b.tar", &forged);
     let err = diff_with(&p, &Options::default()).unwrap_err();
-    assert!(err.to_string().contains("bytes of tar headers"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("malformed tar: metadata header of 20971538 bytes (at most 16777216"),
+        "{err}"
+    );
 }

@@ -11,7 +11,7 @@ use std::io::Write as _;
 
 use super::*;
 use crate::formats::Parsed;
-use crate::model::{Container, Content, MetaField, MetaValue};
+use crate::model::{Container, Content, EntryKind, MetaField, MetaValue};
 
 const EPOCH: i64 = 1_000_000_000;
 
@@ -459,5 +459,198 @@ fn gzip_headers_are_read_alike() {
             "cut27.gz",
             "cut30.gz"
         ]
+    );
+}
+
+// ---------------------------------------------------------------- tar
+
+/// One raw ustar header block (`magic` "ustar\0" "00") with its checksum.
+fn tar_header(name: &[u8], flag: u8, size: usize, link: &[u8]) -> [u8; 512] {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name);
+    let octal = |h: &mut [u8; 512], at: usize, width: usize, v: u64| {
+        let text = format!("{v:0w$o}", w = width - 1);
+        h[at..at + width - 1].copy_from_slice(text.as_bytes());
+    };
+    octal(&mut h, 100, 8, if flag == b'5' { 0o775 } else { 0o664 });
+    octal(&mut h, 108, 8, 1000);
+    octal(&mut h, 116, 8, 1000);
+    octal(&mut h, 124, 12, size as u64);
+    octal(&mut h, 136, 12, 1_700_000_000);
+    h[156] = flag;
+    h[157..157 + link.len()].copy_from_slice(link);
+    h[257..265].copy_from_slice(b"ustar\x0000");
+    h[265..272].copy_from_slice(b"builder");
+    h[297..304].copy_from_slice(b"builder");
+    h[148..156].fill(b' ');
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    h
+}
+
+/// A member: its header, then its data padded to a block.
+fn tar_put(out: &mut Vec<u8>, name: &[u8], flag: u8, data: &[u8], link: &[u8]) {
+    out.extend_from_slice(&tar_header(name, flag, data.len(), link));
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+}
+
+fn pax(records: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in records {
+        let body = format!(" {k}={v}\n");
+        let mut len = body.len() + 1;
+        while format!("{len}{body}").len() != len {
+            len = format!("{len}{body}").len();
+        }
+        out.extend_from_slice(format!("{len}{body}").as_bytes());
+    }
+    out
+}
+
+fn tar_inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let end = |mut t: Vec<u8>| {
+        t.extend_from_slice(&[0; 1024]);
+        t
+    };
+    let mut plain = Vec::new();
+    tar_put(&mut plain, b"pkg/b.txt", b'0', b"bee\n", b"");
+    tar_put(&mut plain, b"pkg/", b'5', b"", b"");
+    tar_put(&mut plain, b"pkg/link", b'2', b"", b"b.txt");
+    tar_put(&mut plain, b"pkg/a.txt", b'0', b"ay\n", b"");
+    let long_name = format!("pkg/{}/deep.txt", "d".repeat(110));
+    let mut long = Vec::new();
+    tar_put(&mut long, b"././@LongLink", b'L', long_name.as_bytes(), b"");
+    tar_put(
+        &mut long,
+        &long_name.as_bytes()[..100],
+        b'0',
+        b"deep\n",
+        b"",
+    );
+    let mut paxed = Vec::new();
+    let records = pax(&[
+        ("path", "pkg/pax.txt"),
+        ("mtime", "1700000000.5"),
+        ("uid", "7"),
+    ]);
+    tar_put(&mut paxed, b"PaxHeaders.42/x", b'x', &records, b"");
+    tar_put(&mut paxed, b"x", b'0', b"pax\n", b"");
+    let mut two_pax = Vec::new();
+    tar_put(
+        &mut two_pax,
+        b"PaxHeaders/1",
+        b'x',
+        &pax(&[("path", "one")]),
+        b"",
+    );
+    tar_put(
+        &mut two_pax,
+        b"PaxHeaders/2",
+        b'x',
+        &pax(&[("path", "two")]),
+        b"",
+    );
+    tar_put(&mut two_pax, b"x", b'0', b"which?\n", b"");
+    let mut two_long = Vec::new();
+    tar_put(&mut two_long, b"././@LongLink", b'L', b"one", b"");
+    tar_put(&mut two_long, b"././@LongLink", b'L', b"two", b"");
+    tar_put(&mut two_long, b"x", b'0', b"which?\n", b"");
+    let mut size_conflict = Vec::new();
+    tar_put(
+        &mut size_conflict,
+        b"PaxHeaders/s",
+        b'x',
+        &pax(&[("size", "3")]),
+        b"",
+    );
+    size_conflict.extend_from_slice(&tar_header(b"s.txt", b'0', 5, b""));
+    size_conflict.extend_from_slice(b"abc");
+    size_conflict.resize(size_conflict.len().div_ceil(512) * 512, 0);
+    let mut bad_sum = end(plain.clone());
+    bad_sum[0] = b'q';
+    let plain = end(plain);
+    let cut = plain[..512 + 2].to_vec();
+    vec![
+        ("plain.tar", plain),
+        ("long.tar", end(long)),
+        ("pax.tar", end(paxed)),
+        ("size-conflict.tar", end(size_conflict)),
+        ("two-pax.tar", end(two_pax)),
+        ("two-long.tar", end(two_long)),
+        ("bad-checksum.tar", bad_sum),
+        ("cut.tar", cut),
+    ]
+}
+
+#[test]
+fn tar_members_are_read_alike() {
+    let mut outcomes = Vec::new();
+    for (name, input) in tar_inputs() {
+        let Some((before, out, fired)) = agree(&input, name) else {
+            outcomes.push((name, "error"));
+            continue;
+        };
+        outcomes.push((name, "read"));
+        let out = out.unwrap_or_else(|| panic!("{name}: every input has noise, fired {fired:?}"));
+        // What the normalizer wrote, the differ reads as the same members
+        // (in canonical order) with canonical metadata, and the same
+        // oddities.
+        let after = differ_read(&out, name).unwrap();
+        let mut names: Vec<_> = before.entries.iter().map(|e| e.path.clone()).collect();
+        names.sort();
+        let mut after_names: Vec<_> = after.entries.iter().map(|e| e.path.clone()).collect();
+        after_names.sort();
+        assert_eq!(after_names, names, "{name}");
+        for a in &after.entries {
+            let b = before.entries.iter().find(|b| b.path == a.path).unwrap();
+            assert_eq!(a.kind, b.kind, "{name}: {}", a.path);
+            assert_eq!(a.meta.size, b.meta.size, "{name}: {}", a.path);
+            assert_eq!(a.meta.mtime, b.meta.mtime.map(|t| t.min(EPOCH)), "{name}");
+            assert_eq!((a.meta.uid, a.meta.gid), (Some(0), Some(0)), "{name}");
+            assert_eq!(a.meta.user.as_deref(), Some(""), "{name}");
+            let expected = match a.kind {
+                EntryKind::Dir => 0o755,
+                EntryKind::Symlink { .. } => 0o777,
+                _ => canonical_file_mode(b.meta.mode.unwrap_or(0)),
+            };
+            assert_eq!(a.meta.mode, Some(expected), "{name}: {}", a.path);
+        }
+        assert_eq!(after.comments, before.comments, "{name}");
+    }
+    assert_eq!(
+        outcomes,
+        [
+            ("plain.tar", "read"),
+            ("long.tar", "read"),
+            ("pax.tar", "read"),
+            ("size-conflict.tar", "read"),
+            ("two-pax.tar", "error"),
+            ("two-long.tar", "error"),
+            ("bad-checksum.tar", "error"),
+            ("cut.tar", "error"),
+        ]
+    );
+}
+
+#[test]
+fn tar_oddities_are_reported_by_the_differ() {
+    let inputs = tar_inputs();
+    let read = |name: &str| {
+        let (_, bytes) = inputs.iter().find(|(n, _)| *n == name).unwrap();
+        differ_read(bytes, name)
+    };
+    assert_eq!(
+        read("size-conflict.tar").unwrap().comments,
+        ["s.txt: PAX size 3 conflicts with ustar header size 5"]
+    );
+    let long = read("long.tar").unwrap();
+    assert_eq!(long.entries[0].path.len(), 4 + 110 + 9);
+    let pax = read("pax.tar").unwrap();
+    assert_eq!(pax.entries[0].path, "pkg/pax.txt");
+    assert_eq!(
+        read("two-pax.tar").unwrap_err(),
+        "two-pax.tar: malformed tar: two PAX extended headers describe member 0 \
+         (readers disagree on which applies)"
     );
 }

@@ -41,7 +41,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-pub(crate) use crate::blob::{Blob, BlobReader};
+pub(crate) use crate::blob::Blob;
 use crate::formats::{self, Kind};
 use crate::limits::{Budget, Consumed, CountingReader, LimitReader};
 use crate::model::INLINE_MAX;
@@ -606,7 +606,12 @@ fn digest_reader(r: &mut dyn Read, name: &str, depth: u32, nx: &Nx<'_>) -> Resul
         // A tar is digested as it streams: a compressed tar is never spooled.
         nx.budget.check_depth(depth, name)?;
         let mut chained = io::Cursor::new(head).chain(r);
-        return tar::digest_stream(&mut chained, name, depth, nx);
+        let digested = tar::digest_stream(&mut chained, name, depth, nx)?;
+        // The walk stops at the end-of-archive block; what follows is read
+        // too, so that a damaged or cut compressed stream around the tar is
+        // an error here as it is when normalizing, which reads it whole.
+        io::copy(&mut chained, &mut io::sink()).map_err(|e| nx.io(e, name, "reading"))?;
+        return Ok(digested);
     }
     if found.is_some() {
         let mut sink = Sink::default();

@@ -19,7 +19,11 @@ use sha2::{Digest as _, Sha256};
 
 use super::{
     canonical_file_mode, digest_reader, fire, nested, normalize_nested, reader_detects, Blob,
-    BlobReader, ContainerHasher, DigestEntry, Digested, Fired, Format, Normalizer, Nx, Rule,
+    ContainerHasher, DigestEntry, Digested, Fired, Format, Normalizer, Nx, Rule,
+};
+use crate::formats::tar::{
+    self, cstr, has_owner_names, number, padded, pax_records, walk, BlobInput, Header,
+    LimitedInput, Meta, StreamInput, BLOCK,
 };
 use crate::formats::Kind;
 use crate::Result;
@@ -27,19 +31,10 @@ use crate::Result;
 /// The tar normalizer.
 pub(super) struct Tar;
 
-const BLOCK: usize = 512;
 const RECORD: u64 = 10240;
-/// Largest PAX or GNU long-name header data read into memory.
-const MAX_META: u64 = 1 << 20;
 
-type Header = [u8; BLOCK];
-
-/// A metadata block that precedes a member: a PAX extended header ('x'),
-/// or a GNU long name ('L') or long link ('K').
-struct Meta {
-    header: Header,
-    data: Vec<u8>,
-}
+/// A member as the normalizer keeps it.
+type Member = tar::Member<Data>;
 
 /// Where a member's data is.
 enum Data {
@@ -47,149 +42,6 @@ enum Data {
     Blob(Blob),
     /// Already digested while streaming.
     Digest([u8; 32], Vec<Fired>),
-    /// No data.
-    None,
-}
-
-/// One member with the metadata blocks in front of it.
-struct Member {
-    metas: Vec<Meta>,
-    header: Header,
-    /// GNU sparse extension blocks.
-    ext: Vec<Header>,
-    path: Vec<u8>,
-    link: Vec<u8>,
-    data: Data,
-}
-
-impl Member {
-    fn typeflag(&self) -> u8 {
-        self.header[156]
-    }
-
-    fn is_global(&self) -> bool {
-        self.typeflag() == b'g'
-    }
-
-    /// A regular file whose data is its content (GNU sparse members store
-    /// a compacted form, which is copied as it is and never recursed into).
-    fn is_regular(&self) -> bool {
-        matches!(self.typeflag(), b'0' | 0 | b'7')
-    }
-}
-
-/// Where the walker reads from.
-trait Input {
-    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()>;
-    /// Reads one block; `false` at a clean end of input.
-    fn block(&mut self, buf: &mut Header) -> io::Result<bool>;
-    fn skip(&mut self, n: u64) -> io::Result<()>;
-    /// The offset of the next byte, for inputs with random access.
-    fn pos(&self) -> Option<u64>;
-}
-
-struct BlobInput(BlobReader);
-
-impl Input for BlobInput {
-    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        self.0.read_exact(buf)
-    }
-
-    fn block(&mut self, buf: &mut Header) -> io::Result<bool> {
-        if self.0.pos >= self.0.blob.len() {
-            return Ok(false);
-        }
-        self.0.read_exact(buf).map(|()| true)
-    }
-
-    fn skip(&mut self, n: u64) -> io::Result<()> {
-        let to = self
-            .0
-            .pos
-            .checked_add(n)
-            .filter(|&p| p <= self.0.blob.len());
-        match to {
-            Some(p) => {
-                self.0.pos = p;
-                Ok(())
-            }
-            None => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "member data runs past the end of the archive",
-            )),
-        }
-    }
-
-    fn pos(&self) -> Option<u64> {
-        Some(self.0.pos)
-    }
-}
-
-struct StreamInput<'a>(&'a mut dyn Read);
-
-impl Input for StreamInput<'_> {
-    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        self.0.read_exact(buf)
-    }
-
-    fn block(&mut self, buf: &mut Header) -> io::Result<bool> {
-        let mut got = 0;
-        while got < BLOCK {
-            match self.0.read(&mut buf[got..]) {
-                Ok(0) if got == 0 => return Ok(false),
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "archive ends inside a header block",
-                    ))
-                }
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(true)
-    }
-
-    fn skip(&mut self, n: u64) -> io::Result<()> {
-        let copied = io::copy(&mut self.0.take(n), &mut io::sink())?;
-        if copied != n {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "member data runs past the end of the archive",
-            ));
-        }
-        Ok(())
-    }
-
-    fn pos(&self) -> Option<u64> {
-        None
-    }
-}
-
-fn padded(n: u64) -> u64 {
-    n.div_ceil(BLOCK as u64) * BLOCK as u64
-}
-
-/// A numeric header field: octal text, or GNU base-256.
-fn number(field: &[u8]) -> Option<u64> {
-    if field.first().is_some_and(|&b| b & 0x80 != 0) {
-        let mut v: u64 = u64::from(field[0] & 0x7f);
-        for &b in &field[1..] {
-            v = v.checked_mul(256)?.checked_add(u64::from(b))?;
-        }
-        return Some(v);
-    }
-    let text: Vec<u8> = field
-        .iter()
-        .copied()
-        .skip_while(|&b| b == b' ' || b == 0)
-        .take_while(|&b| (b'0'..=b'7').contains(&b))
-        .collect();
-    if text.is_empty() {
-        return Some(0);
-    }
-    u64::from_str_radix(std::str::from_utf8(&text).ok()?, 8).ok()
 }
 
 /// Writes `v` as zero-padded octal ending in NUL, or base-256 if too large.
@@ -210,43 +62,11 @@ fn set_number(field: &mut [u8], v: u64) {
     }
 }
 
-fn cstr(field: &[u8]) -> &[u8] {
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    &field[..end]
-}
-
 fn checksum_set(h: &mut Header) {
     h[148..156].fill(b' ');
     let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
     let text = format!("{sum:06o}\0 ");
     h[148..156].copy_from_slice(&text.as_bytes()[..8]);
-}
-
-fn is_posix(h: &Header) -> bool {
-    &h[257..263] == b"ustar\0"
-}
-
-fn has_owner_names(h: &Header) -> bool {
-    &h[257..262] == b"ustar"
-}
-
-/// PAX records, parsed strictly ("LEN key=value\n").
-fn pax_records(data: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    let mut out = Vec::new();
-    let mut rest = data;
-    while !rest.is_empty() {
-        if rest.iter().all(|&b| b == 0) {
-            break;
-        }
-        let sp = rest.iter().position(|&b| b == b' ')?;
-        let len: usize = std::str::from_utf8(&rest[..sp]).ok()?.parse().ok()?;
-        let rec = rest.get(..len)?;
-        let body = rec.get(sp + 1..len.checked_sub(1)?)?;
-        let eq = body.iter().position(|&b| b == b'=')?;
-        out.push((body[..eq].to_vec(), body[eq + 1..].to_vec()));
-        rest = &rest[len..];
-    }
-    Some(out)
 }
 
 fn pax_encode(records: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
@@ -267,126 +87,6 @@ fn pax_encode(records: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-fn pax_get(metas: &[Meta], key: &[u8]) -> Option<Vec<u8>> {
-    metas
-        .iter()
-        .filter(|m| m.header[156] == b'x')
-        .filter_map(|m| pax_records(&m.data))
-        .flatten()
-        .filter(|(k, _)| k == key)
-        .map(|(_, v)| v)
-        .next_back()
-}
-
-/// Walks the archive, calling `on_data` for each member that has data with
-/// a reader limited to that data; it returns how to keep the data.
-fn walk(
-    input: &mut dyn Input,
-    name: &str,
-    nx: &Nx<'_>,
-    on_data: &mut dyn FnMut(&mut dyn Input, &Member, u64) -> Result<Data>,
-) -> Result<Vec<Member>> {
-    let bad = |d: String| nx.malformed(Kind::Tar, name, d);
-    let io = |e: io::Error| nx.io(e, name, "reading tar");
-    let mut members = Vec::new();
-    let mut metas: Vec<Meta> = Vec::new();
-    loop {
-        let mut h = [0u8; BLOCK];
-        if !input.block(&mut h).map_err(io)? {
-            break;
-        }
-        if h.iter().all(|&b| b == 0) {
-            break;
-        }
-        let stored: u32 = number(&h[148..156]).unwrap_or(u64::MAX) as u32;
-        let mut check = h;
-        check[148..156].fill(b' ');
-        if check.iter().map(|&b| u32::from(b)).sum::<u32>() != stored {
-            return Err(bad(format!(
-                "header checksum mismatch after {} members",
-                members.len()
-            )));
-        }
-        let size = number(&h[124..136]).ok_or_else(|| bad("bad size field".into()))?;
-        let flag = h[156];
-        if matches!(flag, b'x' | b'L' | b'K') {
-            if size > MAX_META {
-                return Err(bad(format!(
-                    "metadata header of {size} bytes (at most {MAX_META})"
-                )));
-            }
-            let mut data = vec![0u8; size as usize];
-            input.read_exact(&mut data).map_err(io)?;
-            input.skip(padded(size) - size).map_err(io)?;
-            metas.push(Meta { header: h, data });
-            continue;
-        }
-        let mut ext = Vec::new();
-        if flag == b'S' && h[482] != 0 {
-            loop {
-                let mut e = [0u8; BLOCK];
-                input.read_exact(&mut e).map_err(io)?;
-                let more = e[504] != 0;
-                ext.push(e);
-                if ext.len() > 4096 {
-                    return Err(bad("too many sparse extension blocks".into()));
-                }
-                if !more {
-                    break;
-                }
-            }
-        }
-        let long = |f: u8| {
-            metas
-                .iter()
-                .rev()
-                .find(|m| m.header[156] == f)
-                .map(|m| cstr(&m.data).to_vec())
-        };
-        let mut path = pax_get(&metas, b"path")
-            .or_else(|| long(b'L'))
-            .unwrap_or_else(|| {
-                let n = cstr(&h[..100]);
-                let prefix = cstr(&h[345..500]);
-                if is_posix(&h) && !prefix.is_empty() {
-                    [prefix, b"/", n].concat()
-                } else {
-                    n.to_vec()
-                }
-            });
-        if flag == b'g' {
-            path.clear();
-        }
-        let link = pax_get(&metas, b"linkpath")
-            .or_else(|| long(b'K'))
-            .unwrap_or_else(|| cstr(&h[157..257]).to_vec());
-        let size = match pax_get(&metas, b"size") {
-            Some(v) => std::str::from_utf8(&v)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| bad("bad PAX size".into()))?,
-            None => size,
-        };
-        let member_path = nested(name, &String::from_utf8_lossy(&path));
-        nx.budget.add_entry(&member_path)?;
-        let mut m = Member {
-            metas: std::mem::take(&mut metas),
-            header: h,
-            ext,
-            path,
-            link,
-            data: Data::None,
-        };
-        let has_data = !matches!(flag, b'1' | b'2' | b'3' | b'4' | b'5' | b'6');
-        if has_data {
-            m.data = on_data(input, &m, size)?;
-            input.skip(padded(size) - size).map_err(io)?;
-        }
-        members.push(m);
-    }
-    Ok(members)
-}
-
 /// Orders paths component by component, as `tar --sort=name` does.
 fn path_cmp(a: &[u8], b: &[u8]) -> Ordering {
     let parts = |p: &[u8]| {
@@ -404,9 +104,14 @@ fn canonical_order(members: &[Member]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..members.len()).collect();
     order.sort_by(|&a, &b| {
         let (ma, mb) = (&members[a], &members[b]);
-        mb.is_global()
-            .cmp(&ma.is_global())
-            .then_with(|| path_cmp(&ma.path, &mb.path))
+        // Global headers keep their order among themselves.
+        mb.is_global().cmp(&ma.is_global()).then_with(|| {
+            if ma.is_global() {
+                Ordering::Equal
+            } else {
+                path_cmp(&ma.path, &mb.path)
+            }
+        })
     });
     let mut i = 0;
     while i < order.len() {
@@ -612,7 +317,7 @@ fn write(members: &[Member], order: &[usize], out: &mut dyn Write) -> io::Result
         for e in &m.ext {
             put(out, e, &mut total)?;
         }
-        if let Data::Blob(b) = &m.data {
+        if let Some(Data::Blob(b)) = &m.data {
             b.copy_to(out)?;
             total += b.len();
             let pad = padded(b.len()) - b.len();
@@ -647,7 +352,8 @@ impl Normalizer for Tar {
     ) -> Result<Vec<Fired>> {
         let mut fired = Vec::new();
         let mut reader = BlobInput(input.reader());
-        let mut members = walk(&mut reader, name, nx, &mut |inp, _m, size| {
+        let mut members = walk(&mut reader, name, nx.budget, &mut |inp, m| {
+            let size = m.size;
             let at = inp.pos().ok_or_else(|| {
                 nx.malformed(Kind::Tar, name, "internal: positions are known for files")
             })?;
@@ -660,10 +366,13 @@ impl Normalizer for Tar {
             })?;
             inp.skip(size).map_err(|e| nx.io(e, name, "reading tar"))?;
             Ok(Data::Blob(blob))
-        })?;
+        })?
+        .members;
         let order = plan(&mut members, name, nx, &mut fired);
         for m in &mut members {
-            let Data::Blob(b) = &m.data else { continue };
+            let Some(Data::Blob(b)) = &m.data else {
+                continue;
+            };
             if !m.is_regular() {
                 continue;
             }
@@ -671,7 +380,7 @@ impl Normalizer for Tar {
             if let Some((new, inner)) = normalize_nested(b, &path, depth + 1, nx)? {
                 fired.extend(inner);
                 set_size(m, new.len());
-                m.data = Data::Blob(new);
+                m.data = Some(Data::Blob(new));
             }
         }
         if fired.is_empty() {
@@ -695,11 +404,13 @@ pub(super) fn digest_stream(
 ) -> Result<Digested> {
     let mut fired = Vec::new();
     let mut input = StreamInput(r);
-    let mut members = walk(&mut input, name, nx, &mut |inp, m, size| {
+    let mut members = walk(&mut input, name, nx.budget, &mut |inp, m| {
+        let size = m.size;
         let path = nested(name, &String::from_utf8_lossy(&m.path));
         let mut limited = LimitedInput {
             inner: inp,
             left: size,
+            archive: name,
         };
         let d = if m.is_regular() {
             digest_reader(&mut limited, &path, depth + 1, nx)?
@@ -717,7 +428,8 @@ pub(super) fn digest_stream(
             ));
         }
         Ok(Data::Digest(d.sha256, d.fired))
-    })?;
+    })?
+    .members;
     plan(&mut members, name, nx, &mut fired);
     let mut entries = Vec::with_capacity(members.len());
     for m in &mut members {
@@ -747,7 +459,7 @@ pub(super) fn digest_stream(
             ),
             b'6' => ("fifo", Sha256::digest(b"").into()),
             _ => match &mut m.data {
-                Data::Digest(d, inner) => {
+                Some(Data::Digest(d, inner)) => {
                     fired.append(inner);
                     ("file", *d)
                 }
@@ -770,24 +482,4 @@ pub(super) fn digest_stream(
         sha256: h.finish(),
         fired,
     })
-}
-
-/// A reader over the next `left` bytes of an [`Input`].
-struct LimitedInput<'a> {
-    inner: &'a mut dyn Input,
-    left: u64,
-}
-
-impl Read for LimitedInput<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        if n == 0 {
-            return Ok(0);
-        }
-        self.inner.read_exact(&mut buf[..n])?;
-        self.left -= n as u64;
-        Ok(n)
-    }
 }
