@@ -412,15 +412,17 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Like [`write()`], with permission bits `mode` for a new or replaced file.
 pub fn write_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    write_to(Target::resolve(path)?, bytes, mode)
+    write_target(Target::resolve(path)?, bytes, mode)
 }
 
 /// Like [`write()`] for a command-line output argument: `-` is stdout.
 pub fn write_arg(arg: &Path, bytes: &[u8]) -> Result<()> {
-    write_to(Target::from_arg(arg)?, bytes, DEFAULT_MODE)
+    write_target(Target::from_arg(arg)?, bytes, DEFAULT_MODE)
 }
 
-fn write_to(target: Target, bytes: &[u8], mode: u32) -> Result<()> {
+/// Writes `bytes` to an already resolved target (e.g. after checking that
+/// it is not an existing file); a new or replaced file gets `mode`.
+pub fn write_target(target: Target, bytes: &[u8], mode: u32) -> Result<()> {
     let mut out = Output::to(target, mode)?;
     out.write_all(bytes)
         .map_err(|e| unwrap_io(out.target().path(), e))?;
