@@ -428,3 +428,128 @@ fn build_names_locale_and_timezone_causes() {
         assert!(text.contains(cause), "{fixture}: {text}");
     }
 }
+
+/// Makes a FIFO with `mkfifo(1)`.
+fn mkfifo(path: &Path) {
+    let st = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(st.success());
+}
+
+/// Whether `path` is still a FIFO (not replaced by a regular file).
+fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt as _;
+    fs::symlink_metadata(path).unwrap().file_type().is_fifo()
+}
+
+#[test]
+fn outputs_are_written_through_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.whl"), dir.path().join("b.whl"));
+    zip(&a, &[("pkg/x.py", "x = 1\n")]);
+    zip(&b, &[("pkg/x.py", "x = 2\n")]);
+
+    // --text to a FIFO: the reader gets the report, the FIFO stays one.
+    let fifo = dir.path().join("pipe");
+    mkfifo(&fifo);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read_to_string(fifo).unwrap())
+    };
+    let o = repro()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .arg("--text")
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // Checked before joining: a replaced FIFO would leave the reader
+    // waiting forever.
+    assert!(is_fifo(&fifo), "the FIFO was replaced");
+    let text = reader.join().unwrap();
+    assert!(text.contains("-x = 1") && text.contains("+x = 2"), "{text}");
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+
+    // --json to a symlink: the file it points at is written, the link kept.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let real = elsewhere.path().join("real.json");
+    fs::write(&real, "old").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let o = repro()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .arg("--json")
+        .arg(&link)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(fs::read_link(&link).unwrap(), real);
+    assert_eq!(read_json(&real)["diffoscope-json-version"], 1);
+    let names: Vec<_> = fs::read_dir(elsewhere.path()).unwrap().collect();
+    assert_eq!(names.len(), 1, "no temporary file left beside the target");
+
+    // --text - is stdout, together with a JSON file; no file named `-`.
+    let o = repro()
+        .current_dir(dir.path())
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .args(["--text", "-", "--json", "d.json"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("+x = 2"), "{}", stdout(&o));
+    assert!(!dir.path().join("-").exists());
+    assert_eq!(
+        read_json(&dir.path().join("d.json"))["diffoscope-json-version"],
+        1
+    );
+}
+
+#[test]
+fn output_to_a_device_node_keeps_the_device() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    // A /dev/null of our own (1,3), so a failure cannot break the machine's.
+    let null = dir.path().join("null");
+    let made = Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .output()
+        .unwrap();
+    if !made.status.success() {
+        common::skip(&format!(
+            "mknod needs root and CAP_MKNOD: {}",
+            stderr(&made).trim()
+        ));
+        return;
+    }
+    let (a, b) = (dir.path().join("a.whl"), dir.path().join("b.whl"));
+    zip(&a, &[("x", "1")]);
+    zip(&b, &[("x", "2")]);
+    let o = repro()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .arg("--text")
+        .arg(&null)
+        .arg("--html")
+        .arg(&null)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(fs::symlink_metadata(&null)
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    let mut names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.whl", "b.whl", "null"]);
+}

@@ -299,3 +299,47 @@ fn normalized_hash_json_has_version_and_rules() {
     assert_eq!(rules, ["zip.sort", "zip.mtime-clamp", "zip.attr-normalize"]);
     assert_eq!(v[0]["digest"].as_str().unwrap().len(), 64);
 }
+
+#[test]
+fn output_links_and_fifos_are_written_through() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let dir = pairs();
+    let d = dir.path();
+    let files = [d.join("hello_a.whl"), d.join("src_a.tar.gz")];
+    // What a plain directory gets, to compare with.
+    let o = normalize(d, &["-o", "plain", "--source-date-epoch", EPOCH], &files);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let out = d.join("out");
+    fs::create_dir(&out).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let real = elsewhere.path().join("kept.whl");
+    fs::write(&real, "old").unwrap();
+    std::os::unix::fs::symlink(&real, out.join("hello_a.whl")).unwrap();
+    let fifo = out.join("src_a.tar.gz");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read(fifo).unwrap())
+    };
+    let o = normalize(d, &["-o", "out", "--source-date-epoch", EPOCH], &files);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Checked before joining: a replaced FIFO would leave the reader
+    // waiting forever.
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(
+        reader.join().unwrap(),
+        fs::read(d.join("plain/src_a.tar.gz")).unwrap()
+    );
+    assert!(fs::symlink_metadata(out.join("hello_a.whl"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(sha256(&real), sha256(&d.join("plain/hello_a.whl")));
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 2);
+    assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 1);
+}

@@ -6,7 +6,7 @@ mod common;
 use common::{fixture, read_json, repro, stderr, stdout};
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt as _, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -202,6 +202,56 @@ fn attest_then_verify_with_policy_and_tampering() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
+
+    // -o to a symlink: refused like the file it names, and with --force
+    // that file is replaced while the link stays.
+    let link = dir.path().join("link.jsonl");
+    std::os::unix::fs::symlink(&att, &link).unwrap();
+    let attest_to = |output: &Path, extra: &[&str]| {
+        repro()
+            .arg("attest")
+            .arg("--report")
+            .arg(out.join("report.json"))
+            .arg("--key")
+            .arg(&key)
+            .arg("-o")
+            .arg(output)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = attest_to(&link, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = attest_to(&link, &["--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(read_json(&att)["payload"].is_string());
+
+    // -o - is stdout, which then carries only the envelope.
+    let o = attest_to(Path::new("-"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let env: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(env["payload"].is_string());
+    assert!(stderr(&o).contains("signed"), "{}", stderr(&o));
+
+    // -o FIFO needs no --force: nothing there can be lost.
+    let fifo = dir.path().join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read_to_string(fifo).unwrap())
+    };
+    let o = attest_to(&fifo, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(reader.join().unwrap().contains("\"payload\""));
 
     // A changed artifact is not a subject.
     let changed = dir.path().join("changed.tar.gz");

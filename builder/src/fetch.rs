@@ -198,7 +198,7 @@ pub fn run(cfg: &BuildConfig, fetch: &FetchConfig) -> Result<FetchRecord> {
         .iter()
         .map(|f| format!("{}  {}\n", f.sha256, f.path))
         .collect();
-    fsutil::write_atomic(&cfg.out.join(LOCK_FILE), lock_text.as_bytes())?;
+    fsio::write(&cfg.out.join(LOCK_FILE), lock_text.as_bytes())?;
     eprintln!(
         "repro: fetch: {} files in {} ({:.1}s); their digests are in {}",
         files.len(),

@@ -1,8 +1,7 @@
-//! File-system helpers of the rebuild loop: copying a source tree, writing
-//! files atomically, and owning an output directory.
+//! File-system helpers of the rebuild loop: copying a source tree and
+//! owning an output directory. Output files are written with `fsio`.
 
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -43,10 +42,11 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("checking {}", out.display())),
     }
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    write_atomic(
+    fsio::write(
         &out.join(OUT_MARKER),
         b"This directory was created by `repro build`; `--force` may replace it.\n",
-    )
+    )?;
+    Ok(())
 }
 
 /// Removes a directory tree, also when a build left read-only directories
@@ -73,45 +73,6 @@ pub fn remove_tree(path: &Path) -> Result<()> {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// and a rename, so readers see the old file or the new one, never half.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = parent_of(path)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".repro-tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("writing {}", tmp.path().display()))?;
-    // tempfile creates 0600; published files get the usual 0644.
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
-        .with_context(|| format!("setting permissions on {}", tmp.path().display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("renaming into {}", path.display()))?;
-    Ok(())
-}
-
-/// Copies the regular file `src` to `dst` atomically, keeping its mode.
-pub fn copy_file_atomic(src: &Path, dst: &Path) -> Result<()> {
-    let dir = parent_of(dst)?;
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".repro-tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    fs::copy(src, tmp.path())
-        .with_context(|| format!("copying {} to {}", src.display(), tmp.path().display()))?;
-    let mode = fs::metadata(tmp.path())
-        .with_context(|| format!("reading mode of {}", tmp.path().display()))?
-        .permissions()
-        .mode();
-    plain_mode(tmp.path(), mode)?;
-    tmp.persist(dst)
-        .with_context(|| format!("renaming into {}", dst.display()))?;
-    Ok(())
-}
-
 /// Drops setuid, setgid and sticky bits that `fs::copy` carries over from
 /// a source of mode `mode`: a build must not be able to publish (as root) a
 /// setuid file of its making. Costs nothing for the usual plain file.
@@ -121,13 +82,6 @@ fn plain_mode(path: &Path, mode: u32) -> Result<()> {
             .with_context(|| format!("clearing set-id bits of {}", path.display()))?;
     }
     Ok(())
-}
-
-fn parent_of(path: &Path) -> Result<&Path> {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => Ok(p),
-        _ => Ok(Path::new(".")),
-    }
 }
 
 /// One entry of a source tree walk, with its path relative to the root.
@@ -287,12 +241,6 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(m & 0o7777, 0o755);
-        copy_file_atomic(&src.join("x"), &dir.path().join("pub/x")).unwrap();
-        let m = fs::metadata(dir.path().join("pub/x"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(m & 0o7777, 0o755);
     }
 
     #[test]
@@ -334,15 +282,5 @@ mod tests {
         fs::write(&p, text).unwrap();
         let t = tail_lines(&p, 3);
         assert_eq!(t, "line 28\nline 29\nline 30");
-    }
-
-    #[test]
-    fn atomic_write_replaces() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("r.json");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

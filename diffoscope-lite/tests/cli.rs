@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{Cursor, Write};
+use std::os::unix::fs::FileTypeExt as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -78,6 +79,40 @@ fn json_and_text_files() {
     assert_eq!(v["details"][0]["source1"], "pkg/x.py");
     let text = std::fs::read_to_string(dir.path().join("d.txt")).unwrap();
     assert!(text.starts_with("--- a.whl\n+++ b.whl\n"), "{text}");
+}
+
+#[test]
+fn outputs_to_a_fifo_and_through_a_symlink_are_written_not_replaced() {
+    let dir = setup();
+    let fifo = dir.path().join("pipe");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let real = elsewhere.path().join("real.json");
+    std::fs::write(&real, "old").unwrap();
+    std::os::unix::fs::symlink(&real, dir.path().join("link.json")).unwrap();
+
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let out = run(
+        dir.path(),
+        &["--text", "pipe", "--json", "link.json", "a.whl", "b.whl"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // Checked before joining: a replaced FIFO would leave the reader
+    // waiting forever.
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    let text = reader.join().unwrap();
+    assert!(text.starts_with("--- a.whl\n+++ b.whl\n"), "{text}");
+    let link = std::fs::symlink_metadata(dir.path().join("link.json")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is kept");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&real).unwrap()).unwrap();
+    assert_eq!(v["diffoscope-json-version"], 1);
 }
 
 #[test]

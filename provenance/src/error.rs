@@ -32,6 +32,10 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A file could not be written (full disk, missing directory, …).
+    #[error(transparent)]
+    Write(fsio::Error),
+
     /// A base64 field could not be decoded.
     #[error("{field} is not valid base64 (standard or URL-safe alphabet): {source}")]
     Base64 {
@@ -219,6 +223,16 @@ pub enum Error {
 fn origin_prefix(path: Option<&Path>) -> String {
     path.map(|p| format!("{}: ", p.display()))
         .unwrap_or_default()
+}
+
+impl From<fsio::Error> for Error {
+    fn from(e: fsio::Error) -> Self {
+        match e {
+            // Keeps the hint on what to do about it.
+            fsio::Error::AlreadyExists { path } => Error::AlreadyExists { path },
+            other => Error::Write(other),
+        }
+    }
 }
 
 impl Error {

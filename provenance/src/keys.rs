@@ -30,7 +30,6 @@ use pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding, ObjectIdentifier, Pr
 use rand_core::OsRng;
 use spki::{AlgorithmIdentifierRef, DecodePublicKey, SubjectPublicKeyInfoRef};
 
-use crate::atomic::write_atomic_new;
 use crate::error::{Error, Result};
 use crate::statement::sha256_hex;
 
@@ -322,13 +321,13 @@ pub fn keygen(algorithm: Algorithm, prefix: &Path) -> Result<KeyFiles> {
     let verifying_key = key.verifying_key();
     let public_pem = verifying_key.to_public_key_pem()?;
 
-    write_atomic_new(&private_key, private_pem.as_bytes(), 0o600)?;
-    if let Err(e) = write_atomic_new(&public_key, public_pem.as_bytes(), 0o644) {
+    fsio::write_new(&private_key, private_pem.as_bytes(), 0o600)?;
+    if let Err(e) = fsio::write_new(&public_key, public_pem.as_bytes(), 0o644) {
         // A private key without its public half is useless and confusing;
         // removing it lets a retry start clean. The original error matters
         // more than a failed cleanup.
         let _ = std::fs::remove_file(&private_key);
-        return Err(e);
+        return Err(e.into());
     }
     Ok(KeyFiles {
         private_key,

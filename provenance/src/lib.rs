@@ -70,7 +70,6 @@
 //! # }
 //! ```
 
-mod atomic;
 mod b64;
 pub mod dsse;
 mod error;
@@ -79,7 +78,6 @@ pub mod slsa;
 mod statement;
 mod verify;
 
-pub use atomic::{write_atomic, write_atomic_new};
 pub use dsse::{pae, parse_jsonl, read_jsonl, Envelope, Signature, PAYLOAD_TYPE};
 pub use error::{Error, Result};
 pub use keys::{Algorithm, SigningKey, VerifyingKey};

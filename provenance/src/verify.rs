@@ -106,7 +106,7 @@ mod tests {
             let key = load_signing_key(&files.private_key).unwrap();
             let envelope = sign_statement(&sample_statement(), &[&key]).unwrap();
             let path = dir.path().join(format!("{algorithm}.intoto.jsonl"));
-            crate::write_atomic(&path, envelope.to_json_line().unwrap().as_bytes(), 0o644).unwrap();
+            fsio::write(&path, envelope.to_json_line().unwrap().as_bytes()).unwrap();
 
             let envelopes = crate::dsse::read_jsonl(&path).unwrap();
             let public = load_verifying_key(&files.public_key).unwrap();

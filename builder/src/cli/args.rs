@@ -58,13 +58,13 @@ pub struct DiffArgs {
     pub a: PathBuf,
     /// Second artifact.
     pub b: PathBuf,
-    /// Write diffoscope-compatible JSON to FILE.
+    /// Write diffoscope-compatible JSON to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write a self-contained HTML report to FILE.
+    /// Write a self-contained HTML report to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Write the text report to FILE (default: stdout when no other output is asked for).
+    /// Write the text report to FILE (`-` for stdout; the default when no other output is asked for).
     #[arg(long, value_name = "FILE")]
     pub text: Option<PathBuf>,
     /// Print only the differing paths, one per line.
@@ -105,7 +105,7 @@ pub struct AttestArgs {
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
 
-    /// Where to write the envelope (default: provenance.intoto.jsonl next to the report).
+    /// Where to write the envelope (`-` for stdout; default: provenance.intoto.jsonl next to the report).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 

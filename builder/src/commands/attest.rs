@@ -11,7 +11,6 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::attestation;
 use crate::cli::AttestArgs;
-use crate::fsutil;
 use crate::report::{Report, SCHEMA};
 
 /// Runs `repro attest`.
@@ -43,15 +42,20 @@ pub fn run(args: AttestArgs) -> Result<ExitCode> {
             .map(|d| d.join("provenance.intoto.jsonl"))
             .unwrap_or_else(|| PathBuf::from("provenance.intoto.jsonl"))
     });
-    if output.exists() && !args.force {
+    // Only an existing regular file is something to lose; stdout, a
+    // device or a FIFO is written through, never replaced.
+    let target = fsio::Target::from_arg(&output)?;
+    if matches!(target, fsio::Target::Replace(_)) && !args.force {
         bail!(
             "{} already exists; pass --force to replace it or -o another file",
             output.display()
         );
     }
+    let to_stdout = target == fsio::Target::Stdout;
     let envelope = provenance::sign_statement(&statement, &[&key])?;
-    fsutil::write_atomic(&output, envelope.to_json_line()?.as_bytes())?;
-    crate::outln!(
+    let line = envelope.to_json_line()?;
+    fsio::write_target(target, line.as_bytes(), fsio::DEFAULT_MODE)?;
+    let done = format!(
         "signed {} subject(s), verdict {}, keyid {}: {}",
         statement.subject.len(),
         serde_json::to_value(report.verdict)?
@@ -60,5 +64,11 @@ pub fn run(args: AttestArgs) -> Result<ExitCode> {
         key.keyid(),
         output.display()
     );
+    if to_stdout {
+        // stdout carries the envelope; the note must not corrupt it.
+        eprintln!("repro: {done}");
+    } else {
+        crate::outln!("{done}");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -694,7 +694,15 @@ fn publish_artifacts(
             continue;
         };
         match (a.status, cfg.normalize) {
-            (ArtifactStatus::Same, false) => fsutil::copy_file_atomic(&built, &target)?,
+            (ArtifactStatus::Same, false) => {
+                if let Some(dir) = target.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                // Without set-id bits: a build must not be able to publish
+                // (as root) a setuid file of its making.
+                fsio::copy(&built, &target)?
+            }
             (ArtifactStatus::Same | ArtifactStatus::Equivalent, true) => {
                 if let Some(dir) = target.parent() {
                     std::fs::create_dir_all(dir)
@@ -724,11 +732,11 @@ fn write_provenance(cfg: &BuildConfig, report: &Report) -> Result<()> {
     };
     let mut json = serde_json::to_vec_pretty(&statement).context("serializing provenance")?;
     json.push(b'\n');
-    fsutil::write_atomic(&cfg.out.join("provenance.json"), &json)?;
+    fsio::write(&cfg.out.join("provenance.json"), &json)?;
     if let Some(key) = &cfg.signing_key {
         let envelope = provenance::sign_statement(&statement, &[key])?;
         let line = envelope.to_json_line()?;
-        fsutil::write_atomic(&cfg.out.join("provenance.intoto.jsonl"), line.as_bytes())?;
+        fsio::write(&cfg.out.join("provenance.intoto.jsonl"), line.as_bytes())?;
         eprintln!(
             "repro: signed provenance (keyid {}) written to {}",
             key.keyid(),
@@ -741,7 +749,8 @@ fn write_provenance(cfg: &BuildConfig, report: &Report) -> Result<()> {
 fn write_report(cfg: &BuildConfig, report: &Report) -> Result<()> {
     let mut json = report_json(report)?;
     json.push('\n');
-    fsutil::write_atomic(&cfg.out.join("report.json"), json.as_bytes())
+    fsio::write(&cfg.out.join("report.json"), json.as_bytes())?;
+    Ok(())
 }
 
 fn report_json(report: &Report) -> Result<String> {

@@ -1,5 +1,6 @@
 //! `repro diff A B`: the recursive differ of diffoscope-lite, with reports
-//! written atomically. `repro build` uses [`write_reports`] for every
+//! written through `fsio` (a regular file atomically; a device, FIFO or
+//! symlink written through, never replaced; `-` is stdout). `repro build` uses [`write_reports`] for every
 //! artifact that did not reproduce.
 
 use std::io::IsTerminal as _;
@@ -13,7 +14,6 @@ use diffoscope_lite::printers::{self, HtmlOptions, TextOptions};
 use diffoscope_lite::{compare, Difference, Limits, Options};
 
 use crate::cli::DiffArgs;
-use crate::fsutil;
 
 /// Runs `repro diff`.
 pub fn run(args: DiffArgs) -> Result<ExitCode> {
@@ -49,14 +49,18 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     if args.summary {
         crate::out!("{}", render(|w| printers::summary(&diff, w))?);
     } else if stdout_text {
-        let color = std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let color = color_wanted();
         crate::out!(
             "{}",
             render(|w| printers::text(&diff, w, &TextOptions { color }))?
         );
     }
     Ok(ExitCode::from(1))
+}
+
+/// Whether stdout is a terminal that wants colour.
+fn color_wanted() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Renders a printer into a string.
@@ -68,7 +72,7 @@ fn render(
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// Report files to write, each atomically.
+/// Report files to write (`-` is stdout).
 pub struct Outputs {
     /// Plain text.
     pub text: Option<PathBuf>,
@@ -83,7 +87,8 @@ impl Outputs {
     /// page's summary.
     pub fn write(&self, diff: &Difference, html: &HtmlOptions) -> Result<()> {
         if let Some(p) = &self.text {
-            let text = render(|w| printers::text(diff, w, &TextOptions { color: false }))?;
+            let color = p == Path::new("-") && color_wanted();
+            let text = render(|w| printers::text(diff, w, &TextOptions { color }))?;
             write(p, text.as_bytes())?;
         }
         if let Some(p) = &self.json {
@@ -97,10 +102,18 @@ impl Outputs {
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let stdout = path == Path::new("-");
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !stdout && !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    fsutil::write_atomic(path, bytes)
+    match fsio::write_arg(path, bytes) {
+        // The reader went away (`| head`): stop quietly, as `out!` does.
+        Err(e) if stdout && e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// What `repro build` learns from diffing one artifact of two runs.

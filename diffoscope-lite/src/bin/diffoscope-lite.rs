@@ -7,7 +7,6 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Parser;
 use diffoscope_lite::hints::{annotate, HintContext};
 use diffoscope_lite::printers::{self, TextOptions};
@@ -103,39 +102,31 @@ fn color_wanted() -> bool {
     io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Runs `print` on stdout or on a new file at `path`.
+/// Runs `print` on `path` through `fsio`: `-` is stdout, a regular file
+/// is replaced atomically (never left half-written), and a device, FIFO or
+/// symlink is written through rather than replaced.
 fn output(
     path: &Path,
     print: impl FnOnce(&mut dyn Write, bool) -> diffoscope_lite::Result<()>,
 ) -> anyhow::Result<()> {
-    if path == Path::new("-") {
-        let stdout = io::stdout();
-        let mut lock = stdout.lock();
-        match print(&mut lock, color_wanted()) {
-            // The reader went away (`| head`): stop printing, keep the exit code.
-            Err(diffoscope_lite::Error::Write { source, .. })
-                if source.kind() == io::ErrorKind::BrokenPipe => {}
-            other => other?,
-        }
-    } else {
-        // A temporary file beside the target, renamed into place: a report
-        // is never left half-written.
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::NamedTempFile::new_in(dir)
-            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-        let mut w = io::BufWriter::new(tmp);
-        print(&mut w, false)?;
-        let tmp = w
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        tmp.persist(path)
-            .with_context(|| format!("cannot rename into {}", path.display()))?;
+    let mut out = fsio::Output::open_arg(path, fsio::DEFAULT_MODE)?;
+    let color = out.is_stdout() && color_wanted();
+    let done = print(&mut out, color).map_err(anyhow::Error::from);
+    match done.and_then(|()| out.finish().map_err(anyhow::Error::from)) {
+        // The reader went away (`| head`): stop printing, keep the exit code.
+        Err(e) if path == Path::new("-") && broken_pipe(&e) => Ok(()),
+        other => other,
     }
-    Ok(())
+}
+
+/// Whether `e` comes from a closed pipe.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<fsio::Error>()
+                .is_some_and(|f| f.kind() == io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(args: &Args) -> anyhow::Result<bool> {

@@ -29,12 +29,14 @@
 //! buffer is sized by a length the archive declares before that length was
 //! checked against the bytes actually present; and this module never creates
 //! a file named by an archive — nested members are spooled to anonymous
-//! temporary files, and the only file written is the output, through a
-//! temporary file in its directory and a rename.
+//! temporary files, and the only file written is the output, through
+//! `fsio` (a temporary file in its directory and a rename; a device or
+//! FIFO is written through, never replaced).
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Seek as _, Write};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -323,38 +325,44 @@ pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Rep
         });
     };
     let format = Some(normalizer.format());
-    let dir = match output.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".repro-normalize-")
-        .tempfile_in(dir)
-        .map_err(|source| Error::Write {
-            what: "normalized",
-            source: io::Error::new(
-                source.kind(),
-                format!("creating a temporary file in {}: {source}", dir.display()),
-            ),
-        })?;
-    let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file());
+    // Keep the input's permission bits: normalizing changes content, not access.
+    let mode = std::fs::metadata(input)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(fsio::DEFAULT_MODE);
+    let target = fsio::Target::resolve(output).map_err(output_error)?;
     budget.check_depth(1, &name)?;
-    let fired = normalizer.normalize(&blob, &name, 1, &nx, &mut out)?;
-    out.flush().map_err(|e| write_error(output, e))?;
-    drop(out);
+    let fired = if matches!(target, fsio::Target::Through { .. }) {
+        // A device or FIFO cannot take bytes back, and when no rule fires
+        // the input's own bytes are what goes out: normalize into an
+        // anonymous spool first.
+        let mut spool = tempfile::tempfile().map_err(|source| Error::Spool { source })?;
+        let mut w = BufWriter::new(&spool);
+        let fired = normalizer.normalize(&blob, &name, 1, &nx, &mut w)?;
+        w.flush().map_err(|source| Error::Spool { source })?;
+        drop(w);
+        if !fired.is_empty() {
+            spool.rewind().map_err(|source| Error::Spool { source })?;
+            let mut out = fsio::Output::to(target, mode).map_err(output_error)?;
+            // A write error from `out` names the file already.
+            io::copy(&mut spool, &mut out).map_err(|source| Error::Write {
+                what: "normalized",
+                source,
+            })?;
+            out.finish().map_err(output_error)?;
+        }
+        fired
+    } else {
+        let mut out = fsio::Output::to(target, mode).map_err(output_error)?;
+        let fired = normalizer.normalize(&blob, &name, 1, &nx, &mut out)?;
+        // Unfinished, the output is dropped and its temporary file removed.
+        if !fired.is_empty() {
+            out.finish().map_err(output_error)?;
+        }
+        fired
+    };
     if fired.is_empty() {
         copy_unless_same(input, output)?;
-        return Ok(Report { format, fired });
     }
-    // Keep the input's permission bits: normalizing changes content, not access.
-    if let Ok(meta) = std::fs::metadata(input) {
-        let _ = tmp.as_file().set_permissions(meta.permissions());
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| write_error(output, e))?;
-    tmp.persist(output)
-        .map_err(|e| write_error(output, e.error))?;
     Ok(Report { format, fired })
 }
 
@@ -423,10 +431,11 @@ fn read_error(path: &Path, source: io::Error) -> Error {
     }
 }
 
-fn write_error(path: &Path, source: io::Error) -> Error {
+/// An output error; it names the file already.
+fn output_error(e: fsio::Error) -> Error {
     Error::Write {
         what: "normalized",
-        source: io::Error::new(source.kind(), format!("{}: {source}", path.display())),
+        source: io::Error::new(e.kind(), e),
     }
 }
 
@@ -439,18 +448,7 @@ fn copy_unless_same(input: &Path, output: &Path) -> Result<()> {
     if same {
         return Ok(());
     }
-    let dir = match output.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".repro-normalize-")
-        .tempfile_in(dir)
-        .map_err(|e| write_error(output, e))?;
-    std::fs::copy(input, tmp.path()).map_err(|e| read_error(input, e))?;
-    tmp.persist(output)
-        .map_err(|e| write_error(output, e.error))?;
-    Ok(())
+    fsio::copy(input, output).map_err(output_error)
 }
 
 /// Runs `f` with a fresh limits budget for one input.

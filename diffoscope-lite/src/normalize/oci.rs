@@ -135,19 +135,14 @@ impl Layout<'_> {
     fn write_blob(&self, blob: &Blob) -> Result<(String, u64)> {
         let dir = self.dir.join("blobs/sha256");
         let io = |e: io::Error| self.nx.io(e, &self.name, "writing a blob");
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".repro-normalize-")
-            .tempfile_in(&dir)
-            .map_err(io)?;
+        let out = |e: fsio::Error| io(io::Error::new(e.kind(), e));
+        // Named by its digest, known only once it is written.
+        let mut staged = fsio::Staged::new_in(&dir, fsio::DEFAULT_MODE).map_err(out)?;
         let mut hasher = Sha256::new();
-        {
-            let mut w = Tee(&mut hasher, io::BufWriter::new(tmp.as_file_mut()));
-            blob.copy_to(&mut w).map_err(io)?;
-            w.1.flush().map_err(io)?;
-        }
+        blob.copy_to(&mut Tee(&mut hasher, &mut staged))
+            .map_err(io)?;
         let hex = hex::encode(hasher.finalize());
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(dir.join(&hex)).map_err(|e| io(e.error))?;
+        staged.commit(&dir.join(&hex)).map_err(out)?;
         Ok((format!("sha256:{hex}"), blob.len()))
     }
 
@@ -402,13 +397,7 @@ pub(crate) fn normalize_dir(input: &Path, output: &Path, nx: &Nx<'_>) -> Result<
     }
     let bytes = serde_json::to_vec(&index).map_err(|e| layout.bad("index.json", e))?;
     let io = |e: io::Error| nx.io(e, &layout.name, "writing index.json");
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".repro-normalize-")
-        .tempfile_in(output)
-        .map_err(io)?;
-    tmp.write_all(&bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(&index_path).map_err(|e| io(e.error))?;
+    fsio::write(&index_path, &bytes).map_err(|e| io(io::Error::new(e.kind(), e)))?;
     let mut keep = BTreeSet::new();
     layout.reachable(&index, &mut keep)?;
     for e in fs::read_dir(output.join("blobs/sha256")).map_err(io)? {
