@@ -40,6 +40,7 @@ bench-corpus out="/tmp/repro-corpus":
 bench: build
     bash bench/hash.sh
     bash bench/sandbox.sh
+    bash bench/runtree.sh
     bash bench/diff.sh
     bash bench/normalize.sh
 

@@ -83,6 +83,21 @@ fn hello_wheel_is_reproducible() {
     assert_screen!("hello_wheel", o, out.path());
     let r = report(&out);
     assert_eq!(r["verdict"], "REPRODUCIBLE");
+    // What ran, as the build saw it: the command's program and the
+    // toolchain, with versions and digests.
+    let tools = r["tools"].as_array().unwrap();
+    assert_eq!(tools[0]["role"], "command");
+    assert_eq!(tools[0]["name"], "python3");
+    let py = tools
+        .iter()
+        .find(|t| t["role"] == "toolchain" && t["name"] == "python3")
+        .unwrap();
+    assert!(
+        py["version"].as_str().unwrap().starts_with("Python 3"),
+        "{py}"
+    );
+    assert_eq!(py["sha256"].as_str().unwrap().len(), 64);
+    assert!(py["path"].as_str().unwrap().starts_with('/'));
     let whl = "dist/hello_repro-0.1.0-py3-none-any.whl";
     assert_eq!(r["artifacts"][0]["path"], whl);
     // The published artifact is run 1's file.
@@ -769,4 +784,67 @@ fn run_trees_are_kept_as_asked() {
     let (o, out) = run("hello-tarball", &["--keep-runs", "all"]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(kept(&report(&out)), [true, true, true]);
+}
+
+/// SOURCE_DATE_EPOCH does not drift: neither a newer repro.toml nor a
+/// freshly fetched wheelhouse moves it, and an unpacked sdist is dated by
+/// its PKG-INFO.
+#[test]
+fn source_date_epoch_ignores_repro_files_and_fetched_dependencies() {
+    let set_mtime = |p: &Path, secs: u64| {
+        fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+            .unwrap();
+    };
+    let src = tempfile::tempdir().unwrap();
+    write_project(
+        src.path(),
+        &[
+            ("main.c", "int main(void) { return 0; }\n"),
+            (
+                "repro.toml",
+                "[build]\ncommand = [\"sh\", \"-c\", \"mkdir -p dist; cp main.c dist/\"]\n\
+                 artifacts = [\"dist/*\"]\n\
+                 [fetch]\ncommand = [\"sh\", \"-c\", \"mkdir -p deps; echo w > deps/w.whl\"]\n\
+                 outputs = [\"deps\"]\n",
+            ),
+        ],
+    );
+    set_mtime(&src.path().join("main.c"), 1_500_000_000);
+    // A wheelhouse fetched earlier, left in the tree: newer than the source.
+    fs::create_dir(src.path().join("deps")).unwrap();
+    fs::write(src.path().join("deps/old.whl"), "x").unwrap();
+    let run = || {
+        let out = tempfile::tempdir().unwrap();
+        let o = repro()
+            .arg("build")
+            .arg(src.path())
+            .arg("--out")
+            .arg(out.path().join("out"))
+            .args(["--vary=-all"])
+            .output()
+            .unwrap();
+        (o, out)
+    };
+    let (o, out) = run();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&out);
+    assert_eq!(r["source_date_epoch"]["value"], 1_500_000_000);
+    assert_eq!(r["source_date_epoch"]["origin"], "newest-mtime");
+    assert_eq!(r["source_date_epoch"]["detail"], "main.c");
+    assert!(stderr(&o)
+        .contains("SOURCE_DATE_EPOCH=1500000000 (newest mtime in the source tree: main.c)"));
+
+    // An unpacked sdist is dated by its PKG-INFO, whatever else is newer.
+    fs::write(src.path().join("pyproject.toml"), "").unwrap();
+    fs::write(src.path().join("PKG-INFO"), "Metadata-Version: 2.1\n").unwrap();
+    set_mtime(&src.path().join("PKG-INFO"), 1_400_000_000);
+    let (o, out) = run();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&out);
+    assert_eq!(r["source_date_epoch"]["value"], 1_400_000_000);
+    assert_eq!(r["source_date_epoch"]["origin"], "pkg-info");
 }
