@@ -635,22 +635,37 @@ fn a_command_outside_the_sandbox_names_the_flags_that_fix_it() {
     fs::create_dir_all(&bin).unwrap();
     fs::create_dir_all(home.path().join(".rustup")).unwrap();
     let tool = bin.join("repro-test-tool");
-    fs::write(&tool, "#!/bin/sh\nexit 0\n").unwrap();
+    fs::write(
+        &tool,
+        "#!/bin/sh\nmkdir -p dist && echo \"$RUSTUP_HOME\" > dist/rustup-home\n",
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
     let src = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let o = repro()
-        .arg("build")
-        .arg(src.path())
-        .arg("--out")
-        .arg(out.path().join("out"))
-        .args(["--source-date-epoch", "1", "--artifacts", "dist/*"])
-        .args(["--", "repro-test-tool"])
-        .env("PATH", path)
-        .output()
-        .unwrap();
+    let run = |extra: &[&str]| {
+        repro()
+            .arg("build")
+            .arg(src.path())
+            .arg("--out")
+            .arg(out.path().join("out"))
+            .args([
+                "--force",
+                "--source-date-epoch",
+                "1",
+                "--artifacts",
+                "dist/*",
+            ])
+            .args(["--vary=-all", "--keep-runs", "all"])
+            .args(extra)
+            .args(["--", "repro-test-tool"])
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let h = home.path().display();
     let want = format!(
@@ -663,6 +678,12 @@ fn a_command_outside_the_sandbox_names_the_flags_that_fix_it() {
     );
     assert!(stderr(&o).contains(&flags), "{}", stderr(&o));
     assert!(!out.path().join("out/runs").exists());
+    // The shorter advice works too: the layout's binds and variables.
+    assert!(stderr(&o).contains(&format!("(or: --toolchain {h}/.cargo)")));
+    let o = run(&["--toolchain", &format!("{h}/.cargo")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let seen = fs::read_to_string(out.path().join("out/runs/1/src/dist/rustup-home")).unwrap();
+    assert_eq!(seen, format!("{h}/.rustup\n"));
 }
 
 /// `--ro-bind P` given by the user satisfies `ro_paths = [P]` in the

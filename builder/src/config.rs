@@ -227,6 +227,22 @@ impl BuildConfig {
         }
 
         let mut env: BTreeMap<String, String> = b.env.unwrap_or_default();
+        // --toolchain: the binds and variables its layout needs; --env and
+        // --ro-bind given explicitly still win and add to them.
+        let mut toolchain_binds = Vec::new();
+        for t in &args.toolchain {
+            let t =
+                std::path::absolute(t).with_context(|| format!("--toolchain {}", t.display()))?;
+            if !t.exists() {
+                bail!("--toolchain {}: no such file or directory", t.display());
+            }
+            let (binds, vars) = crate::toolchain::toolchain_flags(&t);
+            for (k, v) in vars {
+                env.entry(k.to_string())
+                    .or_insert_with(|| v.display().to_string());
+            }
+            toolchain_binds.extend(binds);
+        }
         for kv in args.env {
             let Some((k, v)) = kv.split_once('=') else {
                 bail!("--env {kv:?}: expected KEY=VALUE");
@@ -344,6 +360,7 @@ impl BuildConfig {
         };
         let mut ro_binds = file.sandbox.ro_paths.unwrap_or_default();
         ro_binds.extend(args.ro_bind);
+        ro_binds.extend(toolchain_binds);
         ro_binds.sort();
         ro_binds.dedup();
         for p in &ro_binds {

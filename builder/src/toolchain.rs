@@ -176,9 +176,13 @@ fn not_visible(cfg: &BuildConfig, program: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "build command {program:?} resolves to {} on the host, which the sandbox does not show: \
          it sees the system directories, the source tree and what --ro-bind adds{bound}. \
-         Make it visible with: {}",
+         Make it visible with: {}{}",
         host.display(),
-        flags.join(" ")
+        flags.join(" "),
+        binds
+            .first()
+            .map(|b| format!(" (or: --toolchain {})", b.display()))
+            .unwrap_or_default()
     )
 }
 
@@ -231,6 +235,26 @@ pub fn visibility_flags(host: &Path) -> (Vec<PathBuf>, Vec<(&'static str, PathBu
     (vec![install.to_path_buf()], Vec::new())
 }
 
+/// The binds and environment for `--toolchain PATH`: a program or a
+/// directory of one of the known layouts, else the directory itself (or
+/// a program's install directory).
+pub fn toolchain_flags(path: &Path) -> (Vec<PathBuf>, Vec<(&'static str, PathBuf)>) {
+    let known = [".cargo", ".rustup", ".pyenv", ".nvm"];
+    let in_layout = path
+        .ancestors()
+        .any(|a| a.file_name().is_some_and(|n| known.iter().any(|k| n == *k)));
+    if path.is_dir() && !in_layout {
+        return (vec![path.to_path_buf()], Vec::new());
+    }
+    if path.file_name().is_some_and(|n| n == ".rustup") {
+        // rustup's data alone: its ~/.cargo holds the proxies.
+        if let Some(cargo) = path.parent().map(|h| h.join(".cargo")) {
+            return visibility_flags(&cargo.join("bin"));
+        }
+    }
+    visibility_flags(&path.join("bin"))
+}
+
 /// `s` quoted for sh.
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -261,6 +285,37 @@ mod tests {
         assert_eq!(b, [home.join(".nvm/versions/node/v20.1.0")]);
         let (b, _) = visibility_flags(Path::new("/opt/go/bin/go"));
         assert_eq!(b, [PathBuf::from("/opt/go")]);
+    }
+
+    #[test]
+    fn toolchain_paths_name_their_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        for d in [
+            ".cargo/bin",
+            ".rustup",
+            ".pyenv/shims",
+            ".nvm/versions/node/v20.1.0/bin",
+            "opt/go/bin",
+        ] {
+            std::fs::create_dir_all(home.join(d)).unwrap();
+        }
+        let (b, e) = toolchain_flags(&home.join(".cargo"));
+        assert_eq!(b, [home.join(".cargo"), home.join(".rustup")]);
+        assert_eq!(e.len(), 2);
+        assert_eq!(toolchain_flags(&home.join(".rustup")).0, b);
+        assert_eq!(
+            toolchain_flags(&home.join(".pyenv")).0,
+            [home.join(".pyenv")]
+        );
+        assert_eq!(
+            toolchain_flags(&home.join(".nvm/versions/node/v20.1.0")).0,
+            [home.join(".nvm/versions/node/v20.1.0")]
+        );
+        assert_eq!(
+            toolchain_flags(&home.join("opt/go")).0,
+            [home.join("opt/go")]
+        );
     }
 
     #[test]

@@ -330,6 +330,13 @@ pub struct BuildArgs {
     #[arg(long = "ro-bind", value_name = "PATH")]
     pub ro_bind: Vec<PathBuf>,
 
+    /// Make a toolchain under a home directory usable in the sandbox
+    /// (repeatable): rustup's ~/.cargo (with ~/.rustup, CARGO_HOME and
+    /// RUSTUP_HOME), pyenv's ~/.pyenv (PYENV_ROOT), nvm's
+    /// ~/.nvm/versions/node/vX, or any install directory; bound read-only.
+    #[arg(long, value_name = "PATH")]
+    pub toolchain: Vec<PathBuf>,
+
     /// Let the build use the host network (recorded in the report).
     #[arg(long)]
     pub network: bool,
