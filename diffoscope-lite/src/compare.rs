@@ -347,11 +347,13 @@ impl Differ<'_> {
                 Err(e @ Error::Malformed { .. }) => {
                     d.comments.push(format!("could not be compared: {e}"));
                 }
+                // Errors of the local machine (spool files) are Error::Spool
+                // and stop the comparison below.
                 Err(Error::Io {
                     entry,
                     action,
                     source,
-                }) if action != "spooling" => {
+                }) => {
                     d.comments.push(format!(
                         "could not be compared: {entry}: {action} failed: {source}"
                     ));

@@ -27,7 +27,7 @@ pub enum Error {
     Io {
         /// Nested path of the entry, e.g. `a.tar.gz::a.tar::lib/x.so`.
         entry: String,
-        /// What was being done: "decompressing", "spooling", …
+        /// What was being done: "decompressing", "reading", …
         action: &'static str,
         /// The underlying I/O error.
         #[source]

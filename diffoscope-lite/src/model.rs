@@ -680,10 +680,9 @@ impl Content {
                             .map_err(|source| Error::Spool { source })?;
                         Ok((Arc::new(file), 0, m.len() as u64))
                     }
-                    _ => Err(Error::Io {
-                        entry: entry.to_owned(),
-                        action: "spooling",
-                        source: io::Error::other("spool produced no file"),
+                    // A local failure, never a finding about the artifact.
+                    _ => Err(Error::Spool {
+                        source: io::Error::other(format!("{entry}: spool produced no file")),
                     }),
                 }
             }
