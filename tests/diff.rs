@@ -553,3 +553,30 @@ fn output_to_a_device_node_keeps_the_device() {
     names.sort();
     assert_eq!(names, ["a.whl", "b.whl", "null"]);
 }
+
+/// `repro diff` and `diffoscope-lite` take the same default for
+/// --source-date-epoch: the environment's SOURCE_DATE_EPOCH.
+#[test]
+fn source_date_epoch_defaults_to_the_environment_in_both_binaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.zip"), dir.path().join("b.zip"));
+    zip(&a, &[("stamp.txt", "built 1700000000\n")]);
+    zip(&b, &[("stamp.txt", "built 1700000123\n")]);
+    let repro_out = repro()
+        .arg("diff")
+        .args([&a, &b])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    let lite = std::path::Path::new(env!("CARGO_BIN_EXE_repro")).with_file_name("diffoscope-lite");
+    let lite_out = Command::new(lite)
+        .args([&a, &b])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    for o in [&repro_out, &lite_out] {
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+        let text = stdout(o);
+        assert!(text.contains("equals SOURCE_DATE_EPOCH"), "{text}");
+    }
+}

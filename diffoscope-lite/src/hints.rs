@@ -19,6 +19,15 @@ pub use crate::difference::{Cause, Hint};
 use crate::difference::{Difference, MetadataDifference};
 use crate::model::{MetaField, MetaValue};
 
+/// The `SOURCE_DATE_EPOCH` of this process's environment, the default of
+/// both command lines' `--source-date-epoch` (a diff run in a build
+/// environment names timestamps equal to it).
+pub fn env_source_date_epoch() -> Option<i64> {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// What the caller knows about the two builds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HintContext {
@@ -261,7 +270,18 @@ fn text_hints(removed: &[&str], added: &[&str], cx: &HintContext) -> Vec<Hint> {
     };
     check(Cause::Uid, &first, &uids);
     let times = |l: &str| timestamps(l, cx);
-    check(Cause::Timestamp, &first, &times);
+    // An epoch value the build knows (SOURCE_DATE_EPOCH, the build window)
+    // says which clock leaked.
+    let time_detail = |all: &[String]| {
+        let why = all
+            .iter()
+            .find_map(|t| t.parse::<i64>().ok().and_then(|n| near_build_time(n, cx)));
+        match why {
+            Some(why) => format!("{}: {why}", first(all)),
+            None => first(all),
+        }
+    };
+    check(Cause::Timestamp, &time_detail, &times);
     check(Cause::Locale, &first, &locales);
     check(Cause::Timezone, &first, &timezones);
     // The same wall-clock time shifted by whole quarter hours: one instant

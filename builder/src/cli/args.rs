@@ -70,7 +70,8 @@ pub struct DiffArgs {
     /// Print only the differing paths, one per line.
     #[arg(long)]
     pub summary: bool,
-    /// SOURCE_DATE_EPOCH of the builds, so timestamps near it are named as such.
+    /// SOURCE_DATE_EPOCH of the builds, so timestamps near it are named as
+    /// such [default: $SOURCE_DATE_EPOCH].
     #[arg(long, value_name = "SECS")]
     pub source_date_epoch: Option<i64>,
     /// A directory either build ran in, so embedded paths under it are

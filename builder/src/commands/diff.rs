@@ -33,7 +33,9 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
             hostnames: args.hostname.clone(),
             user_names: args.user.clone(),
             uids: args.uid.clone(),
-            source_date_epoch: args.source_date_epoch,
+            source_date_epoch: args
+                .source_date_epoch
+                .or_else(diffoscope_lite::hints::env_source_date_epoch),
             ..HintContext::default()
         },
     );

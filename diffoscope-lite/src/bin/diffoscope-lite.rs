@@ -89,11 +89,9 @@ fn hint_context(args: &Args) -> HintContext {
         hostnames: args.hostname.clone(),
         user_names: args.user.clone(),
         uids: args.uid.clone(),
-        source_date_epoch: args.source_date_epoch.or_else(|| {
-            std::env::var("SOURCE_DATE_EPOCH")
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-        }),
+        source_date_epoch: args
+            .source_date_epoch
+            .or_else(diffoscope_lite::hints::env_source_date_epoch),
         ..HintContext::default()
     }
 }
