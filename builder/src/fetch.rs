@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
-use sandbox::variations::{self, VariationSet};
+use sandbox::variations::VariationSet;
 use sandbox::Isolation;
 use serde::{Deserialize, Serialize};
 
@@ -157,18 +157,7 @@ pub fn run(cfg: &BuildConfig, fetch: &FetchConfig) -> Result<FetchRecord> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let (build_dir, home) = match cfg.isolation {
-        Isolation::Namespaces => (
-            variations::build_dir_under(Path::new("/"), false),
-            variations::home_under(Path::new("/home"), false),
-        ),
-        Isolation::None => {
-            let home = cfg.out.join("fetch").join("home");
-            std::fs::create_dir_all(&home)
-                .with_context(|| format!("creating {}", home.display()))?;
-            (tree.clone(), home)
-        }
-    };
+    let (build_dir, home) = runner::control_paths(cfg, &tree, &cfg.out.join("fetch").join("home"))?;
     let argv = fetch.command.iter().map(Into::into).collect();
     let mut spec = runner::run_spec(
         cfg,

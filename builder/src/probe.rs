@@ -11,7 +11,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use sandbox::variations::{self, Variation, VariationSet};
-use sandbox::Isolation;
 
 use crate::config::BuildConfig;
 use crate::runner;
@@ -127,17 +126,9 @@ fn probe_run(
 ) -> anyhow::Result<(sandbox::Outcome, String)> {
     use anyhow::Context as _;
     let host_dir = scratch.join("src");
-    let home_host = scratch.join("home");
-    for d in [&host_dir, &home_host] {
-        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-    }
-    let (build_dir, home) = match cfg.isolation {
-        Isolation::Namespaces => (
-            variations::build_dir_under(Path::new("/"), false),
-            variations::home_under(Path::new("/home"), false),
-        ),
-        Isolation::None => (host_dir.clone(), home_host),
-    };
+    std::fs::create_dir_all(&host_dir)
+        .with_context(|| format!("creating {}", host_dir.display()))?;
+    let (build_dir, home) = runner::control_paths(cfg, &host_dir, &scratch.join("home"))?;
     let log = scratch.join("probe.log");
     let argv = vec!["sh".into(), "-c".into(), script.into()];
     let mut spec = runner::run_spec(cfg, set, argv, &host_dir, &build_dir, &home, &log)?;
@@ -173,8 +164,7 @@ pub fn overlay_unusable(cfg: &BuildConfig, scratch: &Path) -> Option<String> {
             "-c".into(),
             "rm old && echo new > new && rm -r dir && mkdir dir && echo shown > dir/shown".into(),
         ];
-        let build_dir = variations::build_dir_under(Path::new("/"), false);
-        let home = variations::home_under(Path::new("/home"), false);
+        let (build_dir, home) = runner::control_paths(cfg, &upper, &scratch.join("home"))?;
         let mut spec = runner::run_spec(
             cfg,
             &VariationSet::empty(),

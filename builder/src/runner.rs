@@ -219,6 +219,27 @@ pub fn run_spec(
     })
 }
 
+/// The build dir and HOME a control-like step (a probe, the fetch step)
+/// sees when its tree is `host_dir`: the control run's paths in a sandbox,
+/// the real `host_dir` and a HOME made at `home_host` without one.
+pub fn control_paths(
+    cfg: &BuildConfig,
+    host_dir: &Path,
+    home_host: &Path,
+) -> Result<(PathBuf, PathBuf)> {
+    Ok(match cfg.isolation {
+        Isolation::Namespaces => (
+            variations::build_dir_under(Path::new("/"), false),
+            variations::home_under(Path::new("/home"), false),
+        ),
+        Isolation::None => {
+            std::fs::create_dir_all(home_host)
+                .with_context(|| format!("creating {}", home_host.display()))?;
+            (host_dir.to_path_buf(), home_host.to_path_buf())
+        }
+    })
+}
+
 /// Runs `spec` while showing its progress as the configuration says.
 pub fn watched(
     cfg: &BuildConfig,
