@@ -1120,3 +1120,51 @@ fn zip64_and_prefixed_zips_round_trip() {
         assert!(fired.is_empty(), "{fired:?}");
     }
 }
+
+/// Many central entries over one local header and its data (the
+/// overlapping-entry zip bomb): normalizing would write the data once per
+/// entry, amplifying the input; it is refused, by the digest too.
+#[test]
+fn overlapping_zip_entries_are_refused_not_amplified() {
+    let data = vec![b'a'; 4096];
+    let one = zip_of(&[ZEntry {
+        name: "a.txt",
+        data: &data,
+        mode: 0o644,
+        year: 2020,
+        ut: false,
+    }]);
+    let eocd = one.len() - 22;
+    assert_eq!(&one[eocd..eocd + 4], b"PK\x05\x06");
+    let le32 = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let (cd_size, cd_off) = (
+        le32(&one, eocd + 12) as usize,
+        le32(&one, eocd + 16) as usize,
+    );
+    let record = &one[cd_off..cd_off + cd_size];
+    let copies = 50u16;
+    let mut bomb = one[..cd_off].to_vec();
+    for i in 0..copies {
+        let mut r = record.to_vec();
+        // Same length, another name: a.txt, b.txt, …
+        let n = 46;
+        r[n] = b'a' + (i % 26) as u8;
+        r[n + 1] = b'0' + (i / 26) as u8;
+        bomb.extend_from_slice(&r);
+    }
+    let mut end = one[eocd..].to_vec();
+    end[8..10].copy_from_slice(&copies.to_le_bytes());
+    end[10..12].copy_from_slice(&copies.to_le_bytes());
+    end[12..16]
+        .copy_from_slice(&(u32::try_from(cd_size).unwrap() * u32::from(copies)).to_le_bytes());
+    bomb.extend_from_slice(&end);
+    let (n, d) = try_both(&bomb);
+    let err = n
+        .expect_err("normalizing an overlapping-entry zip")
+        .to_string();
+    assert!(err.contains("overlap"), "{err}");
+    assert!(d.is_err(), "the digest of an overlapping-entry zip");
+    // The well-formed archive it was made from is fine.
+    let (n, d) = try_both(&one);
+    assert!(n.is_ok() && d.is_ok());
+}

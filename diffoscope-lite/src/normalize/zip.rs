@@ -61,6 +61,8 @@ struct Member {
     local_fixed: [u8; 30],
     local_name: Vec<u8>,
     local_extra: Vec<u8>,
+    /// Where its stored bytes (header, data, descriptor) end in the input.
+    end: u64,
     /// Compressed data and data descriptor, as stored.
     body: Blob,
     /// Compressed data alone.
@@ -368,11 +370,13 @@ fn parse(blob: &Blob, name: &str, nx: &Nx<'_>) -> Result<Archive> {
             local_fixed,
             local_name: local_var[..ln as usize].to_vec(),
             local_extra: local_var[ln as usize..].to_vec(),
+            end: data_start + body_len,
             body,
             data,
         });
         pos += 46 + n + e + c;
     }
+    reject_overlaps(&members, cd_start, name, nx)?;
     let first = members.iter().map(|m| m.local_at).min().unwrap_or(cd_start);
     let prefix = blob
         .slice(0, first.min(cd_start))
@@ -384,6 +388,49 @@ fn parse(blob: &Blob, name: &str, nx: &Nx<'_>) -> Result<Archive> {
         comment,
         had_zip64_eocd,
     })
+}
+
+/// Refuses members whose stored bytes (local header, data, descriptor)
+/// overlap another's or the central directory: the overlapping-entry zip
+/// bomb (many central entries over one compressed stream, which a rewrite
+/// would write out once per entry) and archives whose members can be read
+/// two ways. A canonical form of either would be a lie.
+fn reject_overlaps(members: &[Member], cd_start: u64, name: &str, nx: &Nx<'_>) -> Result<()> {
+    let mut spans: Vec<(u64, u64, &[u8])> = members
+        .iter()
+        .map(|m| (m.local_at, m.end, m.name.as_slice()))
+        .collect();
+    spans.sort_unstable();
+    for pair in spans.windows(2) {
+        let ((a_start, a_end, a), (b_start, _, b)) = (pair[0], pair[1]);
+        if b_start < a_end {
+            return Err(nx.malformed(
+                Kind::Zip,
+                name,
+                format!(
+                    "entries {:?} and {:?} overlap (bytes {a_start}..{a_end} and from {b_start}): \
+                     an overlapping-entry archive (a zip bomb, or one that reads two ways) has no \
+                     canonical form",
+                    String::from_utf8_lossy(a),
+                    String::from_utf8_lossy(b)
+                ),
+            ));
+        }
+    }
+    if let Some((_, end, last)) = spans.last() {
+        if *end > cd_start {
+            return Err(nx.malformed(
+                Kind::Zip,
+                name,
+                format!(
+                    "entry {:?} overlaps the central directory (its data ends at {end}, the \
+                     directory starts at {cd_start})",
+                    String::from_utf8_lossy(last)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The canonical fields of one member.
