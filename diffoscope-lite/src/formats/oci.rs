@@ -7,7 +7,10 @@
 //! entry named by its *role* — `manifest 1 (linux/amd64)/config.json`,
 //! `manifest 1 (linux/amd64)/layer 2 of 3` — so the two sides pair up and
 //! the differ recurses into the layers (gzip → tar) and diffs the JSON.
-//! Digests and sizes of referenced blobs are shown as comments. Blob
+//! Digests and sizes of referenced blobs show in the manifest and index
+//! JSON, which are compared like any entry; the container's comments are
+//! kept for anomalies, which are reported even when both sides share them,
+//! so two copies of one layout compare equal. Blob
 //! digests are validated before they are turned into paths: an index
 //! cannot make repro read outside `blobs/`.
 
@@ -172,7 +175,6 @@ impl Reader<'_> {
             }
             let path = self.blob(desc, &label)?;
             let media = desc["mediaType"].as_str().unwrap_or_default();
-            self.describe(&label, desc);
             if media.ends_with("image.index.v1+json") || media.ends_with("manifest.list.v2+json") {
                 let file = format!("{label}/index.json");
                 self.file(&file, path.clone())?;
@@ -187,27 +189,15 @@ impl Reader<'_> {
             if config.is_object() {
                 let file = format!("{label}/config.json");
                 let p = self.blob(config, &file)?;
-                self.describe(&file, config);
                 self.file(&file, p)?;
             }
             let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
             for (j, layer) in layers.iter().enumerate() {
                 let file = format!("{label}/layer {} of {}", j + 1, layers.len());
                 let p = self.blob(layer, &file)?;
-                self.describe(&file, layer);
                 self.file(&file, p)?;
             }
         }
         Ok(())
-    }
-
-    /// A comment naming the blob behind a role, so digests stay visible.
-    fn describe(&mut self, label: &str, desc: &Value) {
-        self.comments.push(format!(
-            "{label}: {} {} ({} bytes)",
-            desc["mediaType"].as_str().unwrap_or("?"),
-            desc["digest"].as_str().unwrap_or("?"),
-            desc["size"].as_u64().unwrap_or(0)
-        ));
     }
 }
