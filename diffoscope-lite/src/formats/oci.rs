@@ -24,7 +24,8 @@
 //! lies about its blobs would be worse than none. Damage that stops the
 //! walk (no index, a missing blob, a JSON document that does not parse, an
 //! index that lists itself, nesting past `--max-depth`, more blobs than
-//! `--max-entries`) is an error on every side, with the same message.
+//! `--max-entries`, a JSON document larger than `--max-json`) is an error
+//! on every side, with the same message.
 //!
 //! Blobs are named by digest, so two builds of one image share almost no
 //! blob names; compared as a plain directory they would look like "every
@@ -50,10 +51,6 @@ use crate::{Error, Result};
 /// OCI image layouts (recognised from the filesystem: a directory with an
 /// `oci-layout` file).
 pub struct OciLayout;
-
-/// Largest JSON document (index, manifest, config) read into memory, on
-/// every side.
-pub(crate) const MAX_JSON: u64 = 64 << 20;
 
 /// True when `dir` looks like an OCI image layout: its `oci-layout` and
 /// `index.json` are regular files (links are not followed to decide).
@@ -372,19 +369,9 @@ impl Walker<'_> {
         }
     }
 
-    /// Parses a JSON document, within [`MAX_JSON`].
+    /// Parses a JSON document, within `--max-json`.
     fn doc(&self, blob: Blob, label: &str) -> Result<Doc> {
-        if blob.len() > MAX_JSON {
-            return Err(malformed(
-                &self.entry(label),
-                format!(
-                    "a JSON document of {} bytes; OCI index, manifest and config documents \
-                     are read up to {} MiB",
-                    blob.len(),
-                    MAX_JSON >> 20
-                ),
-            ));
-        }
+        self.budget.check_json(blob.len(), &self.entry(label))?;
         let bytes = blob
             .read_vec(0, blob.len())
             .map_err(|e| self.budget.io_error(e, &self.entry(label), "reading"))?;

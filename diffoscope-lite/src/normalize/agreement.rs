@@ -938,3 +938,35 @@ fn oci_blobs_that_lie_are_differences() {
         }
     }
 }
+
+#[test]
+fn oci_json_limit_is_one_limit_on_every_side() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("image");
+    oci_image(&dir);
+    // Smaller than index.json (186 bytes).
+    let limits = Limits {
+        max_json: 100,
+        ..Limits::default()
+    };
+    let compared = crate::compare(
+        &dir,
+        &dir,
+        &crate::Options {
+            limits: limits.clone(),
+            ..crate::Options::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(compared.contains("raise it with --max-json"), "{compared}");
+    assert!(compared.contains("index.json"), "{compared}");
+    let opts = Options {
+        source_date_epoch: Some(EPOCH),
+        limits,
+    };
+    let digest = normalized_digest(&dir, &opts).unwrap_err().to_string();
+    let normalized = normalize_file(&dir, &dir, &opts).unwrap_err().to_string();
+    assert_eq!(digest, compared);
+    assert_eq!(normalized, compared);
+}
