@@ -11,12 +11,14 @@
 //!
 //! This module never creates, changes or removes a file.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::os::unix::ffi::OsStringExt as _;
+use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{openat, readlinkat, Mode, OFlags, CWD};
+use rustix::fs::{openat, readlinkat, statat, AtFlags, FileType, Mode, OFlags, CWD};
 
 /// A directory opened once; files beneath it are opened through its handle.
 pub(crate) struct Root {
@@ -60,18 +62,30 @@ impl Root {
         &self.path
     }
 
-    /// Opens `rel` (components separated by `/`; no empty, `.` or `..`
-    /// component) beneath the root without following any link.
-    pub(crate) fn open_file(&self, rel: &str) -> io::Result<Found> {
-        let parts: Vec<&str> = rel.split('/').collect();
-        if parts
-            .iter()
-            .any(|p| p.is_empty() || *p == "." || *p == "..")
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{rel:?} is not a plain relative path"),
-            ));
+    /// The root directory itself, for listing.
+    pub(crate) fn top(&self) -> io::Result<Dir> {
+        Ok(Dir(openat(
+            &self.dir,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?))
+    }
+
+    /// Opens `rel` (plain components only: no `.`, `..` or root) beneath
+    /// the root without following any link.
+    pub(crate) fn open_file(&self, rel: &Path) -> io::Result<Found> {
+        let mut parts = Vec::new();
+        for c in rel.components() {
+            match c {
+                Component::Normal(p) => parts.push(p),
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("{} is not a plain relative path", rel.display()),
+                    ))
+                }
+            }
         }
         let mut dir: Option<OwnedFd> = None;
         for (i, part) in parts.iter().enumerate() {
@@ -88,8 +102,9 @@ impl Root {
                 Err(e) => {
                     // ELOOP (or ENOTDIR for a directory component): is it a link?
                     if let Ok(target) = readlinkat(parent, *part, Vec::new()) {
+                        let at: PathBuf = parts[..=i].iter().collect();
                         return Ok(Found::Link {
-                            at: parts[..=i].join("/"),
+                            at: at.display().to_string(),
                             target: target.to_string_lossy().into_owned(),
                         });
                     }
@@ -108,6 +123,62 @@ impl Root {
             dir = Some(fd);
         }
         Err(io::Error::new(io::ErrorKind::InvalidInput, "empty path"))
+    }
+}
+
+/// A directory beneath a [`Root`], open for listing.
+pub(crate) struct Dir(OwnedFd);
+
+/// One entry of a [`Dir`], as `lstat` sees it.
+pub(crate) struct Item {
+    /// Its name.
+    pub(crate) name: OsString,
+    /// Its type (a link is a link).
+    pub(crate) kind: FileType,
+    /// Permission bits.
+    pub(crate) mode: u32,
+    /// Size in bytes.
+    pub(crate) size: u64,
+    /// Device number, for devices.
+    pub(crate) rdev: u64,
+}
+
+impl Dir {
+    /// The entries (without `.` and `..`), in no particular order.
+    pub(crate) fn items(&self) -> io::Result<Vec<Item>> {
+        let mut out = Vec::new();
+        for e in rustix::fs::Dir::read_from(&self.0)? {
+            let name = e?.file_name().to_bytes().to_vec();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let st = statat(&self.0, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW)?;
+            out.push(Item {
+                name: OsString::from_vec(name),
+                kind: FileType::from_raw_mode(st.st_mode),
+                mode: st.st_mode & 0o7777,
+                size: u64::try_from(st.st_size).unwrap_or(0),
+                rdev: st.st_rdev,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The subdirectory `name`, not followed if it is a link.
+    pub(crate) fn subdir(&self, name: &OsString) -> io::Result<Dir> {
+        Ok(Dir(openat(
+            &self.0,
+            name.as_os_str(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?))
+    }
+
+    /// The target of the link `name`, as stored.
+    pub(crate) fn link_target(&self, name: &OsString) -> io::Result<String> {
+        Ok(readlinkat(&self.0, name.as_os_str(), Vec::new())?
+            .to_string_lossy()
+            .into_owned())
     }
 }
 
@@ -141,22 +212,25 @@ mod tests {
         std::os::unix::fs::symlink(&host, root.join("d/out")).unwrap();
         std::os::unix::fs::symlink(tmp.path(), root.join("up")).unwrap();
         let r = Root::open(&root).unwrap();
-        assert!(matches!(r.open_file("d/f").unwrap(), Found::File(_)));
-        match r.open_file("d/out").unwrap() {
+        assert!(matches!(
+            r.open_file(Path::new("d/f")).unwrap(),
+            Found::File(_)
+        ));
+        match r.open_file(Path::new("d/out")).unwrap() {
             Found::Link { at, target } => {
                 assert_eq!((at.as_str(), target), ("d/out", host.display().to_string()))
             }
             _ => panic!("d/out was followed"),
         }
-        match r.open_file("up/host").unwrap() {
+        match r.open_file(Path::new("up/host")).unwrap() {
             Found::Link { at, .. } => assert_eq!(at, "up"),
             _ => panic!("up/ was followed"),
         }
         assert!(matches!(
-            r.open_file("d").unwrap(),
+            r.open_file(Path::new("d")).unwrap(),
             Found::Other("a directory")
         ));
-        assert!(r.open_file("../host").is_err());
-        assert!(r.open_file("d/missing").is_err());
+        assert!(r.open_file(Path::new("../host")).is_err());
+        assert!(r.open_file(Path::new("d/missing")).is_err());
     }
 }

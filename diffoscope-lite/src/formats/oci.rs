@@ -353,7 +353,7 @@ impl Walker<'_> {
             path: self.root.path().join(rel),
             source,
         };
-        match self.root.open_file(rel).map_err(read_error)? {
+        match self.root.open_file(Path::new(rel)).map_err(read_error)? {
             Found::File(f) => Ok(Member::File(Blob::of_file(f).map_err(read_error)?)),
             Found::Link { at, target } => {
                 self.problem(
