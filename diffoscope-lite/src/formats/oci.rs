@@ -76,7 +76,7 @@ impl Format for OciLayout {
         let image = read(root, name, cx.budget, 1)?;
         let mut entries = Vec::new();
         entries.push(entry("oci-layout", &image.oci_layout));
-        entries.push(entry("index.json", &Member::file(image.index.blob.clone())));
+        entries.push(entry("index.json", &Member::File(image.index.blob.clone())));
         flatten(&image.manifests, &mut entries);
         for (i, e) in entries.iter_mut().enumerate() {
             e.meta.order = i;
@@ -100,7 +100,7 @@ fn flatten(nodes: &[Node], out: &mut Vec<Entry>) {
             Body::Index { doc, manifests } => {
                 out.push(entry(
                     &format!("{}/index.json", n.label),
-                    &Member::file(doc.blob.clone()),
+                    &Member::File(doc.blob.clone()),
                 ));
                 flatten(manifests, out);
             }
@@ -111,7 +111,7 @@ fn flatten(nodes: &[Node], out: &mut Vec<Entry>) {
             } => {
                 out.push(entry(
                     &format!("{}/manifest.json", n.label),
-                    &Member::file(doc.blob.clone()),
+                    &Member::File(doc.blob.clone()),
                 ));
                 out.push(entry(&config.label, &config.member));
                 for l in layers {
@@ -208,12 +208,6 @@ pub(crate) enum Member {
     File(Blob),
     /// A symbolic link, with its target.
     Link(String),
-}
-
-impl Member {
-    fn file(b: Blob) -> Member {
-        Member::File(b)
-    }
 }
 
 /// A JSON document: its bytes and what they parse to.
@@ -572,7 +566,7 @@ impl Walker<'_> {
                     Some(Kind::Gzip)
                 } else if media.ends_with("zstd") {
                     Some(Kind::Zstd)
-                } else if media.ends_with(".tar") || media.ends_with("diff.tar") {
+                } else if media.ends_with(".tar") {
                     Some(Kind::Tar)
                 } else {
                     None
