@@ -67,6 +67,16 @@ impl Blob {
         })
     }
 
+    /// A whole file already open (a regular file: the caller checked).
+    pub(crate) fn of_file(file: File) -> io::Result<Blob> {
+        let len = file.metadata()?.len();
+        Ok(Blob::File {
+            file: Arc::new(file),
+            start: 0,
+            len,
+        })
+    }
+
     pub(crate) fn mem(bytes: Vec<u8>) -> Blob {
         let len = bytes.len();
         Blob::Mem {

@@ -150,14 +150,17 @@ impl Differ<'_> {
         match (pa?, pb?) {
             (Parsed::Container(xa), Parsed::Container(xb)) => {
                 let mut d = self.compare_containers(&xa, &xb, na, nb, depth)?;
-                // Directories are equal when their entries are. Another
+                // Directories are equal when their entries are, and so
+                // are image layouts (blobs no index reaches are not part
+                // of the image, and a layout has no bytes of its own to
+                // compare). Another
                 // container with equal entries either has other bytes
                 // (headers, padding) or is itself equal: the decompressed
                 // stream of a compressor, which is compared unchecked
                 // (checking first would decompress both sides twice
                 // whenever they differ, which is nearly always), is equal
                 // when only the compression around it changed.
-                if d.is_empty() && kind != Kind::Directory {
+                if d.is_empty() && !matches!(kind, Kind::Directory | Kind::OciLayout) {
                     if ca.same_bytes(&self.a, na, cb, &self.b, nb)? {
                         return Ok(d);
                     }

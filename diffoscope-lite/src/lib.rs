@@ -78,6 +78,7 @@
 //! This crate never prints and never exits; every failure is a typed
 //! [`Error`] that names the file or nested entry.
 
+mod beneath;
 mod blob;
 mod compare;
 mod difference;

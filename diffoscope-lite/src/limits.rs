@@ -35,6 +35,9 @@ pub struct Limits {
     /// (`--max-ratio`), checked once a stream has produced
     /// [`RATIO_GRACE_BYTES`].
     pub max_ratio: u64,
+    /// Largest JSON document of an image (OCI index, manifest, config)
+    /// read into memory (`--max-json`).
+    pub max_json: u64,
 }
 
 impl Default for Limits {
@@ -44,6 +47,7 @@ impl Default for Limits {
             max_entries: 1_000_000,
             max_decompressed: 16 << 30,
             max_ratio: 200,
+            max_json: 64 << 20,
         }
     }
 }
@@ -120,6 +124,20 @@ impl Budget {
                 u64::from(self.limits.max_depth),
                 entry,
                 "--max-depth",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fails when a JSON document of `len` bytes is larger than `--max-json`.
+    pub(crate) fn check_json(&self, len: u64, entry: &str) -> Result<()> {
+        if len > self.limits.max_json {
+            return Err(self.trip(
+                "JSON document size",
+                len,
+                self.limits.max_json,
+                entry,
+                "--max-json",
             ));
         }
         Ok(())

@@ -15,12 +15,13 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::beneath::{Found, Root};
 use crate::blob::Blob;
 use crate::formats::{self, Kind};
 use crate::hash::Digest;
@@ -329,6 +330,12 @@ pub(crate) enum Source {
     Empty,
     /// A whole file on disk, opened on demand.
     Path(PathBuf),
+    /// A file inside a directory artifact, opened on demand beneath the
+    /// directory without following links.
+    Beneath {
+        root: Arc<Root>,
+        rel: PathBuf,
+    },
     /// A byte range of an open file (an ar member, a spool file).
     Range {
         file: Arc<File>,
@@ -363,6 +370,12 @@ impl fmt::Debug for Content {
         match &self.0 {
             Source::Empty => f.write_str("Content::Empty"),
             Source::Path(p) => write!(f, "Content::Path({})", p.display()),
+            Source::Beneath { root, rel } => write!(
+                f,
+                "Content::Beneath({}, {})",
+                root.path().display(),
+                rel.display()
+            ),
             Source::Range { offset, len, .. } => write!(f, "Content::Range({offset}+{len})"),
             Source::Memory(m) => write!(f, "Content::Memory({} bytes)", m.len()),
             Source::Zip { index, .. } => write!(f, "Content::Zip(#{index})"),
@@ -405,6 +418,11 @@ impl Content {
     /// A whole file on disk.
     pub fn path(path: PathBuf) -> Self {
         Content(Source::Path(path))
+    }
+
+    /// The file `rel` beneath the directory `root`.
+    pub(crate) fn beneath(root: Arc<Root>, rel: PathBuf) -> Self {
+        Content(Source::Beneath { root, rel })
     }
 
     pub(crate) fn memory(bytes: Vec<u8>) -> Self {
@@ -478,6 +496,7 @@ impl Content {
                 })?;
                 f(&mut file)
             }
+            Source::Beneath { root, rel } => f(&mut open_beneath(root, rel)?),
             Source::Range { file, offset, len } => {
                 f(&mut PositionedFile::new(file.clone(), *offset, *len))
             }
@@ -667,6 +686,17 @@ impl Content {
                     .len();
                 Ok((Arc::new(file), 0, len))
             }
+            Source::Beneath { root, rel } => {
+                let file = open_beneath(root, rel)?;
+                let len = file
+                    .metadata()
+                    .map_err(|source| Error::Read {
+                        path: root.path().join(rel),
+                        source,
+                    })?
+                    .len();
+                Ok((Arc::new(file), 0, len))
+            }
             Source::Range { file, offset, len } => Ok((file.clone(), *offset, *len)),
             _ => {
                 let (spooled, _) = self.spool(cx, entry)?;
@@ -693,6 +723,27 @@ impl Content {
     /// hashing it on the way.
     pub(crate) fn spool(&self, cx: &Cx<'_>, entry: &str) -> Result<(Content, Digest)> {
         self.with_reader(cx, entry, |r| spool_reader(r, cx, entry))
+    }
+}
+
+/// Opens a file of a directory artifact; a file that became a link or
+/// something else since the directory was listed is an error, never
+/// followed.
+fn open_beneath(root: &Root, rel: &Path) -> Result<File> {
+    let err = |source| Error::Read {
+        path: root.path().join(rel),
+        source,
+    };
+    match root.open_file(rel).map_err(err)? {
+        Found::File(f) => Ok(f),
+        Found::Link { at, target } => Err(err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{at} is now a symbolic link to {target:?}; links are not followed"),
+        ))),
+        Found::Other(what) => Err(err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("is now {what}, not a regular file"),
+        ))),
     }
 }
 

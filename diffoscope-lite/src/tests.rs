@@ -1990,3 +1990,14 @@ fn a_forged_huge_pax_record_is_an_error_not_an_allocation() {
         "{err}"
     );
 }
+
+#[test]
+fn copies_of_one_oci_layout_are_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let layer = tar_of(&[tar_member("etc/motd", b"hello\n")]);
+    oci_layout(&a, r#"{"architecture":"amd64"}"#, &layer);
+    oci_layout(&b, r#"{"architecture":"amd64"}"#, &layer);
+    let d = compare(&a, &b, &Options::default()).unwrap();
+    assert!(d.is_none(), "{d:#?}");
+}

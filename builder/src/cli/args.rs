@@ -249,6 +249,10 @@ pub struct LimitArgs {
     /// Highest compression ratio of any stream.
     #[arg(long, value_name = "N", default_value_t = diffoscope_lite::Limits::default().max_ratio)]
     pub max_ratio: u64,
+
+    /// Largest JSON document of an image (OCI index, manifest, config) read.
+    #[arg(long, value_name = "BYTES", default_value_t = diffoscope_lite::Limits::default().max_json)]
+    pub max_json: u64,
 }
 
 impl LimitArgs {
@@ -259,6 +263,7 @@ impl LimitArgs {
             max_entries: self.max_entries,
             max_decompressed: self.max_decompressed,
             max_ratio: self.max_ratio,
+            max_json: self.max_json,
         }
     }
 }

@@ -49,6 +49,9 @@ struct Args {
     /// Highest compression ratio of any stream.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_ratio)]
     max_ratio: u64,
+    /// Largest JSON document of an image (OCI index, manifest, config) read.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_json)]
+    max_json: u64,
     /// A directory either build ran in, so embedded paths under it are
     /// named as build paths (repeatable).
     #[arg(long, value_name = "DIR")]
@@ -75,6 +78,7 @@ impl Args {
                 max_entries: self.max_entries,
                 max_decompressed: self.max_decompressed,
                 max_ratio: self.max_ratio,
+                max_json: self.max_json,
             },
             max_diff_lines: self.max_diff_lines,
             ..Options::default()

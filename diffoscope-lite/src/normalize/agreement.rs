@@ -654,3 +654,319 @@ fn tar_oddities_are_reported_by_the_differ() {
          (readers disagree on which applies)"
     );
 }
+
+// ---------------------------------------------------------------- oci
+
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// Writes a blob into the layout `dir`; its descriptor.
+fn oci_put(dir: &Path, media: &str, bytes: &[u8]) -> serde_json::Value {
+    let hex = hex::encode(Sha256::digest(bytes));
+    std::fs::write(dir.join("blobs/sha256").join(&hex), bytes).unwrap();
+    serde_json::json!({"mediaType": media, "digest": format!("sha256:{hex}"), "size": bytes.len()})
+}
+
+fn oci_path(dir: &Path, desc: &serde_json::Value) -> std::path::PathBuf {
+    dir.join("blobs/sha256")
+        .join(&desc["digest"].as_str().unwrap()[7..])
+}
+
+fn oci_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn oci_index(dir: &Path, manifests: &[serde_json::Value]) {
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": manifests});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+/// A gzipped one-member tar layer.
+fn oci_layer(text: &[u8]) -> Vec<u8> {
+    let mut tar = Vec::new();
+    tar_put(&mut tar, b"etc/motd", b'0', text, b"");
+    tar.resize(tar.len() + 1024, 0);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).unwrap();
+    gz.finish().unwrap()
+}
+
+/// An honest layout with one manifest, one config and one gzipped layer;
+/// the manifest's descriptor.
+fn oci_image(dir: &Path) -> serde_json::Value {
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let layer = oci_put(
+        dir,
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        &oci_layer(b"hello\n"),
+    );
+    let config = oci_put(
+        dir,
+        "application/vnd.oci.image.config.v1+json",
+        br#"{"architecture":"amd64","os":"linux","created":"1999-01-01T00:00:00Z"}"#,
+    );
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer],
+    });
+    let manifest = oci_put(dir, OCI_MANIFEST, &serde_json::to_vec(&manifest).unwrap());
+    oci_index(dir, std::slice::from_ref(&manifest));
+    manifest
+}
+
+/// Rewrites the manifest of [`oci_image`] (honestly: the index gets its new
+/// digest and size).
+fn oci_edit_manifest(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let index = oci_json(&dir.join("index.json"));
+    let mut m = oci_json(&oci_path(dir, &index["manifests"][0]));
+    edit(&mut m);
+    let desc = oci_put(dir, OCI_MANIFEST, &serde_json::to_vec(&m).unwrap());
+    oci_index(dir, &[desc]);
+}
+
+fn oci_layer_path(dir: &Path) -> std::path::PathBuf {
+    let index = oci_json(&dir.join("index.json"));
+    let m = oci_json(&oci_path(dir, &index["manifests"][0]));
+    oci_path(dir, &m["layers"][0])
+}
+
+/// Crafted layouts, built under `tmp`: (name, layout, what every side must
+/// say: `None` for an honest image, else a piece of the problem or error).
+fn oci_inputs(tmp: &Path) -> Vec<(&'static str, std::path::PathBuf, Option<&'static str>)> {
+    let host = tmp.join("host-secret");
+    std::fs::write(&host, "HOST SECRET\n").unwrap();
+    let mut out = Vec::new();
+    let mut case = |name: &'static str, expect: Option<&'static str>, f: &dyn Fn(&Path)| {
+        let dir = tmp.join(name);
+        oci_image(&dir);
+        f(&dir);
+        out.push((name, dir, expect));
+    };
+    case("honest", None, &|_| {});
+    case(
+        "layer is a link to a host file",
+        Some("is a symbolic link"),
+        &|d| {
+            let p = oci_layer_path(d);
+            std::fs::remove_file(&p).unwrap();
+            std::os::unix::fs::symlink(&host, &p).unwrap();
+        },
+    );
+    case(
+        "blobs is a link out of the layout",
+        Some("blobs is a symbolic link"),
+        &|d| {
+            let away = d.with_extension("away");
+            std::fs::rename(d.join("blobs"), &away).unwrap();
+            std::os::unix::fs::symlink(&away, d.join("blobs")).unwrap();
+        },
+    );
+    case(
+        "layer content does not match its digest",
+        Some("its content has the digest"),
+        &|d| {
+            let p = oci_layer_path(d);
+            let mut bytes = std::fs::read(&p).unwrap();
+            let n = bytes.len();
+            bytes[n - 5] ^= 1; // the gzip CRC: same size, other digest
+            std::fs::write(&p, bytes).unwrap();
+        },
+    );
+    case(
+        "layer size is 2^63-1",
+        Some("the descriptor says 9223372036854775807 bytes"),
+        &|d| oci_edit_manifest(d, |m| m["layers"][0]["size"] = i64::MAX.into()),
+    );
+    case(
+        "layer media type is not its content",
+        Some("promises zstd, the blob is gzip"),
+        &|d| {
+            oci_edit_manifest(d, |m| {
+                m["layers"][0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar+zstd".into()
+            })
+        },
+    );
+    case(
+        "manifest calls itself an index",
+        Some("the document says"),
+        &|d| oci_edit_manifest(d, |m| m["mediaType"] = OCI_INDEX.into()),
+    );
+    case("index lists itself", Some("lists itself"), &|d| {
+        // A blob cannot hold its own digest, so this one lies about it.
+        let hex = hex::encode(Sha256::digest(b"self"));
+        let body = |size: usize| {
+            serde_json::to_vec(&serde_json::json!({
+                "schemaVersion": 2, "mediaType": OCI_INDEX,
+                "manifests": [{"mediaType": OCI_INDEX, "digest": format!("sha256:{hex}"), "size": size}],
+            }))
+            .unwrap()
+        };
+        let bytes = body(body(0).len());
+        std::fs::write(d.join("blobs/sha256").join(&hex), &bytes).unwrap();
+        let desc = serde_json::json!({"mediaType": OCI_INDEX, "digest": format!("sha256:{hex}"), "size": bytes.len()});
+        oci_index(d, &[desc]);
+    });
+    case("indexes nested too deep", Some("--max-depth"), &|d| {
+        let mut desc = oci_json(&d.join("index.json"))["manifests"][0].clone();
+        for _ in 0..10 {
+            let index = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [desc]});
+            desc = oci_put(d, OCI_INDEX, &serde_json::to_vec(&index).unwrap());
+        }
+        oci_index(d, &[desc]);
+    });
+    out
+}
+
+/// The differ's reader, the normalized digest and normalizing into a new
+/// directory, on one layout.
+type OciSides = (
+    std::result::Result<Container, String>,
+    std::result::Result<NormalizedDigest, String>,
+    std::result::Result<Report, String>,
+);
+
+fn oci_sides(dir: &Path) -> OciSides {
+    let name = dir.display().to_string();
+    let sides = crate::limits::Sides::new();
+    let cx = sides.cx(0);
+    let read = match formats::format_of(Kind::OciLayout).read(
+        &Content::path(dir.to_owned()),
+        &name,
+        &cx,
+    ) {
+        Ok(Parsed::Container(c)) => Ok(c),
+        Ok(other) => panic!("{name}: not a container: {other:?}"),
+        Err(e) => Err(e.to_string()),
+    };
+    let opts = Options {
+        source_date_epoch: Some(EPOCH),
+        limits: Limits::default(),
+    };
+    let digest = normalized_digest(dir, &opts).map_err(|e| e.to_string());
+    let out = dir.with_extension("normalized");
+    let normalized = normalize_file(dir, &out, &opts).map_err(|e| e.to_string());
+    if normalized.is_err() {
+        assert!(!out.exists(), "{name}: a refused image was still copied");
+    }
+    (read, digest, normalized)
+}
+
+#[test]
+fn oci_layouts_are_read_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, dir, expect) in oci_inputs(tmp.path()) {
+        let (read, digest, normalized) = oci_sides(&dir);
+        match (read, expect) {
+            (Err(e), Some(want)) => {
+                assert!(e.contains(want), "{name}: {e}");
+                assert_eq!(digest.map(drop), Err(e.clone()), "{name}: digest");
+                assert_eq!(normalized.map(drop), Err(e), "{name}: normalize");
+            }
+            (Ok(c), Some(want)) => {
+                // The differ reports the problem and reads on; the others
+                // refuse the image, naming the same blob and problem.
+                assert!(
+                    c.comments.iter().any(|p| p.contains(want)),
+                    "{name}: not reported: {:?}",
+                    c.comments
+                );
+                let first = c.comments[0].split_once(": ").unwrap();
+                for (side, got) in [
+                    ("digest", digest.map(drop)),
+                    ("normalize", normalized.map(drop)),
+                ] {
+                    let e = got.expect_err(&format!("{name}: {side} accepted a lying image"));
+                    assert!(
+                        e.contains(first.0) && e.contains(first.1),
+                        "{name}: {side}: {e}"
+                    );
+                }
+            }
+            (Ok(c), None) => {
+                assert!(c.comments.is_empty(), "{name}: {:?}", c.comments);
+                digest.unwrap_or_else(|e| panic!("{name}: digest: {e}"));
+                normalized.unwrap_or_else(|e| panic!("{name}: normalize: {e}"));
+            }
+            (Err(e), None) => panic!("{name}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn oci_links_are_never_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = oci_inputs(tmp.path());
+    let honest = &inputs[0].1;
+    for (name, dir, _) in inputs.iter().filter(|i| i.0.contains("link")) {
+        let (read, _, _) = oci_sides(dir);
+        let c = read.unwrap();
+        let links: Vec<&str> = c
+            .entries
+            .iter()
+            .filter(|e| matches!(e.kind, EntryKind::Symlink { .. }))
+            .map(|e| e.path.as_str())
+            .collect();
+        assert_eq!(links.len(), 1, "{name}: {:?}", c.entries);
+        for (a, b) in [(honest, dir), (dir, dir)] {
+            let d = crate::compare(a, b, &crate::Options::default())
+                .unwrap()
+                .expect("a link where a blob should be is a difference");
+            let shown = format!("{d:?}");
+            assert!(!shown.contains("HOST SECRET"), "{name}: {shown}");
+            assert!(shown.contains("symbolic link"), "{name}: {shown}");
+        }
+    }
+}
+
+#[test]
+fn oci_blobs_that_lie_are_differences() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = oci_inputs(tmp.path());
+    let honest = &inputs[0].1;
+    for (name, dir, expect) in &inputs {
+        let Some(want) = expect else { continue };
+        if name.contains("lists itself") || name.contains("deep") {
+            continue;
+        }
+        // Against the honest image, and against a copy of itself: a lying
+        // image is never reported identical.
+        for other in [honest, dir] {
+            let d = crate::compare(other, dir, &crate::Options::default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .unwrap_or_else(|| panic!("{name}: reported identical"));
+            assert!(format!("{d:?}").contains(want), "{name}: {d:#?}");
+        }
+    }
+}
+
+#[test]
+fn oci_json_limit_is_one_limit_on_every_side() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("image");
+    oci_image(&dir);
+    // Smaller than index.json (186 bytes).
+    let limits = Limits {
+        max_json: 100,
+        ..Limits::default()
+    };
+    let compared = crate::compare(
+        &dir,
+        &dir,
+        &crate::Options {
+            limits: limits.clone(),
+            ..crate::Options::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(compared.contains("raise it with --max-json"), "{compared}");
+    assert!(compared.contains("index.json"), "{compared}");
+    let opts = Options {
+        source_date_epoch: Some(EPOCH),
+        limits,
+    };
+    let digest = normalized_digest(&dir, &opts).unwrap_err().to_string();
+    let normalized = normalize_file(&dir, &dir, &opts).unwrap_err().to_string();
+    assert_eq!(digest, compared);
+    assert_eq!(normalized, compared);
+}

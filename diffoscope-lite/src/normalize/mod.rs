@@ -300,7 +300,7 @@ impl NormalizedDigest {
 /// An OCI image layout (a directory) is normalized in place, or copied to
 /// `output` first; see the README.
 pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Report> {
-    if oci::is_layout(input) {
+    if formats::oci::is_layout(input) {
         let fired = with_nx(opts, |nx| oci::normalize_dir(input, output, nx))?;
         return Ok(Report {
             format: Some(Format::Oci),
@@ -369,7 +369,7 @@ pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Rep
 /// Computes the `repro-normalized-v1` digest of a file, and which rules
 /// normalizing it would fire, without writing anything.
 pub fn normalized_digest(path: &Path, opts: &Options) -> Result<NormalizedDigest> {
-    if oci::is_layout(path) {
+    if formats::oci::is_layout(path) {
         let d = with_nx(opts, |nx| oci::digest_dir(path, nx))?;
         return Ok(NormalizedDigest {
             sha256: d.sha256,
@@ -398,7 +398,7 @@ pub fn normalized_digest(path: &Path, opts: &Options) -> Result<NormalizedDigest
 /// Whether `path` is an OCI image layout directory, which
 /// [`normalize_file`] accepts in place of a file.
 pub fn is_oci_layout(path: &Path) -> bool {
-    oci::is_layout(path)
+    formats::oci::is_layout(path)
 }
 
 /// A file opened for normalizing or digesting, with its format detected.

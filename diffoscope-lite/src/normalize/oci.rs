@@ -1,5 +1,8 @@
 //! Canonical OCI image layouts (a directory with `oci-layout`, `index.json`
-//! and `blobs/sha256/`): layers normalized like any tar (recompressed with
+//! and `blobs/sha256/`), read by the one OCI reader
+//! ([`crate::formats::oci::read`]), which has opened every blob beneath the
+//! layout and checked it against its descriptor; an image with a blob that
+//! does not match is refused. Layers normalized like any tar (recompressed with
 //! their own compressor when they change), `created` times in image configs,
 //! their history and `org.opencontainers.image.created` annotations clamped,
 //! and every digest and size recomputed up through config, manifest and
@@ -7,8 +10,10 @@
 //!
 //! Order of writes: new blobs first (each atomically), `index.json` last
 //! (atomically), stale blobs after that — an interruption leaves a valid
-//! image. Blob files are only ever named by a SHA-256 computed here or by a
-//! digest checked to be 64 hex digits, never by any other archive string.
+//! image. Blob files are only ever named by a digest computed here or one
+//! the reader checked against the blob's content, never by any other
+//! archive string. A copy into another directory holds `oci-layout`,
+//! `index.json` and the blobs the index reaches.
 //! Rewritten JSON is serialized compactly with sorted keys.
 
 use std::collections::{BTreeSet, HashMap};
@@ -20,18 +25,12 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use super::{fire, nested, normalize_nested, Blob, Fired, Nx, Rule};
+use crate::formats::oci::{self as reader, Body, Image, Layer, Member, Node};
 use crate::formats::Kind;
 use crate::timefmt;
 use crate::{Error, Result};
 
-/// Largest JSON document (index, manifest, config) read.
-const MAX_JSON: u64 = 64 << 20;
 const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
-
-/// Whether `dir` is an OCI image layout.
-pub(crate) fn is_layout(dir: &Path) -> bool {
-    dir.is_dir() && dir.join("oci-layout").is_file() && dir.join("index.json").is_file()
-}
 
 /// Seconds since the epoch of an RFC 3339 time (`2024-01-02T03:04:05.6Z`,
 /// `…+01:00`).
@@ -86,10 +85,8 @@ struct Layout<'a> {
     /// Old digest → new descriptor fields (digest, size), for blobs shared
     /// by several manifests.
     done: HashMap<String, (String, u64)>,
-}
-
-fn hex_of(digest: &str) -> Option<&str> {
-    digest.strip_prefix("sha256:").filter(|h| is_hex64(h))
+    /// Every blob the new index reaches, as `alg/hex`.
+    keep: BTreeSet<String>,
 }
 
 /// Whether a blob file name is a lowercase SHA-256 in hex.
@@ -100,35 +97,40 @@ fn is_hex64(name: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// `blobs/<alg>/<hex>` of a digest the reader checked.
+fn blob_rel(desc: &Value) -> String {
+    format!(
+        "blobs/{}",
+        desc["digest"]
+            .as_str()
+            .unwrap_or_default()
+            .replacen(':', "/", 1)
+    )
+}
+
+/// The bytes of a blob the reader opened; a link never gets here (the
+/// image was refused).
+fn file_of<'m>(m: &'m Member, what: &str, nx: &Nx<'_>) -> Result<&'m Blob> {
+    match m {
+        Member::File(b) => Ok(b),
+        Member::Link(t) => Err(nx.malformed(
+            Kind::OciLayout,
+            what,
+            format!("a symbolic link to {t:?}; links are not followed"),
+        )),
+    }
+}
+
 impl Layout<'_> {
     fn bad(&self, what: &str, detail: impl std::fmt::Display) -> Error {
         self.nx
-            .malformed(Kind::Directory, &nested(&self.name, what), detail)
+            .malformed(Kind::OciLayout, &nested(&self.name, what), detail)
     }
 
-    fn blob_path(&self, digest: &str) -> Result<PathBuf> {
-        let hex = hex_of(digest)
-            .ok_or_else(|| self.bad("index.json", format!("unsupported digest {digest:?}")))?;
-        Ok(self.dir.join("blobs/sha256").join(hex))
-    }
-
-    fn read_json(&self, path: &Path, what: &str) -> Result<Value> {
-        let f = fs::File::open(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut bytes = Vec::new();
-        f.take(MAX_JSON + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|source| Error::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        if bytes.len() as u64 > MAX_JSON {
-            return Err(self.bad(what, "JSON document larger than 64 MiB"));
+    fn reach(&mut self, digest: &str) {
+        if let Some((alg, hex)) = digest.split_once(':') {
+            self.keep.insert(format!("{alg}/{hex}"));
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|e| self.nx.malformed(Kind::Json, &nested(&self.name, what), e))
     }
 
     /// Writes a blob atomically under its SHA-256; returns (digest, size).
@@ -146,64 +148,66 @@ impl Layout<'_> {
         Ok((format!("sha256:{hex}"), blob.len()))
     }
 
-    fn write_json(&self, v: &Value) -> Result<(String, u64)> {
+    fn write_json(&mut self, v: &Value) -> Result<(String, u64)> {
         let bytes = serde_json::to_vec(v).map_err(|e| self.bad("JSON", e))?;
-        self.write_blob(&Blob::mem(bytes))
+        let (d, size) = self.write_blob(&Blob::mem(bytes))?;
+        self.reach(&d);
+        Ok((d, size))
     }
 
-    /// Processes one descriptor; returns its new (digest, size) if it changed.
-    fn descriptor(&mut self, desc: &mut Value, depth: u32) -> Result<bool> {
+    /// Processes one descriptor; whether it changed.
+    fn descriptor(&mut self, desc: &mut Value, node: &Node, depth: u32) -> Result<bool> {
         let mut changed = false;
-        if let Some(a) = desc.pointer_mut(&format!(
-            "/annotations/{}",
-            CREATED_ANNOTATION.replace('/', "~1")
-        )) {
+        if let Some(a) = desc.pointer_mut(&created_pointer()) {
             if clamp(a, self.nx.epoch) {
                 fire(&mut self.fired, &self.name, Rule::OciCreated);
                 changed = true;
             }
         }
         let digest = desc["digest"].as_str().unwrap_or_default().to_owned();
-        let media = desc["mediaType"].as_str().unwrap_or_default().to_owned();
         let new = if let Some(done) = self.done.get(&digest) {
             Some(done.clone())
         } else {
-            let new = match media.as_str() {
-                "application/vnd.oci.image.manifest.v1+json"
-                | "application/vnd.docker.distribution.manifest.v2+json" => {
-                    self.manifest(&digest, depth)?
+            let new = match &node.body {
+                Body::Manifest {
+                    doc,
+                    config,
+                    layers,
+                } => self.manifest(&doc.json, config, layers, depth)?,
+                Body::Index { doc, manifests } => {
+                    let mut index = doc.json.clone();
+                    if self.index(&mut index, manifests, depth + 1)? {
+                        Some(self.write_json(&index)?)
+                    } else {
+                        None
+                    }
                 }
-                "application/vnd.oci.image.index.v1+json"
-                | "application/vnd.docker.distribution.manifest.list.v2+json" => {
-                    let path = self.blob_path(&digest)?;
-                    let mut index = self.read_json(&path, &digest)?;
-                    self.index(&mut index, depth + 1)?
-                        .then(|| self.write_json(&index))
-                        .transpose()?
+                Body::Link(m) => {
+                    file_of(m, &nested(&self.name, &node.label), self.nx)?;
+                    None
                 }
-                _ => None,
             };
             if let Some(n) = &new {
                 self.done.insert(digest.clone(), n.clone());
             }
             new
         };
-        if let Some((d, size)) = new {
-            desc["digest"] = Value::String(d);
-            desc["size"] = Value::from(size);
-            changed = true;
+        match new {
+            Some((d, size)) => {
+                desc["digest"] = Value::String(d);
+                desc["size"] = Value::from(size);
+                changed = true;
+            }
+            None => self.reach(&digest),
         }
         Ok(changed)
     }
 
     /// Processes the descriptors of an index; whether any changed.
-    fn index(&mut self, index: &mut Value, depth: u32) -> Result<bool> {
+    fn index(&mut self, index: &mut Value, nodes: &[Node], depth: u32) -> Result<bool> {
         self.nx.budget.check_depth(depth, &self.name)?;
         let mut changed = false;
-        if let Some(a) = index.pointer_mut(&format!(
-            "/annotations/{}",
-            CREATED_ANNOTATION.replace('/', "~1")
-        )) {
+        if let Some(a) = index.pointer_mut(&created_pointer()) {
             if clamp(a, self.nx.epoch) {
                 fire(&mut self.fired, &self.name, Rule::OciCreated);
                 changed = true;
@@ -212,28 +216,31 @@ impl Layout<'_> {
         let Some(manifests) = index.get_mut("manifests").and_then(Value::as_array_mut) else {
             return Err(self.bad("index.json", "no manifests array"));
         };
-        for desc in manifests {
-            changed |= self.descriptor(desc, depth)?;
+        for (desc, node) in manifests.iter_mut().zip(nodes) {
+            changed |= self.descriptor(desc, node, depth)?;
         }
         Ok(changed)
     }
 
     /// Normalizes a manifest's layers and config; the new manifest if changed.
-    fn manifest(&mut self, digest: &str, depth: u32) -> Result<Option<(String, u64)>> {
-        let path = self.blob_path(digest)?;
-        let mut manifest = self.read_json(&path, digest)?;
-        let config_digest = manifest["config"]["digest"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let config_path = self.blob_path(&config_digest)?;
-        let mut config = self.read_json(&config_path, &config_digest)?;
+    fn manifest(
+        &mut self,
+        manifest: &Value,
+        config: &Layer,
+        layers: &[Layer],
+        depth: u32,
+    ) -> Result<Option<(String, u64)>> {
+        let mut manifest = manifest.clone();
+        let mut config_json = config
+            .json
+            .clone()
+            .ok_or_else(|| self.bad(&config.label, "the image config is not JSON"))?;
         let mut config_changed = false;
         let epoch = self.nx.epoch;
-        if let Some(c) = config.get_mut("created") {
+        if let Some(c) = config_json.get_mut("created") {
             config_changed |= clamp(c, epoch);
         }
-        if let Some(history) = config.get_mut("history").and_then(Value::as_array_mut) {
+        if let Some(history) = config_json.get_mut("history").and_then(Value::as_array_mut) {
             for h in history {
                 if let Some(c) = h.get_mut("created") {
                     config_changed |= clamp(c, epoch);
@@ -244,55 +251,54 @@ impl Layout<'_> {
             fire(&mut self.fired, &self.name, Rule::OciCreated);
         }
         let mut manifest_changed = false;
-        let layers = manifest
+        let descs = manifest
             .get_mut("layers")
             .and_then(Value::as_array_mut)
             .map(std::mem::take)
             .unwrap_or_default();
-        let mut new_layers = Vec::with_capacity(layers.len());
-        for (i, mut layer) in layers.into_iter().enumerate() {
-            let ld = layer["digest"].as_str().unwrap_or_default().to_owned();
-            let lpath = self.blob_path(&ld)?;
-            let what = nested(
-                &self.name,
-                &format!("blobs/sha256/{}", hex_of(&ld).unwrap_or("?")),
-            );
-            let blob = Blob::open(&lpath)?;
-            if let Some((new, fired)) = normalize_nested(&blob, &what, depth + 1, self.nx)? {
+        let mut new_layers = Vec::with_capacity(descs.len());
+        for (i, (mut desc, layer)) in descs.into_iter().zip(layers).enumerate() {
+            let what = nested(&self.name, &blob_rel(&layer.desc));
+            let blob = file_of(&layer.member, &what, self.nx)?;
+            if let Some((new, fired)) = normalize_nested(blob, &what, depth + 1, self.nx)? {
                 self.fired.extend(fired);
                 let (d, size) = self.write_blob(&new)?;
+                self.reach(&d);
                 let diff_id = self.diff_id(&new, &what)?;
-                if let Some(slot) = config.pointer_mut(&format!("/rootfs/diff_ids/{i}")) {
+                if let Some(slot) = config_json.pointer_mut(&format!("/rootfs/diff_ids/{i}")) {
                     *slot = Value::String(diff_id);
                     config_changed = true;
                 }
-                layer["digest"] = Value::String(d);
-                layer["size"] = Value::from(size);
+                desc["digest"] = Value::String(d);
+                desc["size"] = Value::from(size);
                 manifest_changed = true;
+            } else {
+                self.reach(desc["digest"].as_str().unwrap_or_default());
             }
-            new_layers.push(layer);
+            new_layers.push(desc);
         }
         if let Some(slot) = manifest.get_mut("layers") {
             *slot = Value::Array(new_layers);
         }
         if config_changed {
-            let (d, size) = self.write_json(&config)?;
+            let (d, size) = self.write_json(&config_json)?;
             manifest["config"]["digest"] = Value::String(d);
             manifest["config"]["size"] = Value::from(size);
             manifest_changed = true;
+        } else {
+            self.reach(config.desc["digest"].as_str().unwrap_or_default());
         }
-        if let Some(a) = manifest.pointer_mut(&format!(
-            "/annotations/{}",
-            CREATED_ANNOTATION.replace('/', "~1")
-        )) {
+        if let Some(a) = manifest.pointer_mut(&created_pointer()) {
             if clamp(a, epoch) {
                 fire(&mut self.fired, &self.name, Rule::OciCreated);
                 manifest_changed = true;
             }
         }
-        manifest_changed
-            .then(|| self.write_json(&manifest))
-            .transpose()
+        if manifest_changed {
+            Ok(Some(self.write_json(&manifest)?))
+        } else {
+            Ok(None)
+        }
     }
 
     /// The diff id of a layer: the SHA-256 of its uncompressed tar.
@@ -309,33 +315,6 @@ impl Layout<'_> {
         };
         let sha = super::sha256_of(&mut r).map_err(|e| self.nx.io(e, what, "decompressing"))?;
         Ok(format!("sha256:{}", hex::encode(sha)))
-    }
-
-    /// Every blob reachable from the index, as file names.
-    fn reachable(&self, index: &Value, out: &mut BTreeSet<String>) -> Result<()> {
-        let mut stack: Vec<Value> = index["manifests"].as_array().cloned().unwrap_or_default();
-        while let Some(desc) = stack.pop() {
-            let Some(hex) = desc["digest"].as_str().and_then(hex_of) else {
-                continue;
-            };
-            if !out.insert(hex.to_owned()) {
-                continue;
-            }
-            let media = desc["mediaType"].as_str().unwrap_or_default();
-            if media.contains("manifest") || media.contains("index") {
-                let path = self.dir.join("blobs/sha256").join(hex);
-                if !path.is_file() {
-                    continue;
-                }
-                let v = self.read_json(&path, hex)?;
-                stack.extend(v["manifests"].as_array().cloned().unwrap_or_default());
-                stack.extend(v["layers"].as_array().cloned().unwrap_or_default());
-                if v.get("config").is_some() {
-                    stack.push(v["config"].clone());
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -354,20 +333,51 @@ impl<W: Write> Write for Tee<'_, W> {
     }
 }
 
-/// Copies the layout's `oci-layout`, `index.json` and 64-hex-named blobs
-/// into `output` (which must not exist yet or be empty).
-fn copy_layout(input: &Path, output: &Path) -> io::Result<()> {
-    let blobs = output.join("blobs/sha256");
-    fs::create_dir_all(&blobs)?;
-    for f in ["oci-layout", "index.json"] {
-        fs::copy(input.join(f), output.join(f))?;
-    }
-    for e in fs::read_dir(input.join("blobs/sha256"))? {
-        let e = e?;
-        let name = e.file_name();
-        if name.to_str().is_some_and(is_hex64) && e.file_type()?.is_file() {
-            fs::copy(e.path(), blobs.join(&name))?;
+/// Copies what the reader read — `oci-layout`, `index.json` and every blob
+/// the index reaches — into `output` (which must not exist yet or be
+/// empty). Nothing is read again from the input directory by path.
+fn copy_image(image: &Image, output: &Path, nx: &Nx<'_>, name: &str) -> Result<()> {
+    let io = |e: io::Error| nx.io(e, name, "copying the layout");
+    let out = |e: fsio::Error| io(io::Error::new(e.kind(), e));
+    let mut blobs: Vec<(String, &Blob)> = Vec::new();
+    fn collect<'i>(nodes: &'i [Node], out: &mut Vec<(String, &'i Blob)>) {
+        for n in nodes {
+            match &n.body {
+                Body::Link(_) => {}
+                Body::Index { doc, manifests } => {
+                    out.push((blob_rel(&n.desc), &doc.blob));
+                    collect(manifests, out);
+                }
+                Body::Manifest {
+                    doc,
+                    config,
+                    layers,
+                } => {
+                    out.push((blob_rel(&n.desc), &doc.blob));
+                    for l in std::iter::once(config).chain(layers) {
+                        if let Member::File(b) = &l.member {
+                            out.push((blob_rel(&l.desc), b));
+                        }
+                    }
+                }
+            }
         }
+    }
+    collect(&image.manifests, &mut blobs);
+    fs::create_dir_all(output.join("blobs/sha256")).map_err(io)?;
+    let layout = file_of(&image.oci_layout, &nested(name, "oci-layout"), nx)?;
+    for (rel, blob) in [("oci-layout", layout), ("index.json", &image.index.blob)] {
+        let mut staged = fsio::Staged::new_in(output, fsio::DEFAULT_MODE).map_err(out)?;
+        blob.copy_to(&mut staged).map_err(io)?;
+        staged.commit(&output.join(rel)).map_err(out)?;
+    }
+    for (rel, blob) in blobs {
+        let path = output.join(&rel);
+        let dir = path.parent().unwrap_or(output);
+        fs::create_dir_all(dir).map_err(io)?;
+        let mut staged = fsio::Staged::new_in(dir, fsio::DEFAULT_MODE).map_err(out)?;
+        blob.copy_to(&mut staged).map_err(io)?;
+        staged.commit(&path).map_err(out)?;
     }
     Ok(())
 }
@@ -376,12 +386,11 @@ fn copy_layout(input: &Path, output: &Path) -> io::Result<()> {
 /// new one it is copied to first).
 pub(crate) fn normalize_dir(input: &Path, output: &Path, nx: &Nx<'_>) -> Result<Vec<Fired>> {
     let name = input.display().to_string();
+    let image = reader::read(input, &name, nx.budget, 1)?;
+    image.check(&name)?;
     let same = fs::canonicalize(input).ok() == fs::canonicalize(output).ok();
     if !same {
-        copy_layout(input, output).map_err(|source| Error::Read {
-            path: input.to_path_buf(),
-            source,
-        })?;
+        copy_image(&image, output, nx, &name)?;
     }
     let mut layout = Layout {
         dir: output.to_path_buf(),
@@ -389,23 +398,22 @@ pub(crate) fn normalize_dir(input: &Path, output: &Path, nx: &Nx<'_>) -> Result<
         nx,
         fired: Vec::new(),
         done: HashMap::new(),
+        keep: BTreeSet::new(),
     };
-    let index_path = output.join("index.json");
-    let mut index = layout.read_json(&index_path, "index.json")?;
-    if !layout.index(&mut index, 1)? {
+    let mut index = image.index.json.clone();
+    if !layout.index(&mut index, &image.manifests, 1)? {
         return Ok(layout.fired);
     }
+    let index_path = output.join("index.json");
     let bytes = serde_json::to_vec(&index).map_err(|e| layout.bad("index.json", e))?;
     let io = |e: io::Error| nx.io(e, &layout.name, "writing index.json");
     fsio::write(&index_path, &bytes).map_err(|e| io(io::Error::new(e.kind(), e)))?;
-    let mut keep = BTreeSet::new();
-    layout.reachable(&index, &mut keep)?;
     for e in fs::read_dir(output.join("blobs/sha256")).map_err(io)? {
         let e = e.map_err(io)?;
         let Some(n) = e.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        if is_hex64(&n) && !keep.contains(&n) {
+        if is_hex64(&n) && !layout.keep.contains(&format!("sha256/{n}")) {
             fs::remove_file(e.path()).map_err(io)?;
         }
     }
@@ -429,79 +437,92 @@ fn late_index_annotation(index: &Value, epoch: i64) -> bool {
 /// digest covers the config without its times and diff ids, and the
 /// normalized digest of every layer (see the README).
 pub(crate) fn digest_dir(dir: &Path, nx: &Nx<'_>) -> Result<super::Digested> {
-    let mut layout = Layout {
-        dir: dir.to_path_buf(),
-        name: dir.display().to_string(),
-        nx,
-        fired: Vec::new(),
-        done: HashMap::new(),
-    };
-    let index = layout.read_json(&dir.join("index.json"), "index.json")?;
+    let name = dir.display().to_string();
+    let image = reader::read(dir, &name, nx.budget, 1)?;
+    image.check(&name)?;
+    let mut fired = Vec::new();
     let mut h = super::ContainerHasher::new("oci");
-    let mut stack: Vec<Value> = index["manifests"].as_array().cloned().unwrap_or_default();
-    stack.reverse();
-    while let Some(desc) = stack.pop() {
-        let digest = desc["digest"].as_str().unwrap_or_default().to_owned();
-        let media = desc["mediaType"].as_str().unwrap_or_default();
-        let v = layout.read_json(&layout.blob_path(&digest)?, &digest)?;
-        if media.contains("index") || media.contains("list") {
-            let mut inner = v["manifests"].as_array().cloned().unwrap_or_default();
-            inner.reverse();
-            stack.extend(inner);
-            continue;
-        }
-        let config_digest = v["config"]["digest"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let mut config = layout.read_json(&layout.blob_path(&config_digest)?, &config_digest)?;
+    digest_nodes(&image.manifests, &name, nx, &mut h, &mut fired)?;
+    if late_index_annotation(&image.index.json, nx.epoch) {
+        fire(&mut fired, &name, Rule::OciCreated);
+    }
+    Ok(super::Digested {
+        sha256: h.finish(),
+        fired,
+    })
+}
+
+/// One record per manifest reached from `nodes`, depth first, in order.
+fn digest_nodes(
+    nodes: &[Node],
+    name: &str,
+    nx: &Nx<'_>,
+    h: &mut super::ContainerHasher,
+    fired: &mut Vec<Fired>,
+) -> Result<()> {
+    for node in nodes {
+        let (doc, config, layers) = match &node.body {
+            Body::Index { manifests, .. } => {
+                digest_nodes(manifests, name, nx, h, fired)?;
+                continue;
+            }
+            Body::Link(m) => {
+                file_of(m, &nested(name, &node.label), nx)?;
+                continue;
+            }
+            Body::Manifest {
+                doc,
+                config,
+                layers,
+            } => (doc, config, layers),
+        };
+        let mut config_json = config.json.clone().ok_or_else(|| {
+            nx.malformed(
+                Kind::OciLayout,
+                &nested(name, &config.label),
+                "the image config is not JSON",
+            )
+        })?;
         let epoch = nx.epoch;
         let late = |v: Option<Value>| v.is_some_and(|mut v| clamp(&mut v, epoch));
-        let mut fires = late(desc.pointer(&created_pointer()).cloned())
-            || late(v.pointer(&created_pointer()).cloned());
-        if let Some(obj) = config.as_object_mut() {
+        let mut fires = late(node.desc.pointer(&created_pointer()).cloned())
+            || late(doc.json.pointer(&created_pointer()).cloned());
+        if let Some(obj) = config_json.as_object_mut() {
             fires |= late(obj.remove("created"));
             if let Some(r) = obj.get_mut("rootfs").and_then(Value::as_object_mut) {
                 r.remove("diff_ids");
             }
         }
-        if let Some(history) = config.get_mut("history").and_then(Value::as_array_mut) {
+        if let Some(history) = config_json.get_mut("history").and_then(Value::as_array_mut) {
             for e in history.iter_mut().filter_map(Value::as_object_mut) {
                 fires |= late(e.remove("created"));
             }
         }
         if fires {
-            fire(&mut layout.fired, &layout.name, Rule::OciCreated);
+            fire(fired, name, Rule::OciCreated);
         }
         let mut m = Sha256::new();
-        m.update(serde_json::to_vec(&config).map_err(|e| layout.bad("config", e))?);
-        for layer in v["layers"].as_array().cloned().unwrap_or_default() {
-            let ld = layer["digest"].as_str().unwrap_or_default().to_owned();
-            let what = nested(
-                &layout.name,
-                &format!("blobs/sha256/{}", hex_of(&ld).unwrap_or("?")),
-            );
-            let d = super::digest_blob(&Blob::open(&layout.blob_path(&ld)?)?, &what, 2, nx)?;
-            layout.fired.extend(d.fired);
+        m.update(
+            serde_json::to_vec(&config_json)
+                .map_err(|e| nx.malformed(Kind::OciLayout, &nested(name, "config"), e))?,
+        );
+        for layer in layers {
+            let what = nested(name, &blob_rel(&layer.desc));
+            let d = super::digest_blob(file_of(&layer.member, &what, nx)?, &what, 2, nx)?;
+            fired.extend(d.fired);
             m.update(d.sha256);
         }
-        let name = desc["annotations"]["org.opencontainers.image.ref.name"]
+        let ref_name = node.desc["annotations"]["org.opencontainers.image.ref.name"]
             .as_str()
             .unwrap_or_default();
         h.entry(&super::DigestEntry {
-            path: name.as_bytes().to_vec(),
+            path: ref_name.as_bytes().to_vec(),
             kind: "manifest",
             mode: 0,
             digest: m.finalize().into(),
         });
     }
-    if late_index_annotation(&index, nx.epoch) {
-        fire(&mut layout.fired, &layout.name, Rule::OciCreated);
-    }
-    Ok(super::Digested {
-        sha256: h.finish(),
-        fired: layout.fired,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1063,6 +1063,7 @@ fn oci_layouts_differing_in_times_become_identical() {
         .join(&idx["manifests"][0]["digest"].as_str().unwrap()[7..]);
     let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
     m["layers"][0]["digest"] = layer["digest"].clone();
+    m["layers"][0]["size"] = layer["size"].clone();
     let md = put_blob(
         &c,
         "application/vnd.oci.image.manifest.v1+json",
