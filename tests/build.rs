@@ -770,3 +770,118 @@ fn run_trees_are_kept_as_asked() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(kept(&report(&out)), [true, true, true]);
 }
+
+/// Host pids of live (not zombie) `sleep MARKER` processes.
+fn processes_with(marker: &str) -> Vec<u32> {
+    let wanted = format!("sleep\0{marker}\0");
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // A zombie has an empty cmdline: it is gone, only not yet reaped.
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline == wanted.as_bytes() {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Every path under `dir` whose name looks like a temporary file.
+fn temp_files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in fs::read_dir(&d).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".repro-tmp") || name.starts_with(".tmp") {
+                found.push(entry.path().display().to_string());
+            }
+            if entry.file_type().unwrap().is_dir() {
+                todo.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_signal_stops_the_build_cleans_up_and_says_so() {
+    // SIGTERM to a sandboxed build, SIGINT to one without a sandbox: both
+    // ways of killing the build's process tree.
+    for (signal, code, sandbox, marker) in [
+        ("TERM", 143, "namespaces", "4242.25"),
+        ("INT", 130, "none", "4242.75"),
+    ] {
+        let src = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        // A background sleep and a foreground one, so the check below
+        // covers an orphan as well as the build's direct child.
+        let script = format!("echo started; sleep {marker} & sleep {marker}");
+        let mut child = repro()
+            .arg("build")
+            .arg(src.path())
+            .arg("--out")
+            .arg(&out)
+            .args(["--source-date-epoch", EPOCH, "--sandbox", sandbox])
+            .args(["--artifacts", "x", "--", "sh", "-c", &script])
+            .stdout(std::process::Stdio::null())
+            .stderr(fs::File::create(tmp.path().join("stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let log = out.join("logs/run-1.log");
+        let started = std::time::Instant::now();
+        while processes_with(marker).len() < 2 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "{signal}: the build never started; log: {:?}",
+                fs::read_to_string(&log)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let pid = child.id().to_string();
+        let kill = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let signalled = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if signalled.elapsed() > std::time::Duration::from_secs(5) {
+                child.kill().unwrap();
+                panic!("{signal}: repro did not stop within 5 s of the signal");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let err = fs::read_to_string(tmp.path().join("stderr")).unwrap();
+        eprintln!("{signal} after {:?}:\n{err}", signalled.elapsed());
+        assert_eq!(status.code(), Some(code), "{signal}: {err}");
+        assert!(
+            err.contains(&format!("interrupted by SIG{signal}")),
+            "{signal}: {err}"
+        );
+        let r = read_json(&out.join("report.json"));
+        assert_eq!(r["verdict"], "ERROR", "{signal}");
+        assert_eq!(
+            r["error"],
+            format!("interrupted by SIG{signal}").as_str(),
+            "{signal}"
+        );
+        assert_eq!(temp_files(&out), Vec::<String>::new(), "{signal}");
+        assert!(!out.join("artifacts").exists(), "{signal}");
+        // Killed with SIGKILL: gone at once, give the kernel a moment to
+        // tear down a pid namespace.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !processes_with(marker).is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(processes_with(marker), Vec::<u32>::new(), "{signal}");
+    }
+}

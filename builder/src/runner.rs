@@ -227,7 +227,21 @@ pub fn watched(
 ) -> Result<(sandbox::Outcome, std::time::Duration)> {
     let mut watch =
         crate::progress::RunWatch::start(cfg.progress, label, &spec.log, &spec.build_dir);
-    match sandbox::run_observed(spec, &mut |t| watch.tick(t)) {
+    let ran = sandbox::run_observed(spec, &mut |t| {
+        watch.tick(t);
+        // A caught SIGINT/SIGTERM stops the run: the sandbox kills its tree.
+        match sandbox::interrupt::pending() {
+            Some(_) => std::ops::ControlFlow::Break(()),
+            None => std::ops::ControlFlow::Continue(()),
+        }
+    });
+    // Checked whatever the run says: a signal from the terminal may also
+    // have ended the sandbox's own processes before the tick saw it.
+    if let Some(interrupt) = sandbox::interrupt::pending() {
+        watch.abandon();
+        return Err(anyhow::Error::new(interrupt).context(label.to_string()));
+    }
+    match ran {
         Ok((outcome, elapsed)) => {
             watch.finish(&outcome.to_string(), elapsed);
             Ok((outcome, elapsed))
