@@ -885,3 +885,80 @@ fn a_signal_stops_the_build_cleans_up_and_says_so() {
         assert_eq!(processes_with(marker), Vec::<u32>::new(), "{signal}");
     }
 }
+
+/// `repro build SRC` with `--out` on a tmpfs of `size` in a private mount
+/// namespace (root only); returns what it printed and a copy of the output
+/// dir taken before the tmpfs goes away.
+fn build_on_tmpfs(src: &Path, size: &str, tmp: &Path) -> (Output, std::path::PathBuf) {
+    let mnt = tmp.join("mnt");
+    let copy = tmp.join("copy");
+    fs::create_dir_all(&mnt).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size={size} tmpfs {mnt} || exit 99
+         {repro} build {src} --out {mnt}/out --source-date-epoch {EPOCH} \
+             --artifacts 'dist/*' -- sh build.sh
+         code=$?
+         cp -a {mnt}/out {copy}
+         exit $code",
+        mnt = mnt.display(),
+        copy = copy.display(),
+        repro = env!("CARGO_BIN_EXE_repro"),
+        src = src.display(),
+    );
+    let o = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    (o, copy)
+}
+
+#[test]
+fn a_full_disk_is_named_and_the_report_still_written() {
+    if !common::is_root() {
+        common::skip("mounting a small tmpfs as --out needs root");
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    write_project(
+        src.path(),
+        &[(
+            "build.sh",
+            "echo hello from the build\nmkdir -p dist\n\
+             head -c 300000 /dev/zero > dist/big.bin\necho done\n",
+        )],
+    );
+    // 200 KiB: a run cannot write its 300 KB artifact, and its log fills
+    // up. 700 KiB: both runs fit, publishing a third copy does not.
+    for (size, what) in [("200k", "run"), ("700k", "publish")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (o, out) = build_on_tmpfs(src.path(), size, tmp.path());
+        let err = stderr(&o);
+        assert_ne!(o.status.code(), Some(99), "{what}: no tmpfs: {err}");
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+        // One failure per line, the build's own in its own words.
+        assert!(
+            err.contains("no space left on device while writing"),
+            "{what}: {err}"
+        );
+        assert!(!err.contains("could not be written"), "{what}: {err}");
+        let r = read_json(&out.join("report.json"));
+        assert_eq!(r["verdict"], "ERROR", "{what}");
+        let error = r["error"].as_str().unwrap();
+        assert!(
+            error.contains("no space left on device while writing"),
+            "{what}: {error}"
+        );
+        // What log there is stays.
+        assert!(
+            fs::read_to_string(out.join("logs/run-1.log"))
+                .unwrap()
+                .contains("hello from the build"),
+            "{what}"
+        );
+        assert_eq!(temp_files(&out), Vec::<String>::new(), "{what}");
+        assert!(!out.join("artifacts").exists(), "{what}");
+        if what == "publish" {
+            assert!(error.starts_with("publishing dist/big.bin: "), "{error}");
+        }
+    }
+}

@@ -198,6 +198,21 @@ pub fn tail_lines(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// Below this many free bytes the file system of `--out` counts as full:
+/// a build's writes of any size there are likely to have failed.
+pub const NEARLY_FULL: u64 = 64 * 1024;
+
+/// Bytes an unprivileged writer may still use on the file system holding
+/// `path`; None when statvfs(2) cannot tell.
+// The conversions are no-ops on 64-bit Linux, not on 32-bit targets.
+#[allow(clippy::useless_conversion)]
+pub fn available_space(path: &Path) -> Option<u64> {
+    let s = nix::sys::statvfs::statvfs(path).ok()?;
+    u64::try_from(s.blocks_available())
+        .ok()?
+        .checked_mul(u64::try_from(s.fragment_size()).ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

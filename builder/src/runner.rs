@@ -273,9 +273,23 @@ pub fn execute_checked(
     if !outcome.success() {
         // The log holds the build's bytes: never let them drive the terminal.
         let tail = crate::progress::printable(&fsutil::tail_lines(log, LOG_TAIL_LINES));
-        let hint = crate::fetch::offline_hint(&tail)
+        let mut hint = crate::fetch::offline_hint(&tail)
             .map(|h| format!("\n{h}"))
             .unwrap_or_default();
+        // The log and the run tree share --out's file system: when it is
+        // full, the build failed writing and its log lost what it said.
+        if let Some(free) = fsutil::available_space(&cfg.out).filter(|f| *f < fsutil::NEARLY_FULL) {
+            hint.push_str(&format!(
+                "\nno space left on device while writing {} ({free} bytes free on the file system \
+                 of --out): the build's own writes may have failed for the same reason",
+                log.display()
+            ));
+        }
+        let tail = if tail.trim().is_empty() {
+            "(the log is empty)".to_string()
+        } else {
+            tail
+        };
         bail!(
             "{label}: the build command {outcome} (full log: {})\n--- last {LOG_TAIL_LINES} lines ---\n{tail}{hint}",
             log.display()

@@ -75,10 +75,10 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             if let Err(e) = write_provenance(&cfg, &report) {
                 report.verdict = Verdict::Error;
                 report.error = Some(format!("writing provenance: {e:#}"));
-                write_report(&cfg, &report)?;
-                return Err(e);
+                report_failure(&cfg, &mut report);
+                return Err(e.context("writing provenance"));
             }
-            write_report(&cfg, &report)?;
+            write_report_making_room(&cfg, &mut report)?;
             if cfg.json {
                 crate::outln!("{}", report_json(&report)?);
             } else {
@@ -107,7 +107,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
                 let interrupt = *interrupt;
                 report.error = Some(interrupt.to_string());
                 clean_up_interrupted(&cfg, &mut report);
-                write_report(&cfg, &report)?;
+                write_report_making_room(&cfg, &mut report)?;
                 eprintln!(
                     "repro: {err:#}; cleaned up, report written to {}",
                     cfg.out.join("report.json").display()
@@ -115,12 +115,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
                 return Ok(ExitCode::from(interrupt.exit_code()));
             }
             report.error = Some(format!("{err:#}"));
-            if let Err(write_err) = write_report(&cfg, &report) {
-                // Both matter: the build's failure first, then the report's.
-                return Err(err.context(format!(
-                    "and report.json could not be written: {write_err:#}"
-                )));
-            }
+            report_failure(&cfg, &mut report);
             Err(err)
         }
     }
@@ -782,7 +777,7 @@ fn stage_artifacts(
                 }
                 // Without set-id bits: a build must not be able to publish
                 // (as root) a setuid file of its making.
-                fsio::copy(&built, &target)?
+                fsio::copy(&built, &target).with_context(|| format!("publishing {}", a.path))?
             }
             (ArtifactStatus::Same | ArtifactStatus::Equivalent, true) => {
                 if let Some(dir) = target.parent() {
@@ -825,6 +820,57 @@ fn write_provenance(cfg: &BuildConfig, report: &Report) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Writes the report of a build that failed. A report that cannot be
+/// written is said on its own line, so the build's error (returned by
+/// the caller) reads as it would have: the two are separate failures.
+fn report_failure(cfg: &BuildConfig, report: &mut Report) {
+    if let Err(e) = write_report_making_room(cfg, report) {
+        eprintln!("repro: report.json could not be written: {e:#}");
+    }
+}
+
+/// Writes report.json; when the disk is full, first frees what repro
+/// itself put there that the report does not need (the run trees, said
+/// on stderr and recorded as not kept) and tries once more: a report is
+/// worth more than a failed run's tree.
+fn write_report_making_room(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
+    let err = match write_report(cfg, report) {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    if err.downcast_ref::<fsio::Error>().map(fsio::Error::kind)
+        != Some(std::io::ErrorKind::StorageFull)
+    {
+        return Err(err);
+    }
+    let mut removed = Vec::new();
+    for d in [
+        ARTIFACTS_STAGING,
+        "runs",
+        "bisect",
+        "work",
+        "source",
+        "fetch",
+    ] {
+        let dir = cfg.out.join(d);
+        if dir.symlink_metadata().is_ok() && fsutil::remove_tree(&dir).is_ok() {
+            removed.push(d);
+        }
+    }
+    if removed.is_empty() {
+        return Err(err);
+    }
+    eprintln!(
+        "repro: {err:#}; removed {} under {} to make room for the report",
+        removed.join(", "),
+        cfg.out.display()
+    );
+    for run in &mut report.runs {
+        run.kept = Path::new(&run.host_dir).exists();
+    }
+    write_report(cfg, report)
 }
 
 fn write_report(cfg: &BuildConfig, report: &Report) -> Result<()> {
