@@ -962,3 +962,85 @@ fn a_full_disk_is_named_and_the_report_still_written() {
         }
     }
 }
+
+#[test]
+fn unreadable_dirs_left_by_the_build_are_reported_and_removed() {
+    if !common::is_root() {
+        common::skip("running repro as another, unprivileged user needs root");
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    write_project(
+        src.path(),
+        &[(
+            "build.sh",
+            "mkdir -p dist locked/inner\necho a > dist/a.txt\necho b > dist/b.txt\n\
+             echo secret > locked/inner/f\necho x > locked/x\n\
+             chmod 000 locked/inner locked dist/b.txt\n",
+        )],
+    );
+    let mut perms = fs::metadata(src.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(src.path(), perms).unwrap();
+    for sandbox in ["namespaces", "none"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut perms = fs::metadata(tmp.path()).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o777);
+        fs::set_permissions(tmp.path(), perms).unwrap();
+        let out = tmp.path().join("out");
+        let run = |extra: &[&str]| {
+            Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(env!("CARGO_BIN_EXE_repro"))
+                .arg("build")
+                .arg(src.path())
+                .arg("--out")
+                .arg(&out)
+                .args(["--source-date-epoch", EPOCH, "--sandbox", sandbox])
+                .args(["--artifacts", "dist/*", "--artifacts", "locked/**"])
+                .args(extra)
+                .args(["--", "sh", "build.sh"])
+                .output()
+                .unwrap()
+        };
+        // Kept run trees first, so the second build's --force has to
+        // remove unreadable directories too.
+        let o = run(&["--keep-runs", "all"]);
+        assert_eq!(o.status.code(), Some(0), "{sandbox}: {}", stderr(&o));
+        let o = run(&["--force"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{sandbox}: {err}");
+        assert!(err.contains("cannot read locked"), "{sandbox}: {err}");
+        let r = read_json(&out.join("report.json"));
+        assert_eq!(r["verdict"], "REPRODUCIBLE", "{sandbox}");
+        let unreadable: Vec<(u64, &str)> = r["unreadable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| (u["run"].as_u64().unwrap(), u["path"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            unreadable,
+            [
+                (1, "locked"),
+                (1, "dist/b.txt"),
+                (2, "locked"),
+                (2, "dist/b.txt")
+            ],
+            "{sandbox}"
+        );
+        let artifacts: Vec<&str> = r["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(artifacts, ["dist/a.txt"], "{sandbox}");
+        // The run trees are repro's to remove, unreadable parts and all.
+        let left: Vec<_> = fs::read_dir(out.join("runs"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{sandbox}: {left:?}");
+        assert!(!out.join("work").exists(), "{sandbox}");
+    }
+}

@@ -303,6 +303,7 @@ fn new_report(
             digest: diffoscope_lite::normalize::DIGEST_VERSION.to_string(),
             published_normalized: cfg.normalize,
         },
+        unreadable: Vec::new(),
     })
 }
 
@@ -332,7 +333,19 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
         let tree =
             runner::execute_checked(cfg, index, &label, &set, &dest, &log, &mut report.runs)?;
         sandbox::interrupt::check()?;
-        digests.push(runner::hash_artifacts(cfg, &tree, true)?);
+        let hashed = runner::hash_artifacts(cfg, &tree, true)?;
+        for u in hashed.unreadable {
+            eprintln!(
+                "repro: {label}: cannot read {} ({}); it is not compared",
+                u.path, u.error
+            );
+            report.unreadable.push(crate::report::UnreadableRecord {
+                run: index,
+                path: u.path,
+                error: u.error,
+            });
+        }
+        digests.push(hashed.digests);
         trees.push(tree);
     }
     sandbox::interrupt::check()?;
@@ -384,7 +397,8 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
             );
             let (_, outcome, tree) = runner::execute(cfg, k, &label, set, &dest, &log)?;
             let differs = if outcome.success() {
-                let got = runner::hash_artifacts(cfg, &tree, false)?;
+                // What a bisect run cannot read was said for the runs.
+                let got = runner::hash_artifacts(cfg, &tree, false)?.digests;
                 !same_raw(&got, control)
             } else {
                 // A variation that breaks the build changes its outcome too.
