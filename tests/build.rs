@@ -848,3 +848,277 @@ fn source_date_epoch_ignores_repro_files_and_fetched_dependencies() {
     assert_eq!(r["source_date_epoch"]["value"], 1_400_000_000);
     assert_eq!(r["source_date_epoch"]["origin"], "pkg-info");
 }
+
+/// Host pids of live (not zombie) `sleep MARKER` processes.
+fn processes_with(marker: &str) -> Vec<u32> {
+    let wanted = format!("sleep\0{marker}\0");
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // A zombie has an empty cmdline: it is gone, only not yet reaped.
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline == wanted.as_bytes() {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Every path under `dir` whose name looks like a temporary file.
+fn temp_files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in fs::read_dir(&d).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".repro-tmp") || name.starts_with(".tmp") {
+                found.push(entry.path().display().to_string());
+            }
+            if entry.file_type().unwrap().is_dir() {
+                todo.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_signal_stops_the_build_cleans_up_and_says_so() {
+    // SIGTERM to a sandboxed build, SIGINT to one without a sandbox: both
+    // ways of killing the build's process tree.
+    for (signal, code, sandbox, marker) in [
+        ("TERM", 143, "namespaces", "4242.25"),
+        ("INT", 130, "none", "4242.75"),
+    ] {
+        let src = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        // A background sleep and a foreground one, so the check below
+        // covers an orphan as well as the build's direct child.
+        let script = format!("echo started; sleep {marker} & sleep {marker}");
+        let mut child = repro()
+            .arg("build")
+            .arg(src.path())
+            .arg("--out")
+            .arg(&out)
+            .args(["--source-date-epoch", EPOCH, "--sandbox", sandbox])
+            .args(["--artifacts", "x", "--", "sh", "-c", &script])
+            .stdout(std::process::Stdio::null())
+            .stderr(fs::File::create(tmp.path().join("stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let log = out.join("logs/run-1.log");
+        let started = std::time::Instant::now();
+        while processes_with(marker).len() < 2 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "{signal}: the build never started; log: {:?}",
+                fs::read_to_string(&log)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let pid = child.id().to_string();
+        let kill = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let signalled = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if signalled.elapsed() > std::time::Duration::from_secs(5) {
+                child.kill().unwrap();
+                panic!("{signal}: repro did not stop within 5 s of the signal");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let err = fs::read_to_string(tmp.path().join("stderr")).unwrap();
+        eprintln!("{signal} after {:?}:\n{err}", signalled.elapsed());
+        assert_eq!(status.code(), Some(code), "{signal}: {err}");
+        assert!(
+            err.contains(&format!("interrupted by SIG{signal}")),
+            "{signal}: {err}"
+        );
+        let r = read_json(&out.join("report.json"));
+        assert_eq!(r["verdict"], "ERROR", "{signal}");
+        assert_eq!(
+            r["error"],
+            format!("interrupted by SIG{signal}").as_str(),
+            "{signal}"
+        );
+        assert_eq!(temp_files(&out), Vec::<String>::new(), "{signal}");
+        assert!(!out.join("artifacts").exists(), "{signal}");
+        // Killed with SIGKILL: gone at once, give the kernel a moment to
+        // tear down a pid namespace.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !processes_with(marker).is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(processes_with(marker), Vec::<u32>::new(), "{signal}");
+    }
+}
+
+/// `repro build SRC` with `--out` on a tmpfs of `size` in a private mount
+/// namespace (root only); returns what it printed and a copy of the output
+/// dir taken before the tmpfs goes away.
+fn build_on_tmpfs(src: &Path, size: &str, tmp: &Path) -> (Output, std::path::PathBuf) {
+    let mnt = tmp.join("mnt");
+    let copy = tmp.join("copy");
+    fs::create_dir_all(&mnt).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size={size} tmpfs {mnt} || exit 99
+         {repro} build {src} --out {mnt}/out --source-date-epoch {EPOCH} \
+             --artifacts 'dist/*' -- sh build.sh
+         code=$?
+         cp -a {mnt}/out {copy}
+         exit $code",
+        mnt = mnt.display(),
+        copy = copy.display(),
+        repro = env!("CARGO_BIN_EXE_repro"),
+        src = src.display(),
+    );
+    let o = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    (o, copy)
+}
+
+#[test]
+fn a_full_disk_is_named_and_the_report_still_written() {
+    if !common::is_root() {
+        common::skip("mounting a small tmpfs as --out needs root");
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    write_project(
+        src.path(),
+        &[(
+            "build.sh",
+            "echo hello from the build\nmkdir -p dist\n\
+             head -c 300000 /dev/zero > dist/big.bin\necho done\n",
+        )],
+    );
+    // 200 KiB: a run cannot write its 300 KB artifact, and its log fills
+    // up. 700 KiB: both runs fit, publishing a third copy does not.
+    for (size, what) in [("200k", "run"), ("700k", "publish")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (o, out) = build_on_tmpfs(src.path(), size, tmp.path());
+        let err = stderr(&o);
+        assert_ne!(o.status.code(), Some(99), "{what}: no tmpfs: {err}");
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+        // One failure per line, the build's own in its own words.
+        assert!(
+            err.contains("no space left on device while writing"),
+            "{what}: {err}"
+        );
+        assert!(!err.contains("could not be written"), "{what}: {err}");
+        let r = read_json(&out.join("report.json"));
+        assert_eq!(r["verdict"], "ERROR", "{what}");
+        let error = r["error"].as_str().unwrap();
+        assert!(
+            error.contains("no space left on device while writing"),
+            "{what}: {error}"
+        );
+        // What log there is stays.
+        assert!(
+            fs::read_to_string(out.join("logs/run-1.log"))
+                .unwrap()
+                .contains("hello from the build"),
+            "{what}"
+        );
+        assert_eq!(temp_files(&out), Vec::<String>::new(), "{what}");
+        assert!(!out.join("artifacts").exists(), "{what}");
+        if what == "publish" {
+            assert!(error.starts_with("publishing dist/big.bin: "), "{error}");
+        }
+    }
+}
+
+#[test]
+fn unreadable_dirs_left_by_the_build_are_reported_and_removed() {
+    if !common::is_root() {
+        common::skip("running repro as another, unprivileged user needs root");
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    write_project(
+        src.path(),
+        &[(
+            "build.sh",
+            "mkdir -p dist locked/inner\necho a > dist/a.txt\necho b > dist/b.txt\n\
+             echo secret > locked/inner/f\necho x > locked/x\n\
+             chmod 000 locked/inner locked dist/b.txt\n",
+        )],
+    );
+    let mut perms = fs::metadata(src.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(src.path(), perms).unwrap();
+    for sandbox in ["namespaces", "none"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut perms = fs::metadata(tmp.path()).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o777);
+        fs::set_permissions(tmp.path(), perms).unwrap();
+        let out = tmp.path().join("out");
+        let run = |extra: &[&str]| {
+            Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(env!("CARGO_BIN_EXE_repro"))
+                .arg("build")
+                .arg(src.path())
+                .arg("--out")
+                .arg(&out)
+                .args(["--source-date-epoch", EPOCH, "--sandbox", sandbox])
+                .args(["--artifacts", "dist/*", "--artifacts", "locked/**"])
+                .args(extra)
+                .args(["--", "sh", "build.sh"])
+                .output()
+                .unwrap()
+        };
+        // Kept run trees first, so the second build's --force has to
+        // remove unreadable directories too.
+        let o = run(&["--keep-runs", "all"]);
+        assert_eq!(o.status.code(), Some(0), "{sandbox}: {}", stderr(&o));
+        let o = run(&["--force"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{sandbox}: {err}");
+        assert!(err.contains("cannot read locked"), "{sandbox}: {err}");
+        let r = read_json(&out.join("report.json"));
+        assert_eq!(r["verdict"], "REPRODUCIBLE", "{sandbox}");
+        let unreadable: Vec<(u64, &str)> = r["unreadable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| (u["run"].as_u64().unwrap(), u["path"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            unreadable,
+            [
+                (1, "locked"),
+                (1, "dist/b.txt"),
+                (2, "locked"),
+                (2, "dist/b.txt")
+            ],
+            "{sandbox}"
+        );
+        let artifacts: Vec<&str> = r["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(artifacts, ["dist/a.txt"], "{sandbox}");
+        // The run trees are repro's to remove, unreadable parts and all.
+        let left: Vec<_> = fs::read_dir(out.join("runs"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{sandbox}: {left:?}");
+        assert!(!out.join("work").exists(), "{sandbox}");
+    }
+}

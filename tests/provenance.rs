@@ -526,17 +526,12 @@ fn a_missing_or_unknown_verdict_is_rejected_unless_allowed() {
         .filter(|b| b["name"] != "reproducibility")
         .collect();
     unrecorded["predicate"]["runDetails"]["byproducts"] = Value::from(kept);
+    // Both copies of the record changed alike, so only the verdict is odd.
     let mut unknown = original.clone();
-    let changed: Vec<Value> = byproducts(&mut unknown)
-        .into_iter()
-        .map(|mut b| {
-            if b["name"] == "reproducibility" {
-                b["annotations"]["verdict"] = Value::from("PROBABLY_FINE");
-            }
-            b
-        })
-        .collect();
-    unknown["predicate"]["runDetails"]["byproducts"] = Value::from(changed);
+    edit_record(&mut unknown, |annotations, content| {
+        annotations.insert("verdict".into(), Value::from("PROBABLY_FINE"));
+        content.insert("verdict".into(), Value::from("PROBABLY_FINE"));
+    });
 
     for (name, statement, reason) in [
         (
@@ -575,6 +570,134 @@ fn a_missing_or_unknown_verdict_is_rejected_unless_allowed() {
             "{name}: {}",
             stdout(&o)
         );
+    }
+}
+
+/// Rewrites the `reproducibility` record of `statement`: `edit` gets its
+/// annotations and its content document; the content is then re-encoded
+/// with a matching digest (so only what `edit` did is wrong).
+fn edit_record(
+    statement: &mut Value,
+    edit: impl FnOnce(&mut serde_json::Map<String, Value>, &mut serde_json::Map<String, Value>),
+) {
+    let byproducts = statement["predicate"]["runDetails"]["byproducts"]
+        .as_array_mut()
+        .unwrap();
+    let slot = byproducts
+        .iter_mut()
+        .find(|b| b["name"] == "reproducibility")
+        .unwrap();
+    let mut record: provenance::ResourceDescriptor = serde_json::from_value(slot.clone()).unwrap();
+    let mut content: serde_json::Map<String, Value> =
+        serde_json::from_slice(record.content.as_deref().unwrap()).unwrap();
+    edit(&mut record.annotations, &mut content);
+    let bytes = serde_json::to_vec(&content).unwrap();
+    record
+        .digest
+        .insert("sha256".into(), provenance::sha256_hex(&bytes));
+    record.content = Some(bytes);
+    *slot = serde_json::to_value(&record).unwrap();
+}
+
+#[test]
+fn a_reproducibility_record_that_contradicts_itself_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("k");
+    assert_eq!(keygen(&k, "ed25519").status.code(), Some(0));
+    let out = dir.path().join("out");
+    // A build that did not reproduce, whose statement a trusted signer
+    // then dresses up as reproducible in one place or another.
+    let o = build("leaks-time", &out, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let key = provenance::keys::load_signing_key(&k.with_extension("key")).unwrap();
+    let public = k.with_extension("pub");
+    let original = read_json(&out.join("provenance.json"));
+    let record = |s: &Value| -> Value {
+        s["predicate"]["runDetails"]["byproducts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == "reproducibility")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        record(&original)["annotations"]["verdict"],
+        "NOT_REPRODUCIBLE"
+    );
+
+    let mut annotation_lies = original.clone();
+    edit_record(&mut annotation_lies, |a, _| {
+        a.insert("verdict".into(), Value::from("REPRODUCIBLE"));
+    });
+    let mut content_lies = original.clone();
+    edit_record(&mut content_lies, |_, c| {
+        c.insert("verdict".into(), Value::from("REPRODUCIBLE"));
+    });
+    // The content swapped without its digest.
+    let mut stale_digest = content_lies.clone();
+    {
+        let slot = stale_digest["predicate"]["runDetails"]["byproducts"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|b| b["name"] == "reproducibility")
+            .unwrap();
+        slot["digest"] = record(&original)["digest"].clone();
+    }
+    // A second record, consistent and reproducible, after the honest one.
+    let mut twice = original.clone();
+    let mut forged = original.clone();
+    edit_record(&mut forged, |a, c| {
+        a.insert("verdict".into(), Value::from("REPRODUCIBLE"));
+        c.insert("verdict".into(), Value::from("REPRODUCIBLE"));
+    });
+    twice["predicate"]["runDetails"]["byproducts"]
+        .as_array_mut()
+        .unwrap()
+        .push(record(&forged));
+
+    for (name, statement, reason) in [
+        (
+            "annotation",
+            annotation_lies,
+            "annotations.verdict is \"REPRODUCIBLE\" but content.verdict is \"NOT_REPRODUCIBLE\"",
+        ),
+        (
+            "content",
+            content_lies,
+            "annotations.verdict is \"NOT_REPRODUCIBLE\" but content.verdict is \"REPRODUCIBLE\"",
+        ),
+        ("digest", stale_digest, "but its digest says"),
+        ("twice", twice, "2 reproducibility records in one statement"),
+    ] {
+        let bytes = serde_json::to_vec(&statement).unwrap();
+        let statement = provenance::validate_statement(&bytes).unwrap();
+        let envelope = provenance::sign_statement(&statement, &[&key]).unwrap();
+        let att = dir.path().join(format!("{name}.intoto.jsonl"));
+        fs::write(&att, envelope.to_json_line().unwrap()).unwrap();
+        // Rejected under every policy: the record is not one claim.
+        for policy in [None, Some("--allow-not-reproducible")] {
+            let mut args = vec![
+                "--key".as_ref(),
+                os(&public),
+                "--attestation".as_ref(),
+                os(&att),
+            ];
+            args.extend(policy.map(std::ffi::OsStr::new));
+            let o = verify(&args);
+            assert_eq!(
+                o.status.code(),
+                Some(1),
+                "{name} {policy:?}: {}",
+                stdout(&o)
+            );
+            assert!(
+                stderr(&o).contains(reason),
+                "{name} {policy:?}: {}",
+                stderr(&o)
+            );
+        }
     }
 }
 

@@ -184,26 +184,126 @@ impl std::fmt::Display for RecordedVerdict {
     }
 }
 
+/// Why a statement's `reproducibility` record cannot be believed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordError {
+    /// More than one byproduct is named `reproducibility`.
+    Duplicate(usize),
+    /// The record has no `content` document (the authoritative copy).
+    NoContent,
+    /// The record has no sha256 digest for its `content`.
+    NoDigest,
+    /// `content` does not hash to the record's sha256 digest.
+    Digest {
+        /// The digest the record states.
+        recorded: String,
+        /// The sha256 of the content it carries.
+        actual: String,
+    },
+    /// `content` is not a JSON object.
+    NotJson(String),
+    /// A field reads differently in `annotations` and in `content`.
+    Contradiction {
+        /// The field (e.g. `verdict`).
+        field: String,
+        /// Its value in `annotations`, as JSON (`absent` when missing).
+        annotation: String,
+        /// Its value in `content`, as JSON (`absent` when missing).
+        content: String,
+    },
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordError::Duplicate(n) => write!(
+                f,
+                "{n} reproducibility records in one statement; exactly one is allowed"
+            ),
+            RecordError::NoContent => f.write_str(
+                "the reproducibility record has no content (the authoritative copy of the verdict)",
+            ),
+            RecordError::NoDigest => {
+                f.write_str("the reproducibility record has no sha256 digest of its content")
+            }
+            RecordError::Digest { recorded, actual } => write!(
+                f,
+                "the reproducibility record's content has sha256 {actual}, \
+                 but its digest says {recorded}"
+            ),
+            RecordError::NotJson(e) => write!(
+                f,
+                "the reproducibility record's content is not a JSON object: {e}"
+            ),
+            RecordError::Contradiction {
+                field,
+                annotation,
+                content,
+            } => write!(
+                f,
+                "the reproducibility record contradicts itself: annotations.{field} is \
+                 {annotation} but content.{field} is {content}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
 /// The verdict of the `reproducibility` byproduct that [`statement`] writes.
 ///
-/// This is the one place it is read back. The record carries it twice (as
-/// `annotations.verdict` and inside `content`); the annotation is the one
-/// read, as any SLSA tool would see it.
-pub fn recorded_verdict(p: &Provenance) -> RecordedVerdict {
-    let name = p
+/// This is the one place it is read back. The record carries it twice; the
+/// authoritative copy is `content` (the document the media type describes,
+/// bound to the record by its sha256 digest), and `annotations` is a
+/// readable duplicate. A signer could put different claims in the two, so
+/// a record whose copies disagree in any field, whose content does not
+/// match its digest, or that appears twice is an error rather than a
+/// verdict: no reader may pick the copy it likes.
+pub fn recorded_verdict(p: &Provenance) -> Result<RecordedVerdict, RecordError> {
+    let records: Vec<_> = p
         .run_details
         .byproducts
         .iter()
-        .find(|b| b.name.as_deref() == Some("reproducibility"))
-        .and_then(|b| b.annotations.get("verdict"))
-        .and_then(|v| v.as_str());
-    match name {
+        .filter(|b| b.name.as_deref() == Some("reproducibility"))
+        .collect();
+    let record = match records.as_slice() {
+        [] => return Ok(RecordedVerdict::Unrecorded),
+        [one] => *one,
+        many => return Err(RecordError::Duplicate(many.len())),
+    };
+    let content = record.content.as_deref().ok_or(RecordError::NoContent)?;
+    let recorded = record.digest.get("sha256").ok_or(RecordError::NoDigest)?;
+    let actual = provenance::sha256_hex(content);
+    if !recorded.eq_ignore_ascii_case(&actual) {
+        return Err(RecordError::Digest {
+            recorded: recorded.clone(),
+            actual,
+        });
+    }
+    let document: Map<String, serde_json::Value> =
+        serde_json::from_slice(content).map_err(|e| RecordError::NotJson(e.to_string()))?;
+    // Every field, not only the verdict: the runs, digests and culprits
+    // are claims too.
+    let fields: std::collections::BTreeSet<&String> =
+        document.keys().chain(record.annotations.keys()).collect();
+    for field in fields {
+        let (a, c) = (record.annotations.get(field), document.get(field));
+        if a != c {
+            let show = |v: Option<&serde_json::Value>| v.map_or("absent".into(), |v| v.to_string());
+            return Err(RecordError::Contradiction {
+                field: field.clone(),
+                annotation: show(a),
+                content: show(c),
+            });
+        }
+    }
+    Ok(match document.get("verdict").and_then(|v| v.as_str()) {
         None => RecordedVerdict::Unrecorded,
         Some(name) => match Verdict::ALL.into_iter().find(|v| v.as_str() == name) {
             Some(v) => RecordedVerdict::Known(v),
             None => RecordedVerdict::Unknown(name.to_string()),
         },
-    }
+    })
 }
 
 /// A stable id for this invocation: the digest of when and what it built.
@@ -219,33 +319,81 @@ fn invocation_id(report: &Report) -> String {
 mod tests {
     use super::*;
 
+    /// A provenance whose one `reproducibility` record carries `annotations`
+    /// both as annotations and as its content, as [`statement`] writes it.
     fn with_record(annotations: serde_json::Value) -> Provenance {
         let mut p = Provenance::new(BUILD_TYPE, DEFAULT_BUILDER_ID, json!({}));
-        let mut record = ResourceDescriptor::from_bytes("reproducibility", b"{}");
-        if let serde_json::Value::Object(map) = annotations {
-            record.annotations = map;
-        }
-        p.run_details.byproducts.push(record);
+        p.run_details.byproducts.push(record(annotations));
         p
     }
 
+    fn record(annotations: serde_json::Value) -> ResourceDescriptor {
+        let content = serde_json::to_vec(&annotations).unwrap_or_default();
+        let mut record = ResourceDescriptor::from_bytes("reproducibility", &content);
+        record.content = Some(content);
+        if let serde_json::Value::Object(map) = annotations {
+            record.annotations = map;
+        }
+        record
+    }
+
     #[test]
-    fn recorded_verdict_reads_the_reproducibility_annotation() {
+    fn recorded_verdict_reads_the_reproducibility_content() {
         for v in Verdict::ALL {
             assert_eq!(
                 recorded_verdict(&with_record(json!({ "verdict": v.as_str() }))),
-                RecordedVerdict::Known(v)
+                Ok(RecordedVerdict::Known(v))
             );
         }
         assert_eq!(
             recorded_verdict(&with_record(json!({ "verdict": "reproducible" }))),
-            RecordedVerdict::Unknown("reproducible".into())
+            Ok(RecordedVerdict::Unknown("reproducible".into()))
         );
         assert_eq!(
             recorded_verdict(&with_record(json!({ "verdict": true }))),
-            RecordedVerdict::Unrecorded
+            Ok(RecordedVerdict::Unrecorded)
         );
         let bare = Provenance::new(BUILD_TYPE, DEFAULT_BUILDER_ID, json!({}));
-        assert_eq!(recorded_verdict(&bare), RecordedVerdict::Unrecorded);
+        assert_eq!(recorded_verdict(&bare), Ok(RecordedVerdict::Unrecorded));
+    }
+
+    #[test]
+    fn a_record_that_contradicts_itself_is_an_error() {
+        let mut p = with_record(json!({ "verdict": "NOT_REPRODUCIBLE", "runs": 2 }));
+        p.run_details.byproducts[0]
+            .annotations
+            .insert("verdict".into(), json!("REPRODUCIBLE"));
+        let e = recorded_verdict(&p).unwrap_err();
+        assert!(matches!(e, RecordError::Contradiction { .. }), "{e}");
+        let text = e.to_string();
+        assert!(text.contains("\"REPRODUCIBLE\""), "{text}");
+        assert!(text.contains("\"NOT_REPRODUCIBLE\""), "{text}");
+
+        // A field only one copy has is a contradiction too.
+        let mut p = with_record(json!({ "verdict": "REPRODUCIBLE" }));
+        p.run_details.byproducts[0]
+            .annotations
+            .insert("runs".into(), json!(9));
+        assert!(matches!(
+            recorded_verdict(&p),
+            Err(RecordError::Contradiction { .. })
+        ));
+
+        let mut p = with_record(json!({ "verdict": "REPRODUCIBLE" }));
+        p.run_details.byproducts[0].content = Some(br#"{"verdict":"NOT_REPRODUCIBLE"}"#.to_vec());
+        assert!(matches!(
+            recorded_verdict(&p),
+            Err(RecordError::Digest { .. })
+        ));
+
+        let mut p = with_record(json!({ "verdict": "REPRODUCIBLE" }));
+        p.run_details.byproducts[0].content = None;
+        assert_eq!(recorded_verdict(&p), Err(RecordError::NoContent));
+
+        let mut p = with_record(json!({ "verdict": "REPRODUCIBLE" }));
+        p.run_details
+            .byproducts
+            .push(record(json!({ "verdict": "REPRODUCIBLE" })));
+        assert_eq!(recorded_verdict(&p), Err(RecordError::Duplicate(2)));
     }
 }

@@ -49,27 +49,46 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// Removes a directory tree, also when a build left read-only directories
-/// in it (a Go module cache, `chmod -R a-w dist`).
+/// Removes a directory tree, also when a build left read-only or
+/// unreadable directories in it (a Go module cache, `chmod -R a-w dist`,
+/// `chmod 000 dir`).
 pub fn remove_tree(path: &Path) -> Result<()> {
     match fs::remove_dir_all(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            for entry in walkdir::WalkDir::new(path)
-                .follow_links(false)
-                .into_iter()
-                .flatten()
-            {
-                if entry.file_type().is_dir() {
-                    if let Ok(m) = entry.metadata() {
-                        let mode = m.permissions().mode() | 0o700;
-                        let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(mode));
-                    }
-                }
-            }
+            open_up(path);
             fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))
         }
         Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+}
+
+/// Gives the owner rwx on every directory under `root` (symlinks are not
+/// followed), best effort. Each directory is opened up *before* it is
+/// read, which a walker that lists a directory as it yields it (walkdir)
+/// cannot do: it would fail on a `chmod 000` directory and skip it.
+fn open_up(root: &Path) {
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        let Ok(meta) = fs::symlink_metadata(&dir) else {
+            continue;
+        };
+        if !meta.is_dir() {
+            continue;
+        }
+        let mode = meta.permissions().mode();
+        if mode & 0o700 != 0o700 {
+            let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(mode | 0o700));
+        }
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            // DirEntry::file_type does not follow symlinks.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(entry.path());
+            }
+        }
     }
 }
 
@@ -196,6 +215,21 @@ pub fn tail_lines(path: &Path, n: usize) -> String {
     let text = String::from_utf8_lossy(&buf);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Below this many free bytes the file system of `--out` counts as full:
+/// a build's writes of any size there are likely to have failed.
+pub const NEARLY_FULL: u64 = 64 * 1024;
+
+/// Bytes an unprivileged writer may still use on the file system holding
+/// `path`; None when statvfs(2) cannot tell.
+// The conversions are no-ops on 64-bit Linux, not on 32-bit targets.
+#[allow(clippy::useless_conversion)]
+pub fn available_space(path: &Path) -> Option<u64> {
+    let s = nix::sys::statvfs::statvfs(path).ok()?;
+    u64::try_from(s.blocks_available())
+        .ok()?
+        .checked_mul(u64::try_from(s.fragment_size()).ok()?)
 }
 
 #[cfg(test)]

@@ -106,6 +106,20 @@ pub struct Report {
     /// The normalization ruleset and digest definition the verdict used.
     #[serde(default)]
     pub normalization: NormalizationRecord,
+    /// What repro could not read in the runs' trees (not compared).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub unreadable: Vec<UnreadableRecord>,
+}
+
+/// A path in a run's tree that repro could not read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnreadableRecord {
+    /// The run (1-based).
+    pub run: u32,
+    /// Relative to the build dir.
+    pub path: String,
+    /// What the kernel said.
+    pub error: String,
 }
 
 /// Versions of the normalization behind EQUIVALENT verdicts.
@@ -502,6 +516,7 @@ mod tests {
             keep_runs: "failed".into(),
             fetch: None,
             normalization: NormalizationRecord::default(),
+            unreadable: Vec::new(),
         }
     }
 

@@ -248,7 +248,21 @@ pub fn watched(
 ) -> Result<(sandbox::Outcome, std::time::Duration)> {
     let mut watch =
         crate::progress::RunWatch::start(cfg.progress, label, &spec.log, &spec.build_dir);
-    match sandbox::run_observed(spec, &mut |t| watch.tick(t)) {
+    let ran = sandbox::run_observed(spec, &mut |t| {
+        watch.tick(t);
+        // A caught SIGINT/SIGTERM stops the run: the sandbox kills its tree.
+        match sandbox::interrupt::pending() {
+            Some(_) => std::ops::ControlFlow::Break(()),
+            None => std::ops::ControlFlow::Continue(()),
+        }
+    });
+    // Checked whatever the run says: a signal from the terminal may also
+    // have ended the sandbox's own processes before the tick saw it.
+    if let Some(interrupt) = sandbox::interrupt::pending() {
+        watch.abandon();
+        return Err(anyhow::Error::new(interrupt).context(label.to_string()));
+    }
+    match ran {
         Ok((outcome, elapsed)) => {
             watch.finish(&outcome.to_string(), elapsed);
             Ok((outcome, elapsed))
@@ -273,16 +287,34 @@ pub fn execute_checked(
 ) -> Result<RunTree> {
     let (record, outcome, tree) = execute(cfg, index, label, set, dest, log)?;
     if !outcome.success() {
-        // The failed run's tree is kept whole for inspection.
-        tree.materialize(Path::new(&record.host_dir))?;
+        // The failed run's tree is kept whole for inspection; when it
+        // cannot be (say, a directory the build made unreadable), the
+        // build's own failure is still the error to show.
+        if let Err(e) = tree.materialize(Path::new(&record.host_dir)) {
+            eprintln!("repro: {e:#}");
+        }
     }
     runs.push(record);
     if !outcome.success() {
         // The log holds the build's bytes: never let them drive the terminal.
         let tail = crate::progress::printable(&fsutil::tail_lines(log, LOG_TAIL_LINES));
-        let hint = crate::fetch::offline_hint(&tail)
+        let mut hint = crate::fetch::offline_hint(&tail)
             .map(|h| format!("\n{h}"))
             .unwrap_or_default();
+        // The log and the run tree share --out's file system: when it is
+        // full, the build failed writing and its log lost what it said.
+        if let Some(free) = fsutil::available_space(&cfg.out).filter(|f| *f < fsutil::NEARLY_FULL) {
+            hint.push_str(&format!(
+                "\nno space left on device while writing {} ({free} bytes free on the file system \
+                 of --out): the build's own writes may have failed for the same reason",
+                log.display()
+            ));
+        }
+        let tail = if tail.trim().is_empty() {
+            "(the log is empty)".to_string()
+        } else {
+            tail
+        };
         bail!(
             "{label}: the build command {outcome} (full log: {})\n--- last {LOG_TAIL_LINES} lines ---\n{tail}{hint}",
             log.display()
@@ -291,12 +323,32 @@ pub fn execute_checked(
     Ok(tree)
 }
 
+/// A path in a run's tree that repro could not read (a build may leave a
+/// `chmod 000` directory behind): what is under it is not compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// Relative to the build dir.
+    pub path: String,
+    /// What the kernel said.
+    pub error: String,
+}
+
+/// The artifacts of a run's tree: their digests, and what could not be read.
+#[derive(Debug, Default)]
+pub struct Hashed {
+    /// Relative path → digest, for every artifact that could be read.
+    pub digests: Digests,
+    /// Directories that could not be searched and artifacts that could
+    /// not be read; never fatal.
+    pub unreadable: Vec<Unreadable>,
+}
+
 /// Finds and hashes (in parallel) the artifacts of the build tree `dir`;
 /// with `normalized`, also their `repro-normalized-v1` digests and the
 /// normalization rules that fire on them.
-pub fn hash_artifacts(cfg: &BuildConfig, tree: &RunTree, normalized: bool) -> Result<Digests> {
+pub fn hash_artifacts(cfg: &BuildConfig, tree: &RunTree, normalized: bool) -> Result<Hashed> {
     use rayon::prelude::*;
-    let names = find_artifacts(cfg, tree)?;
+    let (names, mut unreadable) = find_artifacts(cfg, tree)?;
     let paths: Vec<PathBuf> = names
         .iter()
         .map(|n| tree.file(n).unwrap_or_default())
@@ -329,7 +381,24 @@ pub fn hash_artifacts(cfg: &BuildConfig, tree: &RunTree, normalized: bool) -> Re
     let mut out = Digests::new();
     let raw = diffoscope_lite::sha256_files(&paths);
     for ((name, digest), n) in names.into_iter().zip(raw).zip(norm) {
-        let d = digest.with_context(|| format!("hashing artifact {name} in {}", dir.display()))?;
+        let d = match digest {
+            Ok(d) => d,
+            // A build may leave files its own user cannot read; that is
+            // reported, and the other artifacts are still compared.
+            Err(diffoscope_lite::Error::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                unreadable.push(Unreadable {
+                    path: name,
+                    error: source.to_string(),
+                });
+                continue;
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("hashing artifact {name} in {}", dir.display()))
+            }
+        };
         let mut fired: Vec<String> = n
             .as_ref()
             .map(|n| n.fired.iter().map(|f| f.rule.id().to_string()).collect())
@@ -346,17 +415,21 @@ pub fn hash_artifacts(cfg: &BuildConfig, tree: &RunTree, normalized: bool) -> Re
             },
         );
     }
-    Ok(out)
+    Ok(Hashed {
+        digests: out,
+        unreadable,
+    })
 }
 
 /// Regular files of the run's tree whose relative path matches the globs:
 /// in an overlay, the matching files the build wrote plus the pristine
 /// tree's matching files it left in place.
-fn find_artifacts(cfg: &BuildConfig, tree: &RunTree) -> Result<Vec<String>> {
+fn find_artifacts(cfg: &BuildConfig, tree: &RunTree) -> Result<(Vec<String>, Vec<Unreadable>)> {
     match tree {
-        RunTree::Dir(dir) => find_artifacts_in(cfg, dir),
+        RunTree::Dir(dir) => scan_artifacts(cfg, dir),
         RunTree::Overlay { lower, upper } => {
-            let mut names: Vec<String> = find_artifacts_in(cfg, upper)?
+            let (found, unreadable) = scan_artifacts(cfg, upper)?;
+            let mut names: Vec<String> = found
                 .into_iter()
                 .filter(|n| {
                     matches!(
@@ -374,19 +447,45 @@ fn find_artifacts(cfg: &BuildConfig, tree: &RunTree) -> Result<Vec<String>> {
             }
             names.sort();
             names.dedup();
-            Ok(names)
+            Ok((names, unreadable))
         }
     }
 }
 
-/// Regular files under `dir` whose relative path matches the globs.
+/// Regular files under `dir` whose relative path matches the globs; a
+/// directory that cannot be read is an error.
 pub fn find_artifacts_in(cfg: &BuildConfig, dir: &Path) -> Result<Vec<String>> {
+    let (names, unreadable) = scan_artifacts(cfg, dir)?;
+    match unreadable.first() {
+        None => Ok(names),
+        Some(u) => bail!("cannot read {} in {}: {}", u.path, dir.display(), u.error),
+    }
+}
+
+/// Regular files under `dir` whose relative path matches the globs, and
+/// the directories that could not be read (the walk goes on past them).
+fn scan_artifacts(cfg: &BuildConfig, dir: &Path) -> Result<(Vec<String>, Vec<Unreadable>)> {
     let mut names = Vec::new();
+    let mut unreadable = Vec::new();
     for entry in walkdir::WalkDir::new(dir)
         .follow_links(false)
         .sort_by_file_name()
     {
-        let entry = entry.with_context(|| format!("scanning build dir {}", dir.display()))?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => match (e.path(), e.io_error()) {
+                (Some(path), Some(io)) => {
+                    unreadable.push(Unreadable {
+                        path: path.strip_prefix(dir).unwrap_or(path).display().to_string(),
+                        error: io.to_string(),
+                    });
+                    continue;
+                }
+                _ => {
+                    return Err(e).with_context(|| format!("scanning build dir {}", dir.display()))
+                }
+            },
+        };
         if !entry.file_type().is_file() {
             continue;
         }
@@ -405,7 +504,7 @@ pub fn find_artifacts_in(cfg: &BuildConfig, dir: &Path) -> Result<Vec<String>> {
         };
         names.push(name.to_string());
     }
-    Ok(names)
+    Ok((names, unreadable))
 }
 
 /// The path as UTF-8, or an error naming it.

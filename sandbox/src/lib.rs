@@ -29,6 +29,7 @@
 
 mod env;
 mod error;
+pub mod interrupt;
 mod layout;
 mod overlay;
 mod run;

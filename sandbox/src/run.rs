@@ -2,6 +2,7 @@
 //! it ended.
 
 use std::fs::File;
+use std::ops::ControlFlow;
 use std::os::fd::AsRawFd as _;
 use std::path::Path;
 use std::sync::{mpsc, OnceLock};
@@ -19,6 +20,8 @@ pub enum Outcome {
     Signaled(i32),
     /// Killed by repro when the timeout ran out.
     TimedOut(Duration),
+    /// Killed by repro because the caller's tick asked to stop.
+    Stopped,
 }
 
 impl Outcome {
@@ -36,6 +39,7 @@ impl std::fmt::Display for Outcome {
             Outcome::TimedOut(t) => {
                 write!(f, "timed out after {}s and was killed", t.as_secs_f64())
             }
+            Outcome::Stopped => f.write_str("was stopped and killed"),
         }
     }
 }
@@ -79,13 +83,18 @@ pub const TICK: Duration = Duration::from_millis(250);
 
 /// Runs `spec` to completion and returns how it ended plus its wall time.
 pub fn run(spec: &RunSpec) -> Result<(Outcome, Duration)> {
-    run_observed(spec, &mut |_| {})
+    run_observed(spec, &mut |_| ControlFlow::Continue(()))
 }
 
 /// Like [`run`], calling `tick` with the elapsed time about every [`TICK`]
 /// while the build runs (from this thread), so a caller can show progress,
-/// stream the log or say that a long build is still alive.
-pub fn run_observed(spec: &RunSpec, tick: &mut dyn FnMut(Duration)) -> Result<(Outcome, Duration)> {
+/// stream the log or say that a long build is still alive. When `tick`
+/// returns `Break` (say, on an [`interrupt`](crate::interrupt)), the run's
+/// process tree is killed and the outcome is [`Outcome::Stopped`].
+pub fn run_observed(
+    spec: &RunSpec,
+    tick: &mut dyn FnMut(Duration) -> ControlFlow<()>,
+) -> Result<(Outcome, Duration)> {
     if spec.argv.is_empty() {
         return Err(Error::EmptyCommand);
     }
@@ -143,19 +152,25 @@ pub fn run_observed(spec: &RunSpec, tick: &mut dyn FnMut(Duration)) -> Result<(O
             });
         }
     };
-    let timed_out = loop {
+    let killed = loop {
         let elapsed = started.elapsed();
         let slice = match spec.timeout {
-            Some(limit) if elapsed >= limit => break true,
+            Some(limit) if elapsed >= limit => {
+                break Some(Outcome::TimedOut(spec.timeout.unwrap_or_default()))
+            }
             Some(limit) => TICK.min(limit - elapsed),
             None => TICK,
         };
         match rx.recv_timeout(slice) {
-            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break false,
-            Err(mpsc::RecvTimeoutError::Timeout) => tick(started.elapsed()),
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if tick(started.elapsed()).is_break() {
+                    break Some(Outcome::Stopped);
+                }
+            }
         }
     };
-    if timed_out {
+    if killed.is_some() {
         sys::kill_tree(pid);
     }
     let ended = match waiter.join() {
@@ -175,8 +190,8 @@ pub fn run_observed(spec: &RunSpec, tick: &mut dyn FnMut(Duration)) -> Result<(O
     };
     let elapsed = started.elapsed();
     let report = sys::read_report(spawned.report);
-    if timed_out {
-        return Ok((Outcome::TimedOut(spec.timeout.unwrap_or_default()), elapsed));
+    if let Some(outcome) = killed {
+        return Ok((outcome, elapsed));
     }
     decode(spec, &report, ended).map(|o| (o, elapsed))
 }

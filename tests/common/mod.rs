@@ -99,3 +99,11 @@ pub fn unavailable_reason(report: &Value, variation: &str) -> Option<String> {
 pub fn sha256_hex(data: &[u8]) -> String {
     provenance::sha256_hex(data)
 }
+
+/// True when the test runs as root (uid 0).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}

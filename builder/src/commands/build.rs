@@ -30,6 +30,10 @@ use crate::runner::{self, utf8, Digests};
 /// Runs `repro build`.
 pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let mut cfg = BuildConfig::from_args(args)?;
+    // From here on SIGINT/SIGTERM only set a flag that the run loop and
+    // the steps between runs poll, so an interrupted build still stops
+    // its sandbox, removes its temporary files and writes its report.
+    sandbox::interrupt::catch()?;
     if cfg.isolation == Isolation::Namespaces {
         // Fail before writing anything when the kernel says no.
         sandbox::check_namespaces()?;
@@ -71,10 +75,10 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             if let Err(e) = write_provenance(&cfg, &report) {
                 report.verdict = Verdict::Error;
                 report.error = Some(format!("writing provenance: {e:#}"));
-                write_report(&cfg, &report)?;
-                return Err(e);
+                report_failure(&cfg, &mut report);
+                return Err(e.context("writing provenance"));
             }
-            write_report(&cfg, &report)?;
+            write_report_making_room(&cfg, &mut report)?;
             if cfg.json {
                 crate::outln!("{}", report_json(&report)?);
             } else {
@@ -98,14 +102,20 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             // The report is written even for a failed build: it records what
             // was run and how far it got.
             report.verdict = Verdict::Error;
-            report.error = Some(format!("{err:#}"));
             report.finished_at = now_rfc3339();
-            if let Err(write_err) = write_report(&cfg, &report) {
-                // Both matter: the build's failure first, then the report's.
-                return Err(err.context(format!(
-                    "and report.json could not be written: {write_err:#}"
-                )));
+            if let Some(interrupt) = err.downcast_ref::<sandbox::interrupt::Interrupt>() {
+                let interrupt = *interrupt;
+                report.error = Some(interrupt.to_string());
+                clean_up_interrupted(&cfg, &mut report);
+                write_report_making_room(&cfg, &mut report)?;
+                eprintln!(
+                    "repro: {err:#}; cleaned up, report written to {}",
+                    cfg.out.join("report.json").display()
+                );
+                return Ok(ExitCode::from(interrupt.exit_code()));
             }
+            report.error = Some(format!("{err:#}"));
+            report_failure(&cfg, &mut report);
             Err(err)
         }
     }
@@ -293,6 +303,7 @@ fn new_report(
             digest: diffoscope_lite::normalize::DIGEST_VERSION.to_string(),
             published_normalized: cfg.normalize,
         },
+        unreadable: Vec::new(),
     })
 }
 
@@ -306,6 +317,7 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
     let mut digests: Vec<Digests> = Vec::new();
     let mut trees: Vec<runner::RunTree> = Vec::new();
     for index in 1..=cfg.runs {
+        sandbox::interrupt::check()?;
         let set = if index == 1 {
             VariationSet::empty()
         } else {
@@ -320,9 +332,23 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
         let log = logs.join(format!("run-{index}.log"));
         let tree =
             runner::execute_checked(cfg, index, &label, &set, &dest, &log, &mut report.runs)?;
-        digests.push(runner::hash_artifacts(cfg, &tree, true)?);
+        sandbox::interrupt::check()?;
+        let hashed = runner::hash_artifacts(cfg, &tree, true)?;
+        for u in hashed.unreadable {
+            eprintln!(
+                "repro: {label}: cannot read {} ({}); it is not compared",
+                u.path, u.error
+            );
+            report.unreadable.push(crate::report::UnreadableRecord {
+                run: index,
+                path: u.path,
+                error: u.error,
+            });
+        }
+        digests.push(hashed.digests);
         trees.push(tree);
     }
+    sandbox::interrupt::check()?;
 
     report.artifacts = compare(&digests);
     if report.artifacts.is_empty() {
@@ -357,6 +383,7 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
             ),
         }
         let result = bisect::bisect(applied, cfg.bisect_budget, |set| {
+            sandbox::interrupt::check()?;
             k += 1;
             let dest = cfg.out.join("bisect").join(k.to_string());
             let log = logs.join(format!("bisect-{k}.log"));
@@ -370,7 +397,8 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
             );
             let (_, outcome, tree) = runner::execute(cfg, k, &label, set, &dest, &log)?;
             let differs = if outcome.success() {
-                let got = runner::hash_artifacts(cfg, &tree, false)?;
+                // What a bisect run cannot read was said for the runs.
+                let got = runner::hash_artifacts(cfg, &tree, false)?.digests;
                 !same_raw(&got, control)
             } else {
                 // A variation that breaks the build changes its outcome too.
@@ -385,15 +413,42 @@ fn build_and_compare(cfg: &BuildConfig, applied: &VariationSet, report: &mut Rep
         match result {
             Ok(result) if result.runs > 0 || !result.complete => report.bisect = Some(result),
             Ok(_) => {}
+            // An interrupted search stops the build: the user asked it to.
+            Err(e) if e.is::<sandbox::interrupt::Interrupt>() => return Err(e),
             // The verdict stands on the runs already made; a culprit search
             // that could not run to the end must not turn it into an error.
             Err(e) => eprintln!("repro: the culprit search stopped: {e:#}"),
         }
     }
     diff_artifacts(cfg, report, &trees)?;
+    sandbox::interrupt::check()?;
     publish_artifacts(cfg, &trees[0], &mut report.artifacts)?;
     remove_run_trees(cfg, report, &trees);
     Ok(())
+}
+
+/// After SIGINT/SIGTERM: removes what a build that did not finish leaves
+/// half-made (the unfinished publication, the build dir of `--sandbox
+/// none`) and, unless `--keep-runs all`, the run trees; a tree that cannot
+/// be removed is said and recorded as kept.
+fn clean_up_interrupted(cfg: &BuildConfig, report: &mut Report) {
+    let keep_runs = cfg.keep_runs == crate::config::KeepRuns::All;
+    let mut dirs = vec![cfg.out.join(ARTIFACTS_STAGING), cfg.out.join("work")];
+    if !keep_runs {
+        for d in ["runs", "bisect", "source", "fetch"] {
+            dirs.push(cfg.out.join(d));
+        }
+    }
+    for dir in dirs {
+        if dir.symlink_metadata().is_ok() {
+            if let Err(e) = fsutil::remove_tree(&dir) {
+                eprintln!("repro: could not remove {}: {e:#}", dir.display());
+            }
+        }
+    }
+    for run in &mut report.runs {
+        run.kept = Path::new(&run.host_dir).exists();
+    }
 }
 
 /// Removes the run trees `--keep-runs` does not keep, once everything that
@@ -467,6 +522,7 @@ fn diff_artifacts(cfg: &BuildConfig, report: &mut Report, trees: &[runner::RunTr
         .iter_mut()
         .filter(|a| a.status != ArtifactStatus::Same)
     {
+        sandbox::interrupt::check()?;
         let Some(first) = &a.runs[0] else { continue };
         let Some(other) = a
             .runs
@@ -675,6 +731,11 @@ fn compare(runs: &[Digests]) -> Vec<ArtifactRecord> {
         .collect()
 }
 
+/// Where artifacts are published before they are complete: renamed to
+/// `artifacts/` when all are there, removed when publishing fails or is
+/// interrupted, so `artifacts/` is never half a release.
+const ARTIFACTS_STAGING: &str = ".repro-tmp-artifacts";
+
 /// Publishes run 1's reproducible artifacts in `<out>/artifacts/`: the
 /// SAME ones as built, or, with --normalize, the SAME and EQUIVALENT ones
 /// in canonical form (identical whichever run they come from).
@@ -683,13 +744,42 @@ fn publish_artifacts(
     run1: &runner::RunTree,
     artifacts: &mut [ArtifactRecord],
 ) -> Result<()> {
+    let staging = cfg.out.join(ARTIFACTS_STAGING);
     let dest = cfg.out.join("artifacts");
+    let published = stage_artifacts(cfg, run1, artifacts, &staging).and_then(|()| {
+        if !staging.exists() {
+            return Ok(()); // nothing to publish
+        }
+        std::fs::rename(&staging, &dest)
+            .with_context(|| format!("moving {} to {}", staging.display(), dest.display()))
+    });
+    if published.is_err() && staging.symlink_metadata().is_ok() {
+        if let Err(e) = fsutil::remove_tree(&staging) {
+            eprintln!("repro: could not remove {}: {e:#}", staging.display());
+        }
+    }
+    if published.is_err() {
+        for a in artifacts.iter_mut() {
+            a.published = None;
+        }
+    }
+    published
+}
+
+/// Writes the artifacts [`publish_artifacts`] publishes into `staging`.
+fn stage_artifacts(
+    cfg: &BuildConfig,
+    run1: &runner::RunTree,
+    artifacts: &mut [ArtifactRecord],
+    staging: &Path,
+) -> Result<()> {
     let opts = diffoscope_lite::normalize::Options {
         source_date_epoch: Some(cfg.epoch.value),
         ..Default::default()
     };
     for a in artifacts.iter_mut() {
-        let target = dest.join(&a.path);
+        sandbox::interrupt::check()?;
+        let target = staging.join(&a.path);
         let Some(built) = run1.file(&a.path) else {
             continue;
         };
@@ -701,7 +791,7 @@ fn publish_artifacts(
                 }
                 // Without set-id bits: a build must not be able to publish
                 // (as root) a setuid file of its making.
-                fsio::copy(&built, &target)?
+                fsio::copy(&built, &target).with_context(|| format!("publishing {}", a.path))?
             }
             (ArtifactStatus::Same | ArtifactStatus::Equivalent, true) => {
                 if let Some(dir) = target.parent() {
@@ -744,6 +834,57 @@ fn write_provenance(cfg: &BuildConfig, report: &Report) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Writes the report of a build that failed. A report that cannot be
+/// written is said on its own line, so the build's error (returned by
+/// the caller) reads as it would have: the two are separate failures.
+fn report_failure(cfg: &BuildConfig, report: &mut Report) {
+    if let Err(e) = write_report_making_room(cfg, report) {
+        eprintln!("repro: report.json could not be written: {e:#}");
+    }
+}
+
+/// Writes report.json; when the disk is full, first frees what repro
+/// itself put there that the report does not need (the run trees, said
+/// on stderr and recorded as not kept) and tries once more: a report is
+/// worth more than a failed run's tree.
+fn write_report_making_room(cfg: &BuildConfig, report: &mut Report) -> Result<()> {
+    let err = match write_report(cfg, report) {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    if err.downcast_ref::<fsio::Error>().map(fsio::Error::kind)
+        != Some(std::io::ErrorKind::StorageFull)
+    {
+        return Err(err);
+    }
+    let mut removed = Vec::new();
+    for d in [
+        ARTIFACTS_STAGING,
+        "runs",
+        "bisect",
+        "work",
+        "source",
+        "fetch",
+    ] {
+        let dir = cfg.out.join(d);
+        if dir.symlink_metadata().is_ok() && fsutil::remove_tree(&dir).is_ok() {
+            removed.push(d);
+        }
+    }
+    if removed.is_empty() {
+        return Err(err);
+    }
+    eprintln!(
+        "repro: {err:#}; removed {} under {} to make room for the report",
+        removed.join(", "),
+        cfg.out.display()
+    );
+    for run in &mut report.runs {
+        run.kept = Path::new(&run.host_dir).exists();
+    }
+    write_report(cfg, report)
 }
 
 fn write_report(cfg: &BuildConfig, report: &Report) -> Result<()> {

@@ -172,10 +172,13 @@ fn check_policy(args: &VerifyArgs, v: &VerifiedStatement) -> Result<String, Stri
             ));
         }
     }
+    // A record that contradicts itself is rejected whatever the policy:
+    // it is not a claim that can be weighed, it is two claims.
+    let verdict = recorded_verdict(&v.provenance).map_err(|e| e.to_string())?;
     if args.allow_not_reproducible {
         return Ok("; verdict not required (--allow-not-reproducible)".into());
     }
-    match recorded_verdict(&v.provenance) {
+    match verdict {
         RecordedVerdict::Known(Verdict::Reproducible) => Ok(String::new()),
         RecordedVerdict::Known(Verdict::EquivalentAfterNormalization) if args.accept_normalized => {
             Ok("; equivalent after normalization accepted (--accept-normalized)".into())
@@ -220,7 +223,8 @@ fn summary(v: &VerifiedStatement) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         ext["runs"].as_u64().unwrap_or(0),
-        recorded_verdict(&v.provenance),
+        recorded_verdict(&v.provenance)
+            .map_or_else(|_| "contradictory".to_string(), |v| v.to_string()),
         v.statement.subject.len(),
         v.keyids
             .iter()

@@ -32,7 +32,9 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, killpg, Signal};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::sys::signal::{kill, killpg, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 
@@ -230,6 +232,46 @@ pub(crate) fn kill_tree(pid: Pid) {
     // ESRCH (already gone) is the normal case after a clean exit.
     let _ = killpg(pid, Signal::SIGKILL);
     let _ = kill(pid, Signal::SIGKILL);
+}
+
+/// The number of the first SIGINT/SIGTERM caught, 0 while none was.
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
+
+/// The handler: one atomic store, which is async-signal-safe. Everything
+/// else (killing the build, removing temporary files, writing the report)
+/// happens in ordinary code that polls [`interrupted`].
+extern "C" fn on_interrupt(signo: nix::libc::c_int) {
+    // Keep the first signal: it is the one the report names.
+    let _ = INTERRUPTED.compare_exchange(0, signo, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// Installs [`on_interrupt`] for `signals`; on failure, the signal whose
+/// `sigaction` failed.
+pub(crate) fn catch_interrupts(signals: &[Signal]) -> Result<(), (Signal, Errno)> {
+    // SA_RESTART: a read or write in progress when the signal lands goes
+    // on instead of failing with EINTR, so the polling code decides where
+    // to stop, not whichever syscall happened to be running.
+    // SA_RESETHAND: a second signal has the default effect, so a user who
+    // presses Ctrl-C twice is never stuck behind a slow cleanup.
+    let action = SigAction::new(
+        SigHandler::Handler(on_interrupt),
+        SaFlags::SA_RESTART | SaFlags::SA_RESETHAND,
+        SigSet::empty(),
+    );
+    for &signal in signals {
+        // SAFETY: the handler only does an atomic store, which is
+        // async-signal-safe; no other handler of ours is replaced.
+        unsafe { sigaction(signal, &action) }.map_err(|e| (signal, e))?;
+    }
+    Ok(())
+}
+
+/// The signal [`on_interrupt`] caught first, if any.
+pub(crate) fn interrupted() -> Option<i32> {
+    match INTERRUPTED.load(Ordering::SeqCst) {
+        0 => None,
+        signo => Some(signo),
+    }
 }
 
 /// Effective uid and gid of this process.
