@@ -348,11 +348,12 @@ pub struct Hashed {
 /// normalization rules that fire on them.
 pub fn hash_artifacts(cfg: &BuildConfig, tree: &RunTree, normalized: bool) -> Result<Hashed> {
     use rayon::prelude::*;
-    let (names, mut unreadable) = find_artifacts(cfg, tree)?;
-    let paths: Vec<PathBuf> = names
-        .iter()
-        .map(|n| tree.file(n).unwrap_or_default())
-        .collect();
+    let (found, mut unreadable) = find_artifacts(cfg, tree)?;
+    // Each name with the file the run left for it (found just above).
+    let (names, paths): (Vec<String>, Vec<PathBuf>) = found
+        .into_iter()
+        .filter_map(|n| tree.file(&n).map(|p| (n, p)))
+        .unzip();
     let dir = match tree {
         RunTree::Dir(d) => d.as_path(),
         RunTree::Overlay { upper, .. } => upper.as_path(),
