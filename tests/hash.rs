@@ -224,3 +224,39 @@ fn normalized_digests_match_golden_vectors_and_an_independent_implementation() {
     assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
     assert_eq!(digest_lines(&o.stdout), golden);
 }
+
+/// A zip whose local header names its entry differently from the central
+/// directory gets no normalized digest (exit 2, the file and the conflict
+/// named) unless --allow-ambiguous, which the JSON output records.
+#[test]
+fn ambiguous_zips_get_no_normalized_digest_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("setup.py", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(b"print('hello')\n").unwrap();
+    let mut bytes = w.finish().unwrap().into_inner();
+    bytes[30] = b'S'; // the local header says "Setup.py"
+    let path = dir.path().join("two-faced.whl");
+    std::fs::write(&path, &bytes).unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_repro"))
+            .args(["hash", "--normalized", "--json"])
+            .args(extra)
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("two-faced.whl"), "{err}");
+    assert!(
+        err.contains("is named \"Setup.py\" in its local header"),
+        "{err}"
+    );
+    let o = run(&["--allow-ambiguous"]);
+    assert_eq!(o.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json[0]["allow_ambiguous"], true, "{json}");
+}

@@ -34,6 +34,23 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The archive reads two ways: its own structures disagree (a zip's
+    /// local and central headers, two end records, an entry hidden
+    /// outside the central directory), as archives made to show one tool
+    /// one thing and another tool another do.
+    #[error(
+        "{entry}: ambiguous {format}: {detail}; tools disagree on what it holds, so it has no \
+         canonical form (--allow-ambiguous proceeds anyway)"
+    )]
+    Ambiguous {
+        /// Nested path of the archive.
+        entry: String,
+        /// The format that was being read.
+        format: Kind,
+        /// Which structures disagree, and how.
+        detail: String,
+    },
+
     /// The artifact is damaged or not what its magic bytes claimed.
     #[error("{entry}: malformed {format}: {detail}")]
     Malformed {

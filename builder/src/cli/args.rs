@@ -200,6 +200,10 @@ pub struct HashArgs {
     /// Safety limits for reading archives (with --normalized).
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// With --normalized: digest archives whose own structures disagree
+    /// (refused otherwise; the JSON output records it).
+    #[arg(long)]
+    pub allow_ambiguous: bool,
 }
 
 /// Arguments of `repro normalize`.
@@ -229,6 +233,10 @@ pub struct NormalizeArgs {
     /// Safety limits for reading archives.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Normalize archives whose own structures disagree (refused
+    /// otherwise; the JSON output records it).
+    #[arg(long)]
+    pub allow_ambiguous: bool,
 }
 
 /// Safety limits for untrusted archives.

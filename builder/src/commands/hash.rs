@@ -27,6 +27,9 @@ struct NormalizedEntry<'a> {
     format: Option<String>,
     /// The rules `repro normalize` would fire on this file.
     rules: Vec<Fired>,
+    /// Whether ambiguous archives were digested (`--allow-ambiguous`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    allow_ambiguous: bool,
 }
 
 /// Runs `repro hash`.
@@ -59,6 +62,7 @@ pub fn run(args: HashArgs) -> Result<ExitCode> {
     let opts = normalize::Options {
         source_date_epoch: args.source_date_epoch,
         limits: args.limits.limits(),
+        allow_ambiguous: args.allow_ambiguous,
     };
     let digests: Vec<_> = paths
         .par_iter()
@@ -73,6 +77,7 @@ pub fn run(args: HashArgs) -> Result<ExitCode> {
                 digest: d.hex(),
                 format: d.format.map(|f| f.to_string()),
                 rules: d.fired,
+                allow_ambiguous: args.allow_ambiguous,
             },
         )
     })

@@ -25,6 +25,9 @@ struct JsonReport {
     fired: Vec<Fired>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Whether ambiguous archives were normalized (`--allow-ambiguous`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    allow_ambiguous: bool,
 }
 
 /// Where each input goes.
@@ -76,6 +79,7 @@ pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
     let opts = Options {
         source_date_epoch: args.source_date_epoch,
         limits: args.limits.limits(),
+        allow_ambiguous: args.allow_ambiguous,
     };
     let results: Vec<_> = pairs
         .par_iter()
@@ -93,6 +97,7 @@ pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
                 status: status(&r),
                 fired: r.fired,
                 error: None,
+                allow_ambiguous: args.allow_ambiguous,
             }),
             Ok(r) => crate::out!("{}", report_lines(src, &r)),
             Err(err) => {
@@ -109,6 +114,7 @@ pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
                         status: "error",
                         fired: Vec::new(),
                         error: Some(message),
+                        allow_ambiguous: args.allow_ambiguous,
                     });
                 }
             }

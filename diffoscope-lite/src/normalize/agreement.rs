@@ -38,6 +38,7 @@ fn normalizer_run(bytes: &[u8], name: &str) -> (Normalized, std::result::Result<
     let nx = Nx {
         budget: &budget,
         epoch: EPOCH,
+        allow_ambiguous: false,
     };
     let blob = Blob::mem(bytes.to_vec());
     let n = detect(&bytes[..bytes.len().min(formats::HEAD_LEN)])
@@ -54,6 +55,7 @@ fn normalizer_run(bytes: &[u8], name: &str) -> (Normalized, std::result::Result<
     let nx = Nx {
         budget: &budget,
         epoch: EPOCH,
+        allow_ambiguous: false,
     };
     let digested = n
         .digest(&blob, name, 1, &nx)
@@ -841,6 +843,7 @@ fn oci_sides(dir: &Path) -> OciSides {
     let opts = Options {
         source_date_epoch: Some(EPOCH),
         limits: Limits::default(),
+        allow_ambiguous: false,
     };
     let digest = normalized_digest(dir, &opts).map_err(|e| e.to_string());
     let out = dir.with_extension("normalized");
@@ -964,6 +967,7 @@ fn oci_json_limit_is_one_limit_on_every_side() {
     let opts = Options {
         source_date_epoch: Some(EPOCH),
         limits,
+        allow_ambiguous: false,
     };
     let digest = normalized_digest(&dir, &opts).unwrap_err().to_string();
     let normalized = normalize_file(&dir, &dir, &opts).unwrap_err().to_string();

@@ -81,6 +81,11 @@ pub struct Options {
     pub source_date_epoch: Option<i64>,
     /// Safety limits for untrusted input.
     pub limits: Limits,
+    /// Normalize and digest archives whose structures disagree (a zip's
+    /// local and central headers, two end records, a hidden entry), which
+    /// are refused otherwise: their canonical form would claim one reading
+    /// of an archive other tools read another way.
+    pub allow_ambiguous: bool,
 }
 
 impl Options {
@@ -316,6 +321,7 @@ pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Rep
     let nx = Nx {
         budget: &budget,
         epoch: opts.epoch(),
+        allow_ambiguous: opts.allow_ambiguous,
     };
     let Some(normalizer) = normalizer else {
         copy_unless_same(input, output)?;
@@ -386,6 +392,7 @@ pub fn normalized_digest(path: &Path, opts: &Options) -> Result<NormalizedDigest
     let nx = Nx {
         budget: &budget,
         epoch: opts.epoch(),
+        allow_ambiguous: opts.allow_ambiguous,
     };
     let d = digest_blob(&blob, &name, 1, &nx)?;
     Ok(NormalizedDigest {
@@ -457,6 +464,7 @@ fn with_nx<T>(opts: &Options, f: impl FnOnce(&Nx<'_>) -> Result<T>) -> Result<T>
     f(&Nx {
         budget: &budget,
         epoch: opts.epoch(),
+        allow_ambiguous: opts.allow_ambiguous,
     })
 }
 
@@ -464,9 +472,23 @@ fn with_nx<T>(opts: &Options, f: impl FnOnce(&Nx<'_>) -> Result<T>) -> Result<T>
 pub(crate) struct Nx<'a> {
     budget: &'a Budget,
     epoch: i64,
+    /// Proceed with archives that read two ways (`--allow-ambiguous`).
+    allow_ambiguous: bool,
 }
 
 impl Nx<'_> {
+    /// Refuses an archive whose structures disagree, unless allowed.
+    fn ambiguous(&self, format: Kind, entry: &str, detail: impl fmt::Display) -> Result<()> {
+        if self.allow_ambiguous {
+            return Ok(());
+        }
+        Err(Error::Ambiguous {
+            entry: entry.to_owned(),
+            format,
+            detail: detail.to_string(),
+        })
+    }
+
     fn malformed(&self, format: Kind, entry: &str, detail: impl fmt::Display) -> Error {
         self.budget.tripped().unwrap_or_else(|| Error::Malformed {
             entry: entry.to_owned(),

@@ -15,6 +15,7 @@ fn norm(bytes: &[u8], sde: Option<i64>) -> (Option<Vec<u8>>, Vec<&'static str>) 
     let nx = Nx {
         budget: &budget,
         epoch: sde.unwrap_or(DEFAULT_EPOCH),
+        allow_ambiguous: false,
     };
     let blob = Blob::mem(bytes.to_vec());
     let Some(n) = detect(&bytes[..bytes.len().min(formats::HEAD_LEN)]) else {
@@ -54,6 +55,7 @@ fn try_all(bytes: &[u8]) -> (Result<Vec<Fired>>, Result<Digested>, Vec<u8>) {
     let nx = Nx {
         budget: &budget,
         epoch: SDE,
+        allow_ambiguous: false,
     };
     let blob = Blob::mem(bytes.to_vec());
     let n = detect(&bytes[..bytes.len().min(formats::HEAD_LEN)]);
@@ -638,6 +640,7 @@ fn deb_members_and_nested_tarballs_are_normalized() {
     let nx = Nx {
         budget: &budget,
         epoch: SDE,
+        allow_ambiguous: false,
     };
     let mut out = Vec::new();
     let fired = ar::Ar
@@ -846,6 +849,7 @@ fn zip_bombs_hit_the_entry_limit() {
     let nx = Nx {
         budget: &budget,
         epoch: SDE,
+        allow_ambiguous: false,
     };
     let err = zip::Zip
         .normalize(&Blob::mem(w), "w.whl", 1, &nx, &mut Vec::new())
@@ -1003,6 +1007,7 @@ fn oci_layouts_differing_in_times_become_identical() {
     let opts = Options {
         source_date_epoch: Some(SDE),
         limits: Limits::default(),
+        allow_ambiguous: false,
     };
     let digest_a = normalized_digest(&a, &opts).unwrap();
     assert_eq!(digest_a.format, Some(Format::Oci));
@@ -1098,6 +1103,7 @@ fn zip64_and_prefixed_zips_round_trip() {
     let nx = Nx {
         budget: &budget,
         epoch: SDE,
+        allow_ambiguous: false,
     };
     for input in [z64, prefixed] {
         let mut out = Vec::new();
@@ -1167,5 +1173,100 @@ fn overlapping_zip_entries_are_refused_not_amplified() {
     assert!(d.is_err(), "the digest of an overlapping-entry zip");
     // The well-formed archive it was made from is fine.
     let (n, d) = try_both(&one);
+    assert!(n.is_ok() && d.is_ok());
+}
+
+/// Normalizes and digests `bytes` with ambiguous archives allowed or not.
+fn try_with_ambiguity(bytes: &[u8], allow: bool) -> (Result<Vec<Fired>>, Result<Digested>) {
+    let budget = Budget::new(Limits::default());
+    let nx = Nx {
+        budget: &budget,
+        epoch: SDE,
+        allow_ambiguous: allow,
+    };
+    let blob = Blob::mem(bytes.to_vec());
+    let n = detect(&bytes[..bytes.len().min(formats::HEAD_LEN)]).unwrap();
+    let mut out = Vec::new();
+    (
+        n.normalize(&blob, "t.zip", 1, &nx, &mut out),
+        n.digest(&blob, "t.zip", 1, &nx),
+    )
+}
+
+/// Zips that read two ways are refused by normalize and the digest, with
+/// the reason, and accepted with --allow-ambiguous.
+#[test]
+fn zips_that_read_two_ways_are_refused_unless_allowed() {
+    let entry = |name: &'static str, data: &'static [u8]| ZEntry {
+        name,
+        data,
+        mode: 0o644,
+        year: 2020,
+        ut: false,
+    };
+    let two = zip_of(&[entry("a.txt", b"one\n"), entry("b.txt", b"two\n")]);
+    let le32 =
+        |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
+    let eocd = two.len() - 22;
+    let cd = le32(&two, eocd + 16);
+    let second_cd = cd
+        + 46
+        + 5
+        + usize::from(u16::from_le_bytes([two[cd + 30], two[cd + 31]]))
+        + usize::from(u16::from_le_bytes([two[cd + 32], two[cd + 33]]));
+
+    let mut renamed_local = two.clone();
+    renamed_local[30] = b'x'; // "a.txt" → "x.txt" in the local header only
+    let mut duplicate = two.clone();
+    duplicate[second_cd + 46] = b'a'; // the second entry "b.txt" → "a.txt",
+    let second_local = le32(&two, second_cd + 42); // in both of its headers
+    duplicate[second_local + 30] = b'a';
+    // Another archive in front: readers that take the last end record see
+    // one archive (its offsets shifted), readers that scan see two.
+    let mut concatenated = zip_of(&[entry("hidden.sh", b"rm -rf /\n")]);
+    concatenated.extend_from_slice(&two);
+    let mut fake_end = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
+    fake_end
+        .start_file("a.txt", ::zip::write::SimpleFileOptions::default())
+        .unwrap();
+    fake_end.write_all(b"one\n").unwrap();
+    let mut fake = b"PK\x05\x06".to_vec();
+    fake.extend_from_slice(&[0; 18]);
+    fake_end.set_raw_comment(fake.into());
+    let fake_end = fake_end.finish().unwrap().into_inner();
+
+    for (what, bytes, reason) in [
+        (
+            "local name",
+            &renamed_local,
+            "is named \"x.txt\" in its local header",
+        ),
+        ("duplicate", &duplicate, "two entries are named \"a.txt\""),
+        (
+            "concatenated",
+            &concatenated,
+            "belongs to no entry of the central directory",
+        ),
+        (
+            "fake end record",
+            &fake_end,
+            "end-of-central-directory records end the file",
+        ),
+    ] {
+        let (n, d) = try_with_ambiguity(bytes, false);
+        let err = n.expect_err(what).to_string();
+        assert!(
+            err.contains(reason) && err.contains("--allow-ambiguous"),
+            "{what}: {err}"
+        );
+        assert!(d.is_err(), "{what}: the digest accepted it");
+        let (n, d) = try_with_ambiguity(bytes, true);
+        assert!(
+            n.is_ok() && d.is_ok(),
+            "{what}: refused although allowed: {n:?}"
+        );
+    }
+    // The archive they were made from reads one way.
+    let (n, d) = try_with_ambiguity(&two, false);
     assert!(n.is_ok() && d.is_ok());
 }

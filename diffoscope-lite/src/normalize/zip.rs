@@ -377,6 +377,7 @@ fn parse(blob: &Blob, name: &str, nx: &Nx<'_>) -> Result<Archive> {
         pos += 46 + n + e + c;
     }
     reject_overlaps(&members, cd_start, name, nx)?;
+    check_one_reading(blob, &tail, &members, cd_start, name, nx)?;
     let first = members.iter().map(|m| m.local_at).min().unwrap_or(cd_start);
     let prefix = blob
         .slice(0, first.min(cd_start))
@@ -428,6 +429,115 @@ fn reject_overlaps(members: &[Member], cd_start: u64, name: &str, nx: &Nx<'_>) -
                     String::from_utf8_lossy(last)
                 ),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses (unless allowed) a zip that reads two ways, the structures
+/// parser-confusion archives use to show one tool one thing and another
+/// tool another: a second end record ending the file (one hidden in the
+/// other's comment), local headers that contradict the central directory
+/// (name, method, sizes, CRC), two entries of one name, a file and a
+/// directory of one name, and local headers outside every entry (a hidden
+/// entry or a concatenated archive).
+fn check_one_reading(
+    blob: &Blob,
+    tail: &[u8],
+    members: &[Member],
+    cd_start: u64,
+    name: &str,
+    nx: &Nx<'_>,
+) -> Result<()> {
+    let ambiguous = |detail: String| nx.ambiguous(Kind::Zip, name, detail);
+    let ends: Vec<usize> = (0..tail.len().saturating_sub(21))
+        .filter(|&i| {
+            u32le(tail, i) == EOCD_SIG && i + 22 + usize::from(u16le(tail, i + 20)) == tail.len()
+        })
+        .collect();
+    if ends.len() > 1 {
+        ambiguous(format!(
+            "{} end-of-central-directory records end the file (one hides in another's comment)",
+            ends.len()
+        ))?;
+    }
+    let mut names = std::collections::HashSet::new();
+    for m in members {
+        let shown = String::from_utf8_lossy(&m.name);
+        if m.local_name != m.name {
+            ambiguous(format!(
+                "entry {shown:?} is named {:?} in its local header",
+                String::from_utf8_lossy(&m.local_name)
+            ))?;
+        }
+        let local_method = u16le(&m.local_fixed, 8);
+        if local_method != m.method {
+            ambiguous(format!(
+                "entry {shown:?}: compression method {} in the central directory, {local_method} in its local header",
+                m.method
+            ))?;
+        }
+        if m.flags & 0x0008 == 0 {
+            for (what, central, at) in [
+                ("CRC", m.crc, 14),
+                ("compressed size", m.csize32, 18),
+                ("size", m.usize32, 22),
+            ] {
+                let local = u32le(&m.local_fixed, at);
+                if local != central && local != u32::MAX && central != u32::MAX {
+                    ambiguous(format!(
+                        "entry {shown:?}: {what} {central} in the central directory, {local} in its local header"
+                    ))?;
+                }
+            }
+        }
+        if !names.insert(m.name.as_slice()) {
+            ambiguous(format!("two entries are named {shown:?}"))?;
+        }
+    }
+    for m in members {
+        if let Some(dir) = m.name.strip_suffix(b"/") {
+            if names.contains(dir) {
+                ambiguous(format!(
+                    "{:?} is both a file and a directory",
+                    String::from_utf8_lossy(dir)
+                ))?;
+            }
+        }
+    }
+    // Bytes no entry accounts for: before the first, between entries,
+    // before the central directory.
+    let mut spans: Vec<(u64, u64)> = members.iter().map(|m| (m.local_at, m.end)).collect();
+    spans.sort_unstable();
+    let mut gaps = Vec::new();
+    let mut at = 0u64;
+    for (start, end) in spans.iter().copied().chain([(cd_start, cd_start)]) {
+        if start > at {
+            gaps.push((at, start));
+        }
+        at = at.max(end);
+    }
+    for (from, to) in gaps {
+        let bytes = blob
+            .read_vec(from, to - from)
+            .map_err(|e| nx.io(e, name, "reading zip"))?;
+        // A real header, not the four bytes alone: a self-extractor's stub
+        // may hold the signature as a constant it searches for.
+        let header_at = |i: usize| {
+            let h = &bytes[i..];
+            h.len() >= 30
+                && u32le(h, 0) == LOCAL_SIG
+                && u16le(h, 4) <= 100
+                && [0, 8, 9, 12, 14, 93, 95, 98].contains(&u16le(h, 8))
+                && u16le(h, 26) > 0
+                && 30 + usize::from(u16le(h, 26)) <= h.len()
+        };
+        if let Some(i) = (0..bytes.len()).find(|&i| header_at(i)) {
+            ambiguous(format!(
+                "a local header at offset {} belongs to no entry of the central directory \
+                 (a hidden entry, or another archive concatenated)",
+                from + i as u64
+            ))?;
         }
     }
     Ok(())
