@@ -262,6 +262,7 @@ fn nothing_survives_the_timeout() {
 }
 
 #[test]
+#[ignore = "needs root (CI runs it: cargo test -- --include-ignored)"]
 fn works_as_an_unprivileged_user() {
     if !nix_is_root() {
         common::skip("the test itself is not root, so it already runs unprivileged");
@@ -448,6 +449,7 @@ fn bad_vary_spec_is_refused() {
 }
 
 #[test]
+#[ignore = "needs root (CI runs it: cargo test -- --include-ignored)"]
 fn missing_user_namespaces_give_a_clear_error_and_write_nothing() {
     if !nix_is_root() {
         common::skip("needs root to limit user namespaces in a child namespace");
@@ -474,6 +476,7 @@ fn missing_user_namespaces_give_a_clear_error_and_write_nothing() {
 }
 
 #[test]
+#[ignore = "needs root (CI runs it: cargo test -- --include-ignored)"]
 fn ro_binds_are_read_only_all_the_way_down_and_keep_their_path() {
     if !nix_is_root() {
         common::skip("needs root to mount a nested tmpfs in a private namespace");
@@ -519,8 +522,15 @@ fn ro_binds_are_read_only_all_the_way_down_and_keep_their_path() {
     );
     let writes = fs::read_to_string(run.join("writes.txt")).unwrap();
     assert_eq!(writes.matches("denied").count(), 2, "{writes}");
+}
 
-    // A bind where the sandbox mounts its own file systems is refused.
+/// A bind where the sandbox mounts its own file systems is refused (no
+/// root needed to check that).
+#[test]
+fn a_bind_over_the_sandboxes_own_mounts_is_refused() {
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("build.sh"), "mkdir -p dist\n").unwrap();
+    let out = tempfile::tempdir().unwrap();
     let o = repro()
         .arg("build")
         .arg(src.path())
@@ -598,6 +608,7 @@ fn repro_toml_cannot_weaken_the_sandbox_by_itself() {
 /// the build's unprivileged uid cannot walk there, yet `--ro-bind` of it
 /// works and the build runs the tool.
 #[test]
+#[ignore = "needs root (CI runs it: cargo test -- --include-ignored)"]
 fn binds_under_a_closed_home_work_as_root() {
     if !nix_is_root() {
         common::skip("needs root: an unprivileged user's own home is open to its builds");
