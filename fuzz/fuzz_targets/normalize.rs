@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
             max_decompressed: 64 << 20,
             ..Limits::default()
         },
+        allow_ambiguous: false,
     };
     if normalize_file(&input, &once, &opts).is_err() {
         return;
