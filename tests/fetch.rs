@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
-use common::{read_json, repro, stderr};
+use common::{read_json, stderr};
 
 use std::fs;
 use std::path::Path;
@@ -19,23 +19,13 @@ fn tree(toml: &str) -> tempfile::TempDir {
 }
 
 fn build(src: &Path, extra: &[&str]) -> (Output, tempfile::TempDir) {
-    let out = tempfile::tempdir().unwrap();
-    let o = repro()
-        .arg("build")
-        .arg(src)
-        .arg("--out")
-        .arg(out.path().join("out"))
-        .args([
-            "--source-date-epoch",
-            "1700000000",
-            "--vary=-all,+build_path",
-            "--keep-runs",
-            "all",
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
-    (o, out)
+    let mut args = vec![
+        "--source-date-epoch",
+        "1700000000",
+        "--vary=-all,+build_path",
+    ];
+    args.extend_from_slice(extra);
+    common::build_dir(src, &args)
 }
 
 const FETCH_TOML: &str = r#"

@@ -558,23 +558,9 @@ fn a_bind_over_the_sandboxes_own_mounts_is_refused() {
 /// `repro build SRC` with its repro.toml, nothing varied, into a fresh
 /// output dir; returns what it printed and the dir holding `out/`.
 fn build_tree(src: &Path, extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
-    let out = tempfile::tempdir().unwrap();
-    let o = repro()
-        .arg("build")
-        .arg(src)
-        .arg("--out")
-        .arg(out.path().join("out"))
-        .args([
-            "--source-date-epoch",
-            "1",
-            "--vary=-all",
-            "--keep-runs",
-            "all",
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
-    (o, out)
+    let mut args = vec!["--source-date-epoch", "1", "--vary=-all"];
+    args.extend_from_slice(extra);
+    common::build_dir(src, &args)
 }
 
 #[test]

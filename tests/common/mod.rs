@@ -35,16 +35,23 @@ pub fn stderr(o: &Output) -> String {
 /// `repro build FIXTURE --out <tmp>/out --source-date-epoch 1700000000 EXTRA…`;
 /// returns what it printed, and the temporary dir holding `out/`.
 pub fn build_fixture(name: &str, extra: &[&str]) -> (Output, tempfile::TempDir) {
+    let mut args = vec!["--source-date-epoch", "1700000000"];
+    args.extend_from_slice(extra);
+    build_dir(&fixture(name), &args)
+}
+
+/// `repro build SRC --out <tmp>/out --keep-runs all ARGS…` (the tests read
+/// the run trees; --keep-runs has its own test); returns what it printed,
+/// and the temporary dir holding `out/`.
+pub fn build_dir(src: &Path, args: &[&str]) -> (Output, tempfile::TempDir) {
     let out = tempfile::tempdir().unwrap();
     let o = repro()
         .arg("build")
-        .arg(fixture(name))
+        .arg(src)
         .arg("--out")
         .arg(out.path().join("out"))
-        .args(["--source-date-epoch", "1700000000"])
-        // The tests read the run trees; --keep-runs has its own test.
         .args(["--keep-runs", "all"])
-        .args(extra)
+        .args(args)
         .output()
         .unwrap();
     (o, out)
