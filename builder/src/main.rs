@@ -17,6 +17,7 @@ mod fsutil;
 mod output;
 mod probe;
 mod progress;
+mod rebuild;
 mod report;
 mod runner;
 mod toolchain;

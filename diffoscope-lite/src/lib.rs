@@ -90,10 +90,12 @@ pub mod hints;
 mod kind;
 mod leaf;
 mod limits;
+pub mod listing;
 mod meet;
 pub mod model;
 pub mod normalize;
 pub mod printers;
+pub mod stabilize;
 mod textdiff;
 mod timefmt;
 

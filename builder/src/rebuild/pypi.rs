@@ -1,0 +1,427 @@
+//! PyPI: fetch a release's sdist and pure wheel, infer how the wheel was
+//! built, download the build requirements as the index stood when the
+//! wheel was uploaded, and lay out a source tree whose build script makes
+//! the wheel offline.
+//!
+//! The build frontend is pip, run from its own wheel (`python3
+//! pip-X-py3-none-any.whl/pip`, which pip supports for bootstrapping): the
+//! newest pip on the index unless the recipe pins one. It needs no pip or
+//! venv on the host, and its version is recorded like any other input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use diffoscope_lite::listing::Listing;
+
+use super::index::{self, FetchError, Index, IndexFile};
+use super::recipe::{self, Recipe, WheelFacts};
+use super::{Failure, Stage};
+
+/// `pypi:NAME==VERSION`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spec {
+    /// Project name as given.
+    pub name: String,
+    /// Version as given.
+    pub version: String,
+}
+
+impl Spec {
+    /// Parses `pypi:NAME==VERSION` (the `pypi:` prefix is required: other
+    /// ecosystems will have their own).
+    pub fn parse(s: &str) -> Result<Spec, String> {
+        let rest = s
+            .strip_prefix("pypi:")
+            .ok_or_else(|| format!("{s:?}: expected pypi:NAME==VERSION"))?;
+        let (name, version) = rest
+            .split_once("==")
+            .ok_or_else(|| format!("{s:?}: expected pypi:NAME==VERSION (an exact version)"))?;
+        let ok_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        let ok_version = !version.is_empty()
+            && version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '-' | '_'));
+        if !ok_name || !ok_version {
+            return Err(format!("{s:?}: not a valid project name and version"));
+        }
+        Ok(Spec {
+            name: name.to_owned(),
+            version: version.to_owned(),
+        })
+    }
+}
+
+/// What the index serves for the release, downloaded and hash-checked.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    /// The wheel that is the rebuild's target.
+    pub wheel: PathBuf,
+    /// Its index record (URL, SHA-256, upload time).
+    pub wheel_file: IndexFile,
+    /// The sdist it is rebuilt from.
+    pub sdist: PathBuf,
+    /// Its index record.
+    pub sdist_file: IndexFile,
+}
+
+fn fetch_failure(e: FetchError) -> Failure {
+    let hint = match &e {
+        FetchError::NoProject { .. } | FetchError::NoVersion { .. } => "check the name and version",
+        FetchError::HashMismatch { .. } => {
+            "the file changed in transit or on the index: try again, and report it if it persists"
+        }
+        FetchError::Python { .. } => "repro rebuild needs python3: pass --python PATH",
+        _ => "check the network and the index URL (--index-url)",
+    };
+    Failure::new(Stage::Fetch, e.to_string()).hint(hint)
+}
+
+/// Downloads the sdist and the target wheel of `spec` into `dir`.
+pub fn fetch(
+    index: &Index,
+    spec: &Spec,
+    dir: &Path,
+    platform_wheel: bool,
+) -> Result<Upstream, Failure> {
+    let project = index.project(&spec.name, dir).map_err(fetch_failure)?;
+    let wheels = index::wheels_of(&project.files, &spec.name, &spec.version);
+    let sdist = index::sdist_of(&project.files, &spec.name, &spec.version);
+    if wheels.is_empty() && sdist.is_none() {
+        let newest = project
+            .versions
+            .iter()
+            .rev()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>();
+        return Err(fetch_failure(FetchError::NoVersion {
+            project: spec.name.clone(),
+            version: spec.version.clone(),
+            index: index.url.clone(),
+            newest: if newest.is_empty() {
+                "none listed".into()
+            } else {
+                newest.join(", ")
+            },
+        }));
+    }
+    let Some(sdist) = sdist else {
+        return Err(Failure::new(
+            Stage::Fetch,
+            format!("{}=={}: the index has no sdist for this version, so there is no source to rebuild from", spec.name, spec.version),
+        )
+        .hint("rebuild from the project's repository with generic mode: repro rebuild --upstream WHEEL --source DIR -- CMD…"));
+    };
+    let pure: Vec<&IndexFile> = wheels
+        .iter()
+        .copied()
+        .filter(|w| recipe::wheel_tags(&w.filename).is_some_and(|t| t.is_pure()))
+        .collect();
+    let wheel = match (pure.as_slice(), wheels.first()) {
+        ([w, ..], _) => *w,
+        ([], Some(w)) if platform_wheel => *w,
+        ([], Some(_)) => {
+            let names: Vec<&str> = wheels.iter().map(|w| w.filename.as_str()).collect();
+            return Err(Failure::new(
+                Stage::Fetch,
+                format!(
+                    "{}=={} has only platform wheels ({}); repro rebuilds pure-Python wheels",
+                    spec.name,
+                    spec.version,
+                    names.join(", ")
+                ),
+            )
+            .hint("pass --platform-wheel to try the first one anyway (compiled code rarely rebuilds bit for bit)"));
+        }
+        ([], None) => {
+            return Err(Failure::new(
+                Stage::Fetch,
+                format!("{}=={}: the index has no wheel for this version: nothing to compare a rebuild with", spec.name, spec.version),
+            ))
+        }
+    };
+    let wheel_path = index.download(wheel, dir).map_err(fetch_failure)?;
+    let sdist_path = index.download(sdist, dir).map_err(fetch_failure)?;
+    Ok(Upstream {
+        wheel: wheel_path,
+        wheel_file: wheel.clone(),
+        sdist: sdist_path,
+        sdist_file: sdist.clone(),
+    })
+}
+
+/// Largest WHEEL / METADATA / pyproject.toml read (they are a few KiB).
+const MAX_TEXT: u64 = 4 << 20;
+
+fn recipe_failure(what: &Path, e: impl std::fmt::Display) -> Failure {
+    Failure::new(Stage::Recipe, format!("{}: {e}", what.display()))
+}
+
+/// What the upstream wheel says about its own build.
+pub fn wheel_facts(wheel: &Path, opts: &diffoscope_lite::Options) -> Result<WheelFacts, Failure> {
+    let listing = Listing::open(wheel, opts).map_err(|e| recipe_failure(wheel, e))?;
+    // `NAME-VER.dist-info/WHEEL` at the top level, not a vendored copy.
+    let dist_info = |file: &'static str| {
+        move |p: &str| {
+            p.split_once('/')
+                .is_some_and(|(dir, rest)| dir.ends_with(".dist-info") && rest == file)
+        }
+    };
+    let text = |file: &'static str| -> Result<String, Failure> {
+        let Some(e) = listing.find(dist_info(file)) else {
+            return Ok(String::new());
+        };
+        let bytes = listing
+            .read(e, MAX_TEXT)
+            .map_err(|e| recipe_failure(wheel, e))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let file_name = wheel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(WheelFacts {
+        file_name,
+        wheel_file: text("WHEEL")?,
+        metadata: text("METADATA")?,
+        member_times: listing
+            .entries()
+            .iter()
+            .filter_map(|e| e.meta.mtime)
+            .collect(),
+    })
+}
+
+/// The sdist's top-level `pyproject.toml`, if it has one.
+pub fn sdist_pyproject(
+    sdist: &Path,
+    opts: &diffoscope_lite::Options,
+) -> Result<Option<String>, Failure> {
+    let listing = Listing::open(sdist, opts).map_err(|e| recipe_failure(sdist, e))?;
+    let top = |p: &str| {
+        let p = p.strip_prefix("./").unwrap_or(p);
+        p.split_once('/')
+            .is_some_and(|(_, rest)| rest == "pyproject.toml")
+    };
+    let Some(e) = listing.find(top) else {
+        return Ok(None);
+    };
+    let bytes = listing
+        .read(e, MAX_TEXT)
+        .map_err(|e| recipe_failure(sdist, e))?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| recipe_failure(sdist, "pyproject.toml is not UTF-8"))
+}
+
+/// The pip wheel that is the frontend: `pinned` (`26.3`) or the newest
+/// release on the index, downloaded into `dir`.
+pub fn frontend(
+    index: &Index,
+    dir: &Path,
+    pinned: Option<&str>,
+) -> Result<(PathBuf, String), Failure> {
+    let fail = |e: FetchError| {
+        Failure::new(
+            Stage::Dependencies,
+            format!("fetching pip, the build frontend: {e}"),
+        )
+    };
+    let project = index.project("pip", dir).map_err(fail)?;
+    let version = match pinned {
+        Some(v) => v.to_owned(),
+        None => project
+            .versions
+            .iter()
+            .rev()
+            .find(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            .cloned()
+            .ok_or_else(|| {
+                Failure::new(
+                    Stage::Dependencies,
+                    "the index lists no release of pip".to_owned(),
+                )
+            })?,
+    };
+    let wheel = index::wheels_of(&project.files, "pip", &version)
+        .into_iter()
+        .find(|w| recipe::wheel_tags(&w.filename).is_some_and(|t| t.is_pure()))
+        .ok_or_else(|| {
+            Failure::new(
+                Stage::Dependencies,
+                format!("the index has no wheel of pip {version}"),
+            )
+        })?;
+    let path = index.download(wheel, dir).map_err(fail)?;
+    Ok((path, version))
+}
+
+/// One downloaded build requirement.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Pinned {
+    /// Wheel file name.
+    pub file: String,
+    /// Its SHA-256.
+    pub sha256: String,
+}
+
+/// Downloads `recipe.requires` and their dependencies, wheels only, as the
+/// index stood at `recipe.uploaded_prior_to`, into `wheelhouse`.
+pub fn resolve(
+    python: &Path,
+    pip: &Path,
+    index: &Index,
+    recipe: &Recipe,
+    wheelhouse: &Path,
+    log: &Path,
+) -> Result<Vec<Pinned>, Failure> {
+    let fail = |m: String| Failure::new(Stage::Dependencies, m);
+    fs_err::create_dir_all(wheelhouse).map_err(|e| fail(e.to_string()))?;
+    let mut cmd = Command::new(python);
+    cmd.arg(pip.join("pip"))
+        .args([
+            "download",
+            "--isolated",
+            "--disable-pip-version-check",
+            "--no-input",
+        ])
+        .args(["--progress-bar", "off", "--only-binary", ":all:"])
+        .args(["--index-url", &index.url])
+        .arg("--dest")
+        .arg(wheelhouse);
+    if let Some(t) = &recipe.uploaded_prior_to {
+        cmd.args(["--uploaded-prior-to", t]);
+    }
+    cmd.args(&recipe.requires);
+    let out = cmd
+        .output()
+        .map_err(|e| fail(format!("cannot run {}: {e}", python.display())))?;
+    let mut text = out.stdout.clone();
+    text.extend_from_slice(&out.stderr);
+    let _ = fsio::write(log, &text);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = last[last.len().saturating_sub(3)..].join(" | ");
+        let when = recipe
+            .uploaded_prior_to
+            .as_deref()
+            .map(|t| format!(" as of {t}"))
+            .unwrap_or_default();
+        return Err(fail(format!(
+            "the build requirements [{}] cannot be resolved{when}: {tail} (log: {})",
+            recipe.requires.join(", "),
+            log.display()
+        ))
+        .hint("pin them yourself in a --recipe file (requires = [...]), or clear the date with uploaded_prior_to = \"\""));
+    }
+    let mut pinned = Vec::new();
+    for entry in fs_err::read_dir(wheelhouse).map_err(|e| fail(e.to_string()))? {
+        let entry = entry.map_err(|e| fail(e.to_string()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let sha256 = index::sha256_of(&entry.path())
+            .map_err(|e| fail(format!("{}: {e}", entry.path().display())))?;
+        pinned.push(Pinned { file: name, sha256 });
+    }
+    pinned.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(pinned)
+}
+
+/// The script run in the sandbox, from the root of the source tree that
+/// [`layout`] writes: install the wheelhouse into a private directory,
+/// then build the sdist into `dist/` without build isolation, offline.
+pub fn build_script(pip: &str, sdist: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+# Written by repro rebuild. Offline: everything comes from ./wheelhouse.
+set -eu
+pip() {{ python3 "tools/{pip}/pip" "$@"; }}
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore
+env_dir="$PWD/.build-env"
+rm -rf "$env_dir" dist
+pip install --isolated --no-index --no-cache-dir --no-compile --find-links wheelhouse --target "$env_dir" -r requirements.in
+PYTHONPATH="$env_dir" pip wheel --isolated --no-index --no-cache-dir --no-deps --no-build-isolation --wheel-dir dist "sdist/{sdist}"
+"#
+    )
+}
+
+/// Lays out the source tree the sandboxed build runs in: the sdist, the
+/// wheelhouse, pip, the requirements and the script.
+pub fn layout(
+    dir: &Path,
+    upstream: &Upstream,
+    recipe: &Recipe,
+    pip: &Path,
+    wheelhouse: &Path,
+) -> std::io::Result<()> {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    for sub in ["sdist", "tools", "wheelhouse"] {
+        fs_err::create_dir_all(dir.join(sub))?;
+    }
+    fs_err::copy(
+        &upstream.sdist,
+        dir.join("sdist").join(name(&upstream.sdist)),
+    )?;
+    fs_err::copy(pip, dir.join("tools").join(name(pip)))?;
+    for entry in fs_err::read_dir(wheelhouse)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            fs_err::copy(entry.path(), dir.join("wheelhouse").join(entry.file_name()))?;
+        }
+    }
+    let mut reqs = recipe.requires.join("\n");
+    reqs.push('\n');
+    fs_err::write(dir.join("requirements.in"), reqs)?;
+    fs_err::write(
+        dir.join("build.sh"),
+        build_script(&name(pip), &name(&upstream.sdist)),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs() {
+        assert_eq!(
+            Spec::parse("pypi:attrs==26.1.0").unwrap(),
+            Spec {
+                name: "attrs".into(),
+                version: "26.1.0".into()
+            }
+        );
+        for bad in [
+            "attrs==1",
+            "pypi:attrs",
+            "pypi:attrs>=1",
+            "pypi:==1",
+            "pypi:a b==1",
+            "pypi:a==1;rm",
+        ] {
+            assert!(Spec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_script_quotes_what_it_runs() {
+        let s = build_script("pip-26.3-py3-none-any.whl", "attrs-26.1.0.tar.gz");
+        assert!(
+            s.contains("python3 \"tools/pip-26.3-py3-none-any.whl/pip\""),
+            "{s}"
+        );
+        assert!(s.contains("\"sdist/attrs-26.1.0.tar.gz\""), "{s}");
+        assert!(s.contains("--no-index"), "{s}");
+    }
+}

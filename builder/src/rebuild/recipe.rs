@@ -1,0 +1,560 @@
+//! How to rebuild one PyPI wheel, as plain data: inferred from the upstream
+//! wheel and sdist ([`infer`]), overridden field by field from a TOML file
+//! ([`Overrides`]), printed and recorded as TOML.
+//!
+//! Inference reads only what the publisher's own tools wrote: the wheel's
+//! `WHEEL` file names the backend that made it (`Generator:`), its member
+//! times say which SOURCE_DATE_EPOCH was in force, its tags and METADATA say
+//! which Python; the sdist's `pyproject.toml` lists the other build
+//! requirements. Nothing here touches the network, so tests check it on
+//! strings.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything `repro rebuild` needs to rebuild one wheel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// Project name as the index spells it.
+    pub package: String,
+    /// Version to rebuild.
+    pub version: String,
+    /// File name of the upstream wheel that is the target.
+    pub wheel: String,
+    /// File name of the sdist the wheel is rebuilt from.
+    pub sdist: String,
+    /// The build backend's distribution name (`hatchling`, `flit_core`, …).
+    pub backend: String,
+    /// The backend version the upstream wheel names, when it names one.
+    pub backend_version: Option<String>,
+    /// The upstream `Generator:` line, verbatim.
+    pub generator: String,
+    /// Build requirements handed to the resolver (PEP 508), the backend pinned.
+    pub requires: Vec<String>,
+    /// Only distributions uploaded before this instant (RFC 3339) are
+    /// considered when resolving `requires`: the index as the publisher saw it.
+    pub uploaded_prior_to: Option<String>,
+    /// SOURCE_DATE_EPOCH for the build.
+    pub source_date_epoch: i64,
+    /// Where `source_date_epoch` came from, for the reader of the recipe.
+    pub source_date_epoch_from: String,
+    /// The wheel's `Requires-Python`, if any.
+    pub requires_python: Option<String>,
+    /// Python tags of the wheel (`py3`, `py2.py3`).
+    pub python_tag: String,
+}
+
+/// A partial recipe (`--recipe FILE`): each field given replaces the
+/// inferred one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// See [`Recipe::wheel`].
+    pub wheel: Option<String>,
+    /// See [`Recipe::sdist`].
+    pub sdist: Option<String>,
+    /// See [`Recipe::backend`].
+    pub backend: Option<String>,
+    /// See [`Recipe::backend_version`].
+    pub backend_version: Option<String>,
+    /// See [`Recipe::requires`].
+    pub requires: Option<Vec<String>>,
+    /// See [`Recipe::uploaded_prior_to`]; an empty string turns it off.
+    pub uploaded_prior_to: Option<String>,
+    /// See [`Recipe::source_date_epoch`].
+    pub source_date_epoch: Option<i64>,
+}
+
+impl Overrides {
+    /// Parses a recipe override file's text.
+    pub fn parse(text: &str) -> Result<Self, RecipeError> {
+        toml::from_str(text).map_err(|e| RecipeError::Overrides(e.to_string()))
+    }
+
+    /// Applies the overrides; which fields changed, for the log.
+    pub fn apply(&self, r: &mut Recipe) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        macro_rules! set {
+            ($field:ident) => {
+                if let Some(v) = &self.$field {
+                    r.$field = v.clone();
+                    changed.push(stringify!($field));
+                }
+            };
+        }
+        set!(wheel);
+        set!(sdist);
+        set!(backend);
+        set!(requires);
+        set!(source_date_epoch);
+        if let Some(v) = &self.backend_version {
+            r.backend_version = Some(v.clone());
+            changed.push("backend_version");
+        }
+        if let Some(v) = &self.uploaded_prior_to {
+            r.uploaded_prior_to = (!v.is_empty()).then(|| v.clone());
+            changed.push("uploaded_prior_to");
+        }
+        changed
+    }
+}
+
+/// Why no recipe could be inferred.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecipeError {
+    /// The wheel has no `*.dist-info/WHEEL` or it has no `Generator:`.
+    #[error("the upstream wheel's WHEEL file has no Generator line: the backend that built it is unknown (give it with --recipe: backend = \"NAME\", backend_version = \"X.Y\")")]
+    NoGenerator,
+    /// A generator repro does not know how to reproduce.
+    #[error("unknown build backend in the upstream wheel: \"Generator: {0}\" (known: hatchling, flit, setuptools, bdist_wheel, poetry-core, pdm-backend, uv; give it with --recipe: backend = \"NAME\", backend_version = \"X.Y\")")]
+    UnknownGenerator(String),
+    /// The sdist's pyproject.toml is not valid TOML.
+    #[error("the sdist's pyproject.toml is not valid TOML: {0}")]
+    Pyproject(String),
+    /// The `--recipe` file is not a valid recipe.
+    #[error("invalid recipe file: {0}")]
+    Overrides(String),
+}
+
+/// What the upstream wheel says about how it was built.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WheelFacts {
+    /// File name of the wheel.
+    pub file_name: String,
+    /// Text of `*.dist-info/WHEEL`.
+    pub wheel_file: String,
+    /// Text of `*.dist-info/METADATA`.
+    pub metadata: String,
+    /// Member modification times, seconds since the epoch (zip times read
+    /// as UTC, as wheel builders that honour SOURCE_DATE_EPOCH write them).
+    pub member_times: Vec<i64>,
+}
+
+/// The build backend a `Generator:` line names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backend {
+    /// Distribution to install (`flit_core` for `flit`).
+    pub name: String,
+    /// Version the line names.
+    pub version: Option<String>,
+    /// Requirements the backend needs beside itself (setuptools for the
+    /// old `bdist_wheel` generator, which is the `wheel` package's).
+    pub companions: Vec<String>,
+}
+
+/// Reads a `Generator:` value (`hatchling 1.25.0`, `bdist_wheel (0.43.0)`).
+pub fn backend_of(generator: &str) -> Result<Backend, RecipeError> {
+    let g = generator.trim();
+    let (tool, rest) = g.split_once(' ').unwrap_or((g, ""));
+    let version = rest
+        .trim()
+        .trim_start_matches('(')
+        .split([')', ' '])
+        .next()
+        .filter(|v| {
+            !v.is_empty()
+                && v.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || c == '.' || c == '+' || c == '-' || c == '!'
+                })
+        })
+        .map(str::to_owned);
+    let backend = |name: &str, companions: &[&str]| Backend {
+        name: name.to_owned(),
+        version: version.clone(),
+        companions: companions.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    Ok(match tool.to_ascii_lowercase().as_str() {
+        "hatchling" => backend("hatchling", &[]),
+        "flit" | "flit_core" => backend("flit_core", &[]),
+        "setuptools" => backend("setuptools", &[]),
+        // The `wheel` package's bdist_wheel command, driven by setuptools.
+        "bdist_wheel" => backend("wheel", &["setuptools"]),
+        "poetry-core" | "poetry" => backend("poetry-core", &[]),
+        "pdm-backend" | "pdm" => backend("pdm-backend", &[]),
+        "uv" | "uv_build" => backend("uv_build", &[]),
+        _ => return Err(RecipeError::UnknownGenerator(g.to_owned())),
+    })
+}
+
+/// The value of the first `Key: value` header line named `key` in an
+/// RFC 822-style text (WHEEL, METADATA).
+pub fn header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    for line in text.lines() {
+        if line.is_empty() {
+            break; // the body starts
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.trim().eq_ignore_ascii_case(key) {
+                return Some(v.trim());
+            }
+        }
+    }
+    None
+}
+
+/// PEP 503 normalized project name: `Flit-Core` and `flit_core` are one.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut dash = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            dash = true;
+        } else {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// The project name a PEP 508 requirement starts with.
+pub fn requirement_name(req: &str) -> String {
+    let end = req
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(req.len());
+    normalize_name(&req[..end])
+}
+
+/// The `[build-system]` of an sdist's pyproject.toml: requirements and
+/// backend object; `None` when the table is absent (a legacy setup.py
+/// project, built by setuptools).
+pub fn build_system(
+    pyproject: Option<&str>,
+) -> Result<Option<(Vec<String>, Option<String>)>, RecipeError> {
+    let Some(text) = pyproject else {
+        return Ok(None);
+    };
+    let doc: toml::Table =
+        toml::from_str(text).map_err(|e| RecipeError::Pyproject(e.to_string()))?;
+    let Some(bs) = doc.get("build-system").and_then(|v| v.as_table()) else {
+        return Ok(None);
+    };
+    let requires = match bs.get("requires") {
+        Some(toml::Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    RecipeError::Pyproject("build-system.requires holds a non-string".into())
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => {
+            return Err(RecipeError::Pyproject(
+                "build-system.requires is not an array".into(),
+            ))
+        }
+        None => Vec::new(),
+    };
+    let backend = bs
+        .get("build-backend")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    Ok(Some((requires, backend)))
+}
+
+/// The build requirements to resolve: the sdist's, with the backend pinned
+/// to the version the upstream wheel names (replacing the sdist's own
+/// constraint on it) and its companions added when missing.
+pub fn pinned_requires(declared: &[String], backend: &Backend) -> Vec<String> {
+    let key = normalize_name(&backend.name);
+    let mut out: Vec<String> = declared
+        .iter()
+        .filter(|r| requirement_name(r) != key)
+        .cloned()
+        .collect();
+    out.push(match &backend.version {
+        Some(v) => format!("{}=={v}", backend.name),
+        None => backend.name.clone(),
+    });
+    for c in &backend.companions {
+        if !out.iter().any(|r| requirement_name(r) == normalize_name(c)) {
+            out.push(c.clone());
+        }
+    }
+    out
+}
+
+/// Infers the recipe for rebuilding `wheel` from the sdist named `sdist`
+/// (whose `pyproject.toml` text, if it has one, is `pyproject`).
+/// `uploaded` is the wheel's upload time on the index (RFC 3339).
+pub fn infer(
+    package: &str,
+    version: &str,
+    wheel: &WheelFacts,
+    sdist: &str,
+    pyproject: Option<&str>,
+    uploaded: Option<&str>,
+) -> Result<Recipe, RecipeError> {
+    let generator = header(&wheel.wheel_file, "Generator").ok_or(RecipeError::NoGenerator)?;
+    let backend = backend_of(generator)?;
+    // Legacy projects: pip's defaults for a project without [build-system].
+    let declared = match build_system(pyproject)? {
+        Some((requires, _)) => requires,
+        None => vec!["setuptools>=40.8.0".to_owned(), "wheel".to_owned()],
+    };
+    let requires = pinned_requires(&declared, &backend);
+    let (source_date_epoch, source_date_epoch_from) = match wheel.member_times.iter().max() {
+        Some(t) => (
+            *t,
+            "the newest member time of the upstream wheel".to_owned(),
+        ),
+        None => (
+            315_532_800,
+            "none in the upstream wheel: 1980-01-01, the zip epoch".to_owned(),
+        ),
+    };
+    let python_tag = wheel_tags(&wheel.file_name)
+        .map(|t| t.python.to_owned())
+        .unwrap_or_default();
+    Ok(Recipe {
+        package: package.to_owned(),
+        version: version.to_owned(),
+        wheel: wheel.file_name.clone(),
+        sdist: sdist.to_owned(),
+        backend: backend.name,
+        backend_version: backend.version,
+        generator: generator.to_owned(),
+        requires,
+        uploaded_prior_to: uploaded.map(str::to_owned),
+        source_date_epoch,
+        source_date_epoch_from,
+        requires_python: header(&wheel.metadata, "Requires-Python").map(str::to_owned),
+        python_tag,
+    })
+}
+
+/// The tags of a wheel file name (`{name}-{ver}(-{build})?-{py}-{abi}-{plat}.whl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WheelTags<'a> {
+    /// Distribution name as in the file name.
+    pub name: &'a str,
+    /// Version as in the file name.
+    pub version: &'a str,
+    /// Python tag (`py3`, `py2.py3`, `cp312`).
+    pub python: &'a str,
+    /// ABI tag (`none`, `abi3`, `cp312`).
+    pub abi: &'a str,
+    /// Platform tag (`any`, `manylinux_2_17_x86_64`, …).
+    pub platform: &'a str,
+}
+
+impl WheelTags<'_> {
+    /// A wheel any Python 3 on any platform installs: the rebuild target.
+    pub fn is_pure(&self) -> bool {
+        self.abi == "none"
+            && self.platform == "any"
+            && self
+                .python
+                .split('.')
+                .any(|t| t == "py3" || t.starts_with("py3"))
+    }
+}
+
+/// Parses a wheel file name; `None` if it is not one.
+pub fn wheel_tags(file_name: &str) -> Option<WheelTags<'_>> {
+    let stem = file_name.strip_suffix(".whl")?;
+    let parts: Vec<&str> = stem.split('-').collect();
+    let (name, version, rest) = match parts.as_slice() {
+        [n, v, py, abi, plat] => (*n, *v, [*py, *abi, *plat]),
+        [n, v, _build, py, abi, plat] => (*n, *v, [*py, *abi, *plat]),
+        _ => return None,
+    };
+    Some(WheelTags {
+        name,
+        version,
+        python: rest[0],
+        abi: rest[1],
+        platform: rest[2],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(generator: &str, times: &[i64]) -> WheelFacts {
+        WheelFacts {
+            file_name: "attrs-26.1.0-py3-none-any.whl".into(),
+            wheel_file: format!("Wheel-Version: 1.0\nGenerator: {generator}\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+            metadata: "Metadata-Version: 2.4\nName: attrs\nRequires-Python: >=3.9\n\nbody: x\n".into(),
+            member_times: times.to_vec(),
+        }
+    }
+
+    #[test]
+    fn generators_name_their_backends() {
+        let b = backend_of("hatchling 1.25.0").unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.version.as_deref()),
+            ("hatchling", Some("1.25.0"))
+        );
+        let b = backend_of("flit 3.9.0").unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.version.as_deref()),
+            ("flit_core", Some("3.9.0"))
+        );
+        let b = backend_of("bdist_wheel (0.43.0)").unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.version.as_deref()),
+            ("wheel", Some("0.43.0"))
+        );
+        assert_eq!(b.companions, ["setuptools"]);
+        let b = backend_of("setuptools (75.1.0)").unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.version.as_deref()),
+            ("setuptools", Some("75.1.0"))
+        );
+        let b = backend_of("poetry-core 1.9.0").unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.version.as_deref()),
+            ("poetry-core", Some("1.9.0"))
+        );
+        let b = backend_of("pdm-backend (2.3.0)").unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.version.as_deref()),
+            ("pdm-backend", Some("2.3.0"))
+        );
+        assert_eq!(
+            backend_of("maturin (1.5.1)"),
+            Err(RecipeError::UnknownGenerator("maturin (1.5.1)".into()))
+        );
+        // A version that is not one is not pinned (never `hatchling==; rm`).
+        assert_eq!(backend_of("hatchling 1.0;rm").unwrap().version, None);
+    }
+
+    #[test]
+    fn the_backend_is_pinned_over_the_sdists_constraint() {
+        let b = backend_of("hatchling 1.29.0").unwrap();
+        let declared = vec![
+            "Hatchling>=1.20".to_owned(),
+            "hatch-vcs".to_owned(),
+            "hatch-fancy-pypi-readme>=23.2.0".to_owned(),
+        ];
+        assert_eq!(
+            pinned_requires(&declared, &b),
+            [
+                "hatch-vcs",
+                "hatch-fancy-pypi-readme>=23.2.0",
+                "hatchling==1.29.0"
+            ]
+        );
+        let b = backend_of("bdist_wheel (0.43.0)").unwrap();
+        assert_eq!(
+            pinned_requires(&["setuptools>=61".to_owned()], &b),
+            ["setuptools>=61", "wheel==0.43.0"]
+        );
+        assert_eq!(pinned_requires(&[], &b), ["wheel==0.43.0", "setuptools"]);
+    }
+
+    #[test]
+    fn infers_attrs() {
+        let pyproject = "[build-system]\nrequires = [\"hatchling\", \"hatch-vcs\"]\nbuild-backend = \"hatchling.build\"\n";
+        let r = infer(
+            "attrs",
+            "26.1.0",
+            &facts("hatchling 1.29.0", &[1_773_929_000, 1_773_929_162]),
+            "attrs-26.1.0.tar.gz",
+            Some(pyproject),
+            Some("2026-03-19T14:22:23.645947Z"),
+        )
+        .unwrap();
+        assert_eq!(r.backend, "hatchling");
+        assert_eq!(r.requires, ["hatch-vcs", "hatchling==1.29.0"]);
+        assert_eq!(r.source_date_epoch, 1_773_929_162);
+        assert_eq!(r.requires_python.as_deref(), Some(">=3.9"));
+        assert_eq!(r.python_tag, "py3");
+        // Round trip through TOML: the printed recipe is a valid --recipe.
+        let text = toml::to_string(&r).unwrap();
+        let back: Recipe = toml::from_str(&text).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn legacy_projects_get_pips_defaults() {
+        let r = infer(
+            "six",
+            "1.16.0",
+            &facts("bdist_wheel (0.36.2)", &[]),
+            "six-1.16.0.tar.gz",
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.requires, ["setuptools>=40.8.0", "wheel==0.36.2"]);
+        assert_eq!(r.source_date_epoch, 315_532_800);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let mut f = facts("x", &[]);
+        f.wheel_file = "Wheel-Version: 1.0\n".into();
+        assert_eq!(
+            infer("a", "1", &f, "a.tar.gz", None, None),
+            Err(RecipeError::NoGenerator)
+        );
+        let err = infer(
+            "a",
+            "1",
+            &facts("hatchling 1", &[]),
+            "a.tar.gz",
+            Some("[build-system"),
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(err, RecipeError::Pyproject(_)), "{err}");
+    }
+
+    #[test]
+    fn overrides_replace_fields() {
+        let mut r = infer(
+            "a",
+            "1",
+            &facts("hatchling 1.0", &[5]),
+            "a.tar.gz",
+            None,
+            Some("2020-01-01T00:00:00Z"),
+        )
+        .unwrap();
+        let o = Overrides::parse(
+            "source_date_epoch = 7\nrequires = [\"hatchling==1.1\"]\nuploaded_prior_to = \"\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            o.apply(&mut r),
+            ["requires", "source_date_epoch", "uploaded_prior_to"]
+        );
+        assert_eq!(r.source_date_epoch, 7);
+        assert_eq!(r.uploaded_prior_to, None);
+        assert!(
+            Overrides::parse("sorce_date_epoch = 1").is_err(),
+            "a typo is an error"
+        );
+    }
+
+    #[test]
+    fn wheel_names() {
+        let t = wheel_tags("six-1.16.0-py2.py3-none-any.whl").unwrap();
+        assert!(t.is_pure());
+        assert!(!wheel_tags("x-1-cp312-cp312-manylinux_2_17_x86_64.whl")
+            .unwrap()
+            .is_pure());
+        assert!(!wheel_tags("x-1-py2-none-any.whl").unwrap().is_pure());
+        assert_eq!(
+            wheel_tags("x-1-1build-py3-none-any.whl").unwrap().python,
+            "py3"
+        );
+        assert_eq!(wheel_tags("x.tar.gz"), None);
+        assert_eq!(normalize_name("Flit_Core"), "flit-core");
+        assert_eq!(
+            requirement_name("hatch-fancy-pypi-readme>=23.2.0"),
+            "hatch-fancy-pypi-readme"
+        );
+        assert_eq!(
+            requirement_name("Foo.Bar [x] ; python_version<'3'"),
+            "foo-bar"
+        );
+    }
+}

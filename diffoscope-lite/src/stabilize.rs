@@ -1,0 +1,628 @@
+//! Is a rebuilt wheel the upstream one up to noise? Each kind of noise a
+//! comparison may look past is a named [`Stabilizer`]; what it looks past
+//! is listed, so a verdict of "equivalent" always says how.
+//!
+//! Stabilizers are limited to packaging noise: member order, times,
+//! compression, zip header flags and extra fields that hold times or
+//! owners, file modes, the order of RECORD's lines and the hashes RECORD
+//! recomputes for files that were themselves stabilized, and the one line
+//! of `WHEEL` that names the build tool's version. The bytes of every
+//! other member — every module, every data file — must be equal: a
+//! one-byte change in any of them is [`Equivalence::Different`] whatever
+//! stabilizers are allowed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::listing::Listing;
+use crate::model::{Entry, EntryKind, MetaValue};
+use crate::{Options, Result};
+
+/// One kind of noise a comparison may look past.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stabilizer {
+    /// Members stored in another order.
+    ZipOrder,
+    /// Member times (DOS times and time extra fields).
+    ZipTimestamps,
+    /// Compression method or level (compared decompressed).
+    ZipCompression,
+    /// General-purpose flags (data descriptor, UTF-8 names) and the
+    /// "version made by / needed" fields.
+    ZipFlags,
+    /// Owner ids in extra fields.
+    ZipOwners,
+    /// File permission bits.
+    FileModes,
+    /// RECORD's lines in another order.
+    RecordOrder,
+    /// RECORD hashes and sizes of members that differ only by another
+    /// stabilizer.
+    RecordHashes,
+    /// `WHEEL`'s `Generator:` line (the build tool's own version).
+    GeneratorVersion,
+}
+
+impl Stabilizer {
+    /// Every stabilizer.
+    pub const ALL: [Stabilizer; 9] = [
+        Stabilizer::ZipOrder,
+        Stabilizer::ZipTimestamps,
+        Stabilizer::ZipCompression,
+        Stabilizer::ZipFlags,
+        Stabilizer::ZipOwners,
+        Stabilizer::FileModes,
+        Stabilizer::RecordOrder,
+        Stabilizer::RecordHashes,
+        Stabilizer::GeneratorVersion,
+    ];
+
+    /// The stable id (`zip-order`), as in reports.
+    pub fn id(self) -> &'static str {
+        match self {
+            Stabilizer::ZipOrder => "zip-order",
+            Stabilizer::ZipTimestamps => "zip-timestamps",
+            Stabilizer::ZipCompression => "zip-compression",
+            Stabilizer::ZipFlags => "zip-flags",
+            Stabilizer::ZipOwners => "zip-owners",
+            Stabilizer::FileModes => "file-modes",
+            Stabilizer::RecordOrder => "record-order",
+            Stabilizer::RecordHashes => "record-hashes",
+            Stabilizer::GeneratorVersion => "generator-version",
+        }
+    }
+
+    /// Parses an id.
+    pub fn from_id(id: &str) -> Option<Stabilizer> {
+        Stabilizer::ALL.into_iter().find(|s| s.id() == id)
+    }
+}
+
+/// How two wheels relate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Equivalence {
+    /// The same bytes.
+    BitForBit,
+    /// Equal once the listed stabilizers look past their noise.
+    Equivalent {
+        /// What was looked past, each once.
+        stabilizers: Vec<Stabilizer>,
+    },
+    /// Not equal under the allowed stabilizers.
+    Different {
+        /// What differs, one line each (capped).
+        reasons: Vec<String>,
+        /// Stabilizers that applied to the rest.
+        stabilizers: Vec<Stabilizer>,
+    },
+}
+
+/// At most this many reasons are listed.
+const MAX_REASONS: usize = 50;
+/// RECORD and WHEEL are read whole up to this size.
+const MAX_TEXT: u64 = 16 << 20;
+
+struct Finding {
+    used: BTreeSet<Stabilizer>,
+    reasons: Vec<String>,
+    allowed: BTreeSet<Stabilizer>,
+}
+
+impl Finding {
+    /// Notes noise `s` at `what`: used if allowed, else a reason.
+    fn noise(&mut self, s: Stabilizer, what: impl FnOnce() -> String) {
+        if self.allowed.contains(&s) {
+            self.used.insert(s);
+        } else {
+            self.differ(format!("{} (not stabilized: {})", what(), s.id()));
+        }
+    }
+
+    fn differ(&mut self, reason: String) {
+        if self.reasons.len() < MAX_REASONS {
+            self.reasons.push(reason);
+        }
+    }
+}
+
+/// Compares `upstream` with `rebuilt` (two wheels or other zips) allowing
+/// only the `allowed` stabilizers.
+pub fn compare(
+    upstream: &Path,
+    rebuilt: &Path,
+    allowed: &[Stabilizer],
+    opts: &Options,
+) -> Result<Equivalence> {
+    if crate::sha256_file(upstream)? == crate::sha256_file(rebuilt)? {
+        return Ok(Equivalence::BitForBit);
+    }
+    let (a, b) = (
+        Listing::open(upstream, opts)?,
+        Listing::open(rebuilt, opts)?,
+    );
+    let mut f = Finding {
+        used: BTreeSet::new(),
+        reasons: Vec::new(),
+        allowed: allowed.iter().copied().collect(),
+    };
+    if a.format() != b.format() {
+        f.differ(format!(
+            "upstream is {}, the rebuild is {}",
+            a.format(),
+            b.format()
+        ));
+        return Ok(verdict(f));
+    }
+    for (side, l) in [("upstream", &a), ("rebuilt", &b)] {
+        for c in l.comments() {
+            f.differ(format!("{side}: {c}"));
+        }
+    }
+    let (ma, mb) = (
+        by_name(&a, "upstream", &mut f),
+        by_name(&b, "rebuilt", &mut f),
+    );
+    for name in ma.keys().filter(|n| !mb.contains_key(*n)) {
+        f.differ(format!("{name}: only upstream has it"));
+    }
+    for name in mb.keys().filter(|n| !ma.contains_key(*n)) {
+        f.differ(format!("{name}: only the rebuild has it"));
+    }
+    // Order: the common members' sequence on each side.
+    let order = |l: &Listing, other: &BTreeMap<&str, &Entry>| -> Vec<String> {
+        l.entries()
+            .iter()
+            .filter(|e| other.contains_key(e.path.as_str()))
+            .map(|e| e.path.clone())
+            .collect()
+    };
+    if order(&a, &mb) != order(&b, &ma) {
+        f.noise(Stabilizer::ZipOrder, || {
+            "members are in another order".into()
+        });
+    }
+    let mut stabilized_content = BTreeSet::new();
+    let mut records = None;
+    for (name, ea) in &ma {
+        let Some(eb) = mb.get(name) else { continue };
+        metadata(name, ea, eb, &mut f);
+        if ea.kind != eb.kind {
+            f.differ(format!(
+                "{name}: {:?} upstream, {:?} rebuilt",
+                ea.kind, eb.kind
+            ));
+            continue;
+        }
+        if ea.kind != EntryKind::File {
+            continue;
+        }
+        if a.digest(ea)? == b.digest(eb)? {
+            continue;
+        }
+        let text = |l: &Listing, e: &Entry| l.read(e, MAX_TEXT);
+        if is_dist_info(name, "RECORD") {
+            records = Some((name.to_string(), text(&a, ea)?, text(&b, eb)?));
+        } else if is_dist_info(name, "WHEEL") && same_but_generator(&text(&a, ea)?, &text(&b, eb)?)
+        {
+            f.noise(Stabilizer::GeneratorVersion, || {
+                format!("{name}: Generator line")
+            });
+            stabilized_content.insert(name.to_string());
+        } else {
+            f.differ(format!("{name}: content differs"));
+        }
+    }
+    if let Some((name, ra, rb)) = records {
+        record(&name, &ra, &rb, &stabilized_content, &mut f);
+    }
+    Ok(verdict(f))
+}
+
+fn verdict(f: Finding) -> Equivalence {
+    let stabilizers: Vec<Stabilizer> = f.used.into_iter().collect();
+    if f.reasons.is_empty() {
+        Equivalence::Equivalent { stabilizers }
+    } else {
+        Equivalence::Different {
+            reasons: f.reasons,
+            stabilizers,
+        }
+    }
+}
+
+/// Members by name; a name twice is a difference (which copy would an
+/// installer take?).
+fn by_name<'l>(l: &'l Listing, side: &str, f: &mut Finding) -> BTreeMap<&'l str, &'l Entry> {
+    let mut m = BTreeMap::new();
+    for e in l.entries() {
+        if m.insert(e.path.as_str(), e).is_some() {
+            f.differ(format!("{}: {side} holds it twice", e.path));
+        }
+    }
+    m
+}
+
+fn is_dist_info(name: &str, file: &str) -> bool {
+    name.split_once('/')
+        .is_some_and(|(dir, rest)| dir.ends_with(".dist-info") && rest == file)
+}
+
+/// The same WHEEL text except for the value of `Generator:`.
+fn same_but_generator(a: &[u8], b: &[u8]) -> bool {
+    let strip = |t: &[u8]| -> Vec<Vec<u8>> {
+        t.split(|&c| c == b'\n')
+            .map(|l| {
+                if l.len() >= 10 && l[..10].eq_ignore_ascii_case(b"generator:") {
+                    b"Generator:".to_vec()
+                } else {
+                    l.to_vec()
+                }
+            })
+            .collect()
+    };
+    strip(a) == strip(b)
+}
+
+/// RECORD: the same set of lines, except the hash and size of members
+/// whose own difference was stabilized.
+fn record(name: &str, a: &[u8], b: &[u8], stabilized: &BTreeSet<String>, f: &mut Finding) {
+    let lines = |t: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(t)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let (la, lb) = (lines(a), lines(b));
+    let key = |l: &String| -> (String, String) {
+        // `path,hash,size`; the path may itself be quoted CSV.
+        let (path, rest) = match l.rsplitn(3, ',').collect::<Vec<_>>().as_slice() {
+            [size, hash, path] => (path.to_string(), format!("{hash},{size}")),
+            _ => (l.clone(), String::new()),
+        };
+        (path, rest)
+    };
+    let (ka, kb): (BTreeMap<_, _>, BTreeMap<_, _>) =
+        (la.iter().map(key).collect(), lb.iter().map(key).collect());
+    if ka.len() != la.len() || kb.len() != lb.len() {
+        f.differ(format!("{name}: a path is listed twice"));
+        return;
+    }
+    let mut sorted_a = la.clone();
+    let mut sorted_b = lb.clone();
+    sorted_a.sort();
+    sorted_b.sort();
+    if la != lb && sorted_a == sorted_b {
+        f.noise(Stabilizer::RecordOrder, || {
+            format!("{name}: lines in another order")
+        });
+        return;
+    }
+    if ka.keys().ne(kb.keys()) {
+        f.differ(format!("{name}: lists other files"));
+        return;
+    }
+    if la
+        .iter()
+        .map(key)
+        .map(|k| k.0)
+        .ne(lb.iter().map(key).map(|k| k.0))
+    {
+        f.noise(Stabilizer::RecordOrder, || {
+            format!("{name}: lines in another order")
+        });
+    }
+    for (path, ha) in &ka {
+        let hb = &kb[path];
+        if ha == hb {
+            continue;
+        }
+        if stabilized.contains(path) {
+            f.noise(Stabilizer::RecordHashes, || {
+                format!("{name}: hash of {path}")
+            });
+        } else {
+            f.differ(format!("{name}: the hash of {path} differs"));
+        }
+    }
+}
+
+fn metadata(name: &str, a: &Entry, b: &Entry, f: &mut Finding) {
+    if a.meta.mtime != b.meta.mtime {
+        f.noise(Stabilizer::ZipTimestamps, || {
+            format!("{name}: modification time")
+        });
+    }
+    if a.meta.mode != b.meta.mode {
+        f.noise(Stabilizer::FileModes, || format!("{name}: mode"));
+    }
+    if (a.meta.uid, a.meta.gid, &a.meta.user, &a.meta.group)
+        != (b.meta.uid, b.meta.gid, &b.meta.user, &b.meta.group)
+    {
+        f.noise(Stabilizer::ZipOwners, || format!("{name}: owner"));
+    }
+    let (fa, fb) = (a.meta.format.as_deref(), b.meta.format.as_deref());
+    let default = Default::default();
+    let (fa, fb) = (fa.unwrap_or(&default), fb.unwrap_or(&default));
+    if fa.compression != fb.compression {
+        f.noise(Stabilizer::ZipCompression, || {
+            format!("{name}: compression method")
+        });
+    }
+    if fa.comment != fb.comment {
+        f.differ(format!("{name}: member comment differs"));
+    }
+    if fa.pax != fb.pax {
+        f.differ(format!("{name}: PAX records differ"));
+    }
+    if fa.extra != fb.extra {
+        extra_fields(
+            name,
+            fa.extra.as_deref().unwrap_or_default(),
+            fb.extra.as_deref().unwrap_or_default(),
+            f,
+        );
+    }
+    let attrs = |m: &crate::model::FormatMetadata| -> BTreeMap<&'static str, MetaValue> {
+        m.attributes.iter().cloned().collect()
+    };
+    let (aa, ab) = (attrs(fa), attrs(fb));
+    for k in aa.keys().chain(ab.keys()).collect::<BTreeSet<_>>() {
+        if aa.get(k) == ab.get(k) {
+            continue;
+        }
+        match attribute_noise(k) {
+            Some(s) => f.noise(s, || format!("{name}: {k}")),
+            None => f.differ(format!("{name}: {k} differs")),
+        }
+    }
+}
+
+/// Which stabilizer covers a differing per-member header attribute.
+fn attribute_noise(attribute: &str) -> Option<Stabilizer> {
+    let a = attribute.to_ascii_lowercase();
+    if a.contains("flag")
+        || a.contains("descriptor")
+        || a.contains("version")
+        || a.contains("utf-8")
+    {
+        Some(Stabilizer::ZipFlags)
+    } else if a.contains("compress") {
+        Some(Stabilizer::ZipCompression)
+    } else if a.contains("time") {
+        Some(Stabilizer::ZipTimestamps)
+    } else {
+        None
+    }
+}
+
+/// Zip extra fields: times (UT 0x5455, NTFS 0x000a, old Unix 0x5855) and
+/// owners (0x7875, 0x7855) are noise; any other field must be equal.
+fn extra_fields(name: &str, a: &[u8], b: &[u8], f: &mut Finding) {
+    let parse = |x: &[u8]| -> Option<BTreeMap<u16, Vec<u8>>> {
+        let mut m = BTreeMap::new();
+        let mut at = 0;
+        while at < x.len() {
+            let head = x.get(at..at + 4)?;
+            let id = u16::from_le_bytes([head[0], head[1]]);
+            let len = usize::from(u16::from_le_bytes([head[2], head[3]]));
+            let data = x.get(at + 4..at + 4 + len)?;
+            m.insert(id, data.to_vec());
+            at += 4 + len;
+        }
+        Some(m)
+    };
+    let (Some(ma), Some(mb)) = (parse(a), parse(b)) else {
+        f.differ(format!("{name}: extra field differs (malformed)"));
+        return;
+    };
+    for id in ma.keys().chain(mb.keys()).collect::<BTreeSet<_>>() {
+        if ma.get(id) == mb.get(id) {
+            continue;
+        }
+        match id {
+            0x5455 | 0x000a | 0x5855 => f.noise(Stabilizer::ZipTimestamps, || {
+                format!("{name}: extra field {id:#06x}")
+            }),
+            0x7875 | 0x7855 => f.noise(Stabilizer::ZipOwners, || {
+                format!("{name}: extra field {id:#06x}")
+            }),
+            _ => f.differ(format!("{name}: extra field {id:#06x} differs")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Write as _};
+
+    use ::zip::write::SimpleFileOptions;
+    use ::zip::{CompressionMethod, DateTime, ZipWriter};
+
+    use super::*;
+
+    /// A member: name, bytes.
+    type M<'a> = (&'a str, &'a [u8]);
+
+    #[derive(Clone, Copy, Default)]
+    struct Noise {
+        reorder: bool,
+        time: bool,
+        stored: bool,
+        mode: bool,
+        record_order: bool,
+        generator: bool,
+    }
+
+    const MODULE: &[u8] = b"def f():\n    return 1\n";
+
+    fn wheel(dir: &Path, name: &str, noise: Noise, module: &[u8]) -> std::path::PathBuf {
+        let wheel_txt: &[u8] = if noise.generator {
+            b"Wheel-Version: 1.0\nGenerator: hatchling 1.26.0\nTag: py3-none-any\n"
+        } else {
+            b"Wheel-Version: 1.0\nGenerator: hatchling 1.25.0\nTag: py3-none-any\n"
+        };
+        let sha = |b: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b));
+        let mut record = vec![
+            format!("pkg/__init__.py,sha256={},{}", sha(module), module.len()),
+            format!(
+                "pkg-1.0.dist-info/WHEEL,sha256={},{}",
+                sha(wheel_txt),
+                wheel_txt.len()
+            ),
+            "pkg-1.0.dist-info/RECORD,,".to_owned(),
+        ];
+        if noise.record_order {
+            record.swap(0, 1);
+        }
+        let record = record.join("\n") + "\n";
+        let mut members: Vec<M<'_>> = vec![
+            ("pkg/__init__.py", module),
+            ("pkg-1.0.dist-info/WHEEL", wheel_txt),
+            ("pkg-1.0.dist-info/RECORD", record.as_bytes()),
+        ];
+        if noise.reorder {
+            members.swap(0, 1);
+        }
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        for (n, b) in members {
+            let t = if noise.time {
+                DateTime::from_date_and_time(2021, 1, 1, 0, 0, 0)
+            } else {
+                DateTime::from_date_and_time(2020, 2, 2, 0, 0, 0)
+            };
+            let o = SimpleFileOptions::default()
+                .last_modified_time(t.unwrap())
+                .compression_method(if noise.stored {
+                    CompressionMethod::Stored
+                } else {
+                    CompressionMethod::Deflated
+                })
+                .unix_permissions(if noise.mode { 0o755 } else { 0o644 });
+            w.start_file(n, o).unwrap();
+            w.write_all(b).unwrap();
+        }
+        let bytes = w.finish().unwrap().into_inner();
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn every_noise() -> Vec<Noise> {
+        let one = Noise::default();
+        vec![
+            Noise {
+                reorder: true,
+                ..one
+            },
+            Noise { time: true, ..one },
+            Noise {
+                stored: true,
+                ..one
+            },
+            Noise { mode: true, ..one },
+            Noise {
+                record_order: true,
+                ..one
+            },
+            Noise {
+                generator: true,
+                ..one
+            },
+            Noise {
+                reorder: true,
+                time: true,
+                stored: true,
+                mode: true,
+                record_order: true,
+                generator: true,
+            },
+        ]
+    }
+
+    #[test]
+    fn equal_bytes_are_bit_for_bit() {
+        let d = tempfile::tempdir().unwrap();
+        let a = wheel(d.path(), "a.whl", Noise::default(), MODULE);
+        let b = wheel(d.path(), "b.whl", Noise::default(), MODULE);
+        assert_eq!(
+            compare(&a, &b, &Stabilizer::ALL, &Options::default()).unwrap(),
+            Equivalence::BitForBit
+        );
+    }
+
+    #[test]
+    fn each_noise_is_equivalent_naming_its_stabilizer() {
+        let d = tempfile::tempdir().unwrap();
+        let a = wheel(d.path(), "a.whl", Noise::default(), MODULE);
+        for (i, n) in every_noise().into_iter().enumerate() {
+            let b = wheel(d.path(), &format!("b{i}.whl"), n, MODULE);
+            match compare(&a, &b, &Stabilizer::ALL, &Options::default()).unwrap() {
+                Equivalence::Equivalent { stabilizers } => {
+                    assert!(!stabilizers.is_empty(), "noise {i}")
+                }
+                other => panic!("noise {i}: {other:?}"),
+            }
+            // Without stabilizers the same pair is different.
+            assert!(
+                matches!(
+                    compare(&a, &b, &[], &Options::default()).unwrap(),
+                    Equivalence::Different { .. }
+                ),
+                "noise {i}"
+            );
+        }
+        let b = wheel(
+            d.path(),
+            "g.whl",
+            Noise {
+                generator: true,
+                ..Noise::default()
+            },
+            MODULE,
+        );
+        assert_eq!(
+            compare(&a, &b, &Stabilizer::ALL, &Options::default()).unwrap(),
+            Equivalence::Equivalent {
+                stabilizers: vec![Stabilizer::RecordHashes, Stabilizer::GeneratorVersion]
+            }
+        );
+    }
+
+    #[test]
+    fn a_one_byte_module_change_is_different_under_every_stabilizer() {
+        let d = tempfile::tempdir().unwrap();
+        let a = wheel(d.path(), "a.whl", Noise::default(), MODULE);
+        for at in 0..MODULE.len() {
+            let mut m = MODULE.to_vec();
+            m[at] ^= 1;
+            for (i, n) in every_noise()
+                .into_iter()
+                .chain([Noise::default()])
+                .enumerate()
+            {
+                let b = wheel(d.path(), "b.whl", n, &m);
+                match compare(&a, &b, &Stabilizer::ALL, &Options::default()).unwrap() {
+                    Equivalence::Different { reasons, .. } => {
+                        assert!(
+                            reasons.iter().any(|r| r.contains("pkg/__init__.py")),
+                            "byte {at}, noise {i}: {reasons:?}"
+                        )
+                    }
+                    other => panic!("byte {at}, noise {i}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ids_round_trip() {
+        for s in Stabilizer::ALL {
+            assert_eq!(Stabilizer::from_id(s.id()), Some(s));
+        }
+    }
+}
