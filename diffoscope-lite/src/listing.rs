@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::formats::{self, Kind, Parsed};
 use crate::limits::Budget;
-use crate::model::{Content, Cx, Entry, EntryKind};
+use crate::model::{Content, Cx, Entry, EntryKind, MetaField, MetaValue};
 use crate::{Error, Options, Result};
 
 /// The members of one archive, opened with [`Listing::open`].
@@ -18,6 +18,7 @@ pub struct Listing {
     format: Kind,
     entries: Vec<Entry>,
     comments: Vec<String>,
+    headers: Vec<(MetaField, MetaValue)>,
     name: String,
 }
 
@@ -41,6 +42,7 @@ impl Listing {
             format: Kind::Binary,
             entries: Vec::new(),
             comments: Vec::new(),
+            headers: Vec::new(),
             name: path.display().to_string(),
         };
         let mut content = Content::path(path.to_owned());
@@ -62,6 +64,7 @@ impl Listing {
                     detail: "not an archive".into(),
                 });
             };
+            listing.headers.extend(c.meta.iter().cloned());
             if c.single_stream {
                 if let [only] = c.entries.as_slice() {
                     name = format!("{name}/{}", only.path);
@@ -102,6 +105,12 @@ impl Listing {
     /// headers), as the differ reports it.
     pub fn comments(&self) -> &[String] {
         &self.comments
+    }
+
+    /// Header fields of the archive and of the compressed streams around
+    /// it (gzip time and name, zip comment), outermost first.
+    pub fn headers(&self) -> &[(MetaField, MetaValue)] {
+        &self.headers
     }
 
     /// The first regular file whose path `matches`.

@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::listing::Listing;
-use crate::model::{Entry, EntryKind, MetaValue};
+use crate::model::{Entry, EntryKind, MetaField, MetaValue};
 use crate::{Options, Result};
 
 /// One kind of noise a comparison may look past.
@@ -25,16 +25,16 @@ use crate::{Options, Result};
 #[serde(rename_all = "kebab-case")]
 pub enum Stabilizer {
     /// Members stored in another order.
-    ZipOrder,
+    MemberOrder,
     /// Member times (DOS times and time extra fields).
-    ZipTimestamps,
+    Timestamps,
     /// Compression method or level (compared decompressed).
-    ZipCompression,
+    Compression,
     /// General-purpose flags (data descriptor, UTF-8 names) and the
     /// "version made by / needed" fields.
-    ZipFlags,
+    HeaderFlags,
     /// Owner ids in extra fields.
-    ZipOwners,
+    Owners,
     /// File permission bits.
     FileModes,
     /// RECORD's lines in another order.
@@ -44,34 +44,44 @@ pub enum Stabilizer {
     RecordHashes,
     /// `WHEEL`'s `Generator:` line (the build tool's own version).
     GeneratorVersion,
+    /// gzip header fields: time, OS, extra flags, original file name.
+    GzipHeader,
+    /// What is left when every member, name and metadata field is equal:
+    /// how the archive encodes them (compression level, header encoding,
+    /// padding, unused bytes).
+    ArchiveEncoding,
 }
 
 impl Stabilizer {
     /// Every stabilizer.
-    pub const ALL: [Stabilizer; 9] = [
-        Stabilizer::ZipOrder,
-        Stabilizer::ZipTimestamps,
-        Stabilizer::ZipCompression,
-        Stabilizer::ZipFlags,
-        Stabilizer::ZipOwners,
+    pub const ALL: [Stabilizer; 11] = [
+        Stabilizer::MemberOrder,
+        Stabilizer::Timestamps,
+        Stabilizer::Compression,
+        Stabilizer::HeaderFlags,
+        Stabilizer::Owners,
         Stabilizer::FileModes,
         Stabilizer::RecordOrder,
         Stabilizer::RecordHashes,
         Stabilizer::GeneratorVersion,
+        Stabilizer::GzipHeader,
+        Stabilizer::ArchiveEncoding,
     ];
 
     /// The stable id (`zip-order`), as in reports.
     pub fn id(self) -> &'static str {
         match self {
-            Stabilizer::ZipOrder => "zip-order",
-            Stabilizer::ZipTimestamps => "zip-timestamps",
-            Stabilizer::ZipCompression => "zip-compression",
-            Stabilizer::ZipFlags => "zip-flags",
-            Stabilizer::ZipOwners => "zip-owners",
+            Stabilizer::MemberOrder => "member-order",
+            Stabilizer::Timestamps => "timestamps",
+            Stabilizer::Compression => "compression",
+            Stabilizer::HeaderFlags => "header-flags",
+            Stabilizer::Owners => "owners",
             Stabilizer::FileModes => "file-modes",
             Stabilizer::RecordOrder => "record-order",
             Stabilizer::RecordHashes => "record-hashes",
             Stabilizer::GeneratorVersion => "generator-version",
+            Stabilizer::GzipHeader => "gzip-header",
+            Stabilizer::ArchiveEncoding => "archive-encoding",
         }
     }
 
@@ -181,7 +191,7 @@ pub fn compare(
             .collect()
     };
     if order(&a, &mb) != order(&b, &ma) {
-        f.noise(Stabilizer::ZipOrder, || {
+        f.noise(Stabilizer::MemberOrder, || {
             "members are in another order".into()
         });
     }
@@ -218,6 +228,13 @@ pub fn compare(
     }
     if let Some((name, ra, rb)) = records {
         record(&name, &ra, &rb, &stabilized_content, &mut f);
+    }
+    headers(a.headers(), b.headers(), &mut f);
+    if f.used.is_empty() && f.reasons.is_empty() {
+        // Different bytes, yet every member, name and field agrees.
+        f.noise(Stabilizer::ArchiveEncoding, || {
+            "the archives encode equal members differently".into()
+        });
     }
     Ok(verdict(f))
 }
@@ -333,7 +350,7 @@ fn record(name: &str, a: &[u8], b: &[u8], stabilized: &BTreeSet<String>, f: &mut
 
 fn metadata(name: &str, a: &Entry, b: &Entry, f: &mut Finding) {
     if a.meta.mtime != b.meta.mtime {
-        f.noise(Stabilizer::ZipTimestamps, || {
+        f.noise(Stabilizer::Timestamps, || {
             format!("{name}: modification time")
         });
     }
@@ -343,13 +360,13 @@ fn metadata(name: &str, a: &Entry, b: &Entry, f: &mut Finding) {
     if (a.meta.uid, a.meta.gid, &a.meta.user, &a.meta.group)
         != (b.meta.uid, b.meta.gid, &b.meta.user, &b.meta.group)
     {
-        f.noise(Stabilizer::ZipOwners, || format!("{name}: owner"));
+        f.noise(Stabilizer::Owners, || format!("{name}: owner"));
     }
     let (fa, fb) = (a.meta.format.as_deref(), b.meta.format.as_deref());
     let default = Default::default();
     let (fa, fb) = (fa.unwrap_or(&default), fb.unwrap_or(&default));
     if fa.compression != fb.compression {
-        f.noise(Stabilizer::ZipCompression, || {
+        f.noise(Stabilizer::Compression, || {
             format!("{name}: compression method")
         });
     }
@@ -357,7 +374,7 @@ fn metadata(name: &str, a: &Entry, b: &Entry, f: &mut Finding) {
         f.differ(format!("{name}: member comment differs"));
     }
     if fa.pax != fb.pax {
-        f.differ(format!("{name}: PAX records differ"));
+        pax(name, &fa.pax, &fb.pax, f);
     }
     if fa.extra != fb.extra {
         extra_fields(
@@ -382,6 +399,25 @@ fn metadata(name: &str, a: &Entry, b: &Entry, f: &mut Finding) {
     }
 }
 
+/// The containers' own header fields (gzip time and name, zip comment).
+fn headers(a: &[(MetaField, MetaValue)], b: &[(MetaField, MetaValue)], f: &mut Finding) {
+    let (ma, mb): (BTreeMap<_, _>, BTreeMap<_, _>) = (
+        a.iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        b.iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    );
+    for k in ma.keys().chain(mb.keys()).collect::<BTreeSet<_>>() {
+        if ma.get(k) == mb.get(k) {
+            continue;
+        }
+        match k.as_str() {
+            "gzip mtime" | "gzip OS" | "gzip extra flags" | "gzip file name" => {
+                f.noise(Stabilizer::GzipHeader, || k.clone())
+            }
+            _ => f.differ(format!("{k} differs")),
+        }
+    }
+}
+
 /// Which stabilizer covers a differing per-member header attribute.
 fn attribute_noise(attribute: &str) -> Option<Stabilizer> {
     let a = attribute.to_ascii_lowercase();
@@ -390,13 +426,37 @@ fn attribute_noise(attribute: &str) -> Option<Stabilizer> {
         || a.contains("version")
         || a.contains("utf-8")
     {
-        Some(Stabilizer::ZipFlags)
+        Some(Stabilizer::HeaderFlags)
     } else if a.contains("compress") {
-        Some(Stabilizer::ZipCompression)
+        Some(Stabilizer::Compression)
     } else if a.contains("time") {
-        Some(Stabilizer::ZipTimestamps)
+        Some(Stabilizer::Timestamps)
     } else {
         None
+    }
+}
+
+/// PAX records: times and owners are noise; path records are covered by
+/// the names being equal; anything else must be equal.
+fn pax(name: &str, a: &[(String, String)], b: &[(String, String)], f: &mut Finding) {
+    let (ma, mb): (BTreeMap<_, _>, BTreeMap<_, _>) =
+        (a.iter().cloned().collect(), b.iter().cloned().collect());
+    for k in ma.keys().chain(mb.keys()).collect::<BTreeSet<_>>() {
+        if ma.get(k) == mb.get(k) {
+            continue;
+        }
+        match k.as_str() {
+            "mtime" | "atime" | "ctime" | "LIBARCHIVE.creationtime" => {
+                f.noise(Stabilizer::Timestamps, || format!("{name}: PAX {k}"))
+            }
+            "uid" | "gid" | "uname" | "gname" => {
+                f.noise(Stabilizer::Owners, || format!("{name}: PAX {k}"))
+            }
+            "path" | "linkpath" | "size" => {
+                f.noise(Stabilizer::ArchiveEncoding, || format!("{name}: PAX {k}"))
+            }
+            _ => f.differ(format!("{name}: PAX record {k} differs")),
+        }
     }
 }
 
@@ -425,10 +485,10 @@ fn extra_fields(name: &str, a: &[u8], b: &[u8], f: &mut Finding) {
             continue;
         }
         match id {
-            0x5455 | 0x000a | 0x5855 => f.noise(Stabilizer::ZipTimestamps, || {
+            0x5455 | 0x000a | 0x5855 => f.noise(Stabilizer::Timestamps, || {
                 format!("{name}: extra field {id:#06x}")
             }),
-            0x7875 | 0x7855 => f.noise(Stabilizer::ZipOwners, || {
+            0x7875 | 0x7855 => f.noise(Stabilizer::Owners, || {
                 format!("{name}: extra field {id:#06x}")
             }),
             _ => f.differ(format!("{name}: extra field {id:#06x} differs")),
@@ -617,6 +677,65 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn tgz(
+        dir: &Path,
+        name: &str,
+        mtime: u64,
+        gzip_time: u32,
+        level: u32,
+        body: &[u8],
+    ) -> std::path::PathBuf {
+        let mut t = tar::Builder::new(Vec::new());
+        for (n, b) in [
+            ("package/package.json", &b"{}"[..]),
+            ("package/index.js", body),
+        ] {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(b.len() as u64);
+            h.set_mode(0o644);
+            h.set_mtime(mtime);
+            h.set_cksum();
+            t.append_data(&mut h, n, b).unwrap();
+        }
+        let tar = t.into_inner().unwrap();
+        let mut gz = flate2::GzBuilder::new()
+            .mtime(gzip_time)
+            .write(Vec::new(), flate2::Compression::new(level));
+        gz.write_all(&tar).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, gz.finish().unwrap()).unwrap();
+        p
+    }
+
+    #[test]
+    fn tarballs_get_their_own_stabilizers() {
+        let d = tempfile::tempdir().unwrap();
+        let body = b"module.exports = 1;\n".repeat(50);
+        let a = tgz(d.path(), "a.tgz", 499162500, 0, 6, &body);
+        let o = Options::default();
+        let b = tgz(d.path(), "b.tgz", 499162500, 0, 7, &body);
+        assert_eq!(
+            compare(&a, &b, &Stabilizer::ALL, &o).unwrap(),
+            Equivalence::Equivalent {
+                stabilizers: vec![Stabilizer::ArchiveEncoding]
+            }
+        );
+        let b = tgz(d.path(), "b.tgz", 1, 77, 6, &body);
+        assert_eq!(
+            compare(&a, &b, &Stabilizer::ALL, &o).unwrap(),
+            Equivalence::Equivalent {
+                stabilizers: vec![Stabilizer::Timestamps, Stabilizer::GzipHeader]
+            }
+        );
+        let mut changed = body.clone();
+        changed[3] ^= 1;
+        let b = tgz(d.path(), "b.tgz", 1, 77, 1, &changed);
+        assert!(matches!(
+            compare(&a, &b, &Stabilizer::ALL, &o).unwrap(),
+            Equivalence::Different { .. }
+        ));
     }
 
     #[test]
