@@ -95,11 +95,8 @@ pub fn build(cfg: BuildConfig) -> Result<Built, Failure> {
     }
 }
 
-/// The fetch step, every run, the verdict and the culprit search, the
-/// diffs and the publication.
+/// The fetch step, every run, the verdict, the culprit search and the diffs.
 fn run_and_judge(plan: &mut Plan) -> Result<Vec<Run>> {
-    let logs = plan.cfg.out.join("logs");
-    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     plan.fetch()?;
     let mut runs = Vec::new();
     for index in 1..=plan.cfg.runs {
@@ -108,10 +105,6 @@ fn run_and_judge(plan: &mut Plan) -> Result<Vec<Run>> {
     }
     sandbox::interrupt::check()?;
     crate::judge::judge(plan, &runs)?;
-    crate::judge::diff_artifacts(plan, &runs)?;
-    sandbox::interrupt::check()?;
-    crate::finish::publish_artifacts(plan, &runs)?;
-    crate::finish::remove_run_trees(plan, &runs);
     Ok(runs)
 }
 
@@ -140,7 +133,9 @@ impl Plan {
             if index == 1 { " (control)" } else { "" }
         );
         let dest = cfg.out.join("runs").join(index.to_string());
-        let log = cfg.out.join("logs").join(format!("run-{index}.log"));
+        let logs = cfg.out.join("logs");
+        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+        let log = logs.join(format!("run-{index}.log"));
         let tree = crate::runner::execute_checked(
             cfg,
             self.pristine.as_ref(),

@@ -15,10 +15,19 @@ use crate::report::{ArtifactRecord, ArtifactStatus, FileDigest, Report, Verdict}
 use crate::runner::RunTree;
 
 impl Plan {
-    /// Ends a build whose runs were judged: writes the provenance (signed
-    /// when a key was given) and report.json. A report that cannot be
-    /// written fails the build; so does provenance, with an ERROR report.
+    /// Ends a build whose runs were judged: publishes its reproducible
+    /// artifacts, removes the run trees `--keep-runs` does not keep, and
+    /// writes the provenance (signed when a key was given) and report.json.
+    /// A publication or provenance that fails (or a signal) ends the build
+    /// as [`Plan::fail`] does; a report that cannot be written fails it.
     pub fn finish(mut self, runs: Vec<Run>) -> Result<Built, Failure> {
+        let published = sandbox::interrupt::check()
+            .map_err(anyhow::Error::new)
+            .and_then(|()| publish_artifacts(&mut self, &runs));
+        if let Err(e) = published {
+            return Err(self.fail(e));
+        }
+        remove_run_trees(&mut self, &runs);
         self.report.finished_at = now_rfc3339();
         if let Err(e) = write_provenance(&self.cfg, &self.report) {
             self.report.verdict = Verdict::Error;
@@ -95,7 +104,7 @@ fn clean_up_interrupted(cfg: &BuildConfig, report: &mut Report) {
 /// Removes the run trees `--keep-runs` does not keep, once everything that
 /// reads them (hashing, diffs, publication) is done. A tree that cannot be
 /// removed is said and recorded as kept; it never fails the build.
-pub fn remove_run_trees(plan: &mut Plan, runs: &[Run]) {
+fn remove_run_trees(plan: &mut Plan, runs: &[Run]) {
     let (cfg, report) = (&plan.cfg, &mut plan.report);
     let differs = |index: usize| {
         report.artifacts.iter().any(|a| {
@@ -154,7 +163,7 @@ const ARTIFACTS_STAGING: &str = ".repro-tmp-artifacts";
 /// Publishes run 1's reproducible artifacts in `<out>/artifacts/`: the
 /// SAME ones as built, or, with --normalize, the SAME and EQUIVALENT ones
 /// in canonical form (identical whichever run they come from).
-pub fn publish_artifacts(plan: &mut Plan, runs: &[Run]) -> Result<()> {
+fn publish_artifacts(plan: &mut Plan, runs: &[Run]) -> Result<()> {
     let Some(run1) = runs.first() else {
         return Ok(());
     };

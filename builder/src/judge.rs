@@ -20,8 +20,9 @@ pub const SUMMARY_LINES_KEPT: usize = 200;
 /// Compares the artifacts of `runs` into the report and reaches the
 /// verdict; when the artifacts are not all the same and something was
 /// varied, searches for the culprit variations within the bisect budget
-/// (each test is one more sandboxed run). An error when no run made any
-/// artifact, or when a signal stops the search.
+/// (each test is one more sandboxed run); then diffs what differs
+/// ([`diff_artifacts`]). An error when no run made any artifact, or when
+/// a signal stops it.
 pub fn judge(plan: &mut Plan, runs: &[Run]) -> Result<()> {
     let digests: Vec<&Digests> = runs.iter().map(|r| &r.digests).collect();
     plan.report.artifacts = compare(&digests);
@@ -32,7 +33,7 @@ pub fn judge(plan: &mut Plan, runs: &[Run]) -> Result<()> {
             search_culprits(plan, control)?;
         }
     }
-    Ok(())
+    diff_artifacts(plan, runs)
 }
 
 /// The verdict the artifacts' statuses add up to.
