@@ -1,6 +1,7 @@
-//! The validated configuration of `repro build`, merged from flags and
-//! `repro.toml`. Everything that can be checked before a build starts is
-//! checked here, so a typo fails in milliseconds, not after the first run.
+//! The validated configuration of a build, merged from the caller's
+//! [`BuildOptions`] (the flags of `repro build`) and `repro.toml`.
+//! Everything that can be checked before a build starts is checked here,
+//! so a typo fails in milliseconds, not after the first run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,6 @@ use serde::Deserialize;
 use sandbox::variations::VariationSet;
 use sandbox::{Isolation, Limits};
 
-use crate::cli::BuildArgs;
 use crate::epoch::{self, Epoch};
 
 /// The file a source tree may carry to describe its build.
@@ -74,7 +74,83 @@ struct BuildSection {
     bisect_budget: Option<u32>,
 }
 
-/// Everything `repro build` needs, validated.
+/// What the caller asks of a build, before validation: the flags of
+/// `repro build` as plain data (no command-line parser involved). Each
+/// field left at its default defers to `repro.toml`, then to repro's
+/// default; [`BuildConfig::new`] merges and checks them.
+#[derive(Debug, Default, Clone)]
+pub struct BuildOptions {
+    /// The source tree to build (default: the current directory).
+    pub source: Option<PathBuf>,
+    /// How many times to build (at least 2).
+    pub runs: Option<u32>,
+    /// Where runs, logs, artifacts and report.json go (default:
+    /// `./repro-out/<source dir name>`).
+    pub out: Option<PathBuf>,
+    /// Replace an earlier repro output directory.
+    pub force: bool,
+    /// Artifact globs relative to the build dir.
+    pub artifacts: Vec<String>,
+    /// SOURCE_DATE_EPOCH to pin.
+    pub source_date_epoch: Option<i64>,
+    /// Extra variables for the build, `KEY=VALUE`.
+    pub env: Vec<String>,
+    /// Per-run wall-clock limit in seconds (0: none).
+    pub timeout: Option<f64>,
+    /// Which run trees stay on disk.
+    pub keep_runs: Option<KeepRuns>,
+    /// How each run gets its tree.
+    pub run_tree: RunTreeMode,
+    /// How a run's progress is shown on stderr.
+    pub progress: crate::progress::Mode,
+    /// Isolation: `namespaces` or `none`.
+    pub sandbox: Option<String>,
+    /// Extra read-only host paths in the sandbox.
+    pub ro_bind: Vec<PathBuf>,
+    /// Home-directory toolchains to bind (with the variables their layout needs).
+    pub toolchain: Vec<PathBuf>,
+    /// Share the host network with the build.
+    pub network: bool,
+    /// The fetch step's shell command.
+    pub fetch: Option<String>,
+    /// Directories the fetch step writes, relative to the source tree.
+    pub fetch_outputs: Vec<PathBuf>,
+    /// A lock the fetched files must match.
+    pub fetch_lock: Option<PathBuf>,
+    /// Honour sandbox-weakening settings of the source's repro.toml.
+    pub trust_config: bool,
+    /// Variation specs, reprotest-style, applied left to right to "all".
+    pub vary: Vec<String>,
+    /// Search for culprits however many runs it takes.
+    pub bisect: bool,
+    /// Extra runs spent searching for culprits.
+    pub bisect_budget: Option<u32>,
+    /// Publish normalized artifacts.
+    pub normalize: bool,
+    /// Safety limits of the differ for mismatched artifacts.
+    pub diff_limits: diffoscope_lite::Limits,
+    /// Private key that signs the provenance.
+    pub sign: Option<PathBuf>,
+    /// Builder id recorded in the provenance.
+    pub builder_id: Option<String>,
+    /// RLIMIT_NOFILE for the build.
+    pub rlimit_nofile: Option<u64>,
+    /// RLIMIT_NPROC for the build (0: no limit).
+    pub rlimit_nproc: Option<u64>,
+    /// RLIMIT_AS for the build.
+    pub rlimit_as: Option<u64>,
+    /// Memory limit of the build (0: no limit).
+    pub memory_max: Option<u64>,
+    /// Size of each of the sandbox's tmpfs mounts (0: the kernel's).
+    pub tmpfs_size: Option<u64>,
+    /// The build command and its arguments (empty: repro.toml's).
+    pub command: Vec<std::ffi::OsString>,
+    /// Allow a single run: for callers that compare the one run with
+    /// something else (`repro rebuild` compares it with upstream).
+    pub single_run: bool,
+}
+
+/// Everything a build needs, validated.
 #[derive(Debug)]
 pub struct BuildConfig {
     /// Absolute path of the source tree.
@@ -97,8 +173,6 @@ pub struct BuildConfig {
     pub env: Vec<(String, String)>,
     /// Per-run wall-clock limit.
     pub timeout: Option<Duration>,
-    /// Print the JSON report instead of the table.
-    pub json: bool,
     /// Namespaces or none.
     pub isolation: Isolation,
     /// Extra read-only host paths in the sandbox.
@@ -119,8 +193,6 @@ pub struct BuildConfig {
     pub builder_id: String,
     /// Publish normalized artifacts.
     pub normalize: bool,
-    /// Exit 0 for EQUIVALENT_AFTER_NORMALIZATION.
-    pub accept_normalized: bool,
     /// Safety limits of the differ for mismatched artifacts.
     pub diff_limits: diffoscope_lite::Limits,
     /// The fetch step, when there is one.
@@ -129,14 +201,33 @@ pub struct BuildConfig {
     pub progress: crate::progress::Mode,
     /// Which run trees stay on disk.
     pub keep_runs: KeepRuns,
-    /// `--run-tree`: `auto`, `overlay` or `copy`.
-    pub run_tree: String,
-    /// The pristine copy of the source every run overlays (set once the
-    /// overlay is known to work here; None: each run copies the source).
-    pub overlay_lower: Option<PathBuf>,
-    /// The pristine copy's files that match the artifact globs, found once
-    /// (a run in an overlay is walked for what it wrote only).
-    pub lower_artifacts: Vec<String>,
+    /// How each run gets its tree, as asked (what the sandbox allows is
+    /// decided when the build is planned).
+    pub run_tree: RunTreeMode,
+}
+
+/// How each run gets its tree, as asked (`--run-tree`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RunTreeMode {
+    /// An overlay where the sandbox can mount one, else a copy.
+    #[default]
+    Auto,
+    /// An overlay of one pristine copy of the source; an error where the
+    /// sandbox cannot mount one.
+    Overlay,
+    /// A copy of the source per run.
+    Copy,
+}
+
+impl RunTreeMode {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunTreeMode::Auto => "auto",
+            RunTreeMode::Overlay => "overlay",
+            RunTreeMode::Copy => "copy",
+        }
+    }
 }
 
 /// Which run trees stay on disk after a build.
@@ -170,8 +261,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2 * 60 * 60);
 pub const DEFAULT_BISECT_BUDGET: u32 = 4;
 
 impl BuildConfig {
-    /// Merges the flags over `repro.toml` and validates the result.
-    pub fn from_args(args: BuildArgs) -> Result<Self> {
+    /// Merges the caller's options over `repro.toml` and validates the result.
+    pub fn new(args: BuildOptions) -> Result<Self> {
         let source_arg = args.source.unwrap_or_else(|| PathBuf::from("."));
         require_utf8(&source_arg, "SOURCE_DIR")?;
         let meta = std::fs::metadata(&source_arg)
@@ -222,7 +313,7 @@ impl BuildConfig {
         let artifact_matcher = compile_globs(&artifact_globs)?;
 
         let runs = args.runs.or(b.runs).unwrap_or(2);
-        if runs < 2 {
+        if runs < 2 && !(args.single_run && runs == 1) {
             bail!("--runs {runs}: at least 2 runs are needed to compare anything");
         }
 
@@ -445,7 +536,6 @@ impl BuildConfig {
             epoch,
             env,
             timeout,
-            json: args.json,
             isolation,
             ro_binds,
             network: args.network || file.sandbox.network.unwrap_or(false),
@@ -456,18 +546,11 @@ impl BuildConfig {
             signing_key,
             builder_id,
             normalize: args.normalize,
-            accept_normalized: args.accept_normalized,
-            diff_limits: args.diff_limits.limits(),
+            diff_limits: args.diff_limits,
             fetch,
-            progress: crate::progress::Mode::detect(args.verbose),
-            keep_runs: match args.keep_runs.as_deref() {
-                Some("all") => KeepRuns::All,
-                Some("none") => KeepRuns::None,
-                _ => KeepRuns::Failed,
-            },
-            run_tree: args.run_tree.unwrap_or_else(|| "auto".into()),
-            overlay_lower: None,
-            lower_artifacts: Vec::new(),
+            progress: args.progress,
+            keep_runs: args.keep_runs.unwrap_or(KeepRuns::Failed),
+            run_tree: args.run_tree,
         })
     }
 }

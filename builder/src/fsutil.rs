@@ -112,12 +112,46 @@ pub struct SourceEntry {
     pub rel: PathBuf,
 }
 
+/// A directory walk that stopped at one entry: the entry is named, not
+/// only the root the walk started from.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {} (walking {})", entry.display(), root.display())]
+pub struct WalkError {
+    /// Where the walk started.
+    pub root: PathBuf,
+    /// The entry that could not be read (the root only when it is the one).
+    pub entry: PathBuf,
+    /// What the kernel said.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl WalkError {
+    /// The error of the walk from `root` that `e` ended.
+    pub fn new(root: &Path, e: walkdir::Error) -> Self {
+        let entry = e.path().unwrap_or(root).to_path_buf();
+        // walkdir's own message repeats the path; only its cause is kept
+        // (a loop, which a walk that follows no link never meets, has none).
+        let message = e.to_string();
+        let source = e
+            .into_io_error()
+            .unwrap_or_else(|| std::io::Error::other(message));
+        Self {
+            root: root.to_path_buf(),
+            entry,
+            source,
+        }
+    }
+}
+
 /// Walks the source tree at `root` the way every reader of a source tree
 /// must (copying it into a run, hashing it, choosing SOURCE_DATE_EPOCH):
 /// symlinks not followed, `skip` (the output directory, when it sits inside
 /// the source) left out with everything below it, and so is any directory
-/// entry named in `skip_names` (`.git` for the mtime scan). Errors name
-/// the root.
+/// entry named in `skip_names` (`.git` for the mtime scan). An entry that
+/// cannot be read ends the walk with a [`WalkError`] naming it; a caught
+/// SIGINT/SIGTERM ends it with the [`Interrupt`](sandbox::interrupt::Interrupt),
+/// so copying or hashing a large tree stops promptly.
 pub fn walk_source<'a>(
     root: &'a Path,
     skip: &'a Path,
@@ -130,7 +164,8 @@ pub fn walk_source<'a>(
             e.path() != skip && !(e.depth() > 0 && skip_names.iter().any(|n| e.file_name() == *n))
         })
         .map(move |entry| {
-            let entry = entry.with_context(|| format!("reading source tree {}", root.display()))?;
+            sandbox::interrupt::check()?;
+            let entry = entry.map_err(|e| WalkError::new(root, e))?;
             let rel = entry
                 .path()
                 .strip_prefix(root)

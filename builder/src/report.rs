@@ -319,6 +319,10 @@ pub struct FileDigest {
     /// The `repro-normalized-v1` digest, when it could be computed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub normalized: Option<String>,
+    /// Why the normalized digest could not be computed (the artifact is
+    /// then judged on its raw bytes).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub normalized_error: Option<String>,
     /// Ids of the normalization rules that fire on this file (kept out of
     /// the JSON here; EQUIVALENT artifacts list them as `noise`).
     #[serde(skip)]
@@ -527,6 +531,7 @@ mod tests {
                 sha256: h.repeat(64),
                 size: 10,
                 normalized: None,
+                normalized_error: None,
                 fired: Vec::new(),
             })
         };

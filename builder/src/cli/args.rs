@@ -38,6 +38,22 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Sign the provenance of an earlier build from its report.json.
     Attest(AttestArgs),
+    /// Rebuild a published package independently and compare it with what
+    /// the registry serves.
+    ///
+    /// `repro rebuild pypi:NAME==VERSION` fetches the release's sdist and
+    /// pure wheel, infers how the wheel was built (backend and version,
+    /// build requirements as of the upload, SOURCE_DATE_EPOCH), builds it
+    /// offline in the sandbox and compares. Generic mode, `repro rebuild
+    /// --upstream FILE --source DIR|TARBALL -- CMD…`, rebuilds anything
+    /// whose source you have (npm pack, cargo package, git archive…).
+    ///
+    /// Verdicts: BIT_FOR_BIT; EQUIVALENT (equal up to the named
+    /// stabilizers, never a module's bytes); DIFFERENT; FAILED (with the
+    /// stage). Exit codes: 0 BIT_FOR_BIT (and EQUIVALENT with
+    /// --accept-equivalent), 1 EQUIVALENT or DIFFERENT, 2 FAILED or usage
+    /// error.
+    Rebuild(Box<RebuildArgs>),
     /// Check signed provenance: signatures, statement, artifacts and policy.
     ///
     /// By default the attested verdict must be REPRODUCIBLE
@@ -237,6 +253,93 @@ pub struct NormalizeArgs {
     /// otherwise; the JSON output records it).
     #[arg(long)]
     pub allow_ambiguous: bool,
+}
+
+/// Arguments of `repro rebuild`.
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// What to rebuild: `pypi:NAME==VERSION` (omit with --upstream).
+    #[arg(
+        value_name = "TARGET",
+        required_unless_present = "upstream",
+        conflicts_with = "upstream"
+    )]
+    pub target: Option<String>,
+    /// Generic mode: the published artifact to compare with.
+    #[arg(long, value_name = "FILE", requires = "source")]
+    pub upstream: Option<PathBuf>,
+    /// Generic mode: its source, a directory or a tarball.
+    #[arg(long, value_name = "DIR|TARBALL", requires = "upstream")]
+    pub source: Option<PathBuf>,
+    /// Generic mode: glob (relative to the source root) of the artifact the
+    /// command makes [default: **/<upstream file name>].
+    #[arg(long, value_name = "GLOB", requires = "upstream")]
+    pub artifact: Option<String>,
+    /// Output directory [default: ./repro-rebuild/<name>-<version>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Use an output directory that holds something else than a rebuild.
+    #[arg(long)]
+    pub force: bool,
+    /// A TOML file whose fields replace the inferred recipe's (see README).
+    #[arg(long, value_name = "FILE")]
+    pub recipe: Option<PathBuf>,
+    /// Try a platform wheel when the release has no pure-Python one.
+    #[arg(long)]
+    pub platform_wheel: bool,
+    /// The package index's simple API [default: https://pypi.org/simple].
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// The Python that fetches and builds [default: python3 on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// How many times to build (more than 1 also checks the rebuild
+    /// reproduces itself).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub runs: u32,
+    /// Stabilizers allowed for EQUIVALENT, comma-separated ids, `all` or
+    /// `none` [default: all].
+    #[arg(long, value_name = "IDS")]
+    pub stabilizers: Option<String>,
+    /// Exit 0 also for EQUIVALENT.
+    #[arg(long)]
+    pub accept_equivalent: bool,
+    /// Sign the attestation with this private key (PKCS#8 PEM from `repro keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+    /// Builder id recorded in the attestation.
+    #[arg(long, value_name = "URI")]
+    pub builder_id: Option<String>,
+    /// Print rebuild.json instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Per-run wall-clock limit in seconds (0: none) [default: 7200].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Isolation: `namespaces` (default) or `none`.
+    #[arg(long, value_name = "MODE")]
+    pub sandbox: Option<String>,
+    /// Extra read-only host paths in the sandbox.
+    #[arg(long = "ro-bind", value_name = "PATH")]
+    pub ro_bind: Vec<PathBuf>,
+    /// A toolchain under a home directory the sandbox must see (e.g. ~/.pyenv).
+    #[arg(long, value_name = "PATH")]
+    pub toolchain: Vec<PathBuf>,
+    /// Memory limit of the build.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub memory_max: Option<u64>,
+    /// Which run trees stay on disk.
+    #[arg(long, value_name = "WHICH", value_parser = ["all", "failed", "none"])]
+    pub keep_runs: Option<String>,
+    /// Stream the build's output.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Safety limits for reading the artifacts.
+    #[command(flatten)]
+    pub diff_limits: LimitArgs,
+    /// Generic mode: the build command.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 /// Safety limits for untrusted archives.

@@ -3,5 +3,6 @@
 mod args;
 
 pub use args::{
-    AttestArgs, BuildArgs, Cli, Command, DiffArgs, HashArgs, KeygenArgs, NormalizeArgs, VerifyArgs,
+    AttestArgs, BuildArgs, Cli, Command, DiffArgs, HashArgs, KeygenArgs, NormalizeArgs,
+    RebuildArgs, VerifyArgs,
 };

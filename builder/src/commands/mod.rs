@@ -2,10 +2,11 @@
 
 mod attest;
 mod build;
-pub mod diff;
+mod diff;
 mod hash;
 mod keygen;
 mod normalize;
+mod rebuild;
 mod verify;
 
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keygen(args) => keygen::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Attest(args) => attest::run(args),
+        Command::Rebuild(args) => rebuild::run(*args),
         Command::Verify(args) => verify::run(args),
     }
 }

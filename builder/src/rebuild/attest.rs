@@ -83,26 +83,33 @@ pub fn statement(r: &RebuildReport, builder_id: &str) -> anyhow::Result<Option<S
         .version
         .insert("repro".into(), r.repro_version.to_owned());
     p.run_details.metadata = Some(Metadata {
-        invocation_id: Some(provenance::sha256_hex(format!("{}\n{}", r.started_at, r.target).as_bytes())),
+        invocation_id: Some(provenance::sha256_hex(
+            format!("{}\n{}", r.started_at, r.target).as_bytes(),
+        )),
         started_on: Some(r.started_at.clone()),
         finished_on: Some(r.finished_at.clone()),
     });
     if let Some(rebuilt) = &r.rebuilt {
-        let mut d = ResourceDescriptor::default();
-        d.name = Some(rebuilt.name.clone());
+        let mut d = ResourceDescriptor {
+            name: Some(rebuilt.name.clone()),
+            ..Default::default()
+        };
         d.digest.insert("sha256".into(), rebuilt.sha256.clone());
         d.annotations.insert("role".into(), json!("rebuilt"));
         p.run_details.byproducts.push(d);
     }
     let mut a = Map::new();
     a.insert("verdict".into(), serde_json::to_value(recorded(r.verdict))?);
-    a.insert("rebuild".into(), json!({
-        "verdict": r.verdict.as_str(),
-        "stabilizers": r.stabilizers,
-        "differences": r.differences,
-        "failure": r.failure,
-        "buildVerdict": r.build_verdict,
-    }));
+    a.insert(
+        "rebuild".into(),
+        json!({
+            "verdict": r.verdict.as_str(),
+            "stabilizers": r.stabilizers,
+            "differences": r.differences,
+            "failure": r.failure,
+            "buildVerdict": r.build_verdict,
+        }),
+    );
     let content = serde_json::to_vec(&a)?;
     let mut record = ResourceDescriptor::from_bytes("reproducibility", &content);
     record.media_type = Some(REPRODUCIBILITY_MEDIA_TYPE.into());
@@ -130,9 +137,13 @@ pub fn write(opts: &RebuildOptions, r: &RebuildReport) -> Result<(), Failure> {
     fsio::write(&opts.out.join("statement.json"), &json).map_err(|e| fail(format!("{e:#}")))?;
     if let Some(key) = &opts.sign {
         let key = provenance::keys::load_signing_key(key).map_err(|e| fail(format!("{e:#}")))?;
-        let envelope = provenance::sign_statement(&statement, &[&key]).map_err(|e| fail(format!("{e:#}")))?;
-        let line = envelope.to_json_line().map_err(|e| fail(format!("{e:#}")))?;
-        fsio::write(&opts.out.join("rebuild.intoto.jsonl"), line.as_bytes()).map_err(|e| fail(format!("{e:#}")))?;
+        let envelope =
+            provenance::sign_statement(&statement, &[&key]).map_err(|e| fail(format!("{e:#}")))?;
+        let line = envelope
+            .to_json_line()
+            .map_err(|e| fail(format!("{e:#}")))?;
+        fsio::write(&opts.out.join("rebuild.intoto.jsonl"), line.as_bytes())
+            .map_err(|e| fail(format!("{e:#}")))?;
     }
     Ok(())
 }

@@ -67,15 +67,25 @@ impl GenericOverrides {
 /// --prefix` make them). Returns the recipe and that tree.
 pub fn prepare(g: &Generic, out: &Path) -> Result<(Generic, PathBuf), Failure> {
     let fail = |m: String| Failure::new(Stage::Fetch, m);
-    let meta = std::fs::metadata(&g.upstream).map_err(|e| fail(format!("upstream {}: {e}", g.upstream.display())))?;
+    let meta = std::fs::metadata(&g.upstream)
+        .map_err(|e| fail(format!("upstream {}: {e}", g.upstream.display())))?;
     if !meta.is_file() {
-        return Err(fail(format!("upstream {} is not a regular file", g.upstream.display())));
+        return Err(fail(format!(
+            "upstream {} is not a regular file",
+            g.upstream.display()
+        )));
     }
     if g.command.is_empty() {
-        return Err(fail("no build command: give it after --, e.g. -- npm pack".into()));
+        return Err(fail(
+            "no build command: give it after --, e.g. -- npm pack".into(),
+        ));
     }
-    let smeta = std::fs::metadata(&g.source).map_err(|e| fail(format!("source {}: {e}", g.source.display())))?;
-    let abs = |p: &Path| p.canonicalize().map_err(|e| fail(format!("{}: {e}", p.display())));
+    let smeta = std::fs::metadata(&g.source)
+        .map_err(|e| fail(format!("source {}: {e}", g.source.display())))?;
+    let abs = |p: &Path| {
+        p.canonicalize()
+            .map_err(|e| fail(format!("{}: {e}", p.display())))
+    };
     let mut rec = g.clone();
     rec.upstream = abs(&g.upstream)?;
     rec.source = abs(&g.source)?;
@@ -93,11 +103,23 @@ pub fn prepare(g: &Generic, out: &Path) -> Result<(Generic, PathBuf), Failure> {
         .arg(&rec.source)
         .arg("-C")
         .arg(&dest)
-        .args(["--no-same-owner", "--no-same-permissions", "--delay-directory-restore"])
+        .args([
+            "--no-same-owner",
+            "--no-same-permissions",
+            "--delay-directory-restore",
+        ])
         .status()
-        .map_err(|e| fail(format!("cannot run tar to unpack {}: {e}", rec.source.display())))?;
+        .map_err(|e| {
+            fail(format!(
+                "cannot run tar to unpack {}: {e}",
+                rec.source.display()
+            ))
+        })?;
     if !status.success() {
-        return Err(fail(format!("tar could not unpack {} ({status})", rec.source.display())));
+        return Err(fail(format!(
+            "tar could not unpack {} ({status})",
+            rec.source.display()
+        )));
     }
     let entries: Vec<_> = fs_err::read_dir(&dest)
         .map_err(|e| fail(e.to_string()))?
@@ -136,7 +158,10 @@ mod tests {
         std::fs::create_dir(d.path().join("src")).unwrap();
         let mut none = g(d.path());
         none.command.clear();
-        assert!(prepare(&none, d.path()).unwrap_err().message.contains("no build command"));
+        assert!(prepare(&none, d.path())
+            .unwrap_err()
+            .message
+            .contains("no build command"));
         let (_, tree) = prepare(&g(d.path()), d.path()).unwrap();
         assert_eq!(tree, d.path().join("src").canonicalize().unwrap());
     }
@@ -166,7 +191,8 @@ mod tests {
 
     #[test]
     fn overrides() {
-        let o = GenericOverrides::parse("command = [\"npm\", \"pack\"]\nsource_date_epoch = 5\n").unwrap();
+        let o = GenericOverrides::parse("command = [\"npm\", \"pack\"]\nsource_date_epoch = 5\n")
+            .unwrap();
         let mut x = g(Path::new("/x"));
         o.apply(&mut x);
         assert_eq!(x.command, ["npm", "pack"]);

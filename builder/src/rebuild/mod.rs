@@ -6,9 +6,12 @@
 //! One file per ecosystem (`pypi`); the index client, the recipe and the
 //! verdicts are shared.
 
+pub mod attest;
+pub mod generic;
 pub mod index;
 pub mod pypi;
 pub mod recipe;
+pub mod run;
 
 use std::fmt;
 

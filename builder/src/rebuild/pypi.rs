@@ -236,9 +236,9 @@ pub fn frontend(
         None => project
             .versions
             .iter()
-            .rev()
-            .find(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
-            .cloned()
+            .filter_map(|v| release(v).map(|key| (key, v)))
+            .max()
+            .map(|(_, v)| v.clone())
             .ok_or_else(|| {
                 Failure::new(
                     Stage::Dependencies,
@@ -257,6 +257,12 @@ pub fn frontend(
         })?;
     let path = index.download(wheel, dir).map_err(fail)?;
     Ok((path, version))
+}
+
+/// A final release's numbers (`26.0.1` → [26, 0, 1]); `None` for
+/// pre-releases and anything else a frontend should not be picked from.
+fn release(version: &str) -> Option<Vec<u64>> {
+    version.split('.').map(|p| p.parse().ok()).collect()
 }
 
 /// One downloaded build requirement.
@@ -412,6 +418,17 @@ mod tests {
         ] {
             assert!(Spec::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn releases_order_by_number() {
+        let mut v = ["9.0.3", "26.3", "26.0.1", "26.4b1", "10.0"]
+            .iter()
+            .filter_map(|v| release(v).map(|k| (k, *v)))
+            .collect::<Vec<_>>();
+        v.sort();
+        assert_eq!(v.last().map(|x| x.1), Some("26.3"));
+        assert_eq!(release("26.4b1"), None);
     }
 
     #[test]

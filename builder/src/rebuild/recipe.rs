@@ -218,12 +218,18 @@ pub fn requirement_name(req: &str) -> String {
     normalize_name(&req[..end])
 }
 
-/// The `[build-system]` of an sdist's pyproject.toml: requirements and
-/// backend object; `None` when the table is absent (a legacy setup.py
-/// project, built by setuptools).
-pub fn build_system(
-    pyproject: Option<&str>,
-) -> Result<Option<(Vec<String>, Option<String>)>, RecipeError> {
+/// An sdist's `[build-system]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildSystem {
+    /// `requires`.
+    pub requires: Vec<String>,
+    /// `build-backend`, the backend object.
+    pub backend: Option<String>,
+}
+
+/// The `[build-system]` of an sdist's pyproject.toml; `None` when the
+/// table is absent (a legacy setup.py project, built by setuptools).
+pub fn build_system(pyproject: Option<&str>) -> Result<Option<BuildSystem>, RecipeError> {
     let Some(text) = pyproject else {
         return Ok(None);
     };
@@ -252,7 +258,7 @@ pub fn build_system(
         .get("build-backend")
         .and_then(|v| v.as_str())
         .map(str::to_owned);
-    Ok(Some((requires, backend)))
+    Ok(Some(BuildSystem { requires, backend }))
 }
 
 /// The build requirements to resolve: the sdist's, with the backend pinned
@@ -292,7 +298,7 @@ pub fn infer(
     let backend = backend_of(generator)?;
     // Legacy projects: pip's defaults for a project without [build-system].
     let declared = match build_system(pyproject)? {
-        Some((requires, _)) => requires,
+        Some(bs) => bs.requires,
         None => vec!["setuptools>=40.8.0".to_owned(), "wheel".to_owned()],
     };
     let requires = pinned_requires(&declared, &backend);

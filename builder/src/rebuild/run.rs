@@ -220,7 +220,8 @@ pub fn rebuild(opts: RebuildOptions, progress: &dyn Fn(&str)) -> anyhow::Result<
     r.finished_at = now();
     let t = Instant::now();
     let attested = super::attest::write(&opts, &r);
-    r.timings_ms.push((Stage::Attest, t.elapsed().as_millis() as u64));
+    r.timings_ms
+        .push((Stage::Attest, t.elapsed().as_millis() as u64));
     if let Err(f) = attested {
         // The verdict stands; the missing attestation is said beside it.
         if r.failure.is_none() {
@@ -238,7 +239,9 @@ fn now() -> String {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Makes `out`, refusing to write into a directory that holds something
@@ -247,19 +250,37 @@ fn prepare_out(out: &Path, force: bool) -> anyhow::Result<()> {
     match std::fs::read_dir(out) {
         Ok(mut entries) => {
             let empty = entries.next().is_none();
-            if !empty && !force && !out.join("rebuild.json").exists() && !out.join("upstream").is_dir() {
+            if !empty
+                && !force
+                && !out.join("rebuild.json").exists()
+                && !out.join("upstream").is_dir()
+            {
                 bail!(
                     "{} exists and is not a repro rebuild output; pass --force to use it anyway, or --out another directory",
                     out.display()
                 );
             }
             // What an earlier rebuild built must not pass for this one's.
-            for stale in ["source", "build", "diff.txt", "diff.json", "rebuild.json", "statement.json", "rebuild.intoto.jsonl"] {
+            for stale in [
+                "source",
+                "build",
+                "diff.txt",
+                "diff.json",
+                "rebuild.json",
+                "statement.json",
+                "rebuild.intoto.jsonl",
+            ] {
                 let p = out.join(stale);
-                let gone = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                let gone = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
                 if let Err(e) = gone {
                     if e.kind() != std::io::ErrorKind::NotFound {
-                        return Err(e).with_context(|| format!("removing {} of an earlier rebuild", p.display()));
+                        return Err(e).with_context(|| {
+                            format!("removing {} of an earlier rebuild", p.display())
+                        });
                     }
                 }
             }
@@ -273,14 +294,22 @@ fn prepare_out(out: &Path, force: bool) -> anyhow::Result<()> {
 }
 
 /// Times `f` as `stage`.
-fn timed<T>(r: &mut RebuildReport, stage: Stage, f: impl FnOnce(&mut RebuildReport) -> Result<T, Failure>) -> Result<T, Failure> {
+fn timed<T>(
+    r: &mut RebuildReport,
+    stage: Stage,
+    f: impl FnOnce(&mut RebuildReport) -> Result<T, Failure>,
+) -> Result<T, Failure> {
     let t = Instant::now();
     let out = f(r);
     r.timings_ms.push((stage, t.elapsed().as_millis() as u64));
     out
 }
 
-fn stages(opts: &RebuildOptions, r: &mut RebuildReport, progress: &dyn Fn(&str)) -> Result<(), Failure> {
+fn stages(
+    opts: &RebuildOptions,
+    r: &mut RebuildReport,
+    progress: &dyn Fn(&str),
+) -> Result<(), Failure> {
     let out = &opts.out;
     let (upstream, source_dir, command, artifact_glob, epoch) = match &opts.target {
         Target::Pypi(spec) => {
@@ -290,11 +319,21 @@ fn stages(opts: &RebuildOptions, r: &mut RebuildReport, progress: &dyn Fn(&str))
             };
             let up_dir = out.join("upstream");
             let upstream = timed(r, Stage::Fetch, |r| {
-                fs_err::create_dir_all(&up_dir).map_err(|e| Failure::new(Stage::Fetch, e.to_string()))?;
-                progress(&format!("fetching {}=={} from {}", spec.name, spec.version, index.url));
+                fs_err::create_dir_all(&up_dir)
+                    .map_err(|e| Failure::new(Stage::Fetch, e.to_string()))?;
+                progress(&format!(
+                    "fetching {}=={} from {}",
+                    spec.name, spec.version, index.url
+                ));
                 let up = pypi::fetch(&index, spec, &up_dir, opts.platform_wheel)?;
-                r.upstream = Some(FileRecord::indexed(&up.wheel_file, up.wheel_file.sha256().unwrap_or_default().to_owned()));
-                r.source = Some(FileRecord::indexed(&up.sdist_file, up.sdist_file.sha256().unwrap_or_default().to_owned()));
+                r.upstream = Some(FileRecord::indexed(
+                    &up.wheel_file,
+                    up.wheel_file.sha256().unwrap_or_default().to_owned(),
+                ));
+                r.source = Some(FileRecord::indexed(
+                    &up.sdist_file,
+                    up.sdist_file.sha256().unwrap_or_default().to_owned(),
+                ));
                 Ok(up)
             })?;
             let recipe = timed(r, Stage::Recipe, |r| {
@@ -308,38 +347,71 @@ fn stages(opts: &RebuildOptions, r: &mut RebuildReport, progress: &dyn Fn(&str))
                     pyproject.as_deref(),
                     upstream.wheel_file.upload_time.as_deref(),
                 )
-                .map_err(|e| Failure::new(Stage::Recipe, format!("{}: {e}", upstream.wheel_file.filename)))?;
+                .map_err(|e| {
+                    Failure::new(
+                        Stage::Recipe,
+                        format!("{}: {e}", upstream.wheel_file.filename),
+                    )
+                })?;
                 if let Some(path) = &opts.recipe {
-                    let text = fs_err::read_to_string(path).map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
-                    let o = Overrides::parse(&text)
-                        .map_err(|e| Failure::new(Stage::Recipe, format!("{}: {e}", path.display())))?;
+                    let text = fs_err::read_to_string(path)
+                        .map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
+                    let o = Overrides::parse(&text).map_err(|e| {
+                        Failure::new(Stage::Recipe, format!("{}: {e}", path.display()))
+                    })?;
                     r.overridden = o.apply(&mut recipe);
                 }
-                let text = toml::to_string(&recipe).map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
-                fsio::write(&out.join("recipe.toml"), text.as_bytes()).map_err(|e| Failure::new(Stage::Recipe, format!("{e:#}")))?;
-                progress(&format!("recipe ({}):\n{}", out.join("recipe.toml").display(), indent(&text)));
+                let text = toml::to_string(&recipe)
+                    .map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
+                fsio::write(&out.join("recipe.toml"), text.as_bytes())
+                    .map_err(|e| Failure::new(Stage::Recipe, format!("{e:#}")))?;
+                progress(&format!(
+                    "recipe ({}):\n{}",
+                    out.join("recipe.toml").display(),
+                    indent(&text)
+                ));
                 r.recipe = Some(recipe.clone());
                 Ok(recipe)
             })?;
             let source_dir = timed(r, Stage::Dependencies, |r| {
                 let tools = out.join("tools");
-                fs_err::create_dir_all(&tools).map_err(|e| Failure::new(Stage::Dependencies, e.to_string()))?;
+                fs_err::create_dir_all(&tools)
+                    .map_err(|e| Failure::new(Stage::Dependencies, e.to_string()))?;
                 let (pip, _version) = pypi::frontend(&index, &tools, None)?;
-                r.frontend = Some(FileRecord::of(&pip).map_err(|f| Failure::new(Stage::Dependencies, f.message))?);
+                r.frontend = Some(
+                    FileRecord::of(&pip)
+                        .map_err(|f| Failure::new(Stage::Dependencies, f.message))?,
+                );
                 let wheelhouse = out.join("wheelhouse");
                 // A wheelhouse of an earlier recipe must not leak into this one.
                 if wheelhouse.exists() {
-                    fs_err::remove_dir_all(&wheelhouse).map_err(|e| Failure::new(Stage::Dependencies, e.to_string()))?;
+                    fs_err::remove_dir_all(&wheelhouse)
+                        .map_err(|e| Failure::new(Stage::Dependencies, e.to_string()))?;
                 }
                 progress(&format!(
                     "downloading build requirements{}: {}",
-                    recipe.uploaded_prior_to.as_deref().map(|t| format!(" as of {t}")).unwrap_or_default(),
+                    recipe
+                        .uploaded_prior_to
+                        .as_deref()
+                        .map(|t| format!(" as of {t}"))
+                        .unwrap_or_default(),
                     recipe.requires.join(", ")
                 ));
-                r.wheelhouse = pypi::resolve(&opts.python, &pip, &index, &recipe, &wheelhouse, &out.join("dependencies.log"))?;
+                r.wheelhouse = pypi::resolve(
+                    &opts.python,
+                    &pip,
+                    &index,
+                    &recipe,
+                    &wheelhouse,
+                    &out.join("dependencies.log"),
+                )?;
                 let source_dir = out.join("source");
-                pypi::layout(&source_dir, &upstream, &recipe, &pip, &wheelhouse)
-                    .map_err(|e| Failure::new(Stage::Dependencies, format!("laying out {}: {e}", source_dir.display())))?;
+                pypi::layout(&source_dir, &upstream, &recipe, &pip, &wheelhouse).map_err(|e| {
+                    Failure::new(
+                        Stage::Dependencies,
+                        format!("laying out {}: {e}", source_dir.display()),
+                    )
+                })?;
                 Ok(source_dir)
             })?;
             (
@@ -354,25 +426,55 @@ fn stages(opts: &RebuildOptions, r: &mut RebuildReport, progress: &dyn Fn(&str))
             let (g, tree) = timed(r, Stage::Fetch, |r| {
                 let mut g = g.clone();
                 if let Some(path) = &opts.recipe {
-                    let text = fs_err::read_to_string(path).map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
+                    let text = fs_err::read_to_string(path)
+                        .map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
                     generic::GenericOverrides::parse(&text)
-                        .map_err(|e| Failure::new(Stage::Recipe, format!("{}: {e}", path.display())))?
+                        .map_err(|e| {
+                            Failure::new(Stage::Recipe, format!("{}: {e}", path.display()))
+                        })?
                         .apply(&mut g);
                 }
                 let (g, tree) = generic::prepare(&g, out)?;
-                r.upstream = Some(FileRecord::of(&g.upstream).map_err(|f| Failure::new(Stage::Fetch, f.message))?);
+                r.upstream = Some(
+                    FileRecord::of(&g.upstream)
+                        .map_err(|f| Failure::new(Stage::Fetch, f.message))?,
+                );
                 if g.source.is_file() {
-                    r.source = Some(FileRecord::of(&g.source).map_err(|f| Failure::new(Stage::Fetch, f.message))?);
+                    r.source = Some(
+                        FileRecord::of(&g.source)
+                            .map_err(|f| Failure::new(Stage::Fetch, f.message))?,
+                    );
                 }
                 r.generic = Some(g.clone());
                 Ok((g, tree))
             })?;
-            let glob = g.artifact.clone().unwrap_or_else(|| format!("**/{}", file_name(&g.upstream)));
-            (g.upstream.clone(), tree, g.command.clone(), glob, g.source_date_epoch)
+            let glob = g
+                .artifact
+                .clone()
+                .unwrap_or_else(|| format!("**/{}", file_name(&g.upstream)));
+            (
+                g.upstream.clone(),
+                tree,
+                g.command.clone(),
+                glob,
+                g.source_date_epoch,
+            )
         }
     };
-    let rebuilt = timed(r, Stage::Build, |r| build(opts, r, &source_dir, command, artifact_glob, epoch, progress))?;
-    timed(r, Stage::Compare, |r| compare(opts, r, &upstream, &rebuilt, progress))
+    let rebuilt = timed(r, Stage::Build, |r| {
+        build(
+            opts,
+            r,
+            &source_dir,
+            command,
+            artifact_glob,
+            epoch,
+            progress,
+        )
+    })?;
+    timed(r, Stage::Compare, |r| {
+        compare(opts, r, &upstream, &rebuilt, progress)
+    })
 }
 
 fn indent(text: &str) -> String {
@@ -404,7 +506,10 @@ fn build(
     b.network = false;
     b.single_run = true;
     let runs = b.runs.unwrap_or(1);
-    progress(&format!("building offline in the sandbox ({runs} run{})", if runs == 1 { "" } else { "s" }));
+    progress(&format!(
+        "building offline in the sandbox ({runs} run{})",
+        if runs == 1 { "" } else { "s" }
+    ));
     let cfg = BuildConfig::new(b).map_err(|e| fail(format!("{e:#}")))?;
     r.build_report = Some("build/report.json".into());
     let built = match crate::build(cfg) {
@@ -427,7 +532,11 @@ fn build(
         [one] => {
             let path = out.join("artifacts").join(&one.path);
             if !path.is_file() {
-                return Err(fail(format!("the build's artifact {} is missing from {}", one.path, out.join("artifacts").display())));
+                return Err(fail(format!(
+                    "the build's artifact {} is missing from {}",
+                    one.path,
+                    out.join("artifacts").display()
+                )));
             }
             r.rebuilt = Some(FileRecord {
                 name: one.path.clone(),
@@ -435,22 +544,37 @@ fn build(
             });
             Ok(path)
         }
-        [] => Err(fail(format!("the build succeeded but made nothing matching {artifact_glob}"))
-            .hint(&format!("see the build logs in {}", out.join("logs").display()))),
+        [] => Err(fail(format!(
+            "the build succeeded but made nothing matching {artifact_glob}"
+        ))
+        .hint(&format!(
+            "see the build logs in {}",
+            out.join("logs").display()
+        ))),
         many => Err(fail(format!(
             "the build made {} artifacts matching {artifact_glob} ({}); a rebuild compares one",
             many.len(),
-            many.iter().map(|a| a.path.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|a| a.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .hint("name the one to compare with --artifact GLOB")),
     }
 }
 
 /// Compares the rebuilt artifact with upstream and writes the diff.
-fn compare(opts: &RebuildOptions, r: &mut RebuildReport, upstream: &Path, rebuilt: &Path, progress: &dyn Fn(&str)) -> Result<(), Failure> {
+fn compare(
+    opts: &RebuildOptions,
+    r: &mut RebuildReport,
+    upstream: &Path,
+    rebuilt: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<(), Failure> {
     let fail = |m: String| Failure::new(Stage::Compare, m);
     progress("comparing with upstream");
-    let eq = stabilize::compare(upstream, rebuilt, &opts.stabilizers, &opts.diff).map_err(|e| fail(format!("{e}")))?;
+    let eq = stabilize::compare(upstream, rebuilt, &opts.stabilizers, &opts.diff)
+        .map_err(|e| fail(format!("{e}")))?;
     let ids = |s: &[Stabilizer]| s.iter().map(|s| s.id()).collect::<Vec<_>>();
     match eq {
         Equivalence::BitForBit => {
@@ -461,7 +585,10 @@ fn compare(opts: &RebuildOptions, r: &mut RebuildReport, upstream: &Path, rebuil
             r.verdict = Verdict::Equivalent;
             r.stabilizers = ids(&stabilizers);
         }
-        Equivalence::Different { reasons, stabilizers } => {
+        Equivalence::Different {
+            reasons,
+            stabilizers,
+        } => {
             r.verdict = Verdict::Different;
             r.stabilizers = ids(&stabilizers);
             r.differences = reasons;
@@ -476,8 +603,12 @@ fn compare(opts: &RebuildOptions, r: &mut RebuildReport, upstream: &Path, rebuil
             };
             diffoscope_lite::hints::annotate(&mut d, &cx);
             let mut text = Vec::new();
-            diffoscope_lite::printers::text(&d, &mut text, &diffoscope_lite::printers::TextOptions::default())
-                .map_err(|e| fail(format!("rendering the diff: {e}")))?;
+            diffoscope_lite::printers::text(
+                &d,
+                &mut text,
+                &diffoscope_lite::printers::TextOptions::default(),
+            )
+            .map_err(|e| fail(format!("rendering the diff: {e}")))?;
             fsio::write(&opts.out.join("diff.txt"), &text).map_err(|e| fail(format!("{e:#}")))?;
             r.diff = Some("diff.txt".into());
         }

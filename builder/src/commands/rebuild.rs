@@ -1,0 +1,170 @@
+//! `repro rebuild`: rebuild a published package and compare it with
+//! upstream. The stages are the library's ([`repro::rebuild`]); this
+//! adapter validates the flags, prints progress, the recipe and the
+//! verdict, and maps the verdict to the exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+use diffoscope_lite::stabilize::Stabilizer;
+use repro::rebuild::generic::Generic;
+use repro::rebuild::index::PYPI;
+use repro::rebuild::pypi::Spec;
+use repro::rebuild::run::{rebuild, RebuildOptions, Target, Verdict};
+use repro::{BuildOptions, KeepRuns};
+
+use crate::cli::RebuildArgs;
+
+/// Runs `repro rebuild`.
+pub fn run(args: RebuildArgs) -> Result<ExitCode> {
+    let (json, accept) = (args.json, args.accept_equivalent);
+    let opts = options(args)?;
+    let out = opts.out.clone();
+    let progress = |line: &str| eprintln!("repro: {line}");
+    let r = rebuild(opts, &progress)?;
+    if json {
+        crate::outln!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        crate::outln!("{}", summary(&r, &out));
+    }
+    eprintln!(
+        "repro: rebuild.json written to {}",
+        out.join("rebuild.json").display()
+    );
+    Ok(ExitCode::from(match r.verdict {
+        Verdict::BitForBit => 0,
+        Verdict::Equivalent if accept => 0,
+        Verdict::Equivalent | Verdict::Different => 1,
+        Verdict::Failed => super::EXIT_ERROR,
+    }))
+}
+
+/// The verdict and what backs it, for a terminal.
+fn summary(r: &repro::rebuild::run::RebuildReport, out: &std::path::Path) -> String {
+    let mut s = format!("{}: {}", r.target, r.verdict.as_str());
+    if let (Some(up), Some(re)) = (&r.upstream, &r.rebuilt) {
+        s += &format!(
+            "\n  upstream {} sha256:{}\n  rebuilt  {} sha256:{}",
+            up.name, up.sha256, re.name, re.sha256
+        );
+    }
+    if !r.stabilizers.is_empty() {
+        s += &format!("\n  stabilizers: {}", r.stabilizers.join(", "));
+    }
+    for d in r.differences.iter().take(20) {
+        s += &format!("\n  differs: {d}");
+    }
+    if r.differences.len() > 20 {
+        s += &format!("\n  … {} more in rebuild.json", r.differences.len() - 20);
+    }
+    if let Some(d) = &r.diff {
+        s += &format!("\n  diff: {}", out.join(d).display());
+    }
+    if let Some(f) = &r.failure {
+        s += &format!("\n  {} stage failed: {}", f.stage, f.message);
+        if let Some(h) = &f.hint {
+            s += &format!("\n  hint: {h}");
+        }
+    }
+    if let Some(v) = r
+        .build_verdict
+        .filter(|v| *v != repro::Verdict::Reproducible)
+    {
+        s += &format!("\n  note: the rebuild's own runs were {}", v.as_str());
+    }
+    s
+}
+
+fn stabilizers(spec: Option<&str>) -> Result<Vec<Stabilizer>> {
+    match spec {
+        None | Some("all") => Ok(Stabilizer::ALL.to_vec()),
+        Some("none") | Some("") => Ok(Vec::new()),
+        Some(list) => list
+            .split(',')
+            .map(|id| {
+                Stabilizer::from_id(id.trim()).with_context(|| {
+                    let known: Vec<&str> = Stabilizer::ALL.iter().map(|s| s.id()).collect();
+                    format!(
+                        "--stabilizers: unknown id {id:?} (known: {})",
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect(),
+    }
+}
+
+fn options(args: RebuildArgs) -> Result<RebuildOptions> {
+    let target = match (&args.target, &args.upstream, &args.source) {
+        (Some(t), None, None) => {
+            if !args.command.is_empty() {
+                bail!("a build command after -- is for generic mode (--upstream FILE --source DIR)");
+            }
+            Target::Pypi(Spec::parse(t).map_err(anyhow::Error::msg)?)
+        }
+        (None, Some(up), Some(src)) => Target::Generic(Generic {
+            upstream: up.clone(),
+            source: src.clone(),
+            command: args.command.clone(),
+            artifact: args.artifact.clone(),
+            source_date_epoch: None,
+        }),
+        _ => bail!("give either TARGET (pypi:NAME==VERSION) or --upstream FILE --source DIR|TARBALL -- CMD…"),
+    };
+    if args.runs == 0 {
+        bail!("--runs 0: at least one build is needed");
+    }
+    if let Some(key) = &args.sign {
+        // A bad key is found before an hour of building, not after.
+        provenance::keys::load_signing_key(key)
+            .with_context(|| format!("--sign {}", key.display()))?;
+    }
+    if let Some(recipe) = &args.recipe {
+        std::fs::metadata(recipe).with_context(|| format!("--recipe {}", recipe.display()))?;
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        let name = match &target {
+            Target::Pypi(s) => format!("{}-{}", s.name, s.version),
+            Target::Generic(g) => g
+                .upstream
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "upstream".into()),
+        };
+        PathBuf::from("repro-rebuild").join(name)
+    });
+    let diff = diffoscope_lite::Options {
+        limits: args.diff_limits.limits(),
+        ..Default::default()
+    };
+    Ok(RebuildOptions {
+        target,
+        out,
+        force: args.force,
+        recipe: args.recipe,
+        platform_wheel: args.platform_wheel,
+        index_url: args.index_url.unwrap_or_else(|| PYPI.to_owned()),
+        python: args.python.unwrap_or_else(|| PathBuf::from("python3")),
+        stabilizers: stabilizers(args.stabilizers.as_deref())?,
+        sign: args.sign,
+        builder_id: args.builder_id,
+        build: BuildOptions {
+            runs: Some(args.runs),
+            timeout: args.timeout,
+            keep_runs: args.keep_runs.as_deref().map(|k| match k {
+                "all" => KeepRuns::All,
+                "none" => KeepRuns::None,
+                _ => KeepRuns::Failed,
+            }),
+            progress: repro::progress::Mode::detect(args.verbose),
+            sandbox: args.sandbox,
+            ro_bind: args.ro_bind,
+            toolchain: args.toolchain,
+            memory_max: args.memory_max,
+            diff_limits: args.diff_limits.limits(),
+            ..Default::default()
+        },
+        diff,
+    })
+}
