@@ -223,7 +223,8 @@ pub fn compare(
             });
             stabilized_content.insert(name.to_string());
         } else {
-            f.differ(format!("{name}: content differs"));
+            let why = line_endings(&a, ea, &b, eb)?.unwrap_or("content differs");
+            f.differ(format!("{name}: {why}"));
         }
     }
     if let Some((name, ra, rb)) = records {
@@ -237,6 +238,36 @@ pub fn compare(
         });
     }
     Ok(verdict(f))
+}
+
+/// For small text members that differ only in line endings, says which
+/// side has CRLF (a wheel built on Windows writes its metadata so).
+fn line_endings(a: &Listing, ea: &Entry, b: &Listing, eb: &Entry) -> Result<Option<&'static str>> {
+    let small = |e: &Entry| e.meta.size.is_some_and(|s| s <= MAX_TEXT);
+    if !small(ea) || !small(eb) {
+        return Ok(None);
+    }
+    let (ta, tb) = (a.read(ea, MAX_TEXT)?, b.read(eb, MAX_TEXT)?);
+    let lf = |t: &[u8]| -> Vec<u8> {
+        let mut out = Vec::with_capacity(t.len());
+        for (i, &c) in t.iter().enumerate() {
+            if !(c == b'\r' && t.get(i + 1) == Some(&b'\n')) {
+                out.push(c);
+            }
+        }
+        out
+    };
+    if lf(&ta) != lf(&tb) {
+        return Ok(None);
+    }
+    let crlf = |t: &[u8]| t.windows(2).any(|w| w == b"\r\n");
+    Ok(Some(match (crlf(&ta), crlf(&tb)) {
+        (true, false) => {
+            "differs only in line endings: CRLF upstream, LF rebuilt (built on Windows?)"
+        }
+        (false, true) => "differs only in line endings: LF upstream, CRLF rebuilt",
+        _ => "differs only in line endings",
+    }))
 }
 
 fn verdict(f: Finding) -> Equivalence {
@@ -736,6 +767,23 @@ mod tests {
             compare(&a, &b, &Stabilizer::ALL, &o).unwrap(),
             Equivalence::Different { .. }
         ));
+    }
+
+    #[test]
+    fn line_endings_are_named_but_never_stabilized() {
+        let d = tempfile::tempdir().unwrap();
+        let a = wheel(d.path(), "a.whl", Noise::default(), b"x = 1\r\ny = 2\r\n");
+        let b = wheel(d.path(), "b.whl", Noise::default(), b"x = 1\ny = 2\n");
+        match compare(&a, &b, &Stabilizer::ALL, &Options::default()).unwrap() {
+            Equivalence::Different { reasons, .. } => {
+                assert!(
+                    reasons.iter().any(|r| r
+                        .contains("pkg/__init__.py: differs only in line endings: CRLF upstream")),
+                    "{reasons:?}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -190,7 +190,7 @@ pub fn wheel_facts(wheel: &Path, opts: &diffoscope_lite::Options) -> Result<Whee
         member_times: listing
             .entries()
             .iter()
-            .filter_map(|e| e.meta.mtime)
+            .filter_map(|e| e.meta.mtime.map(|t| (e.path.clone(), t)))
             .collect(),
     })
 }
@@ -340,19 +340,38 @@ pub fn resolve(
 }
 
 /// The script run in the sandbox, from the root of the source tree that
-/// [`layout`] writes: install the wheelhouse into a private directory,
-/// then build the sdist into `dist/` without build isolation, offline.
-pub fn build_script(pip: &str, sdist: &str) -> String {
+/// [`layout`] writes: unpack the sdist (tar keeps its files' times, which
+/// a backend that ignores SOURCE_DATE_EPOCH puts in the wheel), install
+/// the wheelhouse into a private directory, then build the unpacked tree
+/// into `dist/` without build isolation, offline.
+pub fn build_script(pip: &str, sdist: &str, export_source_date_epoch: bool) -> String {
+    let unset = if export_source_date_epoch {
+        ""
+    } else {
+        "# The upstream wheel was built without it (see recipe.toml).\nunset SOURCE_DATE_EPOCH\n"
+    };
+    let unpack = if sdist.ends_with(".zip") {
+        r#"python3 -I -m zipfile -e "sdist/$sdist" .sdist"#
+    } else {
+        r#"tar -xf "sdist/$sdist" -C .sdist --no-same-owner"#
+    };
     format!(
         r#"#!/bin/sh
 # Written by repro rebuild. Offline: everything comes from ./wheelhouse.
 set -eu
+sdist="{sdist}"
 pip() {{ python3 "tools/{pip}/pip" "$@"; }}
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore
-env_dir="$PWD/.build-env"
-rm -rf "$env_dir" dist
-pip install --isolated --no-index --no-cache-dir --no-compile --find-links wheelhouse --target "$env_dir" -r requirements.in
-PYTHONPATH="$env_dir" pip wheel --isolated --no-index --no-cache-dir --no-deps --no-build-isolation --wheel-dir dist "sdist/{sdist}"
+{unset}rm -rf .build-env .sdist dist
+mkdir .sdist
+{unpack}
+set -- .sdist/*
+if [ $# -ne 1 ] || [ ! -d "$1" ]; then
+    echo "repro rebuild: $sdist does not hold exactly one top-level directory" >&2
+    exit 1
+fi
+pip install --isolated --no-index --no-cache-dir --no-compile --find-links wheelhouse --target "$PWD/.build-env" -r requirements.in
+PYTHONPATH="$PWD/.build-env" pip wheel --isolated --no-index --no-cache-dir --no-deps --no-build-isolation --wheel-dir dist "$1"
 "#
     )
 }
@@ -390,7 +409,11 @@ pub fn layout(
     fs_err::write(dir.join("requirements.in"), reqs)?;
     fs_err::write(
         dir.join("build.sh"),
-        build_script(&name(pip), &name(&upstream.sdist)),
+        build_script(
+            &name(pip),
+            &name(&upstream.sdist),
+            recipe.export_source_date_epoch,
+        ),
     )?;
     Ok(())
 }
@@ -433,12 +456,12 @@ mod tests {
 
     #[test]
     fn the_script_quotes_what_it_runs() {
-        let s = build_script("pip-26.3-py3-none-any.whl", "attrs-26.1.0.tar.gz");
+        let s = build_script("pip-26.3-py3-none-any.whl", "attrs-26.1.0.tar.gz", true);
         assert!(
             s.contains("python3 \"tools/pip-26.3-py3-none-any.whl/pip\""),
             "{s}"
         );
-        assert!(s.contains("\"sdist/attrs-26.1.0.tar.gz\""), "{s}");
+        assert!(s.contains("sdist=\"attrs-26.1.0.tar.gz\""), "{s}");
         assert!(s.contains("--no-index"), "{s}");
     }
 }

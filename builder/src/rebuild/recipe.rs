@@ -38,6 +38,11 @@ pub struct Recipe {
     pub source_date_epoch: i64,
     /// Where `source_date_epoch` came from, for the reader of the recipe.
     pub source_date_epoch_from: String,
+    /// Whether the build sees SOURCE_DATE_EPOCH. A wheel whose modules
+    /// carry different times was built without it: its backend took each
+    /// file's time from the sdist's files, which the rebuild unpacks with
+    /// their times, so it must not see the variable either.
+    pub export_source_date_epoch: bool,
     /// The wheel's `Requires-Python`, if any.
     pub requires_python: Option<String>,
     /// Python tags of the wheel (`py3`, `py2.py3`).
@@ -63,6 +68,8 @@ pub struct Overrides {
     pub uploaded_prior_to: Option<String>,
     /// See [`Recipe::source_date_epoch`].
     pub source_date_epoch: Option<i64>,
+    /// See [`Recipe::export_source_date_epoch`].
+    pub export_source_date_epoch: Option<bool>,
 }
 
 impl Overrides {
@@ -87,6 +94,7 @@ impl Overrides {
         set!(backend);
         set!(requires);
         set!(source_date_epoch);
+        set!(export_source_date_epoch);
         if let Some(v) = &self.backend_version {
             r.backend_version = Some(v.clone());
             changed.push("backend_version");
@@ -125,9 +133,10 @@ pub struct WheelFacts {
     pub wheel_file: String,
     /// Text of `*.dist-info/METADATA`.
     pub metadata: String,
-    /// Member modification times, seconds since the epoch (zip times read
-    /// as UTC, as wheel builders that honour SOURCE_DATE_EPOCH write them).
-    pub member_times: Vec<i64>,
+    /// Member paths and modification times, seconds since the epoch (zip
+    /// times read as UTC, as wheel builders that honour SOURCE_DATE_EPOCH
+    /// write them).
+    pub member_times: Vec<(String, i64)>,
 }
 
 /// The build backend a `Generator:` line names.
@@ -302,16 +311,8 @@ pub fn infer(
         None => vec!["setuptools>=40.8.0".to_owned(), "wheel".to_owned()],
     };
     let requires = pinned_requires(&declared, &backend);
-    let (source_date_epoch, source_date_epoch_from) = match wheel.member_times.iter().max() {
-        Some(t) => (
-            *t,
-            "the newest member time of the upstream wheel".to_owned(),
-        ),
-        None => (
-            315_532_800,
-            "none in the upstream wheel: 1980-01-01, the zip epoch".to_owned(),
-        ),
-    };
+    let (source_date_epoch, source_date_epoch_from, export_source_date_epoch) =
+        epoch_of(&wheel.member_times);
     let python_tag = wheel_tags(&wheel.file_name)
         .map(|t| t.python.to_owned())
         .unwrap_or_default();
@@ -327,9 +328,49 @@ pub fn infer(
         uploaded_prior_to: uploaded.map(str::to_owned),
         source_date_epoch,
         source_date_epoch_from,
+        export_source_date_epoch,
         requires_python: header(&wheel.metadata, "Requires-Python").map(str::to_owned),
         python_tag,
     })
+}
+
+/// SOURCE_DATE_EPOCH from the upstream wheel's member times, where it came
+/// from, and whether the build should see it at all. The `.dist-info`
+/// files are left out of the decision: a backend writes them at build
+/// time, so they carry the build's clock when it ignored the variable.
+fn epoch_of(times: &[(String, i64)]) -> (i64, String, bool) {
+    let Some(newest) = times.iter().map(|(_, t)| *t).max() else {
+        return (
+            315_532_800,
+            "none in the upstream wheel: 1980-01-01, the zip epoch".to_owned(),
+            true,
+        );
+    };
+    let payload: std::collections::BTreeSet<i64> = times
+        .iter()
+        .filter(|(p, _)| {
+            !p.split('/')
+                .next()
+                .is_some_and(|d| d.ends_with(".dist-info"))
+        })
+        .map(|(_, t)| *t)
+        .collect();
+    if payload.len() > 1 {
+        (
+            newest,
+            format!(
+                "the upstream wheel's modules carry {} different times: it was built without SOURCE_DATE_EPOCH, from the files' own times",
+                payload.len()
+            ),
+            false,
+        )
+    } else {
+        (
+            newest,
+            "the newest member time of the upstream wheel".to_owned(),
+            true,
+        )
+    }
 }
 
 /// The tags of a wheel file name (`{name}-{ver}(-{build})?-{py}-{abi}-{plat}.whl`).
@@ -386,7 +427,7 @@ mod tests {
             file_name: "attrs-26.1.0-py3-none-any.whl".into(),
             wheel_file: format!("Wheel-Version: 1.0\nGenerator: {generator}\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
             metadata: "Metadata-Version: 2.4\nName: attrs\nRequires-Python: >=3.9\n\nbody: x\n".into(),
-            member_times: times.to_vec(),
+            member_times: times.iter().enumerate().map(|(i, t)| (format!("pkg/m{i}.py"), *t)).collect(),
         }
     }
 
@@ -470,6 +511,8 @@ mod tests {
         assert_eq!(r.backend, "hatchling");
         assert_eq!(r.requires, ["hatch-vcs", "hatchling==1.29.0"]);
         assert_eq!(r.source_date_epoch, 1_773_929_162);
+        // Modules with two times: built from the files' times, no SDE.
+        assert!(!r.export_source_date_epoch);
         assert_eq!(r.requires_python.as_deref(), Some(">=3.9"));
         assert_eq!(r.python_tag, "py3");
         // Round trip through TOML: the printed recipe is a valid --recipe.
@@ -491,6 +534,25 @@ mod tests {
         .unwrap();
         assert_eq!(r.requires, ["setuptools>=40.8.0", "wheel==0.36.2"]);
         assert_eq!(r.source_date_epoch, 315_532_800);
+        assert!(r.export_source_date_epoch);
+        let r = infer(
+            "a",
+            "1",
+            &facts("hatchling 1", &[7, 7]),
+            "a.tar.gz",
+            None,
+            None,
+        )
+        .unwrap();
+        assert!(
+            r.export_source_date_epoch,
+            "one time for every module: SOURCE_DATE_EPOCH"
+        );
+        let mut f = facts("hatchling 1", &[7]);
+        f.member_times.push(("a-1.dist-info/RECORD".into(), 9));
+        let r = infer("a", "1", &f, "a.tar.gz", None, None).unwrap();
+        assert!(r.export_source_date_epoch, "dist-info times do not count");
+        assert_eq!(r.source_date_epoch, 9);
     }
 
     #[test]
