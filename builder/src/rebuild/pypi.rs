@@ -286,6 +286,10 @@ pub fn resolve(
 ) -> Result<Vec<Pinned>, Failure> {
     let fail = |m: String| Failure::new(Stage::Dependencies, m);
     fs_err::create_dir_all(wheelhouse).map_err(|e| fail(e.to_string()))?;
+    if recipe.requires.is_empty() {
+        // An in-tree backend with no requirements: nothing to download.
+        return Ok(Vec::new());
+    }
     let mut cmd = Command::new(python);
     cmd.arg(pip.join("pip"))
         .args([
@@ -370,7 +374,10 @@ if [ $# -ne 1 ] || [ ! -d "$1" ]; then
     echo "repro rebuild: $sdist does not hold exactly one top-level directory" >&2
     exit 1
 fi
-pip install --isolated --no-index --no-cache-dir --no-compile --find-links wheelhouse --target "$PWD/.build-env" -r requirements.in
+mkdir .build-env
+if grep -q . requirements.in; then
+    pip install --isolated --no-index --no-cache-dir --no-compile --find-links wheelhouse --target "$PWD/.build-env" -r requirements.in
+fi
 PYTHONPATH="$PWD/.build-env" pip wheel --isolated --no-index --no-cache-dir --no-deps --no-build-isolation --wheel-dir dist "$1"
 "#
     )

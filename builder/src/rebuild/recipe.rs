@@ -234,6 +234,8 @@ pub struct BuildSystem {
     pub requires: Vec<String>,
     /// `build-backend`, the backend object.
     pub backend: Option<String>,
+    /// Whether `backend-path` puts the backend in the source tree itself.
+    pub in_tree: bool,
 }
 
 /// The `[build-system]` of an sdist's pyproject.toml; `None` when the
@@ -267,7 +269,12 @@ pub fn build_system(pyproject: Option<&str>) -> Result<Option<BuildSystem>, Reci
         .get("build-backend")
         .and_then(|v| v.as_str())
         .map(str::to_owned);
-    Ok(Some(BuildSystem { requires, backend }))
+    let in_tree = bs.get("backend-path").is_some();
+    Ok(Some(BuildSystem {
+        requires,
+        backend,
+        in_tree,
+    }))
 }
 
 /// The build requirements to resolve: the sdist's, with the backend pinned
@@ -302,15 +309,64 @@ pub fn infer(
     sdist: &str,
     pyproject: Option<&str>,
     uploaded: Option<&str>,
+    overrides: Option<&Overrides>,
 ) -> Result<Recipe, RecipeError> {
-    let generator = header(&wheel.wheel_file, "Generator").ok_or(RecipeError::NoGenerator)?;
-    let backend = backend_of(generator)?;
+    let generator = header(&wheel.wheel_file, "Generator").unwrap_or_default();
+    let bs = build_system(pyproject)?;
+    let named = if generator.is_empty() {
+        Err(RecipeError::NoGenerator)
+    } else {
+        backend_of(generator)
+    };
+    let (backend, in_tree) = match (named, overrides, &bs) {
+        // The user said which backend: the generator line is moot.
+        (
+            _,
+            Some(Overrides {
+                backend: Some(name),
+                backend_version,
+                ..
+            }),
+            _,
+        ) => (
+            Backend {
+                name: name.clone(),
+                version: backend_version.clone(),
+                companions: Vec::new(),
+            },
+            false,
+        ),
+        (Ok(b), _, _) => (b, false),
+        // A backend shipped in the sdist itself (backend-path) needs no pin:
+        // the sdist is its one version.
+        (
+            Err(_),
+            _,
+            Some(BuildSystem {
+                backend: Some(obj),
+                in_tree: true,
+                ..
+            }),
+        ) => (
+            Backend {
+                name: obj.clone(),
+                version: None,
+                companions: Vec::new(),
+            },
+            true,
+        ),
+        (Err(e), _, _) => return Err(e),
+    };
     // Legacy projects: pip's defaults for a project without [build-system].
-    let declared = match build_system(pyproject)? {
+    let declared = match bs {
         Some(bs) => bs.requires,
         None => vec!["setuptools>=40.8.0".to_owned(), "wheel".to_owned()],
     };
-    let requires = pinned_requires(&declared, &backend);
+    let requires = if in_tree {
+        declared
+    } else {
+        pinned_requires(&declared, &backend)
+    };
     let (source_date_epoch, source_date_epoch_from, export_source_date_epoch) =
         epoch_of(&wheel.member_times);
     let python_tag = wheel_tags(&wheel.file_name)
@@ -506,6 +562,7 @@ mod tests {
             "attrs-26.1.0.tar.gz",
             Some(pyproject),
             Some("2026-03-19T14:22:23.645947Z"),
+            None,
         )
         .unwrap();
         assert_eq!(r.backend, "hatchling");
@@ -530,6 +587,7 @@ mod tests {
             "six-1.16.0.tar.gz",
             None,
             None,
+            None,
         )
         .unwrap();
         assert_eq!(r.requires, ["setuptools>=40.8.0", "wheel==0.36.2"]);
@@ -542,6 +600,7 @@ mod tests {
             "a.tar.gz",
             None,
             None,
+            None,
         )
         .unwrap();
         assert!(
@@ -550,7 +609,7 @@ mod tests {
         );
         let mut f = facts("hatchling 1", &[7]);
         f.member_times.push(("a-1.dist-info/RECORD".into(), 9));
-        let r = infer("a", "1", &f, "a.tar.gz", None, None).unwrap();
+        let r = infer("a", "1", &f, "a.tar.gz", None, None, None).unwrap();
         assert!(r.export_source_date_epoch, "dist-info times do not count");
         assert_eq!(r.source_date_epoch, 9);
     }
@@ -560,7 +619,7 @@ mod tests {
         let mut f = facts("x", &[]);
         f.wheel_file = "Wheel-Version: 1.0\n".into();
         assert_eq!(
-            infer("a", "1", &f, "a.tar.gz", None, None),
+            infer("a", "1", &f, "a.tar.gz", None, None, None),
             Err(RecipeError::NoGenerator)
         );
         let err = infer(
@@ -570,9 +629,35 @@ mod tests {
             "a.tar.gz",
             Some("[build-system"),
             None,
+            None,
         )
         .unwrap_err();
         assert!(matches!(err, RecipeError::Pyproject(_)), "{err}");
+    }
+
+    #[test]
+    fn unknown_generators_need_an_in_tree_backend_or_an_override() {
+        let f = facts("tinybackend 1.0", &[5]);
+        let err = infer("a", "1", &f, "a.tar.gz", None, None, None).unwrap_err();
+        assert_eq!(err, RecipeError::UnknownGenerator("tinybackend 1.0".into()));
+        let in_tree = "[build-system]\nrequires = []\nbuild-backend = \"tinybackend\"\nbackend-path = [\".\"]\n";
+        let r = infer("a", "1", &f, "a.tar.gz", Some(in_tree), None, None).unwrap();
+        assert_eq!((r.backend.as_str(), r.requires.len()), ("tinybackend", 0));
+        let o = Overrides::parse("backend = \"maturin\"\nbackend_version = \"1.5.1\"\n").unwrap();
+        let r = infer(
+            "a",
+            "1",
+            &facts("maturin (1.5.1)", &[5]),
+            "a.tar.gz",
+            None,
+            None,
+            Some(&o),
+        )
+        .unwrap();
+        assert_eq!(
+            r.requires,
+            ["setuptools>=40.8.0", "wheel", "maturin==1.5.1"]
+        );
     }
 
     #[test]
@@ -584,6 +669,7 @@ mod tests {
             "a.tar.gz",
             None,
             Some("2020-01-01T00:00:00Z"),
+            None,
         )
         .unwrap();
         let o = Overrides::parse(

@@ -339,6 +339,16 @@ fn stages(
             let recipe = timed(r, Stage::Recipe, |r| {
                 let facts = pypi::wheel_facts(&upstream.wheel, &opts.diff)?;
                 let pyproject = pypi::sdist_pyproject(&upstream.sdist, &opts.diff)?;
+                let overrides = match &opts.recipe {
+                    Some(path) => {
+                        let text = fs_err::read_to_string(path)
+                            .map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
+                        Some(Overrides::parse(&text).map_err(|e| {
+                            Failure::new(Stage::Recipe, format!("{}: {e}", path.display()))
+                        })?)
+                    }
+                    None => None,
+                };
                 let mut recipe = super::recipe::infer(
                     &spec.name,
                     &spec.version,
@@ -346,6 +356,7 @@ fn stages(
                     &file_name(&upstream.sdist),
                     pyproject.as_deref(),
                     upstream.wheel_file.upload_time.as_deref(),
+                    overrides.as_ref(),
                 )
                 .map_err(|e| {
                     Failure::new(
@@ -353,12 +364,7 @@ fn stages(
                         format!("{}: {e}", upstream.wheel_file.filename),
                     )
                 })?;
-                if let Some(path) = &opts.recipe {
-                    let text = fs_err::read_to_string(path)
-                        .map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
-                    let o = Overrides::parse(&text).map_err(|e| {
-                        Failure::new(Stage::Recipe, format!("{}: {e}", path.display()))
-                    })?;
+                if let Some(o) = &overrides {
                     r.overridden = o.apply(&mut recipe);
                 }
                 let text = toml::to_string(&recipe)

@@ -1,0 +1,359 @@
+//! End-to-end tests of `repro rebuild`: a package "published" on a local
+//! index (fixtures/rebuild/index_server.py, PEP 691/700 as pypi.org
+//! serves them) is fetched, its recipe inferred, rebuilt offline in the
+//! sandbox and compared; verdicts, exit codes, reports and attestations
+//! are checked. No network: the demo project's backend is in its sdist.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+use common::{read_json, repro, stderr, stdout};
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const SDE: &str = "1700000000";
+
+/// A local index serving a directory; killed on drop.
+struct Index {
+    child: Child,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/rebuild")
+}
+
+/// The pip wheel the index serves as the frontend: CPython's bundled one
+/// (ensurepip), or `$REPRO_TEST_PIP_WHEEL`.
+fn pip_wheel() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("REPRO_TEST_PIP_WHEEL") {
+        return Some(PathBuf::from(p));
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import ensurepip, glob, os; print(*glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), '_bundled', 'pip-*.whl')))",
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace().next().map(PathBuf::from)
+}
+
+/// Builds the demo's sdist and wheel (as its publisher would, with
+/// SOURCE_DATE_EPOCH) into a fresh index directory and serves it.
+fn publish() -> Option<Index> {
+    let Some(pip) = pip_wheel() else {
+        common::skip("no pip wheel to serve as the frontend (python3 without ensurepip's bundled wheels; set REPRO_TEST_PIP_WHEEL)");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(fixtures().join("demo-1.0"))
+        .arg(src.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let tree = src.path().join("demo-1.0");
+    let st = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, tinybackend as b; b.build_wheel(sys.argv[1]); b.build_sdist(sys.argv[1])",
+        ])
+        .arg(dir.path())
+        .current_dir(&tree)
+        .env("SOURCE_DATE_EPOCH", SDE)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::copy(&pip, dir.path().join(pip.file_name().unwrap())).unwrap();
+    let mut child = Command::new("python3")
+        .arg(fixtures().join("index_server.py"))
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}/simple", line.trim());
+    Some(Index { child, url, dir })
+}
+
+fn wheel(index: &Index) -> PathBuf {
+    index.dir.path().join("demo-1.0-py3-none-any.whl")
+}
+
+/// Rewrites the published wheel with Python: members in `order`, each
+/// member's bytes passed through `edit`.
+fn rewrite(index: &Index, order: &str, edit: &str) {
+    let script = format!(
+        r#"
+import sys, zipfile
+src = zipfile.ZipFile(sys.argv[1])
+infos = src.infolist()
+data = {{i.filename: src.read(i) for i in infos}}
+{order}
+out = zipfile.ZipFile(sys.argv[1] + ".new", "w")
+for i in infos:
+    b = data[i.filename]
+    {edit}
+    out.writestr(i, b)
+out.close()
+"#
+    );
+    let w = wheel(index);
+    let st = Command::new("python3").arg("-c").arg(script).arg(&w).status().unwrap();
+    assert!(st.success());
+    std::fs::rename(w.with_extension("whl.new"), &w).unwrap();
+}
+
+fn rebuild(index: &Index, out: &Path, extra: &[&str]) -> Output {
+    let o = repro()
+        .args(["rebuild", "pypi:demo==1.0", "--index-url", &index.url, "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    if stderr(&o).contains("cannot create a user namespace") {
+        common::skip("no user namespaces here");
+    }
+    o
+}
+
+#[test]
+fn a_faithful_wheel_rebuilds_bit_for_bit_and_is_attested_so() {
+    let Some(index) = publish() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("k");
+    assert!(repro().arg("keygen").arg(&key).status().unwrap().success());
+    let o = rebuild(&index, out.path(), &["--sign", key.with_extension("key").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("pypi:demo==1.0: BIT_FOR_BIT"), "{}", stdout(&o));
+    // The recipe was printed and written, and says where each field came from.
+    assert!(stderr(&o).contains("backend = \"tinybackend\""), "{}", stderr(&o));
+    let recipe = std::fs::read_to_string(out.path().join("recipe.toml")).unwrap();
+    assert!(recipe.contains(&format!("source_date_epoch = {SDE}")), "{recipe}");
+    let r = read_json(&out.path().join("rebuild.json"));
+    assert_eq!(r["schema"], "repro-rebuild-v1");
+    assert_eq!(r["verdict"], "BIT_FOR_BIT");
+    let up = common::sha256_hex(&std::fs::read(wheel(&index)).unwrap());
+    assert_eq!(r["upstream"]["sha256"], up);
+    assert_eq!(r["rebuilt"]["sha256"], up);
+    assert!(r["upstream"]["url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert_eq!(r["source"]["name"], "demo-1.0.tar.gz");
+    // The build ran offline in the sandbox.
+    let build = read_json(&out.path().join("build/report.json"));
+    assert_eq!(build["sandbox"]["network"], false, "{}", build["sandbox"]);
+    // The statement's subject is the upstream wheel; verify accepts it.
+    let st = read_json(&out.path().join("statement.json"));
+    assert_eq!(st["subject"][0]["name"], "demo-1.0-py3-none-any.whl");
+    assert_eq!(st["subject"][0]["digest"]["sha256"], up);
+    assert_eq!(
+        st["predicate"]["buildDefinition"]["buildType"],
+        "https://repro.invalid/build-types/independent-rebuild/v1"
+    );
+    let v = repro()
+        .arg("verify")
+        .arg(out.path().join("rebuild.intoto.jsonl"))
+        .arg("--key")
+        .arg(key.with_extension("pub"))
+        .arg(wheel(&index))
+        .output()
+        .unwrap();
+    assert_eq!(v.status.code(), Some(0), "{}\n{}", stdout(&v), stderr(&v));
+}
+
+#[test]
+fn packaging_noise_is_equivalent_and_a_changed_byte_is_different() {
+    let Some(index) = publish() else { return };
+    // Upstream's members in reverse order: noise, named.
+    rewrite(&index, "infos.reverse()", "pass");
+    let out = tempfile::tempdir().unwrap();
+    let o = rebuild(&index, out.path(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.path().join("rebuild.json"));
+    assert_eq!(r["verdict"], "EQUIVALENT", "{r}");
+    assert_eq!(r["stabilizers"], serde_json::json!(["member-order"]));
+    let o = rebuild(&index, out.path(), &["--accept-equivalent"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Without that stabilizer it is DIFFERENT, and says why.
+    let o = rebuild(&index, out.path(), &["--stabilizers", "timestamps"]);
+    assert_eq!(o.status.code(), Some(1));
+    let r = read_json(&out.path().join("rebuild.json"));
+    assert_eq!(r["verdict"], "DIFFERENT", "{r}");
+
+    // One byte of one module: DIFFERENT under every stabilizer, with a diff.
+    rewrite(
+        &index,
+        "pass",
+        "b = b.replace(b'return 42', b'return 43') if i.filename == 'demo/__init__.py' else b",
+    );
+    let o = rebuild(&index, out.path(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.path().join("rebuild.json"));
+    assert_eq!(r["verdict"], "DIFFERENT", "{r}");
+    let reasons = r["differences"].to_string();
+    assert!(reasons.contains("demo/__init__.py: content differs"), "{reasons}");
+    let diff = std::fs::read_to_string(out.path().join("diff.txt")).unwrap();
+    assert!(diff.contains("return 43") && diff.contains("return 42"), "{diff}");
+    // Negative results are attested too, saying so.
+    let st = read_json(&out.path().join("statement.json"));
+    let record = st["predicate"]["runDetails"]["byproducts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "reproducibility")
+        .unwrap()
+        .clone();
+    assert_eq!(record["annotations"]["verdict"], "NOT_REPRODUCIBLE");
+    assert_eq!(record["annotations"]["rebuild"]["verdict"], "DIFFERENT");
+}
+
+#[test]
+fn failures_name_their_stage_and_exit_2() {
+    let Some(index) = publish() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let run = |spec: &str| {
+        repro()
+            .args(["rebuild", spec, "--index-url", &index.url, "--out"])
+            .arg(out.path())
+            .arg("--force")
+            .output()
+            .unwrap()
+    };
+    let o = run("pypi:nosuchpkg==1.0");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("fetch stage failed: nosuchpkg: not found on http://127.0.0.1:"), "{}", stdout(&o));
+    let o = run("pypi:demo==9.9");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("version 9.9 not found") && stdout(&o).contains("newest: 1.0"), "{}", stdout(&o));
+    let r = read_json(&out.path().join("rebuild.json"));
+    assert_eq!(r["verdict"], "FAILED");
+    assert_eq!(r["failure"]["stage"], "fetch");
+    // Not a verdict on anything: no statement without an upstream file.
+    assert!(!out.path().join("statement.json").exists());
+
+    // A file that fails the hash the index lists is discarded.
+    let lie = format!("{{\"demo-1.0.tar.gz\": \"{}\"}}", "0".repeat(64));
+    std::fs::write(index.dir.path().join("hashes.json"), lie).unwrap();
+    let o = run("pypi:demo==1.0");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("demo-1.0.tar.gz: SHA-256"), "{}", stdout(&o));
+    assert!(!out.path().join("upstream/demo-1.0.tar.gz").exists());
+    std::fs::remove_file(index.dir.path().join("hashes.json")).unwrap();
+
+    // A build that fails: the stage, and the log to read.
+    let bad = "backend = \"tinybackend\"\nrequires = [\"nosuch-backend==1\"]\n";
+    let recipe = out.path().join("bad.toml");
+    let mut f = std::fs::File::create(&recipe).unwrap();
+    f.write_all(bad.as_bytes()).unwrap();
+    let o = repro()
+        .args(["rebuild", "pypi:demo==1.0", "--index-url", &index.url, "--recipe"])
+        .arg(&recipe)
+        .arg("--out")
+        .arg(out.path().join("r2"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stdout(&o).contains("dependencies stage failed"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("nosuch-backend==1"), "{}", stdout(&o));
+}
+
+#[test]
+fn usage_errors_are_caught_before_any_work() {
+    let o = repro().args(["rebuild", "demo==1.0"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("expected pypi:NAME==VERSION"), "{}", stderr(&o));
+    let o = repro().args(["rebuild", "pypi:demo==1.0", "--sign", "/nonexistent/key"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--sign /nonexistent/key"), "{}", stderr(&o));
+    let o = repro().args(["rebuild", "pypi:demo==1.0", "--stabilizers", "zip-magic"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown id \"zip-magic\""), "{}", stderr(&o));
+    let o = repro().args(["rebuild", "pypi:demo==1.0", "--", "make"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn generic_mode_rebuilds_a_tarball_with_the_users_command() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir(src.path().join("package")).unwrap();
+    std::fs::write(src.path().join("package/index.js"), "module.exports = 42;\n").unwrap();
+    std::fs::write(
+        src.path().join("pack.sh"),
+        "set -eu\nmkdir -p out\ntar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - package | gzip -n > out/pkg-1.0.tgz\n",
+    )
+    .unwrap();
+    // "Upstream": the same command run by its publisher.
+    let up = tempfile::tempdir().unwrap();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cd {} && sh pack.sh && cp out/pkg-1.0.tgz {}",
+            src.path().display(),
+            up.path().display()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::remove_dir_all(src.path().join("out")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = repro()
+        .arg("rebuild")
+        .arg("--upstream")
+        .arg(up.path().join("pkg-1.0.tgz"))
+        .arg("--source")
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path())
+        .args(["--", "sh", "pack.sh"])
+        .output()
+        .unwrap();
+    if stderr(&o).contains("cannot create a user namespace") {
+        return common::skip("no user namespaces here");
+    }
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains(": BIT_FOR_BIT"), "{}", stdout(&o));
+    let r = read_json(&out.path().join("rebuild.json"));
+    assert_eq!(r["generic"]["command"], serde_json::json!(["sh", "pack.sh"]));
+    // Recompressed upstream: equivalent, named by what differs.
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cd {} && gzip -dc pkg-1.0.tgz | gzip -1 > x && mv x pkg-1.0.tgz",
+            up.path().display()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = repro()
+        .arg("rebuild")
+        .arg("--upstream")
+        .arg(up.path().join("pkg-1.0.tgz"))
+        .arg("--source")
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path())
+        .args(["--", "sh", "pack.sh"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.path().join("rebuild.json"));
+    assert_eq!(r["verdict"], "EQUIVALENT", "{r}");
+    assert_eq!(r["stabilizers"], serde_json::json!(["gzip-header"]), "{r}");
+}
