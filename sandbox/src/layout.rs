@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::mount::MsFlags;
 use nix::sys::resource::Resource;
 
-use crate::sys::{self, cstring, DropTo, ExecPlan, NsPlan, Op, Plan};
+use crate::sys::{self, cstring, CStringArray, DropTo, ExecPlan, NsPlan, Op, Plan};
 use crate::{Error, Isolation, Result, Rlimit, RunSpec};
 
 /// Host uid and gid a build is mapped to when repro runs as root, so the
@@ -92,7 +92,11 @@ pub(crate) fn plan(spec: &RunSpec, scratch: Option<&Path>, log_fd: RawFd) -> Res
         (Isolation::Namespaces, Some(root)) => Some(ns_plan(spec, root)?),
         _ => None,
     };
-    Ok(Plan { ns, exec })
+    Ok(Plan {
+        ns,
+        exec,
+        cgroup: None,
+    })
 }
 
 fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
@@ -127,16 +131,23 @@ fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
             (resource, v)
         })
         .collect();
-    let cpu = if spec.one_cpu {
-        sys::allowed_cpus().first().copied()
-    } else {
-        None
+    let cpu = match spec.one_cpu.then(|| sys::allowed_cpus().first().copied()) {
+        Some(Some(cpu)) => {
+            let mut set = nix::sched::CpuSet::new();
+            set.set(cpu).map_err(|errno| Error::Sys {
+                call: format!("CPU_SET({cpu})"),
+                errno,
+            })?;
+            Some(set)
+        }
+        // No CPU to pin to: the build runs wherever it may.
+        _ => None,
     };
     Ok(ExecPlan {
         cwd: cpath("build dir", &spec.build_dir)?,
         candidates,
-        argv,
-        envp,
+        argv: CStringArray::new(argv),
+        envp: CStringArray::new(envp),
         umask: spec.umask,
         rlimits,
         cpu,
@@ -468,10 +479,12 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         ];
         Some(sys::Helper {
             program: cpath("disorderfs", &program)?,
-            argv: args
-                .iter()
-                .map(|a| c("disorderfs argument", a))
-                .collect::<Result<Vec<_>>>()?,
+            argv: CStringArray::new(
+                args.iter()
+                    .map(|a| c("disorderfs argument", a))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            envp: CStringArray::new(vec![c("environment variable", b"PATH=/usr/bin:/bin")?]),
         })
     } else {
         b.mkdirs(&spec.build_dir)?;

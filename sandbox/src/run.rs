@@ -297,3 +297,147 @@ fn chown_tree(dir: &Path, uid: u32, gid: u32) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! Whole runs. In unit tests every forked child fails its run with
+    //! [`ALLOCATED`] on its first allocation (see `sys::child::tests`), so
+    //! these also check that the code between fork and exec allocates
+    //! nothing on the paths they take.
+
+    use super::*;
+    use crate::sys::ALLOCATED;
+    use crate::{BuildEnv, BuildUser, Limits};
+
+    fn spec(isolation: Isolation, dir: &Path, argv: &[&str]) -> RunSpec {
+        let home = dir.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let build = dir.join("build");
+        std::fs::create_dir_all(&build).unwrap();
+        let home_inside = match isolation {
+            Isolation::None => home.clone(),
+            Isolation::Namespaces => PathBuf::from("/home/build"),
+        };
+        RunSpec {
+            argv: argv.iter().map(Into::into).collect(),
+            host_dir: build.clone(),
+            overlay: None,
+            build_dir: match isolation {
+                Isolation::None => build,
+                Isolation::Namespaces => PathBuf::from("/build/src"),
+            },
+            env: BuildEnv::scrubbed(std::env::var_os("PATH"), &home_inside, 1, &[]).unwrap(),
+            log: dir.join("log"),
+            timeout: Some(Duration::from_secs(60)),
+            umask: 0o022,
+            isolation,
+            ro_binds: Vec::new(),
+            build_binds: Vec::new(),
+            network: false,
+            hostname: "repro".into(),
+            domainname: "(none)".into(),
+            user: BuildUser {
+                uid: 1000,
+                gid: 1000,
+                name: "build".into(),
+                group: "build".into(),
+            },
+            one_cpu: true,
+            reverse_dir_order: false,
+            no_aslr: true,
+            uname26: false,
+            limits: Limits {
+                nofile: Some(1024),
+                ..Limits::defaults()
+            },
+        }
+    }
+
+    use std::path::PathBuf;
+
+    /// The message of a setup error, failing the test on anything else.
+    fn setup_message(r: Result<(Outcome, Duration)>) -> String {
+        match r {
+            Err(Error::Setup { message, .. }) => {
+                assert!(!message.contains(ALLOCATED), "{message}");
+                message
+            }
+            other => panic!("expected a setup error, got {other:?}"),
+        }
+    }
+
+    fn outcome(r: Result<(Outcome, Duration)>) -> Outcome {
+        match r {
+            Ok((o, _)) => o,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn exit_codes_come_back_without_namespaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = spec(Isolation::None, dir.path(), &["sh", "-c", "exit 3"]);
+        assert_eq!(outcome(run(&s)), Outcome::Exited(3));
+    }
+
+    #[test]
+    fn a_missing_program_is_named_without_namespaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = spec(Isolation::None, dir.path(), &["no-such-program-here"]);
+        match run(&s) {
+            Err(Error::CommandNotFound { program, .. }) => {
+                assert_eq!(program, "no-such-program-here")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_build_dir_names_the_failing_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = spec(Isolation::None, dir.path(), &["true"]);
+        s.build_dir = dir.path().join("gone\nhere");
+        let message = setup_message(run(&s));
+        assert!(
+            message.starts_with("chdir(\"")
+                && message.ends_with("gone here\"): No such file or directory"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn exit_codes_come_back_from_the_sandbox() {
+        if check_namespaces().is_err() {
+            eprintln!("skipped: no user namespaces here");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let s = spec(Isolation::Namespaces, dir.path(), &["sh", "-c", "exit 4"]);
+        assert_eq!(outcome(run(&s)), Outcome::Exited(4));
+        let s = spec(
+            Isolation::Namespaces,
+            dir.path(),
+            &["sh", "-c", "kill -USR1 $$"],
+        );
+        assert_eq!(outcome(run(&s)), Outcome::Signaled(nix::libc::SIGUSR1));
+        let s = spec(Isolation::Namespaces, dir.path(), &["no-such-program-here"]);
+        assert!(matches!(run(&s), Err(Error::CommandNotFound { .. })));
+    }
+
+    #[test]
+    fn a_failing_call_in_pid_1_is_reported_by_the_sandbox() {
+        if check_namespaces().is_err() {
+            eprintln!("skipped: no user namespaces here");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = spec(Isolation::Namespaces, dir.path(), &["true"]);
+        // Longer than the kernel's 64 bytes: setdomainname fails in PID 1.
+        s.domainname = "d".repeat(100);
+        let message = setup_message(run(&s));
+        assert_eq!(
+            message,
+            format!("setdomainname(\"{}\"): Invalid argument", s.domainname)
+        );
+    }
+}
