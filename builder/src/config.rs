@@ -11,7 +11,7 @@ use globset::{GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
 use sandbox::variations::VariationSet;
-use sandbox::{Isolation, Limits};
+use sandbox::{Isolation, ResourceLimits};
 
 use crate::cli::BuildArgs;
 use crate::epoch::{self, Epoch};
@@ -106,7 +106,7 @@ pub struct BuildConfig {
     /// Share the host network.
     pub network: bool,
     /// Resource limits for the build.
-    pub limits: Limits,
+    pub limits: ResourceLimits,
     /// The variation specs as given (repro.toml's first, then flags).
     pub vary_specs: Vec<String>,
     /// Variations requested (all, edited by the specs).
@@ -287,7 +287,7 @@ impl BuildConfig {
 
         // repro.toml comes with the source being checked, so it may not
         // weaken the sandbox on its own: only the person running repro can.
-        let defaults = Limits::defaults();
+        let defaults = ResourceLimits::defaults();
         // A limit from the file is a widening when it lifts the default
         // (0 is "no limit") and no flag decides instead.
         let lifts = |flag: Option<u64>, from_file: Option<u64>, default: Option<u64>| {
@@ -379,7 +379,7 @@ impl BuildConfig {
             Some(0) => None,
             Some(v) => Some(v),
         };
-        let limits = Limits {
+        let limits = ResourceLimits {
             nofile: args.rlimit_nofile.or(file.sandbox.nofile),
             nproc: pick(args.rlimit_nproc, file.sandbox.nproc, defaults.nproc),
             address_space: args.rlimit_as.or(file.sandbox.address_space),

@@ -174,7 +174,7 @@ pub fn program_candidates(program: &OsStr, path: &OsStr) -> Vec<PathBuf> {
 }
 
 /// Collects the root-building operations, creating each directory once.
-struct Builder {
+struct RootBuilder {
     root: PathBuf,
     ops: Vec<Op>,
     made: BTreeSet<PathBuf>,
@@ -182,7 +182,7 @@ struct Builder {
     trees: Vec<std::os::fd::OwnedFd>,
 }
 
-impl Builder {
+impl RootBuilder {
     fn mkdirs(&mut self, inside: &Path) -> Result<()> {
         let mut cur = PathBuf::from("/");
         for comp in inside.components() {
@@ -235,20 +235,19 @@ impl Builder {
         is_dir: bool,
         tree: Option<std::os::fd::OwnedFd>,
     ) -> Result<()> {
-        let host = inside;
         if is_dir {
-            self.mkdirs(host)?;
+            self.mkdirs(inside)?;
         } else {
-            if let Some(parent) = host.parent() {
+            if let Some(parent) = inside.parent() {
                 self.mkdirs(parent)?;
             }
             self.ops.push(Op::Touch {
-                path: cpath("sandbox path", &under(&self.root, host))?,
+                path: cpath("sandbox path", &under(&self.root, inside))?,
             });
         }
         match tree {
             Some(fd) => {
-                let dst = under(&self.root, host);
+                let dst = under(&self.root, inside);
                 self.ops.push(Op::AttachTree {
                     fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
                     dst: cpath("mount target", &dst)?,
@@ -262,23 +261,25 @@ impl Builder {
             }
             None => self.mount(
                 Some(src),
-                host,
+                inside,
                 None,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None,
             )?,
         }
         // A read-only remount inside a user namespace must repeat the
-        // flags the kernel locked on the original mount.
+        // flags the kernel locked on the mount the bind copies, which is
+        // the one holding `src` on the host (`inside` may not exist there,
+        // or be on another file system).
         let flags = MsFlags::MS_REMOUNT
             | MsFlags::MS_BIND
             | MsFlags::MS_RDONLY
-            | sys::locked_mount_flags(host);
-        self.mount(None, host, None, flags, None)?;
+            | sys::locked_mount_flags(src);
+        self.mount(None, inside, None, flags, None)?;
         // The remount covers only the top mount; nested ones (a container's
         // /etc/hosts, a tmpfs under an --ro-bind path) need this too.
         self.ops.push(Op::ReadOnlyTree {
-            path: cpath("mount target", &under(&self.root, host))?,
+            path: cpath("mount target", &under(&self.root, inside))?,
         });
         Ok(())
     }
@@ -384,7 +385,7 @@ fn tmpfs_options(mode: &str, size: Option<u64>) -> String {
     }
 }
 
-/// The size [`crate::Limits::tmpfs_sizes`] gives the tmpfs at `mount`.
+/// The size [`crate::ResourceLimits::tmpfs_sizes`] gives the tmpfs at `mount`.
 fn tmpfs_size(spec: &RunSpec, mount: &str) -> Option<u64> {
     spec.limits
         .tmpfs_sizes()
@@ -410,7 +411,7 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
             });
         }
     }
-    let mut b = Builder {
+    let mut b = RootBuilder {
         root: root.to_path_buf(),
         ops: Vec::new(),
         made: BTreeSet::new(),
@@ -438,20 +439,20 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
     });
 
     let mut bound: Vec<PathBuf> = Vec::new();
-    for dir in SYSTEM_DIRS {
-        let host = Path::new(dir);
-        match std::fs::symlink_metadata(host) {
+    // A system directory has the same path on the host and inside.
+    for dir in SYSTEM_DIRS.iter().map(Path::new) {
+        match std::fs::symlink_metadata(dir) {
             Ok(m) if m.file_type().is_symlink() => {
-                let target = std::fs::read_link(host).map_err(|source| Error::Io {
+                let target = std::fs::read_link(dir).map_err(|source| Error::Io {
                     action: "read symlink",
-                    path: host.to_path_buf(),
+                    path: dir.to_path_buf(),
                     source,
                 })?;
-                b.symlink(&target, host)?;
+                b.symlink(&target, dir)?;
             }
             Ok(m) if m.is_dir() => {
-                b.bind_ro(host, host, true, None)?;
-                bound.push(host.to_path_buf());
+                b.bind_ro(dir, dir, true, None)?;
+                bound.push(dir.to_path_buf());
             }
             _ => {}
         }
@@ -512,13 +513,14 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         Some(&tmpfs_options("0755", tmpfs_size(spec, "/dev"))),
     )?;
     let fuse: &[&str] = if fileorder.is_some() { &["fuse"] } else { &[] };
+    // Each device node has the same path on the host and inside.
     for dev in DEVICES.iter().chain(fuse) {
-        let host = Path::new("/dev").join(dev);
-        if host.exists() {
+        let node = Path::new("/dev").join(dev);
+        if node.exists() {
             b.ops.push(Op::Touch {
-                path: cpath("sandbox path", &under(root, &host))?,
+                path: cpath("sandbox path", &under(root, &node))?,
             });
-            b.mount(Some(&host), &host, None, MsFlags::MS_BIND, None)?;
+            b.mount(Some(&node), &node, None, MsFlags::MS_BIND, None)?;
         }
     }
     b.tmpfs(Path::new("/dev/shm"), "1777", tmpfs_size(spec, "/dev/shm"))?;
@@ -699,5 +701,38 @@ mod tests {
             under(Path::new("/r"), Path::new("/usr/bin")),
             Path::new("/r/usr/bin")
         );
+    }
+
+    /// The read-only remount of a bind repeats the flags the kernel locked
+    /// on the source's mount, even where the path inside the sandbox does
+    /// not exist on the host (it used to look at that path instead).
+    #[test]
+    fn read_only_binds_keep_the_sources_locked_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let deps = dir.path().join("deps");
+        std::fs::create_dir(&deps).unwrap();
+        let mut s = crate::run::tests::spec(Isolation::Namespaces, dir.path(), &["true"]);
+        s.build_binds = vec![(deps.clone(), PathBuf::from("vendor"))];
+        let scratch = tempfile::tempdir().unwrap();
+        let ns = ns_plan(&s, scratch.path()).unwrap();
+        let inside = under(scratch.path(), &s.build_dir.join("vendor"));
+        let want = cpath("t", &inside).unwrap();
+        let remount = ns
+            .ops
+            .iter()
+            .find_map(|op| match op {
+                Op::Mount { dst, flags, .. }
+                    if *dst == want && flags.contains(MsFlags::MS_REMOUNT) =>
+                {
+                    Some(*flags)
+                }
+                _ => None,
+            })
+            .unwrap();
+        let locked = sys::locked_mount_flags(&deps);
+        // Every file system has an atime mode, so the set is never empty.
+        assert!(!locked.is_empty());
+        assert!(remount.contains(locked), "{remount:?} lacks {locked:?}");
+        assert!(!Path::new(&s.build_dir).join("vendor").exists());
     }
 }

@@ -17,9 +17,9 @@
 //! unprivileged host uid ([`ROOT_MAPPED_ID`]) so nothing inside acts as
 //! host root.
 //!
-//! [`Limits`] bound what a hostile build can take from the host: a
+//! [`ResourceLimits`] bound what a hostile build can take from the host: a
 //! process limit, a size on every tmpfs the sandbox mounts, and a memory
-//! limit; [`Limits::defaults`] are the values `repro build` starts from.
+//! limit; [`ResourceLimits::defaults`] are the values `repro build` starts from.
 //!
 //! [`variations`] describes what may differ between runs (build path, time
 //! zone, hostname, …, named as in reprotest) and how each is applied.
@@ -47,5 +47,6 @@ pub use layout::{program_candidates, ROOT_MAPPED_ID};
 pub use overlay::{lookup, merge_overlay, Layer};
 pub use run::{check_namespaces, prepare_lower, run, run_observed, Outcome, TICK};
 pub use spec::{
-    BuildUser, Isolation, Limits, Overlay, Rlimit, RunSpec, MEMORY_MECHANISM, SMALL_TMPFS_SIZE,
+    BuildUser, Isolation, Overlay, ResourceLimits, Rlimit, RunSpec, MEMORY_MECHANISM,
+    SMALL_TMPFS_SIZE,
 };

@@ -299,7 +299,7 @@ fn chown_tree(dir: &Path, uid: u32, gid: u32) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! Whole runs. In unit tests every forked child fails its run with
     //! [`ALLOCATED`] on its first allocation (see `sys::child::tests`), so
     //! these also check that the code between fork and exec allocates
@@ -307,9 +307,10 @@ mod tests {
 
     use super::*;
     use crate::sys::ALLOCATED;
-    use crate::{BuildEnv, BuildUser, Limits};
+    use crate::{BuildEnv, BuildUser, ResourceLimits};
 
-    fn spec(isolation: Isolation, dir: &Path, argv: &[&str]) -> RunSpec {
+    /// A run of `argv` in a fresh build dir under `dir`.
+    pub(crate) fn spec(isolation: Isolation, dir: &Path, argv: &[&str]) -> RunSpec {
         let home = dir.join("home");
         std::fs::create_dir_all(&home).unwrap();
         let build = dir.join("build");
@@ -346,9 +347,9 @@ mod tests {
             reverse_dir_order: false,
             no_aslr: true,
             uname26: false,
-            limits: Limits {
+            limits: ResourceLimits {
                 nofile: Some(1024),
-                ..Limits::defaults()
+                ..ResourceLimits::defaults()
             },
         }
     }

@@ -41,7 +41,7 @@ pub struct BuildUser {
 /// Resource limits applied to the build (besides core dumps, always off).
 /// `None` leaves a limit as inherited (or as the kernel's default).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Limits {
+pub struct ResourceLimits {
     /// RLIMIT_NOFILE: open files.
     pub nofile: Option<u64>,
     /// RLIMIT_NPROC: processes the build may have at once. Since Linux
@@ -82,14 +82,14 @@ impl Rlimit {
     }
 }
 
-/// How [`Limits::memory_max`] is enforced, as reports name it.
+/// How [`ResourceLimits::memory_max`] is enforced, as reports name it.
 pub const MEMORY_MECHANISM: &str = "RLIMIT_AS";
 
 /// Size of the sandbox's own tmpfs mounts that hold no build data: the new
 /// root (read-only once assembled) and /dev (device nodes and symlinks).
 pub const SMALL_TMPFS_SIZE: u64 = 1 << 20;
 
-impl Limits {
+impl ResourceLimits {
     /// RLIMIT_NPROC unless told otherwise: far above any real build's
     /// parallelism, far below what a fork bomb needs to hurt the host.
     pub const DEFAULT_NPROC: u64 = 4096;
@@ -100,7 +100,7 @@ impl Limits {
     /// [`Self::DEFAULT_TMPFS_SIZE`], and the machine's physical memory as
     /// the memory limit (when /proc/meminfo says how much there is).
     pub fn defaults() -> Self {
-        Limits {
+        ResourceLimits {
             nofile: None,
             nproc: Some(Self::DEFAULT_NPROC),
             address_space: None,
@@ -208,7 +208,7 @@ pub struct RunSpec {
     /// Report a 2.6 kernel release (personality UNAME26).
     pub uname26: bool,
     /// Resource limits.
-    pub limits: Limits,
+    pub limits: ResourceLimits,
 }
 
 #[cfg(test)]
@@ -217,12 +217,12 @@ mod tests {
 
     #[test]
     fn rlimit_as_is_the_tighter_of_the_two_limits() {
-        let limits = |address_space, memory_max| Limits {
+        let limits = |address_space, memory_max| ResourceLimits {
             address_space,
             memory_max,
-            ..Limits::default()
+            ..ResourceLimits::default()
         };
-        let as_of = |l: Limits| {
+        let as_of = |l: ResourceLimits| {
             l.rlimits()
                 .into_iter()
                 .find(|(r, _)| *r == Rlimit::AddressSpace)
@@ -237,9 +237,9 @@ mod tests {
 
     #[test]
     fn defaults_bound_processes_and_scratch_space() {
-        let d = Limits::defaults();
-        assert_eq!(d.nproc, Some(Limits::DEFAULT_NPROC));
-        assert_eq!(d.tmpfs_size, Some(Limits::DEFAULT_TMPFS_SIZE));
+        let d = ResourceLimits::defaults();
+        assert_eq!(d.nproc, Some(ResourceLimits::DEFAULT_NPROC));
+        assert_eq!(d.tmpfs_size, Some(ResourceLimits::DEFAULT_TMPFS_SIZE));
         assert!(d.tmpfs_sizes().iter().all(|(_, size)| size.is_some()));
     }
 }
