@@ -149,6 +149,10 @@ pub struct SandboxRecord {
     /// The memory limit and how it was enforced; None: no limit.
     #[serde(default)]
     pub memory: Option<MemoryRecord>,
+    /// How the memory and process limits were enforced; None in reports
+    /// written before repro recorded it.
+    #[serde(default)]
+    pub enforcement: Option<EnforcementRecord>,
     /// Size in bytes of each tmpfs the sandbox mounted, by mount point
     /// (`HOME` for the home directory); null: the kernel's default, half
     /// of RAM. Empty without a sandbox.
@@ -161,9 +165,24 @@ pub struct SandboxRecord {
 pub struct MemoryRecord {
     /// The limit in bytes.
     pub max: u64,
-    /// How it was enforced: `RLIMIT_AS` bounds each process's address
-    /// space, not the build's total.
+    /// How it was enforced: `cgroup v2 memory.max` bounds the build's
+    /// total; `RLIMIT_AS` bounds each process's address space.
     pub mechanism: String,
+}
+
+/// How the memory and process limits were enforced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnforcementRecord {
+    /// `cgroup2`: each run in a cgroup of its own (memory.max, pids.max,
+    /// killed as a whole); `rlimit`: RLIMIT_AS and RLIMIT_NPROC.
+    pub mechanism: String,
+    /// With `cgroup2` the cgroup the runs' cgroups were made in; with
+    /// `rlimit` why cgroup v2 could not be used.
+    pub detail: String,
+    /// The runs' pids.max with `cgroup2` (the build's processes; the
+    /// sandbox's own are added); None otherwise or without a limit.
+    #[serde(default)]
+    pub pids_max: Option<u64>,
 }
 
 /// Variations: what was asked, what was done, what could not be.
@@ -508,6 +527,7 @@ mod tests {
                 ro_binds: vec![],
                 rlimits: BTreeMap::new(),
                 memory: None,
+                enforcement: None,
                 tmpfs_sizes: BTreeMap::new(),
             },
             variations: VariationsRecord::default(),

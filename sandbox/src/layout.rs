@@ -12,7 +12,7 @@ use nix::mount::MsFlags;
 use nix::sys::resource::Resource;
 
 use crate::sys::{self, cstring, CStringArray, DropTo, ExecPlan, NsPlan, Op, Plan};
-use crate::{Error, Isolation, Result, Rlimit, RunSpec};
+use crate::{Error, Isolation, LimitMechanism, Result, Rlimit, RunSpec};
 
 /// Host uid and gid a build is mapped to when repro runs as root, so the
 /// build never acts as host root (whose files and /proc/sys entries it
@@ -85,9 +85,14 @@ pub(crate) fn outside_ids() -> (u32, u32, Option<DropTo>) {
 }
 
 /// Builds the plan; `scratch` is an empty host directory to mount the new
-/// root on (sandbox only).
-pub(crate) fn plan(spec: &RunSpec, scratch: Option<&Path>, log_fd: RawFd) -> Result<Plan> {
-    let exec = exec_plan(spec, log_fd)?;
+/// root on (sandbox only); `mechanism` decides which limits are rlimits.
+pub(crate) fn plan(
+    spec: &RunSpec,
+    scratch: Option<&Path>,
+    log_fd: RawFd,
+    mechanism: &LimitMechanism,
+) -> Result<Plan> {
+    let exec = exec_plan(spec, log_fd, mechanism)?;
     let ns = match (spec.isolation, scratch) {
         (Isolation::Namespaces, Some(root)) => Some(ns_plan(spec, root)?),
         _ => None,
@@ -99,7 +104,7 @@ pub(crate) fn plan(spec: &RunSpec, scratch: Option<&Path>, log_fd: RawFd) -> Res
     })
 }
 
-fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
+fn exec_plan(spec: &RunSpec, log_fd: RawFd, mechanism: &LimitMechanism) -> Result<ExecPlan> {
     let program = spec.argv.first().ok_or(Error::EmptyCommand)?;
     let argv = spec
         .argv
@@ -120,7 +125,7 @@ fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
         .collect::<Result<Vec<_>>>()?;
     let rlimits = spec
         .limits
-        .rlimits()
+        .rlimits(mechanism)
         .into_iter()
         .map(|(which, v)| {
             let resource = match which {

@@ -19,7 +19,10 @@
 //!
 //! [`ResourceLimits`] bound what a hostile build can take from the host: a
 //! process limit, a size on every tmpfs the sandbox mounts, and a memory
-//! limit; [`ResourceLimits::defaults`] are the values `repro build` starts from.
+//! limit; [`ResourceLimits::defaults`] are the values `repro build` starts
+//! from. Where a cgroup v2 subtree is delegated to repro, each run gets a
+//! cgroup of its own that enforces the memory and process limits and is
+//! killed as a whole; elsewhere they are rlimits ([`limit_mechanism`]).
 //!
 //! [`variations`] describes what may differ between runs (build path, time
 //! zone, hostname, …, named as in reprotest) and how each is applied.
@@ -31,6 +34,7 @@
 // fine here and denied only in the code between fork and exec.
 #![allow(clippy::disallowed_types, clippy::disallowed_macros)]
 
+mod cgroup;
 mod env;
 mod error;
 pub mod interrupt;
@@ -41,12 +45,10 @@ mod spec;
 mod sys;
 pub mod variations;
 
+pub use cgroup::{limit_mechanism, LimitMechanism, LEAF};
 pub use env::{BuildEnv, RESERVED_VARS};
 pub use error::{Error, Result};
 pub use layout::{program_candidates, ROOT_MAPPED_ID};
 pub use overlay::{lookup, merge_overlay, Layer};
 pub use run::{check_namespaces, prepare_lower, run, run_observed, Outcome, TICK};
-pub use spec::{
-    BuildUser, Isolation, Overlay, ResourceLimits, Rlimit, RunSpec, MEMORY_MECHANISM,
-    SMALL_TMPFS_SIZE,
-};
+pub use spec::{BuildUser, Isolation, Overlay, ResourceLimits, Rlimit, RunSpec, SMALL_TMPFS_SIZE};

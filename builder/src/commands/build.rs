@@ -235,9 +235,10 @@ fn new_report(
             )
         })
         .collect();
+    let mechanism = sandbox::limit_mechanism();
     let rlimits = cfg
         .limits
-        .rlimits()
+        .rlimits(mechanism)
         .into_iter()
         .map(|(which, v)| (which.name().to_string(), v))
         .collect();
@@ -289,8 +290,16 @@ fn new_report(
                 .memory_max
                 .map(|max| crate::report::MemoryRecord {
                     max,
-                    mechanism: sandbox::MEMORY_MECHANISM.to_string(),
+                    mechanism: mechanism.memory().to_string(),
                 }),
+            enforcement: Some(crate::report::EnforcementRecord {
+                mechanism: mechanism.name().to_string(),
+                detail: mechanism.detail(),
+                pids_max: match mechanism {
+                    sandbox::LimitMechanism::CgroupV2 { .. } => cfg.limits.nproc,
+                    sandbox::LimitMechanism::Rlimit { .. } => None,
+                },
+            }),
             tmpfs_sizes,
         },
         variations,
