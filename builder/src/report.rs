@@ -460,11 +460,12 @@ fn escape(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::epoch::Origin;
 
-    fn report(artifacts: Vec<ArtifactRecord>, verdict: Verdict) -> Report {
+    /// A report of two runs of `true` with `artifacts` and `verdict`.
+    pub(crate) fn report(artifacts: Vec<ArtifactRecord>, verdict: Verdict) -> Report {
         let run = |i: u32| RunRecord {
             index: i,
             build_dir: format!("/o/runs/{i}/src"),

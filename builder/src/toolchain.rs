@@ -75,13 +75,23 @@ pub fn survey(cfg: &BuildConfig, scratch: &Path) -> Result<Vec<Tool>> {
     let command_lookup = !program.contains('/') || program.starts_with('/');
     let mut script = String::from("set +e\n");
     if command_lookup {
+        // The file execvp would run, as the sandbox starts the command:
+        // `command -v` would name the shell's builtin for `true` or `echo`.
         script.push_str(&format!(
-            "p=$(command -v {q}) && printf 'command\\t{q}\\t%s\\t\\n' \"$p\" || printf 'missing\\t{q}\\t\\t\\n'\n",
+            "p=\nset -f\ncase {q} in /*) [ -f {q} ] && [ -x {q} ] && p={q} ;; \
+             *) IFS=:; for d in $PATH; do [ -n \"$d\" ] || d=.; \
+             if [ -f \"$d\"/{q} ] && [ -x \"$d\"/{q} ]; then p=\"$d\"/{q}; break; fi; done; unset IFS ;; esac\n\
+             set +f\n\
+             if [ -n \"$p\" ]; then printf 'command\\t%s\\t%s\\t\\n' {q} \"$p\"; \
+             else printf 'missing\\t%s\\t\\t\\n' {q}; fi\n",
             q = shell_quote(program)
         ));
     }
     // The version commands run side by side (npm alone takes half a
     // second), each into its own file, printed in a fixed order after.
+    // A toolchain that `command -v` names without a path is a builtin of
+    // the shell (a fresh `sh -c` has no aliases or functions): part of
+    // the shell, not a tool of its own.
     for (i, (name, version)) in SURVEYED.iter().enumerate() {
         script.push_str(&format!(
             "p=$(command -v {name}) && case $p in /*) (v=$({version} 2>&1 </dev/null | head -n 1); \
@@ -124,6 +134,15 @@ fn describe(role: &str, name: &str, path: &str, version: Option<&str>) -> Tool {
         version: version.map(str::to_string),
         error: None,
     };
+    if !Path::new(path).is_absolute() {
+        // Found through a relative PATH entry: relative to the survey's
+        // directory in the sandbox, so resolving it on the host would
+        // find an unrelated file (one in repro's working directory).
+        tool.error = Some(format!(
+            "unresolved: `{path}` names no file in the sandbox (relative to a directory on PATH)"
+        ));
+        return tool;
+    }
     match std::fs::canonicalize(path) {
         Ok(real) => {
             if real != Path::new(path) {
@@ -316,6 +335,22 @@ mod tests {
             toolchain_flags(&home.join("opt/go")).0,
             [home.join("opt/go")]
         );
+    }
+
+    #[test]
+    fn a_tool_that_cannot_be_resolved_is_recorded_unresolved() {
+        let tool = describe("command", "tool", "bin/tool", None);
+        assert_eq!(tool.sha256, "");
+        assert_eq!(tool.resolved, None);
+        let error = tool.error.unwrap_or_default();
+        assert!(
+            error.starts_with("unresolved: `bin/tool` names no file"),
+            "{error}"
+        );
+        let tool = describe("toolchain", "cc", "/nonexistent/repro/cc", None);
+        assert_eq!(tool.sha256, "");
+        let error = tool.error.unwrap_or_default();
+        assert!(error.contains("/nonexistent/repro/cc"), "{error}");
     }
 
     #[test]
