@@ -233,8 +233,9 @@ pub enum KeepRuns {
     /// Every run's tree, the culprit search's and the fetch step's.
     All,
     /// The trees of runs whose artifacts differ, and the control's to
-    /// compare them with; none when everything reproduced.
-    Failed,
+    /// compare them with; none when everything reproduced (`failed` on
+    /// the command line: the runs that failed to reproduce).
+    Differing,
     /// None (logs, reports and published artifacts stay).
     None,
 }
@@ -244,7 +245,7 @@ impl KeepRuns {
     pub fn name(self) -> &'static str {
         match self {
             KeepRuns::All => "all",
-            KeepRuns::Failed => "failed",
+            KeepRuns::Differing => "failed",
             KeepRuns::None => "none",
         }
     }
@@ -546,7 +547,7 @@ impl BuildConfig {
             diff_limits: args.diff_limits,
             fetch,
             progress: args.progress,
-            keep_runs: args.keep_runs.unwrap_or(KeepRuns::Failed),
+            keep_runs: args.keep_runs.unwrap_or(KeepRuns::Differing),
             run_tree: args.run_tree,
         })
     }

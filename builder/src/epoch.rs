@@ -256,8 +256,10 @@ const OWN_FILES: &[&str] = &[crate::config::CONFIG_FILE];
 
 fn newest_mtime(source: &Path, skip: &[&Path]) -> Result<Epoch> {
     let mut newest: Option<(i64, String)> = None;
-    let out = skip.first().copied().unwrap_or(Path::new(""));
-    for item in crate::fsutil::walk_source(source, out, &[".git"]) {
+    // The walk prunes one directory (not even descended into): the first
+    // of `skip`, the output directory; the rest are filtered below.
+    let pruned = skip.first().copied().unwrap_or(Path::new(""));
+    for item in crate::fsutil::walk_source(source, pruned, &[".git"]) {
         let crate::fsutil::SourceEntry { entry, rel } = item?;
         if entry.file_type().is_dir()
             || skip.iter().any(|s| entry.path().starts_with(s))

@@ -64,7 +64,8 @@ pub struct Report {
     pub source: Source,
     /// The build command.
     pub command: Vec<String>,
-    /// The executable the command's program resolved to, when outside the source tree.
+    /// What the build could run, as it saw it: the build command's
+    /// program (unless it is part of the source tree) and the toolchains.
     #[serde(default)]
     pub tools: Vec<crate::toolchain::Tool>,
     /// The artifact globs.
@@ -77,7 +78,8 @@ pub struct Report {
     pub umask: String,
     /// The per-run wall-clock limit in seconds, if any.
     pub timeout_secs: Option<f64>,
-    /// When the first run started (RFC 3339, UTC).
+    /// When the build started after planning: the fetch step or, without
+    /// one, the first run (RFC 3339, UTC).
     pub started_at: String,
     /// When the comparison finished (RFC 3339, UTC).
     pub finished_at: String,
@@ -277,7 +279,7 @@ pub enum ArtifactStatus {
 pub struct ArtifactRecord {
     /// Path relative to the build directory.
     pub path: String,
-    /// SAME or DIFFERENT.
+    /// SAME, EQUIVALENT or DIFFERENT.
     pub status: ArtifactStatus,
     /// One entry per run, in run order; null where the run did not produce it.
     pub runs: Vec<Option<FileDigest>>,

@@ -72,9 +72,9 @@ pub fn survey(cfg: &BuildConfig, scratch: &Path) -> Result<Vec<Tool>> {
     let program = cfg.command.first().map(String::as_str).unwrap_or_default();
     // A program given relative to the build dir (./build.sh) is part of
     // the source, which the source digest covers.
-    let command_lookup = !program.contains('/') || program.starts_with('/');
+    let survey_command = !program.contains('/') || program.starts_with('/');
     let mut script = String::from("set +e\n");
-    if command_lookup {
+    if survey_command {
         // The file execvp would run, as the sandbox starts the command:
         // `command -v` would name the shell's builtin for `true` or `echo`.
         script.push_str(&format!(
@@ -192,16 +192,19 @@ fn not_visible(cfg: &BuildConfig, program: &str) -> anyhow::Error {
             .collect();
         format!(" (bound so far: {})", list.join(", "))
     };
+    // `--toolchain B` is offered only where it gives exactly these binds
+    // and variables: a program bound alone, say, has no toolchain to name.
+    let shorter = binds
+        .first()
+        .filter(|b| b.is_dir() && toolchain_flags(b) == (binds.clone(), env.clone()))
+        .map(|b| format!(" (or: --toolchain {})", b.display()))
+        .unwrap_or_default();
     anyhow::anyhow!(
         "build command {program:?} resolves to {} on the host, which the sandbox does not show: \
-         it sees the system directories, the source tree and what --ro-bind adds{bound}. \
-         Make it visible with: {}{}",
+         it sees the system directories, the source tree and what --ro-bind and --toolchain \
+         add{bound}. Make it visible with: {}{shorter}",
         host.display(),
         flags.join(" "),
-        binds
-            .first()
-            .map(|b| format!(" (or: --toolchain {})", b.display()))
-            .unwrap_or_default()
     )
 }
 
@@ -244,14 +247,40 @@ pub fn visibility_flags(host: &Path) -> (Vec<PathBuf>, Vec<(&'static str, PathBu
             .unwrap_or(nvm);
         return (vec![version], Vec::new());
     }
-    // /opt/go/bin/go → /opt/go; /opt/tools/x → /opt/tools.
+    // /opt/go/bin/go → /opt/go; /opt/tools/x → /opt/tools. A program
+    // right in a directory the sandbox mounts itself (/tmp/x, /home/x) is
+    // bound alone: the sandbox refuses a bind that would cover its mounts.
     let dir = host.parent().unwrap_or(host);
     let install = if dir.file_name().is_some_and(|n| n == "bin") {
         dir.parent().unwrap_or(dir)
     } else {
         dir
     };
-    (vec![install.to_path_buf()], Vec::new())
+    let bind = [install, dir]
+        .into_iter()
+        .find(|p| bindable(p))
+        .unwrap_or(host);
+    (vec![bind.to_path_buf()], Vec::new())
+}
+
+/// Whether the sandbox accepts `--ro-bind path`: it may not cover a
+/// mount of the sandbox's own (/tmp, /proc, /dev, HOME, the build dir,
+/// for any variation) nor lie under /proc, /dev or the build dir.
+fn bindable(path: &Path) -> bool {
+    let root = Path::new("/");
+    let mut own = vec![
+        PathBuf::from("/tmp"),
+        PathBuf::from("/proc"),
+        PathBuf::from("/dev"),
+    ];
+    let mut inside = vec![PathBuf::from("/proc"), PathBuf::from("/dev")];
+    for varied in [false, true] {
+        own.push(sandbox::variations::home_under(Path::new("/home"), varied));
+        let build = sandbox::variations::build_dir_under(root, varied);
+        own.push(build.clone());
+        inside.push(build);
+    }
+    !own.iter().any(|m| m.starts_with(path)) && !inside.iter().any(|m| path.starts_with(m))
 }
 
 /// The binds and environment for `--toolchain PATH`: a program or a
@@ -304,6 +333,25 @@ mod tests {
         assert_eq!(b, [home.join(".nvm/versions/node/v20.1.0")]);
         let (b, _) = visibility_flags(Path::new("/opt/go/bin/go"));
         assert_eq!(b, [PathBuf::from("/opt/go")]);
+    }
+
+    #[test]
+    fn a_program_in_a_directory_the_sandbox_mounts_is_bound_alone() {
+        // Binding /tmp or /home would cover the sandbox's own mounts.
+        for program in ["/tmp/tool", "/home/tool"] {
+            let (b, _) = visibility_flags(Path::new(program));
+            assert_eq!(b, [PathBuf::from(program)], "{program}");
+        }
+        let (b, _) = visibility_flags(Path::new("/tmp/bin/tool"));
+        assert_eq!(b, [PathBuf::from("/tmp/bin")]);
+        let (b, _) = visibility_flags(Path::new("/tmp/x/bin/tool"));
+        assert_eq!(b, [PathBuf::from("/tmp/x")]);
+        let (b, _) = visibility_flags(Path::new("/home/user/bin/tool"));
+        assert_eq!(b, [PathBuf::from("/home/user")]);
+        assert!(!bindable(Path::new("/")));
+        assert!(!bindable(Path::new("/build")));
+        assert!(!bindable(Path::new("/proc/self")));
+        assert!(bindable(Path::new("/opt/go")));
     }
 
     #[test]
