@@ -1,6 +1,6 @@
 //! One build run: give it a fresh tree of the source, describe the run to
 //! the sandbox (with the variations it gets) and run it; what it made is
-//! found and hashed by [`collect`](crate::collect).
+//! found and hashed by [`collect()`](crate::collect()).
 //!
 //! In a sandbox the copy lives at `<dest>/src` on the host and the build
 //! sees it at a path chosen by the variations (`/build/src` for the
