@@ -1,6 +1,7 @@
-//! The validated configuration of `repro build`, merged from flags and
-//! `repro.toml`. Everything that can be checked before a build starts is
-//! checked here, so a typo fails in milliseconds, not after the first run.
+//! The validated configuration of a build, merged from the caller's
+//! [`BuildOptions`] (the flags of `repro build`) and `repro.toml`.
+//! Everything that can be checked before a build starts is checked here,
+//! so a typo fails in milliseconds, not after the first run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,6 @@ use serde::Deserialize;
 use sandbox::variations::VariationSet;
 use sandbox::{Isolation, ResourceLimits};
 
-use crate::cli::BuildArgs;
 use crate::epoch::{self, Epoch};
 
 /// The file a source tree may carry to describe its build.
@@ -74,7 +74,80 @@ struct BuildSection {
     bisect_budget: Option<u32>,
 }
 
-/// Everything `repro build` needs, validated.
+/// What the caller asks of a build, before validation: the flags of
+/// `repro build` as plain data (no command-line parser involved). Each
+/// field left at its default defers to `repro.toml`, then to repro's
+/// default; [`BuildConfig::new`] merges and checks them.
+#[derive(Debug, Default, Clone)]
+pub struct BuildOptions {
+    /// The source tree to build (default: the current directory).
+    pub source: Option<PathBuf>,
+    /// How many times to build (at least 2).
+    pub runs: Option<u32>,
+    /// Where runs, logs, artifacts and report.json go (default:
+    /// `./repro-out/<source dir name>`).
+    pub out: Option<PathBuf>,
+    /// Replace an earlier repro output directory.
+    pub force: bool,
+    /// Artifact globs relative to the build dir.
+    pub artifacts: Vec<String>,
+    /// SOURCE_DATE_EPOCH to pin.
+    pub source_date_epoch: Option<i64>,
+    /// Extra variables for the build, `KEY=VALUE`.
+    pub env: Vec<String>,
+    /// Per-run wall-clock limit in seconds (0: none).
+    pub timeout: Option<f64>,
+    /// Which run trees stay on disk.
+    pub keep_runs: Option<KeepRuns>,
+    /// How each run gets its tree.
+    pub run_tree: RunTreeMode,
+    /// How a run's progress is shown on stderr.
+    pub progress: crate::progress::Mode,
+    /// Isolation: `namespaces` or `none`.
+    pub sandbox: Option<String>,
+    /// Extra read-only host paths in the sandbox.
+    pub ro_bind: Vec<PathBuf>,
+    /// Home-directory toolchains to bind (with the variables their layout needs).
+    pub toolchain: Vec<PathBuf>,
+    /// Share the host network with the build.
+    pub network: bool,
+    /// The fetch step's shell command.
+    pub fetch: Option<String>,
+    /// Directories the fetch step writes, relative to the source tree.
+    pub fetch_outputs: Vec<PathBuf>,
+    /// A lock the fetched files must match.
+    pub fetch_lock: Option<PathBuf>,
+    /// Honour sandbox-weakening settings of the source's repro.toml.
+    pub trust_config: bool,
+    /// Variation specs, reprotest-style, applied left to right to "all".
+    pub vary: Vec<String>,
+    /// Search for culprits however many runs it takes.
+    pub bisect: bool,
+    /// Extra runs spent searching for culprits.
+    pub bisect_budget: Option<u32>,
+    /// Publish normalized artifacts.
+    pub normalize: bool,
+    /// Safety limits of the differ for mismatched artifacts.
+    pub diff_limits: diffoscope_lite::Limits,
+    /// Private key that signs the provenance.
+    pub sign: Option<PathBuf>,
+    /// Builder id recorded in the provenance.
+    pub builder_id: Option<String>,
+    /// RLIMIT_NOFILE for the build.
+    pub rlimit_nofile: Option<u64>,
+    /// RLIMIT_NPROC for the build (0: no limit).
+    pub rlimit_nproc: Option<u64>,
+    /// RLIMIT_AS for the build.
+    pub rlimit_as: Option<u64>,
+    /// Memory limit of the build (0: no limit).
+    pub memory_max: Option<u64>,
+    /// Size of each of the sandbox's tmpfs mounts (0: the kernel's).
+    pub tmpfs_size: Option<u64>,
+    /// The build command and its arguments (empty: repro.toml's).
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// Everything a build needs, validated.
 #[derive(Debug)]
 pub struct BuildConfig {
     /// Absolute path of the source tree.
@@ -97,8 +170,6 @@ pub struct BuildConfig {
     pub env: Vec<(String, String)>,
     /// Per-run wall-clock limit.
     pub timeout: Option<Duration>,
-    /// Print the JSON report instead of the table.
-    pub json: bool,
     /// Namespaces or none.
     pub isolation: Isolation,
     /// Extra read-only host paths in the sandbox.
@@ -119,8 +190,6 @@ pub struct BuildConfig {
     pub builder_id: String,
     /// Publish normalized artifacts.
     pub normalize: bool,
-    /// Exit 0 for EQUIVALENT_AFTER_NORMALIZATION.
-    pub accept_normalized: bool,
     /// Safety limits of the differ for mismatched artifacts.
     pub diff_limits: diffoscope_lite::Limits,
     /// The fetch step, when there is one.
@@ -129,14 +198,33 @@ pub struct BuildConfig {
     pub progress: crate::progress::Mode,
     /// Which run trees stay on disk.
     pub keep_runs: KeepRuns,
-    /// `--run-tree`: `auto`, `overlay` or `copy`.
-    pub run_tree: String,
-    /// The pristine copy of the source every run overlays (set once the
-    /// overlay is known to work here; None: each run copies the source).
-    pub overlay_lower: Option<PathBuf>,
-    /// The pristine copy's files that match the artifact globs, found once
-    /// (a run in an overlay is walked for what it wrote only).
-    pub lower_artifacts: Vec<String>,
+    /// How each run gets its tree, as asked (what the sandbox allows is
+    /// decided when the build is planned).
+    pub run_tree: RunTreeMode,
+}
+
+/// How each run gets its tree, as asked (`--run-tree`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RunTreeMode {
+    /// An overlay where the sandbox can mount one, else a copy.
+    #[default]
+    Auto,
+    /// An overlay of one pristine copy of the source; an error where the
+    /// sandbox cannot mount one.
+    Overlay,
+    /// A copy of the source per run.
+    Copy,
+}
+
+impl RunTreeMode {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunTreeMode::Auto => "auto",
+            RunTreeMode::Overlay => "overlay",
+            RunTreeMode::Copy => "copy",
+        }
+    }
 }
 
 /// Which run trees stay on disk after a build.
@@ -145,8 +233,9 @@ pub enum KeepRuns {
     /// Every run's tree, the culprit search's and the fetch step's.
     All,
     /// The trees of runs whose artifacts differ, and the control's to
-    /// compare them with; none when everything reproduced.
-    Failed,
+    /// compare them with; none when everything reproduced (`failed` on
+    /// the command line: the runs that failed to reproduce).
+    Differing,
     /// None (logs, reports and published artifacts stay).
     None,
 }
@@ -156,7 +245,7 @@ impl KeepRuns {
     pub fn name(self) -> &'static str {
         match self {
             KeepRuns::All => "all",
-            KeepRuns::Failed => "failed",
+            KeepRuns::Differing => "failed",
             KeepRuns::None => "none",
         }
     }
@@ -170,9 +259,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2 * 60 * 60);
 pub const DEFAULT_BISECT_BUDGET: u32 = 4;
 
 impl BuildConfig {
-    /// Merges the flags over `repro.toml` and validates the result.
-    pub fn from_args(args: BuildArgs) -> Result<Self> {
-        let source_arg = args.source.unwrap_or_else(|| PathBuf::from("."));
+    /// Merges the caller's options over `repro.toml` and validates the result.
+    pub fn new(opts: BuildOptions) -> Result<Self> {
+        let source_arg = opts.source.unwrap_or_else(|| PathBuf::from("."));
         require_utf8(&source_arg, "SOURCE_DIR")?;
         let meta = std::fs::metadata(&source_arg)
             .with_context(|| format!("source directory {}", source_arg.display()))?;
@@ -187,8 +276,8 @@ impl BuildConfig {
         let file = load_file_config(&source)?;
         let b = file.build;
 
-        let command = if !args.command.is_empty() {
-            args.command
+        let command = if !opts.command.is_empty() {
+            opts.command
                 .into_iter()
                 .map(|a| {
                     a.into_string().map_err(|a| {
@@ -207,8 +296,8 @@ impl BuildConfig {
             );
         };
 
-        let artifact_globs = if !args.artifacts.is_empty() {
-            args.artifacts
+        let artifact_globs = if !opts.artifacts.is_empty() {
+            opts.artifacts
         } else {
             b.artifacts.unwrap_or_default()
         };
@@ -221,7 +310,7 @@ impl BuildConfig {
         }
         let artifact_matcher = compile_globs(&artifact_globs)?;
 
-        let runs = args.runs.or(b.runs).unwrap_or(2);
+        let runs = opts.runs.or(b.runs).unwrap_or(2);
         if runs < 2 {
             bail!("--runs {runs}: at least 2 runs are needed to compare anything");
         }
@@ -230,7 +319,7 @@ impl BuildConfig {
         // --toolchain: the binds and variables its layout needs; --env and
         // --ro-bind given explicitly still win and add to them.
         let mut toolchain_binds = Vec::new();
-        for t in &args.toolchain {
+        for t in &opts.toolchain {
             let t =
                 std::path::absolute(t).with_context(|| format!("--toolchain {}", t.display()))?;
             if !t.exists() {
@@ -243,7 +332,7 @@ impl BuildConfig {
             }
             toolchain_binds.extend(binds);
         }
-        for kv in args.env {
+        for kv in opts.env {
             let Some((k, v)) = kv.split_once('=') else {
                 bail!("--env {kv:?}: expected KEY=VALUE");
             };
@@ -256,7 +345,7 @@ impl BuildConfig {
 
         // A hung build (libfaketime and a multithreaded toolchain, a test
         // waiting on the network it does not have) must end some day.
-        let timeout = match args.timeout.or(b.timeout) {
+        let timeout = match opts.timeout.or(b.timeout) {
             None => Some(DEFAULT_TIMEOUT),
             Some(0.0) => None,
             Some(secs) => match Duration::try_from_secs_f64(secs) {
@@ -265,7 +354,7 @@ impl BuildConfig {
             },
         };
 
-        let out = match args.out {
+        let out = match opts.out {
             Some(out) => out,
             None => {
                 let name = source
@@ -293,15 +382,15 @@ impl BuildConfig {
         let lifts = |flag: Option<u64>, from_file: Option<u64>, default: Option<u64>| {
             flag.is_none() && from_file.is_some_and(|v| v == 0 || default.is_some_and(|d| v > d))
         };
-        if !args.trust_config {
+        if !opts.trust_config {
             let widening = [
                 (
-                    lifts(args.rlimit_nproc, file.sandbox.nproc, defaults.nproc),
+                    lifts(opts.rlimit_nproc, file.sandbox.nproc, defaults.nproc),
                     "[sandbox] nproc above the default (pass --rlimit-nproc)",
                 ),
                 (
                     lifts(
-                        args.memory_max,
+                        opts.memory_max,
                         file.sandbox.memory_max,
                         defaults.memory_max,
                     ),
@@ -309,18 +398,18 @@ impl BuildConfig {
                 ),
                 (
                     lifts(
-                        args.tmpfs_size,
+                        opts.tmpfs_size,
                         file.sandbox.tmpfs_size,
                         defaults.tmpfs_size,
                     ),
                     "[sandbox] tmpfs_size above the default (pass --tmpfs-size)",
                 ),
                 (
-                    file.sandbox.mode.as_deref() == Some("none") && args.sandbox.is_none(),
+                    file.sandbox.mode.as_deref() == Some("none") && opts.sandbox.is_none(),
                     "[sandbox] mode = \"none\" (pass --sandbox none)",
                 ),
                 (
-                    file.sandbox.network == Some(true) && !args.network,
+                    file.sandbox.network == Some(true) && !opts.network,
                     "[sandbox] network = true (pass --network)",
                 ),
             ];
@@ -338,7 +427,7 @@ impl BuildConfig {
                 .ro_paths
                 .iter()
                 .flatten()
-                .filter(|p| !args.ro_bind.iter().any(|given| p.starts_with(given)))
+                .filter(|p| !opts.ro_bind.iter().any(|given| p.starts_with(given)))
                 .collect();
             if !missing.is_empty() {
                 let flags: Vec<String> = missing
@@ -353,13 +442,13 @@ impl BuildConfig {
                 );
             }
         }
-        let isolation = match args.sandbox.or(file.sandbox.mode).as_deref() {
+        let isolation = match opts.sandbox.or(file.sandbox.mode).as_deref() {
             None | Some("namespaces") => Isolation::Namespaces,
             Some("none") => Isolation::None,
             Some(other) => bail!("--sandbox {other:?}: expected `namespaces` or `none`"),
         };
         let mut ro_binds = file.sandbox.ro_paths.unwrap_or_default();
-        ro_binds.extend(args.ro_bind);
+        ro_binds.extend(opts.ro_bind);
         ro_binds.extend(toolchain_binds);
         ro_binds.sort();
         ro_binds.dedup();
@@ -380,50 +469,50 @@ impl BuildConfig {
             Some(v) => Some(v),
         };
         let limits = ResourceLimits {
-            nofile: args.rlimit_nofile.or(file.sandbox.nofile),
-            nproc: pick(args.rlimit_nproc, file.sandbox.nproc, defaults.nproc),
-            address_space: args.rlimit_as.or(file.sandbox.address_space),
+            nofile: opts.rlimit_nofile.or(file.sandbox.nofile),
+            nproc: pick(opts.rlimit_nproc, file.sandbox.nproc, defaults.nproc),
+            address_space: opts.rlimit_as.or(file.sandbox.address_space),
             memory_max: pick(
-                args.memory_max,
+                opts.memory_max,
                 file.sandbox.memory_max,
                 defaults.memory_max,
             ),
             tmpfs_size: pick(
-                args.tmpfs_size,
+                opts.tmpfs_size,
                 file.sandbox.tmpfs_size,
                 defaults.tmpfs_size,
             ),
         };
         let mut vary_specs: Vec<String> = b.vary.into_iter().collect();
-        vary_specs.extend(args.vary);
+        vary_specs.extend(opts.vary);
         let mut requested = VariationSet::all();
         for spec in &vary_specs {
             requested.apply_spec(spec)?;
         }
-        let bisect_budget = if args.bisect {
+        let bisect_budget = if opts.bisect {
             None
         } else {
             Some(
-                args.bisect_budget
+                opts.bisect_budget
                     .or(b.bisect_budget)
                     .unwrap_or(DEFAULT_BISECT_BUDGET),
             )
         };
 
         // Load the key now: a wrong path or passphrase must not cost a build.
-        let signing_key = match &args.sign {
+        let signing_key = match &opts.sign {
             Some(path) => Some(provenance::keys::load_signing_key(path)?),
             None => None,
         };
-        let builder_id = args
+        let builder_id = opts
             .builder_id
             .unwrap_or_else(|| crate::attestation::DEFAULT_BUILDER_ID.to_string());
 
         let fetch = crate::fetch::FetchConfig::merge(
             &source,
-            args.fetch,
-            args.fetch_outputs,
-            args.fetch_lock,
+            opts.fetch,
+            opts.fetch_outputs,
+            opts.fetch_lock,
             file.fetch.map(|f| (f.command, f.outputs, f.lock)),
         )?;
         // Fetched dependencies are not the source: they never date it.
@@ -432,12 +521,12 @@ impl BuildConfig {
             skip.extend(f.outputs.iter().map(|o| source.join(o)));
         }
         let skip: Vec<&Path> = skip.iter().map(PathBuf::as_path).collect();
-        let epoch = epoch::resolve(&source, &skip, args.source_date_epoch, b.source_date_epoch)?;
+        let epoch = epoch::resolve(&source, &skip, opts.source_date_epoch, b.source_date_epoch)?;
 
         Ok(Self {
             source,
             out,
-            force: args.force,
+            force: opts.force,
             runs,
             command,
             artifact_globs,
@@ -445,29 +534,21 @@ impl BuildConfig {
             epoch,
             env,
             timeout,
-            json: args.json,
             isolation,
             ro_binds,
-            network: args.network || file.sandbox.network.unwrap_or(false),
+            network: opts.network || file.sandbox.network.unwrap_or(false),
             limits,
             vary_specs,
             requested,
             bisect_budget,
             signing_key,
             builder_id,
-            normalize: args.normalize,
-            accept_normalized: args.accept_normalized,
-            diff_limits: args.diff_limits.limits(),
+            normalize: opts.normalize,
+            diff_limits: opts.diff_limits,
             fetch,
-            progress: crate::progress::Mode::detect(args.verbose),
-            keep_runs: match args.keep_runs.as_deref() {
-                Some("all") => KeepRuns::All,
-                Some("none") => KeepRuns::None,
-                _ => KeepRuns::Failed,
-            },
-            run_tree: args.run_tree.unwrap_or_else(|| "auto".into()),
-            overlay_lower: None,
-            lower_artifacts: Vec::new(),
+            progress: opts.progress,
+            keep_runs: opts.keep_runs.unwrap_or(KeepRuns::Differing),
+            run_tree: opts.run_tree,
         })
     }
 }

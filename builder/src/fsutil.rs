@@ -112,12 +112,46 @@ pub struct SourceEntry {
     pub rel: PathBuf,
 }
 
+/// A directory walk that stopped at one entry: the entry is named, not
+/// only the root the walk started from.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {} (walking {})", entry.display(), root.display())]
+pub struct WalkError {
+    /// Where the walk started.
+    pub root: PathBuf,
+    /// The entry that could not be read (the root only when it is the one).
+    pub entry: PathBuf,
+    /// What the kernel said.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl WalkError {
+    /// The error of the walk from `root` that `e` ended.
+    pub fn new(root: &Path, e: walkdir::Error) -> Self {
+        let entry = e.path().unwrap_or(root).to_path_buf();
+        // walkdir's own message repeats the path; only its cause is kept
+        // (a loop, which a walk that follows no link never meets, has none).
+        let message = e.to_string();
+        let source = e
+            .into_io_error()
+            .unwrap_or_else(|| std::io::Error::other(message));
+        Self {
+            root: root.to_path_buf(),
+            entry,
+            source,
+        }
+    }
+}
+
 /// Walks the source tree at `root` the way every reader of a source tree
 /// must (copying it into a run, hashing it, choosing SOURCE_DATE_EPOCH):
 /// symlinks not followed, `skip` (the output directory, when it sits inside
 /// the source) left out with everything below it, and so is any directory
-/// entry named in `skip_names` (`.git` for the mtime scan). Errors name
-/// the root.
+/// entry named in `skip_names` (`.git` for the mtime scan). An entry that
+/// cannot be read ends the walk with a [`WalkError`] naming it; a caught
+/// SIGINT/SIGTERM ends it with the [`Interrupt`](sandbox::interrupt::Interrupt),
+/// so copying or hashing a large tree stops promptly.
 pub fn walk_source<'a>(
     root: &'a Path,
     skip: &'a Path,
@@ -130,7 +164,8 @@ pub fn walk_source<'a>(
             e.path() != skip && !(e.depth() > 0 && skip_names.iter().any(|n| e.file_name() == *n))
         })
         .map(move |entry| {
-            let entry = entry.with_context(|| format!("reading source tree {}", root.display()))?;
+            sandbox::interrupt::check()?;
+            let entry = entry.map_err(|e| WalkError::new(root, e))?;
             let rel = entry
                 .path()
                 .strip_prefix(root)
@@ -306,6 +341,62 @@ mod tests {
         fs::set_permissions(t.join("ro"), fs::Permissions::from_mode(0o555)).unwrap();
         remove_tree(&t).unwrap();
         assert!(!t.exists());
+    }
+
+    /// A directory nested past PATH_MAX under `root` (made through
+    /// /proc/self/fd so no path given to the kernel is long): opening it by
+    /// its full path fails, for root too. Returns the first directory the
+    /// walk cannot open.
+    fn too_deep(root: &Path) -> PathBuf {
+        let name = "d".repeat(200);
+        let mut dir = fs::File::open(root).unwrap();
+        let mut path = root.to_path_buf();
+        let mut unreachable = None;
+        while path.as_os_str().len() < 4096 + 400 {
+            use std::os::fd::AsRawFd as _;
+            let via = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(&name);
+            fs::create_dir(&via).unwrap();
+            dir = fs::File::open(&via).unwrap();
+            path.push(&name);
+            if unreachable.is_none() && path.as_os_str().len() >= 4096 {
+                unreachable = Some(path.clone());
+            }
+        }
+        unreachable.unwrap()
+    }
+
+    #[test]
+    fn a_walk_error_names_the_entry_not_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("a"), b"x").unwrap();
+        let deep = too_deep(&root);
+        let err = crate::dirhash::dirhash(&root, &dir.path().join("out")).unwrap_err();
+        let walk = err
+            .downcast_ref::<WalkError>()
+            .unwrap_or_else(|| panic!("not a WalkError: {err:#}"));
+        assert_eq!(walk.root, root);
+        // The walk stops at the first directory it cannot open.
+        assert!(
+            walk.entry.starts_with(&root) && walk.entry != root,
+            "{err:#}"
+        );
+        assert!(deep.starts_with(&walk.entry), "{err:#}");
+        assert_eq!(walk.source.raw_os_error(), Some(36), "{err:#}"); // ENAMETOOLONG
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with(&format!("cannot read {}", walk.entry.display())),
+            "{text}"
+        );
+        // Copying the tree names the same entry (its metadata is read
+        // before the walk would open it).
+        let err = copy_tree(&root, &dir.path().join("copy"), &dir.path().join("out")).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with(&format!("reading metadata of {}:", walk.entry.display())),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,25 +1,15 @@
 //! `repro`: rebuild, compare, normalize and attest software artifacts.
 //!
-//! This binary is thin glue: it parses the command line (`cli`), turns it
-//! into a validated configuration (`config`), and hands the work to the
-//! library crates (`sandbox` runs builds, `diffoscope_lite` hashes and
-//! compares artifacts). Errors carry their whole chain and end in exit code 2.
+//! This binary is thin glue: it parses the command line (`cli`, the only
+//! place that knows clap), turns it into the library's validated
+//! configuration, calls the library (`repro` runs the rebuild loop,
+//! `sandbox` runs builds, `diffoscope_lite` hashes and compares artifacts)
+//! and prints what comes back (`output`). Errors carry their whole chain
+//! and end in exit code 2.
 
-mod attestation;
-mod bisect;
 mod cli;
 mod commands;
-mod config;
-mod dirhash;
-mod epoch;
-mod fetch;
-mod fsutil;
 mod output;
-mod probe;
-mod progress;
-mod report;
-mod runner;
-mod toolchain;
 
 use std::process::ExitCode;
 

@@ -17,13 +17,15 @@ const ALIVE_EVERY: Duration = Duration::from_secs(300);
 const READ_PER_TICK: usize = 256 * 1024;
 
 /// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Mode {
     /// A live line on a terminal.
     Terminal,
     /// The log streamed to stderr (`-v`).
     Stream,
-    /// Plain lines (not a terminal).
+    /// Plain lines (not a terminal; what a library caller gets unless it
+    /// asks for more).
+    #[default]
     Lines,
 }
 

@@ -64,7 +64,8 @@ pub struct Report {
     pub source: Source,
     /// The build command.
     pub command: Vec<String>,
-    /// The executable the command's program resolved to, when outside the source tree.
+    /// What the build could run, as it saw it: the build command's
+    /// program (unless it is part of the source tree) and the toolchains.
     #[serde(default)]
     pub tools: Vec<crate::toolchain::Tool>,
     /// The artifact globs.
@@ -77,7 +78,8 @@ pub struct Report {
     pub umask: String,
     /// The per-run wall-clock limit in seconds, if any.
     pub timeout_secs: Option<f64>,
-    /// When the first run started (RFC 3339, UTC).
+    /// When the build started after planning: the fetch step or, without
+    /// one, the first run (RFC 3339, UTC).
     pub started_at: String,
     /// When the comparison finished (RFC 3339, UTC).
     pub finished_at: String,
@@ -296,7 +298,7 @@ pub enum ArtifactStatus {
 pub struct ArtifactRecord {
     /// Path relative to the build directory.
     pub path: String,
-    /// SAME or DIFFERENT.
+    /// SAME, EQUIVALENT or DIFFERENT.
     pub status: ArtifactStatus,
     /// One entry per run, in run order; null where the run did not produce it.
     pub runs: Vec<Option<FileDigest>>,
@@ -338,6 +340,10 @@ pub struct FileDigest {
     /// The `repro-normalized-v1` digest, when it could be computed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub normalized: Option<String>,
+    /// Why the normalized digest could not be computed (the artifact is
+    /// then judged on its raw bytes).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub normalized_error: Option<String>,
     /// Ids of the normalization rules that fire on this file (kept out of
     /// the JSON here; EQUIVALENT artifacts list them as `noise`).
     #[serde(skip)]
@@ -475,11 +481,12 @@ fn escape(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::epoch::Origin;
 
-    fn report(artifacts: Vec<ArtifactRecord>, verdict: Verdict) -> Report {
+    /// A report of two runs of `true` with `artifacts` and `verdict`.
+    pub(crate) fn report(artifacts: Vec<ArtifactRecord>, verdict: Verdict) -> Report {
         let run = |i: u32| RunRecord {
             index: i,
             build_dir: format!("/o/runs/{i}/src"),
@@ -547,6 +554,7 @@ mod tests {
                 sha256: h.repeat(64),
                 size: 10,
                 normalized: None,
+                normalized_error: None,
                 fired: Vec::new(),
             })
         };

@@ -1,5 +1,6 @@
-//! One build run: place a fresh copy of the source, describe the run to
-//! the sandbox (with the variations it gets), run it, and hash what it made.
+//! One build run: give it a fresh tree of the source, describe the run to
+//! the sandbox (with the variations it gets) and run it; what it made is
+//! found and hashed by [`collect()`](crate::collect()).
 //!
 //! In a sandbox the copy lives at `<dest>/src` on the host and the build
 //! sees it at a path chosen by the variations (`/build/src` for the
@@ -7,7 +8,6 @@
 //! Without a sandbox the build sees real paths, so it is built at a fixed
 //! path under `<out>/work/` and moved to `<dest>` afterwards.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
@@ -16,18 +16,29 @@ use sandbox::{BuildEnv, Isolation, RunSpec};
 
 use crate::config::BuildConfig;
 use crate::fsutil;
-use crate::report::{FileDigest, RunRecord};
+use crate::report::RunRecord;
 
 /// Lines of a failing run's log shown on the terminal.
 const LOG_TAIL_LINES: usize = 20;
 
-/// The artifacts of one run: relative path → digest.
-pub type Digests = BTreeMap<String, FileDigest>;
+/// The pristine copy of the source that every run overlays, made once
+/// when the sandbox can mount an overlay (without it each run copies the
+/// source).
+#[derive(Debug, Clone)]
+pub struct Pristine {
+    /// The copy, prepared as an overlay's lower layer.
+    pub dir: PathBuf,
+    /// Its files that match the artifact globs, found once (a run in an
+    /// overlay is walked for what it wrote only).
+    pub artifacts: Vec<String>,
+}
 
-/// Builds once with `set` applied. `dest` receives the build tree
-/// (`dest/src`) and `log` the output; `label` names the run in messages.
+/// Builds once with `set` applied, over `pristine` when there is one.
+/// `dest` receives the build tree (`dest/src`) and `log` the output;
+/// `label` names the run in messages.
 pub fn execute(
     cfg: &BuildConfig,
+    pristine: Option<&Pristine>,
     index: u32,
     label: &str,
     set: &VariationSet,
@@ -59,8 +70,8 @@ pub fn execute(
     };
     // With an overlay the run writes into `upper` over the shared pristine
     // tree; its tree is put together at `final_dir` after the run.
-    let overlay = match (&cfg.overlay_lower, cfg.isolation) {
-        (Some(lower), Isolation::Namespaces) => {
+    let overlay = match (pristine, cfg.isolation) {
+        (Some(Pristine { dir: lower, .. }), Isolation::Namespaces) => {
             let (upper, work) = (dest.join("upper"), dest.join("work"));
             for d in [&upper, &work] {
                 std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
@@ -275,17 +286,20 @@ pub fn watched(
 }
 
 /// Builds once like [`execute`] and turns a failed build into an error
-/// that shows the end of its log; the record is pushed to `runs` either way.
+/// that shows the end of its log; the run's record is pushed to
+/// `records` either way.
+#[allow(clippy::too_many_arguments)] // one run's every input, named
 pub fn execute_checked(
     cfg: &BuildConfig,
+    pristine: Option<&Pristine>,
     index: u32,
     label: &str,
     set: &VariationSet,
     dest: &Path,
     log: &Path,
-    runs: &mut Vec<RunRecord>,
+    records: &mut Vec<RunRecord>,
 ) -> Result<RunTree> {
-    let (record, outcome, tree) = execute(cfg, index, label, set, dest, log)?;
+    let (record, outcome, tree) = execute(cfg, pristine, index, label, set, dest, log)?;
     if !outcome.success() {
         // The failed run's tree is kept whole for inspection; when it
         // cannot be (say, a directory the build made unreadable), the
@@ -294,7 +308,7 @@ pub fn execute_checked(
             eprintln!("repro: {e:#}");
         }
     }
-    runs.push(record);
+    records.push(record);
     if !outcome.success() {
         // The log holds the build's bytes: never let them drive the terminal.
         let tail = crate::progress::printable(&fsutil::tail_lines(log, LOG_TAIL_LINES));
@@ -321,191 +335,6 @@ pub fn execute_checked(
         );
     }
     Ok(tree)
-}
-
-/// A path in a run's tree that repro could not read (a build may leave a
-/// `chmod 000` directory behind): what is under it is not compared.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unreadable {
-    /// Relative to the build dir.
-    pub path: String,
-    /// What the kernel said.
-    pub error: String,
-}
-
-/// The artifacts of a run's tree: their digests, and what could not be read.
-#[derive(Debug, Default)]
-pub struct Hashed {
-    /// Relative path → digest, for every artifact that could be read.
-    pub digests: Digests,
-    /// Directories that could not be searched and artifacts that could
-    /// not be read; never fatal.
-    pub unreadable: Vec<Unreadable>,
-}
-
-/// Finds and hashes (in parallel) the artifacts of the build tree `dir`;
-/// with `normalized`, also their `repro-normalized-v1` digests and the
-/// normalization rules that fire on them.
-pub fn hash_artifacts(cfg: &BuildConfig, tree: &RunTree, normalized: bool) -> Result<Hashed> {
-    use rayon::prelude::*;
-    let (found, mut unreadable) = find_artifacts(cfg, tree)?;
-    // Each name with the file the run left for it (found just above).
-    let (names, paths): (Vec<String>, Vec<PathBuf>) = found
-        .into_iter()
-        .filter_map(|n| tree.file(&n).map(|p| (n, p)))
-        .unzip();
-    let dir = match tree {
-        RunTree::Dir(d) => d.as_path(),
-        RunTree::Overlay { upper, .. } => upper.as_path(),
-    };
-    let opts = diffoscope_lite::normalize::Options {
-        source_date_epoch: Some(cfg.epoch.value),
-        ..Default::default()
-    };
-    let norm: Vec<Option<diffoscope_lite::normalize::NormalizedDigest>> = if normalized {
-        paths
-            .par_iter()
-            .map(
-                |p| match diffoscope_lite::normalize::normalized_digest(p, &opts) {
-                    Ok(d) => Some(d),
-                    Err(e) => {
-                        // Not fatal: the artifact is then judged on raw bytes.
-                        eprintln!("repro: no normalized digest for {}: {e:#}", p.display());
-                        None
-                    }
-                },
-            )
-            .collect()
-    } else {
-        vec![None; paths.len()]
-    };
-    let mut out = Digests::new();
-    let raw = diffoscope_lite::sha256_files(&paths);
-    for ((name, digest), n) in names.into_iter().zip(raw).zip(norm) {
-        let d = match digest {
-            Ok(d) => d,
-            // A build may leave files its own user cannot read; that is
-            // reported, and the other artifacts are still compared.
-            Err(diffoscope_lite::Error::Read { source, .. })
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
-                unreadable.push(Unreadable {
-                    path: name,
-                    error: source.to_string(),
-                });
-                continue;
-            }
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("hashing artifact {name} in {}", dir.display()))
-            }
-        };
-        let mut fired: Vec<String> = n
-            .as_ref()
-            .map(|n| n.fired.iter().map(|f| f.rule.id().to_string()).collect())
-            .unwrap_or_default();
-        fired.sort();
-        fired.dedup();
-        out.insert(
-            name,
-            FileDigest {
-                sha256: d.hex(),
-                size: d.size,
-                normalized: n.map(|n| n.hex()),
-                fired,
-            },
-        );
-    }
-    Ok(Hashed {
-        digests: out,
-        unreadable,
-    })
-}
-
-/// Regular files of the run's tree whose relative path matches the globs:
-/// in an overlay, the matching files the build wrote plus the pristine
-/// tree's matching files it left in place.
-fn find_artifacts(cfg: &BuildConfig, tree: &RunTree) -> Result<(Vec<String>, Vec<Unreadable>)> {
-    match tree {
-        RunTree::Dir(dir) => scan_artifacts(cfg, dir),
-        RunTree::Overlay { lower, upper } => {
-            let (found, unreadable) = scan_artifacts(cfg, upper)?;
-            let mut names: Vec<String> = found
-                .into_iter()
-                .filter(|n| {
-                    matches!(
-                        sandbox::lookup(lower, upper, Path::new(n)),
-                        sandbox::Layer::Upper(_)
-                    )
-                })
-                .collect();
-            for n in cfg.lower_artifacts.iter() {
-                if let sandbox::Layer::Lower(p) = sandbox::lookup(lower, upper, Path::new(n)) {
-                    if p.is_file() {
-                        names.push(n.clone());
-                    }
-                }
-            }
-            names.sort();
-            names.dedup();
-            Ok((names, unreadable))
-        }
-    }
-}
-
-/// Regular files under `dir` whose relative path matches the globs; a
-/// directory that cannot be read is an error.
-pub fn find_artifacts_in(cfg: &BuildConfig, dir: &Path) -> Result<Vec<String>> {
-    let (names, unreadable) = scan_artifacts(cfg, dir)?;
-    match unreadable.first() {
-        None => Ok(names),
-        Some(u) => bail!("cannot read {} in {}: {}", u.path, dir.display(), u.error),
-    }
-}
-
-/// Regular files under `dir` whose relative path matches the globs, and
-/// the directories that could not be read (the walk goes on past them).
-fn scan_artifacts(cfg: &BuildConfig, dir: &Path) -> Result<(Vec<String>, Vec<Unreadable>)> {
-    let mut names = Vec::new();
-    let mut unreadable = Vec::new();
-    for entry in walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => match (e.path(), e.io_error()) {
-                (Some(path), Some(io)) => {
-                    unreadable.push(Unreadable {
-                        path: path.strip_prefix(dir).unwrap_or(path).display().to_string(),
-                        error: io.to_string(),
-                    });
-                    continue;
-                }
-                _ => {
-                    return Err(e).with_context(|| format!("scanning build dir {}", dir.display()))
-                }
-            },
-        };
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let rel = entry
-            .path()
-            .strip_prefix(dir)
-            .with_context(|| format!("{} is outside {}", entry.path().display(), dir.display()))?;
-        if !cfg.artifact_matcher.is_match(rel) {
-            continue;
-        }
-        let Some(name) = rel.to_str() else {
-            bail!(
-                "artifact {:?} has a name that is not valid UTF-8; rename it (reports record names as UTF-8)",
-                entry.path()
-            );
-        };
-        names.push(name.to_string());
-    }
-    Ok((names, unreadable))
 }
 
 /// The path as UTF-8, or an error naming it.

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::attestation;
 use crate::cli::AttestArgs;
-use crate::report::{Report, SCHEMA};
+use repro::attestation;
+use repro::report::{Report, SCHEMA};
 
 /// Runs `repro attest`.
 pub fn run(args: AttestArgs) -> Result<ExitCode> {

@@ -2,7 +2,7 @@
 
 mod attest;
 mod build;
-pub mod diff;
+mod diff;
 mod hash;
 mod keygen;
 mod normalize;

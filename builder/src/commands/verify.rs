@@ -19,9 +19,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _, Result};
 use provenance::VerifiedStatement;
 
-use crate::attestation::{recorded_verdict, RecordedVerdict};
 use crate::cli::VerifyArgs;
-use crate::report::Verdict;
+use repro::attestation::{recorded_verdict, RecordedVerdict};
+use repro::report::Verdict;
 
 /// Exit code when verification fails.
 const EXIT_FAILED: u8 = 1;
