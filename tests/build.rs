@@ -964,6 +964,155 @@ fn a_signal_stops_the_build_cleans_up_and_says_so() {
     }
 }
 
+/// Sends SIG`signal` to `child` once `ready` holds, and waits (at most 5 s)
+/// for it to end; returns its exit code and what it said on stderr.
+fn signal_when(
+    child: &mut std::process::Child,
+    signal: &str,
+    stderr_file: &Path,
+    ready: impl Fn() -> bool,
+) -> (Option<i32>, String) {
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{signal}: the step never started: {:?}",
+            fs::read_to_string(stderr_file)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let signalled = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() > std::time::Duration::from_secs(5) {
+            child.kill().unwrap();
+            panic!("{signal}: repro did not stop within 5 s of the signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (status.code(), fs::read_to_string(stderr_file).unwrap())
+}
+
+/// What an interrupted build leaves in `out`: its marker, its logs (if it
+/// got that far) and report.json (ERROR, interrupted by SIG`signal`); no run tree, no fetch
+/// or probe scratch, no temporary file.
+fn assert_interrupted_and_clean(out: &Path, signal: &str) {
+    let r = read_json(&out.join("report.json"));
+    assert_eq!(r["verdict"], "ERROR");
+    assert_eq!(r["error"], format!("interrupted by SIG{signal}").as_str());
+    let mut left: Vec<String> = fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        // Made by the first step that logs (the fetch step, a run).
+        .filter(|name| name != "logs")
+        .collect();
+    left.sort();
+    assert_eq!(left, [".repro-out", "report.json"]);
+    assert_eq!(temp_files(out), Vec::<String>::new());
+}
+
+/// SIGTERM during the fetch step (before any run) stops it promptly,
+/// removes its tree and writes the ERROR report, as during a run.
+#[test]
+fn a_signal_during_the_fetch_step_stops_cleans_up_and_says_so() {
+    let src = tempfile::tempdir().unwrap();
+    write_project(
+        src.path(),
+        &[(
+            "repro.toml",
+            "[build]\ncommand = [\"true\"]\nartifacts = [\"x\"]\n\
+             [fetch]\ncommand = [\"sh\", \"-c\", \"echo fetching; mkdir deps; sleep 4242.5\"]\n\
+             outputs = [\"deps\"]\n",
+        )],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let stderr_file = tmp.path().join("stderr");
+    let mut child = repro()
+        .arg("build")
+        .arg(src.path())
+        .arg("--out")
+        .arg(&out)
+        .args(["--source-date-epoch", EPOCH])
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(&stderr_file).unwrap())
+        .spawn()
+        .unwrap();
+    let log = out.join("logs/fetch.log");
+    let (code, err) = signal_when(&mut child, "TERM", &stderr_file, || {
+        fs::read_to_string(&log).is_ok_and(|l| l.contains("fetching"))
+            && !processes_with("4242.5").is_empty()
+    });
+    assert_eq!(code, Some(143), "{err}");
+    assert!(err.contains("fetch: interrupted by SIGTERM"), "{err}");
+    assert!(err.contains("cleaned up, report written to"), "{err}");
+    assert_interrupted_and_clean(&out, "TERM");
+    let r = read_json(&out.join("report.json"));
+    assert_eq!(r["runs"], serde_json::json!([]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !processes_with("4242.5").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(processes_with("4242.5"), Vec::<u32>::new());
+}
+
+/// SIGINT while the toolchain is surveyed (a `python3` that hangs) stops
+/// the survey within a tick, not after its 10 s limit, and ends like an
+/// interrupted run.
+#[test]
+fn a_signal_during_the_toolchain_survey_stops_it_promptly() {
+    let src = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let started = bin.path().join("started");
+    let python = bin.path().join("python3");
+    fs::write(
+        &python,
+        format!(
+            "#!/bin/sh\necho > {}\nexec sleep 4242.6\n",
+            started.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&python, fs::Permissions::from_mode(0o755)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let stderr_file = tmp.path().join("stderr");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let mut child = repro()
+        .arg("build")
+        .arg(src.path())
+        .arg("--out")
+        .arg(&out)
+        .args(["--source-date-epoch", EPOCH, "--sandbox", "none"])
+        .args(["--artifacts", "x", "--", "true"])
+        .env("PATH", &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(&stderr_file).unwrap())
+        .spawn()
+        .unwrap();
+    let (code, err) = signal_when(&mut child, "INT", &stderr_file, || started.exists());
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted by SIGINT"), "{err}");
+    assert_interrupted_and_clean(&out, "INT");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !processes_with("4242.6").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(processes_with("4242.6"), Vec::<u32>::new());
+}
+
 /// `repro build SRC` with `--out` on a tmpfs of `size` in a private mount
 /// namespace (root only); returns what it printed and a copy of the output
 /// dir taken before the tmpfs goes away.

@@ -116,14 +116,25 @@ out.close()
 "#
     );
     let w = wheel(index);
-    let st = Command::new("python3").arg("-c").arg(script).arg(&w).status().unwrap();
+    let st = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&w)
+        .status()
+        .unwrap();
     assert!(st.success());
     std::fs::rename(w.with_extension("whl.new"), &w).unwrap();
 }
 
 fn rebuild(index: &Index, out: &Path, extra: &[&str]) -> Output {
     let o = repro()
-        .args(["rebuild", "pypi:demo==1.0", "--index-url", &index.url, "--out"])
+        .args([
+            "rebuild",
+            "pypi:demo==1.0",
+            "--index-url",
+            &index.url,
+            "--out",
+        ])
         .arg(out)
         .args(extra)
         .output()
@@ -140,21 +151,44 @@ fn a_faithful_wheel_rebuilds_bit_for_bit_and_is_attested_so() {
     let out = tempfile::tempdir().unwrap();
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("k");
-    assert!(repro().arg("keygen").arg(&key).status().unwrap().success());
-    let o = rebuild(&index, out.path(), &["--sign", key.with_extension("key").to_str().unwrap()]);
+    assert!(repro()
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .status()
+        .unwrap()
+        .success());
+    let o = rebuild(
+        &index,
+        out.path(),
+        &["--sign", key.with_extension("key").to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("pypi:demo==1.0: BIT_FOR_BIT"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("pypi:demo==1.0: BIT_FOR_BIT"),
+        "{}",
+        stdout(&o)
+    );
     // The recipe was printed and written, and says where each field came from.
-    assert!(stderr(&o).contains("backend = \"tinybackend\""), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("backend = \"tinybackend\""),
+        "{}",
+        stderr(&o)
+    );
     let recipe = std::fs::read_to_string(out.path().join("recipe.toml")).unwrap();
-    assert!(recipe.contains(&format!("source_date_epoch = {SDE}")), "{recipe}");
+    assert!(
+        recipe.contains(&format!("source_date_epoch = {SDE}")),
+        "{recipe}"
+    );
     let r = read_json(&out.path().join("rebuild.json"));
     assert_eq!(r["schema"], "repro-rebuild-v1");
     assert_eq!(r["verdict"], "BIT_FOR_BIT");
     let up = common::sha256_hex(&std::fs::read(wheel(&index)).unwrap());
     assert_eq!(r["upstream"]["sha256"], up);
     assert_eq!(r["rebuilt"]["sha256"], up);
-    assert!(r["upstream"]["url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(r["upstream"]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
     assert_eq!(r["source"]["name"], "demo-1.0.tar.gz");
     // The build ran offline in the sandbox.
     let build = read_json(&out.path().join("build/report.json"));
@@ -169,6 +203,7 @@ fn a_faithful_wheel_rebuilds_bit_for_bit_and_is_attested_so() {
     );
     let v = repro()
         .arg("verify")
+        .arg("--attestation")
         .arg(out.path().join("rebuild.intoto.jsonl"))
         .arg("--key")
         .arg(key.with_extension("pub"))
@@ -184,11 +219,44 @@ fn packaging_noise_is_equivalent_and_a_changed_byte_is_different() {
     // Upstream's members in reverse order: noise, named.
     rewrite(&index, "infos.reverse()", "pass");
     let out = tempfile::tempdir().unwrap();
-    let o = rebuild(&index, out.path(), &[]);
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("k");
+    assert!(repro()
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .status()
+        .unwrap()
+        .success());
+    let o = rebuild(
+        &index,
+        out.path(),
+        &["--sign", key.with_extension("key").to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
     let r = read_json(&out.path().join("rebuild.json"));
     assert_eq!(r["verdict"], "EQUIVALENT", "{r}");
     assert_eq!(r["stabilizers"], serde_json::json!(["member-order"]));
+    // verify accepts an EQUIVALENT rebuild only when told to.
+    let verify = |extra: &[&str]| {
+        repro()
+            .arg("verify")
+            .arg("--attestation")
+            .arg(out.path().join("rebuild.intoto.jsonl"))
+            .arg("--key")
+            .arg(key.with_extension("pub"))
+            .args(extra)
+            .arg(wheel(&index))
+            .output()
+            .unwrap()
+    };
+    let v = verify(&[]);
+    assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
+    assert!(
+        stderr(&v).contains("EQUIVALENT_AFTER_NORMALIZATION"),
+        "{}",
+        stderr(&v)
+    );
+    assert_eq!(verify(&["--accept-equivalent"]).status.code(), Some(0));
     let o = rebuild(&index, out.path(), &["--accept-equivalent"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // Without that stabilizer it is DIFFERENT, and says why.
@@ -208,9 +276,15 @@ fn packaging_noise_is_equivalent_and_a_changed_byte_is_different() {
     let r = read_json(&out.path().join("rebuild.json"));
     assert_eq!(r["verdict"], "DIFFERENT", "{r}");
     let reasons = r["differences"].to_string();
-    assert!(reasons.contains("demo/__init__.py: content differs"), "{reasons}");
+    assert!(
+        reasons.contains("demo/__init__.py: content differs"),
+        "{reasons}"
+    );
     let diff = std::fs::read_to_string(out.path().join("diff.txt")).unwrap();
-    assert!(diff.contains("return 43") && diff.contains("return 42"), "{diff}");
+    assert!(
+        diff.contains("return 43") && diff.contains("return 42"),
+        "{diff}"
+    );
     // Negative results are attested too, saying so.
     let st = read_json(&out.path().join("statement.json"));
     let record = st["predicate"]["runDetails"]["byproducts"]
@@ -238,10 +312,18 @@ fn failures_name_their_stage_and_exit_2() {
     };
     let o = run("pypi:nosuchpkg==1.0");
     assert_eq!(o.status.code(), Some(2));
-    assert!(stdout(&o).contains("fetch stage failed: nosuchpkg: not found on http://127.0.0.1:"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("fetch stage failed: nosuchpkg: not found on http://127.0.0.1:"),
+        "{}",
+        stdout(&o)
+    );
     let o = run("pypi:demo==9.9");
     assert_eq!(o.status.code(), Some(2));
-    assert!(stdout(&o).contains("version 9.9 not found") && stdout(&o).contains("newest: 1.0"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("version 9.9 not found") && stdout(&o).contains("newest: 1.0"),
+        "{}",
+        stdout(&o)
+    );
     let r = read_json(&out.path().join("rebuild.json"));
     assert_eq!(r["verdict"], "FAILED");
     assert_eq!(r["failure"]["stage"], "fetch");
@@ -253,7 +335,11 @@ fn failures_name_their_stage_and_exit_2() {
     std::fs::write(index.dir.path().join("hashes.json"), lie).unwrap();
     let o = run("pypi:demo==1.0");
     assert_eq!(o.status.code(), Some(2));
-    assert!(stdout(&o).contains("demo-1.0.tar.gz: SHA-256"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("demo-1.0.tar.gz: SHA-256"),
+        "{}",
+        stdout(&o)
+    );
     assert!(!out.path().join("upstream/demo-1.0.tar.gz").exists());
     std::fs::remove_file(index.dir.path().join("hashes.json")).unwrap();
 
@@ -263,14 +349,24 @@ fn failures_name_their_stage_and_exit_2() {
     let mut f = std::fs::File::create(&recipe).unwrap();
     f.write_all(bad.as_bytes()).unwrap();
     let o = repro()
-        .args(["rebuild", "pypi:demo==1.0", "--index-url", &index.url, "--recipe"])
+        .args([
+            "rebuild",
+            "pypi:demo==1.0",
+            "--index-url",
+            &index.url,
+            "--recipe",
+        ])
         .arg(&recipe)
         .arg("--out")
         .arg(out.path().join("r2"))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
-    assert!(stdout(&o).contains("dependencies stage failed"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("dependencies stage failed"),
+        "{}",
+        stdout(&o)
+    );
     assert!(stdout(&o).contains("nosuch-backend==1"), "{}", stdout(&o));
 }
 
@@ -278,14 +374,35 @@ fn failures_name_their_stage_and_exit_2() {
 fn usage_errors_are_caught_before_any_work() {
     let o = repro().args(["rebuild", "demo==1.0"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("expected pypi:NAME==VERSION"), "{}", stderr(&o));
-    let o = repro().args(["rebuild", "pypi:demo==1.0", "--sign", "/nonexistent/key"]).output().unwrap();
+    assert!(
+        stderr(&o).contains("expected pypi:NAME==VERSION"),
+        "{}",
+        stderr(&o)
+    );
+    let o = repro()
+        .args(["rebuild", "pypi:demo==1.0", "--sign", "/nonexistent/key"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--sign /nonexistent/key"), "{}", stderr(&o));
-    let o = repro().args(["rebuild", "pypi:demo==1.0", "--stabilizers", "zip-magic"]).output().unwrap();
+    assert!(
+        stderr(&o).contains("--sign /nonexistent/key"),
+        "{}",
+        stderr(&o)
+    );
+    let o = repro()
+        .args(["rebuild", "pypi:demo==1.0", "--stabilizers", "zip-magic"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unknown id \"zip-magic\""), "{}", stderr(&o));
-    let o = repro().args(["rebuild", "pypi:demo==1.0", "--", "make"]).output().unwrap();
+    assert!(
+        stderr(&o).contains("unknown id \"zip-magic\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = repro()
+        .args(["rebuild", "pypi:demo==1.0", "--", "make"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -293,7 +410,11 @@ fn usage_errors_are_caught_before_any_work() {
 fn generic_mode_rebuilds_a_tarball_with_the_users_command() {
     let src = tempfile::tempdir().unwrap();
     std::fs::create_dir(src.path().join("package")).unwrap();
-    std::fs::write(src.path().join("package/index.js"), "module.exports = 42;\n").unwrap();
+    std::fs::write(
+        src.path().join("package/index.js"),
+        "module.exports = 42;\n",
+    )
+    .unwrap();
     std::fs::write(
         src.path().join("pack.sh"),
         "set -eu\nmkdir -p out\ntar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - package | gzip -n > out/pkg-1.0.tgz\n",
@@ -330,7 +451,10 @@ fn generic_mode_rebuilds_a_tarball_with_the_users_command() {
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains(": BIT_FOR_BIT"), "{}", stdout(&o));
     let r = read_json(&out.path().join("rebuild.json"));
-    assert_eq!(r["generic"]["command"], serde_json::json!(["sh", "pack.sh"]));
+    assert_eq!(
+        r["generic"]["command"],
+        serde_json::json!(["sh", "pack.sh"])
+    );
     // Recompressed upstream: equivalent, named by what differs.
     let st = Command::new("sh")
         .arg("-c")

@@ -28,6 +28,21 @@ impl Built {
     }
 }
 
+/// Whether the runs' memory and process limits were a cgroup's (a cgroup
+/// v2 subtree is delegated to repro here) rather than rlimits.
+fn cgroup_limits(sandbox: &Value) -> bool {
+    sandbox["enforcement"]["mechanism"] == "cgroup2"
+}
+
+/// The recorded process limit, where the mechanism records it.
+fn nproc_limit(sandbox: &Value) -> &Value {
+    if cgroup_limits(sandbox) {
+        &sandbox["enforcement"]["pids_max"]
+    } else {
+        &sandbox["rlimits"]["nproc"]
+    }
+}
+
 /// Builds a one-file project whose build.sh is `script`.
 fn probe(script: &str, extra: &[&str], configure: impl FnOnce(&mut Command)) -> Built {
     let src = tempfile::tempdir().unwrap();
@@ -829,7 +844,7 @@ fn fork_bombs_are_bounded() {
     assert_eq!(failure, "EAGAIN", "{line}");
     // The sandbox's own processes (PID 1, sh, python3) count too.
     assert!((40..50).contains(&held), "{line}");
-    assert_eq!(b.report()["sandbox"]["rlimits"]["nproc"], 50);
+    assert_eq!(*nproc_limit(&b.report()["sandbox"]), 50);
 }
 
 /// In a sandbox the process limit counts the run's own processes only:
@@ -916,11 +931,20 @@ fn limits_have_defaults_that_flags_change() {
     let b = probe("echo x > dist/x", &[], |_| {});
     assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
     let s = &b.report()["sandbox"];
-    assert_eq!(s["rlimits"]["nproc"], 4096);
+    assert_eq!(*nproc_limit(s), 4096);
     let ram = physical_memory();
     assert_eq!(s["memory"]["max"], ram);
-    assert_eq!(s["memory"]["mechanism"], "RLIMIT_AS");
-    assert_eq!(s["rlimits"]["address_space"], ram);
+    assert!(s["enforcement"]["detail"]
+        .as_str()
+        .is_some_and(|d| !d.is_empty()));
+    if cgroup_limits(s) {
+        assert_eq!(s["memory"]["mechanism"], "cgroup v2 memory.max");
+        assert_eq!(s["rlimits"], serde_json::json!({}));
+    } else {
+        assert_eq!(s["enforcement"]["mechanism"], "rlimit");
+        assert_eq!(s["memory"]["mechanism"], "RLIMIT_AS");
+        assert_eq!(s["rlimits"]["address_space"], ram);
+    }
     assert_eq!(s["tmpfs_sizes"]["/tmp"], 4u64 << 30);
     assert_eq!(s["tmpfs_sizes"]["HOME"], 4u64 << 30);
     assert_eq!(s["tmpfs_sizes"]["/dev/shm"], 4u64 << 30);
@@ -941,27 +965,63 @@ fn limits_have_defaults_that_flags_change() {
     assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
     let s = &b.report()["sandbox"];
     assert_eq!(s["rlimits"], serde_json::json!({}));
+    assert_eq!(*nproc_limit(s), Value::Null);
     assert_eq!(s["memory"], Value::Null);
     assert_eq!(s["tmpfs_sizes"]["/tmp"], Value::Null);
     assert_eq!(s["tmpfs_sizes"]["/"], 1 << 20);
 }
 
-/// The memory limit holds: an allocation past it fails inside the build.
-#[test]
-fn allocations_past_the_memory_limit_fail() {
-    let script = r#"python3 - <<'PY' > dist/alloc.txt
+/// Allocates and touches 512 MiB, a page at a time.
+const ALLOCATE_512M: &str = r#"python3 - <<'PY' > dist/alloc.txt
 try:
     block = bytearray(512 << 20)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
     print("allocated")
 except MemoryError:
     print("refused")
 PY"#;
-    let b = probe(script, &["--memory-max", "256M"], |_| {});
+
+/// The memory limit holds. As RLIMIT_AS an allocation past it fails
+/// inside the build.
+#[test]
+fn allocations_past_the_memory_limit_fail() {
+    let b = probe(ALLOCATE_512M, &["--memory-max", "256M"], |_| {});
+    let s = &b.report()["sandbox"];
+    if cgroup_limits(s) {
+        eprintln!("skipped: the limits are a cgroup's here (see the memory.max test)");
+        return;
+    }
     assert_eq!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
     assert_eq!(b.read("dist/alloc.txt"), "refused\n");
-    let s = &b.report()["sandbox"];
     assert_eq!(s["memory"]["max"], 256 << 20);
     assert_eq!(s["rlimits"]["address_space"], 256 << 20);
+}
+
+/// With cgroup v2, a build that touches more than memory.max is killed by
+/// the OOM killer, and the run says so with the limit it hit. (Where no
+/// cgroup v2 subtree is delegated, as on a hybrid cgroup layout, this
+/// checks only that the report says why.)
+#[test]
+fn a_build_past_memory_max_is_killed_with_the_reason() {
+    let b = probe(ALLOCATE_512M, &["--memory-max", "256M"], |_| {});
+    let report = b.report();
+    let s = &report["sandbox"];
+    if !cgroup_limits(s) {
+        let why = s["enforcement"]["detail"].as_str().unwrap();
+        eprintln!("skipped: no delegated cgroup v2 here: {why}");
+        assert_eq!(s["enforcement"]["mechanism"], "rlimit");
+        assert!(!why.is_empty());
+        return;
+    }
+    assert_eq!(s["memory"]["mechanism"], "cgroup v2 memory.max");
+    assert_ne!(b.output.status.code(), Some(0), "{}", stderr(&b.output));
+    let outcome = report["runs"][0]["outcome"].as_str().unwrap();
+    assert!(
+        outcome.starts_with("ran out of memory")
+            && outcome.contains(&format!("memory limit of {} bytes", 256u64 << 20)),
+        "{outcome}"
+    );
 }
 
 /// repro.toml may tighten the limits but not lift them on its own.
@@ -990,6 +1050,6 @@ fn repro_toml_cannot_lift_the_limits_by_itself() {
     let (o, out) = build_tree(src.path(), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = &read_json(&out.path().join("out/report.json"))["sandbox"];
-    assert_eq!(s["rlimits"]["nproc"], 100);
+    assert_eq!(*nproc_limit(s), 100);
     assert_eq!(s["tmpfs_sizes"]["/tmp"], 1 << 20);
 }

@@ -89,7 +89,11 @@ pub fn statement(report: &Report, builder_id: &str) -> Result<Option<Statement>>
             name: Some(tool.name.clone().unwrap_or_else(|| tool.path.clone())),
             ..Default::default()
         };
-        if !tool.sha256.is_empty() {
+        if tool.sha256.is_empty() {
+            // Listed, not dropped: a reader sees that the build could run
+            // it and that repro could not say what it was (`error`: why).
+            d.annotations.insert("unresolved".into(), json!(true));
+        } else {
             d.digest.insert("sha256".into(), tool.sha256.clone());
         }
         d.annotations.insert("role".into(), json!(tool.role));
@@ -335,6 +339,71 @@ mod tests {
             record.annotations = map;
         }
         record
+    }
+
+    #[test]
+    fn tools_that_could_not_be_resolved_are_listed_as_unresolved() {
+        use crate::report::{ArtifactRecord, ArtifactStatus, FileDigest};
+        use crate::toolchain::Tool;
+        let digest = FileDigest {
+            sha256: "a".repeat(64),
+            size: 1,
+            normalized: None,
+            normalized_error: None,
+            fired: Vec::new(),
+        };
+        let artifact = ArtifactRecord {
+            path: "dist/x".into(),
+            status: ArtifactStatus::Same,
+            runs: vec![Some(digest.clone()), Some(digest)],
+            noise: Vec::new(),
+            published: None,
+            diff: None,
+        };
+        let mut report = crate::report::tests::report(vec![artifact], Verdict::Reproducible);
+        report.started_at = "2024-01-01T00:00:00Z".into();
+        report.finished_at = "2024-01-01T00:01:00Z".into();
+        for run in &mut report.runs {
+            run.log_sha256 = "c".repeat(64);
+        }
+        let tool = |path: &str, sha256: &str, error: Option<&str>| Tool {
+            role: "toolchain".into(),
+            name: Some(path.rsplit('/').next().unwrap_or(path).into()),
+            path: path.into(),
+            resolved: None,
+            sha256: sha256.into(),
+            version: None,
+            error: error.map(str::to_string),
+        };
+        report.tools = vec![
+            tool("/usr/bin/cc", &"b".repeat(64), None),
+            tool(
+                "/opt/gone/go",
+                "",
+                Some("resolving /opt/gone/go on the host: gone"),
+            ),
+        ];
+        let statement = statement(&report, DEFAULT_BUILDER_ID).unwrap().unwrap();
+        let deps = statement.predicate["buildDefinition"]["resolvedDependencies"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let find = |name: &str| {
+            deps.iter()
+                .find(|d| d["name"] == name)
+                .unwrap_or_else(|| panic!("{name} was dropped: {deps:?}"))
+                .clone()
+        };
+        let cc = find("cc");
+        assert_eq!(cc["digest"]["sha256"], "b".repeat(64));
+        assert!(cc["annotations"].get("unresolved").is_none());
+        let gone = find("go");
+        assert_eq!(gone["annotations"]["unresolved"], true);
+        assert_eq!(gone["uri"], "file:///opt/gone/go");
+        assert!(gone["annotations"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("gone"));
     }
 
     #[test]

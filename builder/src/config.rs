@@ -12,7 +12,7 @@ use globset::{GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
 use sandbox::variations::VariationSet;
-use sandbox::{Isolation, Limits};
+use sandbox::{Isolation, ResourceLimits};
 
 use crate::epoch::{self, Epoch};
 
@@ -180,7 +180,7 @@ pub struct BuildConfig {
     /// Share the host network.
     pub network: bool,
     /// Resource limits for the build.
-    pub limits: Limits,
+    pub limits: ResourceLimits,
     /// The variation specs as given (repro.toml's first, then flags).
     pub vary_specs: Vec<String>,
     /// Variations requested (all, edited by the specs).
@@ -236,8 +236,9 @@ pub enum KeepRuns {
     /// Every run's tree, the culprit search's and the fetch step's.
     All,
     /// The trees of runs whose artifacts differ, and the control's to
-    /// compare them with; none when everything reproduced.
-    Failed,
+    /// compare them with; none when everything reproduced (`failed` on
+    /// the command line: the runs that failed to reproduce).
+    Differing,
     /// None (logs, reports and published artifacts stay).
     None,
 }
@@ -247,7 +248,7 @@ impl KeepRuns {
     pub fn name(self) -> &'static str {
         match self {
             KeepRuns::All => "all",
-            KeepRuns::Failed => "failed",
+            KeepRuns::Differing => "failed",
             KeepRuns::None => "none",
         }
     }
@@ -262,8 +263,8 @@ pub const DEFAULT_BISECT_BUDGET: u32 = 4;
 
 impl BuildConfig {
     /// Merges the caller's options over `repro.toml` and validates the result.
-    pub fn new(args: BuildOptions) -> Result<Self> {
-        let source_arg = args.source.unwrap_or_else(|| PathBuf::from("."));
+    pub fn new(opts: BuildOptions) -> Result<Self> {
+        let source_arg = opts.source.unwrap_or_else(|| PathBuf::from("."));
         require_utf8(&source_arg, "SOURCE_DIR")?;
         let meta = std::fs::metadata(&source_arg)
             .with_context(|| format!("source directory {}", source_arg.display()))?;
@@ -278,8 +279,8 @@ impl BuildConfig {
         let file = load_file_config(&source)?;
         let b = file.build;
 
-        let command = if !args.command.is_empty() {
-            args.command
+        let command = if !opts.command.is_empty() {
+            opts.command
                 .into_iter()
                 .map(|a| {
                     a.into_string().map_err(|a| {
@@ -298,8 +299,8 @@ impl BuildConfig {
             );
         };
 
-        let artifact_globs = if !args.artifacts.is_empty() {
-            args.artifacts
+        let artifact_globs = if !opts.artifacts.is_empty() {
+            opts.artifacts
         } else {
             b.artifacts.unwrap_or_default()
         };
@@ -312,8 +313,8 @@ impl BuildConfig {
         }
         let artifact_matcher = compile_globs(&artifact_globs)?;
 
-        let runs = args.runs.or(b.runs).unwrap_or(2);
-        if runs < 2 && !(args.single_run && runs == 1) {
+        let runs = opts.runs.or(b.runs).unwrap_or(2);
+        if runs < 2 && !(opts.single_run && runs == 1) {
             bail!("--runs {runs}: at least 2 runs are needed to compare anything");
         }
 
@@ -321,7 +322,7 @@ impl BuildConfig {
         // --toolchain: the binds and variables its layout needs; --env and
         // --ro-bind given explicitly still win and add to them.
         let mut toolchain_binds = Vec::new();
-        for t in &args.toolchain {
+        for t in &opts.toolchain {
             let t =
                 std::path::absolute(t).with_context(|| format!("--toolchain {}", t.display()))?;
             if !t.exists() {
@@ -334,7 +335,7 @@ impl BuildConfig {
             }
             toolchain_binds.extend(binds);
         }
-        for kv in args.env {
+        for kv in opts.env {
             let Some((k, v)) = kv.split_once('=') else {
                 bail!("--env {kv:?}: expected KEY=VALUE");
             };
@@ -347,7 +348,7 @@ impl BuildConfig {
 
         // A hung build (libfaketime and a multithreaded toolchain, a test
         // waiting on the network it does not have) must end some day.
-        let timeout = match args.timeout.or(b.timeout) {
+        let timeout = match opts.timeout.or(b.timeout) {
             None => Some(DEFAULT_TIMEOUT),
             Some(0.0) => None,
             Some(secs) => match Duration::try_from_secs_f64(secs) {
@@ -356,7 +357,7 @@ impl BuildConfig {
             },
         };
 
-        let out = match args.out {
+        let out = match opts.out {
             Some(out) => out,
             None => {
                 let name = source
@@ -378,21 +379,21 @@ impl BuildConfig {
 
         // repro.toml comes with the source being checked, so it may not
         // weaken the sandbox on its own: only the person running repro can.
-        let defaults = Limits::defaults();
+        let defaults = ResourceLimits::defaults();
         // A limit from the file is a widening when it lifts the default
         // (0 is "no limit") and no flag decides instead.
         let lifts = |flag: Option<u64>, from_file: Option<u64>, default: Option<u64>| {
             flag.is_none() && from_file.is_some_and(|v| v == 0 || default.is_some_and(|d| v > d))
         };
-        if !args.trust_config {
+        if !opts.trust_config {
             let widening = [
                 (
-                    lifts(args.rlimit_nproc, file.sandbox.nproc, defaults.nproc),
+                    lifts(opts.rlimit_nproc, file.sandbox.nproc, defaults.nproc),
                     "[sandbox] nproc above the default (pass --rlimit-nproc)",
                 ),
                 (
                     lifts(
-                        args.memory_max,
+                        opts.memory_max,
                         file.sandbox.memory_max,
                         defaults.memory_max,
                     ),
@@ -400,18 +401,18 @@ impl BuildConfig {
                 ),
                 (
                     lifts(
-                        args.tmpfs_size,
+                        opts.tmpfs_size,
                         file.sandbox.tmpfs_size,
                         defaults.tmpfs_size,
                     ),
                     "[sandbox] tmpfs_size above the default (pass --tmpfs-size)",
                 ),
                 (
-                    file.sandbox.mode.as_deref() == Some("none") && args.sandbox.is_none(),
+                    file.sandbox.mode.as_deref() == Some("none") && opts.sandbox.is_none(),
                     "[sandbox] mode = \"none\" (pass --sandbox none)",
                 ),
                 (
-                    file.sandbox.network == Some(true) && !args.network,
+                    file.sandbox.network == Some(true) && !opts.network,
                     "[sandbox] network = true (pass --network)",
                 ),
             ];
@@ -429,7 +430,7 @@ impl BuildConfig {
                 .ro_paths
                 .iter()
                 .flatten()
-                .filter(|p| !args.ro_bind.iter().any(|given| p.starts_with(given)))
+                .filter(|p| !opts.ro_bind.iter().any(|given| p.starts_with(given)))
                 .collect();
             if !missing.is_empty() {
                 let flags: Vec<String> = missing
@@ -444,13 +445,13 @@ impl BuildConfig {
                 );
             }
         }
-        let isolation = match args.sandbox.or(file.sandbox.mode).as_deref() {
+        let isolation = match opts.sandbox.or(file.sandbox.mode).as_deref() {
             None | Some("namespaces") => Isolation::Namespaces,
             Some("none") => Isolation::None,
             Some(other) => bail!("--sandbox {other:?}: expected `namespaces` or `none`"),
         };
         let mut ro_binds = file.sandbox.ro_paths.unwrap_or_default();
-        ro_binds.extend(args.ro_bind);
+        ro_binds.extend(opts.ro_bind);
         ro_binds.extend(toolchain_binds);
         ro_binds.sort();
         ro_binds.dedup();
@@ -470,51 +471,51 @@ impl BuildConfig {
             Some(0) => None,
             Some(v) => Some(v),
         };
-        let limits = Limits {
-            nofile: args.rlimit_nofile.or(file.sandbox.nofile),
-            nproc: pick(args.rlimit_nproc, file.sandbox.nproc, defaults.nproc),
-            address_space: args.rlimit_as.or(file.sandbox.address_space),
+        let limits = ResourceLimits {
+            nofile: opts.rlimit_nofile.or(file.sandbox.nofile),
+            nproc: pick(opts.rlimit_nproc, file.sandbox.nproc, defaults.nproc),
+            address_space: opts.rlimit_as.or(file.sandbox.address_space),
             memory_max: pick(
-                args.memory_max,
+                opts.memory_max,
                 file.sandbox.memory_max,
                 defaults.memory_max,
             ),
             tmpfs_size: pick(
-                args.tmpfs_size,
+                opts.tmpfs_size,
                 file.sandbox.tmpfs_size,
                 defaults.tmpfs_size,
             ),
         };
         let mut vary_specs: Vec<String> = b.vary.into_iter().collect();
-        vary_specs.extend(args.vary);
+        vary_specs.extend(opts.vary);
         let mut requested = VariationSet::all();
         for spec in &vary_specs {
             requested.apply_spec(spec)?;
         }
-        let bisect_budget = if args.bisect {
+        let bisect_budget = if opts.bisect {
             None
         } else {
             Some(
-                args.bisect_budget
+                opts.bisect_budget
                     .or(b.bisect_budget)
                     .unwrap_or(DEFAULT_BISECT_BUDGET),
             )
         };
 
         // Load the key now: a wrong path or passphrase must not cost a build.
-        let signing_key = match &args.sign {
+        let signing_key = match &opts.sign {
             Some(path) => Some(provenance::keys::load_signing_key(path)?),
             None => None,
         };
-        let builder_id = args
+        let builder_id = opts
             .builder_id
             .unwrap_or_else(|| crate::attestation::DEFAULT_BUILDER_ID.to_string());
 
         let fetch = crate::fetch::FetchConfig::merge(
             &source,
-            args.fetch,
-            args.fetch_outputs,
-            args.fetch_lock,
+            opts.fetch,
+            opts.fetch_outputs,
+            opts.fetch_lock,
             file.fetch.map(|f| (f.command, f.outputs, f.lock)),
         )?;
         // Fetched dependencies are not the source: they never date it.
@@ -523,12 +524,12 @@ impl BuildConfig {
             skip.extend(f.outputs.iter().map(|o| source.join(o)));
         }
         let skip: Vec<&Path> = skip.iter().map(PathBuf::as_path).collect();
-        let epoch = epoch::resolve(&source, &skip, args.source_date_epoch, b.source_date_epoch)?;
+        let epoch = epoch::resolve(&source, &skip, opts.source_date_epoch, b.source_date_epoch)?;
 
         Ok(Self {
             source,
             out,
-            force: args.force,
+            force: opts.force,
             runs,
             command,
             artifact_globs,
@@ -538,19 +539,19 @@ impl BuildConfig {
             timeout,
             isolation,
             ro_binds,
-            network: args.network || file.sandbox.network.unwrap_or(false),
+            network: opts.network || file.sandbox.network.unwrap_or(false),
             limits,
             vary_specs,
             requested,
             bisect_budget,
             signing_key,
             builder_id,
-            normalize: args.normalize,
-            diff_limits: args.diff_limits,
+            normalize: opts.normalize,
+            diff_limits: opts.diff_limits,
             fetch,
-            progress: args.progress,
-            keep_runs: args.keep_runs.unwrap_or(KeepRuns::Failed),
-            run_tree: args.run_tree,
+            progress: opts.progress,
+            keep_runs: opts.keep_runs.unwrap_or(KeepRuns::Differing),
+            run_tree: opts.run_tree,
         })
     }
 }

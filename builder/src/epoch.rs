@@ -11,6 +11,7 @@
 //! (`repro.toml`), the output directory and fetched dependencies, so
 //! writing a repro.toml or fetching a wheelhouse never moves the epoch.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -103,52 +104,53 @@ fn in_git_checkout(source: &Path) -> bool {
 }
 
 /// HEAD's committer time and hash; None when `source` is not inside a git
-/// checkout, or git is not installed. A checkout git cannot read (a
-/// repository owned by another user, a damaged one) is an error: silently
-/// falling back to file times would give another epoch on another machine.
+/// checkout, or the checkout has no commit yet. A checkout git cannot read
+/// (a repository owned by another user, a damaged one, no git installed)
+/// is an error: silently falling back to file times would give another
+/// epoch on another machine.
 fn git_head_time(source: &Path) -> Result<Option<(i64, String)>> {
+    git_head_time_with(OsStr::new("git"), source)
+}
+
+/// [`git_head_time`] with the git program named.
+fn git_head_time_with(git: &OsStr, source: &Path) -> Result<Option<(i64, String)>> {
     if !in_git_checkout(source) {
         return Ok(None);
     }
-    // The tree's own .git/config is not trusted: nothing it sets may make
-    // this host-side git run a program (signature checks, fsmonitor, pager).
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(source)
-        .args([
-            "-c",
-            "log.showSignature=false",
-            "-c",
-            "core.fsmonitor=false",
-            "-c",
-            "gpg.program=false",
-            "--no-pager",
-            "log",
-            "-1",
-            "--no-show-signature",
-            "--format=%ct %H",
-            "HEAD",
-        ])
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .stdin(Stdio::null())
-        .output();
-    let out = match out {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).context("running git to read HEAD's commit time"),
+    // A fresh `git init` has no HEAD to date: `rev-parse --verify --quiet`
+    // says so with exit code 1 and nothing else; any other failure is
+    // git's (exit 128) and is reported below with what git said.
+    let head = run_git(
+        git,
+        source,
+        &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
+    )?;
+    if head.status.code() == Some(1) && head.stderr.is_empty() {
+        return Ok(None);
+    }
+    let out = if head.status.success() {
+        run_git(
+            git,
+            source,
+            &[
+                "log",
+                "-1",
+                "--no-show-signature",
+                "--format=%ct %H",
+                "HEAD",
+            ],
+        )?
+    } else {
+        head
     };
-    let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        // A fresh `git init` without commits has no HEAD to date.
-        if stderr.contains("does not have any commits") || stderr.contains("unknown revision") {
-            return Ok(None);
-        }
         bail!(
-            "{} is a git checkout, but `git log -1 HEAD` failed: {}\nhint: fix the checkout \
+            "{} is a git checkout, but git cannot read its HEAD ({}): {}\nhint: fix the checkout \
              (for a repository owned by another user: git config --global --add safe.directory {}), \
              or pass --source-date-epoch",
             source.display(),
-            stderr.trim(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
             source.display()
         );
     }
@@ -161,6 +163,36 @@ fn git_head_time(source: &Path) -> Result<Option<(i64, String)>> {
         Some(p) => Ok(Some(p)),
         None => bail!("git printed an unexpected HEAD date {:?}", text.trim()),
     }
+}
+
+/// Runs `git -C source ARGS` the way the epoch may read a checkout.
+fn run_git(git: &OsStr, source: &Path, args: &[&str]) -> Result<std::process::Output> {
+    // The tree's own .git/config is not trusted: nothing it sets may make
+    // this host-side git run a program (signature checks, fsmonitor, pager).
+    Command::new(git)
+        .arg("-C")
+        .arg(source)
+        .args([
+            "-c",
+            "log.showSignature=false",
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "gpg.program=false",
+            "--no-pager",
+        ])
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| {
+            format!(
+                "{} is a git checkout, but running {} to date its HEAD failed \
+                 (install git, or pass --source-date-epoch)",
+                source.display(),
+                git.to_string_lossy()
+            )
+        })
 }
 
 /// The release's own date: the mtime of an unpacked sdist's `PKG-INFO`
@@ -224,8 +256,10 @@ const OWN_FILES: &[&str] = &[crate::config::CONFIG_FILE];
 
 fn newest_mtime(source: &Path, skip: &[&Path]) -> Result<Epoch> {
     let mut newest: Option<(i64, String)> = None;
-    let out = skip.first().copied().unwrap_or(Path::new(""));
-    for item in crate::fsutil::walk_source(source, out, &[".git"]) {
+    // The walk prunes one directory (not even descended into): the first
+    // of `skip`, the output directory; the rest are filtered below.
+    let pruned = skip.first().copied().unwrap_or(Path::new(""));
+    for item in crate::fsutil::walk_source(source, pruned, &[".git"]) {
         let crate::fsutil::SourceEntry { entry, rel } = item?;
         if entry.file_type().is_dir()
             || skip.iter().any(|s| entry.path().starts_with(s))
@@ -356,6 +390,42 @@ mod tests {
             return;
         }
         let err = resolve(dir.path(), &[], None, None).unwrap_err();
-        assert!(err.to_string().contains("git log -1 HEAD"), "{err:#}");
+        assert!(
+            err.to_string().contains("git cannot read its HEAD"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn a_checkout_without_git_is_an_error_not_file_times() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join("a"), "x").unwrap();
+        let err = git_head_time_with(OsStr::new("repro-no-such-git"), dir.path()).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("repro-no-such-git"), "{text}");
+        assert!(text.contains("--source-date-epoch"), "{text}");
+        // The cause stays in the chain: the program was not found.
+        let io = err.chain().find_map(|e| e.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            io.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+    }
+
+    #[test]
+    fn a_checkout_without_commits_is_dated_by_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let init = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .arg(dir.path())
+            .status();
+        if !init.is_ok_and(|s| s.success()) {
+            return; // no git here: the test above covers that
+        }
+        std::fs::write(dir.path().join("a"), "x").unwrap();
+        assert_eq!(git_head_time(dir.path()).unwrap(), None);
+        let e = resolve(dir.path(), &[], None, None).unwrap();
+        assert_eq!(e.origin, Origin::NewestMtime);
     }
 }

@@ -246,7 +246,7 @@ fn hash_outputs(
             );
         }
         for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
-            let entry = entry.with_context(|| format!("scanning fetched {}", dir.display()))?;
+            let entry = entry.map_err(|e| crate::fsutil::WalkError::new(&dir, e))?;
             let rel = entry.path().strip_prefix(tree).with_context(|| {
                 format!("{} is outside {}", entry.path().display(), tree.display())
             })?;

@@ -119,7 +119,7 @@ fn remove_run_trees(plan: &mut Plan, runs: &[Run]) {
             KeepRuns::None => false,
             // The control stays when anything differs: the others are
             // compared with it.
-            KeepRuns::Failed => (1..report.runs.len()).any(differs) && (i == 0 || differs(i)),
+            KeepRuns::Differing => (1..report.runs.len()).any(differs) && (i == 0 || differs(i)),
         })
         .collect();
     let gone = |dir: PathBuf| -> bool {

@@ -343,6 +343,62 @@ mod tests {
         assert!(!t.exists());
     }
 
+    /// A directory nested past PATH_MAX under `root` (made through
+    /// /proc/self/fd so no path given to the kernel is long): opening it by
+    /// its full path fails, for root too. Returns the first directory the
+    /// walk cannot open.
+    fn too_deep(root: &Path) -> PathBuf {
+        let name = "d".repeat(200);
+        let mut dir = fs::File::open(root).unwrap();
+        let mut path = root.to_path_buf();
+        let mut unreachable = None;
+        while path.as_os_str().len() < 4096 + 400 {
+            use std::os::fd::AsRawFd as _;
+            let via = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(&name);
+            fs::create_dir(&via).unwrap();
+            dir = fs::File::open(&via).unwrap();
+            path.push(&name);
+            if unreachable.is_none() && path.as_os_str().len() >= 4096 {
+                unreachable = Some(path.clone());
+            }
+        }
+        unreachable.unwrap()
+    }
+
+    #[test]
+    fn a_walk_error_names_the_entry_not_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("a"), b"x").unwrap();
+        let deep = too_deep(&root);
+        let err = crate::dirhash::dirhash(&root, &dir.path().join("out")).unwrap_err();
+        let walk = err
+            .downcast_ref::<WalkError>()
+            .unwrap_or_else(|| panic!("not a WalkError: {err:#}"));
+        assert_eq!(walk.root, root);
+        // The walk stops at the first directory it cannot open.
+        assert!(
+            walk.entry.starts_with(&root) && walk.entry != root,
+            "{err:#}"
+        );
+        assert!(deep.starts_with(&walk.entry), "{err:#}");
+        assert_eq!(walk.source.raw_os_error(), Some(36), "{err:#}"); // ENAMETOOLONG
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with(&format!("cannot read {}", walk.entry.display())),
+            "{text}"
+        );
+        // Copying the tree names the same entry (its metadata is read
+        // before the walk would open it).
+        let err = copy_tree(&root, &dir.path().join("copy"), &dir.path().join("out")).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with(&format!("reading metadata of {}:", walk.entry.display())),
+            "{text}"
+        );
+    }
+
     #[test]
     fn tail_of_log() {
         let dir = tempfile::tempdir().unwrap();

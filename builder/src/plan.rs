@@ -250,9 +250,10 @@ fn new_report(cfg: &BuildConfig) -> Result<Report> {
             )
         })
         .collect();
+    let mechanism = sandbox::limit_mechanism();
     let rlimits = cfg
         .limits
-        .rlimits()
+        .rlimits(mechanism)
         .into_iter()
         .map(|(which, v)| (which.name().to_string(), v))
         .collect();
@@ -304,8 +305,16 @@ fn new_report(cfg: &BuildConfig) -> Result<Report> {
                 .memory_max
                 .map(|max| crate::report::MemoryRecord {
                     max,
-                    mechanism: sandbox::MEMORY_MECHANISM.to_string(),
+                    mechanism: mechanism.memory().to_string(),
                 }),
+            enforcement: Some(crate::report::EnforcementRecord {
+                mechanism: mechanism.name().to_string(),
+                detail: mechanism.detail(),
+                pids_max: match mechanism {
+                    sandbox::LimitMechanism::CgroupV2 { .. } => cfg.limits.nproc,
+                    sandbox::LimitMechanism::Rlimit { .. } => None,
+                },
+            }),
             tmpfs_sizes,
         },
         variations: VariationsRecord::default(),

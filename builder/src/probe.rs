@@ -135,9 +135,21 @@ fn probe_run(
     let argv = vec!["sh".into(), "-c".into(), script.into()];
     let mut spec = runner::run_spec(cfg, set, argv, &host_dir, &build_dir, &home, &log)?;
     spec.timeout = Some(PROBE_TIMEOUT);
-    let (outcome, _) = sandbox::run(&spec)?;
+    let (outcome, _) = run_interruptible(&spec)?;
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     Ok((outcome, text))
+}
+
+/// Runs a probe's `spec`, stopping it within a [`sandbox::TICK`] of a
+/// SIGINT/SIGTERM (a probe may take its whole timeout otherwise), which
+/// is then the error: an interrupted probe has nothing to say.
+fn run_interruptible(spec: &sandbox::RunSpec) -> anyhow::Result<(sandbox::Outcome, Duration)> {
+    let ran = sandbox::run_observed(spec, &mut |_| match sandbox::interrupt::pending() {
+        Some(_) => std::ops::ControlFlow::Break(()),
+        None => std::ops::ControlFlow::Continue(()),
+    });
+    sandbox::interrupt::check()?;
+    Ok(ran?)
 }
 
 /// Whether runs can build in an overlay of one pristine tree here: a
@@ -181,8 +193,9 @@ pub fn overlay_unusable(cfg: &BuildConfig, scratch: &Path) -> Option<String> {
             lower: lower.clone(),
             work,
         });
-        let (outcome, _) = match sandbox::run(&spec) {
+        let (outcome, _) = match run_interruptible(&spec) {
             Ok(r) => r,
+            Err(e) if e.is::<sandbox::interrupt::Interrupt>() => return Err(e),
             Err(e) => return Ok(Some(format!("{e:#}"))),
         };
         if !outcome.success() {

@@ -64,7 +64,8 @@ pub struct Report {
     pub source: Source,
     /// The build command.
     pub command: Vec<String>,
-    /// The executable the command's program resolved to, when outside the source tree.
+    /// What the build could run, as it saw it: the build command's
+    /// program (unless it is part of the source tree) and the toolchains.
     #[serde(default)]
     pub tools: Vec<crate::toolchain::Tool>,
     /// The artifact globs.
@@ -77,7 +78,8 @@ pub struct Report {
     pub umask: String,
     /// The per-run wall-clock limit in seconds, if any.
     pub timeout_secs: Option<f64>,
-    /// When the first run started (RFC 3339, UTC).
+    /// When the build started after planning: the fetch step or, without
+    /// one, the first run (RFC 3339, UTC).
     pub started_at: String,
     /// When the comparison finished (RFC 3339, UTC).
     pub finished_at: String,
@@ -149,6 +151,10 @@ pub struct SandboxRecord {
     /// The memory limit and how it was enforced; None: no limit.
     #[serde(default)]
     pub memory: Option<MemoryRecord>,
+    /// How the memory and process limits were enforced; None in reports
+    /// written before repro recorded it.
+    #[serde(default)]
+    pub enforcement: Option<EnforcementRecord>,
     /// Size in bytes of each tmpfs the sandbox mounted, by mount point
     /// (`HOME` for the home directory); null: the kernel's default, half
     /// of RAM. Empty without a sandbox.
@@ -161,9 +167,24 @@ pub struct SandboxRecord {
 pub struct MemoryRecord {
     /// The limit in bytes.
     pub max: u64,
-    /// How it was enforced: `RLIMIT_AS` bounds each process's address
-    /// space, not the build's total.
+    /// How it was enforced: `cgroup v2 memory.max` bounds the build's
+    /// total; `RLIMIT_AS` bounds each process's address space.
     pub mechanism: String,
+}
+
+/// How the memory and process limits were enforced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnforcementRecord {
+    /// `cgroup2`: each run in a cgroup of its own (memory.max, pids.max,
+    /// killed as a whole); `rlimit`: RLIMIT_AS and RLIMIT_NPROC.
+    pub mechanism: String,
+    /// With `cgroup2` the cgroup the runs' cgroups were made in; with
+    /// `rlimit` why cgroup v2 could not be used.
+    pub detail: String,
+    /// The runs' pids.max with `cgroup2` (the build's processes; the
+    /// sandbox's own are added); None otherwise or without a limit.
+    #[serde(default)]
+    pub pids_max: Option<u64>,
 }
 
 /// Variations: what was asked, what was done, what could not be.
@@ -277,7 +298,7 @@ pub enum ArtifactStatus {
 pub struct ArtifactRecord {
     /// Path relative to the build directory.
     pub path: String,
-    /// SAME or DIFFERENT.
+    /// SAME, EQUIVALENT or DIFFERENT.
     pub status: ArtifactStatus,
     /// One entry per run, in run order; null where the run did not produce it.
     pub runs: Vec<Option<FileDigest>>,
@@ -460,11 +481,12 @@ fn escape(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::epoch::Origin;
 
-    fn report(artifacts: Vec<ArtifactRecord>, verdict: Verdict) -> Report {
+    /// A report of two runs of `true` with `artifacts` and `verdict`.
+    pub(crate) fn report(artifacts: Vec<ArtifactRecord>, verdict: Verdict) -> Report {
         let run = |i: u32| RunRecord {
             index: i,
             build_dir: format!("/o/runs/{i}/src"),
@@ -512,6 +534,7 @@ mod tests {
                 ro_binds: vec![],
                 rlimits: BTreeMap::new(),
                 memory: None,
+                enforcement: None,
                 tmpfs_sizes: BTreeMap::new(),
             },
             variations: VariationsRecord::default(),

@@ -1,6 +1,6 @@
-//! One build run: place a fresh copy of the source, describe the run to
+//! One build run: give it a fresh tree of the source, describe the run to
 //! the sandbox (with the variations it gets) and run it; what it made is
-//! found and hashed by [`collect`](crate::collect).
+//! found and hashed by [`collect()`](crate::collect()).
 //!
 //! In a sandbox the copy lives at `<dest>/src` on the host and the build
 //! sees it at a path chosen by the variations (`/build/src` for the
@@ -286,7 +286,8 @@ pub fn watched(
 }
 
 /// Builds once like [`execute`] and turns a failed build into an error
-/// that shows the end of its log; the record is pushed to `runs` either way.
+/// that shows the end of its log; the run's record is pushed to
+/// `records` either way.
 #[allow(clippy::too_many_arguments)] // one run's every input, named
 pub fn execute_checked(
     cfg: &BuildConfig,
@@ -296,7 +297,7 @@ pub fn execute_checked(
     set: &VariationSet,
     dest: &Path,
     log: &Path,
-    runs: &mut Vec<RunRecord>,
+    records: &mut Vec<RunRecord>,
 ) -> Result<RunTree> {
     let (record, outcome, tree) = execute(cfg, pristine, index, label, set, dest, log)?;
     if !outcome.success() {
@@ -307,7 +308,7 @@ pub fn execute_checked(
             eprintln!("repro: {e:#}");
         }
     }
-    runs.push(record);
+    records.push(record);
     if !outcome.success() {
         // The log holds the build's bytes: never let them drive the terminal.
         let tail = crate::progress::printable(&fsutil::tail_lines(log, LOG_TAIL_LINES));

@@ -72,16 +72,26 @@ pub fn survey(cfg: &BuildConfig, scratch: &Path) -> Result<Vec<Tool>> {
     let program = cfg.command.first().map(String::as_str).unwrap_or_default();
     // A program given relative to the build dir (./build.sh) is part of
     // the source, which the source digest covers.
-    let command_lookup = !program.contains('/') || program.starts_with('/');
+    let survey_command = !program.contains('/') || program.starts_with('/');
     let mut script = String::from("set +e\n");
-    if command_lookup {
+    if survey_command {
+        // The file execvp would run, as the sandbox starts the command:
+        // `command -v` would name the shell's builtin for `true` or `echo`.
         script.push_str(&format!(
-            "p=$(command -v {q}) && printf 'command\\t{q}\\t%s\\t\\n' \"$p\" || printf 'missing\\t{q}\\t\\t\\n'\n",
+            "p=\nset -f\ncase {q} in /*) [ -f {q} ] && [ -x {q} ] && p={q} ;; \
+             *) IFS=:; for d in $PATH; do [ -n \"$d\" ] || d=.; \
+             if [ -f \"$d\"/{q} ] && [ -x \"$d\"/{q} ]; then p=\"$d\"/{q}; break; fi; done; unset IFS ;; esac\n\
+             set +f\n\
+             if [ -n \"$p\" ]; then printf 'command\\t%s\\t%s\\t\\n' {q} \"$p\"; \
+             else printf 'missing\\t%s\\t\\t\\n' {q}; fi\n",
             q = shell_quote(program)
         ));
     }
     // The version commands run side by side (npm alone takes half a
     // second), each into its own file, printed in a fixed order after.
+    // A toolchain that `command -v` names without a path is a builtin of
+    // the shell (a fresh `sh -c` has no aliases or functions): part of
+    // the shell, not a tool of its own.
     for (i, (name, version)) in SURVEYED.iter().enumerate() {
         script.push_str(&format!(
             "p=$(command -v {name}) && case $p in /*) (v=$({version} 2>&1 </dev/null | head -n 1); \
@@ -124,6 +134,15 @@ fn describe(role: &str, name: &str, path: &str, version: Option<&str>) -> Tool {
         version: version.map(str::to_string),
         error: None,
     };
+    if !Path::new(path).is_absolute() {
+        // Found through a relative PATH entry: relative to the survey's
+        // directory in the sandbox, so resolving it on the host would
+        // find an unrelated file (one in repro's working directory).
+        tool.error = Some(format!(
+            "unresolved: `{path}` names no file in the sandbox (relative to a directory on PATH)"
+        ));
+        return tool;
+    }
     match std::fs::canonicalize(path) {
         Ok(real) => {
             if real != Path::new(path) {
@@ -173,16 +192,19 @@ fn not_visible(cfg: &BuildConfig, program: &str) -> anyhow::Error {
             .collect();
         format!(" (bound so far: {})", list.join(", "))
     };
+    // `--toolchain B` is offered only where it gives exactly these binds
+    // and variables: a program bound alone, say, has no toolchain to name.
+    let shorter = binds
+        .first()
+        .filter(|b| b.is_dir() && toolchain_flags(b) == (binds.clone(), env.clone()))
+        .map(|b| format!(" (or: --toolchain {})", b.display()))
+        .unwrap_or_default();
     anyhow::anyhow!(
         "build command {program:?} resolves to {} on the host, which the sandbox does not show: \
-         it sees the system directories, the source tree and what --ro-bind adds{bound}. \
-         Make it visible with: {}{}",
+         it sees the system directories, the source tree and what --ro-bind and --toolchain \
+         add{bound}. Make it visible with: {}{shorter}",
         host.display(),
         flags.join(" "),
-        binds
-            .first()
-            .map(|b| format!(" (or: --toolchain {})", b.display()))
-            .unwrap_or_default()
     )
 }
 
@@ -225,14 +247,40 @@ pub fn visibility_flags(host: &Path) -> (Vec<PathBuf>, Vec<(&'static str, PathBu
             .unwrap_or(nvm);
         return (vec![version], Vec::new());
     }
-    // /opt/go/bin/go → /opt/go; /opt/tools/x → /opt/tools.
+    // /opt/go/bin/go → /opt/go; /opt/tools/x → /opt/tools. A program
+    // right in a directory the sandbox mounts itself (/tmp/x, /home/x) is
+    // bound alone: the sandbox refuses a bind that would cover its mounts.
     let dir = host.parent().unwrap_or(host);
     let install = if dir.file_name().is_some_and(|n| n == "bin") {
         dir.parent().unwrap_or(dir)
     } else {
         dir
     };
-    (vec![install.to_path_buf()], Vec::new())
+    let bind = [install, dir]
+        .into_iter()
+        .find(|p| bindable(p))
+        .unwrap_or(host);
+    (vec![bind.to_path_buf()], Vec::new())
+}
+
+/// Whether the sandbox accepts `--ro-bind path`: it may not cover a
+/// mount of the sandbox's own (/tmp, /proc, /dev, HOME, the build dir,
+/// for any variation) nor lie under /proc, /dev or the build dir.
+fn bindable(path: &Path) -> bool {
+    let root = Path::new("/");
+    let mut own = vec![
+        PathBuf::from("/tmp"),
+        PathBuf::from("/proc"),
+        PathBuf::from("/dev"),
+    ];
+    let mut inside = vec![PathBuf::from("/proc"), PathBuf::from("/dev")];
+    for varied in [false, true] {
+        own.push(sandbox::variations::home_under(Path::new("/home"), varied));
+        let build = sandbox::variations::build_dir_under(root, varied);
+        own.push(build.clone());
+        inside.push(build);
+    }
+    !own.iter().any(|m| m.starts_with(path)) && !inside.iter().any(|m| path.starts_with(m))
 }
 
 /// The binds and environment for `--toolchain PATH`: a program or a
@@ -288,6 +336,25 @@ mod tests {
     }
 
     #[test]
+    fn a_program_in_a_directory_the_sandbox_mounts_is_bound_alone() {
+        // Binding /tmp or /home would cover the sandbox's own mounts.
+        for program in ["/tmp/tool", "/home/tool"] {
+            let (b, _) = visibility_flags(Path::new(program));
+            assert_eq!(b, [PathBuf::from(program)], "{program}");
+        }
+        let (b, _) = visibility_flags(Path::new("/tmp/bin/tool"));
+        assert_eq!(b, [PathBuf::from("/tmp/bin")]);
+        let (b, _) = visibility_flags(Path::new("/tmp/x/bin/tool"));
+        assert_eq!(b, [PathBuf::from("/tmp/x")]);
+        let (b, _) = visibility_flags(Path::new("/home/user/bin/tool"));
+        assert_eq!(b, [PathBuf::from("/home/user")]);
+        assert!(!bindable(Path::new("/")));
+        assert!(!bindable(Path::new("/build")));
+        assert!(!bindable(Path::new("/proc/self")));
+        assert!(bindable(Path::new("/opt/go")));
+    }
+
+    #[test]
     fn toolchain_paths_name_their_layout() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path();
@@ -316,6 +383,22 @@ mod tests {
             toolchain_flags(&home.join("opt/go")).0,
             [home.join("opt/go")]
         );
+    }
+
+    #[test]
+    fn a_tool_that_cannot_be_resolved_is_recorded_unresolved() {
+        let tool = describe("command", "tool", "bin/tool", None);
+        assert_eq!(tool.sha256, "");
+        assert_eq!(tool.resolved, None);
+        let error = tool.error.unwrap_or_default();
+        assert!(
+            error.starts_with("unresolved: `bin/tool` names no file"),
+            "{error}"
+        );
+        let tool = describe("toolchain", "cc", "/nonexistent/repro/cc", None);
+        assert_eq!(tool.sha256, "");
+        let error = tool.error.unwrap_or_default();
+        assert!(error.contains("/nonexistent/repro/cc"), "{error}");
     }
 
     #[test]

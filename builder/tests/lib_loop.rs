@@ -190,3 +190,56 @@ fn a_sandboxed_build_through_the_library() {
         .as_ref()
         .is_some_and(|b| b.culprits == [["build_path"]]));
 }
+
+/// An artifact whose normalized digest cannot be made (a zip that reads
+/// two ways) is still compared on its bytes, and report.json says why it
+/// has no normalized digest.
+#[test]
+fn a_failed_normalized_digest_is_recorded() {
+    use std::io::Write as _;
+    let src = source("mkdir -p dist; cp two-faced.whl dist/\n");
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("setup.py", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(b"print('hello')\n").unwrap();
+    let mut bytes = w.finish().unwrap().into_inner();
+    bytes[30] = b'S'; // the local header says "Setup.py"
+    fs::write(src.path().join("two-faced.whl"), &bytes).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let built = repro::build(BuildConfig::new(options(src.path(), &out, 2)).unwrap()).unwrap();
+    let a = &built.report.artifacts[0];
+    assert_eq!(a.status, ArtifactStatus::Same);
+    for run in &a.runs {
+        let d = run.as_ref().unwrap();
+        assert_eq!(d.normalized, None);
+        let why = d.normalized_error.as_deref().unwrap_or_default();
+        assert!(why.contains("Setup.py"), "{why}");
+    }
+    let on_disk = common::read_json(&out.join("report.json"));
+    let why = on_disk["artifacts"][0]["runs"][0]["normalized_error"]
+        .as_str()
+        .unwrap();
+    assert!(
+        why.contains("two-faced.whl") || why.contains("Setup.py"),
+        "{why}"
+    );
+}
+
+/// A build command that is also a shell builtin (`true`) is recorded as
+/// the file the sandbox runs, found on PATH, not as the builtin's name.
+#[test]
+fn the_command_is_the_file_on_path_not_a_builtin() {
+    let src = source("");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut opts = options(src.path(), &tmp.path().join("out"), 2);
+    opts.command = vec!["true".into()];
+    opts.artifacts = vec!["build.sh".into()];
+    let built = repro::build(BuildConfig::new(opts).unwrap()).unwrap();
+    let command = &built.report.tools[0];
+    assert_eq!(command.role, "command");
+    assert!(command.path.starts_with('/'), "{command:?}");
+    assert!(command.path.ends_with("/true"), "{command:?}");
+    assert_eq!(command.sha256.len(), 64, "{command:?}");
+    assert_eq!(command.error, None);
+}

@@ -558,7 +558,7 @@ mod tests {
             b"Wheel-Version: 1.0\nGenerator: hatchling 1.25.0\nTag: py3-none-any\n"
         };
         let sha = |b: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b));
-        let mut record = vec![
+        let mut record = [
             format!("pkg/__init__.py,sha256={},{}", sha(module), module.len()),
             format!(
                 "pkg-1.0.dist-info/WHEEL,sha256={},{}",

@@ -38,6 +38,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A run's cgroup could not be set up or cleaned up.
+    #[error("cannot {action} {path}")]
+    Cgroup {
+        /// What was being done.
+        action: &'static str,
+        /// The cgroup directory or file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A system call failed in the parent.
     #[error("{call}: {errno}")]
     Sys {

@@ -11,8 +11,8 @@ use std::path::{Component, Path, PathBuf};
 use nix::mount::MsFlags;
 use nix::sys::resource::Resource;
 
-use crate::sys::{self, cstring, DropTo, ExecPlan, NsPlan, Op, Plan};
-use crate::{Error, Isolation, Result, Rlimit, RunSpec};
+use crate::sys::{self, cstring, CStringArray, DropTo, ExecPlan, NsPlan, Op, Plan};
+use crate::{Error, Isolation, LimitMechanism, Result, Rlimit, RunSpec};
 
 /// Host uid and gid a build is mapped to when repro runs as root, so the
 /// build never acts as host root (whose files and /proc/sys entries it
@@ -85,17 +85,26 @@ pub(crate) fn outside_ids() -> (u32, u32, Option<DropTo>) {
 }
 
 /// Builds the plan; `scratch` is an empty host directory to mount the new
-/// root on (sandbox only).
-pub(crate) fn plan(spec: &RunSpec, scratch: Option<&Path>, log_fd: RawFd) -> Result<Plan> {
-    let exec = exec_plan(spec, log_fd)?;
+/// root on (sandbox only); `mechanism` decides which limits are rlimits.
+pub(crate) fn plan(
+    spec: &RunSpec,
+    scratch: Option<&Path>,
+    log_fd: RawFd,
+    mechanism: &LimitMechanism,
+) -> Result<Plan> {
+    let exec = exec_plan(spec, log_fd, mechanism)?;
     let ns = match (spec.isolation, scratch) {
         (Isolation::Namespaces, Some(root)) => Some(ns_plan(spec, root)?),
         _ => None,
     };
-    Ok(Plan { ns, exec })
+    Ok(Plan {
+        ns,
+        exec,
+        cgroup: None,
+    })
 }
 
-fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
+fn exec_plan(spec: &RunSpec, log_fd: RawFd, mechanism: &LimitMechanism) -> Result<ExecPlan> {
     let program = spec.argv.first().ok_or(Error::EmptyCommand)?;
     let argv = spec
         .argv
@@ -116,7 +125,7 @@ fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
         .collect::<Result<Vec<_>>>()?;
     let rlimits = spec
         .limits
-        .rlimits()
+        .rlimits(mechanism)
         .into_iter()
         .map(|(which, v)| {
             let resource = match which {
@@ -127,16 +136,23 @@ fn exec_plan(spec: &RunSpec, log_fd: RawFd) -> Result<ExecPlan> {
             (resource, v)
         })
         .collect();
-    let cpu = if spec.one_cpu {
-        sys::allowed_cpus().first().copied()
-    } else {
-        None
+    let cpu = match spec.one_cpu.then(|| sys::allowed_cpus().first().copied()) {
+        Some(Some(cpu)) => {
+            let mut set = nix::sched::CpuSet::new();
+            set.set(cpu).map_err(|errno| Error::Sys {
+                call: format!("CPU_SET({cpu})"),
+                errno,
+            })?;
+            Some(set)
+        }
+        // No CPU to pin to: the build runs wherever it may.
+        _ => None,
     };
     Ok(ExecPlan {
         cwd: cpath("build dir", &spec.build_dir)?,
         candidates,
-        argv,
-        envp,
+        argv: CStringArray::new(argv),
+        envp: CStringArray::new(envp),
         umask: spec.umask,
         rlimits,
         cpu,
@@ -163,7 +179,7 @@ pub fn program_candidates(program: &OsStr, path: &OsStr) -> Vec<PathBuf> {
 }
 
 /// Collects the root-building operations, creating each directory once.
-struct Builder {
+struct RootBuilder {
     root: PathBuf,
     ops: Vec<Op>,
     made: BTreeSet<PathBuf>,
@@ -171,7 +187,7 @@ struct Builder {
     trees: Vec<std::os::fd::OwnedFd>,
 }
 
-impl Builder {
+impl RootBuilder {
     fn mkdirs(&mut self, inside: &Path) -> Result<()> {
         let mut cur = PathBuf::from("/");
         for comp in inside.components() {
@@ -224,20 +240,19 @@ impl Builder {
         is_dir: bool,
         tree: Option<std::os::fd::OwnedFd>,
     ) -> Result<()> {
-        let host = inside;
         if is_dir {
-            self.mkdirs(host)?;
+            self.mkdirs(inside)?;
         } else {
-            if let Some(parent) = host.parent() {
+            if let Some(parent) = inside.parent() {
                 self.mkdirs(parent)?;
             }
             self.ops.push(Op::Touch {
-                path: cpath("sandbox path", &under(&self.root, host))?,
+                path: cpath("sandbox path", &under(&self.root, inside))?,
             });
         }
         match tree {
             Some(fd) => {
-                let dst = under(&self.root, host);
+                let dst = under(&self.root, inside);
                 self.ops.push(Op::AttachTree {
                     fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
                     dst: cpath("mount target", &dst)?,
@@ -251,23 +266,25 @@ impl Builder {
             }
             None => self.mount(
                 Some(src),
-                host,
+                inside,
                 None,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None,
             )?,
         }
         // A read-only remount inside a user namespace must repeat the
-        // flags the kernel locked on the original mount.
+        // flags the kernel locked on the mount the bind copies, which is
+        // the one holding `src` on the host (`inside` may not exist there,
+        // or be on another file system).
         let flags = MsFlags::MS_REMOUNT
             | MsFlags::MS_BIND
             | MsFlags::MS_RDONLY
-            | sys::locked_mount_flags(host);
-        self.mount(None, host, None, flags, None)?;
+            | sys::locked_mount_flags(src);
+        self.mount(None, inside, None, flags, None)?;
         // The remount covers only the top mount; nested ones (a container's
         // /etc/hosts, a tmpfs under an --ro-bind path) need this too.
         self.ops.push(Op::ReadOnlyTree {
-            path: cpath("mount target", &under(&self.root, host))?,
+            path: cpath("mount target", &under(&self.root, inside))?,
         });
         Ok(())
     }
@@ -373,7 +390,7 @@ fn tmpfs_options(mode: &str, size: Option<u64>) -> String {
     }
 }
 
-/// The size [`crate::Limits::tmpfs_sizes`] gives the tmpfs at `mount`.
+/// The size [`crate::ResourceLimits::tmpfs_sizes`] gives the tmpfs at `mount`.
 fn tmpfs_size(spec: &RunSpec, mount: &str) -> Option<u64> {
     spec.limits
         .tmpfs_sizes()
@@ -399,7 +416,7 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
             });
         }
     }
-    let mut b = Builder {
+    let mut b = RootBuilder {
         root: root.to_path_buf(),
         ops: Vec::new(),
         made: BTreeSet::new(),
@@ -427,20 +444,20 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
     });
 
     let mut bound: Vec<PathBuf> = Vec::new();
-    for dir in SYSTEM_DIRS {
-        let host = Path::new(dir);
-        match std::fs::symlink_metadata(host) {
+    // A system directory has the same path on the host and inside.
+    for dir in SYSTEM_DIRS.iter().map(Path::new) {
+        match std::fs::symlink_metadata(dir) {
             Ok(m) if m.file_type().is_symlink() => {
-                let target = std::fs::read_link(host).map_err(|source| Error::Io {
+                let target = std::fs::read_link(dir).map_err(|source| Error::Io {
                     action: "read symlink",
-                    path: host.to_path_buf(),
+                    path: dir.to_path_buf(),
                     source,
                 })?;
-                b.symlink(&target, host)?;
+                b.symlink(&target, dir)?;
             }
             Ok(m) if m.is_dir() => {
-                b.bind_ro(host, host, true, None)?;
-                bound.push(host.to_path_buf());
+                b.bind_ro(dir, dir, true, None)?;
+                bound.push(dir.to_path_buf());
             }
             _ => {}
         }
@@ -468,10 +485,12 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         ];
         Some(sys::Helper {
             program: cpath("disorderfs", &program)?,
-            argv: args
-                .iter()
-                .map(|a| c("disorderfs argument", a))
-                .collect::<Result<Vec<_>>>()?,
+            argv: CStringArray::new(
+                args.iter()
+                    .map(|a| c("disorderfs argument", a))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            envp: CStringArray::new(vec![c("environment variable", b"PATH=/usr/bin:/bin")?]),
         })
     } else {
         b.mkdirs(&spec.build_dir)?;
@@ -499,13 +518,14 @@ fn ns_plan(spec: &RunSpec, root: &Path) -> Result<NsPlan> {
         Some(&tmpfs_options("0755", tmpfs_size(spec, "/dev"))),
     )?;
     let fuse: &[&str] = if fileorder.is_some() { &["fuse"] } else { &[] };
+    // Each device node has the same path on the host and inside.
     for dev in DEVICES.iter().chain(fuse) {
-        let host = Path::new("/dev").join(dev);
-        if host.exists() {
+        let node = Path::new("/dev").join(dev);
+        if node.exists() {
             b.ops.push(Op::Touch {
-                path: cpath("sandbox path", &under(root, &host))?,
+                path: cpath("sandbox path", &under(root, &node))?,
             });
-            b.mount(Some(&host), &host, None, MsFlags::MS_BIND, None)?;
+            b.mount(Some(&node), &node, None, MsFlags::MS_BIND, None)?;
         }
     }
     b.tmpfs(Path::new("/dev/shm"), "1777", tmpfs_size(spec, "/dev/shm"))?;
@@ -686,5 +706,38 @@ mod tests {
             under(Path::new("/r"), Path::new("/usr/bin")),
             Path::new("/r/usr/bin")
         );
+    }
+
+    /// The read-only remount of a bind repeats the flags the kernel locked
+    /// on the source's mount, even where the path inside the sandbox does
+    /// not exist on the host (it used to look at that path instead).
+    #[test]
+    fn read_only_binds_keep_the_sources_locked_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let deps = dir.path().join("deps");
+        std::fs::create_dir(&deps).unwrap();
+        let mut s = crate::run::tests::spec(Isolation::Namespaces, dir.path(), &["true"]);
+        s.build_binds = vec![(deps.clone(), PathBuf::from("vendor"))];
+        let scratch = tempfile::tempdir().unwrap();
+        let ns = ns_plan(&s, scratch.path()).unwrap();
+        let inside = under(scratch.path(), &s.build_dir.join("vendor"));
+        let want = cpath("t", &inside).unwrap();
+        let remount = ns
+            .ops
+            .iter()
+            .find_map(|op| match op {
+                Op::Mount { dst, flags, .. }
+                    if *dst == want && flags.contains(MsFlags::MS_REMOUNT) =>
+                {
+                    Some(*flags)
+                }
+                _ => None,
+            })
+            .unwrap();
+        let locked = sys::locked_mount_flags(&deps);
+        // Every file system has an atime mode, so the set is never empty.
+        assert!(!locked.is_empty());
+        assert!(remount.contains(locked), "{remount:?} lacks {locked:?}");
+        assert!(!Path::new(&s.build_dir).join("vendor").exists());
     }
 }

@@ -17,9 +17,12 @@
 //! unprivileged host uid ([`ROOT_MAPPED_ID`]) so nothing inside acts as
 //! host root.
 //!
-//! [`Limits`] bound what a hostile build can take from the host: a
+//! [`ResourceLimits`] bound what a hostile build can take from the host: a
 //! process limit, a size on every tmpfs the sandbox mounts, and a memory
-//! limit; [`Limits::defaults`] are the values `repro build` starts from.
+//! limit; [`ResourceLimits::defaults`] are the values `repro build` starts
+//! from. Where a cgroup v2 subtree is delegated to repro, each run gets a
+//! cgroup of its own that enforces the memory and process limits and is
+//! killed as a whole; elsewhere they are rlimits ([`limit_mechanism`]).
 //!
 //! [`variations`] describes what may differ between runs (build path, time
 //! zone, hostname, …, named as in reprotest) and how each is applied.
@@ -27,6 +30,11 @@
 //! All `unsafe` code and raw syscalls live in the private `sys` module;
 //! the rest of the crate is safe code over plain data.
 
+// sandbox/clippy.toml names the types and macros that allocate; they are
+// fine here and denied only in the code between fork and exec.
+#![allow(clippy::disallowed_types, clippy::disallowed_macros)]
+
+mod cgroup;
 mod env;
 mod error;
 pub mod interrupt;
@@ -37,11 +45,10 @@ mod spec;
 mod sys;
 pub mod variations;
 
+pub use cgroup::{limit_mechanism, LimitMechanism, LEAF};
 pub use env::{BuildEnv, RESERVED_VARS};
 pub use error::{Error, Result};
 pub use layout::{program_candidates, ROOT_MAPPED_ID};
 pub use overlay::{lookup, merge_overlay, Layer};
 pub use run::{check_namespaces, prepare_lower, run, run_observed, Outcome, TICK};
-pub use spec::{
-    BuildUser, Isolation, Limits, Overlay, Rlimit, RunSpec, MEMORY_MECHANISM, SMALL_TMPFS_SIZE,
-};
+pub use spec::{BuildUser, Isolation, Overlay, ResourceLimits, Rlimit, RunSpec, SMALL_TMPFS_SIZE};

@@ -4,7 +4,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::BuildEnv;
+use crate::cgroup::CgroupLimits;
+use crate::{BuildEnv, LimitMechanism};
 
 /// How strongly a run is isolated from the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,21 +40,24 @@ pub struct BuildUser {
 }
 
 /// Resource limits applied to the build (besides core dumps, always off).
-/// `None` leaves a limit as inherited (or as the kernel's default).
+/// `None` leaves a limit as inherited (or as the kernel's default). The
+/// memory and process limits are a cgroup's where cgroup v2 is delegated
+/// to repro, else rlimits: see [`LimitMechanism`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Limits {
+pub struct ResourceLimits {
     /// RLIMIT_NOFILE: open files.
     pub nofile: Option<u64>,
-    /// RLIMIT_NPROC: processes the build may have at once. Since Linux
-    /// 5.14 the kernel counts them per user namespace, so in a sandbox
-    /// each run counts only its own, not those of concurrent runs mapped
-    /// to the same host uid; without namespaces (or on older kernels) it
-    /// counts every process of the build's host uid.
+    /// Processes (and threads) the build may have at once. With cgroup v2
+    /// it is the run's `pids.max`, which counts only the run's own
+    /// processes. As RLIMIT_NPROC, Linux 5.14+ counts per user namespace,
+    /// so in a sandbox each run counts only its own; without namespaces
+    /// (or on older kernels) it counts every process of the build's host
+    /// uid.
     pub nproc: Option<u64>,
     /// RLIMIT_AS: address space of each process, in bytes.
     pub address_space: Option<u64>,
-    /// Memory limit in bytes, enforced as RLIMIT_AS (each process's
-    /// address space, not the build's total): see [`MEMORY_MECHANISM`].
+    /// Memory limit in bytes: the run's `memory.max` with cgroup v2 (the
+    /// build's total), else RLIMIT_AS (each process's address space).
     pub memory_max: Option<u64>,
     /// Size of each writable tmpfs the sandbox mounts (/tmp, HOME,
     /// /dev/shm), in bytes; `None` is the kernel's default, half of RAM.
@@ -82,14 +86,11 @@ impl Rlimit {
     }
 }
 
-/// How [`Limits::memory_max`] is enforced, as reports name it.
-pub const MEMORY_MECHANISM: &str = "RLIMIT_AS";
-
 /// Size of the sandbox's own tmpfs mounts that hold no build data: the new
 /// root (read-only once assembled) and /dev (device nodes and symlinks).
 pub const SMALL_TMPFS_SIZE: u64 = 1 << 20;
 
-impl Limits {
+impl ResourceLimits {
     /// RLIMIT_NPROC unless told otherwise: far above any real build's
     /// parallelism, far below what a fork bomb needs to hurt the host.
     pub const DEFAULT_NPROC: u64 = 4096;
@@ -100,7 +101,7 @@ impl Limits {
     /// [`Self::DEFAULT_TMPFS_SIZE`], and the machine's physical memory as
     /// the memory limit (when /proc/meminfo says how much there is).
     pub fn defaults() -> Self {
-        Limits {
+        ResourceLimits {
             nofile: None,
             nproc: Some(Self::DEFAULT_NPROC),
             address_space: None,
@@ -109,21 +110,39 @@ impl Limits {
         }
     }
 
-    /// The rlimits a run sets: RLIMIT_AS is the smaller of
-    /// `address_space` and `memory_max`.
-    pub fn rlimits(&self) -> Vec<(Rlimit, u64)> {
-        let address_space = match (self.address_space, self.memory_max) {
-            (Some(a), Some(m)) => Some(a.min(m)),
-            (a, m) => a.or(m),
+    /// The rlimits a run sets under `mechanism`. With rlimits, RLIMIT_AS
+    /// is the smaller of `address_space` and `memory_max` and `nproc` is
+    /// RLIMIT_NPROC; with cgroup v2 those two are the cgroup's and only
+    /// `nofile` and `address_space` are rlimits.
+    pub fn rlimits(&self, mechanism: &LimitMechanism) -> Vec<(Rlimit, u64)> {
+        let (address_space, nproc) = match mechanism {
+            LimitMechanism::CgroupV2 { .. } => (self.address_space, None),
+            LimitMechanism::Rlimit { .. } => (
+                match (self.address_space, self.memory_max) {
+                    (Some(a), Some(m)) => Some(a.min(m)),
+                    (a, m) => a.or(m),
+                },
+                self.nproc,
+            ),
         };
         [
             (Rlimit::Nofile, self.nofile),
-            (Rlimit::Nproc, self.nproc),
+            (Rlimit::Nproc, nproc),
             (Rlimit::AddressSpace, address_space),
         ]
         .into_iter()
         .filter_map(|(which, v)| v.map(|v| (which, v)))
         .collect()
+    }
+
+    /// The limits of a run's cgroup; `overhead` is how many processes of
+    /// the sandbox's own (its init, its helper) the cgroup holds besides
+    /// the build's.
+    pub(crate) fn cgroup_limits(&self, overhead: u64) -> CgroupLimits {
+        CgroupLimits {
+            memory_max: self.memory_max,
+            pids_max: self.nproc.map(|n| n.saturating_add(overhead)),
+        }
     }
 
     /// The size of every tmpfs a sandboxed run mounts, by mount point
@@ -208,7 +227,7 @@ pub struct RunSpec {
     /// Report a 2.6 kernel release (personality UNAME26).
     pub uname26: bool,
     /// Resource limits.
-    pub limits: Limits,
+    pub limits: ResourceLimits,
 }
 
 #[cfg(test)]
@@ -217,13 +236,14 @@ mod tests {
 
     #[test]
     fn rlimit_as_is_the_tighter_of_the_two_limits() {
-        let limits = |address_space, memory_max| Limits {
+        let limits = |address_space, memory_max| ResourceLimits {
             address_space,
             memory_max,
-            ..Limits::default()
+            ..ResourceLimits::default()
         };
-        let as_of = |l: Limits| {
-            l.rlimits()
+        let rlimit = LimitMechanism::Rlimit { why: String::new() };
+        let as_of = |l: ResourceLimits| {
+            l.rlimits(&rlimit)
                 .into_iter()
                 .find(|(r, _)| *r == Rlimit::AddressSpace)
                 .map(|(_, v)| v)
@@ -237,9 +257,36 @@ mod tests {
 
     #[test]
     fn defaults_bound_processes_and_scratch_space() {
-        let d = Limits::defaults();
-        assert_eq!(d.nproc, Some(Limits::DEFAULT_NPROC));
-        assert_eq!(d.tmpfs_size, Some(Limits::DEFAULT_TMPFS_SIZE));
+        let d = ResourceLimits::defaults();
+        assert_eq!(d.nproc, Some(ResourceLimits::DEFAULT_NPROC));
+        assert_eq!(d.tmpfs_size, Some(ResourceLimits::DEFAULT_TMPFS_SIZE));
         assert!(d.tmpfs_sizes().iter().all(|(_, size)| size.is_some()));
+    }
+
+    #[test]
+    fn cgroups_take_over_the_memory_and_process_limits() {
+        let l = ResourceLimits {
+            nofile: Some(64),
+            nproc: Some(100),
+            address_space: None,
+            memory_max: Some(1 << 30),
+            tmpfs_size: None,
+        };
+        let cgroup = LimitMechanism::CgroupV2 {
+            parent: "/sys/fs/cgroup/x".into(),
+        };
+        assert_eq!(l.rlimits(&cgroup), [(Rlimit::Nofile, 64)]);
+        let limits = l.cgroup_limits(3);
+        assert_eq!(limits.memory_max, Some(1 << 30));
+        assert_eq!(limits.pids_max, Some(103));
+        let rlimit = LimitMechanism::Rlimit { why: "x".into() };
+        assert_eq!(
+            l.rlimits(&rlimit),
+            [
+                (Rlimit::Nofile, 64),
+                (Rlimit::Nproc, 100),
+                (Rlimit::AddressSpace, 1 << 30)
+            ]
+        );
     }
 }

@@ -156,9 +156,10 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub require_artifacts: bool,
 
-    /// Also accept the verdict EQUIVALENT_AFTER_NORMALIZATION (by default
-    /// only REPRODUCIBLE passes).
-    #[arg(long)]
+    /// Also accept the verdict EQUIVALENT_AFTER_NORMALIZATION, which is how
+    /// a rebuild's EQUIVALENT is attested (by default only REPRODUCIBLE,
+    /// a build's or a rebuild's BIT_FOR_BIT, passes).
+    #[arg(long, visible_alias = "accept-equivalent")]
     pub accept_normalized: bool,
 
     /// Accept any verdict, NOT_REPRODUCIBLE or none included: check only

@@ -66,7 +66,7 @@ fn options(args: BuildArgs) -> BuildOptions {
         keep_runs: args.keep_runs.as_deref().map(|k| match k {
             "all" => KeepRuns::All,
             "none" => KeepRuns::None,
-            _ => KeepRuns::Failed,
+            _ => KeepRuns::Differing,
         }),
         run_tree: match args.run_tree.as_deref() {
             Some("overlay") => RunTreeMode::Overlay,

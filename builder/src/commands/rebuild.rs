@@ -155,7 +155,7 @@ fn options(args: RebuildArgs) -> Result<RebuildOptions> {
             keep_runs: args.keep_runs.as_deref().map(|k| match k {
                 "all" => KeepRuns::All,
                 "none" => KeepRuns::None,
-                _ => KeepRuns::Failed,
+                _ => KeepRuns::Differing,
             }),
             progress: repro::progress::Mode::detect(args.verbose),
             sandbox: args.sandbox,

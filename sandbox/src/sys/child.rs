@@ -3,14 +3,51 @@
 //! one line each: `E\t<message>` (setup failed), `F\t<message>` (the build
 //! program could not be executed), `N\t<program>` (not found on PATH),
 //! `X\t<code>` / `K\t<signal>` (how the build ended, from PID 1).
+//!
+//! # Why nothing here allocates
+//!
+//! repro forks while other threads of it run (rayon's pool, the progress
+//! thread, the waiter of a concurrent run). The child is a copy of the
+//! whole address space but has only the forking thread, so a lock another
+//! thread held at that instant (malloc's arenas, stdout, the environment
+//! lock, a `Mutex` inside std) stays locked in the child forever. Until it
+//! execs, the child may therefore only do what is async-signal-safe:
+//! system calls on memory that already exists. Concretely, this module
+//!
+//! * never allocates: no `String`, `Vec`, `Box`, `CString`, `format!`, no
+//!   `to_string`/`to_owned`; messages are `&'static str` pieces, bytes of
+//!   the plan's C strings and integers, assembled in a [`Line`] on the
+//!   stack and written with one write(2);
+//! * reads only the [`Plan`], built completely before the fork (argv and
+//!   envp as NUL-terminated pointer arrays, the CPU set, the seccomp
+//!   program, the descriptions of mounts);
+//! * calls no nix wrapper that allocates (`nix::unistd::execve` builds a
+//!   `Vec` of pointers: [`super::execve`] uses the prepared arrays) and no
+//!   library that keeps state behind locks (the `caps` crate builds hash
+//!   sets: the capability calls are raw capget/capset/prctl);
+//! * never panics by design (no indexing that can fail, no unwrap) and
+//!   never unwinds into the parent's code: `spawn` holds a guard whose
+//!   drop `_exit`s, and every function here ends in exec or `_exit`.
+//!
+//! C1 and C2 fork again (PID 1, the build, disorderfs). They are
+//! single-threaded by then, and glibc's fork re-initializes the only locks
+//! it takes (malloc's and stdio's) in the child; repro registers no
+//! pthread_atfork handlers. The clippy configuration in sandbox/clippy.toml
+//! forbids the allocating types and macros in this module, and a test
+//! (`tests::the_child_never_allocates`) runs the child with an allocator
+//! that fails the run on any allocation.
 
-use std::ffi::{CStr, CString};
-use std::os::fd::{FromRawFd as _, RawFd};
+// The lints configured in sandbox/clippy.toml (String, Vec, Box, CString,
+// format!, vec!, …) are allowed elsewhere in the crate but not here.
+#![deny(clippy::disallowed_types, clippy::disallowed_macros)]
+
+use std::ffi::CStr;
+use std::os::fd::{AsFd as _, FromRawFd as _, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sched::{sched_setaffinity, unshare, CpuSet};
+use nix::sched::{sched_setaffinity, unshare};
 use nix::sys::personality::{self, Persona};
 use nix::sys::prctl;
 use nix::sys::resource::{setrlimit, Resource};
@@ -18,27 +55,175 @@ use nix::sys::signal::Signal;
 use nix::sys::stat::{umask, Mode};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{
-    chdir, dup2, execve, fork, mkdir, pivot_root, setgroups, sethostname, setresgid, setresuid,
-    setsid, symlinkat, write, ForkResult, Gid, Pid, Uid,
+    chdir, dup2, fork, mkdir, pivot_root, setgroups, sethostname, setresgid, setresuid, setsid,
+    symlinkat, write, ForkResult, Gid, Pid, Uid,
 };
 
-use super::{clone_flags, DropTo, ExecPlan, NsPlan, Op, Plan};
+use super::{clone_flags, execve, DropTo, ExecPlan, Helper, NsPlan, Op, Plan};
 
 /// Exit code of a child whose setup failed (the report says why).
-const SETUP_FAILED: i32 = 125;
+pub(super) const SETUP_FAILED: i32 = 125;
 
-/// Writes one report line; failures are ignored (nobody left to tell).
-pub(crate) fn report_line(fd: RawFd, kind: char, text: &str) {
-    let line = format!("{kind}\t{}\n", text.replace('\n', " "));
-    let mut buf = line.as_bytes();
-    while !buf.is_empty() {
-        // SAFETY: `fd` is the report pipe's write end, open for the whole
-        // life of this process.
-        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        match write(fd, buf) {
-            Ok(n) => buf = &buf[n..],
-            Err(Errno::EINTR) => continue,
-            Err(_) => return,
+/// The most bytes of one report line. A longer line is cut and ends in
+/// "…". It is below PIPE_BUF (4096), so one write(2) puts the line into
+/// the pipe whole even when C1, C2 and C3 write at once.
+pub(crate) const LINE_CAPACITY: usize = 1024;
+
+/// One report line, assembled on the stack (see the module doc).
+pub(crate) struct Line {
+    buf: [u8; LINE_CAPACITY],
+    len: usize,
+    cut: bool,
+}
+
+/// Room kept at the end of a [`Line`] for "…\n".
+const LINE_RESERVE: usize = "…\n".len();
+
+impl Line {
+    /// A line of `kind` (`b'E'`, `b'X'`, …): the kind and a tab.
+    pub(crate) fn new(kind: u8) -> Self {
+        let mut line = Line {
+            buf: [0; LINE_CAPACITY],
+            len: 0,
+            cut: false,
+        };
+        line.push(kind);
+        line.push(b'\t');
+        line
+    }
+
+    fn push(&mut self, byte: u8) {
+        if self.cut || self.len + LINE_RESERVE >= LINE_CAPACITY {
+            self.cut = true;
+            return;
+        }
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = byte;
+            self.len += 1;
+        }
+    }
+
+    /// Appends `bytes`, newlines turned into spaces (a line is one record).
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
+        for &b in bytes {
+            self.push(if b == b'\n' { b' ' } else { b });
+        }
+        self
+    }
+
+    /// Appends `text`.
+    pub(crate) fn text(&mut self, text: &str) -> &mut Self {
+        self.bytes(text.as_bytes())
+    }
+
+    /// Appends `path` in double quotes.
+    pub(crate) fn quoted(&mut self, path: &CStr) -> &mut Self {
+        self.push(b'"');
+        self.bytes(path.to_bytes());
+        self.push(b'"');
+        self
+    }
+
+    /// Appends `n` in decimal.
+    pub(crate) fn int(&mut self, n: i64) -> &mut Self {
+        if n < 0 {
+            self.push(b'-');
+        }
+        // unsigned_abs: i64::MIN has no positive i64 counterpart.
+        self.uint(n.unsigned_abs())
+    }
+
+    /// Appends `n` in decimal.
+    pub(crate) fn uint(&mut self, mut n: u64) -> &mut Self {
+        // u64::MAX has 20 digits.
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            if let Some(d) = digits.get_mut(start) {
+                // n % 10 < 10, so the cast cannot truncate.
+                *d = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+            if n == 0 || start == 0 {
+                break;
+            }
+        }
+        self.bytes(digits.get(start..).unwrap_or_default())
+    }
+
+    /// Appends ": " and what `errno` means.
+    pub(crate) fn errno(&mut self, errno: Errno) -> &mut Self {
+        // Errno::desc is a table of static strings.
+        self.text(": ").text(errno.desc())
+    }
+
+    /// The finished line, ending in a newline.
+    pub(crate) fn finish(&mut self) -> &[u8] {
+        if self.cut {
+            for &b in "…".as_bytes() {
+                if let Some(slot) = self.buf.get_mut(self.len) {
+                    *slot = b;
+                    self.len += 1;
+                }
+            }
+        }
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b'\n';
+            self.len += 1;
+        }
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// The write end of the report pipe.
+#[derive(Clone, Copy)]
+pub(crate) struct Report(pub(crate) RawFd);
+
+impl Report {
+    /// Writes `line`; failures are ignored (nobody left to tell).
+    pub(crate) fn send(self, line: &mut Line) {
+        let mut rest = line.finish();
+        while !rest.is_empty() {
+            // SAFETY: the report pipe's write end stays open until this
+            // process execs or exits.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.0) };
+            match write(fd, rest) {
+                Ok(0) => return,
+                Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+                Err(Errno::EINTR) => continue,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Reports `line` as the setup failure and exits.
+    fn fail(self, line: &mut Line) -> ! {
+        self.send(line);
+        exit(SETUP_FAILED)
+    }
+
+    /// The value of `r`, or a failure report "`call`: <errno>".
+    fn check<T>(self, r: nix::Result<T>, call: &str) -> T {
+        match r {
+            Ok(v) => v,
+            Err(e) => self.fail(Line::new(b'E').text(call).errno(e)),
+        }
+    }
+
+    /// The value of `r`, or a failure report "`call`("`path`")<rest>: <errno>".
+    fn check_at<T>(self, r: nix::Result<T>, call: &str, path: &CStr, rest: &str) -> T {
+        match r {
+            Ok(v) => v,
+            Err(e) => self.fail(
+                Line::new(b'E')
+                    .text(call)
+                    .text("(")
+                    .quoted(path)
+                    .text(rest)
+                    .text(")")
+                    .errno(e),
+            ),
         }
     }
 }
@@ -49,24 +234,24 @@ fn exit(code: i32) -> ! {
     unsafe { nix::libc::_exit(code) }
 }
 
-fn fail(report: RawFd, message: String) -> ! {
-    report_line(report, 'E', &message);
-    exit(SETUP_FAILED)
-}
-
-fn sys<T>(report: RawFd, what: impl FnOnce() -> String, r: nix::Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => fail(report, format!("{}: {}", what(), e.desc())),
-    }
-}
-
 /// Entry point of the first child; `parent` is repro's pid.
-pub(super) fn main(plan: &Plan, report: RawFd, parent: Pid) -> ! {
-    sys(
-        report,
-        || "prctl(PR_SET_PDEATHSIG, SIGKILL)".into(),
+pub(super) fn main(plan: &Plan, report: Report, parent: Pid) -> ! {
+    // First, so that everything the run starts is born in its cgroup.
+    if let Some(cgroup) = &plan.cgroup {
+        // SAFETY: the parent opened cgroup.procs before the fork and keeps
+        // it open until the run has ended.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(cgroup.procs_fd) };
+        // "0" moves the writing process (cgroup v2, like v1).
+        report.check_at(
+            write(fd, b"0").map(drop),
+            "joining the run's cgroup: write 0 to ",
+            &cgroup.procs_path,
+            "",
+        );
+    }
+    report.check(
         prctl::set_pdeathsig(Signal::SIGKILL),
+        "prctl(PR_SET_PDEATHSIG, SIGKILL)",
     );
     // repro may have died between fork and prctl: then nobody supervises us.
     if nix::unistd::getppid() != parent {
@@ -102,75 +287,95 @@ pub(super) fn probe(drop_to: Option<DropTo>) -> Result<(), super::ProbeError> {
     unshare(clone_flags(false)).map_err(super::ProbeError::Unshare)
 }
 
-fn write_file(path: &CStr, data: &[u8]) -> nix::Result<()> {
-    let fd = open(path, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
-    // SAFETY: `fd` was just opened and is owned here.
-    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-    let n = write(&fd, data)?;
-    if n != data.len() {
-        return Err(Errno::EIO);
+/// Opens `path` with `flags` (plus O_CLOEXEC) as an owned descriptor.
+fn open_owned(path: &CStr, flags: OFlag, mode: Mode) -> nix::Result<OwnedFd> {
+    let fd = open(path, flags | OFlag::O_CLOEXEC, mode)?;
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Writes all of `data` to `fd`.
+fn write_all(fd: &OwnedFd, data: &[u8]) -> nix::Result<()> {
+    let mut rest = data;
+    while !rest.is_empty() {
+        match write(fd, rest) {
+            Ok(0) => return Err(Errno::EIO),
+            Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
 
+fn write_file(path: &CStr, data: &[u8]) -> nix::Result<()> {
+    let fd = open_owned(path, OFlag::O_WRONLY, Mode::empty())?;
+    write_all(&fd, data)
+}
+
 /// C1: enter the namespaces, write the id maps, start PID 1, wait for it.
-fn c1(ns: &NsPlan, exec: &ExecPlan, report: RawFd) -> ! {
-    sys(
-        report,
-        || format!("chdir({:?})", ns.host_dir),
-        chdir(ns.host_dir.as_c_str()),
-    );
+fn c1(ns: &NsPlan, exec: &ExecPlan, report: Report) -> ! {
+    report.check_at(chdir(ns.host_dir.as_c_str()), "chdir", &ns.host_dir, "");
     if let Some(d) = ns.drop_to {
-        sys(
-            report,
-            || format!("dropping to uid {} gid {}", d.uid, d.gid),
-            drop_privileges(d),
-        );
+        if let Err(e) = drop_privileges(d) {
+            report.fail(
+                Line::new(b'E')
+                    .text("dropping to uid ")
+                    .uint(d.uid.into())
+                    .text(" gid ")
+                    .uint(d.gid.into())
+                    .errno(e),
+            );
+        }
         // Changing credentials makes the process non-dumpable, which gives
         // /proc/self to root and stops the id-map writes below.
-        sys(
-            report,
-            || "prctl(PR_SET_DUMPABLE, 1)".into(),
-            prctl::set_dumpable(true),
-        );
+        report.check(prctl::set_dumpable(true), "prctl(PR_SET_DUMPABLE, 1)");
         // Changing credentials clears the parent-death signal.
-        sys(
-            report,
-            || "prctl(PR_SET_PDEATHSIG, SIGKILL)".into(),
+        report.check(
             prctl::set_pdeathsig(Signal::SIGKILL),
+            "prctl(PR_SET_PDEATHSIG, SIGKILL)",
         );
     }
-    let flags = clone_flags(ns.share_net);
-    sys(report, || format!("unshare({flags:?})"), unshare(flags));
-    sys(
-        report,
-        || "write /proc/self/setgroups".into(),
+    report.check(
+        unshare(clone_flags(ns.share_net)),
+        if ns.share_net {
+            "unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC)"
+        } else {
+            "unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET)"
+        },
+    );
+    report.check(
         write_file(c"/proc/self/setgroups", b"deny"),
+        "write /proc/self/setgroups",
     );
-    sys(
-        report,
-        || format!("write /proc/self/uid_map {:?}", ns.uid_map),
-        write_file(c"/proc/self/uid_map", ns.uid_map.as_bytes()),
-    );
-    sys(
-        report,
-        || format!("write /proc/self/gid_map {:?}", ns.gid_map),
-        write_file(c"/proc/self/gid_map", ns.gid_map.as_bytes()),
-    );
+    if let Err(e) = write_file(c"/proc/self/uid_map", ns.uid_map.as_bytes()) {
+        report.fail(
+            Line::new(b'E')
+                .text("write /proc/self/uid_map \"")
+                .text(ns.uid_map.trim_end())
+                .text("\"")
+                .errno(e),
+        );
+    }
+    if let Err(e) = write_file(c"/proc/self/gid_map", ns.gid_map.as_bytes()) {
+        report.fail(
+            Line::new(b'E')
+                .text("write /proc/self/gid_map \"")
+                .text(ns.gid_map.trim_end())
+                .text("\"")
+                .errno(e),
+        );
+    }
     // A lifeline: C1 holds its write end until it dies, so C2 (whose
     // getppid() is 0 in the new pid namespace) can tell, after setting its
     // own parent-death signal, whether C1 was already killed (the timeout).
-    let (alive_r, alive_w) = sys(
-        report,
-        || "pipe2(O_CLOEXEC) for the lifeline".into(),
+    let (alive_r, alive_w) = report.check(
         nix::unistd::pipe2(OFlag::O_CLOEXEC),
+        "pipe2(O_CLOEXEC) for the lifeline",
     );
-    // SAFETY: single-threaded child; C2 runs only `c2`, which never returns.
-    match sys(
-        report,
-        || "fork() of the namespace's PID 1".into(),
-        unsafe { fork() },
-    ) {
+    // SAFETY: C1 is single-threaded (fork copied only the calling thread);
+    // C2 runs only `c2`, which never returns.
+    match report.check(unsafe { fork() }, "fork() of the namespace's PID 1") {
         ForkResult::Child => {
             drop(alive_w);
             c2(ns, exec, report, alive_r)
@@ -186,43 +391,60 @@ fn c1(ns: &NsPlan, exec: &ExecPlan, report: RawFd) -> ! {
     }
 }
 
-fn run_op(op: &Op) -> Result<(), String> {
+/// Runs one root-assembling step; on failure reports it and exits.
+fn run_op(op: &Op, report: Report) {
     match op {
         Op::Mkdir { path, mode } => match mkdir(path.as_c_str(), Mode::from_bits_truncate(*mode)) {
-            Ok(()) | Err(Errno::EEXIST) => Ok(()),
-            Err(e) => Err(format!("mkdir({path:?}): {}", e.desc())),
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => report.fail(
+                Line::new(b'E')
+                    .text("mkdir(")
+                    .quoted(path)
+                    .text(")")
+                    .errno(e),
+            ),
         },
-        Op::Symlink { target, link } => symlinkat(target.as_c_str(), None, link.as_c_str())
-            .map_err(|e| format!("symlink({target:?} ← {link:?}): {}", e.desc())),
-        Op::Touch { path } => open(
-            path.as_c_str(),
-            OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o644),
-        )
-        .map(|fd| {
-            // SAFETY: just opened, owned here, closed on drop.
-            drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
-        })
-        .map_err(|e| format!("creating {path:?}: {}", e.desc())),
-        Op::Write { path, data } => open(
-            path.as_c_str(),
-            OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_TRUNC | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o644),
-        )
-        .and_then(|fd| {
-            // SAFETY: just opened, owned here, closed on drop.
-            let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-            write(&fd, data).map(drop)
-        })
-        .map_err(|e| format!("writing {path:?}: {}", e.desc())),
-        Op::ReadOnlyTree { path } => read_only_tree(path).map_err(|e| {
-            format!(
-                "mount_setattr({path:?}, AT_RECURSIVE, MOUNT_ATTR_RDONLY): {}",
-                e.desc()
+        Op::Symlink { target, link } => {
+            if let Err(e) = symlinkat(target.as_c_str(), None, link.as_c_str()) {
+                report.fail(
+                    Line::new(b'E')
+                        .text("symlink(")
+                        .quoted(target)
+                        .text(" ← ")
+                        .quoted(link)
+                        .text(")")
+                        .errno(e),
+                );
+            }
+        }
+        Op::Touch { path } => {
+            let made = open_owned(
+                path.as_c_str(),
+                OFlag::O_CREAT | OFlag::O_WRONLY,
+                Mode::from_bits_truncate(0o644),
+            );
+            // Closed right away: the file is only a mount point.
+            drop(report.check_at(made, "creating", path, ""));
+        }
+        Op::Write { path, data } => {
+            let written = open_owned(
+                path.as_c_str(),
+                OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_TRUNC,
+                Mode::from_bits_truncate(0o644),
             )
-        }),
+            .and_then(|fd| write_all(&fd, data));
+            report.check_at(written, "writing", path, "");
+        }
+        Op::ReadOnlyTree { path } => report.check_at(
+            read_only_tree(path),
+            "mount_setattr",
+            path,
+            ", AT_RECURSIVE, MOUNT_ATTR_RDONLY",
+        ),
         Op::AttachTree { fd, dst, desc } => {
-            attach_tree(*fd, dst).map_err(|e| format!("{desc}: {}", e.desc()))
+            if let Err(e) = attach_tree(*fd, dst) {
+                report.fail(Line::new(b'E').text(desc).errno(e));
+            }
         }
         Op::Mount {
             src,
@@ -231,53 +453,43 @@ fn run_op(op: &Op) -> Result<(), String> {
             flags,
             data,
             desc,
-        } => mount(
-            src.as_deref(),
-            dst.as_c_str(),
-            fstype.as_deref(),
-            *flags,
-            data.as_deref(),
-        )
-        .map_err(|e| format!("{desc}: {}", e.desc())),
+        } => {
+            let mounted = mount(
+                src.as_deref(),
+                dst.as_c_str(),
+                fstype.as_deref(),
+                *flags,
+                data.as_deref(),
+            );
+            if let Err(e) = mounted {
+                report.fail(Line::new(b'E').text(desc).errno(e));
+            }
+        }
     }
 }
 
 /// C2, PID 1: assemble the root, pivot into it, start the build, reap.
-fn c2(ns: &NsPlan, exec: &ExecPlan, report: RawFd, lifeline: std::os::fd::OwnedFd) -> ! {
-    sys(
-        report,
-        || "prctl(PR_SET_PDEATHSIG, SIGKILL)".into(),
+fn c2(ns: &NsPlan, exec: &ExecPlan, report: Report, lifeline: OwnedFd) -> ! {
+    report.check(
         prctl::set_pdeathsig(Signal::SIGKILL),
+        "prctl(PR_SET_PDEATHSIG, SIGKILL)",
     );
     if parent_gone(&lifeline) {
         exit(SETUP_FAILED);
     }
     drop(lifeline);
     for op in &ns.ops {
-        if let Err(message) = run_op(op) {
-            fail(report, message);
-        }
+        run_op(op, report);
     }
-    sys(
-        report,
-        || format!("chdir({:?})", ns.new_root),
-        chdir(ns.new_root.as_c_str()),
-    );
-    sys(
-        report,
-        || format!("pivot_root({:?})", ns.new_root),
-        pivot_root(c".", c"."),
-    );
-    sys(
-        report,
-        || "umount2(old root, MNT_DETACH)".into(),
+    report.check_at(chdir(ns.new_root.as_c_str()), "chdir", &ns.new_root, "");
+    report.check_at(pivot_root(c".", c"."), "pivot_root", &ns.new_root, "");
+    report.check(
         umount2(c".", MntFlags::MNT_DETACH),
+        "umount2(old root, MNT_DETACH)",
     );
-    sys(report, || "chdir(\"/\")".into(), chdir(c"/"));
+    report.check(chdir(c"/"), "chdir(\"/\")");
     // Nothing outside the build dir, /tmp, HOME and /dev/shm is writable.
-    sys(
-        report,
-        || "mount(\"/\", MS_REMOUNT|MS_BIND|MS_RDONLY)".into(),
+    report.check(
         mount(
             None::<&CStr>,
             c"/",
@@ -289,40 +501,62 @@ fn c2(ns: &NsPlan, exec: &ExecPlan, report: RawFd, lifeline: std::os::fd::OwnedF
                 | MsFlags::MS_NODEV,
             None::<&CStr>,
         ),
+        "mount(\"/\", MS_REMOUNT|MS_BIND|MS_RDONLY)",
     );
-    sys(
-        report,
-        || format!("sethostname({:?})", ns.hostname),
-        sethostname(&ns.hostname),
-    );
-    sys(
-        report,
-        || format!("setdomainname({:?})", ns.domainname),
+    // nix's sethostname passes the bytes and length straight to the kernel.
+    if let Err(e) = sethostname(&ns.hostname) {
+        report.fail(
+            Line::new(b'E')
+                .text("sethostname(\"")
+                .text(&ns.hostname)
+                .text("\")")
+                .errno(e),
+        );
+    }
+    report.check_at(
         set_domainname(&ns.domainname),
+        "setdomainname",
+        &ns.domainname,
+        "",
     );
     if !ns.share_net {
-        sys(
-            report,
-            || "bringing up the loopback interface (SIOCSIFFLAGS lo IFF_UP)".into(),
+        report.check(
             loopback_up(),
+            "bringing up the loopback interface (SIOCSIFFLAGS lo IFF_UP)",
         );
     }
     if let Some(helper) = &ns.fileorder {
         run_helper(helper, exec.log_fd, report);
     }
-    // SAFETY: single-threaded PID 1; the child runs `exec_build`, which
+    // SAFETY: PID 1 is single-threaded; the child runs `exec_build`, which
     // never returns.
-    let build = match sys(report, || "fork() of the build".into(), unsafe { fork() }) {
+    let build = match report.check(unsafe { fork() }, "fork() of the build") {
         ForkResult::Child => exec_build(exec, report),
         ForkResult::Parent { child } => child,
     };
     reap_until(build, report)
 }
 
+/// Sets every descriptor from 3 up to close on exec (close_range(2)).
+fn cloexec_from_3() -> nix::Result<()> {
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags on
+    // descriptors and reads no memory.
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            nix::libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
 /// Runs `helper` (output to the build log) and waits for it to exit 0.
-fn run_helper(helper: &super::Helper, log_fd: RawFd, report: RawFd) {
-    // SAFETY: single-threaded PID 1; the child only dup2s and execs.
-    match sys(report, || "fork() of a helper".into(), unsafe { fork() }) {
+fn run_helper(helper: &Helper, log_fd: RawFd, report: Report) {
+    // SAFETY: PID 1 is single-threaded; the child only dup2s, sets
+    // capabilities and execs, or reports and _exits.
+    match report.check(unsafe { fork() }, "fork() of a helper") {
         ForkResult::Child => {
             // The same hygiene as the build: own session, no terminal, no
             // inherited descriptors beyond 0/1/2.
@@ -332,89 +566,86 @@ fn run_helper(helper: &super::Helper, log_fd: RawFd, report: RawFd) {
             }
             let _ = dup2(log_fd, 1);
             let _ = dup2(log_fd, 2);
-            // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags.
-            unsafe {
-                nix::libc::syscall(
-                    nix::libc::SYS_close_range,
-                    3u32,
-                    u32::MAX,
-                    nix::libc::CLOSE_RANGE_CLOEXEC,
+            if let Err(e) = cloexec_from_3() {
+                report.fail(
+                    Line::new(b'E')
+                        .text("close_range(3, ~0, CLOSE_RANGE_CLOEXEC) for ")
+                        .quoted(&helper.program)
+                        .errno(e),
                 );
             }
             // The helper must mount (FUSE) but, as a non-zero uid, would
             // lose PID 1's namespace capabilities at exec: keep
             // CAP_SYS_ADMIN as an ambient capability, inside this user
             // namespace only.
-            use caps::{CapSet, Capability};
-            for set in [CapSet::Inheritable, CapSet::Ambient] {
-                if let Err(e) = caps::raise(None, set, Capability::CAP_SYS_ADMIN) {
-                    fail(
-                        report,
-                        format!(
-                            "raising CAP_SYS_ADMIN ({set:?}) for {:?}: {e}",
-                            helper.program
-                        ),
-                    );
-                }
+            if let Err(e) = super::keep_sys_admin_across_exec() {
+                report.fail(
+                    Line::new(b'E')
+                        .text("raising CAP_SYS_ADMIN (inheritable, ambient) for ")
+                        .quoted(&helper.program)
+                        .errno(e),
+                );
             }
-            let env: [&CStr; 1] = [c"PATH=/usr/bin:/bin"];
-            let err = execve(&helper.program, &helper.argv, &env)
-                .err()
-                .unwrap_or(Errno::UnknownErrno);
-            fail(
-                report,
-                format!("execve({:?}): {}", helper.program, err.desc()),
+            let e = execve(&helper.program, &helper.argv, &helper.envp);
+            report.fail(
+                Line::new(b'E')
+                    .text("execve(")
+                    .quoted(&helper.program)
+                    .text(")")
+                    .errno(e),
             )
         }
         ForkResult::Parent { child } => loop {
             match waitpid(child, None) {
                 Ok(WaitStatus::Exited(_, 0)) => return,
-                Ok(WaitStatus::Exited(_, code)) => fail(
-                    report,
-                    format!(
-                        "{:?} exited with code {code} (see the run's log)",
-                        helper.program
-                    ),
+                Ok(WaitStatus::Exited(_, code)) => report.fail(
+                    Line::new(b'E')
+                        .quoted(&helper.program)
+                        .text(" exited with code ")
+                        .int(code.into())
+                        .text(" (see the run's log)"),
                 ),
-                Ok(WaitStatus::Signaled(_, sig, _)) => fail(
-                    report,
-                    format!("{:?} was killed by {sig:?}", helper.program),
+                Ok(WaitStatus::Signaled(_, sig, _)) => report.fail(
+                    Line::new(b'E')
+                        .quoted(&helper.program)
+                        .text(" was killed by ")
+                        .text(sig.as_str()),
                 ),
                 Ok(_) | Err(Errno::EINTR) => continue,
-                Err(e) => fail(report, format!("waitpid(helper): {}", e.desc())),
+                Err(e) => report.fail(Line::new(b'E').text("waitpid(helper)").errno(e)),
             }
         },
     }
 }
 
 /// True when the write end of `lifeline` is closed everywhere (its holder died).
-fn parent_gone(lifeline: &std::os::fd::OwnedFd) -> bool {
+fn parent_gone(lifeline: &OwnedFd) -> bool {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd as _;
     let mut fds = [PollFd::new(lifeline.as_fd(), PollFlags::POLLIN)];
     match poll(&mut fds, PollTimeout::ZERO) {
-        Ok(_) => fds[0]
-            .revents()
-            .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)),
+        Ok(_) => fds.first().is_some_and(|fd| {
+            fd.revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
+        }),
         Err(_) => false,
     }
 }
 
 /// PID 1's duty: reap every orphan; when the build itself ends, report
 /// how and exit, which kills whatever is left in the namespace.
-fn reap_until(build: Pid, report: RawFd) -> ! {
+fn reap_until(build: Pid, report: Report) -> ! {
     loop {
         match waitpid(Pid::from_raw(-1), None) {
             Ok(WaitStatus::Exited(pid, code)) if pid == build => {
-                report_line(report, 'X', &code.to_string());
+                report.send(Line::new(b'X').int(code.into()));
                 exit(0)
             }
             Ok(WaitStatus::Signaled(pid, sig, _)) if pid == build => {
-                report_line(report, 'K', &(sig as i32).to_string());
+                report.send(Line::new(b'K').int(sig as i64));
                 exit(0)
             }
             Ok(_) | Err(Errno::EINTR) => continue,
-            Err(e) => fail(report, format!("waitpid(-1) in PID 1: {}", e.desc())),
+            Err(e) => report.fail(Line::new(b'E').text("waitpid(-1) in PID 1").errno(e)),
         }
     }
 }
@@ -514,7 +745,7 @@ fn loopback_up() -> nix::Result<()> {
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     let fd = Errno::result(fd)?;
     // SAFETY: `fd` was just returned by socket(2) and is owned here.
-    let _guard = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let _guard = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: ifreq is plain old data; all-zero is a valid value.
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
@@ -530,126 +761,287 @@ fn loopback_up() -> nix::Result<()> {
     Errno::result(unsafe { libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr) }).map(drop)
 }
 
+/// The name of an rlimit in reports.
+fn rlimit_name(resource: Resource) -> &'static str {
+    match resource {
+        Resource::RLIMIT_NOFILE => "setrlimit(RLIMIT_NOFILE, ",
+        Resource::RLIMIT_NPROC => "setrlimit(RLIMIT_NPROC, ",
+        Resource::RLIMIT_AS => "setrlimit(RLIMIT_AS, ",
+        _ => "setrlimit(",
+    }
+}
+
 /// The last child: become the build process.
-fn exec_build(exec: &ExecPlan, report: RawFd) -> ! {
-    sys(report, || "setsid()".into(), setsid());
-    sys(
-        report,
-        || "prctl(PR_SET_PDEATHSIG, SIGKILL)".into(),
+fn exec_build(exec: &ExecPlan, report: Report) -> ! {
+    report.check(setsid(), "setsid()");
+    report.check(
         prctl::set_pdeathsig(Signal::SIGKILL),
+        "prctl(PR_SET_PDEATHSIG, SIGKILL)",
     );
     // The session keyring is inherited across fork, exec and even user
     // namespaces: without a new one the build could read the caller's
     // keys (tokens an agent or `keyctl add … @s` put there).
-    sys(
-        report,
-        || "keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)".into(),
+    report.check(
         join_new_session_keyring(),
+        "keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)",
     );
-    let devnull = sys(
-        report,
-        || "open(\"/dev/null\")".into(),
+    let devnull = report.check(
         open(c"/dev/null", OFlag::O_RDWR, Mode::empty()),
+        "open(\"/dev/null\")",
     );
-    sys(report, || "dup2(/dev/null, 0)".into(), dup2(devnull, 0));
-    sys(report, || "dup2(log, 1)".into(), dup2(exec.log_fd, 1));
-    sys(report, || "dup2(log, 2)".into(), dup2(exec.log_fd, 2));
+    report.check(dup2(devnull, 0), "dup2(/dev/null, 0)");
+    report.check(dup2(exec.log_fd, 1), "dup2(log, 1)");
+    report.check(dup2(exec.log_fd, 2), "dup2(log, 2)");
     umask(Mode::from_bits_truncate(exec.umask));
-    sys(
-        report,
-        || "setrlimit(RLIMIT_CORE, 0)".into(),
+    report.check(
         setrlimit(Resource::RLIMIT_CORE, 0, 0),
+        "setrlimit(RLIMIT_CORE, 0)",
     );
     for &(resource, value) in &exec.rlimits {
-        sys(
-            report,
-            || format!("setrlimit({resource:?}, {value})"),
-            setrlimit(resource, value, value),
-        );
+        if let Err(e) = setrlimit(resource, value, value) {
+            report.fail(
+                Line::new(b'E')
+                    .text(rlimit_name(resource))
+                    .uint(value)
+                    .text(")")
+                    .errno(e),
+            );
+        }
     }
-    if let Some(cpu) = exec.cpu {
-        let mut set = CpuSet::new();
-        sys(report, || format!("CPU {cpu}"), set.set(cpu));
-        sys(
-            report,
-            || format!("sched_setaffinity(CPU {cpu})"),
-            sched_setaffinity(Pid::from_raw(0), &set),
+    if let Some(set) = &exec.cpu {
+        report.check(
+            sched_setaffinity(Pid::from_raw(0), set),
+            "sched_setaffinity(the first allowed CPU)",
         );
     }
     if exec.no_aslr || exec.uname26 {
-        let mut persona = sys(report, || "personality(query)".into(), personality::get());
+        let mut persona = report.check(personality::get(), "personality(query)");
         if exec.no_aslr {
             persona |= Persona::ADDR_NO_RANDOMIZE;
         }
         if exec.uname26 {
             persona |= Persona::UNAME26;
         }
-        sys(
-            report,
-            || format!("personality({persona:?})"),
+        report.check(
             personality::set(persona),
+            "personality(ADDR_NO_RANDOMIZE/UNAME26)",
         );
     }
-    sys(
-        report,
-        || "prctl(PR_SET_NO_NEW_PRIVS)".into(),
-        prctl::set_no_new_privs(),
-    );
-    sys(
-        report,
-        || "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, keyring syscalls → EPERM)".into(),
+    report.check(prctl::set_no_new_privs(), "prctl(PR_SET_NO_NEW_PRIVS)");
+    report.check(
         super::seccomp::install(&exec.seccomp),
+        "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, keyring syscalls → EPERM)",
     );
-    sys(
-        report,
-        || format!("chdir({:?})", exec.cwd),
-        chdir(exec.cwd.as_c_str()),
-    );
+    report.check_at(chdir(exec.cwd.as_c_str()), "chdir", &exec.cwd, "");
     // Every inherited descriptor beyond 0/1/2 closes on exec (the report
     // pipe too, which tells the parent that exec happened).
-    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags.
-    let rc = unsafe {
-        nix::libc::syscall(
-            nix::libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            nix::libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    sys(
-        report,
-        || "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)".into(),
-        Errno::result(rc),
-    );
+    report.check(cloexec_from_3(), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
     let mut denied = None;
     for candidate in &exec.candidates {
         match execve(candidate, &exec.argv, &exec.envp) {
-            Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => continue,
-            Err(Errno::EACCES) => denied = Some(candidate),
-            Err(e) => {
-                report_line(report, 'F', &format!("execve({candidate:?}): {}", e.desc()));
+            Errno::ENOENT | Errno::ENOTDIR => continue,
+            Errno::EACCES => denied = Some(candidate),
+            e => {
+                report.send(
+                    Line::new(b'F')
+                        .text("execve(")
+                        .quoted(candidate)
+                        .text(")")
+                        .errno(e),
+                );
                 exit(126)
             }
         }
     }
     match denied {
         Some(c) => {
-            report_line(report, 'F', &format!("execve({c:?}): permission denied"));
+            report.send(
+                Line::new(b'F')
+                    .text("execve(")
+                    .quoted(c)
+                    .text("): permission denied"),
+            );
             exit(126)
         }
         None => {
-            let program = exec
-                .argv
-                .first()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            report_line(report, 'N', &program);
+            let program = exec.argv.first().map(CStr::to_bytes).unwrap_or_default();
+            report.send(Line::new(b'N').bytes(program));
             exit(127)
         }
     }
 }
 
-/// A NUL-free copy of `s` for the kernel.
-pub(crate) fn cstring(s: &[u8]) -> Option<CString> {
-    CString::new(s).ok()
+#[cfg(test)]
+#[allow(clippy::disallowed_types, clippy::disallowed_macros)]
+pub(crate) mod tests {
+    use super::*;
+
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+    /// The system allocator, counting this thread's allocations and, in a
+    /// child of [`forbid_allocation`], failing the run on the first one.
+    struct Watchful;
+
+    thread_local! {
+        // const-initialized and without destructor: reading it never
+        // allocates, so the allocator itself may use it.
+        static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Set in a forked child only (its own copy of memory).
+    static FORBIDDEN: AtomicBool = AtomicBool::new(false);
+    static FORBIDDEN_REPORT: AtomicI32 = AtomicI32::new(-1);
+
+    /// What the run's report says when the child allocated.
+    pub(crate) const ALLOCATED: &str = "the sandbox child allocated memory between fork and exec";
+
+    fn on_allocation() {
+        if FORBIDDEN.load(Ordering::Relaxed) {
+            let fd = FORBIDDEN_REPORT.load(Ordering::Relaxed);
+            let line = b"E\tthe sandbox child allocated memory between fork and exec\n";
+            // SAFETY: write(2) of a static buffer; _exit ends the process
+            // without running anything of the parent's.
+            unsafe {
+                nix::libc::write(fd, line.as_ptr().cast(), line.len());
+                nix::libc::_exit(SETUP_FAILED);
+            }
+        }
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    }
+
+    // SAFETY: every call is forwarded unchanged to the system allocator.
+    unsafe impl GlobalAlloc for Watchful {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            on_allocation();
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            on_allocation();
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            on_allocation();
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Watchful = Watchful;
+
+    /// Called by `spawn` in every child of the unit tests: from now on an
+    /// allocation reports [`ALLOCATED`] on `report` and exits.
+    pub(crate) fn forbid_allocation(report: RawFd) {
+        FORBIDDEN_REPORT.store(report, Ordering::Relaxed);
+        FORBIDDEN.store(true, Ordering::Relaxed);
+    }
+
+    fn allocations_in(f: impl FnOnce()) -> usize {
+        let before = ALLOCATIONS.with(Cell::get);
+        f();
+        ALLOCATIONS.with(Cell::get) - before
+    }
+
+    #[test]
+    fn lines_format_numbers_and_paths_without_allocating() {
+        let mut out = [0u8; LINE_CAPACITY];
+        let mut n = 0;
+        let allocations = allocations_in(|| {
+            let mut line = Line::new(b'E');
+            line.text("mkdir(")
+                .quoted(c"/new\nroot")
+                .text(") ")
+                .int(0)
+                .text(" ")
+                .int(-42)
+                .text(" ")
+                .int(i64::MIN)
+                .text(" ")
+                .uint(u64::MAX)
+                .errno(Errno::ENOENT);
+            let done = line.finish();
+            n = done.len();
+            out[..n].copy_from_slice(done);
+        });
+        assert_eq!(allocations, 0);
+        assert_eq!(
+            std::str::from_utf8(&out[..n]).unwrap(),
+            "E\tmkdir(\"/new root\") 0 -42 -9223372036854775808 18446744073709551615: \
+             No such file or directory\n"
+        );
+    }
+
+    #[test]
+    fn the_allocation_counter_sees_allocations() {
+        assert!(allocations_in(|| drop(std::hint::black_box(String::from("x")))) >= 1);
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_stay_one_line() {
+        let long = [b'a'; 3 * LINE_CAPACITY];
+        let mut line = Line::new(b'N');
+        let text = line.bytes(&long).finish().to_vec();
+        assert!(text.len() <= LINE_CAPACITY);
+        assert!(text.ends_with("…\n".as_bytes()));
+        assert_eq!(text.iter().filter(|&&b| b == b'\n').count(), 1);
+    }
+
+    #[test]
+    fn lines_reach_the_pipe_whole() {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        Report(std::os::fd::AsRawFd::as_raw_fd(&w)).send(Line::new(b'X').int(7));
+        drop(w);
+        let text = std::io::read_to_string(std::fs::File::from(r)).unwrap();
+        assert_eq!(text, "X\t7\n");
+    }
+
+    /// The child's source, without this test module, may not name what
+    /// allocates (clippy's disallowed_* lints cover types and macros; this
+    /// covers the methods they cannot see).
+    #[test]
+    fn the_child_source_names_nothing_that_allocates() {
+        let source = include_str!("child.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap()];
+        for banned in [
+            "format!",
+            "vec!",
+            "String",
+            "Vec<",
+            "Vec::",
+            "Box",
+            "CString::",
+            ".to_string(",
+            ".to_owned(",
+            ".to_vec(",
+            ".into_owned(",
+            "to_string_lossy",
+            ".collect",
+            "catch_unwind",
+            "println!",
+            "caps::",
+            "unistd::execve",
+            "unistd::execv",
+            ".unwrap()",
+            ".expect(",
+        ] {
+            let hits: Vec<_> = code
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| {
+                    let l = l.trim_start();
+                    !l.starts_with("//") && l.contains(banned)
+                })
+                .map(|(i, l)| format!("child.rs:{}: {l}", i + 1))
+                .collect();
+            assert!(hits.is_empty(), "{banned} in the child: {hits:#?}");
+        }
+    }
 }

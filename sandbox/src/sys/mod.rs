@@ -1,14 +1,17 @@
 //! Every raw syscall and every `unsafe` block of the sandbox crate.
 //!
 //! The parent prepares a [`Plan`] (all strings already turned into
-//! `CString`s, all paths resolved) in safe code; after `fork` the children
-//! only walk that plan and make system calls, so nothing between fork and
-//! exec has to think about locks held by the parent's other threads.
+//! `CString`s and argv/envp into NUL-terminated pointer arrays, all paths
+//! resolved, the CPU set and the seccomp program built) in safe code; after
+//! `fork` the children only walk that plan and make system calls. repro
+//! forks while other threads run, so a child may not allocate or take a
+//! lock before it execs: `child`'s module doc says how that is kept.
 //!
 //! Process tree of a sandboxed run:
 //!
 //! ```text
-//! repro ── C1: unshare(user, mount, pid, net, uts, ipc), uid/gid maps
+//! repro ── C1: join the run's cgroup (when cgroup v2 limits are used),
+//!          │   unshare(user, mount, pid, net, uts, ipc), uid/gid maps
 //!            └─ C2 = PID 1 of the new pid namespace: mounts, pivot_root,
 //!                 hostname, loopback; reaps orphans; reports the status
 //!                 └─ C3: setsid, new session keyring, umask, rlimits,
@@ -21,9 +24,11 @@
 #![allow(unsafe_code)]
 
 mod child;
+#[cfg(test)]
+pub(crate) use child::tests::ALLOCATED;
 mod seccomp;
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::Read as _;
 use std::os::fd::{AsRawFd as _, RawFd};
@@ -37,8 +42,6 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use nix::sys::signal::{kill, killpg, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
-
-pub(crate) use child::cstring;
 
 /// One step of assembling the sandbox's root file system.
 #[derive(Debug)]
@@ -74,19 +77,127 @@ pub(crate) enum Op {
     },
 }
 
+/// A NUL-free copy of `s` for the kernel.
+pub(crate) fn cstring(s: &[u8]) -> Option<CString> {
+    CString::new(s).ok()
+}
+
+/// Strings and the NULL-terminated array of pointers to them that
+/// execve(2) takes, built before the fork (building it after would
+/// allocate in the child).
+#[derive(Debug)]
+pub(crate) struct CStringArray {
+    /// Never changed after `new`: `ptrs` points into these buffers, which
+    /// stay where they are when the Vec or the struct moves.
+    strings: Vec<CString>,
+    ptrs: Vec<*const nix::libc::c_char>,
+}
+
+impl CStringArray {
+    /// The array of `strings`.
+    pub(crate) fn new(strings: Vec<CString>) -> Self {
+        let mut ptrs: Vec<_> = strings.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        CStringArray { strings, ptrs }
+    }
+
+    /// The first string (argv[0]).
+    pub(crate) fn first(&self) -> Option<&CStr> {
+        self.strings.first().map(CString::as_c_str)
+    }
+}
+
+/// execve(2) with prepared arrays; returns only on failure, with the errno.
+fn execve(path: &CStr, argv: &CStringArray, envp: &CStringArray) -> Errno {
+    // SAFETY: `path` is NUL-terminated; `argv.ptrs` and `envp.ptrs` are
+    // NULL-terminated arrays of pointers to NUL-terminated strings that
+    // the arrays own and keep unchanged for their whole life.
+    unsafe { nix::libc::execve(path.as_ptr(), argv.ptrs.as_ptr(), envp.ptrs.as_ptr()) };
+    Errno::last()
+}
+
+/// `struct __user_cap_header_struct` of capget(2).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: nix::libc::c_int,
+}
+
+/// `struct __user_cap_data_struct` of capget(2).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// _LINUX_CAPABILITY_VERSION_3: 64-bit sets, as two `CapData`.
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+/// CAP_SYS_ADMIN of linux/capability.h.
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// Adds CAP_SYS_ADMIN to this process's inheritable and ambient sets, so
+/// a program it execs keeps it (in the current user namespace only).
+/// Raw capget/capset/prctl: callable between fork and exec.
+fn keep_sys_admin_across_exec() -> nix::Result<()> {
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capget(2) reads `header` and writes two CapData (the size
+    // version 3 implies) into `data`, which has room for exactly two.
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_capget,
+            &mut header as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    Errno::result(rc)?;
+    // CAP_SYS_ADMIN < 32: its bit is in the first of the two structs.
+    data[0].inheritable |= 1 << CAP_SYS_ADMIN;
+    // SAFETY: capset(2) reads `header` and two CapData from `data`.
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    };
+    Errno::result(rc)?;
+    // SAFETY: prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) takes
+    // integers only.
+    let rc = unsafe {
+        nix::libc::prctl(
+            nix::libc::PR_CAP_AMBIENT,
+            nix::libc::PR_CAP_AMBIENT_RAISE as nix::libc::c_ulong,
+            nix::libc::c_ulong::from(CAP_SYS_ADMIN),
+            0 as nix::libc::c_ulong,
+            0 as nix::libc::c_ulong,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
 /// How C3 becomes the build.
 #[derive(Debug)]
 pub(crate) struct ExecPlan {
     pub cwd: CString,
     /// Full paths to try in order, as execvp would.
     pub candidates: Vec<CString>,
-    pub argv: Vec<CString>,
-    pub envp: Vec<CString>,
+    pub argv: CStringArray,
+    pub envp: CStringArray,
     pub umask: u32,
     /// (resource, soft = hard limit)
     pub rlimits: Vec<(nix::sys::resource::Resource, u64)>,
-    /// Pin to this CPU.
-    pub cpu: Option<usize>,
+    /// Pin to these CPUs (one).
+    pub cpu: Option<nix::sched::CpuSet>,
     pub no_aslr: bool,
     pub uname26: bool,
     pub log_fd: RawFd,
@@ -112,7 +223,8 @@ pub(crate) struct DropTo {
 #[derive(Debug)]
 pub(crate) struct Helper {
     pub program: CString,
-    pub argv: Vec<CString>,
+    pub argv: CStringArray,
+    pub envp: CStringArray,
 }
 
 /// The namespace part of a run.
@@ -139,11 +251,36 @@ pub(crate) struct NsPlan {
     pub fileorder: Option<Helper>,
 }
 
+/// The cgroup C1 moves itself into before anything else, so every
+/// process of the run is born in it.
+#[derive(Debug)]
+pub(crate) struct CgroupJoin {
+    /// Its cgroup.procs, opened for writing by the parent (which keeps it
+    /// open until the run has ended).
+    pub procs_fd: RawFd,
+    /// That file's path, for errors.
+    pub procs_path: CString,
+}
+
 /// Everything the children need.
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub ns: Option<NsPlan>,
     pub exec: ExecPlan,
+    pub cgroup: Option<CgroupJoin>,
+}
+
+/// `_exit`s the process when dropped, which for a forked child can only
+/// happen while a panic unwinds: the unwinding must never reach the
+/// parent's code, where the child would go on as a second repro.
+struct ExitOnUnwind;
+
+impl Drop for ExitOnUnwind {
+    fn drop(&mut self) {
+        // SAFETY: _exit is async-signal-safe and skips the parent's atexit
+        // handlers and buffers.
+        unsafe { nix::libc::_exit(child::SETUP_FAILED) }
+    }
 }
 
 /// A started run: the pid repro waits for and the report pipe.
@@ -156,10 +293,13 @@ pub(crate) struct Spawned {
 pub(crate) fn spawn(plan: &Plan) -> Result<Spawned, (String, Errno)> {
     let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| ("pipe2(O_CLOEXEC)".to_string(), e))?;
     let parent = nix::unistd::getpid();
-    // SAFETY: the child only runs `child::main`, which makes system calls on
-    // data prepared before the fork, never returns (it execs or _exits) and
-    // never touches locks another thread of the parent might hold (no
-    // printing, no environment access).
+    // SAFETY: other threads of repro may hold locks (malloc's among them)
+    // at the moment of the fork, and the child has only this thread, so
+    // until it execs or _exits it may only make async-signal-safe calls.
+    // It runs `child::main`, which never returns, allocates nothing, takes
+    // no lock and touches only `plan`, built before the fork and not
+    // changed while the child runs (see `child`'s module doc); a panic
+    // cannot unwind past `ExitOnUnwind` back into the parent's code.
     match unsafe { fork() } {
         Ok(ForkResult::Parent { child }) => {
             drop(w);
@@ -169,17 +309,14 @@ pub(crate) fn spawn(plan: &Plan) -> Result<Spawned, (String, Errno)> {
             })
         }
         Ok(ForkResult::Child) => {
-            drop(r);
+            let _unwinding = ExitOnUnwind;
             let fd = w.as_raw_fd();
-            // A panic must never unwind out of the child into the parent's
-            // code, where it would go on as a second repro.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                child::main(plan, fd, parent)
-            }));
-            child::report_line(fd, 'E', "the sandbox setup panicked");
-            // SAFETY: _exit is async-signal-safe and skips the parent's
-            // atexit handlers and buffers.
-            unsafe { nix::libc::_exit(125) }
+            #[cfg(test)]
+            child::tests::forbid_allocation(fd);
+            // Closing a descriptor is async-signal-safe; the read end would
+            // otherwise keep the pipe open in the build.
+            drop(r);
+            child::main(plan, child::Report(fd), parent)
         }
         Err(e) => Err(("fork()".to_string(), e)),
     }
@@ -221,10 +358,12 @@ pub(crate) fn wait_then_kill_group(pid: Pid) -> Result<Ended, Errno> {
 }
 
 /// Reads everything the children reported (they have all exited by now).
+/// Lossy: a line may quote a path that is not UTF-8, or be cut inside a
+/// character.
 pub(crate) fn read_report(mut report: File) -> String {
-    let mut text = String::new();
-    let _ = report.read_to_string(&mut text);
-    text
+    let mut bytes = Vec::new();
+    let _ = report.read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// SIGKILLs a live process and its process group (the timeout).
@@ -394,7 +533,9 @@ const PROBE_DROP_BASE: i32 = 134;
 /// namespaces a sandboxed run needs.
 pub(crate) fn probe_namespaces(drop_to: Option<DropTo>) -> Result<(), ProbeError> {
     // SAFETY: the child calls only setgroups/setresgid/setresuid/unshare and
-    // _exit, all async-signal-safe, on values computed before the fork.
+    // _exit, all async-signal-safe system calls on values computed before
+    // the fork; it allocates nothing and takes no lock, so locks other
+    // threads held at the fork do not matter.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             let code = match child::probe(drop_to) {
