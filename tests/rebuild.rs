@@ -19,6 +19,8 @@ struct Index {
     child: Child,
     url: String,
     dir: tempfile::TempDir,
+    /// The frontend cache of this test's rebuilds.
+    cache: tempfile::TempDir,
 }
 
 impl Drop for Index {
@@ -90,7 +92,12 @@ fn publish() -> Option<Index> {
         .read_line(&mut line)
         .unwrap();
     let url = format!("http://127.0.0.1:{}/simple", line.trim());
-    Some(Index { child, url, dir })
+    Some(Index {
+        child,
+        url,
+        dir,
+        cache: tempfile::tempdir().unwrap(),
+    })
 }
 
 fn wheel(index: &Index) -> PathBuf {
@@ -136,6 +143,8 @@ fn rebuild(index: &Index, out: &Path, extra: &[&str]) -> Output {
             "--out",
         ])
         .arg(out)
+        .arg("--cache")
+        .arg(index.cache.path())
         .args(extra)
         .output()
         .unwrap();
@@ -304,7 +313,9 @@ fn failures_name_their_stage_and_exit_2() {
     let out = tempfile::tempdir().unwrap();
     let run = |spec: &str| {
         repro()
-            .args(["rebuild", spec, "--index-url", &index.url, "--out"])
+            .args(["rebuild", spec, "--index-url", &index.url, "--cache"])
+            .arg(index.cache.path())
+            .arg("--out")
             .arg(out.path())
             .arg("--force")
             .output()
@@ -357,6 +368,8 @@ fn failures_name_their_stage_and_exit_2() {
             "--recipe",
         ])
         .arg(&recipe)
+        .arg("--cache")
+        .arg(index.cache.path())
         .arg("--out")
         .arg(out.path().join("r2"))
         .output()

@@ -294,6 +294,10 @@ pub struct RebuildArgs {
     /// The Python that fetches and builds [default: python3 on PATH].
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,
+    /// Where build frontends are kept between rebuilds
+    /// [default: $XDG_CACHE_HOME/repro or ~/.cache/repro].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
     /// How many times to build (more than 1 also checks the rebuild
     /// reproduces itself).
     #[arg(long, value_name = "N", default_value_t = 1)]

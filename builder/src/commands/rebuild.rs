@@ -95,6 +95,17 @@ fn stabilizers(spec: Option<&str>) -> Result<Vec<Stabilizer>> {
     }
 }
 
+/// `$XDG_CACHE_HOME/repro`, else `$HOME/.cache/repro`.
+fn default_cache() -> Result<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return Ok(PathBuf::from(x).join("repro"));
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(h) => Ok(PathBuf::from(h).join(".cache").join("repro")),
+        None => bail!("neither XDG_CACHE_HOME nor HOME is set: pass --cache DIR"),
+    }
+}
+
 fn options(args: RebuildArgs) -> Result<RebuildOptions> {
     let target = match (&args.target, &args.upstream, &args.source) {
         (Some(t), None, None) => {
@@ -146,6 +157,10 @@ fn options(args: RebuildArgs) -> Result<RebuildOptions> {
         platform_wheel: args.platform_wheel,
         index_url: args.index_url.unwrap_or_else(|| PYPI.to_owned()),
         python: args.python.unwrap_or_else(|| PathBuf::from("python3")),
+        cache: match args.cache {
+            Some(c) => c,
+            None => default_cache()?,
+        },
         stabilizers: stabilizers(args.stabilizers.as_deref())?,
         sign: args.sign,
         builder_id: args.builder_id,

@@ -348,7 +348,7 @@ pub fn resolve(
 /// a backend that ignores SOURCE_DATE_EPOCH puts in the wheel), install
 /// the wheelhouse into a private directory, then build the unpacked tree
 /// into `dist/` without build isolation, offline.
-pub fn build_script(pip: &str, sdist: &str, export_source_date_epoch: bool) -> String {
+pub fn build_script(sdist: &str, export_source_date_epoch: bool) -> String {
     let unset = if export_source_date_epoch {
         ""
     } else {
@@ -364,7 +364,8 @@ pub fn build_script(pip: &str, sdist: &str, export_source_date_epoch: bool) -> S
 # Written by repro rebuild. Offline: everything comes from ./wheelhouse.
 set -eu
 sdist="{sdist}"
-pip() {{ python3 "tools/{pip}/pip" "$@"; }}
+# The frontend, seen read-only where repro keeps it (REPRO_PIP).
+pip() {{ python3 "${{REPRO_PIP:?set by repro rebuild}}/pip" "$@"; }}
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore
 {unset}rm -rf .build-env .sdist dist
 mkdir .sdist
@@ -383,13 +384,131 @@ PYTHONPATH="$PWD/.build-env" pip wheel --isolated --no-index --no-cache-dir --no
     )
 }
 
+/// Unpacks the frontend's wheel (SHA-256 `sha256`) into a directory of
+/// `cache` named after it, once, and compiles it: pip run from its zip
+/// compiles every module on every start (seconds per rebuild); compiled
+/// once with unchecked-hash pycs, which stay valid wherever the tree is
+/// seen, it starts in a fraction. Concurrent rebuilds race safely: each
+/// unpacks into a temporary directory and the first rename wins.
+pub fn unpack_frontend(
+    python: &Path,
+    wheel: &Path,
+    sha256: &str,
+    cache: &Path,
+) -> Result<PathBuf, Failure> {
+    let fail = |m: String| Failure::new(Stage::Dependencies, m);
+    let stem = wheel
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "pip".into());
+    let dir = cache.join(format!("{stem}-{}", &sha256[..sha256.len().min(16)]));
+    if dir.join("pip").is_dir() {
+        return Ok(dir);
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".unpack-")
+        .tempdir_in(cache)
+        .map_err(|e| fail(format!("{}: {e}", cache.display())))?;
+    let run = |args: &[&std::ffi::OsStr], what: &str| -> Result<(), Failure> {
+        let out = Command::new(python)
+            .args(args)
+            .output()
+            .map_err(|e| fail(format!("cannot run {}: {e}", python.display())))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Err(fail(format!(
+            "{what} {}: {}",
+            wheel.display(),
+            stderr.lines().last().unwrap_or("failed")
+        )))
+    };
+    let t = tmp.path().as_os_str();
+    run(
+        &[
+            "-I".as_ref(),
+            "-m".as_ref(),
+            "zipfile".as_ref(),
+            "-e".as_ref(),
+            wheel.as_os_str(),
+            t,
+        ],
+        "unpacking",
+    )?;
+    run(
+        &[
+            "-I".as_ref(),
+            "-m".as_ref(),
+            "compileall".as_ref(),
+            "-q".as_ref(),
+            "--invalidation-mode".as_ref(),
+            "unchecked-hash".as_ref(),
+            t,
+        ],
+        "compiling",
+    )?;
+    let tmp = tmp.keep();
+    if let Err(e) = std::fs::rename(&tmp, &dir) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        // Another rebuild got there first.
+        if !dir.join("pip").is_dir() {
+            return Err(fail(format!("{}: {e}", dir.display())));
+        }
+    }
+    Ok(dir)
+}
+
+/// The version of `python`, checked against the wheel's Requires-Python
+/// with the frontend's own specifier code (PEP 440 is pip's to interpret).
+pub fn check_python(
+    python: &Path,
+    pip_dir: &Path,
+    requires_python: Option<&str>,
+) -> Result<String, Failure> {
+    let fail = |m: String| Failure::new(Stage::Dependencies, m);
+    const CHECK: &str = r#"
+import platform, sys
+sys.path.insert(0, sys.argv[1])
+from pip._vendor.packaging.specifiers import SpecifierSet
+v = platform.python_version()
+spec = sys.argv[2]
+print(v)
+sys.exit(0 if not spec or SpecifierSet(spec).contains(v, prereleases=True) else 3)
+"#;
+    let out = Command::new(python)
+        .args(["-I", "-c", CHECK])
+        .arg(pip_dir)
+        .arg(requires_python.unwrap_or(""))
+        .output()
+        .map_err(|e| fail(format!("cannot run {}: {e}", python.display())))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    match out.status.code() {
+        Some(0) => Ok(version),
+        Some(3) => Err(fail(format!(
+            "{} is Python {version}, but the wheel requires Python {}",
+            python.display(),
+            requires_python.unwrap_or_default()
+        ))
+        .hint("pass --python PATH of an interpreter that satisfies it")),
+        _ => Err(fail(format!(
+            "{} could not check Requires-Python {:?}: {}",
+            python.display(),
+            requires_python.unwrap_or_default(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("failed")
+        ))),
+    }
+}
+
 /// Lays out the source tree the sandboxed build runs in: the sdist, the
 /// wheelhouse, pip, the requirements and the script.
 pub fn layout(
     dir: &Path,
     upstream: &Upstream,
     recipe: &Recipe,
-    pip: &Path,
     wheelhouse: &Path,
 ) -> std::io::Result<()> {
     let name = |p: &Path| {
@@ -397,14 +516,13 @@ pub fn layout(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    for sub in ["sdist", "tools", "wheelhouse"] {
+    for sub in ["sdist", "wheelhouse"] {
         fs_err::create_dir_all(dir.join(sub))?;
     }
     fs_err::copy(
         &upstream.sdist,
         dir.join("sdist").join(name(&upstream.sdist)),
     )?;
-    fs_err::copy(pip, dir.join("tools").join(name(pip)))?;
     for entry in fs_err::read_dir(wheelhouse)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
@@ -416,11 +534,7 @@ pub fn layout(
     fs_err::write(dir.join("requirements.in"), reqs)?;
     fs_err::write(
         dir.join("build.sh"),
-        build_script(
-            &name(pip),
-            &name(&upstream.sdist),
-            recipe.export_source_date_epoch,
-        ),
+        build_script(&name(&upstream.sdist), recipe.export_source_date_epoch),
     )?;
     Ok(())
 }
@@ -463,9 +577,9 @@ mod tests {
 
     #[test]
     fn the_script_quotes_what_it_runs() {
-        let s = build_script("pip-26.3-py3-none-any.whl", "attrs-26.1.0.tar.gz", true);
+        let s = build_script("attrs-26.1.0.tar.gz", true);
         assert!(
-            s.contains("python3 \"tools/pip-26.3-py3-none-any.whl/pip\""),
+            s.contains("python3 \"${REPRO_PIP:?set by repro rebuild}/pip\""),
             "{s}"
         );
         assert!(s.contains("sdist=\"attrs-26.1.0.tar.gz\""), "{s}");

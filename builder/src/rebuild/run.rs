@@ -41,6 +41,8 @@ pub struct RebuildOptions {
     pub index_url: String,
     /// The interpreter that fetches and builds.
     pub python: PathBuf,
+    /// Where frontends are kept between rebuilds.
+    pub cache: PathBuf,
     /// Stabilizers allowed for EQUIVALENT.
     pub stabilizers: Vec<Stabilizer>,
     /// Private key that signs the attestation.
@@ -153,6 +155,9 @@ pub struct RebuildReport {
     /// The build frontend (pip's wheel).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frontend: Option<FileRecord>,
+    /// The version of the Python that built it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
     /// The build requirements as downloaded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub wheelhouse: Vec<pypi::Pinned>,
@@ -202,6 +207,7 @@ pub fn rebuild(opts: RebuildOptions, progress: &dyn Fn(&str)) -> anyhow::Result<
         generic: None,
         overridden: Vec::new(),
         frontend: None,
+        python: None,
         wheelhouse: Vec::new(),
         stabilizers: Vec::new(),
         differences: Vec::new(),
@@ -311,7 +317,7 @@ fn stages(
     progress: &dyn Fn(&str),
 ) -> Result<(), Failure> {
     let out = &opts.out;
-    let (upstream, source_dir, command, artifact_glob, epoch) = match &opts.target {
+    let inputs = match &opts.target {
         Target::Pypi(spec) => {
             let index = Index {
                 url: opts.index_url.trim_end_matches('/').to_owned(),
@@ -380,14 +386,20 @@ fn stages(
                 Ok(recipe)
             })?;
             let source_dir = timed(r, Stage::Dependencies, |r| {
-                let tools = out.join("tools");
+                let tools = opts.cache.join("frontends");
                 fs_err::create_dir_all(&tools)
                     .map_err(|e| Failure::new(Stage::Dependencies, e.to_string()))?;
-                let (pip, _version) = pypi::frontend(&index, &tools, None)?;
-                r.frontend = Some(
-                    FileRecord::of(&pip)
-                        .map_err(|f| Failure::new(Stage::Dependencies, f.message))?,
-                );
+                let (pip_wheel, _version) = pypi::frontend(&index, &tools, None)?;
+                let frontend = FileRecord::of(&pip_wheel)
+                    .map_err(|f| Failure::new(Stage::Dependencies, f.message))?;
+                let pip =
+                    pypi::unpack_frontend(&opts.python, &pip_wheel, &frontend.sha256, &tools)?;
+                r.frontend = Some(frontend);
+                r.python = Some(pypi::check_python(
+                    &opts.python,
+                    &pip,
+                    recipe.requires_python.as_deref(),
+                )?);
                 let wheelhouse = out.join("wheelhouse");
                 // A wheelhouse of an earlier recipe must not leak into this one.
                 if wheelhouse.exists() {
@@ -412,21 +424,26 @@ fn stages(
                     &out.join("dependencies.log"),
                 )?;
                 let source_dir = out.join("source");
-                pypi::layout(&source_dir, &upstream, &recipe, &pip, &wheelhouse).map_err(|e| {
+                pypi::layout(&source_dir, &upstream, &recipe, &wheelhouse).map_err(|e| {
                     Failure::new(
                         Stage::Dependencies,
                         format!("laying out {}: {e}", source_dir.display()),
                     )
                 })?;
-                Ok(source_dir)
+                Ok((source_dir, pip))
             })?;
-            (
-                upstream.wheel.clone(),
-                source_dir,
-                vec!["sh".to_owned(), "build.sh".to_owned()],
-                "dist/*.whl".to_owned(),
-                Some(recipe.source_date_epoch),
-            )
+            let (source_dir, pip) = source_dir;
+            BuildInputs {
+                upstream: upstream.wheel.clone(),
+                source: source_dir,
+                command: vec!["sh".to_owned(), "build.sh".to_owned()],
+                artifact_glob: "dist/*.whl".to_owned(),
+                epoch: Some(recipe.source_date_epoch),
+                // The frontend is shared by every rebuild: seen read-only
+                // where it is cached, not copied into each tree.
+                env: vec![format!("REPRO_PIP={}", pip.display())],
+                ro_bind: vec![pip],
+            }
         }
         Target::Generic(g) => {
             let (g, tree) = timed(r, Stage::Fetch, |r| {
@@ -458,26 +475,19 @@ fn stages(
                 .artifact
                 .clone()
                 .unwrap_or_else(|| format!("**/{}", file_name(&g.upstream)));
-            (
-                g.upstream.clone(),
-                tree,
-                g.command.clone(),
-                glob,
-                g.source_date_epoch,
-            )
+            BuildInputs {
+                upstream: g.upstream.clone(),
+                source: tree,
+                command: g.command.clone(),
+                artifact_glob: glob,
+                epoch: g.source_date_epoch,
+                env: Vec::new(),
+                ro_bind: Vec::new(),
+            }
         }
     };
-    let rebuilt = timed(r, Stage::Build, |r| {
-        build(
-            opts,
-            r,
-            &source_dir,
-            command,
-            artifact_glob,
-            epoch,
-            progress,
-        )
-    })?;
+    let upstream = inputs.upstream.clone();
+    let rebuilt = timed(r, Stage::Build, |r| build(opts, r, inputs, progress))?;
     timed(r, Stage::Compare, |r| {
         compare(opts, r, &upstream, &rebuilt, progress)
     })
@@ -489,19 +499,45 @@ fn indent(text: &str) -> String {
 
 /// Runs the build loop on the laid-out source, offline; returns the one
 /// artifact it made.
+/// What the build stage runs.
+struct BuildInputs {
+    /// The artifact to compare with.
+    upstream: PathBuf,
+    /// The tree to build.
+    source: PathBuf,
+    /// The build command.
+    command: Vec<String>,
+    /// Which file it makes.
+    artifact_glob: String,
+    /// SOURCE_DATE_EPOCH (None: the loop's choice).
+    epoch: Option<i64>,
+    /// Variables for the build.
+    env: Vec<String>,
+    /// Host paths the build sees read-only.
+    ro_bind: Vec<PathBuf>,
+}
+
 fn build(
     opts: &RebuildOptions,
     r: &mut RebuildReport,
-    source: &Path,
-    command: Vec<String>,
-    artifact_glob: String,
-    epoch: Option<i64>,
+    inputs: BuildInputs,
     progress: &dyn Fn(&str),
 ) -> Result<PathBuf, Failure> {
+    let BuildInputs {
+        source,
+        command,
+        artifact_glob,
+        epoch,
+        env,
+        ro_bind,
+        ..
+    } = inputs;
     let fail = |m: String| Failure::new(Stage::Build, m);
     let out = opts.out.join("build");
     let mut b = opts.build.clone();
-    b.source = Some(source.to_owned());
+    b.source = Some(source);
+    b.env.extend(env);
+    b.ro_bind.extend(ro_bind);
     b.out = Some(out.clone());
     b.force = true;
     b.artifacts = vec![artifact_glob.clone()];
@@ -512,6 +548,13 @@ fn build(
     b.network = false;
     b.single_run = true;
     let runs = b.runs.unwrap_or(1);
+    if runs == 1 {
+        // One run is the control: nothing is varied, so nothing needs
+        // probing, and one copy of the tree costs less than probing for
+        // an overlay to share between runs.
+        b.vary = vec!["-all".into()];
+        b.run_tree = crate::config::RunTreeMode::Copy;
+    }
     progress(&format!(
         "building offline in the sandbox ({runs} run{})",
         if runs == 1 { "" } else { "s" }
