@@ -44,6 +44,11 @@ bench: build
     bash bench/diff.sh
     bash bench/normalize.sh
 
+# Independent rebuilds of PyPI releases (needs the network to PyPI):
+# verdicts, stabilizers, time and repro's overhead per package.
+bench-rebuild list="bench/rebuild-pypi.txt": build
+    bash bench/rebuild.sh {{list}}
+
 # Coverage-guided fuzzing of the differ and the normalizers (needs cargo-fuzz;
 # the stable toolchain allows its nightly features with RUSTC_BOOTSTRAP=1).
 fuzz target="compare" seconds="300":
