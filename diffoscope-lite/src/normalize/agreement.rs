@@ -1321,8 +1321,8 @@ fn zip_inputs() -> Vec<(&'static str, Vec<u8>, ZipExpect, &'static str)> {
     case(
         "local-flags.zip",
         Ambiguous(K::LocalHeader),
-        "entry \"a.txt\": flags 0x0800 in the central directory, 0x0000 in its local header",
-        &|b| put16(b, l0 + 6, 0),
+        "entry \"a.txt\": flags 0x0800 in the central directory, 0x0801 in its local header",
+        &|b| put16(b, l0 + 6, 0x0801),
     );
     // Names.
     case(
@@ -1848,4 +1848,57 @@ fn zip_data_that_does_not_match_its_crc_or_size_is_reported() {
             "{name}: {shown}"
         );
     }
+}
+
+/// The UTF-8 flag changes how a name beyond ASCII reads, and only that: a
+/// local header that drops it is a conflict for such a name alone.
+#[test]
+fn zip_utf8_flag_matters_for_names_beyond_ascii_only() {
+    for (name, conflict) in [
+        (&b"plain.txt"[..], false),
+        ("caf\u{e9}.txt".as_bytes(), true),
+    ] {
+        let z = zip_build(
+            &[Ze {
+                name,
+                ..ze(b"", b"x\n")
+            }],
+            b"",
+        );
+        let mut b = z.bytes.clone();
+        put16(&mut b, z.local[0] + 6, 0);
+        let c = differ_read(&b, "u.zip").unwrap();
+        assert_eq!(
+            c.comments.iter().any(|c| c.contains("in its local header")),
+            conflict,
+            "{}: {:?}",
+            String::from_utf8_lossy(name),
+            c.comments
+        );
+    }
+}
+
+/// Conflicts are listed up to a bound, but however many findings come
+/// first, the conflict that makes the normalizer refuse is kept.
+#[test]
+fn zip_findings_do_not_crowd_out_a_refusal() {
+    let mut entries: Vec<Ze> = (0..150)
+        .map(|i| {
+            let name: &'static [u8] = format!("bell\x07{i}.txt").into_bytes().leak();
+            ze(name, b"x\n")
+        })
+        .collect();
+    entries.push(ze(b"../evil.sh", b"x\n"));
+    let bytes = zip_build(&entries, b"").bytes;
+    let c = differ_read(&bytes, "many.zip").unwrap();
+    assert!(c.comments.len() <= 102, "{}", c.comments.len());
+    assert!(
+        c.comments.iter().any(|c| c.contains("more conflicts")),
+        "{:?}",
+        c.comments.last()
+    );
+    let (n, d) = zip_normalize(&bytes, "many.zip", false);
+    let e = n.map(|(_, fired)| fired).unwrap_err();
+    assert!(e.contains("\"../evil.sh\": unsafe name"), "{e}");
+    assert!(d.is_err());
 }

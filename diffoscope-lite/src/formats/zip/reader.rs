@@ -46,11 +46,15 @@ pub(crate) const ZIP64_EXTRA: u16 = 0x0001;
 pub(crate) const FLAG_ENCRYPTED: u16 = 0x0001;
 /// General-purpose flag: CRC and sizes follow the data in a descriptor.
 pub(crate) const FLAG_DESCRIPTOR: u16 = 0x0008;
-/// The flags that change how an entry is read (encryption, data
-/// descriptor, strong encryption, UTF-8 names, masked headers): a local
-/// header and a central record that disagree on one of them are read
-/// differently by tools that trust one or the other.
-const READING_FLAGS: u16 = 0x0001 | 0x0008 | 0x0040 | 0x0800 | 0x2000;
+/// General-purpose flag: the name (and comment) is UTF-8, else CP437.
+const FLAG_UTF8: u16 = 0x0800;
+/// The flags that change how an entry is read whatever its name
+/// (encryption, strong encryption, masked headers): a local header and a
+/// central record that disagree on one of them are read differently by
+/// tools that trust one or the other. A differing descriptor flag needs no
+/// check of its own: the local CRC and sizes, or the descriptor, are
+/// compared with the central directory either way.
+const READING_FLAGS: u16 = 0x0001 | 0x0040 | 0x2000;
 
 /// Compression methods whose data is decompressed (and checked): stored,
 /// deflate, deflate64, bzip2, zstd.
@@ -98,6 +102,8 @@ pub(crate) enum ConflictKind {
     /// A name with control characters (not NUL): every tool reads the
     /// same name, but it garbles listings and terminals.
     ControlCharacters,
+    /// How many more conflicts were found than are listed.
+    LeftOut,
 }
 
 /// What the normalizer and the normalized digest do with a conflict.
@@ -123,7 +129,9 @@ impl ConflictKind {
     pub(crate) fn refusal(self) -> Refusal {
         match self {
             ConflictKind::Overlap => Refusal::Always,
-            ConflictKind::UnknownMethod | ConflictKind::ControlCharacters => Refusal::Never,
+            ConflictKind::UnknownMethod
+            | ConflictKind::ControlCharacters
+            | ConflictKind::LeftOut => Refusal::Never,
             _ => Refusal::UnlessAllowed,
         }
     }
@@ -421,7 +429,9 @@ pub(crate) fn push_record(out: &mut Vec<u8>, id: u16, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
-/// Collects conflicts, at most [`MAX_CONFLICTS`] of them.
+/// Collects conflicts, at most [`MAX_CONFLICTS`] of them — but always the
+/// first of each [`Refusal`], so that the normalizer refuses what it must
+/// however many findings come first.
 #[derive(Default)]
 struct Conflicts {
     list: Vec<Conflict>,
@@ -430,7 +440,8 @@ struct Conflicts {
 
 impl Conflicts {
     fn push(&mut self, kind: ConflictKind, detail: String) {
-        if self.list.len() < MAX_CONFLICTS {
+        let first_of_its_refusal = !self.list.iter().any(|c| c.kind.refusal() == kind.refusal());
+        if self.list.len() < MAX_CONFLICTS || first_of_its_refusal {
             self.list.push(Conflict { kind, detail });
         } else {
             self.left_out += 1;
@@ -439,14 +450,8 @@ impl Conflicts {
 
     fn finish(mut self) -> Vec<Conflict> {
         if self.left_out > 0 {
-            // The most severe of the left-out ones is not known; a refusal
-            // needs only the first, which is listed.
-            let kind = self
-                .list
-                .last()
-                .map_or(ConflictKind::EndRecords, |c| c.kind);
             self.list.push(Conflict {
-                kind,
+                kind: ConflictKind::LeftOut,
                 detail: format!("… and {} more conflicts", self.left_out),
             });
         }
@@ -934,7 +939,13 @@ fn check_local(m: &Member, conflicts: &mut Conflicts) {
         ));
     }
     let lflags = m.local_flags();
-    if lflags & READING_FLAGS != m.flags & READING_FLAGS {
+    // The UTF-8 flag changes only how a name beyond ASCII reads.
+    let mask = if m.name.is_ascii() && m.local_name.is_ascii() {
+        READING_FLAGS
+    } else {
+        READING_FLAGS | FLAG_UTF8
+    };
+    if lflags & mask != m.flags & mask {
         local(format!(
             "entry {shown:?}: flags {:#06x} in the central directory, {lflags:#06x} in its local header",
             m.flags
