@@ -343,12 +343,8 @@ pub(crate) enum Source {
         len: u64,
     },
     Memory(Arc<[u8]>),
-    /// A zip member, decompressed on each read.
-    Zip {
-        archive: Arc<::zip::ZipArchive<PositionedFile>>,
-        index: usize,
-        compressed: u64,
-    },
+    /// A zip member, decompressed (and checked) on each read.
+    Zip(Arc<formats::zip::MemberData>),
     /// The decompressed stream of another content.
     Decompress {
         kind: Kind,
@@ -378,7 +374,7 @@ impl fmt::Debug for Content {
             ),
             Source::Range { offset, len, .. } => write!(f, "Content::Range({offset}+{len})"),
             Source::Memory(m) => write!(f, "Content::Memory({} bytes)", m.len()),
-            Source::Zip { index, .. } => write!(f, "Content::Zip(#{index})"),
+            Source::Zip(m) => write!(f, "Content::Zip({m:?})"),
             Source::Decompress { kind, .. } => write!(f, "Content::Decompress({kind})"),
             Source::Zlib(inner) => write!(f, "Content::Zlib({inner:?})"),
             Source::Printable(inner) => write!(f, "Content::Printable({inner:?})"),
@@ -501,17 +497,13 @@ impl Content {
                 f(&mut PositionedFile::new(file.clone(), *offset, *len))
             }
             Source::Memory(m) => f(&mut &m[..]),
-            Source::Zip {
-                archive,
-                index,
-                compressed,
-            } => {
-                let mut archive = (**archive).clone();
-                let member = archive
-                    .by_index(*index)
-                    .map_err(|e| formats::zip::error(cx, e, entry))?;
-                let mut limited =
-                    LimitReader::new(member, cx.budget, entry, Consumed::Fixed(*compressed));
+            Source::Zip(m) => {
+                let mut limited = LimitReader::new(
+                    m.open(entry),
+                    cx.budget,
+                    entry,
+                    Consumed::Fixed(m.compressed_len()),
+                );
                 f(&mut limited)
             }
             Source::Decompress { kind, inner } => self.decompress(inner, *kind, cx, entry, f),
@@ -572,46 +564,9 @@ impl Content {
     /// case of a rebuilt archive whose members did not change). False means
     /// "cannot tell this way", not "different".
     pub(crate) fn same_zip_data(&self, other: &Content) -> bool {
-        let (
-            Source::Zip {
-                archive: a,
-                index: i,
-                ..
-            },
-            Source::Zip {
-                archive: b,
-                index: j,
-                ..
-            },
-        ) = (&self.0, &other.0)
-        else {
-            return false;
-        };
-        let (mut a, mut b) = ((**a).clone(), (**b).clone());
-        let (Ok(mut x), Ok(mut y)) = (a.by_index_raw(*i), b.by_index_raw(*j)) else {
-            return false;
-        };
-        if x.compression() != y.compression()
-            || x.crc32() != y.crc32()
-            || x.size() != y.size()
-            || x.compressed_size() != y.compressed_size()
-        {
-            return false;
-        }
-        let (mut bx, mut by) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
-        loop {
-            let n = match read_full(&mut x, &mut bx) {
-                Ok(n) => n,
-                Err(_) => return false,
-            };
-            match read_full(&mut y, &mut by[..n.max(1)]) {
-                Ok(m) if m == n && bx[..n] == by[..n] => {}
-                _ => return false,
-            }
-            if n < bx.len() {
-                // Both ended at the same point (equal compressed sizes).
-                return true;
-            }
+        match (&self.0, &other.0) {
+            (Source::Zip(a), Source::Zip(b)) => a.same_stored(b),
+            _ => false,
         }
     }
 

@@ -10,6 +10,7 @@
 use std::io::Write as _;
 
 use super::*;
+use crate::formats::zip::{ConflictKind, Refusal};
 use crate::formats::Parsed;
 use crate::model::{Container, Content, EntryKind, MetaField, MetaValue};
 
@@ -973,4 +974,931 @@ fn oci_json_limit_is_one_limit_on_every_side() {
     let normalized = normalize_file(&dir, &dir, &opts).unwrap_err().to_string();
     assert_eq!(digest, compared);
     assert_eq!(normalized, compared);
+}
+
+// ---------------------------------------------------------------- zip
+
+/// One entry of a zip built byte by byte.
+#[derive(Clone)]
+struct Ze {
+    name: &'static [u8],
+    data: &'static [u8],
+    /// Compression method: 0 stored, 8 deflate; others are stored as given.
+    method: u16,
+    /// CRC and sizes in a data descriptor after the data.
+    descriptor: bool,
+    /// Sizes in zip64 extra fields (and a zip64 end record).
+    zip64: bool,
+    /// Unix mode.
+    mode: u32,
+    /// DOS date.
+    date: u16,
+}
+
+fn ze(name: &'static [u8], data: &'static [u8]) -> Ze {
+    Ze {
+        name,
+        data,
+        method: 8,
+        descriptor: false,
+        zip64: false,
+        mode: 0o100664,
+        // 2020-03-04, later than EPOCH (2001).
+        date: (40 << 9) | (3 << 5) | 4,
+    }
+}
+
+/// A zip and where its structures are, for patching.
+struct Built {
+    bytes: Vec<u8>,
+    /// Offset of each local header.
+    local: Vec<usize>,
+    /// Offset of each central record.
+    central: Vec<usize>,
+    /// Offset of the classic end record.
+    eocd: usize,
+}
+
+fn le16(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn le32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn le64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn zip_build(entries: &[Ze], comment: &[u8]) -> Built {
+    let mut out = Vec::new();
+    let mut local = Vec::new();
+    let mut records = Vec::new();
+    let time = (5 << 11) | (6 << 5) | 4;
+    for e in entries {
+        let stored = if e.method == 8 {
+            let mut enc =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            enc.write_all(e.data).unwrap();
+            enc.finish().unwrap()
+        } else {
+            e.data.to_vec()
+        };
+        let mut crc = flate2::Crc::new();
+        crc.update(e.data);
+        let (crc, csize, usize) = (crc.sum(), stored.len() as u64, e.data.len() as u64);
+        let flags = if e.descriptor { 0x0808 } else { 0x0800 };
+        let needed = if e.zip64 { 45 } else { 20 };
+        let mut z64 = Vec::new();
+        if e.zip64 {
+            le16(&mut z64, 1);
+            le16(&mut z64, 16);
+            le64(&mut z64, usize);
+            le64(&mut z64, csize);
+        }
+        local.push(out.len());
+        let offset = out.len() as u32;
+        le32(&mut out, 0x0403_4b50);
+        le16(&mut out, needed);
+        le16(&mut out, flags);
+        le16(&mut out, e.method);
+        le16(&mut out, time);
+        le16(&mut out, e.date);
+        let (lcrc, lc, lu) = match (e.descriptor, e.zip64) {
+            (true, false) => (0, 0, 0),
+            (true, true) => (0, u32::MAX, u32::MAX),
+            (false, true) => (crc, u32::MAX, u32::MAX),
+            (false, false) => (crc, csize as u32, usize as u32),
+        };
+        le32(&mut out, lcrc);
+        le32(&mut out, lc);
+        le32(&mut out, lu);
+        le16(&mut out, e.name.len() as u16);
+        le16(&mut out, z64.len() as u16);
+        out.extend_from_slice(e.name);
+        if e.zip64 && e.descriptor {
+            // Sizes in the descriptor; zeros here, as Python writes them.
+            out.extend_from_slice(&[1, 0, 16, 0]);
+            out.extend_from_slice(&[0; 16]);
+        } else {
+            out.extend_from_slice(&z64);
+        }
+        out.extend_from_slice(&stored);
+        if e.descriptor {
+            le32(&mut out, 0x0807_4b50);
+            le32(&mut out, crc);
+            if e.zip64 {
+                le64(&mut out, csize);
+                le64(&mut out, usize);
+            } else {
+                le32(&mut out, csize as u32);
+                le32(&mut out, usize as u32);
+            }
+        }
+        let mut r = Vec::new();
+        le32(&mut r, 0x0201_4b50);
+        le16(&mut r, 0x0300 | needed);
+        le16(&mut r, needed);
+        le16(&mut r, flags);
+        le16(&mut r, e.method);
+        le16(&mut r, time);
+        le16(&mut r, e.date);
+        le32(&mut r, crc);
+        let (c32, u32_) = if e.zip64 {
+            (u32::MAX, u32::MAX)
+        } else {
+            (csize as u32, usize as u32)
+        };
+        le32(&mut r, c32);
+        le32(&mut r, u32_);
+        le16(&mut r, e.name.len() as u16);
+        le16(&mut r, z64.len() as u16);
+        le16(&mut r, 0);
+        le16(&mut r, 0);
+        le16(&mut r, 0);
+        le32(
+            &mut r,
+            e.mode << 16 | if e.name.ends_with(b"/") { 0x10 } else { 0 },
+        );
+        le32(&mut r, offset);
+        r.extend_from_slice(e.name);
+        r.extend_from_slice(&z64);
+        records.push(r);
+    }
+    let cd_off = out.len();
+    let mut central = Vec::new();
+    for r in &records {
+        central.push(out.len());
+        out.extend_from_slice(r);
+    }
+    let cd_size = out.len() - cd_off;
+    let n = entries.len() as u64;
+    if entries.iter().any(|e| e.zip64) {
+        let at = out.len() as u64;
+        le32(&mut out, 0x0606_4b50);
+        le64(&mut out, 44);
+        le16(&mut out, 0x032d);
+        le16(&mut out, 45);
+        le32(&mut out, 0);
+        le32(&mut out, 0);
+        le64(&mut out, n);
+        le64(&mut out, n);
+        le64(&mut out, cd_size as u64);
+        le64(&mut out, cd_off as u64);
+        le32(&mut out, 0x0706_4b50);
+        le32(&mut out, 0);
+        le64(&mut out, at);
+        le32(&mut out, 1);
+    }
+    let eocd = out.len();
+    le32(&mut out, 0x0605_4b50);
+    le32(&mut out, 0);
+    le16(&mut out, n as u16);
+    le16(&mut out, n as u16);
+    le32(&mut out, cd_size as u32);
+    le32(&mut out, cd_off as u32);
+    le16(&mut out, comment.len() as u16);
+    out.extend_from_slice(comment);
+    Built {
+        bytes: out,
+        local,
+        central,
+        eocd,
+    }
+}
+
+fn put16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn get32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// A typical wheel-like zip: a directory, stored and deflated files, an
+/// executable, a file older than the epoch.
+fn zip_plain() -> Vec<Ze> {
+    vec![
+        Ze {
+            mode: 0o40775,
+            ..ze(b"pkg/", b"")
+        },
+        ze(b"pkg/b.py", b"print('b')\n"),
+        Ze {
+            method: 0,
+            ..ze(b"pkg/a.txt", b"stored text\n")
+        },
+        Ze {
+            mode: 0o100775,
+            ..ze(b"pkg/run.sh", b"#!/bin/sh\nexit 0\n")
+        },
+        Ze {
+            date: (10 << 9) | (1 << 5) | 1,
+            ..ze(b"pkg/old.txt", b"from 1990\n")
+        },
+    ]
+}
+
+/// What an input must make of each side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ZipExpect {
+    /// Read alike; no conflict.
+    Clean,
+    /// The differ reports the conflict; normalize and digest refuse it,
+    /// unless ambiguity is allowed.
+    Ambiguous(ConflictKind),
+    /// The differ reports it; normalize and digest refuse it always.
+    Refused(ConflictKind),
+    /// The differ reports it; normalize and digest accept it.
+    Finding(ConflictKind),
+    /// Every side fails with the same message.
+    Error,
+}
+
+fn zip_inputs() -> Vec<(&'static str, Vec<u8>, ZipExpect, &'static str)> {
+    use ConflictKind as K;
+    use ZipExpect::*;
+    let plain = zip_build(&zip_plain(), b"");
+    let two = zip_build(&[ze(b"a.txt", b"one\n"), ze(b"b.txt", b"two\n")], b"");
+    let mut out = vec![
+        ("plain.zip", plain.bytes.clone(), Clean, ""),
+        (
+            "comment.zip",
+            zip_build(&zip_plain(), b"an archive comment").bytes,
+            Clean,
+            "",
+        ),
+        ("empty.zip", zip_build(&[], b"").bytes, Clean, ""),
+        (
+            "descriptors.zip",
+            zip_build(
+                &zip_plain()
+                    .into_iter()
+                    .map(|e| Ze {
+                        descriptor: e.method == 8,
+                        ..e
+                    })
+                    .collect::<Vec<_>>(),
+                b"",
+            )
+            .bytes,
+            Clean,
+            "",
+        ),
+        (
+            "zip64.zip",
+            zip_build(
+                &zip_plain()
+                    .into_iter()
+                    .map(|e| Ze { zip64: true, ..e })
+                    .collect::<Vec<_>>(),
+                b"",
+            )
+            .bytes,
+            Clean,
+            "",
+        ),
+        (
+            "zip64-descriptors.zip",
+            zip_build(
+                &zip_plain()
+                    .into_iter()
+                    .map(|e| Ze {
+                        zip64: true,
+                        descriptor: true,
+                        ..e
+                    })
+                    .collect::<Vec<_>>(),
+                b"",
+            )
+            .bytes,
+            Clean,
+            "",
+        ),
+    ];
+    let mut case = |name: &'static str, expect, what: &'static str, f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = two.bytes.clone();
+        f(&mut b);
+        out.push((name, b, expect, what));
+    };
+    let (l0, l1, c0, c1, eocd) = (
+        two.local[0],
+        two.local[1],
+        two.central[0],
+        two.central[1],
+        two.eocd,
+    );
+    // Local header against the central directory.
+    case(
+        "local-name.zip",
+        Ambiguous(K::LocalHeader),
+        "entry \"a.txt\" is named \"x.txt\" in its local header",
+        &|b| b[l0 + 30] = b'x',
+    );
+    case(
+        "local-method.zip",
+        Ambiguous(K::LocalHeader),
+        "entry \"a.txt\": compression method 8 in the central directory, 0 in its local header",
+        &|b| put16(b, l0 + 8, 0),
+    );
+    case(
+        "local-crc.zip",
+        Ambiguous(K::LocalHeader),
+        "entry \"a.txt\": CRC",
+        &|b| b[l0 + 14] ^= 1,
+    );
+    case(
+        "local-size.zip",
+        Ambiguous(K::LocalHeader),
+        "entry \"a.txt\": size 4 in the central directory, 5 in its local header",
+        &|b| put32(b, l0 + 22, 5),
+    );
+    case(
+        "local-flags.zip",
+        Ambiguous(K::LocalHeader),
+        "entry \"a.txt\": flags 0x0800 in the central directory, 0x0801 in its local header",
+        &|b| put16(b, l0 + 6, 0x0801),
+    );
+    // Names.
+    case(
+        "duplicate.zip",
+        Ambiguous(K::DuplicateName),
+        "two entries are named \"a.txt\"",
+        &|b| {
+            b[c1 + 46] = b'a';
+            b[l1 + 30] = b'a';
+        },
+    );
+    // End records.
+    case(
+        "cd-longer-than-counted.zip",
+        Ambiguous(K::EndRecords),
+        "the central directory holds more records than the 1 the end record counts",
+        &|b| {
+            put16(b, eocd + 8, 1);
+            put16(b, eocd + 10, 1);
+        },
+    );
+    case(
+        "counts-disagree.zip",
+        Ambiguous(K::EndRecords),
+        "the end record counts 1 entries on this disk and 2 in all",
+        &|b| put16(b, eocd + 8, 1),
+    );
+    // Errors, alike on every side.
+    case(
+        "no-end.zip",
+        Error,
+        "no end-of-central-directory record",
+        &|b| b[eocd] = b'X',
+    );
+    case(
+        "bad-local-sig.zip",
+        Error,
+        "b.txt: local header signature missing",
+        &|b| b[l1] = b'X',
+    );
+    case(
+        "bad-central-sig.zip",
+        Error,
+        "bad central directory record at offset 0",
+        &|b| b[c0] = b'X',
+    );
+    case(
+        "data-overruns.zip",
+        Error,
+        "b.txt: 4294967294 bytes of data overrun the archive",
+        &|b| put32(b, c1 + 20, u32::MAX - 1),
+    );
+    case(
+        "too-many-entries.zip",
+        Error,
+        "the central directory declares 65534 entries",
+        &|b| {
+            put16(b, eocd + 8, 0xfffe);
+            put16(b, eocd + 10, 0xfffe);
+        },
+    );
+    case(
+        "cd-offset-beyond.zip",
+        Error,
+        "central directory offset",
+        &|b| put32(b, eocd + 16, 0x7fff_ffff),
+    );
+    case(
+        "marker-without-zip64.zip",
+        Ambiguous(K::Zip64),
+        "a 32-bit field holds the zip64 marker",
+        &|b| put32(b, c0 + 24, u32::MAX),
+    );
+    // Truncations: every one an error, the same on every side.
+    for cut in [10, 30, l1 + 20, c0 + 10, c1 + 50, eocd + 10] {
+        out.push((
+            Box::leak(format!("cut{cut}.zip").into_boxed_str()),
+            two.bytes[..cut].to_vec(),
+            Error,
+            "",
+        ));
+    }
+    // A descriptor that contradicts the central directory.
+    let desc = zip_build(
+        &[
+            Ze {
+                descriptor: true,
+                ..ze(b"a.txt", b"one\n")
+            },
+            ze(b"b.txt", b"two\n"),
+        ],
+        b"",
+    );
+    let mut bad_desc = desc.bytes.clone();
+    let at = desc.local[1] - 12; // its CRC
+    bad_desc[at] ^= 1;
+    out.push((
+        "descriptor-crc.zip",
+        bad_desc,
+        Ambiguous(K::Descriptor),
+        "entry \"a.txt\": its data descriptor says CRC",
+    ));
+    // A zip64 extra field read in full says another offset than the
+    // 32-bit field (the `zip` crate reads it in full).
+    let z = zip_build(
+        &[
+            Ze {
+                zip64: true,
+                ..ze(b"a.txt", b"one\n")
+            },
+            ze(b"b.txt", b"two\n"),
+        ],
+        b"",
+    );
+    let mut z64_extra = z.bytes.clone();
+    {
+        // Grow the central zip64 record from 16 to 24 bytes, the offset
+        // in it pointing at the second entry's header.
+        let c = z.central[0];
+        let rec_end = c + 46 + 5 + 20;
+        let mut b = z64_extra[..rec_end].to_vec();
+        b.extend_from_slice(&(z.local[1] as u64).to_le_bytes());
+        b.extend_from_slice(&z64_extra[rec_end..]);
+        put16(&mut b, c + 30, 28);
+        put16(&mut b, c + 46 + 5 + 2, 24);
+        // The directory grew by 8: the end records say so.
+        let eocd = z.eocd + 8;
+        let size = get32(&b, eocd + 12) + 8;
+        put32(&mut b, eocd + 12, size);
+        let z64 = eocd - 76;
+        b[z64 + 40..z64 + 48].copy_from_slice(&u64::from(size).to_le_bytes());
+        let loc = eocd - 20;
+        let at = u64::from_le_bytes(b[loc + 8..loc + 16].try_into().unwrap()) + 8;
+        b[loc + 8..loc + 16].copy_from_slice(&at.to_le_bytes());
+        z64_extra = b;
+    }
+    out.push((
+        "zip64-extra-in-full.zip",
+        z64_extra,
+        Ambiguous(K::Zip64),
+        "entry \"a.txt\": its zip64 extra field read in full says local header offset",
+    ));
+    let mut z64_end = z.bytes.clone();
+    put16(&mut z64_end, z.eocd + 8, 1);
+    put16(&mut z64_end, z.eocd + 10, 1);
+    out.push((
+        "zip64-end-disagrees.zip",
+        z64_end,
+        Ambiguous(K::Zip64),
+        "the zip64 end record says entry count 2, the end record 1",
+    ));
+    // A file and a directory of one name.
+    out.push((
+        "file-and-dir.zip",
+        zip_build(&[ze(b"a", b"file\n"), ze(b"a/", b"")], b"").bytes,
+        Ambiguous(K::FileAndDirectory),
+        "\"a\" is both a file and a directory",
+    ));
+    // Another archive in front: readers that take the last end record see
+    // one archive (offsets shifted), readers that scan see two.
+    let mut concatenated = zip_build(&[ze(b"hidden.sh", b"rm -rf /\n")], b"").bytes;
+    concatenated.extend_from_slice(&two.bytes);
+    out.push((
+        "concatenated.zip",
+        concatenated,
+        Ambiguous(K::HiddenHeader),
+        "a local header at offset 0 belongs to no entry of the central directory",
+    ));
+    // A second end record ends the file, hidden in the first's comment.
+    let mut fake = b"PK\x05\x06".to_vec();
+    fake.extend_from_slice(&[0; 18]);
+    out.push((
+        "two-ends.zip",
+        zip_build(&[ze(b"a.txt", b"one\n")], &fake).bytes,
+        Ambiguous(K::EndRecords),
+        "2 end-of-central-directory records end the file",
+    ));
+    // Two central records over one local header: the overlapping-entry bomb.
+    let mut bomb = two.bytes.clone();
+    put32(&mut bomb, c1 + 42, 0);
+    let crc0 = get32(&bomb, c0 + 16);
+    put32(&mut bomb, c1 + 16, crc0);
+    bomb[c1 + 46] = b'c';
+    out.push((
+        "overlap.zip",
+        bomb,
+        Refused(K::Overlap),
+        "entries \"a.txt\" and \"c.txt\" overlap",
+    ));
+    // Names.
+    for (file, name, expect, what) in [
+        (
+            "dotdot.zip",
+            &b"../evil.sh"[..],
+            Ambiguous(K::UnsafeName),
+            "a \"..\" component",
+        ),
+        (
+            "absolute.zip",
+            b"/etc/evil",
+            Ambiguous(K::UnsafeName),
+            "an absolute path",
+        ),
+        (
+            "backslash.zip",
+            b"dir\\x.txt",
+            Ambiguous(K::UnsafeName),
+            "a backslash",
+        ),
+        (
+            "nul.zip",
+            b"ok.txt\0.sh",
+            Ambiguous(K::UnsafeName),
+            "a NUL byte",
+        ),
+        (
+            "control.zip",
+            b"bell\x07.txt",
+            Finding(K::ControlCharacters),
+            "unsafe name (control characters)",
+        ),
+    ] {
+        out.push((
+            file,
+            zip_build(&[ze(name, b"x\n"), ze(b"b.txt", b"two\n")], b"").bytes,
+            expect,
+            what,
+        ));
+    }
+    out.push((
+        "unknown-method.zip",
+        zip_build(
+            &[
+                Ze {
+                    method: 77,
+                    ..ze(b"a.bin", b"opaque")
+                },
+                ze(b"b.txt", b"two\n"),
+            ],
+            b"",
+        )
+        .bytes,
+        Finding(K::UnknownMethod),
+        "entry \"a.bin\": unknown compression method 77; its content is compared as stored",
+    ));
+    out
+}
+
+/// Normalizes and digests `bytes` with ambiguity allowed or not.
+fn zip_normalize(bytes: &[u8], name: &str, allow: bool) -> (Normalized, Result<Digested>) {
+    let budget = Budget::new(Limits::default());
+    let nx = Nx {
+        budget: &budget,
+        epoch: EPOCH,
+        allow_ambiguous: allow,
+    };
+    let blob = Blob::mem(bytes.to_vec());
+    let mut out = Vec::new();
+    let normalized = zip::Zip
+        .normalize(&blob, name, 1, &nx, &mut out)
+        .map(|fired| {
+            let ids = fired.iter().map(|f| f.rule.id()).collect();
+            ((!fired.is_empty()).then_some(out), ids)
+        })
+        .map_err(|e| e.to_string());
+    let budget = Budget::new(Limits::default());
+    let nx = Nx {
+        budget: &budget,
+        epoch: EPOCH,
+        allow_ambiguous: allow,
+    };
+    (normalized, zip::Zip.digest(&blob, name, 1, &nx))
+}
+
+/// Reads every file entry's content through the differ (decompressing and
+/// checking it).
+fn zip_contents(c: &Container) -> std::result::Result<Vec<(String, Vec<u8>)>, String> {
+    let sides = crate::limits::Sides::new();
+    let cx = sides.cx(0);
+    c.entries
+        .iter()
+        .map(|e| {
+            let bytes = e
+                .content
+                .with_reader(&cx, &e.path, |r| {
+                    let mut v = Vec::new();
+                    r.read_to_end(&mut v)
+                        .map_err(|e| cx.io(e, "x", "reading"))?;
+                    Ok(v)
+                })
+                .map_err(|e| e.to_string())?;
+            Ok((e.path.clone(), bytes))
+        })
+        .collect()
+}
+
+/// What the normalizer wrote, the differ reads as the same entries (in
+/// canonical order) with canonical metadata, the same content and no
+/// conflict; the digest of input and output are one; the rules that fired
+/// are the differences the differ shows.
+fn zip_check_output(
+    name: &str,
+    before: &Container,
+    out: Option<Vec<u8>>,
+    fired: &[&str],
+    input: &[u8],
+) {
+    let Some(out) = out else {
+        assert!(fired.is_empty(), "{name}");
+        return;
+    };
+    let after = differ_read(&out, name).unwrap();
+    let mut names: Vec<&str> = before.entries.iter().map(|e| e.path.as_str()).collect();
+    names.sort_unstable();
+    let after_names: Vec<&str> = after.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(after_names, names, "{name}: canonical order");
+    let mut clamped = false;
+    let mut moded = false;
+    for a in &after.entries {
+        let b = before.entries.iter().find(|b| b.path == a.path).unwrap();
+        assert_eq!(a.kind, b.kind, "{name}: {}", a.path);
+        assert_eq!(a.meta.size, b.meta.size, "{name}: {}", a.path);
+        let (fa, fb) = (
+            a.meta.format.as_ref().unwrap(),
+            b.meta.format.as_ref().unwrap(),
+        );
+        assert_eq!(fa.compression, fb.compression, "{name}: {}", a.path);
+        assert_eq!(a.meta.mtime, b.meta.mtime.map(|t| t.min(EPOCH)), "{name}");
+        clamped |= a.meta.mtime != b.meta.mtime;
+        let expected = match a.kind {
+            EntryKind::Dir => 0o755,
+            EntryKind::Symlink { .. } => 0o777,
+            _ => canonical_file_mode(b.meta.mode.unwrap_or(0)),
+        };
+        assert_eq!(a.meta.mode, Some(expected), "{name}: {}", a.path);
+        moded |= a.meta.mode != b.meta.mode;
+    }
+    assert_eq!(
+        zip_contents(&after),
+        zip_contents(before).map(|mut v| {
+            v.sort();
+            v
+        }),
+        "{name}: content"
+    );
+    assert!(after.comments.is_empty(), "{name}: {:?}", after.comments);
+    assert_eq!(after.meta, before.meta, "{name}: archive comment");
+    let order_changed = before.entries.windows(2).any(|w| w[0].path > w[1].path);
+    assert_eq!(
+        fired.contains(&"zip.sort"),
+        order_changed,
+        "{name}: {fired:?}"
+    );
+    assert_eq!(
+        fired.contains(&"zip.mtime-clamp"),
+        clamped,
+        "{name}: {fired:?}"
+    );
+    assert_eq!(
+        fired.contains(&"zip.attr-normalize"),
+        moded,
+        "{name}: {fired:?}"
+    );
+    let (_, d_in) = zip_normalize(input, name, false);
+    let (n_out, d_out) = zip_normalize(&out, name, false);
+    assert_eq!(n_out, Ok((None, Vec::new())), "{name}: normalizing twice");
+    assert_eq!(
+        d_in.unwrap().sha256,
+        d_out.unwrap().sha256,
+        "{name}: digest"
+    );
+}
+
+#[test]
+fn zip_entries_are_read_alike() {
+    for (name, input, expect, what) in zip_inputs() {
+        let read = differ_read(&input, name);
+        let (normalized, digested) = zip_normalize(&input, name, false);
+        let digested = digested.map(drop).map_err(|e| e.to_string());
+        let archive = formats::zip::read(
+            &Blob::mem(input.clone()),
+            name,
+            &Budget::new(Limits::default()),
+        );
+        match expect {
+            ZipExpect::Error => {
+                let e = read.expect_err(name);
+                assert!(e.contains(what), "{name}: {e}");
+                assert_eq!(normalized.map(drop), Err(e.clone()), "{name}: normalize");
+                assert_eq!(digested, Err(e), "{name}: digest");
+            }
+            ZipExpect::Clean => {
+                let c = read.unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(c.comments.is_empty(), "{name}: {:?}", c.comments);
+                assert_eq!(digested, Ok(()), "{name}: digest");
+                zip_contents(&c).unwrap_or_else(|e| panic!("{name}: {e}"));
+                // The reader's ranges are the blobs it hands out.
+                for m in archive.unwrap().members {
+                    assert_eq!(m.data_range().end - m.data_range().start, m.data.len());
+                    assert_eq!(m.descriptor.is_some(), m.local_flags() & 8 != 0, "{name}");
+                    if let Some(d) = m.descriptor {
+                        assert_eq!((d.crc, d.csize, d.usize), (m.crc, m.csize, m.usize));
+                    }
+                }
+                let (out, fired) = normalized.unwrap_or_else(|e| panic!("{name}: {e}"));
+                zip_check_output(name, &c, out, &fired, &input);
+            }
+            ZipExpect::Ambiguous(kind) | ZipExpect::Refused(kind) | ZipExpect::Finding(kind) => {
+                let c = read.unwrap_or_else(|e| panic!("{name}: {e}"));
+                let conflicts = archive.unwrap().conflicts;
+                let found = conflicts.iter().find(|c| c.kind == kind);
+                assert!(
+                    found.is_some_and(|c| c.detail.contains(what)),
+                    "{name}: {conflicts:?}"
+                );
+                // The normalizer names the first conflict of the strongest
+                // refusal.
+                let refused = [Refusal::Always, Refusal::UnlessAllowed]
+                    .into_iter()
+                    .find_map(|r| conflicts.iter().find(|c| c.kind.refusal() == r));
+                // The differ reports exactly what the reader found.
+                let details: Vec<&String> = conflicts.iter().map(|c| &c.detail).collect();
+                assert_eq!(c.comments.iter().collect::<Vec<_>>(), details, "{name}");
+                let (allowed, allowed_digest) = zip_normalize(&input, name, true);
+                match expect {
+                    ZipExpect::Finding(_) => {
+                        assert_eq!(digested, Ok(()), "{name}: digest");
+                        let (out, fired) = normalized.unwrap_or_else(|e| panic!("{name}: {e}"));
+                        assert_eq!(Ok((out, fired)), allowed, "{name}");
+                    }
+                    _ => {
+                        // Refused, naming the archive and the conflict.
+                        let e = normalized.expect_err(name);
+                        assert!(e.starts_with(&format!("{name}: ")), "{name}: {e}");
+                        assert!(e.contains(&refused.unwrap().detail), "{name}: {e}");
+                        assert_eq!(digested, Err(e.clone()), "{name}: digest");
+                        if matches!(expect, ZipExpect::Refused(_)) {
+                            assert!(e.contains("malformed zip"), "{name}: {e}");
+                            assert_eq!(allowed.map(drop), Err(e), "{name}: allowed");
+                        } else {
+                            assert!(e.contains("--allow-ambiguous"), "{name}: {e}");
+                            allowed.unwrap_or_else(|e| {
+                                panic!("{name}: refused although allowed: {e}")
+                            });
+                            allowed_digest.unwrap_or_else(|e| {
+                                panic!("{name}: digest refused although allowed: {e}")
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn zip_plain_normalization_fires_what_the_differ_shows() {
+    let input = zip_build(&zip_plain(), b"").bytes;
+    let (before, out, fired) = agree(&input, "plain.zip").unwrap();
+    assert_eq!(fired, ["zip.sort", "zip.mtime-clamp", "zip.attr-normalize"]);
+    zip_check_output("plain.zip", &before, out, &fired, &input);
+}
+
+/// Member data is checked as it is decompressed: a CRC-32 or a size that
+/// does not match what the central directory declares is reported on the
+/// entry, never taken for its content.
+#[test]
+fn zip_data_that_does_not_match_its_crc_or_size_is_reported() {
+    let two = zip_build(&[ze(b"a.txt", b"one\n"), ze(b"b.txt", b"two\n")], b"");
+    let mut crc = two.bytes.clone();
+    for at in [two.local[0] + 14, two.central[0] + 16] {
+        crc[at] ^= 1;
+    }
+    let mut size = two.bytes.clone();
+    for at in [two.local[0] + 22, two.central[0] + 24] {
+        put32(&mut size, at, 3);
+    }
+    // Deflate's CRC is checked, and so is stored data's.
+    let plain = zip_build(
+        &[Ze {
+            method: 0,
+            ..ze(b"a.txt", b"one\n")
+        }],
+        b"",
+    );
+    let mut stored_crc = plain.bytes.clone();
+    for at in [plain.local[0] + 14, plain.central[0] + 16] {
+        stored_crc[at] ^= 1;
+    }
+    for (name, bad, want) in [
+        ("crc.zip", &crc, "the data has CRC-32"),
+        (
+            "size.zip",
+            &size,
+            "the data decompresses to more than the 3 bytes",
+        ),
+        ("stored-crc.zip", &stored_crc, "the data has CRC-32"),
+    ] {
+        // The archive itself reads; the entry's data does not.
+        let c = differ_read(bad, name).unwrap();
+        assert!(c.comments.is_empty(), "{name}: {:?}", c.comments);
+        let e = zip_contents(&c).unwrap_err();
+        assert!(
+            e.contains(want) && e.contains("malformed zip"),
+            "{name}: {e}"
+        );
+        // In a comparison, against the honest archive: a finding on the entry.
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.zip"), dir.path().join("b.zip"));
+        let good = if name == "stored-crc.zip" {
+            &plain.bytes
+        } else {
+            &two.bytes
+        };
+        std::fs::write(&a, good).unwrap();
+        std::fs::write(&b, bad).unwrap();
+        let d = crate::compare(&a, &b, &crate::Options::default())
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: reported identical"));
+        let shown = format!("{d:?}");
+        assert!(
+            shown.contains("could not be compared") && shown.contains(want),
+            "{name}: {shown}"
+        );
+    }
+}
+
+/// The UTF-8 flag changes how a name beyond ASCII reads, and only that: a
+/// local header that drops it is a conflict for such a name alone.
+#[test]
+fn zip_utf8_flag_matters_for_names_beyond_ascii_only() {
+    for (name, conflict) in [
+        (&b"plain.txt"[..], false),
+        ("caf\u{e9}.txt".as_bytes(), true),
+    ] {
+        let z = zip_build(
+            &[Ze {
+                name,
+                ..ze(b"", b"x\n")
+            }],
+            b"",
+        );
+        let mut b = z.bytes.clone();
+        put16(&mut b, z.local[0] + 6, 0);
+        let c = differ_read(&b, "u.zip").unwrap();
+        assert_eq!(
+            c.comments.iter().any(|c| c.contains("in its local header")),
+            conflict,
+            "{}: {:?}",
+            String::from_utf8_lossy(name),
+            c.comments
+        );
+    }
+}
+
+/// Conflicts are listed up to a bound, but however many findings come
+/// first, the conflict that makes the normalizer refuse is kept.
+#[test]
+fn zip_findings_do_not_crowd_out_a_refusal() {
+    let mut entries: Vec<Ze> = (0..150)
+        .map(|i| {
+            let name: &'static [u8] = format!("bell\x07{i}.txt").into_bytes().leak();
+            ze(name, b"x\n")
+        })
+        .collect();
+    entries.push(ze(b"../evil.sh", b"x\n"));
+    let bytes = zip_build(&entries, b"").bytes;
+    let c = differ_read(&bytes, "many.zip").unwrap();
+    assert!(c.comments.len() <= 102, "{}", c.comments.len());
+    assert!(
+        c.comments.iter().any(|c| c.contains("more conflicts")),
+        "{:?}",
+        c.comments.last()
+    );
+    let (n, d) = zip_normalize(&bytes, "many.zip", false);
+    let e = n.map(|(_, fired)| fired).unwrap_err();
+    assert!(e.contains("\"../evil.sh\": unsafe name"), "{e}");
+    assert!(d.is_err());
 }
