@@ -317,33 +317,6 @@ impl<R: Read> Read for LimitReader<'_, R> {
     }
 }
 
-/// Test support: the options and one budget per side that a comparison
-/// needs, from which [`Sides::cx`] lends the two contexts.
-#[cfg(test)]
-pub(crate) struct Sides {
-    pub(crate) opts: crate::Options,
-    budgets: [Budget; 2],
-}
-
-#[cfg(test)]
-impl Sides {
-    pub(crate) fn new() -> Self {
-        let opts = crate::Options::default();
-        let budgets = [
-            Budget::new(opts.limits.clone()),
-            Budget::new(opts.limits.clone()),
-        ];
-        Sides { opts, budgets }
-    }
-
-    pub(crate) fn cx(&self, side: usize) -> crate::model::Cx<'_> {
-        crate::model::Cx {
-            budget: &self.budgets[side],
-            opts: &self.opts,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

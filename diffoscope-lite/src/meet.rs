@@ -49,7 +49,7 @@ pub(crate) struct Rendezvous {
 /// A member one side has reached.
 enum Slot {
     /// Being spooled (or stopped while being spooled).
-    Writing(Arc<Copy>),
+    Writing(Arc<SpoolCopy>),
     /// Spooled completely.
     Done {
         side: usize,
@@ -70,7 +70,7 @@ impl Slot {
 }
 
 /// One side's spooled copy of a member, possibly still being written.
-struct Copy {
+struct SpoolCopy {
     side: usize,
     /// The member's declared size.
     size: u64,
@@ -91,7 +91,7 @@ enum State {
     Failed(u64),
 }
 
-impl Copy {
+impl SpoolCopy {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A poisoned lock means the other side panicked while holding it;
         // the state it guards is a plain value and still meaningful.
@@ -124,7 +124,7 @@ impl Copy {
 
 /// Marks a copy failed unless it was finished: runs on every early return
 /// and on unwinding.
-struct FailOnDrop<'a>(&'a Copy);
+struct FailOnDrop<'a>(&'a SpoolCopy);
 
 impl Drop for FailOnDrop<'_> {
     fn drop(&mut self) {
@@ -156,7 +156,7 @@ impl Rendezvous {
     ) -> Result<Content> {
         let key = std::hash::BuildHasher::hash_one(&self.keys, (name, occurrence));
         let (file, offset) = spool.tail()?;
-        let ours = Arc::new(Copy {
+        let ours = Arc::new(SpoolCopy {
             side,
             size,
             file,
@@ -184,7 +184,7 @@ impl Rendezvous {
                 file,
                 offset,
                 len,
-            }) => Some(Arc::new(Copy {
+            }) => Some(Arc::new(SpoolCopy {
                 side,
                 size,
                 file,
@@ -230,7 +230,7 @@ impl Rendezvous {
 
 /// Compares `r` with `theirs` as both arrive; see the module comment.
 fn follow(
-    theirs: &Copy,
+    theirs: &SpoolCopy,
     r: &mut dyn Read,
     spool: &mut Spool,
     cx: &Cx<'_>,
@@ -245,7 +245,7 @@ fn follow(
 }
 
 fn compare_or_spool(
-    theirs: &Copy,
+    theirs: &SpoolCopy,
     r: &mut dyn Read,
     spool: &mut Spool,
     cx: &Cx<'_>,
@@ -301,7 +301,7 @@ mod tests {
     use super::*;
 
     fn run(a: &[u8], b: &[u8], concurrent: bool) -> (Vec<u8>, Vec<u8>, bool) {
-        let sides = crate::limits::Sides::new();
+        let sides = crate::model::Sides::new();
         let (cxa, cxb) = (sides.cx(0), sides.cx(1));
         let meet = Rendezvous::default();
         let side = |i: usize, data: &[u8], cx: &Cx<'_>| {
@@ -362,7 +362,7 @@ mod tests {
 
     #[test]
     fn a_failed_copy_wakes_the_other_side() {
-        let copy = Copy {
+        let copy = SpoolCopy {
             side: 0,
             size: 0,
             file: Arc::new(tempfile::tempfile().unwrap()),

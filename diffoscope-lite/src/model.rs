@@ -23,8 +23,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::beneath::{Found, Root};
 use crate::blob::Blob;
-use crate::formats::{self, Kind};
 use crate::hash::Digest;
+use crate::kind::Kind;
 use crate::leaf::Printable;
 use crate::limits::{Budget, Consumed, CountingReader, LimitReader};
 use crate::{Error, Options, Result};
@@ -321,6 +321,26 @@ pub struct Container {
     pub ordered: bool,
 }
 
+/// A compressed stream's decoder over its bytes (`None`: `kind` is no
+/// compression). Readers above the model hand it in, so the model needs no
+/// format.
+pub(crate) type Decode =
+    for<'a> fn(Kind, Box<dyn Read + 'a>) -> Option<io::Result<Box<dyn Read + 'a>>>;
+
+/// A member an archive stores encoded, as its format's reader decodes it:
+/// the model reads it through this without knowing the format.
+pub(crate) trait Stored: fmt::Debug + Send + Sync {
+    /// What a decoding read consumes at most.
+    fn compressed_len(&self) -> u64;
+    /// A reader of the decoded bytes, named `entry` in errors.
+    fn open(&self, entry: &str) -> Box<dyn Read + Send>;
+    /// Whether `other` is stored alike (same encoding and encoded bytes),
+    /// hence the same content; false means "cannot tell this way".
+    fn same_stored(&self, other: &dyn Stored) -> bool;
+    /// For `same_stored`: the concrete type behind the trait.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
 /// Streamable content of an entry or of a whole artifact. Cheap to clone.
 #[derive(Clone)]
 pub struct Content(pub(crate) Source);
@@ -343,11 +363,15 @@ pub(crate) enum Source {
         len: u64,
     },
     Memory(Arc<[u8]>),
-    /// A zip member, decompressed (and checked) on each read.
-    Zip(Arc<formats::zip::MemberData>),
+    /// A member its archive stores encoded (a zip member), decoded (and
+    /// checked) on each read by the reader of its format.
+    Stored(Arc<dyn Stored>),
     /// The decompressed stream of another content.
     Decompress {
+        /// The compression format, named in errors.
         kind: Kind,
+        /// Its decoder (the format reader's).
+        decode: Decode,
         inner: Arc<Content>,
     },
     /// A zlib (RFC 1950) stream inside another content, decompressed on
@@ -374,7 +398,7 @@ impl fmt::Debug for Content {
             ),
             Source::Range { offset, len, .. } => write!(f, "Content::Range({offset}+{len})"),
             Source::Memory(m) => write!(f, "Content::Memory({} bytes)", m.len()),
-            Source::Zip(m) => write!(f, "Content::Zip({m:?})"),
+            Source::Stored(m) => write!(f, "Content::Stored({m:?})"),
             Source::Decompress { kind, .. } => write!(f, "Content::Decompress({kind})"),
             Source::Zlib(inner) => write!(f, "Content::Zlib({inner:?})"),
             Source::Printable(inner) => write!(f, "Content::Printable({inner:?})"),
@@ -387,6 +411,33 @@ impl fmt::Debug for Content {
 pub struct Cx<'a> {
     pub(crate) budget: &'a Budget,
     pub(crate) opts: &'a Options,
+}
+
+/// Test support: the options and one budget per side that a comparison
+/// needs, from which [`Sides::cx`] lends the two contexts.
+#[cfg(test)]
+pub(crate) struct Sides {
+    pub(crate) opts: crate::Options,
+    budgets: [crate::limits::Budget; 2],
+}
+
+#[cfg(test)]
+impl Sides {
+    pub(crate) fn new() -> Self {
+        let opts = crate::Options::default();
+        let budgets = [
+            crate::limits::Budget::new(opts.limits.clone()),
+            crate::limits::Budget::new(opts.limits.clone()),
+        ];
+        Sides { opts, budgets }
+    }
+
+    pub(crate) fn cx(&self, side: usize) -> Cx<'_> {
+        Cx {
+            budget: &self.budgets[side],
+            opts: &self.opts,
+        }
+    }
 }
 
 impl Cx<'_> {
@@ -497,7 +548,7 @@ impl Content {
                 f(&mut PositionedFile::new(file.clone(), *offset, *len))
             }
             Source::Memory(m) => f(&mut &m[..]),
-            Source::Zip(m) => {
+            Source::Stored(m) => {
                 let mut limited = LimitReader::new(
                     m.open(entry),
                     cx.budget,
@@ -506,22 +557,27 @@ impl Content {
                 );
                 f(&mut limited)
             }
-            Source::Decompress { kind, inner } => self.decompress(inner, *kind, cx, entry, f),
+            Source::Decompress {
+                kind,
+                decode,
+                inner,
+            } => self.decompress(inner, *kind, Some(*decode), cx, entry, f),
             // Errors in a zlib stream are errors in the ELF file holding it.
-            Source::Zlib(inner) => self.decompress(inner, Kind::Elf, cx, entry, f),
+            Source::Zlib(inner) => self.decompress(inner, Kind::Elf, None, cx, entry, f),
             Source::Printable(inner) => {
                 inner.with_reader_dyn(cx, entry, &mut |r| f(&mut Printable::new(r)))
             }
         }
     }
 
-    /// Runs `f` over the decompressed stream of `inner`, under the
-    /// decompressed-bytes and ratio limits. `kind` is the format named in
-    /// errors.
+    /// Runs `f` over the decompressed stream of `inner` (with `decode`, or
+    /// as zlib without one), under the decompressed-bytes and ratio limits.
+    /// `kind` is the format named in errors.
     fn decompress(
         &self,
         inner: &Content,
         kind: Kind,
+        decode: Option<Decode>,
         cx: &Cx<'_>,
         entry: &str,
         f: &mut dyn FnMut(&mut dyn Read) -> Result<()>,
@@ -529,11 +585,11 @@ impl Content {
         inner.with_reader_dyn(cx, entry, &mut |r| {
             let count = Arc::new(AtomicU64::new(0));
             let counting: Box<dyn Read + '_> = Box::new(CountingReader::new(r, count.clone()));
-            let decoder = match &self.0 {
-                Source::Zlib(_) => Some(Ok(
+            let decoder = match decode {
+                None => Some(Ok(
                     Box::new(flate2::read::ZlibDecoder::new(counting)) as Box<dyn Read>
                 )),
-                _ => formats::format_of(kind).decoder(counting),
+                Some(decode) => decode(kind, counting),
             };
             let decoder = decoder
                 .ok_or_else(|| Error::Malformed {
@@ -565,7 +621,7 @@ impl Content {
     /// "cannot tell this way", not "different".
     pub(crate) fn same_zip_data(&self, other: &Content) -> bool {
         match (&self.0, &other.0) {
-            (Source::Zip(a), Source::Zip(b)) => a.same_stored(b),
+            (Source::Stored(a), Source::Stored(b)) => a.same_stored(b.as_ref()),
             _ => false,
         }
     }

@@ -364,7 +364,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn streamed(a: &str, b: &str, max_lines: usize) -> Option<String> {
-        let sides = crate::limits::Sides::new();
+        let sides = crate::model::Sides::new();
         let (cxa, cxb) = (sides.cx(0), sides.cx(1));
         let (ca, cb) = (
             Content::memory(a.as_bytes().to_vec()),

@@ -131,7 +131,7 @@ mod tests {
 
     /// The content of `path` in a listing, read now.
     fn read_entry(c: &Container, path: &str) -> Result<Vec<u8>> {
-        let sides = crate::limits::Sides::new();
+        let sides = crate::model::Sides::new();
         let cx = sides.cx(0);
         let e = c.entries.iter().find(|e| e.path == path).unwrap();
         e.content.with_reader(&cx, path, |r| {
@@ -152,7 +152,7 @@ mod tests {
         std::fs::write(root.join("f"), "mine").unwrap();
         std::fs::write(root.join("d/f"), "mine too").unwrap();
         std::os::unix::fs::symlink(host.join("f"), root.join("link")).unwrap();
-        let sides = crate::limits::Sides::new();
+        let sides = crate::model::Sides::new();
         let Parsed::Container(c) = Directory
             .read(&Content::path(root.clone()), "root", &sides.cx(0))
             .unwrap()

@@ -269,6 +269,7 @@ impl Reader<'_> {
                 elf::ELFCOMPRESS_ZSTD => (
                     Content(Source::Decompress {
                         kind: Kind::Zstd,
+                        decode: super::decode,
                         inner,
                     }),
                     "zstd".into(),

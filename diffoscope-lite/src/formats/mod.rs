@@ -81,6 +81,15 @@ pub trait Format: Sync {
     }
 }
 
+/// The decoder of the single-stream compressor `kind` over `compressed`:
+/// what the model calls to decompress content it holds.
+pub(crate) fn decode<'a>(
+    kind: Kind,
+    compressed: Box<dyn Read + 'a>,
+) -> Option<io::Result<Box<dyn Read + 'a>>> {
+    format_of(kind).decoder(compressed)
+}
+
 /// Every format, in detection order: the most specific magic first, text last.
 pub static REGISTRY: &[&dyn Format] = &[
     &directory::Directory,
@@ -150,6 +159,7 @@ pub(crate) fn single_stream(
             meta: Metadata::default(),
             content: Content(Source::Decompress {
                 kind,
+                decode,
                 inner: std::sync::Arc::new(content.clone()),
             }),
             digest: None,

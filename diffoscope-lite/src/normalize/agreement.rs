@@ -18,7 +18,7 @@ const EPOCH: i64 = 1_000_000_000;
 
 /// What the differ's reader makes of `bytes`, named `name`.
 fn differ_read(bytes: &[u8], name: &str) -> std::result::Result<Container, String> {
-    let sides = crate::limits::Sides::new();
+    let sides = crate::model::Sides::new();
     let cx = sides.cx(0);
     let kind = formats::detect(&bytes[..bytes.len().min(formats::HEAD_LEN)]);
     let content = Content::memory(bytes.to_vec());
@@ -830,7 +830,7 @@ type OciSides = (
 
 fn oci_sides(dir: &Path) -> OciSides {
     let name = dir.display().to_string();
-    let sides = crate::limits::Sides::new();
+    let sides = crate::model::Sides::new();
     let cx = sides.cx(0);
     let read = match formats::format_of(Kind::OciLayout).read(
         &Content::path(dir.to_owned()),
@@ -1600,7 +1600,7 @@ fn zip_normalize(bytes: &[u8], name: &str, allow: bool) -> (Normalized, Result<D
 /// Reads every file entry's content through the differ (decompressing and
 /// checking it).
 fn zip_contents(c: &Container) -> std::result::Result<Vec<(String, Vec<u8>)>, String> {
-    let sides = crate::limits::Sides::new();
+    let sides = crate::model::Sides::new();
     let cx = sides.cx(0);
     c.entries
         .iter()

@@ -1,7 +1,7 @@
 //! Xz, zstd and bzip2 around another format: the stream has no header
 //! noise of its own, so it is rewritten only when what is inside changes,
 //! and then recompressed deterministically — one thread, a fixed level
-//! (xz preset 6 with CRC64, zstd level 19 with a checksum, bzip2 level 9).
+//! (xz preset 6 with CRC64, zstd level 3 with a checksum, bzip2 level 9).
 
 use std::io::{self, Read, Write};
 

@@ -72,7 +72,7 @@ impl Format for Zip {
             let content = if encrypted || m.is_dir() {
                 Content::empty()
             } else {
-                Content(Source::Zip(Arc::new(MemberData::of(m))))
+                Content(Source::Stored(Arc::new(MemberData::of(m))))
             };
             let kind = if m.is_dir() {
                 EntryKind::Dir
@@ -135,6 +135,27 @@ pub(crate) struct MemberData {
     size: u64,
 }
 
+impl crate::model::Stored for MemberData {
+    fn compressed_len(&self) -> u64 {
+        MemberData::compressed_len(self)
+    }
+
+    fn open(&self, entry: &str) -> Box<dyn Read + Send> {
+        MemberData::open(self, entry)
+    }
+
+    fn same_stored(&self, other: &dyn crate::model::Stored) -> bool {
+        other
+            .as_any()
+            .downcast_ref::<MemberData>()
+            .is_some_and(|o| self.same_as(o))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 impl MemberData {
     /// The data of `m`.
     pub(crate) fn of(m: &Member) -> Self {
@@ -190,7 +211,7 @@ impl MemberData {
     /// Whether `self` and `other` are stored alike: same method, CRC-32,
     /// sizes and compressed bytes, hence the same content. False means
     /// "cannot tell this way", not "different".
-    pub(crate) fn same_stored(&self, other: &MemberData) -> bool {
+    pub(crate) fn same_as(&self, other: &MemberData) -> bool {
         if (self.method, self.crc, self.size, self.data.len())
             != (other.method, other.crc, other.size, other.data.len())
         {
