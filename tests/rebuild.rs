@@ -210,6 +210,25 @@ fn a_faithful_wheel_rebuilds_bit_for_bit_and_is_attested_so() {
         st["predicate"]["buildDefinition"]["buildType"],
         "https://repro.invalid/build-types/independent-rebuild/v1"
     );
+    // Resolved dependencies: the sdist from its URL, the frontend, the
+    // Python the build ran.
+    let deps = st["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let role = |r: &str| {
+        deps.iter()
+            .filter(|d| d["annotations"]["role"] == r)
+            .count()
+    };
+    assert_eq!(role("source"), 1, "{deps:?}");
+    assert_eq!(role("frontend"), 1, "{deps:?}");
+    assert!(
+        deps.iter()
+            .any(|d| d["name"] == "python3" && d["digest"]["sha256"].is_string()),
+        "{deps:?}"
+    );
+    assert!(deps.iter().any(|d| d["name"] == "recipe.toml"), "{deps:?}");
     let v = repro()
         .arg("verify")
         .arg("--attestation")

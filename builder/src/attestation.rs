@@ -83,31 +83,9 @@ pub fn statement(report: &Report, builder_id: &str) -> Result<Option<Statement>>
         tree.digest.insert("gitCommit".into(), commit.clone());
     }
     p.build_definition.resolved_dependencies.push(tree);
-    for tool in &report.tools {
-        let mut d = ResourceDescriptor {
-            uri: Some(format!("file://{}", tool.path)),
-            name: Some(tool.name.clone().unwrap_or_else(|| tool.path.clone())),
-            ..Default::default()
-        };
-        if tool.sha256.is_empty() {
-            // Listed, not dropped: a reader sees that the build could run
-            // it and that repro could not say what it was (`error`: why).
-            d.annotations.insert("unresolved".into(), json!(true));
-        } else {
-            d.digest.insert("sha256".into(), tool.sha256.clone());
-        }
-        d.annotations.insert("role".into(), json!(tool.role));
-        for (key, value) in [
-            ("version", &tool.version),
-            ("resolved", &tool.resolved),
-            ("error", &tool.error),
-        ] {
-            if let Some(v) = value {
-                d.annotations.insert(key.into(), json!(v));
-            }
-        }
-        p.build_definition.resolved_dependencies.push(d);
-    }
+    p.build_definition
+        .resolved_dependencies
+        .extend(report.tools.iter().map(tool_descriptor));
     if let Some(fetch) = &report.fetch {
         for f in &fetch.files {
             let mut d = ResourceDescriptor {
@@ -165,6 +143,34 @@ pub fn statement(report: &Report, builder_id: &str) -> Result<Option<Statement>>
     record.annotations = annotations;
     p.run_details.byproducts.push(record);
     Ok(Some(Statement::new(subjects, &p)?))
+}
+
+/// A tool the build could run, as a resolved dependency: its path, digest
+/// (or `unresolved`: listed, not dropped, so a reader sees the build could
+/// run it and that repro could not say what it was — `error` says why),
+/// role, version line and the file a link resolves to.
+pub fn tool_descriptor(tool: &crate::toolchain::Tool) -> ResourceDescriptor {
+    let mut d = ResourceDescriptor {
+        uri: Some(format!("file://{}", tool.path)),
+        name: Some(tool.name.clone().unwrap_or_else(|| tool.path.clone())),
+        ..Default::default()
+    };
+    if tool.sha256.is_empty() {
+        d.annotations.insert("unresolved".into(), json!(true));
+    } else {
+        d.digest.insert("sha256".into(), tool.sha256.clone());
+    }
+    d.annotations.insert("role".into(), json!(tool.role));
+    for (key, value) in [
+        ("version", &tool.version),
+        ("resolved", &tool.resolved),
+        ("error", &tool.error),
+    ] {
+        if let Some(v) = value {
+            d.annotations.insert(key.into(), json!(v));
+        }
+    }
+    d
 }
 
 /// What a statement's `reproducibility` record says the build's verdict was.

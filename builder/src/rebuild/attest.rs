@@ -75,9 +75,9 @@ pub fn statement(r: &RebuildReport, builder_id: &str) -> anyhow::Result<Option<S
         d.media_type = Some("application/toml".into());
         p.build_definition.resolved_dependencies.push(d);
     }
-    if let Some(tools) = build_tools(r) {
-        p.build_definition.resolved_dependencies.extend(tools);
-    }
+    p.build_definition
+        .resolved_dependencies
+        .extend(r.tools.iter().map(crate::attestation::tool_descriptor));
     p.run_details
         .builder
         .version
@@ -117,12 +117,6 @@ pub fn statement(r: &RebuildReport, builder_id: &str) -> anyhow::Result<Option<S
     record.annotations = a;
     p.run_details.byproducts.push(record);
     Ok(Some(Statement::new(vec![subject], &p)?))
-}
-
-/// The toolchain the build loop recorded, as resolved dependencies.
-fn build_tools(r: &RebuildReport) -> Option<Vec<ResourceDescriptor>> {
-    let _ = r.build_report.as_ref()?;
-    None
 }
 
 /// Writes `statement.json` and, with `--sign`, `rebuild.intoto.jsonl`.

@@ -158,6 +158,10 @@ pub struct RebuildReport {
     /// The version of the Python that built it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub python: Option<String>,
+    /// What the build could run, as it saw it (python3 first): the build
+    /// loop's survey.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<crate::toolchain::Tool>,
     /// The build requirements as downloaded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub wheelhouse: Vec<pypi::Pinned>,
@@ -208,6 +212,7 @@ pub fn rebuild(opts: RebuildOptions, progress: &dyn Fn(&str)) -> anyhow::Result<
         overridden: Vec::new(),
         frontend: None,
         python: None,
+        tools: Vec::new(),
         wheelhouse: Vec::new(),
         stabilizers: Vec::new(),
         differences: Vec::new(),
@@ -571,6 +576,7 @@ fn build(
         }
     };
     r.build_verdict = Some(built.report.verdict);
+    r.tools = built.report.tools.clone();
     let made: Vec<&crate::report::ArtifactRecord> = built
         .report
         .artifacts
