@@ -391,9 +391,11 @@ pub fn infer(
 }
 
 /// SOURCE_DATE_EPOCH from the upstream wheel's member times, where it came
-/// from, and whether the build should see it at all. The `.dist-info`
-/// files are left out of the decision: a backend writes them at build
-/// time, so they carry the build's clock when it ignored the variable.
+/// from, and whether the build should see it at all. Backends that honour
+/// the variable give every member its time; members with different times
+/// mean it was not set: the modules then carry their files' times (which
+/// the sdist keeps) and generated files the backend's own choice (the
+/// build's clock, or a constant such as flit's 2016-01-01).
 fn epoch_of(times: &[(String, i64)]) -> (i64, String, bool) {
     let Some(newest) = times.iter().map(|(_, t)| *t).max() else {
         return (
@@ -402,28 +404,20 @@ fn epoch_of(times: &[(String, i64)]) -> (i64, String, bool) {
             true,
         );
     };
-    let payload: std::collections::BTreeSet<i64> = times
-        .iter()
-        .filter(|(p, _)| {
-            !p.split('/')
-                .next()
-                .is_some_and(|d| d.ends_with(".dist-info"))
-        })
-        .map(|(_, t)| *t)
-        .collect();
-    if payload.len() > 1 {
+    let distinct: std::collections::BTreeSet<i64> = times.iter().map(|(_, t)| *t).collect();
+    if distinct.len() > 1 {
         (
             newest,
             format!(
-                "the upstream wheel's modules carry {} different times: it was built without SOURCE_DATE_EPOCH, from the files' own times",
-                payload.len()
+                "the upstream wheel's members carry {} different times: it was built without SOURCE_DATE_EPOCH, from the files' own times",
+                distinct.len()
             ),
             false,
         )
     } else {
         (
             newest,
-            "the newest member time of the upstream wheel".to_owned(),
+            "the one time every member of the upstream wheel carries".to_owned(),
             true,
         )
     }
@@ -607,11 +601,14 @@ mod tests {
             r.export_source_date_epoch,
             "one time for every module: SOURCE_DATE_EPOCH"
         );
-        let mut f = facts("hatchling 1", &[7]);
-        f.member_times.push(("a-1.dist-info/RECORD".into(), 9));
+        // flit without SOURCE_DATE_EPOCH: modules at their files' time,
+        // generated files at 2016-01-01.
+        let mut f = facts("flit 3.9.0", &[1_700_000_000]);
+        f.member_times
+            .push(("a-1.dist-info/RECORD".into(), 1_451_606_400));
         let r = infer("a", "1", &f, "a.tar.gz", None, None, None).unwrap();
-        assert!(r.export_source_date_epoch, "dist-info times do not count");
-        assert_eq!(r.source_date_epoch, 9);
+        assert!(!r.export_source_date_epoch, "{}", r.source_date_epoch_from);
+        assert_eq!(r.source_date_epoch, 1_700_000_000);
     }
 
     #[test]
