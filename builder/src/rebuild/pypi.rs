@@ -321,12 +321,19 @@ pub fn resolve(
             .as_deref()
             .map(|t| format!(" as of {t}"))
             .unwrap_or_default();
+        let hint = if stderr.contains("(from versions: none)") {
+            // pip saw no wheel at all: none exists, or only an sdist, which
+            // would have to be built on the host to be a build requirement.
+            "a requirement has no wheel on the index (at that date): it may not exist there, or exist only as an sdist, which repro does not build outside the sandbox; pin another in a --recipe file (requires = [...])"
+        } else {
+            "pin them yourself in a --recipe file (requires = [...]), or clear the date with uploaded_prior_to = \"\""
+        };
         return Err(fail(format!(
             "the build requirements [{}] cannot be resolved{when}: {tail} (log: {})",
             recipe.requires.join(", "),
             log.display()
         ))
-        .hint("pin them yourself in a --recipe file (requires = [...]), or clear the date with uploaded_prior_to = \"\""));
+        .hint(hint));
     }
     let mut pinned = Vec::new();
     for entry in fs_err::read_dir(wheelhouse).map_err(|e| fail(e.to_string()))? {

@@ -336,11 +336,12 @@ pub fn infer(
             },
             false,
         ),
-        (Ok(b), _, _) => (b, false),
-        // A backend shipped in the sdist itself (backend-path) needs no pin:
-        // the sdist is its one version.
+        // A backend shipped in the sdist itself (backend-path) needs no
+        // pin: the sdist is its one version (poetry-core and flit_core
+        // build themselves so, and their own release is not on the index
+        // before it is uploaded).
         (
-            Err(_),
+            _,
             _,
             Some(BuildSystem {
                 backend: Some(obj),
@@ -355,6 +356,7 @@ pub fn infer(
             },
             true,
         ),
+        (Ok(b), _, _) => (b, false),
         (Err(e), _, _) => return Err(e),
     };
     // Legacy projects: pip's defaults for a project without [build-system].
@@ -640,6 +642,19 @@ mod tests {
         let in_tree = "[build-system]\nrequires = []\nbuild-backend = \"tinybackend\"\nbackend-path = [\".\"]\n";
         let r = infer("a", "1", &f, "a.tar.gz", Some(in_tree), None, None).unwrap();
         assert_eq!((r.backend.as_str(), r.requires.len()), ("tinybackend", 0));
+        // A known generator building itself in-tree is not pinned either.
+        let own = "[build-system]\nrequires = []\nbuild-backend = \"poetry.core.masonry.api\"\nbackend-path = [\"src\"]\n";
+        let r = infer(
+            "poetry-core",
+            "2.5.0",
+            &facts("poetry-core 2.5.0", &[5]),
+            "p.tar.gz",
+            Some(own),
+            None,
+            None,
+        )
+        .unwrap();
+        assert!(r.requires.is_empty(), "{:?}", r.requires);
         let o = Overrides::parse("backend = \"maturin\"\nbackend_version = \"1.5.1\"\n").unwrap();
         let r = infer(
             "a",
