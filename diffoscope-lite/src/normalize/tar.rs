@@ -22,7 +22,7 @@ use super::{
     ContainerHasher, DigestEntry, Digested, Fired, Format, Normalizer, Nx, Rule,
 };
 use crate::formats::tar::{
-    self, cstr, has_owner_names, number, padded, pax_records, walk, BlobInput, Header,
+    self, cstr, has_owner_names, number, padded, pax_records, walk, BlobInput, Expand, Header,
     LimitedInput, Meta, StreamInput, BLOCK,
 };
 use crate::formats::Kind;
@@ -352,22 +352,29 @@ impl Normalizer for Tar {
     ) -> Result<Vec<Fired>> {
         let mut fired = Vec::new();
         let mut reader = BlobInput(input.reader());
-        let mut members = walk(&mut reader, name, nx.budget, &mut |inp, m| {
-            let size = m.size;
-            let at = inp.pos().ok_or_else(|| {
-                nx.malformed(Kind::Tar, name, "internal: positions are known for files")
-            })?;
-            let blob = input.slice(at, size).ok_or_else(|| {
+        let walked = walk(&mut reader, name, nx.budget, &mut |inp, m| {
+            // The whole stored data, a PAX 1.0 sparse map included: sparse
+            // members are kept byte for byte.
+            let map_len = m.size - m.data_len();
+            let at = inp
+                .pos()
+                .and_then(|p| p.checked_sub(map_len))
+                .ok_or_else(|| {
+                    nx.malformed(Kind::Tar, name, "internal: positions are known for files")
+                })?;
+            let blob = input.slice(at, m.size).ok_or_else(|| {
                 nx.malformed(
                     Kind::Tar,
                     name,
                     "member data runs past the end of the archive",
                 )
             })?;
-            inp.skip(size).map_err(|e| nx.io(e, name, "reading tar"))?;
+            inp.skip(m.data_len())
+                .map_err(|e| nx.io(e, name, "reading tar"))?;
             Ok(Data::Blob(blob))
-        })?
-        .members;
+        })?;
+        refuse_ambiguous(&walked, name, nx)?;
+        let mut members = walked.members;
         let order = plan(&mut members, name, nx, &mut fired);
         for m in &mut members {
             let Some(Data::Blob(b)) = &m.data else {
@@ -395,6 +402,16 @@ impl Normalizer for Tar {
     }
 }
 
+/// Refuses a tar that reads two ways unless ambiguity is allowed. Unsafe
+/// names are not refused: the canonical form keeps every name byte for
+/// byte (it never "fixes" one), and the differ reports them.
+fn refuse_ambiguous<D>(walked: &tar::Walked<D>, name: &str, nx: &Nx<'_>) -> Result<()> {
+    match walked.ambiguity() {
+        Some(detail) => nx.ambiguous(Kind::Tar, name, detail),
+        None => Ok(()),
+    }
+}
+
 /// The digest of a tar read as a stream (so a compressed tar is never spooled).
 pub(super) fn digest_stream(
     r: &mut dyn Read,
@@ -404,15 +421,22 @@ pub(super) fn digest_stream(
 ) -> Result<Digested> {
     let mut fired = Vec::new();
     let mut input = StreamInput(r);
-    let mut members = walk(&mut input, name, nx.budget, &mut |inp, m| {
-        let size = m.size;
+    let walked = walk(&mut input, name, nx.budget, &mut |inp, m| {
         let path = nested(name, &String::from_utf8_lossy(&m.path));
         let mut limited = LimitedInput {
             inner: inp,
-            left: size,
+            left: m.data_len(),
             archive: name,
         };
-        let d = if m.is_regular() {
+        let d = if let Some(s) = &m.sparse {
+            // The expanded content, as the differ compares it; not
+            // recursed into, as the normalizer keeps it byte for byte.
+            Digested {
+                sha256: super::sha256_of(&mut Expand::new(&mut limited, s))
+                    .map_err(|e| nx.io(e, &path, "reading"))?,
+                fired: Vec::new(),
+            }
+        } else if m.is_regular() {
             digest_reader(&mut limited, &path, depth + 1, nx)?
         } else {
             Digested {
@@ -428,8 +452,9 @@ pub(super) fn digest_stream(
             ));
         }
         Ok(Data::Digest(d.sha256, d.fired))
-    })?
-    .members;
+    })?;
+    refuse_ambiguous(&walked, name, nx)?;
+    let mut members = walked.members;
     plan(&mut members, name, nx, &mut fired);
     let mut entries = Vec::with_capacity(members.len());
     for m in &mut members {
