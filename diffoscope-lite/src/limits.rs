@@ -143,6 +143,11 @@ impl Budget {
         Ok(())
     }
 
+    /// The `--max-json` limit.
+    pub(crate) fn max_json(&self) -> u64 {
+        self.limits.max_json
+    }
+
     /// The `--max-entries` limit.
     pub(crate) fn max_entries(&self) -> u64 {
         self.limits.max_entries

@@ -1357,8 +1357,8 @@ fn read_side(
         .collect();
     // Every oddity is a finding: the differ never refuses an archive, it
     // shows what each side holds and what reads two ways.
-    let comments = walked.conflicts.into_iter().map(|c| c.detail).collect();
-    super::docker::relabel(&mut entries, cx, name)?;
+    let mut comments: Vec<String> = walked.conflicts.into_iter().map(|c| c.detail).collect();
+    comments.extend(super::docker::relabel(&mut entries, cx, name)?);
     Ok(Parsed::Container(Container {
         format: Kind::Tar,
         entries,

@@ -1660,4 +1660,142 @@ mod tar_conflicts {
         assert_eq!(after_names, names);
         digest_of(&t, "unsafe.tar", Limits::default()).unwrap();
     }
+
+    fn sha_hex(b: &[u8]) -> String {
+        hex::encode(Sha256::digest(b))
+    }
+
+    /// A `docker save` tarball: `manifest` (with `{config}` and `{layer}`
+    /// replaced by the names given), then the members.
+    fn docker_save(config_name: &str, config: &[u8], layer_name: &str, layer: &[u8]) -> Vec<u8> {
+        let manifest = format!(
+            r#"[{{"Config":"{config_name}","RepoTags":["demo:1"],"Layers":["{layer_name}"]}}]"#
+        );
+        let mut t = Vec::new();
+        tar_put(&mut t, layer_name.as_bytes(), b'0', layer, b"");
+        tar_put(&mut t, config_name.as_bytes(), b'0', config, b"");
+        tar_put(&mut t, b"manifest.json", b'0', manifest.as_bytes(), b"");
+        end(t)
+    }
+
+    fn docker_inputs() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
+        let mut layer = Vec::new();
+        plain_member(&mut layer, b"etc/motd");
+        let layer = end(layer);
+        let config = |diff_id: &str| {
+            format!(r#"{{"rootfs":{{"type":"layers","diff_ids":["sha256:{diff_id}"]}}}}"#)
+                .into_bytes()
+        };
+        let good_config = config(&sha_hex(&layer));
+        let good_name = format!("{}.json", sha_hex(&good_config));
+        let legacy_layer = "0123456789abcdef/layer.tar";
+        let lying_config = config(&sha_hex(b"another layer"));
+        let lying_config_name = format!("{}.json", sha_hex(&lying_config));
+        let oci_layer = format!("blobs/sha256/{}", sha_hex(&layer));
+        let oci_config = format!("blobs/sha256/{}", sha_hex(&good_config));
+        let mut missing = docker_save(&good_name, &good_config, legacy_layer, &layer);
+        // Drop the layer (the first member: header and its data blocks).
+        missing.drain(..512 + layer.len());
+        vec![
+            (
+                "legacy.tar",
+                docker_save(&good_name, &good_config, legacy_layer, &layer),
+                None,
+            ),
+            (
+                "oci-style.tar",
+                docker_save(&oci_config, &good_config, &oci_layer, &layer),
+                None,
+            ),
+            (
+                "config-renamed.tar",
+                docker_save(&format!("{}.json", "ab".repeat(32)), &good_config, legacy_layer, &layer),
+                Some("its name says abab"),
+            ),
+            (
+                "layer-vs-diff-ids.tar",
+                docker_save(&lying_config_name, &lying_config, legacy_layer, &layer),
+                Some("0123456789abcdef/layer.tar: SHA-256 is"),
+            ),
+            (
+                "oci-style-layer.tar",
+                docker_save(&oci_config, &good_config, &format!("blobs/sha256/{}", "cd".repeat(32)), &layer),
+                Some("its name says cdcd"),
+            ),
+            (
+                "missing-layer.tar",
+                missing,
+                Some("manifest.json lists 0123456789abcdef/layer.tar, which the tarball does not have"),
+            ),
+        ]
+    }
+
+    /// Docker-save members are checked against the digests the tarball
+    /// records: a mismatch or a missing member is a finding of the differ
+    /// and an error of the normalizer and the digest, in the same words.
+    #[test]
+    fn docker_save_digests_are_checked() {
+        for (name, input, want) in docker_inputs() {
+            let c = differ_read(&input, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let (n, d) = normalizer_run(&input, name);
+            match want {
+                None => {
+                    assert!(c.comments.is_empty(), "{name}: {:?}", c.comments);
+                    assert!(
+                        c.entries
+                            .iter()
+                            .any(|e| e.path == "image 1 [demo:1]/layer 1 of 1"),
+                        "{name}"
+                    );
+                    n.unwrap_or_else(|e| panic!("{name}: {e}"));
+                    d.unwrap_or_else(|e| panic!("{name}: {e}"));
+                }
+                Some(want) => {
+                    let found = c
+                        .comments
+                        .iter()
+                        .find(|x| x.contains(want))
+                        .unwrap_or_else(|| panic!("{name}: {:?}", c.comments));
+                    let err = format!("{name}: malformed tar: {found}");
+                    assert_eq!(n.map(drop), Err(err.clone()), "{name}: normalize");
+                    assert_eq!(d, Err(err), "{name}: digest");
+                }
+            }
+        }
+    }
+
+    /// The manifest is read within the crate's one JSON limit, --max-json.
+    #[test]
+    fn docker_manifest_is_read_within_max_json() {
+        let (_, input, _) = docker_inputs().swap_remove(0);
+        let limits = Limits {
+            max_json: 16,
+            ..Limits::default()
+        };
+        let opts = crate::Options {
+            limits: limits.clone(),
+            ..crate::Options::default()
+        };
+        let budget = Budget::new(limits.clone());
+        let cx = crate::model::Cx {
+            budget: &budget,
+            opts: &opts,
+        };
+        let read = formats::format_of(Kind::Tar)
+            .read(&Content::memory(input.clone()), "big.tar", &cx)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            read.contains("--max-json") && read.contains("big.tar::manifest.json"),
+            "{read}"
+        );
+        let d = digest_of(&input, "big.tar", limits.clone())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(d, read);
+        let n = normalize_with(&input, "big.tar", limits, false)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(n, read);
+    }
 }
