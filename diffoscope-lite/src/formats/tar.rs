@@ -1182,7 +1182,7 @@ impl Read for LimitedInput<'_> {
 
 /// Whether a 512-byte header block has a valid checksum (how v7 tars,
 /// which have no magic, are recognised).
-fn checksum_ok(block: &[u8]) -> bool {
+pub(crate) fn checksum_ok(block: &[u8]) -> bool {
     block
         .get(..BLOCK)
         .and_then(|b| <&Header>::try_from(b).ok())

@@ -1798,4 +1798,113 @@ mod tar_conflicts {
             .to_string();
         assert_eq!(n, read);
     }
+
+    /// A small zip, stored.
+    fn small_zip() -> Vec<u8> {
+        let mut w = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = ::zip::write::SimpleFileOptions::default()
+            .compression_method(::zip::CompressionMethod::Stored);
+        w.start_file("inner.txt", opts).unwrap();
+        w.write_all(b"zip side\n").unwrap();
+        w.finish().unwrap().into_inner()
+    }
+
+    /// Tar and zip at once: a tar whose member ends in a zip's end record
+    /// whose comment length covers the tar's padding and end blocks; and a
+    /// zip behind a tar header.
+    fn polyglots() -> Vec<(&'static str, Vec<u8>)> {
+        let mut z = b"not a zip at the start\n".to_vec();
+        z.extend_from_slice(&small_zip());
+        let mut t = Vec::new();
+        tar_put(&mut t, b"a.txt", b'0', b"tar side\n", b"");
+        let data_at = t.len() + 512;
+        tar_put(&mut t, b"payload.bin", b'0', &z, b"");
+        let t = end(t);
+        let after = t.len() - (data_at + z.len());
+        let mut tar_zip = t;
+        let eocd = data_at + z.len() - 22;
+        tar_zip[eocd + 20..eocd + 22].copy_from_slice(&(after as u16).to_le_bytes());
+        let zip = small_zip();
+        let mut prefixed = tar_header(b"z.zip", b'0', zip.len(), b"").to_vec();
+        prefixed.extend_from_slice(&zip);
+        let eocd = prefixed.len() - 22;
+        let mut prefixed = end(prefixed);
+        pad(&mut prefixed);
+        let after = (prefixed.len() - eocd - 22) as u16;
+        prefixed[eocd + 20..eocd + 22].copy_from_slice(&after.to_le_bytes());
+        vec![("tar-zip.tar", tar_zip), ("prefixed.tar", prefixed)]
+    }
+
+    #[test]
+    fn polyglots_are_reported_and_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut plain = Vec::new();
+        tar_put(&mut plain, b"a.txt", b'0', b"tar side\n", b"");
+        let plain_path = tmp.path().join("plain.tar");
+        std::fs::write(&plain_path, end(plain)).unwrap();
+        for (name, bytes) in polyglots() {
+            assert_eq!(formats::detect(&bytes[..512]), Kind::Tar, "{name}");
+            let path = tmp.path().join(name);
+            std::fs::write(&path, &bytes).unwrap();
+            let d = crate::compare(&plain_path, &path, &crate::Options::default())
+                .unwrap()
+                .unwrap();
+            let want = format!("{}: also reads as zip: 1 entries", path.display());
+            assert!(d.comments.contains(&want), "{name}: {:?}", d.comments);
+            let mut opts = Options {
+                source_date_epoch: Some(EPOCH),
+                ..Options::default()
+            };
+            let e = normalized_digest(&path, &opts).unwrap_err().to_string();
+            assert!(
+                e.contains("ambiguous tar: also reads as zip: 1 entries"),
+                "{name}: {e}"
+            );
+            let out = tmp.path().join(format!("{name}.out"));
+            let n = normalize_file(&path, &out, &opts).unwrap_err().to_string();
+            assert_eq!(n, e, "{name}");
+            // Allowed, it is read as the tar it was detected as (the zip
+            // behind the header is then a member whose end record runs
+            // past its data: malformed, but not refused as ambiguous).
+            opts.allow_ambiguous = true;
+            for r in [
+                normalized_digest(&path, &opts).map(drop),
+                normalize_file(&path, &out, &opts).map(drop),
+            ] {
+                if let Err(e) = r {
+                    assert!(!matches!(e, Error::Ambiguous { .. }), "{name}: {e}");
+                }
+            }
+        }
+        // Nested in another tar, the polyglot is refused too.
+        let (_, inner) = polyglots().swap_remove(0);
+        let mut outer = Vec::new();
+        tar_put(&mut outer, b"inner.tar", b'0', &inner, b"");
+        let outer_path = tmp.path().join("outer.tar");
+        std::fs::write(&outer_path, end(outer)).unwrap();
+        let e = normalize_file(&outer_path, &tmp.path().join("o.out"), &Options::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("outer.tar::inner.tar: ambiguous tar"), "{e}");
+    }
+
+    /// The other way round: content detected as a zip that starts with a
+    /// valid tar header.
+    #[test]
+    fn a_zip_with_a_tar_header_also_reads_as_tar() {
+        let mut h = tar_header(b"PK\x03\x04", b'0', 0, b"");
+        resum(&mut h);
+        assert_eq!(formats::detect(&h), Kind::Zip);
+        let got = formats::also_reads_as(Kind::Zip, &Blob::mem(h.to_vec())).unwrap();
+        assert_eq!(
+            got.as_deref(),
+            Some("also reads as tar: a tar header starts the file")
+        );
+        // A plain zip does not.
+        let z = small_zip();
+        assert_eq!(
+            formats::also_reads_as(Kind::Zip, &Blob::mem(z)).unwrap(),
+            None
+        );
+    }
 }
