@@ -148,7 +148,20 @@ impl Differ<'_> {
         let format = format_of(kind);
         let (pa, pb) = format.read_pair((ca, na, &self.a), (cb, nb, &self.b));
         match (pa?, pb?) {
-            (Parsed::Container(xa), Parsed::Container(xb)) => {
+            (Parsed::Container(mut xa), Parsed::Container(mut xb)) => {
+                // A file another format reads too is a finding; only
+                // content at hand is looked at (not a decompressed stream).
+                for (x, c, n) in [(&mut xa, ca, na), (&mut xb, cb, nb)] {
+                    if let Some(blob) = c.cheap_blob() {
+                        let other =
+                            crate::formats::also_reads_as(kind, &blob).map_err(|e| Error::Io {
+                                entry: n.to_owned(),
+                                action: "reading",
+                                source: e,
+                            })?;
+                        x.comments.extend(other);
+                    }
+                }
                 let mut d = self.compare_containers(&xa, &xb, na, nb, depth)?;
                 // Directories are equal when their entries are, and so
                 // are image layouts (blobs no index reaches are not part

@@ -143,6 +143,11 @@ impl Budget {
         Ok(())
     }
 
+    /// The `--max-json` limit.
+    pub(crate) fn max_json(&self) -> u64 {
+        self.limits.max_json
+    }
+
     /// The `--max-entries` limit.
     pub(crate) fn max_entries(&self) -> u64 {
         self.limits.max_entries
@@ -186,6 +191,23 @@ impl Budget {
             ));
         }
         Ok(())
+    }
+
+    /// Counts `bytes` of output that no decoder produced but a reader
+    /// will (the holes of a sparse tar member), checked before any is:
+    /// a forged declaration trips the limit instead of filling a disk.
+    pub(crate) fn charge_expanded(&self, bytes: u64, entry: &str) -> Result<()> {
+        let before = self.decompressed.load(Ordering::Relaxed);
+        if bytes > self.limits.max_decompressed.saturating_sub(before) {
+            return Err(self.trip(
+                "total decompressed bytes",
+                before.saturating_add(bytes),
+                self.limits.max_decompressed,
+                entry,
+                "--max-decompressed",
+            ));
+        }
+        self.add_decompressed(bytes, entry)
     }
 
     fn check_ratio(&self, produced: u64, consumed: u64, entry: &str) -> Result<()> {

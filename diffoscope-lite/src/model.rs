@@ -491,6 +491,21 @@ impl Content {
         }
     }
 
+    /// The content as a [`Blob`] when that costs nothing (a file or a range
+    /// of one, or bytes in memory); `None` for streams.
+    pub(crate) fn cheap_blob(&self) -> Option<Blob> {
+        match &self.0 {
+            Source::Path(p) => Blob::open(p).ok(),
+            Source::Range { file, offset, len } => Some(Blob::File {
+                file: Arc::clone(file),
+                start: *offset,
+                len: *len,
+            }),
+            Source::Memory(m) => Some(Blob::mem(m.to_vec())),
+            _ => None,
+        }
+    }
+
     /// The content as a [`Blob`] for a format reader: a file range, spooled
     /// to an anonymous temporary file first if it is not one already.
     pub(crate) fn blob(&self, cx: &Cx<'_>, entry: &str) -> Result<Blob> {

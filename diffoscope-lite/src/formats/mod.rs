@@ -115,6 +115,65 @@ pub fn detect(head: &[u8]) -> Kind {
         .map_or(Kind::Binary, |f| f.kind())
 }
 
+/// How far from the end of a zip its end record can start: its 22 bytes
+/// and the longest comment.
+const ZIP_TAIL: u64 = 22 + 0xffff;
+
+/// A second format that also reads the whole of `blob`, content detected
+/// as `kind` (a polyglot: a tar whose last member ends in a zip's end
+/// record, a zip behind a tar header), in the words the differ reports
+/// and the normalizer refuses with. Cheap on purpose: the zip end record
+/// in the last 64 KiB of what is not a zip, the tar magic and checksum at
+/// the start of what is not a tar.
+pub(crate) fn also_reads_as(kind: Kind, blob: &crate::blob::Blob) -> io::Result<Option<String>> {
+    if kind != Kind::Zip && kind != Kind::Directory {
+        let start = blob.len().saturating_sub(ZIP_TAIL);
+        let tail = blob.read_vec(start, blob.len() - start)?;
+        if let Some(n) = zip_end(&tail, start, blob)? {
+            return Ok(Some(format!("also reads as zip: {n} entries")));
+        }
+    }
+    if kind != Kind::Tar {
+        let head = blob.head(tar::BLOCK)?;
+        if head.get(257..262) == Some(b"ustar") && tar::checksum_ok(&head) {
+            return Ok(Some(
+                "also reads as tar: a tar header starts the file".into(),
+            ));
+        }
+    }
+    Ok(None)
+}
+
+/// The entry count of a zip whose end record ends `tail` (the bytes of
+/// the blob from `start`) and whose central directory starts where it says.
+fn zip_end(tail: &[u8], start: u64, blob: &crate::blob::Blob) -> io::Result<Option<u16>> {
+    let le16 = |at: usize| u16::from_le_bytes([tail[at], tail[at + 1]]);
+    let le32 = |at: usize| u32::from_le_bytes([tail[at], tail[at + 1], tail[at + 2], tail[at + 3]]);
+    let Some(last) = tail.len().checked_sub(22) else {
+        return Ok(None);
+    };
+    for pos in (0..=last).rev() {
+        if &tail[pos..pos + 4] != b"PK\x05\x06" {
+            continue;
+        }
+        // The record and its comment must end the file exactly.
+        if pos + 22 + usize::from(le16(pos + 20)) != tail.len() {
+            continue;
+        }
+        let entries = le16(pos + 10);
+        let cd_size = u64::from(le32(pos + 12));
+        let end = start + pos as u64;
+        if entries == 0 || cd_size > end {
+            continue;
+        }
+        // Where the central directory is, whatever precedes the zip.
+        if blob.read_vec(end - cd_size, 4)? == b"PK\x01\x02" {
+            return Ok(Some(entries));
+        }
+    }
+    Ok(None)
+}
+
 /// The registered reader of `kind` ([`text::Text`] for [`Kind::Binary`],
 /// which only ever answers [`Parsed::Binary`] for non-text).
 pub(crate) fn format_of(kind: Kind) -> &'static dyn Format {

@@ -337,6 +337,7 @@ pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Rep
         .unwrap_or(fsio::DEFAULT_MODE);
     let target = fsio::Target::resolve(output).map_err(output_error)?;
     budget.check_depth(1, &name)?;
+    refuse_polyglot(&blob, &name, &nx)?;
     let fired = if matches!(target, fsio::Target::Through { .. }) {
         // A device or FIFO cannot take bytes back, and when no rule fires
         // the input's own bytes are what goes out: normalize into an
@@ -569,6 +570,19 @@ fn fire(fired: &mut Vec<Fired>, path: &str, rule: Rule) {
     }
 }
 
+/// Refuses content that a second format also reads whole (a polyglot),
+/// unless ambiguity is allowed: its canonical form would be one format's.
+fn refuse_polyglot(blob: &Blob, name: &str, nx: &Nx<'_>) -> Result<()> {
+    let head = blob
+        .head(formats::HEAD_LEN)
+        .map_err(|e| nx.io(e, name, "reading"))?;
+    let kind = formats::detect(&head);
+    match formats::also_reads_as(kind, blob).map_err(|e| nx.io(e, name, "reading"))? {
+        Some(detail) => nx.ambiguous(kind, name, detail),
+        None => Ok(()),
+    }
+}
+
 /// Normalizes nested content if it is in a known format and a rule fires;
 /// `None` when it is to be kept as it is.
 fn normalize_nested(
@@ -584,6 +598,7 @@ fn normalize_nested(
         return Ok(None);
     };
     nx.budget.check_depth(depth, name)?;
+    refuse_polyglot(blob, name, nx)?;
     let mut sink = Sink::default();
     let fired = n.normalize(blob, name, depth, nx, &mut sink)?;
     if fired.is_empty() {
@@ -601,6 +616,7 @@ fn digest_blob(blob: &Blob, name: &str, depth: u32, nx: &Nx<'_>) -> Result<Diges
     match detect(&head) {
         Some(n) => {
             nx.budget.check_depth(depth, name)?;
+            refuse_polyglot(blob, name, nx)?;
             n.digest(blob, name, depth, nx)
         }
         None => {

@@ -22,10 +22,10 @@ use super::{
     ContainerHasher, DigestEntry, Digested, Fired, Format, Normalizer, Nx, Rule,
 };
 use crate::formats::tar::{
-    self, cstr, has_owner_names, number, padded, pax_records, walk, BlobInput, Header,
+    self, cstr, has_owner_names, number, padded, pax_records, walk, BlobInput, Expand, Header,
     LimitedInput, Meta, StreamInput, BLOCK,
 };
-use crate::formats::Kind;
+use crate::formats::{docker, lossy, Kind};
 use crate::Result;
 
 /// The tar normalizer.
@@ -352,22 +352,63 @@ impl Normalizer for Tar {
     ) -> Result<Vec<Fired>> {
         let mut fired = Vec::new();
         let mut reader = BlobInput(input.reader());
-        let mut members = walk(&mut reader, name, nx.budget, &mut |inp, m| {
-            let size = m.size;
-            let at = inp.pos().ok_or_else(|| {
-                nx.malformed(Kind::Tar, name, "internal: positions are known for files")
-            })?;
-            let blob = input.slice(at, size).ok_or_else(|| {
+        let walked = walk(&mut reader, name, nx.budget, &mut |inp, m| {
+            // The whole stored data, a PAX 1.0 sparse map included: sparse
+            // members are kept byte for byte.
+            let map_len = m.size - m.data_len();
+            let at = inp
+                .pos()
+                .and_then(|p| p.checked_sub(map_len))
+                .ok_or_else(|| {
+                    nx.malformed(Kind::Tar, name, "internal: positions are known for files")
+                })?;
+            let blob = input.slice(at, m.size).ok_or_else(|| {
                 nx.malformed(
                     Kind::Tar,
                     name,
                     "member data runs past the end of the archive",
                 )
             })?;
-            inp.skip(size).map_err(|e| nx.io(e, name, "reading tar"))?;
+            inp.skip(m.data_len())
+                .map_err(|e| nx.io(e, name, "reading tar"))?;
             Ok(Data::Blob(blob))
-        })?
-        .members;
+        })?;
+        refuse_ambiguous(&walked, name, nx)?;
+        let mut members = walked.members;
+        {
+            let blob_of = |p: &str| {
+                members.iter().find_map(|m| match &m.data {
+                    Some(Data::Blob(b)) if docker::listed(&lossy(&m.path)) == p => Some(b),
+                    _ => None,
+                })
+            };
+            let read = |p: &str, b: &Blob| -> Result<Vec<u8>> {
+                let entry = nested(name, p);
+                nx.budget.check_json(b.len(), &entry)?;
+                b.read_vec(0, b.len())
+                    .map_err(|e| nx.io(e, &entry, "reading"))
+            };
+            let manifest = match blob_of("manifest.json") {
+                Some(b) => Some(read("manifest.json", b)?),
+                None => None,
+            };
+            let paths = members.iter().map(|m| lossy(&m.path)).collect::<Vec<_>>();
+            check_docker(
+                name,
+                nx,
+                &paths,
+                manifest,
+                &|p| blob_of(p).and_then(|b| read(p, b).ok()),
+                &mut |p| {
+                    blob_of(p)
+                        .map(|b| {
+                            super::sha256_of(&mut b.reader())
+                                .map_err(|e| nx.io(e, &nested(name, p), "reading"))
+                        })
+                        .transpose()
+                },
+            )?;
+        }
         let order = plan(&mut members, name, nx, &mut fired);
         for m in &mut members {
             let Some(Data::Blob(b)) = &m.data else {
@@ -395,6 +436,61 @@ impl Normalizer for Tar {
     }
 }
 
+/// Refuses a `docker save` tarball (one with a `manifest.json` of docker's
+/// shape) whose members do not match the digests it records, or whose
+/// manifest lists a member it lacks: its canonical form would vouch for
+/// content the image never had.
+fn check_docker(
+    name: &str,
+    nx: &Nx<'_>,
+    paths: &[String],
+    manifest: Option<Vec<u8>>,
+    config: &dyn Fn(&str) -> Option<Vec<u8>>,
+    actual: &mut dyn FnMut(&str) -> Result<Option<[u8; 32]>>,
+) -> Result<()> {
+    let Some(manifest) = manifest else {
+        return Ok(());
+    };
+    let has: std::collections::HashSet<&str> = paths.iter().map(|p| docker::listed(p)).collect();
+    let Some(plan) = docker::checks(&manifest, &|p| has.contains(p), config) else {
+        return Ok(());
+    };
+    match docker::findings(&plan, actual)?.into_iter().next() {
+        Some(first) => Err(nx.malformed(Kind::Tar, name, first)),
+        None => Ok(()),
+    }
+}
+
+/// A reader that hashes (and keeps, while it may) what passes through it.
+struct Tee<'a> {
+    inner: &'a mut dyn Read,
+    hasher: Option<Sha256>,
+    keep: Option<Vec<u8>>,
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        if let Some(k) = &mut self.keep {
+            k.extend_from_slice(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// Refuses a tar that reads two ways unless ambiguity is allowed. Unsafe
+/// names are not refused: the canonical form keeps every name byte for
+/// byte (it never "fixes" one), and the differ reports them.
+fn refuse_ambiguous<D>(walked: &tar::Walked<D>, name: &str, nx: &Nx<'_>) -> Result<()> {
+    match walked.ambiguity() {
+        Some(detail) => nx.ambiguous(Kind::Tar, name, detail),
+        None => Ok(()),
+    }
+}
+
 /// The digest of a tar read as a stream (so a compressed tar is never spooled).
 pub(super) fn digest_stream(
     r: &mut dyn Read,
@@ -404,22 +500,50 @@ pub(super) fn digest_stream(
 ) -> Result<Digested> {
     let mut fired = Vec::new();
     let mut input = StreamInput(r);
-    let mut members = walk(&mut input, name, nx.budget, &mut |inp, m| {
-        let size = m.size;
-        let path = nested(name, &String::from_utf8_lossy(&m.path));
+    // Docker-save members whose digests may be recorded: their raw
+    // SHA-256 as they stream, and the bytes of the JSON among them.
+    let mut raw: std::collections::HashMap<String, ([u8; 32], Option<Vec<u8>>)> =
+        std::collections::HashMap::new();
+    let walked = walk(&mut input, name, nx.budget, &mut |inp, m| {
+        let shown = lossy(&m.path);
+        let path = nested(name, &shown);
         let mut limited = LimitedInput {
             inner: inp,
-            left: size,
+            left: m.data_len(),
             archive: name,
         };
-        let d = if m.is_regular() {
-            digest_reader(&mut limited, &path, depth + 1, nx)?
+        let checked = docker::may_be_checked(&shown) && m.is_regular();
+        if checked && docker::is_manifest(&shown) {
+            nx.budget.check_json(m.data_len(), &path)?;
+        }
+        let keep = (checked && docker::keeps_bytes(&shown) && m.data_len() <= nx.budget.max_json())
+            .then(Vec::new);
+        let mut tee = Tee {
+            inner: &mut limited,
+            hasher: checked.then(Sha256::new),
+            keep,
+        };
+        let d = if let Some(s) = &m.sparse {
+            // The expanded content, as the differ compares it; not
+            // recursed into, as the normalizer keeps it byte for byte.
+            Digested {
+                sha256: super::sha256_of(&mut Expand::new(&mut tee, s))
+                    .map_err(|e| nx.io(e, &path, "reading"))?,
+                fired: Vec::new(),
+            }
+        } else if m.is_regular() {
+            digest_reader(&mut tee, &path, depth + 1, nx)?
         } else {
             Digested {
-                sha256: super::sha256_of(&mut limited).map_err(|e| nx.io(e, &path, "reading"))?,
+                sha256: super::sha256_of(&mut tee).map_err(|e| nx.io(e, &path, "reading"))?,
                 fired: Vec::new(),
             }
         };
+        if let Some(h) = tee.hasher.take() {
+            let keep = tee.keep.take();
+            raw.entry(docker::listed(&shown).to_owned())
+                .or_insert((h.finalize().into(), keep));
+        }
         if limited.left != 0 {
             return Err(nx.malformed(
                 Kind::Tar,
@@ -428,8 +552,18 @@ pub(super) fn digest_stream(
             ));
         }
         Ok(Data::Digest(d.sha256, d.fired))
-    })?
-    .members;
+    })?;
+    refuse_ambiguous(&walked, name, nx)?;
+    let mut members = walked.members;
+    let paths = members.iter().map(|m| lossy(&m.path)).collect::<Vec<_>>();
+    check_docker(
+        name,
+        nx,
+        &paths,
+        raw.get("manifest.json").and_then(|(_, b)| b.clone()),
+        &|p| raw.get(p).and_then(|(_, b)| b.clone()),
+        &mut |p| Ok(raw.get(p).map(|(h, _)| *h)),
+    )?;
     plan(&mut members, name, nx, &mut fired);
     let mut entries = Vec::with_capacity(members.len());
     for m in &mut members {
