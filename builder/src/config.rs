@@ -559,9 +559,83 @@ impl BuildConfig {
 fn load_file_config(source: &Path) -> Result<FileConfig> {
     let path = source.join(CONFIG_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid {}", path.display())),
+        Ok(text) => parse_file_config(&text).with_context(|| format!("invalid {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn parse_file_config(text: &str) -> Result<FileConfig> {
+    let file: FileConfig = toml::from_str(text)?;
+    file.validate()?;
+    Ok(file)
+}
+
+/// Parses and validates the text of a `repro.toml` on its own (no source
+/// tree, no flags): what [`BuildConfig::new`] checks of the file before it
+/// merges it with the caller's options. For the fuzzer and for tools that
+/// lint a `repro.toml`.
+pub fn parse_repro_toml(text: &str) -> Result<()> {
+    parse_file_config(text).map(drop)
+}
+
+impl FileConfig {
+    /// Checks the file's own values, each error naming its key. Done when
+    /// the file is read, so the error names the file: checked only after
+    /// merging, a bad value from the file was reported as a flag the user
+    /// never gave (`--runs 1`, `--timeout -1`). A bad value is an error
+    /// even where a flag overrides it: the file is wrong either way.
+    fn validate(&self) -> Result<()> {
+        let b = &self.build;
+        if let Some(globs) = b.artifacts.as_deref().filter(|g| !g.is_empty()) {
+            compile_globs(globs).context("[build] artifacts")?;
+        }
+        if let Some(runs) = b.runs.filter(|&r| r < 2) {
+            bail!("[build] runs = {runs}: at least 2 runs are needed to compare anything");
+        }
+        if let Some(env) = &b.env {
+            let env: Vec<(String, String)> =
+                env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            sandbox::BuildEnv::scrubbed(None, Path::new("/"), 0, &env).context("[build] env")?;
+        }
+        if let Some(secs) = b.timeout {
+            if secs != 0.0 && Duration::try_from_secs_f64(secs).is_err() {
+                bail!("[build] timeout = {secs}: must be a number of seconds (0 for no limit)");
+            }
+        }
+        if let Some(sde) = b.source_date_epoch.filter(|&e| e < 0) {
+            bail!("[build] source_date_epoch = {sde}: SOURCE_DATE_EPOCH may not be negative");
+        }
+        if let Some(spec) = &b.vary {
+            VariationSet::all()
+                .apply_spec(spec)
+                .with_context(|| format!("[build] vary = {spec:?}"))?;
+        }
+        if let Some(mode) = self.sandbox.mode.as_deref() {
+            if !matches!(mode, "namespaces" | "none") {
+                bail!("[sandbox] mode = {mode:?}: expected \"namespaces\" or \"none\"");
+            }
+        }
+        for p in self.sandbox.ro_paths.iter().flatten() {
+            if !p.is_absolute() {
+                bail!(
+                    "[sandbox] ro_paths: {} must be an absolute path",
+                    p.display()
+                );
+            }
+            if !p.exists() {
+                bail!(
+                    "[sandbox] ro_paths: {}: no such file or directory",
+                    p.display()
+                );
+            }
+        }
+        if let Some(f) = &self.fetch {
+            for o in f.outputs.iter().flatten() {
+                crate::fetch::check_output(o).context("[fetch] outputs")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -641,6 +715,68 @@ mod tests {
         std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
         let got = resolve_out(&dir.path().join("link/x/../out")).unwrap();
         assert_eq!(got, real.canonicalize().unwrap().join("out"));
+    }
+
+    /// Each bad value of repro.toml is refused when the file is read, by
+    /// its key (found by the repro_toml fuzz target: these were reported
+    /// as flags the user never gave, `--runs 1`, `--timeout -1`, …).
+    #[test]
+    fn bad_file_values_are_refused_by_key() {
+        for (text, key) in [
+            ("[build]\nruns = 1\n", "[build] runs"),
+            ("[build]\ntimeout = -1.0\n", "[build] timeout"),
+            ("[build]\ntimeout = nan\n", "[build] timeout"),
+            ("[build]\ntimeout = 1e300\n", "[build] timeout"),
+            ("[build]\nartifacts = [\"/etc/*\"]\n", "[build] artifacts"),
+            ("[build]\nartifacts = [\"[\"]\n", "[build] artifacts"),
+            ("[build]\nenv = { \"A=B\" = \"1\" }\n", "[build] env"),
+            (
+                "[build]\nsource_date_epoch = -5\n",
+                "[build] source_date_epoch",
+            ),
+            ("[build]\nvary = \"+bogus\"\n", "[build] vary"),
+            ("[sandbox]\nmode = \"chroot\"\n", "[sandbox] mode"),
+            ("[sandbox]\nro_paths = [\"usr\"]\n", "[sandbox] ro_paths"),
+            (
+                "[sandbox]\nro_paths = [\"/no/such/path/here\"]\n",
+                "[sandbox] ro_paths",
+            ),
+            ("[fetch]\noutputs = [\"../x\"]\n", "[fetch] outputs"),
+        ] {
+            let e = parse_repro_toml(text).expect_err(text);
+            assert!(format!("{e:#}").contains(key), "{text}: {e:#}");
+        }
+        assert!(parse_repro_toml("[build]\nruns = 2\ntimeout = 0.0\n").is_ok());
+        assert!(parse_repro_toml("").is_ok());
+    }
+
+    /// Whatever repro.toml holds, BuildConfig::new's error names the file
+    /// when no flag was given (the repro_toml fuzz target's promise).
+    #[test]
+    fn errors_from_the_file_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("src");
+        std::fs::create_dir(&source).unwrap();
+        for text in [
+            "[build]\ncommand = [\"x\"]\nartifacts = [\"*\"]\nruns = 1\n",
+            "[build]\ncommand = [\"x\"]\nartifacts = [\"*\"]\ntimeout = -1.0\n",
+            "[build]\ncommand = [\"x\"]\nartifacts = [\"*\"]\n[fetch]\ncommand = [\"true\"]\n",
+            "[build]\ncommand = [\"x\"]\nartifacts = [\"*\"]\n\
+             [fetch]\ncommand = [\"true\"]\noutputs = [\"d\"]\nlock = \"nope\"\n",
+            "[build]\ncommand = 3\n",
+        ] {
+            std::fs::write(source.join(CONFIG_FILE), text).unwrap();
+            for trust_config in [false, true] {
+                let e = BuildConfig::new(BuildOptions {
+                    source: Some(source.clone()),
+                    out: Some(dir.path().join("out")),
+                    trust_config,
+                    ..BuildOptions::default()
+                })
+                .expect_err(text);
+                assert!(format!("{e:#}").contains(CONFIG_FILE), "{text}: {e:#}");
+            }
+        }
     }
 
     #[test]

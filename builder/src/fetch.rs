@@ -61,6 +61,15 @@ impl FetchConfig {
         } else {
             flag_outputs
         };
+        // Which one the lock came from, for the error that names it.
+        let lock_origin = if flag_lock.is_some() {
+            "--fetch-lock".to_string()
+        } else {
+            format!(
+                "[fetch] lock in {}",
+                source.join(crate::config::CONFIG_FILE).display()
+            )
+        };
         let lock = match flag_lock {
             Some(l) => Some(
                 std::path::absolute(&l).with_context(|| format!("--fetch-lock {}", l.display()))?,
@@ -80,22 +89,16 @@ impl FetchConfig {
         if outputs.is_empty() {
             bail!(
                 "the fetch step needs the directories it writes: pass --fetch-output DIR or set \
-                 [fetch] outputs = [\"deps\"] (relative to the source tree)"
+                 [fetch] outputs = [\"deps\"] (relative to the source tree) in {}",
+                source.join(crate::config::CONFIG_FILE).display()
             );
         }
         for o in &outputs {
-            let normal = o.components().all(|c| matches!(c, Component::Normal(_)));
-            if o.as_os_str().is_empty() || !normal || o.to_str().is_none() {
-                bail!(
-                    "fetch output {:?}: must be a UTF-8 path relative to the source tree, \
-                     without `..` or `.`",
-                    o
-                );
-            }
+            check_output(o)?;
         }
         if let Some(l) = &lock {
             if !l.is_file() {
-                bail!("fetch lock {}: no such file", l.display());
+                bail!("fetch lock {}: no such file ({lock_origin})", l.display());
             }
         }
         Ok(Some(Self {
@@ -104,6 +107,20 @@ impl FetchConfig {
             lock,
         }))
     }
+}
+
+/// A fetch output must be a UTF-8 path relative to the source tree, of
+/// plain components (no `..`, no `.`): the fetch step's writes stay inside.
+pub(crate) fn check_output(o: &Path) -> Result<()> {
+    let normal = o.components().all(|c| matches!(c, Component::Normal(_)));
+    if o.as_os_str().is_empty() || !normal || o.to_str().is_none() {
+        bail!(
+            "fetch output {:?}: must be a UTF-8 path relative to the source tree, \
+             without `..` or `.`",
+            o
+        );
+    }
+    Ok(())
 }
 
 /// One fetched file.

@@ -2008,3 +2008,29 @@ fn copies_of_one_oci_layout_are_identical() {
     let d = compare(&a, &b, &Options::default()).unwrap();
     assert!(d.is_none(), "{d:#?}");
 }
+
+/// Layouts that differ only in a file their index does not reach are not
+/// identical: the file is listed under "not referenced by the index/"
+/// (found by the directory fuzz target: such layouts compared identical).
+#[test]
+fn oci_layouts_differing_in_unreferenced_files_differ() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let layer = tar_of(&[tar_member("etc/motd", b"hello\n")]);
+    for (dir, extra) in [(&a, "one\n"), (&b, "two\n")] {
+        oci_layout(dir, r#"{"architecture":"amd64"}"#, &layer);
+        std::fs::write(dir.join("blobs/sha256/stray"), extra).unwrap();
+        std::fs::write(dir.join("README"), "same\n").unwrap();
+    }
+    let d = compare(&a, &b, &Options::default())
+        .unwrap()
+        .expect("a differing stray file is a difference");
+    let stray = at(&d, &["not referenced by the index/blobs/sha256/stray"]);
+    assert!(stray.unified_diff.is_some(), "{d:#?}");
+    assert!(
+        d.details
+            .iter()
+            .all(|x| !x.source1.ends_with("README") && !x.source2.ends_with("README")),
+        "{d:#?}"
+    );
+}

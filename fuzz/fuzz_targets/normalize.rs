@@ -1,11 +1,20 @@
-//! Normalizing any input must never panic; when it succeeds, normalizing
-//! the output again must change nothing (idempotence) and the normalized
-//! digests of input and output must agree.
+//! Normalizing any input must never panic, and keeps the promises
+//! diffoscope-lite/src/normalize/tests.rs checks on its fixtures:
+//! - what normalize refuses, the normalized digest refuses too;
+//! - when it succeeds, normalizing the output again fires no rule and
+//!   changes nothing (a fixed point);
+//! - the digest fires the rules normalize fired, and the output's digest
+//!   is the input's; an input the digest refuses never yields an output it
+//!   accepts (normalizing does not launder damage), and vice versa.
 #![no_main]
 
-use diffoscope_lite::normalize::{normalize_file, normalized_digest, Options};
+use diffoscope_lite::normalize::{normalize_file, normalized_digest, Fired, Options};
 use diffoscope_lite::Limits;
 use libfuzzer_sys::fuzz_target;
+
+fn ids(fired: &[Fired]) -> Vec<&'static str> {
+    fired.iter().map(|f| f.rule.id()).collect()
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(dir) = tempfile::tempdir() else { return };
@@ -25,20 +34,36 @@ fuzz_target!(|data: &[u8]| {
         },
         allow_ambiguous: false,
     };
-    if normalize_file(&input, &once, &opts).is_err() {
-        return;
-    }
+    let digest = normalized_digest(&input, &opts);
+    let report = match normalize_file(&input, &once, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            assert!(
+                digest.is_err(),
+                "normalize refused ({e}) what the digest accepted"
+            );
+            return;
+        }
+    };
     let first = std::fs::read(&once).expect("normalized output exists");
-    normalize_file(&once, &twice, &opts).expect("normalized output normalizes again");
+    let report2 = normalize_file(&once, &twice, &opts).expect("normalized output normalizes again");
+    assert!(
+        report2.fired.is_empty(),
+        "second pass fired {:?}",
+        ids(&report2.fired)
+    );
     let second = std::fs::read(&twice).expect("second output exists");
     assert_eq!(first, second, "normalization is not idempotent");
-    if let (Ok(a), Ok(b)) = (
-        normalized_digest(&input, &opts),
-        normalized_digest(&once, &opts),
-    ) {
-        assert_eq!(
-            a.sha256, b.sha256,
-            "normalizing changed the normalized digest"
-        );
+    match (digest, normalized_digest(&once, &opts)) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(ids(&report.fired), ids(&a.fired), "fired rules");
+            assert_eq!(
+                a.sha256, b.sha256,
+                "normalizing changed the normalized digest"
+            );
+        }
+        (Err(_), Err(_)) => {}
+        (Err(e), Ok(_)) => panic!("normalizing laundered an input the digest refused: {e}"),
+        (Ok(_), Err(e)) => panic!("the output's digest fails: {e}"),
     }
 });

@@ -32,7 +32,10 @@
 //! file removed, every file added". The differ therefore sees each blob
 //! as an entry named by its *role* — `manifest 1 (linux/amd64)/config.json`,
 //! `manifest 1 (linux/amd64)/layer 2 of 3` — so the two sides pair up and
-//! it recurses into the layers (gzip → tar) and diffs the JSON.
+//! it recurses into the layers (gzip → tar) and diffs the JSON. Files
+//! the index does not reach are no part of the image but are bytes of the
+//! layout: they are listed by path under `not referenced by the index/`,
+//! so two layouts that differ only there never compare identical.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -78,6 +81,41 @@ impl Format for OciLayout {
         entries.push(entry("oci-layout", &image.oci_layout));
         entries.push(entry("index.json", &Member::File(image.index.blob.clone())));
         flatten(&image.manifests, &mut entries);
+        let mut comments: Vec<String> = image.problems.iter().map(ToString::to_string).collect();
+        // Files the index does not reach are no part of the image, but they
+        // are bytes of the layout: two layouts that differ only there must
+        // not compare identical. They are listed under their own paths.
+        let Parsed::Container(on_disk) = super::directory::Directory.read(content, name, cx)?
+        else {
+            return Err(malformed(name, "not a directory on disk"));
+        };
+        // A path the walk opened, or a directory (or a link standing for
+        // one, already reported as a problem) on the way to one.
+        let on_the_way: std::collections::BTreeSet<&str> = image
+            .reached
+            .iter()
+            .flat_map(|r| {
+                r.match_indices('/')
+                    .map(|(i, _)| &r[..i])
+                    .chain(std::iter::once(r.as_str()))
+            })
+            .collect();
+        let stray: Vec<Entry> = on_disk
+            .entries
+            .into_iter()
+            .filter(|e| e.kind != EntryKind::Dir && !on_the_way.contains(e.path.as_str()))
+            .map(|mut e| {
+                e.path = format!("{UNREFERENCED}/{}", e.path);
+                e
+            })
+            .collect();
+        if !stray.is_empty() {
+            comments.push(format!(
+                "{} files of the layout are not referenced by its index (listed under {UNREFERENCED}/)",
+                stray.len()
+            ));
+        }
+        entries.extend(stray);
         for (i, e) in entries.iter_mut().enumerate() {
             e.meta.order = i;
         }
@@ -85,12 +123,15 @@ impl Format for OciLayout {
             format: Kind::OciLayout,
             entries,
             meta: Vec::new(),
-            comments: image.problems.iter().map(ToString::to_string).collect(),
+            comments,
             single_stream: false,
             ordered: false,
         }))
     }
 }
+
+/// Where the differ lists the files of a layout its index does not reach.
+const UNREFERENCED: &str = "not referenced by the index";
 
 /// The differ's entries for a list of descriptors, by role.
 fn flatten(nodes: &[Node], out: &mut Vec<Entry>) {
@@ -163,6 +204,9 @@ pub(crate) struct Image {
     pub(crate) manifests: Vec<Node>,
     /// Blobs that do not match their descriptors, and links.
     pub(crate) problems: Vec<Problem>,
+    /// Every path beneath the layout that the walk opened (`oci-layout`,
+    /// `index.json`, `blobs/sha256/…`).
+    pub(crate) reached: std::collections::BTreeSet<String>,
 }
 
 impl Image {
@@ -280,6 +324,7 @@ pub(crate) fn read(dir: &Path, name: &str, budget: &Budget, depth: u32) -> Resul
         budget,
         problems: Vec::new(),
         path: Vec::new(),
+        reached: std::collections::BTreeSet::new(),
     };
     budget.add_entry(&format!("{name}::oci-layout"))?;
     let oci_layout = w.open("oci-layout", "oci-layout")?;
@@ -301,6 +346,7 @@ pub(crate) fn read(dir: &Path, name: &str, budget: &Budget, depth: u32) -> Resul
         index,
         manifests,
         problems: w.problems,
+        reached: w.reached,
     })
 }
 
@@ -317,6 +363,8 @@ struct Walker<'a> {
     problems: Vec<Problem>,
     /// Digests of the indexes being walked, outermost first: a cycle check.
     path: Vec<String>,
+    /// Every path opened (see [`Image::reached`]).
+    reached: std::collections::BTreeSet<String>,
 }
 
 const INDEX_TYPES: [&str; 2] = [
@@ -343,6 +391,7 @@ impl Walker<'_> {
     /// Opens `rel` beneath the root: a file, or a link (recorded as a
     /// problem); anything else is an error.
     fn open(&mut self, rel: &str, label: &str) -> Result<Member> {
+        self.reached.insert(rel.to_owned());
         let read_error = |source| Error::Read {
             path: self.root.path().join(rel),
             source,

@@ -140,8 +140,12 @@ impl Normalizer for Ar {
         let mut members = ar::read(input, name, nx.budget)?.members;
         let mut fired = Vec::new();
         let mut h = ContainerHasher::new("ar");
+        // Headers first, then the members' contents, as `normalize` does:
+        // both report the rules they fired in the same order.
         for m in &mut members {
             patch(m, nx.epoch, name, &mut fired);
+        }
+        for m in &members {
             let digest = if special(m) {
                 let mut s = Sha256::new();
                 std::io::copy(&mut m.data.reader(), &mut super::HashWriter(&mut s))
