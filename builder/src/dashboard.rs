@@ -25,14 +25,165 @@ pub fn reproduced(verdict: &str) -> bool {
     matches!(verdict, "BIT_FOR_BIT" | "EQUIVALENT")
 }
 
-/// A package's latest record and where it came from.
-#[derive(Clone, Debug, Serialize)]
+/// The fields of a [`Row`], in the order its buffer holds them.
+#[derive(Clone, Copy)]
+enum F {
+    Spec,
+    Verdict,
+    Stage,
+    Failure,
+    Backend,
+    Generator,
+    Stabilizers,
+    UpstreamSha256,
+    RebuiltSha256,
+    Dir,
+    RebuildJson,
+    Diff,
+    Statement,
+    Attestation,
+    Log,
+    StartedAt,
+    FinishedAt,
+    Machine,
+    ReproVersion,
+}
+const FIELDS: usize = 19;
+
+/// A package's latest record and where it came from, compact: every text
+/// field in one buffer (one allocation per package, so 100,000 packages
+/// fit in well under 200 MB); per-stage timings stay in results.jsonl.
+#[derive(Clone, Debug)]
 pub struct Row {
-    /// The record.
-    #[serde(flatten)]
-    pub record: Record,
+    buf: Box<str>,
+    ends: [u32; FIELDS],
+    /// Wall-clock milliseconds of the package.
+    pub duration_ms: u64,
     /// Index into [`Dashboard::dirs`] of the results it came from.
     pub results: usize,
+}
+
+impl Row {
+    fn new(r: &Record, results: usize) -> Self {
+        let stabilizers = r.stabilizers.join(", ");
+        fn o(x: &Option<String>) -> &str {
+            x.as_deref().unwrap_or("")
+        }
+        let fields: [&str; FIELDS] = [
+            &r.spec,
+            &r.verdict,
+            o(&r.stage),
+            o(&r.failure),
+            o(&r.backend),
+            o(&r.generator),
+            &stabilizers,
+            o(&r.upstream_sha256),
+            o(&r.rebuilt_sha256),
+            &r.dir,
+            o(&r.rebuild_json),
+            o(&r.diff),
+            o(&r.statement),
+            o(&r.attestation),
+            &r.log,
+            &r.started_at,
+            &r.finished_at,
+            &r.machine,
+            &r.repro_version,
+        ];
+        let mut buf = String::with_capacity(fields.iter().map(|f| f.len()).sum());
+        let mut ends = [0u32; FIELDS];
+        for (i, f) in fields.iter().enumerate() {
+            buf.push_str(f);
+            ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        }
+        Row {
+            buf: buf.into_boxed_str(),
+            ends,
+            duration_ms: r.duration_ms,
+            results,
+        }
+    }
+
+    fn get(&self, f: F) -> &str {
+        let i = f as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.buf.get(start..self.ends[i] as usize).unwrap_or("")
+    }
+
+    fn opt(&self, f: F) -> Option<&str> {
+        Some(self.get(f)).filter(|s| !s.is_empty())
+    }
+
+    /// The canonical spec.
+    pub fn spec(&self) -> &str {
+        self.get(F::Spec)
+    }
+    /// The verdict.
+    pub fn verdict(&self) -> &str {
+        self.get(F::Verdict)
+    }
+    /// Where a FAILED rebuild stopped.
+    pub fn stage(&self) -> Option<&str> {
+        self.opt(F::Stage)
+    }
+    /// What went wrong.
+    pub fn failure(&self) -> Option<&str> {
+        self.opt(F::Failure)
+    }
+    /// The build backend.
+    pub fn backend(&self) -> Option<&str> {
+        self.opt(F::Backend)
+    }
+    /// Stabilizers, comma-separated.
+    pub fn stabilizers(&self) -> &str {
+        self.get(F::Stabilizers)
+    }
+    /// When it finished.
+    pub fn finished_at(&self) -> &str {
+        self.get(F::FinishedAt)
+    }
+    /// Where it ran.
+    pub fn machine(&self) -> &str {
+        self.get(F::Machine)
+    }
+}
+
+impl Serialize for Row {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(None)?;
+        for (key, f) in [
+            ("spec", F::Spec),
+            ("verdict", F::Verdict),
+            ("stage", F::Stage),
+            ("failure", F::Failure),
+            ("backend", F::Backend),
+            ("generator", F::Generator),
+            ("upstream_sha256", F::UpstreamSha256),
+            ("rebuilt_sha256", F::RebuiltSha256),
+            ("dir", F::Dir),
+            ("rebuild_json", F::RebuildJson),
+            ("diff", F::Diff),
+            ("statement", F::Statement),
+            ("attestation", F::Attestation),
+            ("log", F::Log),
+            ("started_at", F::StartedAt),
+            ("finished_at", F::FinishedAt),
+            ("machine", F::Machine),
+            ("repro_version", F::ReproVersion),
+        ] {
+            if let Some(v) = self.opt(f) {
+                m.serialize_entry(key, v)?;
+            }
+        }
+        let stab: Vec<&str> = self
+            .opt(F::Stabilizers)
+            .map_or(Vec::new(), |s| s.split(", ").collect());
+        m.serialize_entry("stabilizers", &stab)?;
+        m.serialize_entry("duration_ms", &self.duration_ms)?;
+        m.serialize_entry("results", &self.results)?;
+        m.end()
+    }
 }
 
 /// The last record in which a package reproduced, when its latest does not.
@@ -82,8 +233,10 @@ impl Dashboard {
             dirs: dirs.to_vec(),
             ..Default::default()
         };
-        let mut latest: HashMap<String, Row> = HashMap::new();
-        let mut good: HashMap<String, Earlier> = HashMap::new();
+        // Spec -> index into `rows` and `good`: each spec is kept once.
+        let mut index: HashMap<Box<str>, usize> = HashMap::new();
+        let mut rows: Vec<Row> = Vec::new();
+        let mut good: Vec<Option<Earlier>> = Vec::new();
         for (i, dir) in dirs.iter().enumerate() {
             let path = dir.join(RESULTS);
             if !path.is_file() {
@@ -100,64 +253,57 @@ impl Dashboard {
                 &path,
                 |r| {
                     d.records += 1;
-                    if reproduced(&r.verdict) {
-                        let newer = good
-                            .get(&r.spec)
-                            .is_none_or(|g| g.finished_at <= r.finished_at);
-                        if newer {
-                            good.insert(
-                                r.spec.clone(),
-                                Earlier {
-                                    verdict: r.verdict.clone(),
-                                    finished_at: r.finished_at.clone(),
-                                    machine: r.machine.clone(),
-                                    results: i,
-                                    dir: r.dir.clone(),
-                                },
-                            );
-                        }
-                    }
-                    match latest.get_mut(&r.spec) {
-                        Some(row) if row.record.finished_at > r.finished_at => {}
-                        Some(row) => {
-                            *row = Row {
-                                record: r,
-                                results: i,
-                            }
-                        }
+                    let k = match index.get(r.spec.as_str()) {
+                        Some(k) => *k,
                         None => {
-                            latest.insert(
-                                r.spec.clone(),
-                                Row {
-                                    record: r,
-                                    results: i,
-                                },
-                            );
+                            index.insert(r.spec.as_str().into(), rows.len());
+                            rows.push(Row::new(&r, i));
+                            good.push(None);
+                            rows.len() - 1
                         }
+                    };
+                    if reproduced(&r.verdict)
+                        && good[k]
+                            .as_ref()
+                            .is_none_or(|g| *g.finished_at <= *r.finished_at)
+                    {
+                        good[k] = Some(Earlier {
+                            verdict: r.verdict.clone(),
+                            finished_at: r.finished_at.clone(),
+                            machine: r.machine.clone(),
+                            results: i,
+                            dir: r.dir.clone(),
+                        });
+                    }
+                    if rows[k].finished_at() <= r.finished_at.as_str() {
+                        rows[k] = Row::new(&r, i);
                     }
                 },
                 |w| warnings.push(w),
             )?;
             d.warnings.extend(warnings);
         }
-        let mut rows: Vec<Row> = latest.into_values().collect();
-        rows.sort_by(|a, b| a.record.spec.cmp(&b.record.spec));
-        for row in &rows {
-            let r = &row.record;
-            *d.counts.entry(r.verdict.clone()).or_default() += 1;
-            if r.verdict == "FAILED" {
-                let stage = r.stage.clone().unwrap_or_else(|| "unknown".into());
+        drop(index);
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|a, b| rows[*a].spec().cmp(rows[*b].spec()));
+        for &k in &order {
+            let r = &rows[k];
+            *d.counts.entry(r.verdict().to_owned()).or_default() += 1;
+            if r.verdict() == "FAILED" {
+                let stage = r.stage().unwrap_or("unknown").to_owned();
                 *d.failed_stages.entry(stage).or_default() += 1;
             }
-            if !reproduced(&r.verdict) {
-                if let Some(g) = good.remove(&r.spec) {
-                    if g.finished_at <= r.finished_at {
-                        d.regressions.insert(r.spec.clone(), g);
+            if !reproduced(r.verdict()) {
+                if let Some(g) = good[k].take() {
+                    if *g.finished_at <= *r.finished_at() {
+                        d.regressions.insert(r.spec().to_owned(), g);
                     }
                 }
             }
         }
-        d.packages = rows;
+        drop(good);
+        let mut slots: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
+        d.packages = order.iter().filter_map(|&k| slots[k].take()).collect();
         Ok(d)
     }
 
@@ -193,18 +339,17 @@ impl Dashboard {
         } else {
             s += &format!("regressions ({}):\n", self.regressions.len());
             for row in self.regressed_rows() {
-                let (r, g) = (&row.record, &self.regressions[&row.record.spec]);
+                let (r, g) = (row, &self.regressions[row.spec()]);
                 s += &format!(
                     "  {}: {} at {} on {} -> {} at {} on {}{}\n",
-                    r.spec,
+                    r.spec(),
                     g.verdict,
                     g.finished_at,
                     g.machine,
-                    r.verdict,
-                    r.finished_at,
-                    r.machine,
-                    r.stage
-                        .as_deref()
+                    r.verdict(),
+                    r.finished_at(),
+                    r.machine(),
+                    r.stage()
                         .map(|st| format!(" ({st} stage)"))
                         .unwrap_or_default()
                 );
@@ -216,7 +361,7 @@ impl Dashboard {
     fn regressed_rows(&self) -> impl Iterator<Item = &Row> {
         self.packages
             .iter()
-            .filter(|r| self.regressions.contains_key(&r.record.spec))
+            .filter(|r| self.regressions.contains_key(r.spec()))
     }
 
     /// The known verdicts, then any other seen (from a newer repro).
@@ -338,20 +483,20 @@ impl Dashboard {
         } else {
             write!(w, "<p>Reproduced in an earlier run, not in the latest.</p><table><thead><tr><th>package<th>before<th>now</thead><tbody>")?;
             for row in self.regressed_rows() {
-                let (r, g) = (&row.record, &self.regressions[&row.record.spec]);
+                let (r, g) = (row, &self.regressions[row.spec()]);
                 write!(
                     w,
                     "<tr><td><a href=\"#{}\">{}</a><td class={}>{} {} ({})<td class={}>{} {} ({})",
-                    anchor(&r.spec),
-                    esc(&r.spec),
+                    anchor(r.spec()),
+                    esc(r.spec()),
                     esc(&g.verdict),
                     esc(&g.verdict),
                     esc(&g.finished_at),
                     esc(&g.machine),
-                    esc(&r.verdict),
-                    esc(&r.verdict),
-                    esc(&r.finished_at),
-                    esc(&r.machine),
+                    esc(r.verdict()),
+                    esc(r.verdict()),
+                    esc(r.finished_at()),
+                    esc(r.machine()),
                 )?;
             }
             write!(w, "</tbody></table>")?;
@@ -370,10 +515,9 @@ impl Dashboard {
             self.regressions.len()
         )?;
         writeln!(w, "<table id=packages><thead><tr><th>package<th>verdict<th>backend<th>stabilizers<th>time<th>files<th>machine<th>finished</thead><tbody>")?;
-        for row in &self.packages {
-            let r = &row.record;
-            let p = &prefixes[row.results];
-            let regressed = if self.regressions.contains_key(&r.spec) {
+        for r in &self.packages {
+            let p = &prefixes[r.results];
+            let regressed = if self.regressions.contains_key(r.spec()) {
                 " regressed"
             } else {
                 ""
@@ -381,41 +525,43 @@ impl Dashboard {
             write!(
                 w,
                 "<tr id=\"{}\" class=\"{}{regressed}\"><td>{}<td>{}",
-                anchor(&r.spec),
-                esc(&r.verdict),
-                esc(&r.spec),
-                esc(&r.verdict)
+                anchor(r.spec()),
+                esc(r.verdict()),
+                esc(r.spec()),
+                esc(r.verdict())
             )?;
-            if let Some(st) = &r.stage {
+            if let Some(st) = r.stage() {
                 write!(
                     w,
                     " <small title=\"{}\">at {}</small>",
-                    esc(r.failure.as_deref().unwrap_or("")),
+                    esc(r.failure().unwrap_or("")),
                     esc(st)
                 )?;
             }
             write!(
                 w,
                 "<td>{}<td>{}<td>{:.1}s<td>",
-                esc(r.backend.as_deref().unwrap_or("")),
-                esc(&r.stabilizers.join(", ")),
+                esc(r.backend().unwrap_or("")),
+                esc(r.stabilizers()),
                 r.duration_ms as f64 / 1000.0
             )?;
-            for (label, target) in [
-                ("diff", &r.diff),
-                ("attestation", &r.attestation),
-                ("statement", &r.statement),
-                ("report", &r.rebuild_json),
-                ("log", &Some(r.log.clone())),
+            let attested = r.opt(F::Attestation).is_some();
+            for (label, f) in [
+                ("diff", F::Diff),
+                ("attestation", F::Attestation),
+                // The signed attestation holds the statement.
+                ("statement", F::Statement),
+                ("report", F::RebuildJson),
+                ("log", F::Log),
             ] {
-                if let Some(t) = target {
-                    if label == "statement" && r.attestation.is_some() {
+                if let Some(t) = r.opt(f) {
+                    if label == "statement" && attested {
                         continue;
                     }
-                    write!(w, "<a href=\"{}\">{label}</a> ", esc(&format!("{p}{t}")))?;
+                    write!(w, "<a href=\"{}{}\">{label}</a> ", esc(p), esc(t))?;
                 }
             }
-            writeln!(w, "<td>{}<td>{}", esc(&r.machine), esc(&r.finished_at))?;
+            writeln!(w, "<td>{}<td>{}", esc(r.machine()), esc(r.finished_at()))?;
         }
         write!(w, "</tbody></table>\n</body></html>\n")
     }

@@ -2,7 +2,6 @@
 //! report and an HTML dashboard; the merge and rendering are the library's
 //! ([`repro::dashboard`]).
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
@@ -16,30 +15,30 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     for w in &d.warnings {
         eprintln!("repro: warning: {w}");
     }
+    // Both outputs are streamed to a temporary file renamed into place: a
+    // page of 100,000 rows is never held in memory whole, and a reader
+    // never sees half of one.
     if let Some(path) = &args.html {
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
         std::fs::create_dir_all(dir).with_context(|| format!("--html {}", path.display()))?;
-        let mut page = Vec::new();
-        d.write_html(&mut page, dir)?;
-        fsio::write(path, &page).with_context(|| format!("--html {}", path.display()))?;
+        let mut out = fsio::Output::open(path, 0o644)?;
+        d.write_html(&mut out, dir)
+            .with_context(|| format!("--html {}", path.display()))?;
+        out.finish()?;
         eprintln!("repro: dashboard written to {}", path.display());
     }
-    match args.json.as_deref() {
-        Some(p) if p.as_os_str() == "-" => {
-            let mut out = std::io::stdout().lock();
-            d.write_json(&mut out)?;
-            out.flush()?;
-        }
-        Some(p) => {
-            let mut buf = Vec::new();
-            d.write_json(&mut buf)?;
-            fsio::write(p, &buf).with_context(|| format!("--json {}", p.display()))?;
-            crate::out!("{}", d.text());
-        }
-        None => crate::out!("{}", d.text()),
+    let json_to_stdout = args.json.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if let Some(path) = &args.json {
+        let mut out = fsio::Output::open_arg(path, 0o644)?;
+        d.write_json(&mut out)
+            .with_context(|| format!("--json {}", path.display()))?;
+        out.finish()?;
+    }
+    if !json_to_stdout {
+        crate::out!("{}", d.text());
     }
     Ok(if args.fail_on_regression && !d.regressions.is_empty() {
         ExitCode::from(1)
