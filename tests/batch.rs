@@ -349,6 +349,12 @@ fn an_interrupted_or_killed_batch_resumes_where_it_stopped() {
 #[test]
 fn a_hung_package_times_out_and_the_others_finish() {
     let r = Recipes::new(1);
+    // Its own sleep: the other tests' slow builds may run meanwhile.
+    std::fs::write(
+        r.path().join("slow.toml"),
+        "upstream = \"pkg-1.0.tgz\"\nsource = \"src\"\ncommand = [\"sleep\", \"61\"]\n",
+    )
+    .unwrap();
     let list = r.list(&["generic:slow.toml", "generic:ok-0.toml"]);
     let cache = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -369,7 +375,7 @@ fn a_hung_package_times_out_and_the_others_finish() {
     assert_eq!(by["generic:slow.toml"].1, "timeout");
     assert_eq!(by["generic:ok-0.toml"].0, "BIT_FOR_BIT");
     assert!(
-        processes_with("sleep\u{0}60").is_empty(),
+        processes_with("sleep\u{0}61").is_empty(),
         "the hung build lives on"
     );
 }
