@@ -53,3 +53,8 @@ bench-rebuild list="bench/rebuild-pypi.txt": build
 # the stable toolchain allows its nightly features with RUSTC_BOOTSTRAP=1).
 fuzz target="compare" seconds="300":
     cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O {{target}} -- -max_total_time={{seconds}} -rss_limit_mb=2048 -timeout=20
+
+# Batch rebuilds (needs the network to PyPI): --jobs 2 versus --jobs 1,
+# resume overhead, and `repro report` over 100,000 synthetic records.
+bench-batch list="bench/rebuild-pypi.txt": build
+    bash bench/batch.sh {{list}}

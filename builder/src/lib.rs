@@ -28,6 +28,7 @@ pub mod bisect;
 pub mod build;
 pub mod collect;
 pub mod config;
+pub mod dashboard;
 pub mod diffreport;
 pub mod dirhash;
 pub mod epoch;

@@ -3,6 +3,8 @@
 // Each test binary uses a different subset of these.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod pypi_index;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

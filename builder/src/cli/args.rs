@@ -39,7 +39,7 @@ pub enum Command {
     /// Sign the provenance of an earlier build from its report.json.
     Attest(AttestArgs),
     /// Rebuild a published package independently and compare it with what
-    /// the registry serves.
+    /// the registry serves (or, with --list, many).
     ///
     /// `repro rebuild pypi:NAME==VERSION` fetches the release's sdist and
     /// pure wheel, infers how the wheel was built (backend and version,
@@ -53,7 +53,18 @@ pub enum Command {
     /// stage). Exit codes: 0 BIT_FOR_BIT (and EQUIVALENT with
     /// --accept-equivalent), 1 EQUIVALENT or DIFFERENT, 2 FAILED or usage
     /// error.
+    ///
+    /// Batch mode, `repro rebuild --list FILE --out DIR [--jobs N] [--shard
+    /// I/N]`, rebuilds every package of FILE, appends one record per package
+    /// to DIR/results.jsonl and skips on a rerun what is recorded there;
+    /// it exits 0 once every package has a verdict, whatever the verdicts.
     Rebuild(Box<RebuildArgs>),
+    /// Merge batch results (one or more `rebuild --list` output
+    /// directories) into a summary, a JSON report and an HTML dashboard.
+    ///
+    /// Exit codes: 0 done (1 with --fail-on-regression when a package
+    /// reproduced before and does not now), 2 usage or I/O error.
+    Report(ReportArgs),
     /// Check signed provenance: signatures, statement, artifacts and policy.
     ///
     /// By default the attested verdict must be REPRODUCIBLE
@@ -262,10 +273,34 @@ pub struct RebuildArgs {
     /// What to rebuild: `pypi:NAME==VERSION` (omit with --upstream).
     #[arg(
         value_name = "TARGET",
-        required_unless_present = "upstream",
-        conflicts_with = "upstream"
+        required_unless_present_any = ["upstream", "list"],
+        conflicts_with_all = ["upstream", "list"]
     )]
     pub target: Option<String>,
+    /// Batch mode: a file with one package per line (`pypi:NAME==VERSION`
+    /// or `generic:RECIPE.toml`; `#` comments). Needs --out DIR; results
+    /// go to DIR/results.jsonl and a rerun skips what is recorded there.
+    #[arg(long, value_name = "FILE", requires = "out", conflicts_with_all = ["upstream", "recipe"])]
+    pub list: Option<PathBuf>,
+    /// Batch mode: packages rebuilt at once [default: half the cores].
+    #[arg(long, value_name = "N", requires = "list")]
+    pub jobs: Option<usize>,
+    /// Batch mode: only shard I of N (0 <= I < N), by a stable hash of
+    /// each package spec.
+    #[arg(long, value_name = "I/N", requires = "list")]
+    pub shard: Option<String>,
+    /// Batch mode: rebuild again the packages recorded as FAILED.
+    #[arg(long, requires = "list")]
+    pub retry_failed: bool,
+    /// Batch mode: wall-clock limit per package in seconds, after which
+    /// it is stopped and recorded FAILED at stage `timeout` (0: none).
+    #[arg(
+        long,
+        value_name = "SECS",
+        requires = "list",
+        default_value_t = 10800.0
+    )]
+    pub package_timeout: f64,
     /// Generic mode: the published artifact to compare with.
     #[arg(long, value_name = "FILE", requires = "source")]
     pub upstream: Option<PathBuf>,
@@ -345,6 +380,25 @@ pub struct RebuildArgs {
     /// Generic mode: the build command.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// Arguments of `repro report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Batch output directories (each with a results.jsonl): shards,
+    /// machines, or runs of the same list over time.
+    #[arg(value_name = "DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Write the HTML dashboard here (self-contained; links are relative to it).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the merged report as JSON here (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Exit 1 when a package that reproduced in an earlier record does not
+    /// in its latest.
+    #[arg(long)]
+    pub fail_on_regression: bool,
 }
 
 /// Safety limits for untrusted archives.

@@ -7,6 +7,8 @@ mod hash;
 mod keygen;
 mod normalize;
 mod rebuild;
+mod rebuild_batch;
+mod report;
 mod verify;
 
 use std::process::ExitCode;
@@ -26,6 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => diff::run(args),
         Command::Attest(args) => attest::run(args),
         Command::Rebuild(args) => rebuild::run(*args),
+        Command::Report(args) => report::run(args),
         Command::Verify(args) => verify::run(args),
     }
 }

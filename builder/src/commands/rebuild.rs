@@ -18,6 +18,10 @@ use crate::cli::RebuildArgs;
 
 /// Runs `repro rebuild`.
 pub fn run(args: RebuildArgs) -> Result<ExitCode> {
+    if args.list.is_some() {
+        return super::rebuild_batch::run(args);
+    }
+    follow_batch()?;
     let (json, accept) = (args.json, args.accept_equivalent);
     let opts = options(args)?;
     let out = opts.out.clone();
@@ -38,6 +42,25 @@ pub fn run(args: RebuildArgs) -> Result<ExitCode> {
         Verdict::Equivalent | Verdict::Different => 1,
         Verdict::Failed => super::EXIT_ERROR,
     }))
+}
+
+/// In a package of `repro rebuild --list`: asks the kernel for SIGTERM
+/// when the batch dies (even by SIGKILL), so no rebuild outlives it and
+/// its sandbox is torn down as on Ctrl-C.
+fn follow_batch() -> Result<()> {
+    let Some(parent) = std::env::var_os(repro::rebuild::batch::PARENT_ENV) else {
+        return Ok(());
+    };
+    let Some(parent) = parent.to_str().and_then(|p| p.parse::<i32>().ok()) else {
+        bail!("{}: not a process id", repro::rebuild::batch::PARENT_ENV);
+    };
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+        .context("prctl(PR_SET_PDEATHSIG)")?;
+    // The batch may have died before the request: then nothing would come.
+    if nix::unistd::getppid().as_raw() != parent {
+        bail!("the batch that started this rebuild is gone");
+    }
+    Ok(())
 }
 
 /// The verdict and what backs it, for a terminal.
@@ -76,7 +99,7 @@ fn summary(r: &repro::rebuild::run::RebuildReport, out: &std::path::Path) -> Str
     s
 }
 
-fn stabilizers(spec: Option<&str>) -> Result<Vec<Stabilizer>> {
+pub fn stabilizers(spec: Option<&str>) -> Result<Vec<Stabilizer>> {
     match spec {
         None | Some("all") => Ok(Stabilizer::ALL.to_vec()),
         Some("none") | Some("") => Ok(Vec::new()),
@@ -96,7 +119,7 @@ fn stabilizers(spec: Option<&str>) -> Result<Vec<Stabilizer>> {
 }
 
 /// `$XDG_CACHE_HOME/repro`, else `$HOME/.cache/repro`.
-fn default_cache() -> Result<PathBuf> {
+pub fn default_cache() -> Result<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
         return Ok(PathBuf::from(x).join("repro"));
     }

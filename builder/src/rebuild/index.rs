@@ -156,9 +156,12 @@ impl Index {
     /// Fetches `project`'s page.
     pub fn project(&self, project: &str, scratch: &Path) -> Result<Project, FetchError> {
         let url = format!("{}/{}/", self.url, super::recipe::normalize_name(project));
+        // The scratch directory may be shared (the frontend cache of a
+        // batch's parallel rebuilds): the name is this process's own.
         let out = scratch.join(format!(
-            ".index-{}.json",
-            super::recipe::normalize_name(project)
+            ".index-{}-{}.json",
+            super::recipe::normalize_name(project),
+            std::process::id()
         ));
         match self.get(&url, &out, "application/vnd.pypi.simple.v1+json") {
             Err(FetchError::Http { detail, .. }) if detail.starts_with("HTTP 404") => {

@@ -7,6 +7,7 @@
 //! verdicts are shared.
 
 pub mod attest;
+pub mod batch;
 pub mod generic;
 pub mod index;
 pub mod pypi;

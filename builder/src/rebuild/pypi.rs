@@ -275,13 +275,16 @@ pub struct Pinned {
 }
 
 /// Downloads `recipe.requires` and their dependencies, wheels only, as the
-/// index stood at `recipe.uploaded_prior_to`, into `wheelhouse`.
+/// index stood at `recipe.uploaded_prior_to`, into `wheelhouse`. pip's
+/// HTTP cache is `cache` (the rebuild cache's `pip`), shared by every
+/// rebuild and batch package: a common backend is downloaded once.
 pub fn resolve(
     python: &Path,
     pip: &Path,
     index: &Index,
     recipe: &Recipe,
     wheelhouse: &Path,
+    cache: &Path,
     log: &Path,
 ) -> Result<Vec<Pinned>, Failure> {
     let fail = |m: String| Failure::new(Stage::Dependencies, m);
@@ -300,6 +303,8 @@ pub fn resolve(
         ])
         .args(["--progress-bar", "off", "--only-binary", ":all:"])
         .args(["--index-url", &index.url])
+        .arg("--cache-dir")
+        .arg(cache)
         .arg("--dest")
         .arg(wheelhouse);
     if let Some(t) = &recipe.uploaded_prior_to {

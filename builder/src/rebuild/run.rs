@@ -426,6 +426,7 @@ fn stages(
                     &index,
                     &recipe,
                     &wheelhouse,
+                    &opts.cache.join("pip"),
                     &out.join("dependencies.log"),
                 )?;
                 let source_dir = out.join("source");
