@@ -244,6 +244,16 @@ pub enum KeepRuns {
 }
 
 impl KeepRuns {
+    /// From its name on the command line (`all`, `failed`, `none`; clap
+    /// admits only those, anything else reads as the default).
+    pub fn from_flag(name: &str) -> Self {
+        match name {
+            "all" => KeepRuns::All,
+            "none" => KeepRuns::None,
+            _ => KeepRuns::Differing,
+        }
+    }
+
     /// The name on the command line and in the report.
     pub fn name(self) -> &'static str {
         match self {

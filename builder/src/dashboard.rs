@@ -586,18 +586,7 @@ fn percent(n: usize, total: usize) -> f64 {
 
 /// HTML-escapes text and attribute values.
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    diffoscope_lite::printers::markup_escape(s)
 }
 
 /// A fragment id for a spec (letters, digits, `-_.:` kept).

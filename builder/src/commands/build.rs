@@ -63,11 +63,7 @@ fn options(args: BuildArgs) -> BuildOptions {
         source_date_epoch: args.source_date_epoch,
         env: args.env,
         timeout: args.timeout,
-        keep_runs: args.keep_runs.as_deref().map(|k| match k {
-            "all" => KeepRuns::All,
-            "none" => KeepRuns::None,
-            _ => KeepRuns::Differing,
-        }),
+        keep_runs: args.keep_runs.as_deref().map(KeepRuns::from_flag),
         run_tree: match args.run_tree.as_deref() {
             Some("overlay") => RunTreeMode::Overlay,
             Some("copy") => RunTreeMode::Copy,

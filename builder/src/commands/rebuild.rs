@@ -190,11 +190,7 @@ fn options(args: RebuildArgs) -> Result<RebuildOptions> {
         build: BuildOptions {
             runs: Some(args.runs),
             timeout: args.timeout,
-            keep_runs: args.keep_runs.as_deref().map(|k| match k {
-                "all" => KeepRuns::All,
-                "none" => KeepRuns::None,
-                _ => KeepRuns::Differing,
-            }),
+            keep_runs: args.keep_runs.as_deref().map(KeepRuns::from_flag),
             progress: repro::progress::Mode::detect(args.verbose),
             sandbox: args.sandbox,
             ro_bind: args.ro_bind,

@@ -350,16 +350,11 @@ fn stages(
             let recipe = timed(r, Stage::Recipe, |r| {
                 let facts = pypi::wheel_facts(&upstream.wheel, &opts.diff)?;
                 let pyproject = pypi::sdist_pyproject(&upstream.sdist, &opts.diff)?;
-                let overrides = match &opts.recipe {
-                    Some(path) => {
-                        let text = fs_err::read_to_string(path)
-                            .map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
-                        Some(Overrides::parse(&text).map_err(|e| {
-                            Failure::new(Stage::Recipe, format!("{}: {e}", path.display()))
-                        })?)
-                    }
-                    None => None,
-                };
+                let overrides = opts
+                    .recipe
+                    .as_deref()
+                    .map(|path| read_recipe(path, Overrides::parse))
+                    .transpose()?;
                 let mut recipe = super::recipe::infer(
                     &spec.name,
                     &spec.version,
@@ -455,13 +450,7 @@ fn stages(
             let (g, tree) = timed(r, Stage::Fetch, |r| {
                 let mut g = g.clone();
                 if let Some(path) = &opts.recipe {
-                    let text = fs_err::read_to_string(path)
-                        .map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
-                    generic::GenericOverrides::parse(&text)
-                        .map_err(|e| {
-                            Failure::new(Stage::Recipe, format!("{}: {e}", path.display()))
-                        })?
-                        .apply(&mut g);
+                    read_recipe(path, generic::GenericOverrides::parse)?.apply(&mut g);
                 }
                 let (g, tree) = generic::prepare(&g, out)?;
                 r.upstream = Some(
@@ -497,6 +486,16 @@ fn stages(
     timed(r, Stage::Compare, |r| {
         compare(opts, r, &upstream, &rebuilt, progress)
     })
+}
+
+/// Reads and parses the `--recipe` file; errors name it.
+fn read_recipe<T, E: std::fmt::Display>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, Failure> {
+    let text =
+        fs_err::read_to_string(path).map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
+    parse(&text).map_err(|e| Failure::new(Stage::Recipe, format!("{}: {e}", path.display())))
 }
 
 fn indent(text: &str) -> String {

@@ -50,7 +50,12 @@ pub struct HtmlOptions {
 
 /// HTML-escapes `s` after escaping control characters.
 fn h(s: &str, keep_tab: bool) -> String {
-    let s = escape(s, keep_tab);
+    markup_escape(&escape(s, keep_tab))
+}
+
+/// Escapes the five characters HTML gives meaning to, for text and
+/// attribute values alike (repro's dashboard uses it too).
+pub fn markup_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

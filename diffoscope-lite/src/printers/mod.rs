@@ -14,7 +14,7 @@ mod json;
 mod summary;
 mod text;
 
-pub use html::{html, HtmlOptions};
+pub use html::{html, markup_escape, HtmlOptions};
 pub use json::json;
 pub use summary::summary;
 pub use text::{text, TextOptions};
