@@ -304,7 +304,7 @@ pub fn toolchain_flags(path: &Path) -> (Vec<PathBuf>, Vec<(&'static str, PathBuf
 }
 
 /// `s` quoted for sh.
-fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

@@ -14,7 +14,7 @@ use std::process::Command;
 use diffoscope_lite::listing::Listing;
 
 use super::index::{self, FetchError, Index, IndexFile};
-use super::recipe::{self, Recipe, WheelFacts};
+use super::recipe::{self, release_numbers, Recipe, WheelFacts};
 use super::{Failure, Stage};
 
 /// `pypi:NAME==VERSION`.
@@ -236,7 +236,7 @@ pub fn frontend(
         None => project
             .versions
             .iter()
-            .filter_map(|v| release(v).map(|key| (key, v)))
+            .filter_map(|v| release_numbers(v).map(|key| (key, v)))
             .max()
             .map(|(_, v)| v.clone())
             .ok_or_else(|| {
@@ -259,10 +259,32 @@ pub fn frontend(
     Ok((path, version))
 }
 
-/// A final release's numbers (`26.0.1` → [26, 0, 1]); `None` for
-/// pre-releases and anything else a frontend should not be picked from.
-fn release(version: &str) -> Option<Vec<u64>> {
-    version.split('.').map(|p| p.parse().ok()).collect()
+/// Upper bounds on the recipe's unpinned backend companions from the era
+/// of the backend version (see [`super::recipe::era_bound`]), read from the
+/// index's upload times. A companion the era cannot bound is left free.
+pub fn era_bounds(index: &Index, recipe: &Recipe, scratch: &Path) -> Result<Vec<String>, Failure> {
+    let companions = super::recipe::unpinned_companions(recipe);
+    let Some(version) = recipe.backend_version.as_deref() else {
+        return Ok(Vec::new());
+    };
+    if companions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fail = |e: FetchError| Failure::new(Stage::Recipe, e.to_string());
+    let backend = index.project(&recipe.backend, scratch).map_err(fail)?;
+    let mut bounds = Vec::new();
+    for c in companions {
+        let companion = index.project(&c, scratch).map_err(fail)?;
+        bounds.extend(super::recipe::era_bound(
+            &recipe.backend,
+            version,
+            &backend.files,
+            &c,
+            &companion.files,
+            recipe.uploaded_prior_to.as_deref(),
+        ));
+    }
+    Ok(bounds)
 }
 
 /// One downloaded build requirement.
@@ -310,7 +332,7 @@ pub fn resolve(
     if let Some(t) = &recipe.uploaded_prior_to {
         cmd.args(["--uploaded-prior-to", t]);
     }
-    cmd.args(&recipe.requires);
+    cmd.args(recipe.resolved_requirements());
     let out = cmd
         .output()
         .map_err(|e| fail(format!("cannot run {}: {e}", python.display())))?;
@@ -331,11 +353,11 @@ pub fn resolve(
             // would have to be built on the host to be a build requirement.
             "a requirement has no wheel on the index (at that date): it may not exist there, or exist only as an sdist, which repro does not build outside the sandbox; pin another in a --recipe file (requires = [...])"
         } else {
-            "pin them yourself in a --recipe file (requires = [...]), or clear the date with uploaded_prior_to = \"\""
+            "pin them yourself in a --recipe file (requires = [...]), drop the companions' era bounds with era_bounds = [], or clear the date with uploaded_prior_to = \"\""
         };
         return Err(fail(format!(
             "the build requirements [{}] cannot be resolved{when}: {tail} (log: {})",
-            recipe.requires.join(", "),
+            recipe.resolved_requirements().join(", "),
             log.display()
         ))
         .hint(hint));
@@ -360,7 +382,15 @@ pub fn resolve(
 /// a backend that ignores SOURCE_DATE_EPOCH puts in the wheel), install
 /// the wheelhouse into a private directory, then build the unpacked tree
 /// into `dist/` without build isolation, offline.
-pub fn build_script(sdist: &str, export_source_date_epoch: bool) -> String {
+pub fn build_script(
+    sdist: &str,
+    export_source_date_epoch: bool,
+    config_settings: &[String],
+) -> String {
+    let settings: String = config_settings
+        .iter()
+        .map(|c| format!(" -C {}", crate::toolchain::shell_quote(c)))
+        .collect();
     let unset = if export_source_date_epoch {
         ""
     } else {
@@ -391,7 +421,7 @@ mkdir .build-env
 if grep -q . requirements.in; then
     pip install --isolated --no-index --no-cache-dir --no-compile --find-links wheelhouse --target "$PWD/.build-env" -r requirements.in
 fi
-PYTHONPATH="$PWD/.build-env" pip wheel --isolated --no-index --no-cache-dir --no-deps --no-build-isolation --wheel-dir dist "$1"
+PYTHONPATH="$PWD/.build-env" pip wheel --isolated --no-index --no-cache-dir --no-deps --no-build-isolation{settings} --wheel-dir dist "$1"
 "#
     )
 }
@@ -541,12 +571,16 @@ pub fn layout(
             fs_err::copy(entry.path(), dir.join("wheelhouse").join(entry.file_name()))?;
         }
     }
-    let mut reqs = recipe.requires.join("\n");
+    let mut reqs = recipe.resolved_requirements().join("\n");
     reqs.push('\n');
     fs_err::write(dir.join("requirements.in"), reqs)?;
     fs_err::write(
         dir.join("build.sh"),
-        build_script(&name(&upstream.sdist), recipe.export_source_date_epoch),
+        build_script(
+            &name(&upstream.sdist),
+            recipe.export_source_date_epoch,
+            &recipe.config_settings,
+        ),
     )?;
     Ok(())
 }
@@ -580,16 +614,20 @@ mod tests {
     fn releases_order_by_number() {
         let mut v = ["9.0.3", "26.3", "26.0.1", "26.4b1", "10.0"]
             .iter()
-            .filter_map(|v| release(v).map(|k| (k, *v)))
+            .filter_map(|v| release_numbers(v).map(|k| (k, *v)))
             .collect::<Vec<_>>();
         v.sort();
         assert_eq!(v.last().map(|x| x.1), Some("26.3"));
-        assert_eq!(release("26.4b1"), None);
+        assert_eq!(release_numbers("26.4b1"), None);
     }
 
     #[test]
     fn the_script_quotes_what_it_runs() {
-        let s = build_script("attrs-26.1.0.tar.gz", true);
+        let s = build_script("attrs-26.1.0.tar.gz", true, &["--build-option=it's".into()]);
+        assert!(
+            s.contains(r"--no-build-isolation -C '--build-option=it'\''s' --wheel-dir"),
+            "{s}"
+        );
         assert!(
             s.contains("python3 \"${REPRO_PIP:?set by repro rebuild}/pip\""),
             "{s}"

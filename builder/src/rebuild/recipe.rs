@@ -31,9 +31,18 @@ pub struct Recipe {
     pub generator: String,
     /// Build requirements handed to the resolver (PEP 508), the backend pinned.
     pub requires: Vec<String>,
+    /// Upper bounds on the backend's unpinned companions, from the era of
+    /// the backend version the wheel names (see [`era_bound`]): resolved
+    /// together with `requires`. Empty when there is nothing to bound.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub era_bounds: Vec<String>,
     /// Only distributions uploaded before this instant (RFC 3339) are
     /// considered when resolving `requires`: the index as the publisher saw it.
     pub uploaded_prior_to: Option<String>,
+    /// PEP 517 config settings for the backend, as pip's `-C KEY=VALUE`
+    /// (`--build-option=--universal` for a setuptools `py2.py3` wheel).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_settings: Vec<String>,
     /// SOURCE_DATE_EPOCH for the build.
     pub source_date_epoch: i64,
     /// Where `source_date_epoch` came from, for the reader of the recipe.
@@ -47,6 +56,17 @@ pub struct Recipe {
     pub requires_python: Option<String>,
     /// Python tags of the wheel (`py3`, `py2.py3`).
     pub python_tag: String,
+}
+
+impl Recipe {
+    /// What the resolver is given: `requires` and the era bounds.
+    pub fn resolved_requirements(&self) -> Vec<String> {
+        self.requires
+            .iter()
+            .chain(&self.era_bounds)
+            .cloned()
+            .collect()
+    }
 }
 
 /// A partial recipe (`--recipe FILE`): each field given replaces the
@@ -64,8 +84,12 @@ pub struct Overrides {
     pub backend_version: Option<String>,
     /// See [`Recipe::requires`].
     pub requires: Option<Vec<String>>,
+    /// See [`Recipe::era_bounds`]; `[]` turns the bounds off.
+    pub era_bounds: Option<Vec<String>>,
     /// See [`Recipe::uploaded_prior_to`]; an empty string turns it off.
     pub uploaded_prior_to: Option<String>,
+    /// See [`Recipe::config_settings`].
+    pub config_settings: Option<Vec<String>>,
     /// See [`Recipe::source_date_epoch`].
     pub source_date_epoch: Option<i64>,
     /// See [`Recipe::export_source_date_epoch`].
@@ -93,6 +117,8 @@ impl Overrides {
         set!(sdist);
         set!(backend);
         set!(requires);
+        set!(era_bounds);
+        set!(config_settings);
         set!(source_date_epoch);
         set!(export_source_date_epoch);
         if let Some(v) = &self.backend_version {
@@ -374,6 +400,15 @@ pub fn infer(
     let python_tag = wheel_tags(&wheel.file_name)
         .map(|t| t.python.to_owned())
         .unwrap_or_default();
+    // setuptools tags a pure wheel with the running Python's major version
+    // unless told the wheel is universal: a `py2.py3` wheel was built with
+    // `--universal` (or setup.cfg's `universal = 1`, which this repeats).
+    let config_settings =
+        if python_tag == "py2.py3" && matches!(backend.name.as_str(), "wheel" | "setuptools") {
+            vec!["--build-option=--universal".to_owned()]
+        } else {
+            Vec::new()
+        };
     Ok(Recipe {
         package: package.to_owned(),
         version: version.to_owned(),
@@ -383,6 +418,8 @@ pub fn infer(
         backend_version: backend.version,
         generator: generator.to_owned(),
         requires,
+        era_bounds: Vec::new(),
+        config_settings,
         uploaded_prior_to: uploaded.map(str::to_owned),
         source_date_epoch,
         source_date_epoch_from,
@@ -390,6 +427,121 @@ pub fn infer(
         requires_python: header(&wheel.metadata, "Requires-Python").map(str::to_owned),
         python_tag,
     })
+}
+
+/// The companions of the recipe's backend that the requirements leave
+/// unpinned (setuptools beside `bdist_wheel (0.42.0)`): their version is
+/// the publisher's environment, which only the era of the backend says.
+pub fn unpinned_companions(recipe: &Recipe) -> Vec<String> {
+    let Ok(backend) = backend_of(&recipe.generator) else {
+        return Vec::new();
+    };
+    if backend.name != recipe.backend || recipe.backend_version.is_none() {
+        return Vec::new();
+    }
+    backend
+        .companions
+        .into_iter()
+        .filter(|c| {
+            let key = normalize_name(c);
+            !recipe
+                .requires
+                .iter()
+                .any(|r| requirement_name(r) == key && r.contains("=="))
+        })
+        .collect()
+}
+
+/// The first setuptools release with its own `bdist_wheel` (70.1.0): from
+/// then on setuptools writes `Generator: setuptools (…)`, so a wheel that
+/// says `bdist_wheel (…)` was made by an older setuptools.
+const SETUPTOOLS_OWN_BDIST_WHEEL: [u64; 2] = [70, 1];
+
+/// The version of an index file (`wheel-0.42.0-py3-none-any.whl` → `0.42.0`,
+/// `setuptools-69.0.3.tar.gz` → `69.0.3`).
+fn file_version(filename: &str) -> Option<&str> {
+    if let Some(stem) = filename.strip_suffix(".whl") {
+        return stem.split('-').nth(1);
+    }
+    let stem = [".tar.gz", ".zip", ".tar.bz2", ".tgz"]
+        .iter()
+        .find_map(|ext| filename.strip_suffix(ext))?;
+    stem.rsplit_once('-').map(|(_, v)| v)
+}
+
+/// A final release's numbers (`69.0.3` → [69, 0, 3]); `None` for
+/// pre-releases, dev and local versions.
+pub(crate) fn release_numbers(version: &str) -> Option<Vec<u64>> {
+    version.split('.').map(|p| p.parse().ok()).collect()
+}
+
+/// Final releases with the time of their first upload, newest number first.
+fn releases(files: &[super::index::IndexFile]) -> Vec<(Vec<u64>, String, String)> {
+    let mut first: std::collections::BTreeMap<Vec<u64>, (String, String)> = Default::default();
+    for f in files.iter().filter(|f| !f.is_yanked()) {
+        let (Some(v), Some(t)) = (file_version(&f.filename), f.upload_time.as_deref()) else {
+            continue;
+        };
+        let Some(n) = release_numbers(v) else {
+            continue;
+        };
+        let slot = first
+            .entry(n)
+            .or_insert_with(|| (v.to_owned(), t.to_owned()));
+        if t < slot.1.as_str() {
+            slot.1 = t.to_owned();
+        }
+    }
+    let mut out: Vec<_> = first.into_iter().map(|(n, (v, t))| (n, v, t)).collect();
+    out.reverse();
+    out
+}
+
+/// The newest `companion` the publisher can have used with backend version
+/// `backend_version`, as a PEP 508 upper bound (`setuptools<=69.1.1`).
+///
+/// A backend version is current from its upload until the next release of
+/// the backend; a publisher's companion is most likely one uploaded before
+/// that (and before the wheel itself, `cutoff`). Resolving the companion as
+/// of the wheel's upload instead picks tools years newer for a maintainer
+/// who keeps an old environment, whose output differs (pytz 2026.6 names
+/// `bdist_wheel (0.42.0)`: its METADATA is 2.1, today's setuptools writes
+/// 2.4). Times are PEP 700 RFC 3339 strings from one index, compared as
+/// text. `None` when the backend version or any companion is not listed.
+pub fn era_bound(
+    backend_name: &str,
+    backend_version: &str,
+    backend_files: &[super::index::IndexFile],
+    companion: &str,
+    companion_files: &[super::index::IndexFile],
+    cutoff: Option<&str>,
+) -> Option<String> {
+    let backend_releases = releases(backend_files);
+    let current = release_numbers(backend_version)?;
+    let since = backend_releases
+        .iter()
+        .find(|(n, _, _)| *n == current)
+        .map(|(_, _, t)| t.clone())?;
+    // The first upload of a newer release after this one's.
+    let era_end = backend_releases
+        .iter()
+        .filter(|(n, _, t)| *n > current && *t > since)
+        .map(|(_, _, t)| t.as_str())
+        .min();
+    let end = match (era_end, cutoff) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let ceiling = (normalize_name(backend_name) == "wheel"
+        && normalize_name(companion) == "setuptools")
+        .then_some(SETUPTOOLS_OWN_BDIST_WHEEL);
+    releases(companion_files)
+        .into_iter()
+        .find(|(n, _, t)| {
+            end.is_none_or(|end| t.as_str() < end)
+                && ceiling.is_none_or(|c| n.as_slice() < c.as_slice())
+        })
+        .map(|(_, v, _)| format!("{companion}<={v}"))
 }
 
 /// SOURCE_DATE_EPOCH from the upstream wheel's member times, where it came
@@ -481,6 +633,150 @@ mod tests {
             metadata: "Metadata-Version: 2.4\nName: attrs\nRequires-Python: >=3.9\n\nbody: x\n".into(),
             member_times: times.iter().enumerate().map(|(i, t)| (format!("pkg/m{i}.py"), *t)).collect(),
         }
+    }
+
+    fn indexed(filename: &str, time: &str) -> super::super::index::IndexFile {
+        super::super::index::IndexFile {
+            filename: filename.into(),
+            url: String::new(),
+            hashes: Default::default(),
+            upload_time: Some(time.into()),
+            yanked: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn companions_are_bounded_by_the_era_of_the_backend_version() {
+        let wheel = [
+            indexed("wheel-0.41.3-py3-none-any.whl", "2023-10-30T20:00:00Z"),
+            indexed("wheel-0.42.0-py3-none-any.whl", "2023-11-26T00:00:00Z"),
+            indexed("wheel-0.42.0.tar.gz", "2023-11-25T00:00:00Z"),
+            indexed("wheel-0.43.0-py3-none-any.whl", "2024-03-11T00:00:00Z"),
+            indexed("wheel-0.45.1-py3-none-any.whl", "2024-11-23T00:00:00Z"),
+        ];
+        let setuptools = [
+            indexed("setuptools-69.0.3-py3-none-any.whl", "2023-12-21T00:00:00Z"),
+            indexed("setuptools-69.1.1-py3-none-any.whl", "2024-02-23T00:00:00Z"),
+            indexed("setuptools-69.2.0-py3-none-any.whl", "2024-03-13T00:00:00Z"),
+            indexed("setuptools-70.0.0-py3-none-any.whl", "2024-05-21T00:00:00Z"),
+            indexed("setuptools-70.1.0-py3-none-any.whl", "2024-06-19T00:00:00Z"),
+            indexed(
+                "setuptools-71.0.0b1-py3-none-any.whl",
+                "2024-07-01T00:00:00Z",
+            ),
+            indexed("setuptools-80.9.0-py3-none-any.whl", "2025-05-27T00:00:00Z"),
+        ];
+        let late = Some("2026-06-01T00:00:00Z");
+        // Until wheel 0.43.0 (its sdist, uploaded first, starts 0.42.0's era).
+        assert_eq!(
+            era_bound("wheel", "0.42.0", &wheel, "setuptools", &setuptools, late).as_deref(),
+            Some("setuptools<=69.1.1")
+        );
+        // The wheel's own upload ends the era sooner.
+        assert_eq!(
+            era_bound(
+                "wheel",
+                "0.42.0",
+                &wheel,
+                "setuptools",
+                &setuptools,
+                Some("2024-01-01T00:00:00Z")
+            )
+            .as_deref(),
+            Some("setuptools<=69.0.3")
+        );
+        // The newest wheel has no end but setuptools' own bdist_wheel:
+        // `bdist_wheel (…)` was written by a setuptools before 70.1.
+        assert_eq!(
+            era_bound("wheel", "0.45.1", &wheel, "setuptools", &setuptools, late).as_deref(),
+            Some("setuptools<=70.0.0")
+        );
+        // A version the index does not list gives no bound, nor does a
+        // companion with nothing before the era ends.
+        assert_eq!(
+            era_bound("wheel", "0.30.0", &wheel, "setuptools", &setuptools, late),
+            None
+        );
+        assert_eq!(
+            era_bound("wheel", "0.41.3", &wheel, "setuptools", &setuptools, late),
+            None
+        );
+    }
+
+    #[test]
+    fn only_unpinned_companions_of_the_named_backend_are_bounded() {
+        let r = infer(
+            "a",
+            "1",
+            &facts("bdist_wheel (0.42.0)", &[]),
+            "a.tar.gz",
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(unpinned_companions(&r), ["setuptools"]);
+        let mut pinned = r.clone();
+        pinned.requires.push("setuptools==68.0.0".into());
+        assert!(unpinned_companions(&pinned).is_empty());
+        let h = infer(
+            "a",
+            "1",
+            &facts("hatchling 1.25.0", &[]),
+            "a.tar.gz",
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        assert!(unpinned_companions(&h).is_empty());
+        // An override turns the bounds off, and they round-trip through TOML.
+        let mut b = r.clone();
+        b.era_bounds = vec!["setuptools<=69.1.1".into()];
+        let text = toml::to_string(&b).unwrap();
+        assert!(
+            text.contains("era_bounds = [\"setuptools<=69.1.1\"]"),
+            "{text}"
+        );
+        assert_eq!(toml::from_str::<Recipe>(&text).unwrap(), b);
+        Overrides::parse("era_bounds = []").unwrap().apply(&mut b);
+        assert!(b.era_bounds.is_empty());
+    }
+
+    #[test]
+    fn universal_setuptools_wheels_are_built_universal() {
+        let mut f = facts("bdist_wheel (0.42.0)", &[]);
+        f.file_name = "pytz-2026.6-py2.py3-none-any.whl".into();
+        let r = infer("pytz", "2026.6", &f, "pytz-2026.6.tar.gz", None, None, None).unwrap();
+        assert_eq!(r.config_settings, ["--build-option=--universal"]);
+        let r = infer(
+            "a",
+            "1",
+            &facts("bdist_wheel (0.42.0)", &[]),
+            "a.tar.gz",
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        assert!(r.config_settings.is_empty());
+        f.wheel_file = f
+            .wheel_file
+            .replace("bdist_wheel (0.42.0)", "hatchling 1.25.0");
+        let r = infer("pytz", "2026.6", &f, "pytz-2026.6.tar.gz", None, None, None).unwrap();
+        assert!(r.config_settings.is_empty(), "hatchling has no --universal");
+    }
+
+    #[test]
+    fn index_file_versions() {
+        assert_eq!(
+            file_version("wheel-0.42.0-py3-none-any.whl"),
+            Some("0.42.0")
+        );
+        assert_eq!(file_version("setuptools-69.0.3.tar.gz"), Some("69.0.3"));
+        assert_eq!(file_version("flit_core-3.9.0.zip"), Some("3.9.0"));
+        assert_eq!(file_version("README"), None);
+        assert_eq!(release_numbers("71.0.0b1"), None);
     }
 
     #[test]

@@ -373,6 +373,10 @@ fn stages(
                 if let Some(o) = &overrides {
                     r.overridden = o.apply(&mut recipe);
                 }
+                // After the overrides: a companion they pin needs no bound.
+                if !r.overridden.contains(&"era_bounds") {
+                    recipe.era_bounds = pypi::era_bounds(&index, &recipe, &up_dir)?;
+                }
                 let text = toml::to_string(&recipe)
                     .map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
                 fsio::write(&out.join("recipe.toml"), text.as_bytes())
@@ -413,7 +417,7 @@ fn stages(
                         .as_deref()
                         .map(|t| format!(" as of {t}"))
                         .unwrap_or_default(),
-                    recipe.requires.join(", ")
+                    recipe.resolved_requirements().join(", ")
                 ));
                 r.wheelhouse = pypi::resolve(
                     &opts.python,
