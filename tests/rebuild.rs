@@ -427,3 +427,89 @@ fn generic_mode_rebuilds_a_tarball_with_the_users_command() {
     assert_eq!(r["verdict"], "EQUIVALENT", "{r}");
     assert_eq!(r["stabilizers"], serde_json::json!(["gzip-header"]), "{r}");
 }
+
+#[test]
+fn generic_mode_fetches_with_network_then_builds_offline() {
+    // The package vendors a dependency that a fetch step brings in (here
+    // from a local "registry" directory); the build itself is offline.
+    let src = tempfile::tempdir().unwrap();
+    let registry = tempfile::tempdir().unwrap();
+    std::fs::write(registry.path().join("dep.js"), "module.exports = 'dep';\n").unwrap();
+    std::fs::create_dir(src.path().join("package")).unwrap();
+    std::fs::write(src.path().join("package/index.js"), "require('./dep');\n").unwrap();
+    std::fs::write(
+        src.path().join("pack.sh"),
+        "set -eu\n[ -f vendor/dep.js ] || { echo 'vendor/dep.js not fetched' >&2; exit 1; }\n\
+         mkdir -p out\ncp vendor/dep.js package/dep.js\n\
+         tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - package | gzip -n > out/pkg-1.0.tgz\n",
+    )
+    .unwrap();
+    let up = tempfile::tempdir().unwrap();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "set -e; cd {src} && mkdir vendor && cp {reg}/dep.js vendor/ && sh pack.sh && cp out/pkg-1.0.tgz {up} && rm -rf out vendor package/dep.js",
+            src = src.path().display(),
+            reg = registry.path().display(),
+            up = up.path().display()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let run = |fetch: bool| {
+        let out = tempfile::tempdir().unwrap();
+        let mut cmd = repro();
+        cmd.arg("rebuild")
+            .arg("--upstream")
+            .arg(up.path().join("pkg-1.0.tgz"))
+            .arg("--source")
+            .arg(src.path())
+            .arg("--out")
+            .arg(out.path())
+            .arg("--ro-bind")
+            .arg(registry.path());
+        if fetch {
+            cmd.arg("--fetch")
+                .arg(format!(
+                    "mkdir -p vendor && cp {}/dep.js vendor/",
+                    registry.path().display()
+                ))
+                .args(["--fetch-output", "vendor"]);
+        }
+        let o = cmd.args(["--", "sh", "pack.sh"]).output().unwrap();
+        (o, out)
+    };
+    let (o, out) = run(true);
+    if stderr(&o).contains("cannot create a user namespace") {
+        return common::skip("no user namespaces here");
+    }
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.path().join("rebuild.json"));
+    assert_eq!(r["verdict"], "BIT_FOR_BIT", "{r}");
+    assert_eq!(r["fetched"][0]["path"], "vendor/dep.js", "{r}");
+    let st = read_json(&out.path().join("statement.json"));
+    let deps = st["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap();
+    assert!(
+        deps.iter()
+            .any(|d| d["name"] == "vendor/dep.js" && d["annotations"]["fetched"] == true),
+        "{st}"
+    );
+    // Without the fetch step the offline build cannot find its dependency.
+    let (o, out) = run(false);
+    assert_eq!(o.status.code(), Some(2), "{}\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.path().join("rebuild.json"));
+    assert_eq!(r["verdict"], "FAILED", "{r}");
+    assert_eq!(r["failure"]["stage"], "build", "{r}");
+}
+
+#[test]
+fn fetch_flags_belong_to_generic_mode() {
+    let o = repro()
+        .args(["rebuild", "pypi:attrs==26.1.0", "--fetch", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--upstream"), "{}", stderr(&o));
+}

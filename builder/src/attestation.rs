@@ -87,15 +87,9 @@ pub fn statement(report: &Report, builder_id: &str) -> Result<Option<Statement>>
         .resolved_dependencies
         .extend(report.tools.iter().map(tool_descriptor));
     if let Some(fetch) = &report.fetch {
-        for f in &fetch.files {
-            let mut d = ResourceDescriptor {
-                name: Some(f.path.clone()),
-                ..Default::default()
-            };
-            d.digest.insert("sha256".into(), f.sha256.clone());
-            d.annotations.insert("fetched".into(), json!(true));
-            p.build_definition.resolved_dependencies.push(d);
-        }
+        p.build_definition
+            .resolved_dependencies
+            .extend(fetch.files.iter().map(fetched_descriptor));
     }
     p.run_details
         .builder
@@ -148,6 +142,17 @@ pub fn statement(report: &Report, builder_id: &str) -> Result<Option<Statement>>
 /// A tool the build could run, as a resolved dependency: its path, digest
 /// (or `unresolved`: listed, not dropped, so a reader sees the build could
 /// run it and that repro could not say what it was — `error` says why),
+/// A file the fetch step wrote, as a resolved dependency (`fetched: true`).
+pub fn fetched_descriptor(f: &crate::fetch::FetchedFile) -> ResourceDescriptor {
+    let mut d = ResourceDescriptor {
+        name: Some(f.path.clone()),
+        ..Default::default()
+    };
+    d.digest.insert("sha256".into(), f.sha256.clone());
+    d.annotations.insert("fetched".into(), json!(true));
+    d
+}
+
 /// role, version line and the file a link resolves to.
 pub fn tool_descriptor(tool: &crate::toolchain::Tool) -> ResourceDescriptor {
     let mut d = ResourceDescriptor {

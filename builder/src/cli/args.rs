@@ -311,6 +311,18 @@ pub struct RebuildArgs {
     /// command makes [default: **/<upstream file name>].
     #[arg(long, value_name = "GLOB", requires = "upstream")]
     pub artifact: Option<String>,
+    /// Generic mode: fetch the build's dependencies once, with network, in
+    /// the sandbox, before the offline build (as `repro build --fetch`),
+    /// e.g. 'cargo vendor' or 'npm ci --ignore-scripts'.
+    #[arg(long, value_name = "CMD", requires = "upstream")]
+    pub fetch: Option<String>,
+    /// Generic mode: a directory the fetch step writes, relative to the
+    /// source root; the build sees it read-only (repeatable).
+    #[arg(long = "fetch-output", value_name = "DIR", requires = "fetch")]
+    pub fetch_outputs: Vec<PathBuf>,
+    /// Generic mode: check every fetched file against this lock.
+    #[arg(long, value_name = "FILE", requires = "fetch")]
+    pub fetch_lock: Option<PathBuf>,
     /// Output directory [default: ./repro-rebuild/<name>-<version>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -197,6 +197,9 @@ fn options(args: RebuildArgs) -> Result<RebuildOptions> {
             toolchain: args.toolchain,
             memory_max: args.memory_max,
             diff_limits: args.diff_limits.limits(),
+            fetch: args.fetch,
+            fetch_outputs: args.fetch_outputs,
+            fetch_lock: args.fetch_lock,
             ..Default::default()
         },
         diff,

@@ -68,6 +68,9 @@ pub fn statement(r: &RebuildReport, builder_id: &str) -> anyhow::Result<Option<S
     for w in &r.wheelhouse {
         dep(&w.file, &w.sha256, None, "build-requirement");
     }
+    p.build_definition
+        .resolved_dependencies
+        .extend(r.fetched.iter().map(crate::attestation::fetched_descriptor));
     if let Some(recipe) = &r.recipe {
         let text = toml::to_string(recipe)?;
         let mut d = ResourceDescriptor::from_bytes("recipe.toml", text.as_bytes());

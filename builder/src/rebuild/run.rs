@@ -165,6 +165,9 @@ pub struct RebuildReport {
     /// The build requirements as downloaded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub wheelhouse: Vec<pypi::Pinned>,
+    /// What a generic rebuild's fetch step (`--fetch`) wrote, hashed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetched: Vec<crate::fetch::FetchedFile>,
     /// Stabilizers that were needed (ids), for EQUIVALENT and DIFFERENT.
     pub stabilizers: Vec<&'static str>,
     /// What differs, for DIFFERENT.
@@ -214,6 +217,7 @@ pub fn rebuild(opts: RebuildOptions, progress: &dyn Fn(&str)) -> anyhow::Result<
         python: None,
         tools: Vec::new(),
         wheelhouse: Vec::new(),
+        fetched: Vec::new(),
         stabilizers: Vec::new(),
         differences: Vec::new(),
         diff: None,
@@ -581,6 +585,9 @@ fn build(
     };
     r.build_verdict = Some(built.report.verdict);
     r.tools = built.report.tools.clone();
+    if let Some(fetch) = &built.report.fetch {
+        r.fetched = fetch.files.clone();
+    }
     let made: Vec<&crate::report::ArtifactRecord> = built
         .report
         .artifacts
