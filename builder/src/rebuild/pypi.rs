@@ -270,7 +270,7 @@ pub fn era_bounds(index: &Index, recipe: &Recipe, scratch: &Path) -> Result<Vec<
     if companions.is_empty() {
         return Ok(Vec::new());
     }
-    let fail = |e: FetchError| Failure::new(Stage::Recipe, e.to_string());
+    let fail = |e: FetchError| Failure::new(Stage::Dependencies, e.to_string());
     let backend = index.project(&recipe.backend, scratch).map_err(fail)?;
     let mut bounds = Vec::new();
     for c in companions {

@@ -351,7 +351,7 @@ fn stages(
                 ));
                 Ok(up)
             })?;
-            let recipe = timed(r, Stage::Recipe, |r| {
+            let mut recipe = timed(r, Stage::Recipe, |r| {
                 let facts = pypi::wheel_facts(&upstream.wheel, &opts.diff)?;
                 let pyproject = pypi::sdist_pyproject(&upstream.sdist, &opts.diff)?;
                 let overrides = opts
@@ -377,14 +377,7 @@ fn stages(
                 if let Some(o) = &overrides {
                     r.overridden = o.apply(&mut recipe);
                 }
-                // After the overrides: a companion they pin needs no bound.
-                if !r.overridden.contains(&"era_bounds") {
-                    recipe.era_bounds = pypi::era_bounds(&index, &recipe, &up_dir)?;
-                }
-                let text = toml::to_string(&recipe)
-                    .map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
-                fsio::write(&out.join("recipe.toml"), text.as_bytes())
-                    .map_err(|e| Failure::new(Stage::Recipe, format!("{e:#}")))?;
+                let text = write_recipe(out, &recipe)?;
                 progress(&format!(
                     "recipe ({}):\n{}",
                     out.join("recipe.toml").display(),
@@ -394,6 +387,22 @@ fn stages(
                 Ok(recipe)
             })?;
             let source_dir = timed(r, Stage::Dependencies, |r| {
+                // Bounding the backend's companions reads their release
+                // history from the index: part of resolving, after the
+                // overrides (a companion they pin needs no bound).
+                if !r.overridden.contains(&"era_bounds") {
+                    recipe.era_bounds = pypi::era_bounds(&index, &recipe, &up_dir)?;
+                    if !recipe.era_bounds.is_empty() {
+                        write_recipe(out, &recipe)?;
+                        progress(&format!(
+                            "bounded by the era of {} {}: {} (added to recipe.toml)",
+                            recipe.backend,
+                            recipe.backend_version.as_deref().unwrap_or_default(),
+                            recipe.era_bounds.join(", ")
+                        ));
+                        r.recipe = Some(recipe.clone());
+                    }
+                }
                 let tools = opts.cache.join("frontends");
                 fs_err::create_dir_all(&tools)
                     .map_err(|e| Failure::new(Stage::Dependencies, e.to_string()))?;
@@ -494,6 +503,14 @@ fn stages(
     timed(r, Stage::Compare, |r| {
         compare(opts, r, &upstream, &rebuilt, progress)
     })
+}
+
+/// Writes the recipe used to `out/recipe.toml`; returns its text.
+fn write_recipe(out: &Path, recipe: &Recipe) -> Result<String, Failure> {
+    let text = toml::to_string(recipe).map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
+    fsio::write(&out.join("recipe.toml"), text.as_bytes())
+        .map_err(|e| Failure::new(Stage::Recipe, format!("{e:#}")))?;
+    Ok(text)
 }
 
 /// Reads and parses the `--recipe` file; errors name it.
