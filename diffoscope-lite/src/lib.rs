@@ -98,12 +98,13 @@ pub mod printers;
 pub mod stabilize;
 mod textdiff;
 mod timefmt;
+mod views;
 
 #[cfg(test)]
 mod tests;
 
 pub use compare::compare;
-pub use difference::{Difference, MetadataDifference};
+pub use difference::{Difference, ListedMember, MetadataDifference};
 pub use error::{Error, Result};
 pub use hash::{sha256_file, sha256_files, Digest};
 pub use limits::{Limits, RATIO_GRACE_BYTES};
