@@ -132,11 +132,13 @@ impl Differ<'_> {
         if ka == kb && ka.is_container() {
             return self.containers(ka, (ca, na), (cb, nb), depth + 1);
         }
-        // Two compressors around what may be the same stream (foo.gz vs
-        // foo.xz, a .deb's data.tar.xz vs data.tar.zst): compare what they
-        // hold, as diffoscope does; the wrapper stays a metadata line.
-        if ka != kb && ka.is_compressor() && kb.is_compressor() {
-            return self.recompressed((ka, ca, na), (kb, cb, nb), depth + 1);
+        // Two archives of different formats: what they hold may still be
+        // the same (foo.gz vs foo.xz, a .deb's data.tar.xz vs
+        // data.tar.zst, a gzip and a zip of one file each): compared as
+        // diffoscope does (see `cross_format`).
+        let archive = |k: Kind| k.is_compressor() || matches!(k, Kind::Zip | Kind::Tar | Kind::Ar);
+        if ka != kb && archive(ka) && archive(kb) {
+            return self.cross_format((ka, ca, na), (kb, cb, nb), depth + 1);
         }
         self.leaf(ka, kb, (ca, na), (cb, nb))
     }
@@ -227,15 +229,20 @@ impl Differ<'_> {
         Ok(Some(d))
     }
 
-    /// Two single-stream compressors of different formats: each side is
-    /// read by its own format and their streams are compared.
-    fn recompressed(
+    /// Two archives of different formats, each read by its own format.
+    /// Two compressors compare their streams, the wrapper a metadata line;
+    /// other pairs compare their members only if each holds exactly one
+    /// (as diffoscope pairs the one member of each side, whatever the
+    /// formats: a gzip beside a zip of one file), else they are bytes
+    /// that differ.
+    fn cross_format(
         &self,
         (ka, ca, na): (Kind, &Content, &str),
         (kb, cb, nb): (Kind, &Content, &str),
         depth: u32,
     ) -> Result<Difference> {
-        if let Some(d) = self.too_deep(ka, (ca, na), (cb, nb), depth)? {
+        if let Some(mut d) = self.too_deep(ka, (ca, na), (cb, nb), depth)? {
+            d.comments.push(format!("format: {ka} vs {kb}"));
             return Ok(d);
         }
         let (pa, pb) = rayon::join(
@@ -245,16 +252,24 @@ impl Differ<'_> {
         let (Parsed::Container(xa), Parsed::Container(xb)) = (pa?, pb?) else {
             return self.leaf(ka, kb, (ca, na), (cb, nb));
         };
+        let compressors = ka.is_compressor() && kb.is_compressor();
+        if !compressors && (xa.entries.len() != 1 || xb.entries.len() != 1) {
+            return self.leaf(ka, kb, (ca, na), (cb, nb));
+        }
         let mut d = self.compare_containers(&xa, &xb, na, nb, depth)?;
-        d.metadata.insert(
-            0,
-            MetadataDifference {
-                field: MetaField::Compression,
-                source1: MetaValue::Text(ka.to_string()),
-                source2: MetaValue::Text(kb.to_string()),
-                hints: Vec::new(),
-            },
-        );
+        if compressors {
+            d.metadata.insert(
+                0,
+                MetadataDifference {
+                    field: MetaField::Compression,
+                    source1: MetaValue::Text(ka.to_string()),
+                    source2: MetaValue::Text(kb.to_string()),
+                    hints: Vec::new(),
+                },
+            );
+        } else {
+            d.comments.insert(0, format!("format: {ka} vs {kb}"));
+        }
         Ok(d)
     }
 

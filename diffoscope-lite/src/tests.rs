@@ -821,6 +821,27 @@ fn deb_data_tar_pairs_across_compression_suffixes() {
 }
 
 #[test]
+fn archives_of_two_formats_holding_one_member_each_compare_it() {
+    // A gzip beside a zip of one file (diffoscope's quine.gz/quine.zip):
+    // the one members are compared, the formats a remark.
+    let p = pair("x.gz", &gzip(b"one\n"), "x.zip", &zip(&[("x", b"two\n")]));
+    let d = diff(&p);
+    assert_eq!(d.comments, ["format: gzip vs zip"], "{d:#?}");
+    let m = &d.details.last().unwrap();
+    assert_eq!((m.source1.as_str(), m.source2.as_str()), ("x", "x"));
+    assert_eq!(m.unified_diff.as_deref(), Some("@@ -1 +1 @@\n-one\n+two\n"));
+    // Two members on one side: nothing to pair, the bytes differ.
+    let p = pair(
+        "x.gz",
+        &gzip(b"one\n"),
+        "x.zip",
+        &zip(&[("x", b"one\n"), ("y", b"")]),
+    );
+    let d = diff(&p);
+    assert!(d.details.is_empty() && d.hexdump, "{d:#?}");
+}
+
+#[test]
 fn streams_of_two_compressors_are_decompressed_and_compared() {
     let same = b"hello\n".repeat(10);
     for (x, y) in [("gz", "xz"), ("xz", "zst"), ("bz2", "gz")] {

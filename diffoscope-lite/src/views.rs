@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 
 use crate::kind::Kind;
-use crate::model::{Container, Entry, EntryKind, MetaField};
+use crate::model::{Container, Entry, EntryKind, MetaField, MetaValue};
 use crate::timefmt::format_utc;
 
 /// One listing view of a container.
@@ -29,7 +29,13 @@ pub(crate) struct View {
     /// Appends the member's lines (each ending in `\n`); none for a member
     /// this view does not list.
     line: fn(&Entry, &mut String),
+    /// Appends what follows the members' lines, from the container's own
+    /// header fields.
+    footer: fn(&Container, &mut String),
 }
+
+/// No footer.
+fn none(_: &Container, _: &mut String) {}
 
 /// The listing views of `kind`, the first of which also lists members
 /// present on one side only; empty for containers without a listing of
@@ -41,25 +47,30 @@ pub(crate) fn of(kind: Kind) -> &'static [View] {
             name: "file list",
             shows: shown_by_file_list,
             line: file_list_line,
+            footer: none,
         }],
         Kind::Zip => &[
             View {
                 name: "zipinfo {}",
                 shows: shown_by_zipinfo,
                 line: zipinfo_line,
+                footer: none,
             },
             View {
                 name: "zipnote {}",
                 shows: |f| *f == MetaField::Comment,
                 line: zipnote_lines,
+                footer: zipnote_footer,
             },
-            // diffoscope shows extra fields in `zipinfo -v {}` (older
-            // releases) or `zipdetails {}`, both a dump of every header;
-            // this view lists just the extra fields, one member a line.
+            // diffoscope shows extra fields in `zipdetails --redact --utc
+            // {}`, a dump of every header; this view, named alike so the
+            // two reports put it in the same place, lists just the extra
+            // fields, one member a line.
             View {
-                name: "zipinfo -v {}",
+                name: "zipdetails --redact --utc {}",
                 shows: |f| *f == MetaField::ExtraField,
                 line: zip_extra_line,
+                footer: none,
             },
         ],
         Kind::Directory
@@ -84,6 +95,7 @@ impl View {
         for e in &x.entries {
             (self.line)(e, &mut out);
         }
+        (self.footer)(x, &mut out);
         out
     }
 
@@ -107,6 +119,9 @@ impl View {
     }
 }
 
+/// The fields that move from a member into the `file list`. A link target
+/// or device numbers show in the listing's line too, but stay on the
+/// member as well: diffoscope gives such a member a node of its own.
 fn shown_by_file_list(f: &MetaField) -> bool {
     matches!(
         f,
@@ -117,19 +132,13 @@ fn shown_by_file_list(f: &MetaField) -> bool {
             | MetaField::Group
             | MetaField::Mtime
             | MetaField::EntryType
-            | MetaField::LinkTarget
-            | MetaField::Device
     )
 }
 
 fn shown_by_zipinfo(f: &MetaField) -> bool {
     matches!(
         f,
-        MetaField::Mode
-            | MetaField::Mtime
-            | MetaField::Compression
-            | MetaField::EntryType
-            | MetaField::LinkTarget
+        MetaField::Mode | MetaField::Mtime | MetaField::Compression | MetaField::EntryType
     )
 }
 
@@ -241,6 +250,15 @@ fn zipnote_lines(e: &Entry, out: &mut String) {
         .and_then(|f| f.comment.as_deref())
         .unwrap_or("");
     let _ = write!(out, "Filename: {}\nComment: {comment}\n\n", e.path);
+}
+
+/// `zipnote`'s last line: the archive's comment.
+fn zipnote_footer(x: &Container, out: &mut String) {
+    let comment = x.meta.iter().find_map(|(f, v)| match (f, v) {
+        (MetaField::Header("zip comment"), MetaValue::Text(c)) => Some(c.as_str()),
+        _ => None,
+    });
+    let _ = writeln!(out, "Zip file comment: {}", comment.unwrap_or(""));
 }
 
 /// One line per member with extra fields: its name and the fields in hex.
