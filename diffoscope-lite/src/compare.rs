@@ -404,7 +404,12 @@ impl Differ<'_> {
         let mut d = Difference::new(view.name, view.name);
         d.view = true;
         let diff = if xa.entries.len().max(xb.entries.len()) <= FILE_LIST_IN_ORDER {
-            text_diff(&view.render(xa), &view.render(xb), max)
+            let (la, lb) = (view.render(xa), view.render(xb));
+            // Equal listings are the common case: no diff to search for.
+            if la == lb {
+                return d;
+            }
+            text_diff(&la, &lb, max)
         } else {
             d.comments
                 .push("listing sorted by name (too long to diff in archive order)".into());
