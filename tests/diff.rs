@@ -16,10 +16,15 @@ fn zip(path: &Path, members: &[(&str, &str)]) {
         with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n\
         \x20   for name, text in json.loads(sys.argv[2]):\n\
         \x20       z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), text)\n";
+    python(script, path, &spec);
+}
+
+/// Runs a Python `script` with two arguments, which must succeed.
+fn python(script: &str, first: &Path, second: impl AsRef<std::ffi::OsStr>) {
     let st = Command::new("python3")
         .args(["-c", script])
-        .arg(path)
-        .arg(spec)
+        .arg(first)
+        .arg(second)
         .status()
         .unwrap();
     assert!(st.success());
@@ -60,7 +65,8 @@ fn diff_reports_nested_differences_in_every_format() {
     assert!(
         text.contains("-BUILD = '/build/src'") && text.contains("+BUILD = '/build-b/path-b/src'")
     );
-    assert!(!text.contains("same.txt"));
+    // The equal member is at most a context line of the listing.
+    assert!(!text.contains("├── pkg/same.txt"), "{text}");
     assert!(!text.contains('\x1b'), "no colour when piped");
 
     let o = repro()
@@ -98,10 +104,13 @@ fn diff_reports_nested_differences_in_every_format() {
     assert!(stdout(&o).is_empty(), "reports go to files only");
     let j = read_json(&json);
     assert_eq!(j["diffoscope-json-version"], 1);
-    assert!(j["details"][0]["unified_diff"]
-        .as_str()
+    let init = j["details"]
+        .as_array()
         .unwrap()
-        .contains("+BUILD"));
+        .iter()
+        .find(|d| d["source1"] == "pkg/__init__.py")
+        .unwrap();
+    assert!(init["unified_diff"].as_str().unwrap().contains("+BUILD"));
     assert!(fs::read_to_string(&html)
         .unwrap()
         .contains("<details open>"));
@@ -228,7 +237,8 @@ fn build_writes_diffs_for_unreproducible_artifacts() {
 #[test]
 fn build_takes_the_differs_limit_flags() {
     // leaks-umask's artifact is a tar: depth 1. With --max-depth 0 the
-    // diff stops at the limit, and the advice names a flag that exists.
+    // tar is not looked into, and the report says so naming a flag that
+    // exists; the limit cuts that branch, never the report.
     for (depth, diffed) in [("0", false), ("8", true)] {
         let (o, out) = build_fixture(
             "leaks-umask",
@@ -237,13 +247,18 @@ fn build_takes_the_differs_limit_flags() {
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         let r = read_json(&out.path().join("out/report.json"));
         let d = &r["artifacts"][0]["diff"];
-        if diffed {
-            assert!(d["error"].is_null(), "{d}");
-            assert!(!d["reports"].as_array().unwrap().is_empty(), "{d}");
-        } else {
-            let e = d["error"].as_str().unwrap();
-            assert!(e.contains("--max-depth"), "{e}");
-        }
+        assert!(d["error"].is_null(), "{d}");
+        let reports = d["reports"].as_array().unwrap();
+        assert!(!reports.is_empty(), "{d}");
+        let txt = reports
+            .iter()
+            .find_map(|p| p.as_str().filter(|p| p.ends_with(".txt")));
+        let txt = std::fs::read_to_string(out.path().join("out").join(txt.unwrap())).unwrap();
+        assert_eq!(
+            !diffed,
+            txt.contains("maximum depth reached") && txt.contains("--max-depth is 0"),
+            "{txt}"
+        );
     }
 }
 
@@ -579,4 +594,128 @@ fn source_date_epoch_defaults_to_the_environment_in_both_binaries() {
         let text = stdout(o);
         assert!(text.contains("equals SOURCE_DATE_EPOCH"), "{text}");
     }
+}
+
+/// Writes a tar with Python's tarfile: `members` as (name, content,
+/// mtime), mode 0644, owned by 0/0.
+fn tar(path: &Path, members: &[(&str, &str, u64)]) {
+    let spec = serde_json::to_string(members).unwrap();
+    let script = "import io, json, sys, tarfile\n\
+        with tarfile.open(sys.argv[1], 'w', format=tarfile.USTAR_FORMAT) as t:\n\
+        \x20   for name, text, mtime in json.loads(sys.argv[2]):\n\
+        \x20       info = tarfile.TarInfo(name)\n\
+        \x20       data = text.encode()\n\
+        \x20       info.size, info.mtime, info.mode = len(data), mtime, 0o644\n\
+        \x20       t.addfile(info, io.BytesIO(data))\n";
+    python(script, path, &spec);
+}
+
+/// `repro diff` with `args`, its exit code and stdout with `dir` masked.
+fn diff_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let o = repro()
+        .arg("diff")
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let out = stdout(&o).replace(dir.to_str().unwrap(), "[TMP]");
+    (o.status.code(), out)
+}
+
+#[test]
+fn metadata_only_members_are_lines_of_the_listing() {
+    // One member touched later, one changed: diffoscope shows the first
+    // as a line of the `file list` only, the second as a node too.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tar(
+        &d.join("a.tar"),
+        &[
+            ("touched", "same\n", 1_577_836_800),
+            ("changed", "one\n", 0),
+        ],
+    );
+    tar(
+        &d.join("b.tar"),
+        &[
+            ("touched", "same\n", 1_577_836_801),
+            ("changed", "two\n", 0),
+        ],
+    );
+    let (code, text) = diff_in(d, &["a.tar", "b.tar"]);
+    assert_eq!(code, Some(1));
+    insta::assert_snapshot!("listing_text", text);
+
+    let (code, json) = diff_in(d, &["a.tar", "b.tar", "--json", "-"]);
+    assert_eq!(code, Some(1));
+    let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let details = j["details"].as_array().unwrap();
+    let names: Vec<&str> = details
+        .iter()
+        .map(|d| d["source1"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["file list", "changed"], "{json}");
+    let list = &details[0];
+    assert!(list["unified_diff"]
+        .as_str()
+        .unwrap()
+        .contains("+-rw-r--r--   0        0        0        5 2020-01-01 00:00:01.000000 touched"));
+    assert_eq!(list["repro-members"][0]["source1"], "touched");
+    assert_eq!(
+        list["repro-members"][0]["repro-metadata"][0]["field"],
+        "mtime"
+    );
+    assert_eq!(list["comments"].as_array().unwrap().len(), 0, "{json}");
+
+    let (code, summary) = diff_in(d, &["a.tar", "b.tar", "--summary"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        summary,
+        "[TMP]/a.tar::changed\n(1 member differing in metadata only)\n".replace("[TMP]/", ""),
+    );
+
+    let html = d.join("d.html");
+    let o = repro()
+        .arg("diff")
+        .args([d.join("a.tar"), d.join("b.tar")])
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let page = fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<summary>file list</summary>"), "{page}");
+    assert!(
+        page.contains("<tr><td>touched</td><td>mtime</td>"),
+        "{page}"
+    );
+}
+
+#[test]
+fn an_archive_quine_is_cut_at_the_depth_limit_with_a_report() {
+    // Nested deeper than --max-depth on both sides: the branch at the
+    // limit says so, the report is written, and the exit is 1, not 2.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (side, text) in [("a", "one\n"), ("b", "two\n")] {
+        let mut inner = d.join(format!("{side}0.tar"));
+        tar(&inner, &[("x", text, 0)]);
+        for level in 1..6 {
+            let outer = d.join(format!("{side}{level}.tar"));
+            python(
+                "import sys, tarfile\n\
+                 with tarfile.open(sys.argv[1], 'w') as t:\n\
+                 \x20   t.add(sys.argv[2], arcname='q.tar')\n",
+                &outer,
+                &inner,
+            );
+            inner = outer;
+        }
+    }
+    let (code, text) = diff_in(d, &["a5.tar", "b5.tar", "--max-depth", "3"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(text.matches("maximum depth reached").count(), 1, "{text}");
+    assert!(text.contains("--max-depth is 3"), "{text}");
 }

@@ -136,6 +136,18 @@ fn summary_lines(diff: &Difference, name: &str) -> Vec<String> {
     let grouped = grouping::group(diff);
     let (mut content, mut metadata) = (Vec::new(), Vec::new());
     for (path, node) in grouped.tree.walk() {
+        // A listing's members are named as members of its container, one
+        // line each, as their own nodes were before listings held them.
+        for l in &node.listed {
+            let why = causes(&mut l.metadata.iter().flat_map(|m| &m.hints));
+            let mut p = path[1..path.len().saturating_sub(1)].to_vec();
+            p.push(&l.source1);
+            let p = printers::escape(&p.join("::"), false).into_owned();
+            metadata.push(format!("{p} (metadata{why})"));
+        }
+        if node.view && !node.content_differs() {
+            continue;
+        }
         if !node.has_own_difference() {
             continue;
         }
@@ -151,7 +163,7 @@ fn summary_lines(diff: &Difference, name: &str) -> Vec<String> {
         } else {
             path
         };
-        if node.unified_diff.is_some() || !node.comments.is_empty() {
+        if node.content_differs() {
             content.push(format!("{path} (content{why})"));
         } else {
             metadata.push(format!("{path} (metadata{why})"));

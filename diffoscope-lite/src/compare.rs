@@ -12,7 +12,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::difference::{Difference, MetadataDifference};
+use crate::difference::{Difference, ListedMember, MetadataDifference};
 use crate::formats::{detect, format_of, Kind, Parsed, HEAD_LEN};
 use crate::hash::Digest;
 use crate::leaf::{hex_diff, text_diff};
@@ -132,6 +132,14 @@ impl Differ<'_> {
         if ka == kb && ka.is_container() {
             return self.containers(ka, (ca, na), (cb, nb), depth + 1);
         }
+        // Two archives of different formats: what they hold may still be
+        // the same (foo.gz vs foo.xz, a .deb's data.tar.xz vs
+        // data.tar.zst, a gzip and a zip of one file each): compared as
+        // diffoscope does (see `cross_format`).
+        let archive = |k: Kind| k.is_compressor() || matches!(k, Kind::Zip | Kind::Tar | Kind::Ar);
+        if ka != kb && archive(ka) && archive(kb) {
+            return self.cross_format((ka, ca, na), (kb, cb, nb), depth + 1);
+        }
         self.leaf(ka, kb, (ca, na), (cb, nb))
     }
 
@@ -143,8 +151,9 @@ impl Differ<'_> {
         (cb, nb): (&Content, &str),
         depth: u32,
     ) -> Result<Difference> {
-        self.a.budget.check_depth(depth, na)?;
-        self.b.budget.check_depth(depth, nb)?;
+        if let Some(d) = self.too_deep(kind, (ca, na), (cb, nb), depth)? {
+            return Ok(d);
+        }
         let format = format_of(kind);
         let (pa, pb) = format.read_pair((ca, na, &self.a), (cb, nb, &self.b));
         match (pa?, pb?) {
@@ -190,6 +199,80 @@ impl Differ<'_> {
         }
     }
 
+    /// At the nesting limit (an archive quine, a bomb of nested
+    /// archives): that branch is compared as bytes and says so, and the
+    /// rest of the report goes on, as diffoscope's "Reached max container
+    /// depth" does. `None` below the limit.
+    fn too_deep(
+        &self,
+        kind: Kind,
+        (ca, na): (&Content, &str),
+        (cb, nb): (&Content, &str),
+        depth: u32,
+    ) -> Result<Option<Difference>> {
+        let max = self.a.opts.limits.max_depth;
+        if depth <= max {
+            return Ok(None);
+        }
+        let mut d = if matches!(kind, Kind::Directory | Kind::OciLayout) {
+            Difference::default()
+        } else {
+            self.leaf(kind, kind, (ca, na), (cb, nb))?
+        };
+        d.comments.insert(
+            0,
+            format!(
+                "maximum depth reached: the {kind} at nesting depth {depth} is not \
+                 looked into (--max-depth is {max})"
+            ),
+        );
+        Ok(Some(d))
+    }
+
+    /// Two archives of different formats, each read by its own format.
+    /// Two compressors compare their streams, the wrapper a metadata line;
+    /// other pairs compare their members only if each holds exactly one
+    /// (as diffoscope pairs the one member of each side, whatever the
+    /// formats: a gzip beside a zip of one file), else they are bytes
+    /// that differ.
+    fn cross_format(
+        &self,
+        (ka, ca, na): (Kind, &Content, &str),
+        (kb, cb, nb): (Kind, &Content, &str),
+        depth: u32,
+    ) -> Result<Difference> {
+        if let Some(mut d) = self.too_deep(ka, (ca, na), (cb, nb), depth)? {
+            d.comments.push(format!("format: {ka} vs {kb}"));
+            return Ok(d);
+        }
+        let (pa, pb) = rayon::join(
+            || format_of(ka).read(ca, na, &self.a),
+            || format_of(kb).read(cb, nb, &self.b),
+        );
+        let (Parsed::Container(xa), Parsed::Container(xb)) = (pa?, pb?) else {
+            return self.leaf(ka, kb, (ca, na), (cb, nb));
+        };
+        let compressors = ka.is_compressor() && kb.is_compressor();
+        if !compressors && (xa.entries.len() != 1 || xb.entries.len() != 1) {
+            return self.leaf(ka, kb, (ca, na), (cb, nb));
+        }
+        let mut d = self.compare_containers(&xa, &xb, na, nb, depth)?;
+        if compressors {
+            d.metadata.insert(
+                0,
+                MetadataDifference {
+                    field: MetaField::Compression,
+                    source1: MetaValue::Text(ka.to_string()),
+                    source2: MetaValue::Text(kb.to_string()),
+                    hints: Vec::new(),
+                },
+            );
+        } else {
+            d.comments.insert(0, format!("format: {ka} vs {kb}"));
+        }
+        Ok(d)
+    }
+
     fn compare_containers(
         &self,
         xa: &Container,
@@ -214,42 +297,6 @@ impl Differ<'_> {
         }
 
         let (pairs, only_a, only_b) = pair_entries(xa, xb);
-        if !only_a.is_empty() || !only_b.is_empty() {
-            let max = self.a.opts.max_diff_lines;
-            let mut files = Difference::new("file list", "file list");
-            let diff = if xa.entries.len().max(xb.entries.len()) <= FILE_LIST_IN_ORDER {
-                let list = |x: &Container| -> String {
-                    x.entries.iter().map(|e| format!("{}\n", e.path)).collect()
-                };
-                text_diff(&list(xa), &list(xb), max)
-            } else {
-                fn sorted(x: &Container) -> Vec<&str> {
-                    let mut names: Vec<&str> = x.entries.iter().map(|e| e.path.as_str()).collect();
-                    names.sort_unstable();
-                    names
-                }
-                files
-                    .comments
-                    .push("file lists sorted by name (too long to diff in archive order)".into());
-                crate::textdiff::sorted_list_diff(&sorted(xa), &sorted(xb), max)
-            };
-            files.unified_diff = Some(diff).filter(|d| !d.is_empty());
-            for (only, x, n) in [(&only_a, xa, na), (&only_b, xb, nb)] {
-                for &i in only.iter().take(max) {
-                    files
-                        .comments
-                        .push(format!("only in {n}: {}", x.entries[i].path));
-                }
-                if only.len() > max {
-                    files.comments.push(format!(
-                        "… and {} more only in {n} (--max-diff-lines is {max})",
-                        only.len() - max
-                    ));
-                }
-            }
-            d.details.push(files);
-        }
-
         if xa.ordered && xb.ordered {
             // `pairs` is in first-side order; the second side's indices
             // must then be increasing too.
@@ -284,13 +331,149 @@ impl Differ<'_> {
         let single = xa.single_stream && xb.single_stream;
         // Only the differing pairs are kept: a slot per pair would cost
         // a `Difference` for every equal member of a large archive.
-        let children: Vec<Difference> = pairs
+        let mut children: Vec<Difference> = pairs
             .par_iter()
             .map(|&(i, j)| self.entry(&xa.entries[i], &xb.entries[j], na, nb, depth, !single))
             .filter_map(Result::transpose)
             .collect::<Result<_>>()?;
+
+        let views = if xa.format == xb.format {
+            crate::views::of(xa.format)
+        } else {
+            &[]
+        };
+        let mut listings = if views.is_empty() {
+            // No listing of its own (a directory, ELF sections): the
+            // names alone, when some member is on one side only.
+            let mut files = Difference::new("file list", "file list");
+            files.view = true;
+            if !only_a.is_empty() || !only_b.is_empty() {
+                files.unified_diff = self.names_diff(xa, xb, &mut files.comments);
+            }
+            vec![files]
+        } else {
+            views.iter().map(|v| self.listing(v, xa, xb)).collect()
+        };
+        self.only_in(&mut listings[0], (xa, na, &only_a), (xb, nb, &only_b));
+        // Metadata a listing shows moves from the members into it; a
+        // member left with nothing of its own is not a node.
+        for c in &mut children {
+            let mut kept = Vec::new();
+            for m in c.metadata.drain(..) {
+                match views.iter().position(|v| (v.shows)(&m.field)) {
+                    Some(k) => {
+                        let listing = &mut listings[k];
+                        match listing.listed.last_mut() {
+                            Some(l) if l.source1 == c.source1 && l.source2 == c.source2 => {
+                                l.metadata.push(m);
+                            }
+                            _ => listing.listed.push(ListedMember {
+                                source1: c.source1.clone(),
+                                source2: c.source2.clone(),
+                                metadata: vec![m],
+                                has_node: false,
+                            }),
+                        }
+                    }
+                    None => kept.push(m),
+                }
+            }
+            c.metadata = kept;
+            let has_node = !c.is_empty();
+            for listing in &mut listings {
+                if let Some(l) = listing
+                    .listed
+                    .last_mut()
+                    .filter(|l| l.source1 == c.source1 && l.source2 == c.source2)
+                {
+                    l.has_node = has_node;
+                }
+            }
+        }
+        children.retain(|c| !c.is_empty());
+        d.details
+            .extend(listings.into_iter().filter(|l| !l.is_empty()));
         d.details.extend(children);
         Ok(d)
+    }
+
+    /// One listing view of both sides, diffed; in archive order unless the
+    /// archives are too long for that (see [`FILE_LIST_IN_ORDER`]).
+    fn listing(&self, view: &crate::views::View, xa: &Container, xb: &Container) -> Difference {
+        let max = self.a.opts.max_diff_lines;
+        let mut d = Difference::new(view.name, view.name);
+        d.view = true;
+        let diff = if xa.entries.len().max(xb.entries.len()) <= FILE_LIST_IN_ORDER {
+            let (la, lb) = (view.render(xa), view.render(xb));
+            // Equal listings are the common case: no diff to search for.
+            if la == lb {
+                return d;
+            }
+            text_diff(&la, &lb, max)
+        } else {
+            d.comments
+                .push("listing sorted by name (too long to diff in archive order)".into());
+            let (la, lb) = (view.render_sorted(xa), view.render_sorted(xb));
+            fn refs(l: &[String]) -> Vec<&str> {
+                l.iter().map(String::as_str).collect()
+            }
+            crate::textdiff::sorted_list_diff(&refs(&la), &refs(&lb), max)
+        };
+        d.unified_diff = Some(diff).filter(|u| !u.is_empty());
+        if d.unified_diff.is_none() {
+            d.comments.clear();
+        }
+        d
+    }
+
+    /// The member names of both sides, diffed: the listing of containers
+    /// that have no listing view.
+    fn names_diff(
+        &self,
+        xa: &Container,
+        xb: &Container,
+        comments: &mut Vec<String>,
+    ) -> Option<String> {
+        let max = self.a.opts.max_diff_lines;
+        let diff = if xa.entries.len().max(xb.entries.len()) <= FILE_LIST_IN_ORDER {
+            let list = |x: &Container| -> String {
+                x.entries.iter().map(|e| format!("{}\n", e.path)).collect()
+            };
+            text_diff(&list(xa), &list(xb), max)
+        } else {
+            fn sorted(x: &Container) -> Vec<&str> {
+                let mut names: Vec<&str> = x.entries.iter().map(|e| e.path.as_str()).collect();
+                names.sort_unstable();
+                names
+            }
+            comments.push("file lists sorted by name (too long to diff in archive order)".into());
+            crate::textdiff::sorted_list_diff(&sorted(xa), &sorted(xb), max)
+        };
+        Some(diff).filter(|d| !d.is_empty())
+    }
+
+    /// Remarks naming the members present on one side only (at most
+    /// `--max-diff-lines` a side).
+    fn only_in(
+        &self,
+        files: &mut Difference,
+        a: (&Container, &str, &[usize]),
+        b: (&Container, &str, &[usize]),
+    ) {
+        let max = self.a.opts.max_diff_lines;
+        for (x, n, only) in [a, b] {
+            for &i in only.iter().take(max) {
+                files
+                    .comments
+                    .push(format!("only in {n}: {}", x.entries[i].path));
+            }
+            if only.len() > max {
+                files.comments.push(format!(
+                    "… and {} more only in {n} (--max-diff-lines is {max})",
+                    only.len() - max
+                ));
+            }
+        }
     }
 
     fn entry(
@@ -461,7 +644,11 @@ impl Differ<'_> {
 /// the other side); single-stream containers pair their only entries.
 /// Returns the pairs in first-side order and the unpaired indices.
 fn pair_entries(xa: &Container, xb: &Container) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
-    if xa.single_stream && xb.single_stream && xa.entries.len() == 1 && xb.entries.len() == 1 {
+    // One member on each side: those two are compared whatever their
+    // names, as diffoscope does (a tarball of `foo-1.0/` vs `foo-1.1/`).
+    // Not for directories: two trees of one file each are still trees.
+    let listed = |x: &Container| x.format != Kind::Directory;
+    if xa.entries.len() == 1 && xb.entries.len() == 1 && listed(xa) && listed(xb) {
         return (vec![(0, 0)], Vec::new(), Vec::new());
     }
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -478,7 +665,48 @@ fn pair_entries(xa: &Container, xb: &Container) -> (Vec<(usize, usize)>, Vec<usi
     }
     let mut only_b: Vec<usize> = by_name.into_values().flatten().collect();
     only_b.sort_unstable();
+    if xa.format == Kind::Ar && xb.format == Kind::Ar {
+        pair_deb_members(xa, xb, &mut pairs, &mut only_a, &mut only_b);
+    }
     (pairs, only_a, only_b)
+}
+
+/// A `.deb`'s `control.tar.*` and `data.tar.*` pair across compression
+/// suffixes (`data.tar.xz` with `data.tar.zst`), as diffoscope's deb
+/// comparator does; each name pairs at most once.
+fn pair_deb_members(
+    xa: &Container,
+    xb: &Container,
+    pairs: &mut Vec<(usize, usize)>,
+    only_a: &mut Vec<usize>,
+    only_b: &mut Vec<usize>,
+) {
+    fn stem(path: &str) -> Option<&'static str> {
+        ["control.tar", "data.tar"].into_iter().find(|s| {
+            path.strip_prefix(s)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        })
+    }
+    let mut paired = false;
+    only_a.retain(|&i| {
+        let Some(s) = stem(&xa.entries[i].path) else {
+            return true;
+        };
+        let found = only_b
+            .iter()
+            .position(|&j| stem(&xb.entries[j].path) == Some(s));
+        match found {
+            Some(k) => {
+                pairs.push((i, only_b.remove(k)));
+                paired = true;
+                false
+            }
+            None => true,
+        }
+    });
+    if paired {
+        pairs.sort_unstable();
+    }
 }
 
 /// Field-by-field differences; a field recorded on one side only differs

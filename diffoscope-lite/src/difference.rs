@@ -32,6 +32,28 @@ pub struct Difference {
     pub metadata: Vec<MetadataDifference>,
     /// Likely causes of this node's content difference.
     pub hints: Vec<Hint>,
+    /// Whether this node is a view of its container (a listing such as
+    /// `file list` or `zipinfo {}`) rather than one of its members.
+    pub view: bool,
+    /// For a listing view: the members whose metadata differs in ways the
+    /// listing shows, with those differences typed (the listing's
+    /// `unified_diff` shows them as changed lines).
+    pub listed: Vec<ListedMember>,
+}
+
+/// A member's metadata differences as a listing view shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedMember {
+    /// The member's name on the first side.
+    pub source1: String,
+    /// Its name on the second side.
+    pub source2: String,
+    /// The differing fields the listing shows.
+    pub metadata: Vec<MetadataDifference>,
+    /// Whether the member also has a node of its own (its content or a
+    /// field no listing shows differs); `false` for a member whose only
+    /// differences are in the listing.
+    pub has_node: bool,
 }
 
 /// A metadata field whose value differs between the two sides.
@@ -76,12 +98,22 @@ impl Difference {
             && self.comments.is_empty()
             && self.details.is_empty()
             && self.metadata.is_empty()
+            && self.listed.is_empty()
     }
 
     /// Whether this node records a difference of its own (not only in
     /// nested entries).
     pub fn has_own_difference(&self) -> bool {
         self.unified_diff.is_some() || !self.comments.is_empty() || !self.metadata.is_empty()
+    }
+
+    /// Whether this node differs in content: a unified diff or a remark
+    /// (a member on one side only, a format that differs). A listing view
+    /// counts only for its remarks: its changed lines are metadata of
+    /// members, counted as such, or lines of members that have their own
+    /// node.
+    pub fn content_differs(&self) -> bool {
+        !self.comments.is_empty() || (self.unified_diff.is_some() && !self.view)
     }
 
     /// Depth-first iterator over this node and all nested nodes, with the

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::difference::{Difference, MetadataDifference};
+use crate::difference::{Difference, ListedMember, MetadataDifference};
 
 /// Fewest nodes that must share a metadata difference for it to be
 /// grouped; two read as well one by one.
@@ -55,18 +55,25 @@ pub struct Counts {
     /// Nodes whose content differs: a unified diff, or a remark such as an
     /// entry present on one side only or a format that differs.
     pub content: usize,
-    /// Metadata differences, over all nodes.
+    /// Metadata differences, over all nodes and listed members.
     pub metadata: usize,
+    /// Members whose only differences are lines of a listing view (no
+    /// node of their own).
+    pub metadata_only: usize,
 }
 
 /// Counts the content and metadata differences of `diff`.
 pub fn counts(diff: &Difference) -> Counts {
     let mut c = Counts::default();
     for (_, node) in diff.walk() {
-        if node.unified_diff.is_some() || !node.comments.is_empty() {
+        if node.content_differs() {
             c.content += 1;
         }
         c.metadata += node.metadata.len();
+        for l in &node.listed {
+            c.metadata += l.metadata.len();
+            c.metadata_only += usize::from(!l.has_node);
+        }
     }
     c
 }
@@ -89,16 +96,24 @@ pub fn groups(diff: &Difference) -> Vec<MetadataGroup> {
     let mut index: HashMap<&MetadataDifference, usize> = HashMap::new();
     let mut found: Vec<(&MetadataDifference, Vec<String>)> = Vec::new();
     for (path, node) in diff.walk() {
-        if node.metadata.is_empty() {
-            continue;
+        let mut named: Vec<(String, &[MetadataDifference])> = Vec::new();
+        if !node.metadata.is_empty() {
+            named.push((member_name(&path), &node.metadata));
         }
-        let name = member_name(&path);
-        for m in &node.metadata {
-            let i = *index.entry(m).or_insert_with(|| {
-                found.push((m, Vec::new()));
-                found.len() - 1
-            });
-            found[i].1.push(name.clone());
+        // A listing's members are named as members of its container.
+        for l in &node.listed {
+            let mut p = path[..path.len().saturating_sub(1)].to_vec();
+            p.push(&l.source1);
+            named.push((member_name(&p), &l.metadata));
+        }
+        for (name, metadata) in named {
+            for m in metadata {
+                let i = *index.entry(m).or_insert_with(|| {
+                    found.push((m, Vec::new()));
+                    found.len() - 1
+                });
+                found[i].1.push(name.clone());
+            }
         }
     }
     let mut groups: Vec<MetadataGroup> = found
@@ -153,6 +168,21 @@ fn without(d: &Difference, grouped: &HashSet<&MetadataDifference>) -> Difference
             .cloned()
             .collect(),
         hints: d.hints.clone(),
+        view: d.view,
+        listed: d
+            .listed
+            .iter()
+            .map(|l| ListedMember {
+                metadata: l
+                    .metadata
+                    .iter()
+                    .filter(|m| !grouped.contains(m))
+                    .cloned()
+                    .collect(),
+                ..l.clone()
+            })
+            .filter(|l| !l.metadata.is_empty())
+            .collect(),
     }
 }
 
@@ -253,7 +283,8 @@ mod tests {
             c,
             Counts {
                 content: 1,
-                metadata: 11
+                metadata: 11,
+                metadata_only: 0,
             }
         );
     }

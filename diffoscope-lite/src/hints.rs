@@ -52,9 +52,18 @@ pub fn annotate(diff: &mut Difference, cx: &HintContext) {
     for m in &mut diff.metadata {
         m.hints = metadata_hints(m, cx);
     }
+    for m in diff.listed.iter_mut().flat_map(|l| &mut l.metadata) {
+        m.hints = metadata_hints(m, cx);
+    }
     // A hexdump's offsets and hex words are not text: `1000` there is two
     // bytes, not a uid. Only text diffs (decoded views included) are read.
-    if let Some(u) = diff.unified_diff.as_ref().filter(|_| !diff.hexdump) {
+    // A listing's lines are its members' metadata, hinted field by field
+    // above: its dates would otherwise all read as a timestamp cause.
+    if let Some(u) = diff
+        .unified_diff
+        .as_ref()
+        .filter(|_| !diff.hexdump && !diff.view)
+    {
         let (removed, added) = changed_lines(u);
         diff.hints = text_hints(&removed, &added, cx);
         if diff.hints.is_empty() {

@@ -56,6 +56,12 @@ impl Kind {
         }
     }
 
+    /// Whether this is a single-stream compressor (its one entry is the
+    /// decompressed stream).
+    pub fn is_compressor(self) -> bool {
+        matches!(self, Kind::Gzip | Kind::Xz | Kind::Zstd | Kind::Bzip2)
+    }
+
     /// Whether content of this kind is compared as text.
     pub fn is_text(self) -> bool {
         matches!(self, Kind::Json | Kind::Text)

@@ -34,13 +34,21 @@
 //!
 //! # Comparing
 //!
-//! [`compare`] pairs entries by path, skips identical content by SHA-256,
-//! recurses into differing containers (up to [`Limits::max_depth`]), and
-//! diffs the rest: text as a unified diff with three lines of context,
-//! binary as a hexdump of the differing regions, both capped at
-//! [`Options::max_diff_lines`]. Metadata differences (mtime, mode, owner,
-//! entry order, compression, extra fields, …) are reported apart from
-//! content. The result is a [`Difference`] tree shaped like diffoscope's;
+//! [`compare`] pairs entries by path (two containers of one member each
+//! pair those members whatever their names or formats, a `.deb`'s
+//! `data.tar.*` pair across compression suffixes, as diffoscope does),
+//! skips identical content by SHA-256, recurses into differing containers
+//! (up to [`Limits::max_depth`]; deeper, that branch is marked "maximum
+//! depth reached" and the rest of the report goes on), and diffs the rest:
+//! text as a unified diff with three lines of context, binary as a hexdump
+//! of the differing regions, both capped at [`Options::max_diff_lines`].
+//! Metadata differences (mtime, mode, owner, entry order, compression,
+//! extra fields, …) are reported apart from content: an archive member's
+//! as changed lines of its container's listing view (`file list`,
+//! `zipinfo {}`, `zipnote {}`, as diffoscope shows them), with the typed
+//! values in [`Difference::listed`]; a member gets a node of its own only
+//! when its content (or a field no listing shows) differs. The result is
+//! a [`Difference`] tree shaped like diffoscope's;
 //! [`hints::annotate`] then adds likely causes from a [`hints::HintContext`],
 //! and the [`printers`] turn it into text, diffoscope JSON, HTML or a
 //! summary; [`grouping`] folds a metadata difference that many entries
@@ -98,12 +106,13 @@ pub mod printers;
 pub mod stabilize;
 mod textdiff;
 mod timefmt;
+mod views;
 
 #[cfg(test)]
 mod tests;
 
 pub use compare::compare;
-pub use difference::{Difference, MetadataDifference};
+pub use difference::{Difference, ListedMember, MetadataDifference};
 pub use error::{Error, Result};
 pub use hash::{sha256_file, sha256_files, Digest};
 pub use limits::{Limits, RATIO_GRACE_BYTES};

@@ -306,8 +306,21 @@ fn zip_timestamps_only_is_a_metadata_difference() {
     );
     let mut d = diff(&p);
     annotate(&mut d, &HintContext::default());
-    let f = at(&d, &["f.txt"]);
-    assert!(f.unified_diff.is_none());
+    // Shown as a changed line of the listing, as diffoscope's `zipinfo {}`,
+    // not as a node of the member.
+    assert_eq!(d.details.len(), 1, "{d:#?}");
+    let list = at(&d, &["zipinfo {}"]);
+    assert!(list.view);
+    assert_eq!(
+        list.unified_diff.as_deref(),
+        Some(
+            "@@ -1 +1 @@\n\
+             --rw-r--r--        4 Deflated 2020-01-01 00:00:00 f.txt\n\
+             +-rw-r--r--        4 Deflated 2024-05-06 07:08:10 f.txt\n"
+        )
+    );
+    let f = &list.listed[0];
+    assert_eq!((f.source1.as_str(), f.has_node), ("f.txt", false));
     assert_eq!(f.metadata.len(), 1, "{:#?}", f.metadata);
     let m = &f.metadata[0];
     assert_eq!(m.field, MetaField::Mtime);
@@ -328,7 +341,10 @@ fn zip_order_only_is_an_entry_order_difference() {
     );
     let mut d = diff(&p);
     annotate(&mut d, &HintContext::default());
-    assert!(d.details.is_empty(), "{d:#?}");
+    // The listing shows the move, as diffoscope's does; no member differs.
+    let names: Vec<&str> = d.details.iter().map(|c| c.source1.as_str()).collect();
+    assert_eq!(names, ["zipinfo {}", "zipnote {}"], "{d:#?}");
+    assert!(d.details[0].listed.is_empty());
     assert_eq!(d.metadata.len(), 1);
     let m = &d.metadata[0];
     assert_eq!(m.field, MetaField::EntryOrder);
@@ -360,10 +376,13 @@ fn tar_gz_mtimes_and_owners_are_metadata_differences() {
             ..HintContext::default()
         },
     );
-    let conf = at(&d, &["r.tar", "etc/conf"]);
+    let tar = at(&d, &["r.tar"]);
+    let names: Vec<&str> = tar.details.iter().map(|c| c.source1.as_str()).collect();
+    assert_eq!(names, ["file list"], "no member node: {tar:#?}");
+    let conf = &tar.details[0].listed[0];
+    assert_eq!(conf.source1, "etc/conf");
     let fields: Vec<String> = conf.metadata.iter().map(|m| m.field.to_string()).collect();
     assert_eq!(fields, ["uid", "gid", "user", "group", "mtime"]);
-    assert!(conf.unified_diff.is_none());
     let causes: Vec<Cause> = conf.metadata.iter().map(|m| m.hints[0].cause).collect();
     assert_eq!(
         causes,
@@ -425,7 +444,7 @@ fn tar_pairs_find_the_same_differences_in_any_order() {
             let mut content: Vec<&str> = tar
                 .details
                 .iter()
-                .filter(|c| c.unified_diff.is_some())
+                .filter(|c| c.unified_diff.is_some() && !c.view)
                 .map(|c| c.source1.as_str())
                 .collect();
             content.sort_unstable();
@@ -462,7 +481,7 @@ fn long_file_lists_are_diffed_sorted_and_capped() {
     );
     let u = list.unified_diff.as_deref().unwrap();
     assert!(
-        u.starts_with("@@ -1,2500 +1,2500 @@\n-pkg-1.0/f00000\n"),
+        u.starts_with("@@ -1,2500 +1,2500 @@\n-pkg-1.0/f00000\t-rw-r--r--"),
         "{u}"
     );
     assert!(u.ends_with("--max-diff-lines is 50 ]\n"), "{u}");
@@ -689,15 +708,15 @@ fn limit_flag(r: crate::Result<Option<Difference>>) -> &'static str {
 }
 
 #[test]
-fn depth_limit_names_the_flag() {
+fn depth_limit_cuts_the_branch_not_the_report() {
     let z1 = zip(&[("x", b"1")]);
     let z2 = zip(&[("x", b"2")]);
     let (a, b) = (zip(&[("in.zip", &z1)]), zip(&[("in.zip", &z2)]));
     let p = pair(
         "o.zip",
-        &zip(&[("mid.zip", &a)]),
+        &zip(&[("mid.zip", &a), ("README", b"same")]),
         "o.zip",
-        &zip(&[("mid.zip", &b)]),
+        &zip(&[("mid.zip", &b), ("README", b"other")]),
     );
     let opts = Options {
         limits: Limits {
@@ -706,14 +725,18 @@ fn depth_limit_names_the_flag() {
         },
         ..Options::default()
     };
-    let err = diff_with(&p, &opts).unwrap_err();
-    let msg = err.to_string();
-    assert!(msg.contains("mid.zip::in.zip"), "{msg}");
+    let d = diff_with(&p, &opts).unwrap().expect("a report");
+    // The branch at the limit says so and is compared as bytes ...
+    let deep = at(&d, &["mid.zip", "in.zip"]);
     assert!(
-        msg.contains("nesting depth") && msg.contains("--max-depth"),
-        "{msg}"
+        deep.comments[0].starts_with("maximum depth reached")
+            && deep.comments[0].contains("--max-depth is 2"),
+        "{deep:#?}"
     );
-    // One level more and it works.
+    assert!(deep.hexdump && deep.details.is_empty(), "{deep:#?}");
+    // ... and the rest of the report is still there.
+    assert!(at(&d, &["README"]).unified_diff.is_some());
+    // One level more and the branch is looked into.
     let opts = Options {
         limits: Limits {
             max_depth: 3,
@@ -721,7 +744,131 @@ fn depth_limit_names_the_flag() {
         },
         ..Options::default()
     };
-    assert!(diff_with(&p, &opts).unwrap().is_some());
+    let d = diff_with(&p, &opts).unwrap().unwrap();
+    assert!(at(&d, &["mid.zip", "in.zip", "x"]).unified_diff.is_some());
+}
+
+#[test]
+fn an_archive_quine_ends_in_a_report() {
+    // A zip holding a zip holding … deeper than the limit on both sides.
+    let (mut a, mut b) = (b"a".to_vec(), b"b".to_vec());
+    for _ in 0..12 {
+        a = zip(&[("q.zip", &a)]);
+        b = zip(&[("q.zip", &b)]);
+    }
+    let p = pair("q.zip", &a, "q.zip", &b);
+    let opts = Options {
+        limits: Limits {
+            max_depth: 4,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    let d = diff_with(&p, &opts).unwrap().expect("a report");
+    let text = text_of(&d);
+    assert_eq!(text.matches("maximum depth reached").count(), 1, "{text}");
+}
+
+// ---------- pairing ----------
+
+#[test]
+fn single_member_archives_compare_their_members_whatever_the_names() {
+    let a = tar(&[("foo-1.0/README", b"one\n")]);
+    let b = tar(&[("foo-1.1/README", b"two\n")]);
+    let p = pair("foo.tar", &a, "foo.tar", &b);
+    let d = diff(&p);
+    let m = at(&d, &["foo-1.0/README"]);
+    assert_eq!(m.source2, "foo-1.1/README");
+    assert_eq!(m.unified_diff.as_deref(), Some("@@ -1 +1 @@\n-one\n+two\n"));
+    // Two members a side pair by name again.
+    let a = tar(&[("x", b"1"), ("y", b"1")]);
+    let b = tar(&[("x", b"1"), ("z", b"1")]);
+    let p = pair("t.tar", &a, "t.tar", &b);
+    let text = text_of(&diff(&p));
+    assert!(
+        text.contains("only in") && !text.contains("+++ z"),
+        "{text}"
+    );
+}
+
+#[test]
+fn deb_data_tar_pairs_across_compression_suffixes() {
+    let data = |v: &str| tar(&[("./usr/share/doc/x/changelog", v.as_bytes())]);
+    let a = ar(&[
+        ("debian-binary", b"2.0\n"),
+        ("data.tar.xz", &xz(&data("1.0\n"))),
+    ]);
+    let b = ar(&[
+        ("debian-binary", b"2.0\n"),
+        ("data.tar.zst", &zst(&data("1.1\n"))),
+    ]);
+    let p = pair("x.deb", &a, "x.deb", &b);
+    let d = diff(&p);
+    let data = at(&d, &["data.tar.xz"]);
+    assert_eq!(data.source2, "data.tar.zst");
+    assert_eq!(data.metadata[0].field, MetaField::Compression);
+    assert_eq!(
+        data.metadata[0].to_string(),
+        "compression: \"xz\" → \"zstd\""
+    );
+    let inner = &data.details[0].details[0];
+    assert_eq!(
+        inner.unified_diff.as_deref(),
+        Some("@@ -1 +1 @@\n-1.0\n+1.1\n")
+    );
+    let text = text_of(&d);
+    assert!(!text.contains("only in"), "{text}");
+}
+
+#[test]
+fn archives_of_two_formats_holding_one_member_each_compare_it() {
+    // A gzip beside a zip of one file (diffoscope's quine.gz/quine.zip):
+    // the one members are compared, the formats a remark.
+    let p = pair("x.gz", &gzip(b"one\n"), "x.zip", &zip(&[("x", b"two\n")]));
+    let d = diff(&p);
+    assert_eq!(d.comments, ["format: gzip vs zip"], "{d:#?}");
+    let m = &d.details.last().unwrap();
+    assert_eq!((m.source1.as_str(), m.source2.as_str()), ("x", "x"));
+    assert_eq!(m.unified_diff.as_deref(), Some("@@ -1 +1 @@\n-one\n+two\n"));
+    // Two members on one side: nothing to pair, the bytes differ.
+    let p = pair(
+        "x.gz",
+        &gzip(b"one\n"),
+        "x.zip",
+        &zip(&[("x", b"one\n"), ("y", b"")]),
+    );
+    let d = diff(&p);
+    assert!(d.details.is_empty() && d.hexdump, "{d:#?}");
+}
+
+#[test]
+fn streams_of_two_compressors_are_decompressed_and_compared() {
+    let same = b"hello\n".repeat(10);
+    for (x, y) in [("gz", "xz"), ("xz", "zst"), ("bz2", "gz")] {
+        let enc = |ext: &str, data: &[u8]| match ext {
+            "gz" => gzip(data),
+            "xz" => xz(data),
+            "zst" => zst(data),
+            _ => bz2(data),
+        };
+        let p = pair(
+            &format!("f.{x}"),
+            &enc(x, &same),
+            &format!("f.{y}"),
+            &enc(y, &same),
+        );
+        let d = diff(&p);
+        // Same stream: only the wrapper differs, as metadata.
+        assert!(d.details.is_empty() && d.unified_diff.is_none(), "{d:#?}");
+        assert_eq!(d.metadata[0].field, MetaField::Compression, "{d:#?}");
+        let p = pair("f.gz", &gzip(b"a\n"), "f.xz", &xz(b"b\n"));
+        let d = diff(&p);
+        assert_eq!(
+            d.details[0].unified_diff.as_deref(),
+            Some("@@ -1 +1 @@\n-a\n+b\n"),
+            "{d:#?}"
+        );
+    }
 }
 
 #[test]
@@ -1003,9 +1150,10 @@ fn shared_metadata_is_printed_once_after_the_content() {
     assert_eq!(text.matches("mode:").count(), 1, "{text}");
     let content = text.find("+version 2").unwrap();
     assert!(content < text.find(group).unwrap(), "{text}");
-    // The content change is the only entry heading left; the members are
-    // listed under the group.
-    assert_eq!(text.matches("├── ").count(), 1, "{text}");
+    // The listing and the content change are the only headings; the
+    // members are listed under the group.
+    assert_eq!(text.matches("├── ").count(), 2, "{text}");
+    assert!(text.contains("├── zipinfo {}\n"), "{text}");
     assert!(text.contains("\n│   m00.txt\n"), "{text}");
 
     let mut out = Vec::new();
@@ -1014,8 +1162,8 @@ fn shared_metadata_is_printed_once_after_the_content() {
     assert_eq!(page.matches("<details class=\"group\">").count(), 1);
     assert_eq!(
         page.matches("<details open>").count(),
-        1,
-        "one entry section"
+        2,
+        "the listing and one entry section"
     );
     assert!(page.find("version 2").unwrap() < page.find("40 members: mode").unwrap());
     assert!(page.contains("<li>m39.txt</li>"));
@@ -1024,15 +1172,26 @@ fn shared_metadata_is_printed_once_after_the_content() {
          <td>40 (40 in 1 shared group, shown once after the content)</td></tr>"
     ));
 
-    // JSON keeps every member's own metadata and indexes the group.
+    // JSON keeps every member's own metadata, on the listing, and
+    // indexes the group.
     let mut out = Vec::new();
     printers::json(&d, &mut out).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let details = v["details"].as_array().unwrap();
-    assert_eq!(details.len(), 40);
-    assert!(details
+    assert_eq!(details.len(), 2);
+    assert_eq!(details[0]["source1"], "zipinfo {}");
+    let members = details[0]["repro-members"].as_array().unwrap();
+    assert_eq!(members.len(), 40);
+    assert!(members
         .iter()
         .all(|n| n["repro-metadata"][0]["field"] == "mode"));
+    assert_eq!(
+        members
+            .iter()
+            .filter(|n| n["repro-has-node"] == true)
+            .count(),
+        1
+    );
     let g = &v["repro-metadata-groups"][0];
     assert_eq!(g["field"], "mode");
     assert_eq!(g["hints"][0]["cause"], "umask");
@@ -1094,9 +1253,10 @@ fn zip_members_with_other_compressed_bytes_are_still_compared_by_content() {
     // Deflated vs stored: a compression-method metadata difference only.
     let p = pair("a.zip", &fast, "b.zip", &stored);
     let d = diff(&p);
-    let m = at(&d, &["m.bin"]);
-    assert!(m.unified_diff.is_none(), "{m:#?}");
-    assert!(!m.metadata.is_empty());
+    let m = &at(&d, &["zipinfo {}"]).listed[0];
+    assert_eq!(m.source1, "m.bin");
+    assert!(!m.has_node, "{m:#?}");
+    assert_eq!(m.metadata[0].field, MetaField::Compression);
     // And one changed byte under equal sizes is found.
     let mut changed = text.clone();
     changed[10_000] ^= 1;
@@ -1906,7 +2066,7 @@ fn pyc_with_another_code_object_is_a_content_difference() {
     let p = pair("m.pyc", &a, "m.pyc", &b);
     let d = diff(&p);
     assert!(d.metadata.is_empty(), "{d:#?}");
-    let code = at(&d, &["code object"]);
+    let code = at(&d, &["Python bytecode"]);
     let u = code.unified_diff.as_deref().unwrap();
     assert!(u.starts_with("@@ -0x"), "a hexdump: {u}");
 }

@@ -167,7 +167,9 @@ fn hint_flags_name_build_paths_hosts_and_users() {
     );
     assert_eq!(o.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let hints = json["details"][0]["repro-hints"].to_string();
+    // After the `zipinfo {}` listing (the member's size changed).
+    assert_eq!(json["details"][0]["source1"], "zipinfo {}", "{json}");
+    let hints = json["details"][1]["repro-hints"].to_string();
     assert!(hints.contains("build-path"), "{json}");
     assert!(hints.contains("hostname"), "{json}");
 }

@@ -1,7 +1,8 @@
 //! Python bytecode caches (`.pyc`): the one parser of their header, and the
 //! differ's reader built on it. The header's fields are the container's own
 //! metadata, and the marshalled code object after the header is its one
-//! entry, compared as bytes. The code object is never unmarshalled.
+//! entry, `Python bytecode` (a view of the file, named as diffoscope's
+//! disassembly is), compared as bytes. The code object is never unmarshalled.
 //!
 //! A pyc starts with a two-byte little-endian magic number naming the
 //! bytecode version, followed by `\r\n`; what comes next depends on that
@@ -38,8 +39,11 @@ const WITH_SIZE: u16 = 3210;
 const WITH_FLAGS: u16 = 3392;
 /// The longest header: magic, flags, and mtime and size or the hash.
 pub(crate) const MAX_HEADER: usize = 16;
-/// The name of the one entry.
-const CODE: &str = "code object";
+/// The name of the one entry: not a member of the file but a view of it,
+/// named as diffoscope names its view of a pyc (its disassembly), so that
+/// the two reports put the difference in the same place. The view here
+/// is the marshalled code object's bytes.
+const CODE: &str = "Python bytecode";
 
 /// The first magic number of each Python version, in order.
 const VERSIONS: &[(u16, &str)] = &[

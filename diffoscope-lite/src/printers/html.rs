@@ -15,7 +15,7 @@
 use std::io::Write;
 
 use super::escape;
-use crate::difference::Difference;
+use crate::difference::{Difference, MetadataDifference};
 use crate::grouping::{counts, group, Grouped, MetadataGroup};
 use crate::{Error, Result};
 
@@ -87,15 +87,7 @@ fn node(out: &mut dyn Write, d: &Difference, top: bool) -> std::io::Result<()> {
             "<table class=\"meta\"><tr><th>metadata</th><th>first</th><th>second</th><th>likely cause</th></tr>"
         )?;
         for m in &d.metadata {
-            let hints: Vec<String> = m.hints.iter().map(|x| h(&x.to_string(), false)).collect();
-            writeln!(
-                out,
-                "<tr><td>{}</td><td class=\"del\">{}</td><td class=\"ins\">{}</td><td>{}</td></tr>",
-                h(&m.field.to_string(), false),
-                h(&m.source1.to_string(), false),
-                h(&m.source2.to_string(), false),
-                hints.join("<br>")
-            )?;
+            metadata_row(out, None, m)?;
         }
         writeln!(out, "</table>")?;
     }
@@ -124,6 +116,18 @@ fn node(out: &mut dyn Write, d: &Difference, top: bool) -> std::io::Result<()> {
         }
         writeln!(out, "</pre>")?;
     }
+    if d.listed.iter().any(|l| !l.metadata.is_empty()) {
+        writeln!(
+            out,
+            "<table class=\"meta\"><tr><th>member</th><th>metadata</th><th>first</th><th>second</th><th>likely cause</th></tr>"
+        )?;
+        for l in &d.listed {
+            for m in &l.metadata {
+                metadata_row(out, Some(&l.source1), m)?;
+            }
+        }
+        writeln!(out, "</table>")?;
+    }
     for child in &d.details {
         node(out, child, false)?;
     }
@@ -131,6 +135,28 @@ fn node(out: &mut dyn Write, d: &Difference, top: bool) -> std::io::Result<()> {
         writeln!(out, "</details>")?;
     }
     Ok(())
+}
+
+/// A row of a metadata table: the member (in a listing's table), the
+/// field, both values and the likely causes.
+fn metadata_row(
+    out: &mut dyn Write,
+    member: Option<&str>,
+    m: &MetadataDifference,
+) -> std::io::Result<()> {
+    let hints: Vec<String> = m.hints.iter().map(|x| h(&x.to_string(), false)).collect();
+    write!(out, "<tr>")?;
+    if let Some(member) = member {
+        write!(out, "<td>{}</td>", h(member, false))?;
+    }
+    writeln!(
+        out,
+        "<td>{}</td><td class=\"del\">{}</td><td class=\"ins\">{}</td><td>{}</td></tr>",
+        h(&m.field.to_string(), false),
+        h(&m.source1.to_string(), false),
+        h(&m.source2.to_string(), false),
+        hints.join("<br>")
+    )
 }
 
 /// One shared metadata difference: the difference and its count as the

@@ -12,7 +12,13 @@
 //! - `repro-hints`: likely causes of the node's content difference, each
 //!   `{"cause", "detail"}`, `cause` being one of `timestamp`, `build-path`,
 //!   `hostname`, `user-name`, `uid`, `locale`, `timezone`, `entry-order`,
-//!   `umask` (metadata hints use the same shape).
+//!   `umask` (metadata hints use the same shape);
+//! - `repro-members`, on a listing view (`file list`, `zipinfo {}`, …):
+//!   the members whose metadata differs in ways the listing shows, each
+//!   `{"source1", "source2", "repro-metadata", "repro-has-node"}`, the last
+//!   saying whether the member also has a node of its own (its content
+//!   differs). The listing's `unified_diff` shows the same as lines, as
+//!   diffoscope's does; these are not repeated in its `comments`.
 //!
 //! Each metadata difference is also one line of `comments`, as the text
 //! report shows it (`mtime: … → …; likely cause: timestamp`), so that
@@ -65,6 +71,18 @@ struct Node<'a> {
     metadata: Vec<Meta<'a>>,
     #[serde(rename = "repro-hints", skip_serializing_if = "Vec::is_empty")]
     hints: Vec<JsonHint<'a>>,
+    #[serde(rename = "repro-members", skip_serializing_if = "Vec::is_empty")]
+    members: Vec<Member<'a>>,
+}
+
+#[derive(Serialize)]
+struct Member<'a> {
+    source1: &'a str,
+    source2: &'a str,
+    #[serde(rename = "repro-metadata")]
+    metadata: Vec<Meta<'a>>,
+    #[serde(rename = "repro-has-node")]
+    has_node: bool,
 }
 
 #[derive(Serialize)]
@@ -121,6 +139,16 @@ fn node(d: &Difference) -> Node<'_> {
         details: d.details.iter().map(node).collect(),
         metadata: d.metadata.iter().map(meta).collect(),
         hints: hints(&d.hints),
+        members: d
+            .listed
+            .iter()
+            .map(|l| Member {
+                source1: &l.source1,
+                source2: &l.source2,
+                metadata: l.metadata.iter().map(meta).collect(),
+                has_node: l.has_node,
+            })
+            .collect(),
     }
 }
 

@@ -71,6 +71,15 @@ impl Printer<'_> {
         for h in &d.hints {
             self.line(&note, YELLOW, &h.to_string())?;
         }
+        // A listing's changed lines already show the values; what they
+        // cannot show is why.
+        for l in &d.listed {
+            for m in l.metadata.iter().filter(|m| !m.hints.is_empty()) {
+                let hints: Vec<String> = m.hints.iter().map(ToString::to_string).collect();
+                let line = format!("{}: {}: {}", l.source1, m.field, hints.join("; "));
+                self.line(&note, YELLOW, &escape(&line, false))?;
+            }
+        }
         for child in &d.details {
             self.node(child, depth + 1)?;
         }
