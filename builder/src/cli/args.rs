@@ -73,7 +73,8 @@ pub enum Command {
     /// serial number from the content). Exit codes: 0 written (warnings
     /// about odd inputs go to stderr), 2 usage or I/O error.
     Sbom(SbomArgs),
-    /// Check signed provenance: signatures, statement, artifacts and policy.
+    /// Check signed provenance (and signed SBOMs): signatures, statement,
+    /// artifacts and policy.
     ///
     /// By default the attested verdict must be REPRODUCIBLE
     /// (--accept-normalized also accepts EQUIVALENT_AFTER_NORMALIZATION,
@@ -201,7 +202,7 @@ pub struct VerifyArgs {
     #[arg(long = "key", value_name = "PUB", required = true)]
     pub keys: Vec<PathBuf>,
 
-    /// Attestation file (.intoto.jsonl); repeatable [default: ./provenance.intoto.jsonl].
+    /// Attestation file (.intoto.jsonl: provenance or a signed SBOM); repeatable [default: ./provenance.intoto.jsonl].
     #[arg(long = "attestation", value_name = "FILE")]
     pub attestations: Vec<PathBuf>,
 
