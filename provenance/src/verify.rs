@@ -59,7 +59,7 @@ pub fn sign_statement(statement: &Statement, keys: &[&SigningKey]) -> Result<Env
 /// [`Error::SignatureInvalid`] (tampered payload or signature),
 /// [`Error::NoTrustedSignature`] (signed by another key), [`Error::Base64`],
 /// [`Error::Json`], or one of the statement errors of
-/// [`validate_statement`]. See [`Envelope::verify`] for how keyids are used.
+/// [`validate_statement`](crate::validate_statement). See [`Envelope::verify`] for how keyids are used.
 pub fn verify_envelope(envelope: &Envelope, trusted: &[VerifyingKey]) -> Result<VerifiedStatement> {
     let v = verify_any_envelope(envelope, trusted)?;
     match v.predicate {
