@@ -58,3 +58,8 @@ fuzz target="compare" seconds="300":
 # resume overhead, and `repro report` over 100,000 synthetic records.
 bench-batch list="bench/rebuild-pypi.txt": build
     bash bench/batch.sh {{list}}
+
+# SBOM of numpy's 16 MB wheel: repro sbom against cyclonedx-py (needs the
+# network to PyPI once), time, peak RSS and the fields each lacks.
+bench-sbom: build
+    bash bench/sbom.sh

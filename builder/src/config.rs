@@ -129,8 +129,10 @@ pub struct BuildOptions {
     pub normalize: bool,
     /// Safety limits of the differ for mismatched artifacts.
     pub diff_limits: diffoscope_lite::Limits,
-    /// Private key that signs the provenance.
+    /// Private key that signs the provenance (and the SBOM).
     pub sign: Option<PathBuf>,
+    /// Write a CycloneDX SBOM of the artifacts beside the provenance.
+    pub sbom: bool,
     /// Builder id recorded in the provenance.
     pub builder_id: Option<String>,
     /// RLIMIT_NOFILE for the build.
@@ -193,6 +195,8 @@ pub struct BuildConfig {
     pub builder_id: String,
     /// Publish normalized artifacts.
     pub normalize: bool,
+    /// Write `<out>/sbom.cdx.json` (and, signed, `sbom.intoto.jsonl`).
+    pub sbom: bool,
     /// Safety limits of the differ for mismatched artifacts.
     pub diff_limits: diffoscope_lite::Limits,
     /// The fetch step, when there is one.
@@ -557,6 +561,7 @@ impl BuildConfig {
             signing_key,
             builder_id,
             normalize: opts.normalize,
+            sbom: opts.sbom,
             diff_limits: opts.diff_limits,
             fetch,
             progress: opts.progress,

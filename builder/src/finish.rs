@@ -27,14 +27,26 @@ impl Plan {
         if let Err(e) = published {
             return Err(self.fail(e));
         }
+        // The SBOM reads run 1's artifacts, so before the trees go; it is
+        // written with the provenance, after them.
+        let sbom = match make_sbom(&self.cfg, &self.report, &runs) {
+            Ok(sbom) => sbom,
+            Err(e) => return Err(self.fail(e.context("making the SBOM"))),
+        };
         remove_run_trees(&mut self, &runs);
         self.report.finished_at = now_rfc3339();
-        if let Err(e) = write_provenance(&self.cfg, &self.report) {
+        let attested = write_provenance(&self.cfg, &self.report)
+            .context("writing provenance")
+            .and_then(|()| match &sbom {
+                Some(sbom) => write_sbom(&self.cfg, sbom).context("writing the SBOM"),
+                None => Ok(()),
+            });
+        if let Err(e) = attested {
             self.report.verdict = Verdict::Error;
-            self.report.error = Some(format!("writing provenance: {e:#}"));
+            self.report.error = Some(format!("{e:#}"));
             report_failure(&self.cfg, &mut self.report);
             return Err(Failure {
-                error: e.context("writing provenance"),
+                error: e,
                 report: Some(Box::new(self.report)),
             });
         }
@@ -257,6 +269,71 @@ fn write_provenance(cfg: &BuildConfig, report: &Report) -> Result<()> {
             "repro: signed provenance (keyid {}) written to {}",
             key.keyid(),
             cfg.out.join("provenance.intoto.jsonl").display()
+        );
+    }
+    Ok(())
+}
+
+/// With `--sbom`, the SBOM of what the provenance attests: each
+/// artifact as published, else as run 1 built it. None without `--sbom`
+/// or when the build has nothing to list (ERROR, no artifact).
+fn make_sbom(
+    cfg: &BuildConfig,
+    report: &Report,
+    runs: &[Run],
+) -> Result<Option<crate::sbom::Sbom>> {
+    if !cfg.sbom || report.verdict == Verdict::Error {
+        return Ok(None);
+    }
+    let Some(run1) = runs.first() else {
+        return Ok(None);
+    };
+    let mut artifacts = Vec::new();
+    for a in &report.artifacts {
+        let file = if a.published.is_some() {
+            Some(cfg.out.join("artifacts").join(&a.path))
+        } else {
+            run1.tree.file(&a.path)
+        };
+        if let Some(file) = file {
+            artifacts.push(crate::sbom::Artifact {
+                file,
+                name: a.path.clone(),
+            });
+        }
+    }
+    if artifacts.is_empty() {
+        return Ok(None);
+    }
+    let cx = crate::sbom::Context {
+        report: Some(report),
+        source_date_epoch: Some(cfg.epoch.value),
+        builder_id: Some(&cfg.builder_id),
+        read: diffoscope_lite::Options {
+            limits: cfg.diff_limits.clone(),
+            ..Default::default()
+        },
+    };
+    let sbom = crate::sbom::generate(&artifacts, &cx)?;
+    for w in &sbom.warnings {
+        eprintln!("repro: warning: {w}");
+    }
+    Ok(Some(sbom))
+}
+
+/// `<out>/sbom.cdx.json` and, with `--sign`, `<out>/sbom.intoto.jsonl`.
+fn write_sbom(cfg: &BuildConfig, sbom: &crate::sbom::Sbom) -> Result<()> {
+    let path = cfg.out.join(crate::sbom::SBOM_FILE);
+    fsio::write(&path, &sbom.to_json()?)?;
+    eprintln!("repro: SBOM written to {}", path.display());
+    if let Some(key) = &cfg.signing_key {
+        let envelope = provenance::sign_statement(&sbom.statement()?, &[key])?;
+        let signed = cfg.out.join(crate::sbom::SIGNED_SBOM_FILE);
+        fsio::write(&signed, envelope.to_json_line()?.as_bytes())?;
+        eprintln!(
+            "repro: signed SBOM (keyid {}) written to {}",
+            key.keyid(),
+            signed.display()
         );
     }
     Ok(())

@@ -42,6 +42,7 @@ pub mod progress;
 pub mod rebuild;
 pub mod report;
 pub mod runner;
+pub mod sbom;
 pub mod toolchain;
 
 pub use build::{build, Built, Failure, Run};

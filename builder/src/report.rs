@@ -351,6 +351,23 @@ pub struct FileDigest {
 }
 
 impl Report {
+    /// Reads a report.json written by `repro build`, refusing another
+    /// schema (the error names the file).
+    pub fn read(path: &std::path::Path) -> anyhow::Result<Report> {
+        use anyhow::Context as _;
+        let bytes = fs_err::read(path)?;
+        let report: Report = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a repro report ({SCHEMA})", path.display()))?;
+        if report.schema != SCHEMA {
+            anyhow::bail!(
+                "{}: report schema {:?}, this repro reads {SCHEMA:?}",
+                path.display(),
+                report.schema
+            );
+        }
+        Ok(report)
+    }
+
     /// The human table plus the verdict line.
     pub fn render_table(&self) -> String {
         let nruns = self.runs.len();

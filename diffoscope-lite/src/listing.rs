@@ -36,6 +36,25 @@ impl Listing {
     /// Reads the archive at `path`. A compressed stream holding an archive
     /// (`.tar.gz`, `.tar.xz`, …) lists the inner archive's members.
     pub fn open(path: &Path, opts: &Options) -> Result<Listing> {
+        Listing::open_content(
+            Content::path(path.to_owned()),
+            path.display().to_string(),
+            opts,
+        )
+    }
+
+    /// Reads an archive that is a member of this one (a `.deb`'s
+    /// `data.tar.xz`), named `<this>/<member>` in errors, with limits of
+    /// its own.
+    pub fn open_member(&self, entry: &Entry) -> Result<Listing> {
+        Listing::open_content(
+            entry.content.clone(),
+            format!("{}/{}", self.name, entry.path),
+            &self.opts,
+        )
+    }
+
+    fn open_content(mut content: Content, name: String, opts: &Options) -> Result<Listing> {
         let mut listing = Listing {
             budget: Budget::new(opts.limits.clone()),
             opts: opts.clone(),
@@ -43,9 +62,8 @@ impl Listing {
             entries: Vec::new(),
             comments: Vec::new(),
             headers: Vec::new(),
-            name: path.display().to_string(),
+            name,
         };
-        let mut content = Content::path(path.to_owned());
         let mut name = listing.name.clone();
         // Two levels are enough for a compressed tarball; a limit still
         // applies to anything deeper.
@@ -186,6 +204,40 @@ mod tests {
         assert_eq!(l.read(e, 5).unwrap(), b"hello");
         let err = l.read(e, 4).unwrap_err().to_string();
         assert!(err.contains("larger than 4 bytes"), "{err}");
+    }
+
+    #[test]
+    fn lists_a_member_that_is_itself_an_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut inner = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_cksum();
+        inner
+            .append_data(&mut h, "./usr/bin/x", &b"abc"[..])
+            .unwrap();
+        let inner = inner.into_inner().unwrap();
+        let mut outer = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(inner.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        outer.append_data(&mut h, "data.tar", &inner[..]).unwrap();
+        let path = dir.path().join("outer.tar");
+        std::fs::write(&path, outer.into_inner().unwrap()).unwrap();
+
+        let l = Listing::open(&path, &Options::default()).unwrap();
+        let member = l.find(|p| p == "data.tar").unwrap();
+        let m = l.open_member(member).unwrap();
+        let e = m.find(|p| p.ends_with("usr/bin/x")).unwrap();
+        assert_eq!(m.read(e, 3).unwrap(), b"abc");
+        // A member that is no archive is an error naming the whole path.
+        let err = m.open_member(e).unwrap_err().to_string();
+        assert!(
+            err.contains("outer.tar/data.tar/") && err.contains("not an archive"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -83,6 +83,10 @@ pub use error::{Error, Result};
 pub use keys::{Algorithm, SigningKey, VerifyingKey};
 pub use slsa::{Provenance, PROVENANCE_V1};
 pub use statement::{
-    sha256_hex, validate_statement, ResourceDescriptor, Statement, STATEMENT_TYPE,
+    sha256_hex, validate_any_statement, validate_statement, ResourceDescriptor, Statement,
+    CYCLONEDX_BOM, STATEMENT_TYPE,
 };
-pub use verify::{sign_statement, verify_envelope, VerifiedStatement};
+pub use verify::{
+    sign_statement, verify_any_envelope, verify_envelope, Predicate, VerifiedAttestation,
+    VerifiedStatement,
+};

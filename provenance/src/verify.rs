@@ -10,7 +10,7 @@ use crate::dsse::{Envelope, PAYLOAD_TYPE};
 use crate::error::{Error, Result};
 use crate::keys::{SigningKey, VerifyingKey};
 use crate::slsa::Provenance;
-use crate::statement::{validate_statement, Statement};
+use crate::statement::{validate_any_statement, Statement, CYCLONEDX_BOM};
 
 /// A statement whose signature and content have been checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,27 @@ pub struct VerifiedStatement {
     pub provenance: Provenance,
     /// Key ids of the trusted keys whose signatures verified (sorted).
     pub keyids: Vec<String>,
+}
+
+/// A signed statement of either kind repro writes, checked: signature and
+/// statement shape; its predicate typed by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedAttestation {
+    /// The statement.
+    pub statement: Statement,
+    /// What the statement says about its subjects.
+    pub predicate: Predicate,
+    /// Key ids of the trusted keys whose signatures verified (sorted).
+    pub keyids: Vec<String>,
+}
+
+/// The predicate of a verified statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Predicate {
+    /// SLSA Provenance v1: how the subjects were built.
+    Provenance(Box<Provenance>),
+    /// A CycloneDX SBOM (predicateType [`CYCLONEDX_BOM`]): what they hold.
+    CycloneDx(serde_json::Value),
 }
 
 /// Signs `statement` with each key: the payload is the statement's
@@ -38,8 +59,29 @@ pub fn sign_statement(statement: &Statement, keys: &[&SigningKey]) -> Result<Env
 /// [`Error::SignatureInvalid`] (tampered payload or signature),
 /// [`Error::NoTrustedSignature`] (signed by another key), [`Error::Base64`],
 /// [`Error::Json`], or one of the statement errors of
-/// [`validate_statement`]. See [`Envelope::verify`] for how keyids are used.
+/// [`validate_statement`](crate::validate_statement). See [`Envelope::verify`] for how keyids are used.
 pub fn verify_envelope(envelope: &Envelope, trusted: &[VerifyingKey]) -> Result<VerifiedStatement> {
+    let v = verify_any_envelope(envelope, trusted)?;
+    match v.predicate {
+        Predicate::Provenance(provenance) => Ok(VerifiedStatement {
+            statement: v.statement,
+            provenance: *provenance,
+            keyids: v.keyids,
+        }),
+        Predicate::CycloneDx(_) => Err(Error::WrongPredicateType {
+            found: v.statement.predicate_type,
+            expected: crate::slsa::PROVENANCE_V1,
+        }),
+    }
+}
+
+/// Like [`verify_envelope`], but a signed CycloneDX SBOM statement is
+/// accepted too: the signature is checked the same way, then the
+/// statement's shape, then the predicate is typed by its kind.
+pub fn verify_any_envelope(
+    envelope: &Envelope,
+    trusted: &[VerifyingKey],
+) -> Result<VerifiedAttestation> {
     if envelope.payload_type != PAYLOAD_TYPE {
         return Err(Error::WrongPayloadType {
             found: envelope.payload_type.clone(),
@@ -47,11 +89,15 @@ pub fn verify_envelope(envelope: &Envelope, trusted: &[VerifyingKey]) -> Result<
         });
     }
     let verified = envelope.verify(trusted)?;
-    let statement = validate_statement(&verified.payload)?;
-    let provenance = statement.provenance()?;
-    Ok(VerifiedStatement {
+    let statement = validate_any_statement(&verified.payload)?;
+    let predicate = if statement.predicate_type == CYCLONEDX_BOM {
+        Predicate::CycloneDx(statement.predicate.clone())
+    } else {
+        Predicate::Provenance(Box::new(statement.provenance()?))
+    };
+    Ok(VerifiedAttestation {
         statement,
-        provenance,
+        predicate,
         keyids: verified.keyids,
     })
 }
@@ -265,6 +311,41 @@ mod tests {
             verify_envelope(&not_json, &trusted),
             Err(Error::Json { .. })
         ));
+    }
+
+    #[test]
+    fn a_cyclonedx_statement_verifies_only_where_one_is_accepted() {
+        let key = SigningKey::generate(Algorithm::Ed25519);
+        let subject = crate::ResourceDescriptor::subject("a.whl", SHA_A).unwrap();
+        let bom = json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1});
+        let statement = Statement::cyclonedx(vec![subject], bom.clone()).unwrap();
+        let envelope = sign_statement(&statement, &[&key]).unwrap();
+        let trusted = [key.verifying_key()];
+        let v = verify_any_envelope(&envelope, &trusted).unwrap();
+        assert_eq!(v.predicate, Predicate::CycloneDx(bom));
+        assert_eq!(v.statement.predicate_type, CYCLONEDX_BOM);
+        // The provenance verifier keeps refusing it: it is no provenance.
+        assert!(matches!(
+            verify_envelope(&envelope, &trusted),
+            Err(Error::WrongPredicateType { found, .. }) if found == CYCLONEDX_BOM
+        ));
+        // A provenance statement still verifies through either door.
+        let (key, envelope) = signed(Algorithm::Ed25519);
+        let v = verify_any_envelope(&envelope, &[key.verifying_key()]).unwrap();
+        assert!(matches!(v.predicate, Predicate::Provenance(_)));
+    }
+
+    #[test]
+    fn a_cyclonedx_predicate_must_say_it_is_one() {
+        let key = SigningKey::generate(Algorithm::Ed25519);
+        let mut statement = serde_json::to_value(sample_statement()).unwrap();
+        statement["predicateType"] = json!(CYCLONEDX_BOM);
+        statement["predicate"] = json!({"bomFormat": "SPDX", "specVersion": "1.6"});
+        let err = verify_any_envelope(&signed_json(&key, &statement), &[key.verifying_key()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("predicate.bomFormat"), "{err}");
+        assert!(Statement::cyclonedx(vec![], json!({})).is_err());
     }
 
     #[test]

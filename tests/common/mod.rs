@@ -116,3 +116,15 @@ pub fn is_root() -> bool {
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
+
+/// `repro keygen --out DIR/release`: the private and the public key file.
+pub fn keygen(dir: &Path) -> (PathBuf, PathBuf) {
+    let prefix = dir.join("release");
+    let o = repro()
+        .args(["keygen", "--out"])
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    (prefix.with_extension("key"), prefix.with_extension("pub"))
+}

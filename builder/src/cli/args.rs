@@ -65,7 +65,16 @@ pub enum Command {
     /// Exit codes: 0 done (1 with --fail-on-regression when a package
     /// reproduced before and does not now), 2 usage or I/O error.
     Report(ReportArgs),
-    /// Check signed provenance: signatures, statement, artifacts and policy.
+    /// List artifacts in a CycloneDX 1.6 SBOM: each artifact's identity
+    /// and digest, the files inside it, a wheel's declared dependencies
+    /// and, with --report, the build's reproducibility verdict.
+    ///
+    /// The output is deterministic (timestamp from SOURCE_DATE_EPOCH,
+    /// serial number from the content). Exit codes: 0 written (warnings
+    /// about odd inputs go to stderr), 2 usage or I/O error.
+    Sbom(SbomArgs),
+    /// Check signed provenance (and signed SBOMs): signatures, statement,
+    /// artifacts and policy.
     ///
     /// By default the attested verdict must be REPRODUCIBLE
     /// (--accept-normalized also accepts EQUIVALENT_AFTER_NORMALIZATION,
@@ -146,6 +155,46 @@ pub struct AttestArgs {
     pub builder_id: Option<String>,
 }
 
+/// Arguments of `repro sbom`.
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// The artifacts to list.
+    #[arg(value_name = "ARTIFACT", required = true)]
+    pub artifacts: Vec<PathBuf>,
+
+    /// The report.json of the build that made them: its verdict, runs,
+    /// variations and fetched inputs go into the SBOM.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Where to write it (`-` for stdout, the default).
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "-")]
+    pub output: PathBuf,
+
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Sign it: write an in-toto statement (predicateType
+    /// https://cyclonedx.org/bom) in a DSSE envelope instead of the bare
+    /// document; `repro verify` checks it.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+
+    /// The document's timestamp [default: $SOURCE_DATE_EPOCH, else the
+    /// report's; none without any].
+    #[arg(long, value_name = "SECS")]
+    pub source_date_epoch: Option<i64>,
+
+    /// The builder id to record, for `repro verify --builder-id`.
+    #[arg(long, value_name = "URI")]
+    pub builder_id: Option<String>,
+
+    /// Safety limits for reading the artifacts.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
 /// Arguments of `repro verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -153,7 +202,7 @@ pub struct VerifyArgs {
     #[arg(long = "key", value_name = "PUB", required = true)]
     pub keys: Vec<PathBuf>,
 
-    /// Attestation file (.intoto.jsonl); repeatable [default: ./provenance.intoto.jsonl].
+    /// Attestation file (.intoto.jsonl: provenance or a signed SBOM); repeatable [default: ./provenance.intoto.jsonl].
     #[arg(long = "attestation", value_name = "FILE")]
     pub attestations: Vec<PathBuf>,
 
@@ -577,9 +626,15 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub diff_limits: LimitArgs,
 
-    /// Sign the provenance with this private key (PKCS#8 PEM from `repro keygen`).
+    /// Sign the provenance (and, with --sbom, the SBOM) with this private
+    /// key (PKCS#8 PEM from `repro keygen`).
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
+
+    /// Also write a CycloneDX 1.6 SBOM of the artifacts, with the verdict,
+    /// to OUT/sbom.cdx.json (signed: OUT/sbom.intoto.jsonl).
+    #[arg(long)]
+    pub sbom: bool,
 
     /// The builder id recorded in the provenance.
     #[arg(long, value_name = "URI")]

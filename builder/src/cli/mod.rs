@@ -4,5 +4,5 @@ mod args;
 
 pub use args::{
     AttestArgs, BuildArgs, Cli, Command, DiffArgs, HashArgs, KeygenArgs, NormalizeArgs,
-    RebuildArgs, ReportArgs, VerifyArgs,
+    RebuildArgs, ReportArgs, SbomArgs, VerifyArgs,
 };

@@ -7,26 +7,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 
 use crate::cli::AttestArgs;
 use repro::attestation;
-use repro::report::{Report, SCHEMA};
+use repro::report::Report;
 
 /// Runs `repro attest`.
 pub fn run(args: AttestArgs) -> Result<ExitCode> {
     let key = provenance::keys::load_signing_key(&args.key)?;
-    let bytes = std::fs::read(&args.report)
-        .with_context(|| format!("reading report {}", args.report.display()))?;
-    let report: Report = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a repro report ({SCHEMA})", args.report.display()))?;
-    if report.schema != SCHEMA {
-        bail!(
-            "{}: report schema {:?}, this repro reads {SCHEMA:?}",
-            args.report.display(),
-            report.schema
-        );
-    }
+    let report = Report::read(&args.report)?;
     let builder_id = args
         .builder_id
         .unwrap_or_else(|| attestation::DEFAULT_BUILDER_ID.to_string());

@@ -84,6 +84,7 @@ fn options(args: BuildArgs) -> BuildOptions {
         normalize: args.normalize,
         diff_limits: args.diff_limits.limits(),
         sign: args.sign,
+        sbom: args.sbom,
         builder_id: args.builder_id,
         rlimit_nofile: args.rlimit_nofile,
         rlimit_nproc: args.rlimit_nproc,

@@ -9,6 +9,7 @@ mod normalize;
 mod rebuild;
 mod rebuild_batch;
 mod report;
+mod sbom;
 mod verify;
 
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attest(args) => attest::run(args),
         Command::Rebuild(args) => rebuild::run(*args),
         Command::Report(args) => report::run(args),
+        Command::Sbom(args) => sbom::run(args),
         Command::Verify(args) => verify::run(args),
     }
 }

@@ -17,11 +17,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
-use provenance::VerifiedStatement;
+use provenance::{Predicate, VerifiedAttestation};
 
 use crate::cli::VerifyArgs;
 use repro::attestation::{recorded_verdict, RecordedVerdict};
 use repro::report::Verdict;
+use repro::sbom::properties as sbom;
 
 /// Exit code when verification fails.
 const EXIT_FAILED: u8 = 1;
@@ -65,9 +66,11 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     }
 
     let mut failures: Vec<String> = Vec::new();
-    let mut valid: Vec<(String, VerifiedStatement)> = Vec::new();
+    let mut valid: Vec<(String, VerifiedAttestation)> = Vec::new();
     for (label, envelope) in &envelopes {
-        let v = match provenance::verify_envelope(envelope, &keys) {
+        // A signed SBOM is checked like the provenance: signature,
+        // statement, subjects and the verdict it records.
+        let v = match provenance::verify_any_envelope(envelope, &keys) {
             Ok(v) => v,
             Err(e) => {
                 failures.push(format!("{label}: {e}"));
@@ -163,18 +166,32 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
 /// The policy flags, applied to one verified statement: Ok with a note
 /// for the `ok` line (empty when there is nothing to add), or the reason
 /// the statement fails.
-fn check_policy(args: &VerifyArgs, v: &VerifiedStatement) -> Result<String, String> {
-    let builder = &v.provenance.run_details.builder.id;
+fn check_policy(args: &VerifyArgs, v: &VerifiedAttestation) -> Result<String, String> {
+    let (builder, verdict) = match &v.predicate {
+        Predicate::Provenance(p) => (
+            Some(p.run_details.builder.id.as_str()),
+            recorded_verdict(p).map_err(|e| e.to_string()),
+        ),
+        Predicate::CycloneDx(bom) => (sbom::builder_id(bom), sbom_verdict(bom)),
+    };
     if let Some(want) = &args.builder_id {
-        if builder != want {
-            return Err(format!(
-                "builder id is {builder:?}, --builder-id requires {want:?}"
-            ));
+        match builder {
+            Some(b) if b == want => {}
+            Some(b) => {
+                return Err(format!(
+                    "builder id is {b:?}, --builder-id requires {want:?}"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "no builder id recorded, --builder-id requires {want:?}"
+                ))
+            }
         }
     }
     // A record that contradicts itself is rejected whatever the policy:
     // it is not a claim that can be weighed, it is two claims.
-    let verdict = recorded_verdict(&v.provenance).map_err(|e| e.to_string())?;
+    let verdict = verdict?;
     if args.allow_not_reproducible {
         return Ok("; verdict not required (--allow-not-reproducible)".into());
     }
@@ -198,9 +215,42 @@ fn check_policy(args: &VerifyArgs, v: &VerifiedStatement) -> Result<String, Stri
     }
 }
 
-/// One line: builder, source, runs, verdict, signers.
-fn summary(v: &VerifiedStatement) -> String {
-    let p = &v.provenance;
+/// An SBOM's `repro:verdict` as the provenance's is read.
+fn sbom_verdict(bom: &serde_json::Value) -> Result<RecordedVerdict, String> {
+    Ok(match sbom::recorded_verdict(bom)? {
+        None => RecordedVerdict::Unrecorded,
+        Some(name) => match Verdict::ALL.into_iter().find(|v| v.as_str() == name) {
+            Some(v) => RecordedVerdict::Known(v),
+            None => RecordedVerdict::Unknown(name),
+        },
+    })
+}
+
+fn signers(v: &VerifiedAttestation) -> String {
+    v.keyids
+        .iter()
+        .map(|k| k.get(..16).unwrap_or(k))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One line: builder, source, runs, verdict, signers (for an SBOM: its
+/// size and verdict).
+fn summary(v: &VerifiedAttestation) -> String {
+    let p = match &v.predicate {
+        Predicate::Provenance(p) => p,
+        Predicate::CycloneDx(bom) => {
+            let verdict =
+                sbom_verdict(bom).map_or_else(|_| "contradictory".into(), |v| v.to_string());
+            return format!(
+                "SBOM (CycloneDX {}), {} component(s), verdict {verdict}, {} subject(s), signed by {}",
+                bom["specVersion"].as_str().unwrap_or("?"),
+                bom["components"].as_array().map_or(0, Vec::len),
+                v.statement.subject.len(),
+                signers(v)
+            );
+        }
+    };
     let ext = &p.build_definition.external_parameters;
     let source = ext["source"]["location"].as_str().unwrap_or("?");
     let digest = ext["source"]["digest"]["gitCommit"]
@@ -223,14 +273,9 @@ fn summary(v: &VerifiedStatement) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         ext["runs"].as_u64().unwrap_or(0),
-        recorded_verdict(&v.provenance)
-            .map_or_else(|_| "contradictory".to_string(), |v| v.to_string()),
+        recorded_verdict(p).map_or_else(|_| "contradictory".to_string(), |v| v.to_string()),
         v.statement.subject.len(),
-        v.keyids
-            .iter()
-            .map(|k| k.get(..16).unwrap_or(k))
-            .collect::<Vec<_>>()
-            .join(", ")
+        signers(v)
     )
 }
 

@@ -1,0 +1,76 @@
+//! `repro sbom`: a CycloneDX SBOM of artifacts, with the reproducibility
+//! record of the build that made them when its report is given. The
+//! document is the library's ([`repro::sbom::generate`]); this adapter
+//! reads the flags, prints the warnings and writes the output.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use repro::report::Report;
+use repro::sbom::{self, Artifact, Context};
+
+use crate::cli::SbomArgs;
+
+/// Runs `repro sbom`.
+pub fn run(args: SbomArgs) -> Result<ExitCode> {
+    let key = match &args.sign {
+        Some(k) => Some(provenance::keys::load_signing_key(k)?),
+        None => None,
+    };
+    let report = args.report.as_deref().map(Report::read).transpose()?;
+    let artifacts = args
+        .artifacts
+        .iter()
+        .map(|file| Artifact {
+            name: file.file_name().map_or_else(
+                || file.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            file: file.clone(),
+        })
+        .collect::<Vec<_>>();
+    let target = fsio::Target::from_arg(&args.output)?;
+    if matches!(target, fsio::Target::Replace(_)) && !args.force {
+        bail!(
+            "{} already exists; pass --force to replace it or -o another file",
+            args.output.display()
+        );
+    }
+    let cx = Context {
+        report: report.as_ref(),
+        source_date_epoch: args
+            .source_date_epoch
+            .or_else(diffoscope_lite::hints::env_source_date_epoch)
+            .or(report.as_ref().map(|r| r.source_date_epoch.value)),
+        builder_id: args.builder_id.as_deref(),
+        read: diffoscope_lite::Options {
+            limits: args.limits.limits(),
+            ..Default::default()
+        },
+    };
+    let sbom = sbom::generate(&artifacts, &cx)?;
+    for w in &sbom.warnings {
+        eprintln!("warning: {w}");
+    }
+    let to_stdout = target == fsio::Target::Stdout;
+    let bytes = match &key {
+        Some(key) => {
+            let envelope = provenance::sign_statement(&sbom.statement()?, &[key])?;
+            envelope.to_json_line()?.into_bytes()
+        }
+        None => sbom.to_json()?,
+    };
+    fsio::write_target(target, &bytes, fsio::DEFAULT_MODE)?;
+    if !to_stdout {
+        let signed = key
+            .as_ref()
+            .map(|k| format!(", signed (keyid {})", k.keyid()))
+            .unwrap_or_default();
+        crate::outln!(
+            "SBOM of {} artifact(s){signed}: {}",
+            artifacts.len(),
+            args.output.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

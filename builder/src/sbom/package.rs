@@ -1,0 +1,399 @@
+//! What package an artifact is: its ecosystem, name, version and purl,
+//! read from the metadata member its format defines (a wheel's METADATA,
+//! an npm tarball's package.json, a `.crate`'s Cargo.toml, a `.deb`'s
+//! control file) through diffoscope-lite's [`Listing`] — never a parser of
+//! the archive of its own. A metadata file that cannot be read or parsed
+//! is a warning naming it; the artifact is then named from its file name.
+
+use diffoscope_lite::formats::Kind;
+use diffoscope_lite::listing::Listing;
+use diffoscope_lite::model::Entry;
+
+use super::headers::Headers;
+
+/// Metadata files larger than this are not read (a wheel's METADATA,
+/// long description included, is a few hundred KiB at most).
+const MAX_METADATA: u64 = 4 << 20;
+
+/// A package ecosystem repro recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ecosystem {
+    /// A Python wheel.
+    Pypi,
+    /// An npm package tarball.
+    Npm,
+    /// A Rust `.crate`.
+    Cargo,
+    /// A Debian binary package.
+    Deb,
+}
+
+/// A declared runtime dependency (a wheel's `Requires-Dist`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Requirement {
+    /// The normalized project name (PEP 503).
+    pub name: String,
+    /// The requirement as written.
+    pub spec: String,
+    /// Only needed with an extra (`; extra == "…"`).
+    pub optional: bool,
+}
+
+/// An artifact's identity as its own metadata states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Package {
+    /// Which ecosystem.
+    pub ecosystem: Ecosystem,
+    /// Its name.
+    pub name: String,
+    /// Its version, when known.
+    pub version: Option<String>,
+    /// Its package URL.
+    pub purl: Option<String>,
+    /// Declared runtime dependencies (wheels only).
+    pub requires: Vec<Requirement>,
+}
+
+/// What the artifact's file name and format say it is, before reading.
+pub(crate) fn ecosystem(file_name: &str, format: Kind) -> Option<Ecosystem> {
+    match format {
+        Kind::Zip if file_name.ends_with(".whl") => Some(Ecosystem::Pypi),
+        Kind::Tar if file_name.ends_with(".crate") => Some(Ecosystem::Cargo),
+        Kind::Tar if file_name.ends_with(".tgz") || file_name.ends_with(".tar.gz") => {
+            Some(Ecosystem::Npm)
+        }
+        Kind::Ar if file_name.ends_with(".deb") => Some(Ecosystem::Deb),
+        _ => None,
+    }
+}
+
+/// Reads the package's metadata from `listing` (for a `.deb`, from the
+/// listing of its control tarball). None when an npm-looking tarball has
+/// no package.json (a plain source tarball); warnings name the file.
+pub(crate) fn read(
+    eco: Ecosystem,
+    file_name: &str,
+    listing: &Listing,
+    warnings: &mut Vec<String>,
+) -> Option<Package> {
+    let (member, parsed) = match eco {
+        Ecosystem::Pypi => {
+            let member = listing.find(|p| {
+                p.strip_suffix(".dist-info/METADATA")
+                    .is_some_and(|d| !d.is_empty() && !d.contains('/'))
+            });
+            (member, read_with(listing, member, wheel))
+        }
+        Ecosystem::Npm => {
+            let member = listing.find(|p| p == "package/package.json");
+            member?;
+            (member, read_with(listing, member, npm))
+        }
+        Ecosystem::Cargo => {
+            let member = listing.find(|p| {
+                p.strip_suffix("/Cargo.toml")
+                    .is_some_and(|d| !d.is_empty() && !d.contains('/'))
+            });
+            (member, read_with(listing, member, cargo))
+        }
+        Ecosystem::Deb => {
+            let member = listing.find(|p| p == "control" || p == "./control");
+            (member, read_with(listing, member, deb))
+        }
+    };
+    match parsed {
+        Ok(p) => Some(p),
+        Err(problem) => {
+            let what = member.map_or_else(
+                || format!("no {} metadata file", expected_member(eco)),
+                |m| format!("{}: {problem}", m.path),
+            );
+            let fallback = from_file_name(eco, file_name);
+            warnings.push(format!(
+                "{file_name}: {what}; {}",
+                if fallback.version.is_some() {
+                    "name and version taken from the file name"
+                } else {
+                    "named after the file, without a version"
+                }
+            ));
+            Some(fallback)
+        }
+    }
+}
+
+fn expected_member(eco: Ecosystem) -> &'static str {
+    match eco {
+        Ecosystem::Pypi => "*.dist-info/METADATA",
+        Ecosystem::Npm => "package/package.json",
+        Ecosystem::Cargo => "*/Cargo.toml",
+        Ecosystem::Deb => "control",
+    }
+}
+
+fn read_with(
+    listing: &Listing,
+    member: Option<&Entry>,
+    parse: fn(&[u8]) -> Result<Package, String>,
+) -> Result<Package, String> {
+    let Some(member) = member else {
+        return Err(String::new());
+    };
+    let bytes = listing
+        .read(member, MAX_METADATA)
+        .map_err(|e| format!("unreadable ({e})"))?;
+    parse(&bytes)
+}
+
+fn wheel(bytes: &[u8]) -> Result<Package, String> {
+    let h = Headers::parse(bytes).map_err(|e| format!("malformed METADATA: {e}"))?;
+    let name = h
+        .get("Name")
+        .ok_or("malformed METADATA: no Name field")?
+        .to_owned();
+    let version = h
+        .get("Version")
+        .ok_or("malformed METADATA: no Version field")?
+        .to_owned();
+    let mut requires = Vec::new();
+    for spec in h.all("Requires-Dist") {
+        let name_end = spec
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(spec.len());
+        if name_end == 0 {
+            return Err(format!(
+                "malformed METADATA: Requires-Dist {spec:?} names no project"
+            ));
+        }
+        let marker = spec.split_once(';').map_or("", |(_, m)| m);
+        requires.push(Requirement {
+            name: pep503(&spec[..name_end]),
+            spec: spec.to_owned(),
+            optional: marker.contains("extra"),
+        });
+    }
+    Ok(Package {
+        ecosystem: Ecosystem::Pypi,
+        purl: Some(purl("pypi", None, &pep503(&name), Some(&version), &[])),
+        name,
+        version: Some(version),
+        requires,
+    })
+}
+
+fn npm(bytes: &[u8]) -> Result<Package, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("malformed package.json: {e}"))?;
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or(format!("malformed package.json: no {k:?} string"))
+    };
+    let (name, version) = (field("name")?, field("version")?);
+    let (scope, bare) = match name.split_once('/') {
+        Some((scope, bare)) if scope.starts_with('@') => (Some(scope), bare),
+        _ => (None, name),
+    };
+    Ok(Package {
+        ecosystem: Ecosystem::Npm,
+        purl: Some(purl("npm", scope, bare, Some(version), &[])),
+        name: name.to_owned(),
+        version: Some(version.to_owned()),
+        requires: Vec::new(),
+    })
+}
+
+fn cargo(bytes: &[u8]) -> Result<Package, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "malformed Cargo.toml: not UTF-8")?;
+    let t: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("malformed Cargo.toml: {}", e.message()))?;
+    let field = |k: &str| {
+        t.get("package")
+            .and_then(|p| p.get(k))
+            .and_then(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or(format!("malformed Cargo.toml: no package.{k} string"))
+    };
+    let (name, version) = (field("name")?, field("version")?);
+    Ok(Package {
+        ecosystem: Ecosystem::Cargo,
+        purl: Some(purl("cargo", None, name, Some(version), &[])),
+        name: name.to_owned(),
+        version: Some(version.to_owned()),
+        requires: Vec::new(),
+    })
+}
+
+fn deb(bytes: &[u8]) -> Result<Package, String> {
+    let h = Headers::parse(bytes).map_err(|e| format!("malformed control file: {e}"))?;
+    let name = h
+        .get("Package")
+        .ok_or("malformed control file: no Package field")?;
+    let version = h
+        .get("Version")
+        .ok_or("malformed control file: no Version field")?;
+    let qualifiers: Vec<(&str, &str)> = h
+        .get("Architecture")
+        .map(|a| ("arch", a))
+        .into_iter()
+        .collect();
+    Ok(Package {
+        ecosystem: Ecosystem::Deb,
+        // purl's deb type wants the distribution as namespace; a package
+        // says only that it is a Debian package, so `debian` it is.
+        purl: Some(purl(
+            "deb",
+            Some("debian"),
+            name,
+            Some(version),
+            &qualifiers,
+        )),
+        name: name.to_owned(),
+        version: Some(version.to_owned()),
+        requires: Vec::new(),
+    })
+}
+
+/// The name (and, for wheels, whose file names are specified, the
+/// version) from the file name, for an artifact whose metadata failed.
+fn from_file_name(eco: Ecosystem, file_name: &str) -> Package {
+    let (name, version) = match eco {
+        Ecosystem::Pypi => {
+            let mut parts = file_name.trim_end_matches(".whl").split('-');
+            let name = parts.next().unwrap_or(file_name).to_owned();
+            (name, parts.next().map(str::to_owned))
+        }
+        _ => (file_name.to_owned(), None),
+    };
+    let purl = match eco {
+        Ecosystem::Pypi => Some(purl("pypi", None, &pep503(&name), version.as_deref(), &[])),
+        _ => None,
+    };
+    Package {
+        ecosystem: eco,
+        name,
+        version,
+        purl,
+        requires: Vec::new(),
+    }
+}
+
+/// PEP 503 normalization: lowercase, runs of `-_.` become one `-`.
+pub(crate) fn pep503(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// A package URL (`pkg:type/namespace/name@version?k=v`), each part
+/// percent-encoded as the purl spec asks.
+pub(crate) fn purl(
+    ty: &str,
+    namespace: Option<&str>,
+    name: &str,
+    version: Option<&str>,
+    qualifiers: &[(&str, &str)],
+) -> String {
+    let mut s = format!("pkg:{ty}/");
+    if let Some(ns) = namespace {
+        s.push_str(&pct(ns));
+        s.push('/');
+    }
+    s.push_str(&pct(name));
+    if let Some(v) = version {
+        s.push('@');
+        s.push_str(&pct(v));
+    }
+    for (i, (k, v)) in qualifiers.iter().enumerate() {
+        s.push(if i == 0 { '?' } else { '&' });
+        s.push_str(k);
+        s.push('=');
+        s.push_str(&pct(v));
+    }
+    s
+}
+
+fn pct(part: &str) -> String {
+    let mut out = String::with_capacity(part.len());
+    for b in part.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b'+') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wheel_metadata_gives_name_version_purl_and_requirements() {
+        let p = wheel(
+            b"Metadata-Version: 2.1\nName: Foo_Bar\nVersion: 1.0\n\
+Requires-Dist: Requests[socks] (>=2); python_version > \"3\"\n\
+Requires-Dist: pytest; extra == \"test\"\n\nbody\n",
+        )
+        .unwrap();
+        assert_eq!(p.name, "Foo_Bar");
+        assert_eq!(p.purl.as_deref(), Some("pkg:pypi/foo-bar@1.0"));
+        assert_eq!(
+            p.requires,
+            [
+                Requirement {
+                    name: "requests".into(),
+                    spec: "Requests[socks] (>=2); python_version > \"3\"".into(),
+                    optional: false
+                },
+                Requirement {
+                    name: "pytest".into(),
+                    spec: "pytest; extra == \"test\"".into(),
+                    optional: true
+                }
+            ]
+        );
+        assert_eq!(
+            wheel(b"Name: x\n").unwrap_err(),
+            "malformed METADATA: no Version field"
+        );
+    }
+
+    #[test]
+    fn npm_cargo_and_deb_metadata() {
+        let p = npm(br#"{"name":"@scope/pkg","version":"2.0.0"}"#).unwrap();
+        assert_eq!(p.purl.as_deref(), Some("pkg:npm/%40scope/pkg@2.0.0"));
+        assert!(npm(b"{").unwrap_err().starts_with("malformed package.json"));
+        let p = cargo(b"[package]\nname = \"hello\"\nversion = \"0.1.0\"\n").unwrap();
+        assert_eq!(p.purl.as_deref(), Some("pkg:cargo/hello@0.1.0"));
+        assert!(cargo(b"[package\n")
+            .unwrap_err()
+            .starts_with("malformed Cargo.toml"));
+        let p = deb(b"Package: hello\nVersion: 1:2.10-3\nArchitecture: amd64\n").unwrap();
+        assert_eq!(
+            p.purl.as_deref(),
+            Some("pkg:deb/debian/hello@1%3A2.10-3?arch=amd64")
+        );
+    }
+
+    #[test]
+    fn names_from_file_names_and_pep503() {
+        let p = from_file_name(Ecosystem::Pypi, "numpy-1.26.4-cp311-cp311-linux_x86_64.whl");
+        assert_eq!(
+            (p.name.as_str(), p.version.as_deref()),
+            ("numpy", Some("1.26.4"))
+        );
+        assert_eq!(pep503("Zope.Interface__x"), "zope-interface-x");
+    }
+}

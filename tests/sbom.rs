@@ -1,0 +1,482 @@
+//! End-to-end tests of the CycloneDX SBOM: `repro build --sbom` and
+//! `repro sbom`, checked against the official CycloneDX 1.6 JSON schema
+//! (vendored in tests/schema/cyclonedx-1.6, see ORIGIN.md there), for
+//! determinism, signatures that `repro verify` checks, and bad inputs.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+use common::{keygen, read_json, repro, stderr, stdout};
+
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+
+/// The CycloneDX 1.6 schema with the two schemas it references, offline.
+fn validator() -> jsonschema::Validator {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/schema/cyclonedx-1.6");
+    let load = |name: &str| -> Value {
+        serde_json::from_str(&fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    let registry = jsonschema::Registry::new()
+        .add(
+            "http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json",
+            load("spdx.SNAPSHOT.schema.json"),
+        )
+        .unwrap()
+        .add(
+            "http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json",
+            load("jsf-0.82.SNAPSHOT.schema.json"),
+        )
+        .unwrap()
+        .prepare()
+        .unwrap();
+    jsonschema::options()
+        .offline()
+        .should_validate_formats(true)
+        .with_registry(&registry)
+        .build(&load("bom-1.6.SNAPSHOT.schema.json"))
+        .unwrap()
+}
+
+fn assert_valid(bom: &Value) {
+    let v = validator();
+    let errors: Vec<String> = v
+        .iter_errors(bom)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not CycloneDX 1.6: {errors:#?}");
+}
+
+/// A wheel written in the test: METADATA as given, plus two modules.
+fn wheel(path: &Path, metadata: &str) {
+    let mut z = zip::ZipWriter::new(fs::File::create(path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .last_modified_time(zip::DateTime::default())
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in [
+        ("demo/__init__.py", "VERSION = '1.0'\n"),
+        ("demo/core.py", "def f():\n    return 1\n"),
+        ("demo-1.0.dist-info/METADATA", metadata),
+        ("demo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\n"),
+    ] {
+        z.start_file(name, opts).unwrap();
+        z.write_all(data.as_bytes()).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+const GOOD_METADATA: &str = "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\
+Requires-Dist: requests (>=2.0)\nRequires-Dist: pytest; extra == \"test\"\n\nA demo.\n";
+
+/// A gzipped tarball of `files` (a `.crate` or an npm package).
+fn tgz(path: &Path, files: &[(&str, &str)]) {
+    let gz = flate2::write::GzEncoder::new(
+        fs::File::create(path).unwrap(),
+        flate2::Compression::default(),
+    );
+    let mut t = tar::Builder::new(gz);
+    for (name, data) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, name, data.as_bytes()).unwrap();
+    }
+    t.into_inner().unwrap().finish().unwrap();
+}
+
+/// An ar archive (a `.deb`) of `members`, written by hand: ar is a
+/// 8-byte magic and 60-byte headers, nothing a crate is needed for.
+fn ar(path: &Path, members: &[(&str, Vec<u8>)]) {
+    let mut out = b"!<arch>\n".to_vec();
+    for (name, data) in members {
+        out.extend(
+            format!(
+                "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                name,
+                0,
+                0,
+                0,
+                100644,
+                data.len()
+            )
+            .as_bytes(),
+        );
+        out.extend(data);
+        if data.len() % 2 == 1 {
+            out.push(b'\n');
+        }
+    }
+    fs::write(path, out).unwrap();
+}
+
+fn tgz_bytes(files: &[(&str, &str)]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.tar.gz");
+    tgz(&p, files);
+    fs::read(p).unwrap()
+}
+
+fn sbom(args: &[&std::ffi::OsStr]) -> Output {
+    repro().arg("sbom").args(args).output().unwrap()
+}
+
+/// What a reader of the SBOM looks at, one line per component.
+fn summary(bom: &Value) -> String {
+    let mut s = String::new();
+    for c in bom["components"].as_array().unwrap() {
+        let props: Vec<String> = c["properties"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| p["name"] != "repro:size")
+                    .map(|p| {
+                        format!(
+                            "{}={}",
+                            p["name"].as_str().unwrap(),
+                            p["value"].as_str().unwrap()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        s += &format!(
+            "{} {} {} {} files={} [{}]\n",
+            c["type"].as_str().unwrap(),
+            c["name"].as_str().unwrap(),
+            c["version"].as_str().unwrap_or("-"),
+            c["purl"].as_str().unwrap_or("-"),
+            c["components"].as_array().map_or(0, Vec::len),
+            props.join("; ")
+        );
+    }
+    for d in bom["dependencies"].as_array().unwrap() {
+        let on: Vec<&str> = d["dependsOn"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap()).collect())
+            .unwrap_or_default();
+        s += &format!(
+            "dep {} -> [{}]\n",
+            d["ref"].as_str().unwrap(),
+            on.join(", ")
+        );
+    }
+    s
+}
+
+fn screen(o: &Output, tmp: &Path) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    )
+    .replace(tmp.to_str().unwrap(), "[TMP]")
+}
+
+const PROJECT_TOML: &str = r#"
+[build]
+command = ["python3", "make_wheel.py"]
+artifacts = ["dist/*"]
+[fetch]
+command = ["sh", "-c", "mkdir -p deps; echo wheel-bytes > deps/requests-2.31.0-py3-none-any.whl"]
+outputs = ["deps"]
+"#;
+
+/// Writes the wheel with the standard library only, honoring
+/// SOURCE_DATE_EPOCH, so two builds give the same bytes.
+const MAKE_WHEEL: &str = r#"
+import os, time, zipfile
+t = time.gmtime(max(int(os.environ["SOURCE_DATE_EPOCH"]), 315532800))[:6]
+os.makedirs("dist", exist_ok=True)
+with zipfile.ZipFile("dist/demo-1.0-py3-none-any.whl", "w", zipfile.ZIP_DEFLATED) as z:
+    for name, data in [
+        ("demo/__init__.py", "VERSION = '1.0'\n"),
+        ("demo-1.0.dist-info/METADATA",
+         "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
+         "Requires-Dist: requests (>=2.0)\nRequires-Dist: pytest; extra == \"test\"\n"),
+    ]:
+        z.writestr(zipfile.ZipInfo(name, date_time=t), data)
+with open("dist/notes.bin", "wb") as f:
+    f.write(bytes(range(256)))
+"#;
+
+fn project() -> tempfile::TempDir {
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("repro.toml"), PROJECT_TOML).unwrap();
+    fs::write(src.path().join("make_wheel.py"), MAKE_WHEEL).unwrap();
+    src
+}
+
+fn build(src: &Path, out: &Path, key: &Path) -> Output {
+    repro()
+        .arg("build")
+        .arg(src)
+        .arg("--out")
+        .arg(out)
+        .args([
+            "--source-date-epoch",
+            "1700000000",
+            "--vary=-all,+build_path",
+            "--sbom",
+            "--sign",
+        ])
+        .arg(key)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn build_sbom_is_valid_deterministic_signed_and_carries_the_verdict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(tmp.path());
+    let src = project();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for out in [&a, &b] {
+        let o = build(src.path(), out, &key);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stderr(&o).contains("SBOM written to"), "{}", stderr(&o));
+    }
+    // The same build gives the same bytes, signed ones included
+    // (deterministic signatures).
+    for f in ["sbom.cdx.json", "sbom.intoto.jsonl"] {
+        assert_eq!(
+            fs::read(a.join(f)).unwrap(),
+            fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let bom = read_json(&a.join("sbom.cdx.json"));
+    assert_valid(&bom);
+    assert_eq!(bom["metadata"]["timestamp"], "2023-11-14T22:13:20Z");
+    // The fetched input is in the formulation with its digest.
+    let fetched = &bom["formulation"][0]["components"][0];
+    assert_eq!(fetched["name"], "deps/requests-2.31.0-py3-none-any.whl");
+    assert_eq!(fetched["purl"], "pkg:pypi/requests@2.31.0");
+    assert_eq!(
+        fetched["hashes"][0]["content"],
+        common::sha256_hex(b"wheel-bytes\n").as_str()
+    );
+    insta::assert_snapshot!("build_sbom_summary", summary(&bom));
+
+    // `repro verify` checks the signed SBOM like the provenance, against
+    // the artifacts in hand.
+    let whl = a.join("artifacts/dist/demo-1.0-py3-none-any.whl");
+    let o = repro()
+        .args(["verify", "--key"])
+        .arg(&public)
+        .arg("--attestation")
+        .arg(a.join("sbom.intoto.jsonl"))
+        .arg("--attestation")
+        .arg(a.join("provenance.intoto.jsonl"))
+        .arg(&whl)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::with_settings!({filters => vec![(r"\b[0-9a-f]{16,64}\b", "[HEX]"), (r"\(dirhash [^)]*\)", "(dirhash …)"), (r"repro [0-9][^ ,)]*", "repro [VERSION]"), (r"/tmp/\.tmp[A-Za-z0-9]+", "[SRC]")]}, {
+        insta::assert_snapshot!("build_sbom_verify", screen(&o, tmp.path()));
+    });
+    // Another file is no subject of it.
+    let other = tmp.path().join("other.whl");
+    wheel(&other, GOOD_METADATA);
+    let o = repro()
+        .args(["verify", "--key"])
+        .arg(&public)
+        .arg("--attestation")
+        .arg(a.join("sbom.intoto.jsonl"))
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not a subject"), "{}", stderr(&o));
+    // A changed byte of the SBOM breaks its signature.
+    let line = fs::read_to_string(a.join("sbom.intoto.jsonl")).unwrap();
+    let mut env: Value = serde_json::from_str(&line).unwrap();
+    let payload = env["payload"].as_str().unwrap().to_owned();
+    let flipped = if payload.starts_with('e') { "f" } else { "e" };
+    env["payload"] = Value::String(format!("{flipped}{}", &payload[1..]));
+    let tampered = tmp.path().join("tampered.intoto.jsonl");
+    fs::write(&tampered, serde_json::to_string(&env).unwrap() + "\n").unwrap();
+    let o = repro()
+        .args(["verify", "--key"])
+        .arg(&public)
+        .arg("--attestation")
+        .arg(&tampered)
+        .arg(&whl)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+#[test]
+fn sbom_command_lists_packages_of_every_ecosystem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    wheel(&d.join("demo-1.0-py3-none-any.whl"), GOOD_METADATA);
+    tgz(
+        &d.join("hello-0.1.0.crate"),
+        &[
+            (
+                "hello-0.1.0/Cargo.toml",
+                "[package]\nname = \"hello\"\nversion = \"0.1.0\"\n",
+            ),
+            ("hello-0.1.0/src/lib.rs", "pub fn f() {}\n"),
+        ],
+    );
+    tgz(
+        &d.join("scope-pkg-2.0.0.tgz"),
+        &[
+            (
+                "package/package.json",
+                r#"{"name":"@scope/pkg","version":"2.0.0"}"#,
+            ),
+            ("package/index.js", "module.exports = 1;\n"),
+        ],
+    );
+    ar(
+        &d.join("hello_2.10-3_amd64.deb"),
+        &[
+            ("debian-binary", b"2.0\n".to_vec()),
+            (
+                "control.tar.gz",
+                tgz_bytes(&[(
+                    "./control",
+                    "Package: hello\nVersion: 2.10-3\nArchitecture: amd64\n",
+                )]),
+            ),
+            (
+                "data.tar.gz",
+                tgz_bytes(&[("./usr/bin/hello", "#!/bin/sh\necho hello\n")]),
+            ),
+        ],
+    );
+    let names = [
+        "demo-1.0-py3-none-any.whl",
+        "hello-0.1.0.crate",
+        "scope-pkg-2.0.0.tgz",
+        "hello_2.10-3_amd64.deb",
+    ];
+    let out = d.join("bom.json");
+    let mut args: Vec<std::ffi::OsString> = names.iter().map(|n| d.join(n).into()).collect();
+    args.extend([
+        "-o".into(),
+        out.clone().into(),
+        "--source-date-epoch".into(),
+        "0".into(),
+    ]);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let o = sbom(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!("ecosystems_screen", screen(&o, d));
+    let first = fs::read(&out).unwrap();
+    let bom: Value = serde_json::from_slice(&first).unwrap();
+    assert_valid(&bom);
+    insta::assert_snapshot!("ecosystems_summary", summary(&bom));
+    // Run again: the same bytes, serial number included.
+    fs::remove_file(&out).unwrap();
+    assert_eq!(sbom(&args).status.code(), Some(0));
+    assert_eq!(fs::read(&out).unwrap(), first);
+}
+
+#[test]
+fn bad_inputs_are_listed_with_a_note_and_never_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // METADATA that is prose, not headers.
+    wheel(
+        &d.join("broken-2.0-py3-none-any.whl"),
+        "Name: broken\nthis is not a header\n",
+    );
+    fs::write(d.join("README.txt"), "not an archive\n").unwrap();
+    let o = sbom(&[
+        d.join("broken-2.0-py3-none-any.whl").as_os_str(),
+        d.join("README.txt").as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bom: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_valid(&bom);
+    insta::assert_snapshot!("bad_inputs_stderr", stderr(&o));
+    insta::assert_snapshot!("bad_inputs_summary", summary(&bom));
+    // Without SOURCE_DATE_EPOCH anywhere, no timestamp (not the clock).
+    assert!(bom["metadata"].get("timestamp").is_none());
+
+    // An artifact that is not there is an error naming it, and nothing is
+    // written.
+    let out = d.join("never.json");
+    let o = sbom(&[
+        d.join("missing.whl").as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("missing.whl"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn an_sbom_without_a_verdict_does_not_pass_verify_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(tmp.path());
+    let whl = tmp.path().join("demo-1.0-py3-none-any.whl");
+    wheel(&whl, GOOD_METADATA);
+    let signed = tmp.path().join("sbom.intoto.jsonl");
+    let o = sbom(&[
+        whl.as_os_str(),
+        "--sign".as_ref(),
+        key.as_os_str(),
+        "-o".as_ref(),
+        signed.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let verify = |extra: &[&str]| {
+        repro()
+            .args(["verify", "--key"])
+            .arg(&public)
+            .arg("--attestation")
+            .arg(&signed)
+            .args(extra)
+            .arg(&whl)
+            .output()
+            .unwrap()
+    };
+    let o = verify(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no reproducibility verdict recorded"),
+        "{}",
+        stderr(&o)
+    );
+    let o = verify(&["--allow-not-reproducible"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = verify(&[
+        "--allow-not-reproducible",
+        "--builder-id",
+        "https://x.invalid",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no builder id recorded"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_schema_oracle_can_fail() {
+    // A document the schema must refuse, or validity proves nothing.
+    let tmp = tempfile::tempdir().unwrap();
+    let whl = tmp.path().join("demo-1.0-py3-none-any.whl");
+    wheel(&whl, GOOD_METADATA);
+    let o = sbom(&[whl.as_os_str()]);
+    let mut bom: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_valid(&bom);
+    let v = validator();
+    bom["components"][0]["hashes"][0]["alg"] = Value::from("SHA256");
+    assert!(!v.is_valid(&bom));
+    bom["components"][0]["hashes"][0]["alg"] = Value::from("SHA-256");
+    bom["serialNumber"] = Value::from("urn:uuid:not-a-uuid");
+    assert!(!v.is_valid(&bom));
+}
