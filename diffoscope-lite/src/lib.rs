@@ -24,7 +24,10 @@
 //!   (`.rodata`, `.comment`, string tables, `.debug_str`, `.interp`, …) are
 //!   diffed as one printable string per line, so embedded build paths read
 //!   as text; notes show as owner, type and hex (the GNU build id); other
-//!   sections as a hexdump.
+//!   sections as a hexdump. DWARF is decoded (with [gimli]): `.debug_info`
+//!   as units and entries with their attributes, `.debug_line` as line
+//!   programs with their directory and file tables, so producers and
+//!   comp_dirs read as text.
 //! - Python bytecode caches (`.pyc`, magic number then `\r\n`): the magic
 //!   (with the Python version), flags, source mtime (so the timestamp hint
 //!   applies) and source size or hash are metadata; the marshalled code

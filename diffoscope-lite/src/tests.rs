@@ -11,6 +11,8 @@ use crate::model::{MetaField, MetaValue};
 use crate::printers::{self, TextOptions};
 use crate::{compare, Difference, Error, Limits, Options};
 
+mod binaries;
+
 // ---------- archive builders ----------
 
 struct ZipMember<'a> {

@@ -21,6 +21,7 @@ pub(crate) mod ar;
 pub(crate) mod bzip2;
 pub(crate) mod directory;
 pub(crate) mod docker;
+pub(crate) mod dwarf;
 pub(crate) mod elf;
 pub(crate) mod gzip;
 pub(crate) mod json;

@@ -1,0 +1,147 @@
+//! Binaries decoded rather than hexdumped: DWARF, strings views, new
+//! object and compression formats. Inputs are built byte by byte here.
+
+use super::*;
+
+const DW_FORM_STRING: u8 = 0x08;
+const DW_FORM_SEC_OFFSET: u8 = 0x17;
+
+/// A minimal DWARF 4 object: one compile unit (producer, name and
+/// comp_dir as inline strings, a statement list) and its line program,
+/// whose include directory is `comp_dir`.
+fn dwarf_elf(producer: &str, comp_dir: &str) -> Vec<u8> {
+    dwarf_elf_with_mtime(producer, comp_dir, 0)
+}
+
+/// [`dwarf_elf`] with the line table's file modification time, a field
+/// the decoded view does not show.
+fn dwarf_elf_with_mtime(producer: &str, comp_dir: &str, mtime: u8) -> Vec<u8> {
+    let cstr = |s: &str| [s.as_bytes(), b"\0"].concat();
+    // DW_TAG_compile_unit, no children, four attributes.
+    let abbrev = [
+        &[1u8, 0x11, 0][..],
+        &[0x25, DW_FORM_STRING, 0x03, DW_FORM_STRING],
+        &[0x1b, DW_FORM_STRING, 0x10, DW_FORM_SEC_OFFSET],
+        &[0, 0, 0],
+    ]
+    .concat();
+    let mut die = vec![1u8];
+    for s in [producer, "x.c", comp_dir] {
+        die.extend_from_slice(&cstr(s));
+    }
+    die.extend_from_slice(&0u32.to_le_bytes()); // DW_AT_stmt_list
+    let mut unit = 4u16.to_le_bytes().to_vec(); // version
+    unit.extend_from_slice(&0u32.to_le_bytes()); // abbrev offset
+    unit.push(8); // address size
+    unit.extend_from_slice(&die);
+    let info = [&(unit.len() as u32).to_le_bytes()[..], &unit].concat();
+
+    // Line program header after header_length: the standard opcodes'
+    // argument counts, one directory, one file in it.
+    let mut header = vec![1u8, 1, 1, (-5i8) as u8, 14, 13];
+    header.extend_from_slice(&[0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1]);
+    header.extend_from_slice(&cstr(comp_dir));
+    header.push(0);
+    header.extend_from_slice(&cstr("x.c"));
+    header.extend_from_slice(&[1, mtime, 0, 0]);
+    // set_address 0x1000, copy, advance_line 4, copy, end_sequence
+    let mut program = vec![0u8, 9, 2];
+    program.extend_from_slice(&0x1000u64.to_le_bytes());
+    program.extend_from_slice(&[1, 3, 4, 1, 0, 1, 1]);
+    let mut body = 4u16.to_le_bytes().to_vec();
+    body.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    body.extend_from_slice(&header);
+    body.extend_from_slice(&program);
+    let line = [&(body.len() as u32).to_le_bytes()[..], &body].concat();
+    mini_elf(&[
+        (".debug_abbrev", SHT_PROGBITS, 0, 1, &abbrev),
+        (".debug_info", SHT_PROGBITS, 0, 1, &info),
+        (".debug_line", SHT_PROGBITS, 0, 1, &line),
+    ])
+}
+
+#[test]
+fn dwarf_build_paths_read_as_text_and_get_hints() {
+    let a = dwarf_elf("GNU C17 12.2.0 -g", "/build/a/src");
+    let b = dwarf_elf("GNU C17 12.2.0 -g", "/build/b/src");
+    let p = pair("x.o", &a, "x.o", &b);
+    let mut d = diff(&p);
+    annotate(&mut d, &two_build_dirs());
+    let info = at(&d, &[".debug_info"]);
+    assert!(!info.hexdump, "{info:#?}");
+    let u = info.unified_diff.as_deref().unwrap_or_default();
+    assert!(u.contains("-    DW_AT_comp_dir: /build/a/src\n"), "{u}");
+    assert!(u.contains("+    DW_AT_comp_dir: /build/b/src\n"), "{u}");
+    assert_eq!(info.hints[0].cause, Cause::BuildPath);
+    let line = at(&d, &[".debug_line"]);
+    let u = line.unified_diff.as_deref().unwrap_or_default();
+    assert!(u.contains("-  directory 1: /build/a/src\n"), "{u}");
+    assert_eq!(line.hints[0].cause, Cause::BuildPath);
+    insta::assert_snapshot!("dwarf_text", rel(&p, &text_of(&d)));
+}
+
+#[test]
+fn dwarf_compiler_version_reads_as_text() {
+    let a = dwarf_elf("GNU C17 12.2.0 -g", "/src");
+    let b = dwarf_elf("GNU C17 13.1.0 -g", "/src");
+    let d = diff(&pair("x.o", &a, "x.o", &b));
+    let u = at(&d, &[".debug_info"])
+        .unified_diff
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        u.contains("+    DW_AT_producer: GNU C17 13.1.0 -g\n"),
+        "{u}"
+    );
+    // The line program did not change: only .debug_info differs.
+    assert_eq!(d.details.len(), 1, "{d:#?}");
+}
+
+#[test]
+fn equal_dwarf_views_of_differing_bytes_fall_back_to_bytes() {
+    let a = dwarf_elf_with_mtime("p", "/src", 0);
+    let b = dwarf_elf_with_mtime("p", "/src", 5);
+    let d = diff(&pair("x.o", &a, "x.o", &b));
+    let line = at(&d, &[".debug_line"]);
+    assert!(line.hexdump, "{line:#?}");
+    assert!(
+        d.comments
+            .iter()
+            .any(|c| c.starts_with(".debug_line: the decoded DWARF is the same")),
+        "{:?}",
+        d.comments
+    );
+}
+
+#[test]
+fn dwarf_that_does_not_decode_is_compared_as_bytes() {
+    let a = dwarf_elf("p", "/build/a");
+    let mut b = a.clone();
+    // Break the unit's version (first bytes of .debug_info, after the
+    // 64-byte header and the abbreviations) so gimli refuses it.
+    let at_info = 64 + 13 + 4;
+    b[at_info] = 0x7f;
+    let p = pair("x.o", &a, "x.o", &b);
+    let d = diff(&p);
+    let info = at(&d, &[".debug_info"]);
+    assert!(info.hexdump, "{info:#?}");
+    assert!(
+        d.comments
+            .iter()
+            .any(|c| c.contains(".debug_info does not decode")),
+        "{:?}",
+        d.comments
+    );
+}
+
+#[test]
+fn hexdump_words_never_give_hints() {
+    // The build directory inside a section read as bytes: its hexdump
+    // (and the ASCII column) must not be read for hints.
+    let a = mini_elf(&[(".data", SHT_PROGBITS, 0, 1, b"\x00\xff/build/a\x00")]);
+    let b = mini_elf(&[(".data", SHT_PROGBITS, 0, 1, b"\x00\xff/build/b\x00")]);
+    let mut d = diff(&pair("x.o", &a, "x.o", &b));
+    annotate(&mut d, &two_build_dirs());
+    let data = at(&d, &[".data"]);
+    assert!(data.hexdump && data.hints.is_empty(), "{data:#?}");
+}
