@@ -21,6 +21,10 @@ pub enum Kind {
     Zstd,
     /// Bzip2.
     Bzip2,
+    /// LZ4 frames.
+    Lz4,
+    /// Legacy LZMA ("LZMA alone", `.lzma`).
+    Lzma,
     /// Unix ar, including Debian `.deb` packages.
     Ar,
     /// An OCI image layout directory (detected from the filesystem).
@@ -48,6 +52,8 @@ impl Kind {
             | Kind::Xz
             | Kind::Zstd
             | Kind::Bzip2
+            | Kind::Lz4
+            | Kind::Lzma
             | Kind::Ar
             | Kind::OciLayout
             | Kind::Elf
@@ -72,6 +78,8 @@ impl fmt::Display for Kind {
             Kind::Xz => "xz",
             Kind::Zstd => "zstd",
             Kind::Bzip2 => "bzip2",
+            Kind::Lz4 => "lz4",
+            Kind::Lzma => "lzma",
             Kind::Ar => "ar",
             Kind::OciLayout => "OCI image layout",
             Kind::Elf => "ELF",

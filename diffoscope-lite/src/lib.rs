@@ -17,7 +17,8 @@
 //! # Formats
 //!
 //! - Archives: zip (wheel, jar, apk, nupkg), tar (v7, ustar, GNU, PAX), ar
-//!   (including `.deb`); compressed streams: gzip, xz, zstd, bzip2.
+//!   (including `.deb`); compressed streams: gzip, xz, zstd, bzip2, lz4
+//!   frames and legacy `.lzma`.
 //! - ELF objects, executables and shared libraries: the header's class,
 //!   type, machine, entry point and flags are metadata; each section is an
 //!   entry with its type, flags, address and size. String-holding sections

@@ -145,3 +145,56 @@ fn hexdump_words_never_give_hints() {
     let data = at(&d, &[".data"]);
     assert!(data.hexdump && data.hints.is_empty(), "{data:#?}");
 }
+
+fn lz4(data: &[u8]) -> Vec<u8> {
+    let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn lzma(data: &[u8]) -> Vec<u8> {
+    let options = liblzma::stream::LzmaOptions::new_preset(6).unwrap();
+    let stream = liblzma::stream::Stream::new_lzma_encoder(&options).unwrap();
+    let mut e = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn lz4_and_lzma_streams_are_compared_decompressed() {
+    for (kind, compress, suffix) in [
+        (Kind::Lz4, lz4 as fn(&[u8]) -> Vec<u8>, "lz4"),
+        (Kind::Lzma, lzma, "lzma"),
+    ] {
+        let (a, b) = (compress(b"path /build/a\n"), compress(b"path /build/b\n"));
+        assert_eq!(detect(&a), kind);
+        let name = format!("notes.{suffix}");
+        let mut d = diff(&pair(&name, &a, &name, &b));
+        annotate(&mut d, &two_build_dirs());
+        let inner = at(&d, &["notes"]);
+        assert_eq!(
+            inner.unified_diff.as_deref(),
+            Some("@@ -1 +1 @@\n-path /build/a\n+path /build/b\n"),
+            "{kind}: {d:#?}"
+        );
+        assert_eq!(inner.hints[0].cause, Cause::BuildPath, "{kind}");
+    }
+}
+
+#[test]
+fn lz4_and_lzma_bombs_stop_at_the_decompression_limit() {
+    let zeros = vec![0u8; 4 << 20];
+    for compress in [lz4 as fn(&[u8]) -> Vec<u8>, lzma] {
+        let (a, mut more) = (compress(&zeros), zeros.clone());
+        more.push(1);
+        let p = pair("z", &a, "z", &compress(&more));
+        let opts = Options {
+            limits: Limits {
+                max_decompressed: 1 << 20,
+                ..Limits::default()
+            },
+            ..Options::default()
+        };
+        assert_eq!(limit_flag(diff_with(&p, &opts)), "--max-decompressed");
+    }
+}
