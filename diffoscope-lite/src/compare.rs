@@ -177,6 +177,17 @@ impl Differ<'_> {
                     if ca.same_bytes(&self.a, na, cb, &self.b, nb)? {
                         return Ok(d);
                     }
+                    // A compressor's header fields are its metadata, so
+                    // what is left is the compressed data of an identical
+                    // stream: its hexdump says nothing a reader can use.
+                    if xa.single_stream && xb.single_stream {
+                        d.comments.push(format!(
+                            "the decompressed contents are identical; only the {kind} \
+                             compressed data differ (compression level, settings or \
+                             compressor implementation)"
+                        ));
+                        return Ok(d);
+                    }
                     d.comments.push(format!(
                         "the {kind} containers have the same entries and metadata; \
                          their bytes differ elsewhere (headers, padding or compression)"

@@ -198,3 +198,37 @@ fn lz4_and_lzma_bombs_stop_at_the_decompression_limit() {
         assert_eq!(limit_flag(diff_with(&p, &opts)), "--max-decompressed");
     }
 }
+
+/// A gzip member with a fixed header around `data` deflated at `level`:
+/// only the compressed data depend on the level.
+fn gzip_at_level(data: &[u8], level: u32) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+    e.write_all(data).unwrap();
+    out.extend_from_slice(&e.finish().unwrap());
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+#[test]
+fn gzip_of_identical_content_says_so_without_hex() {
+    let data: Vec<u8> = (0..20_000)
+        .flat_map(|i| format!("{i}\n").into_bytes())
+        .collect();
+    let (a, b) = (gzip_at_level(&data, 1), gzip_at_level(&data, 9));
+    assert_ne!(a, b);
+    let p = pair("n.gz", &a, "n.gz", &b);
+    let d = diff(&p);
+    assert_eq!(d.unified_diff, None, "{d:#?}");
+    assert!(d.details.is_empty() && d.metadata.is_empty(), "{d:#?}");
+    assert_eq!(
+        d.comments,
+        [
+            "the decompressed contents are identical; only the gzip compressed data differ \
+          (compression level, settings or compressor implementation)"
+        ]
+    );
+}
