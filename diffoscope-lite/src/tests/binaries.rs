@@ -144,6 +144,13 @@ fn hexdump_words_never_give_hints() {
     annotate(&mut d, &two_build_dirs());
     let data = at(&d, &[".data"]);
     assert!(data.hexdump && data.hints.is_empty(), "{data:#?}");
+    // The strings view next to it is text, and names the build path.
+    let strings = &data.details[0];
+    assert_eq!(
+        strings.unified_diff.as_deref(),
+        Some("@@ -1 +1 @@\n-/build/a\n+/build/b\n")
+    );
+    assert_eq!(strings.hints[0].cause, Cause::BuildPath, "{strings:#?}");
 }
 
 fn lz4(data: &[u8]) -> Vec<u8> {
