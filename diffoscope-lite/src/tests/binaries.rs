@@ -239,3 +239,60 @@ fn gzip_of_identical_content_says_so_without_hex() {
         ]
     );
 }
+
+/// An ar member header and data (padded to an even length).
+fn ar_member(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut m = format!(
+        "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+        0,
+        0,
+        0,
+        644,
+        data.len()
+    )
+    .into_bytes();
+    m.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        m.push(b'\n');
+    }
+    m
+}
+
+/// A GNU ar with a symbol table naming `symbols`, all defined in `x.o`
+/// (the table points at `x.o`'s header, or `offset_bias` bytes past it).
+fn ar_with_armap(symbols: &[&str], offset_bias: u32) -> Vec<u8> {
+    let names: Vec<u8> = symbols
+        .iter()
+        .flat_map(|s| [s.as_bytes(), b"\0"].concat())
+        .collect();
+    let table_len = 4 + 4 * symbols.len() + names.len();
+    let x_at = (8 + 60 + table_len + table_len % 2) as u32 + offset_bias;
+    let mut table = (symbols.len() as u32).to_be_bytes().to_vec();
+    for _ in symbols {
+        table.extend_from_slice(&x_at.to_be_bytes());
+    }
+    table.extend_from_slice(&names);
+    [
+        &b"!<arch>\n"[..],
+        &ar_member("/", &table),
+        &ar_member("x.o/", b"\x00object\xff"),
+    ]
+    .concat()
+}
+
+#[test]
+fn ar_symbol_table_reads_as_symbol_to_member() {
+    let a = ar_with_armap(&["alpha", "beta"], 0);
+    let b = ar_with_armap(&["alpha", "gamma"], 0);
+    let d = diff(&pair("lib.a", &a, "lib.a", &b));
+    let table = at(&d, &["(symbol table /)"]);
+    assert_eq!(
+        table.unified_diff.as_deref(),
+        Some("@@ -1,2 +1,2 @@\n alpha → x.o\n-beta → x.o\n+gamma → x.o\n"),
+        "{d:#?}"
+    );
+    // A table pointing at no member header is compared as bytes.
+    let broken = ar_with_armap(&["alpha", "beta"], 2);
+    let d = diff(&pair("lib.a", &a, "lib.a", &broken));
+    assert!(at(&d, &["(symbol table /)"]).hexdump, "{d:#?}");
+}
