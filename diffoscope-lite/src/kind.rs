@@ -31,6 +31,8 @@ pub enum Kind {
     OciLayout,
     /// ELF objects, executables and shared libraries (compared by section).
     Elf,
+    /// Mach-O objects, executables and libraries, thin or fat (universal).
+    MachO,
     /// Python bytecode caches: header fields, then the code object as bytes.
     Pyc,
     /// JSON (compared pretty-printed with sorted keys).
@@ -57,6 +59,7 @@ impl Kind {
             | Kind::Ar
             | Kind::OciLayout
             | Kind::Elf
+            | Kind::MachO
             | Kind::Pyc => true,
             Kind::Json | Kind::Text | Kind::Binary => false,
         }
@@ -83,6 +86,7 @@ impl fmt::Display for Kind {
             Kind::Ar => "ar",
             Kind::OciLayout => "OCI image layout",
             Kind::Elf => "ELF",
+            Kind::MachO => "Mach-O",
             Kind::Pyc => "pyc",
             Kind::Json => "JSON",
             Kind::Text => "text",

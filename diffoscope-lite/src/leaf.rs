@@ -147,6 +147,17 @@ pub(crate) fn hex_diff(
     Ok(out)
 }
 
+/// Bytes as hex in decoded text that hints read: 4-byte words, each
+/// with `0x`, so that no hex run reads as a decimal number (a uid, an
+/// epoch time): a word is never all digits, never ten digits long.
+pub(crate) fn hex_words(bytes: &[u8]) -> String {
+    bytes
+        .chunks(4)
+        .map(|w| format!("0x{}", hex::encode(w)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Shortest run of printable bytes the strings view shows (`strings`
 /// uses 4, diffoscope 8; 6 keeps short host names and drops most of the
 /// accidental runs that machine code is full of).

@@ -29,12 +29,17 @@
 //!   as units and entries with their attributes, `.debug_line` as line
 //!   programs with their directory and file tables, so producers and
 //!   comp_dirs read as text.
+//! - Mach-O, thin and fat: slices per architecture, load commands as text
+//!   (one per line), sections as entries like ELF's.
+//! - Ar symbol tables as `symbol → member` lines (`nm --print-armap`).
 //! - Python bytecode caches (`.pyc`, magic number then `\r\n`): the magic
 //!   (with the Python version), flags, source mtime (so the timestamp hint
 //!   applies) and source size or hash are metadata; the marshalled code
 //!   object is one entry compared as bytes.
 //! - JSON (compared pretty-printed with sorted keys) and UTF-8 text (line by
-//!   line); anything else as a hexdump of the differing regions.
+//!   line); anything else as a hexdump of the differing regions, with a
+//!   strings view (printable runs) beside it, so paths are found and
+//!   hinted in any binary.
 //!
 //! # Comparing
 //!

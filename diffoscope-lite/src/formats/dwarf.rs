@@ -221,7 +221,8 @@ fn value(dwarf: &Dwarf<R<'_>>, unit: &gimli::Unit<R<'_>>, v: AttributeValue<R<'_
 }
 
 fn hex_of(r: &R<'_>) -> String {
-    r.to_slice().map_or_else(|e| format!("<{e}>"), hex::encode)
+    r.to_slice()
+        .map_or_else(|e| format!("<{e}>"), |b| crate::leaf::hex_words(&b))
 }
 
 /// The path of file `index` of the unit's line program, with its directory.

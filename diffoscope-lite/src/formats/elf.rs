@@ -25,7 +25,6 @@
 //! change show up in the sections that hold them, and bytes outside every
 //! section fall back to the container's whole-file hexdump.
 
-use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
@@ -39,7 +38,7 @@ use crate::model::{
     Container, Content, Cx, Entry, EntryKind, FormatMetadata, MetaField, MetaValue, Metadata,
     Source, INLINE_MAX,
 };
-use crate::{Error, Result};
+use crate::Result;
 
 /// ELF files.
 pub struct Elf;
@@ -126,14 +125,12 @@ fn undecode_equal_views(
 
 /// Reads an ELF file, with the DWARF sections it decoded.
 fn read_decoded(content: &Content, name: &str, cx: &Cx<'_>) -> Result<(Container, Vec<Decoded>)> {
-    let (file, start, len) = content.as_file(cx, name)?;
-    let r = Reader {
-        file: &file,
-        start,
-        len,
-        name,
-        cx,
-    };
+    Reader::open(content, name, cx, Kind::Elf, read_elf)
+}
+
+/// Reads the ELF file `r`, with the DWARF sections it decoded.
+fn read_elf(r: &Reader<'_>) -> Result<(Container, Vec<Decoded>)> {
+    let len = r.len;
     let mut ident = [0u8; 64];
     let n = usize::try_from(len).unwrap_or(usize::MAX).min(ident.len());
     r.read_at(&mut ident[..n], 0)?;
@@ -148,50 +145,9 @@ fn read_decoded(content: &Content, name: &str, cx: &Cx<'_>) -> Result<(Container
     Ok(container)
 }
 
-/// One side's file while its header is read.
-struct Reader<'a> {
-    file: &'a Arc<File>,
-    start: u64,
-    len: u64,
-    name: &'a str,
-    cx: &'a Cx<'a>,
-}
+use super::ranged::Ranged as Reader;
 
 impl Reader<'_> {
-    fn bad(&self, detail: String) -> Error {
-        Error::Malformed {
-            entry: self.name.to_owned(),
-            format: Kind::Elf,
-            detail,
-        }
-    }
-
-    /// Checks that `size` bytes at `offset` lie inside the file.
-    fn check_range(&self, what: &str, offset: u64, size: u64) -> Result<()> {
-        match offset.checked_add(size) {
-            Some(end) if end <= self.len => Ok(()),
-            _ => Err(self.bad(format!(
-                "{what} at offset {offset} claims {size} bytes, the file has {}",
-                self.len
-            ))),
-        }
-    }
-
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        self.file
-            .read_exact_at(buf, self.start + offset)
-            .map_err(|e| self.cx.io(e, self.name, "reading"))
-    }
-
-    /// Reads `size` bytes at `offset`, which must lie inside the file: the
-    /// size is never trusted beyond that.
-    fn read_vec(&self, what: &str, offset: u64, size: u64) -> Result<Vec<u8>> {
-        self.check_range(what, offset, size)?;
-        let mut buf = vec![0u8; usize::try_from(size).map_err(|e| self.bad(e.to_string()))?];
-        self.read_at(&mut buf, offset)?;
-        Ok(buf)
-    }
-
     fn container<H: FileHeader<Endian = Endianness>>(
         &self,
         head: &[u8],
@@ -409,15 +365,6 @@ impl Reader<'_> {
             }
         }
         Ok((comments, decoded))
-    }
-
-    /// `size` bytes of the file at `offset`.
-    fn range(&self, offset: u64, size: u64) -> Content {
-        Content(Source::Range {
-            file: Arc::clone(self.file),
-            offset: self.start + offset,
-            len: size,
-        })
     }
 
     /// For a compressed section: its decompressed content, the method and

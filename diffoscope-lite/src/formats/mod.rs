@@ -27,8 +27,10 @@ pub(crate) mod gzip;
 pub(crate) mod json;
 pub(crate) mod lz4;
 pub(crate) mod lzma;
+pub(crate) mod macho;
 pub(crate) mod oci;
 pub(crate) mod pyc;
+pub(crate) mod ranged;
 pub(crate) mod tar;
 pub(crate) mod text;
 pub(crate) mod xz;
@@ -106,6 +108,7 @@ pub static REGISTRY: &[&dyn Format] = &[
     &lz4::Lz4,
     &ar::Ar,
     &elf::Elf,
+    &macho::MachO,
     &pyc::Pyc,
     // No magic number: after every format that has one.
     &lzma::Lzma,

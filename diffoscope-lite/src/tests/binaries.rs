@@ -296,3 +296,119 @@ fn ar_symbol_table_reads_as_symbol_to_member() {
     let d = diff(&pair("lib.a", &a, "lib.a", &broken));
     assert!(at(&d, &["(symbol table /)"]).hexdump, "{d:#?}");
 }
+
+/// A little-endian 64-bit Mach-O object with one `__TEXT` segment holding
+/// a `__cstring` section with `strings` (NUL-separated) and an LC_UUID.
+fn mach_o(strings: &[u8], uuid: [u8; 16]) -> Vec<u8> {
+    let name16 = |s: &str| {
+        let mut b = [0u8; 16];
+        b[..s.len()].copy_from_slice(s.as_bytes());
+        b
+    };
+    let (segment_len, uuid_len) = (72u32 + 80, 24u32);
+    let data_at = 32 + segment_len + uuid_len;
+    let mut out = Vec::new();
+    for word in [
+        0xfeed_facfu32,
+        0x0100_0007,
+        3,
+        1,
+        2,
+        segment_len + uuid_len,
+        0,
+        0,
+    ] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    out.extend_from_slice(&0x19u32.to_le_bytes()); // LC_SEGMENT_64
+    out.extend_from_slice(&segment_len.to_le_bytes());
+    out.extend_from_slice(&name16(""));
+    let n = strings.len() as u64;
+    for word in [0u64, n, u64::from(data_at), n] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    for word in [7u32, 7, 1, 0] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    out.extend_from_slice(&name16("__cstring"));
+    out.extend_from_slice(&name16("__TEXT"));
+    out.extend_from_slice(&0u64.to_le_bytes());
+    out.extend_from_slice(&n.to_le_bytes());
+    // offset, align, reloff, nreloc, flags (S_CSTRING_LITERALS), reserved
+    for word in [data_at, 0, 0, 0, 2, 0, 0, 0] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    out.extend_from_slice(&0x1bu32.to_le_bytes()); // LC_UUID
+    out.extend_from_slice(&uuid_len.to_le_bytes());
+    out.extend_from_slice(&uuid);
+    out.extend_from_slice(strings);
+    out
+}
+
+/// A fat file with `thin` as its one x86_64 slice, at offset 4096.
+fn fat_of(thin: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for word in [
+        0xcafe_babeu32,
+        1,
+        0x0100_0007,
+        3,
+        4096,
+        thin.len() as u32,
+        12,
+    ] {
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    out.resize(4096, 0);
+    out.extend_from_slice(thin);
+    out
+}
+
+#[test]
+fn mach_o_sections_and_load_commands_read_as_text() {
+    let a = mach_o(b"built in /build/a\0", [1; 16]);
+    let b = mach_o(b"built in /build/b\0", [2; 16]);
+    assert_eq!(detect(&a), Kind::MachO);
+    let p = pair("x.o", &a, "x.o", &b);
+    let mut d = diff(&p);
+    annotate(&mut d, &two_build_dirs());
+    let cstring = at(&d, &["__TEXT,__cstring"]);
+    assert_eq!(
+        cstring.unified_diff.as_deref(),
+        Some("@@ -1 +1 @@\n-built in /build/a\n+built in /build/b\n")
+    );
+    assert_eq!(cstring.hints[0].cause, Cause::BuildPath);
+    let commands = at(&d, &["load commands"]);
+    let u = commands.unified_diff.as_deref().unwrap_or_default();
+    assert!(
+        u.contains("+1: LC_UUID (24 bytes) 02020202-0202-0202-0202-020202020202\n"),
+        "{u}"
+    );
+    assert!(commands.hints.is_empty(), "{:?}", commands.hints);
+
+    // The same inside a fat file: one slice, read again as Mach-O.
+    assert_eq!(detect(&fat_of(&a)), Kind::MachO);
+    let d = diff(&pair("x", &fat_of(&a), "x", &fat_of(&b)));
+    let cstring = at(&d, &["arch x86_64", "__TEXT,__cstring"]);
+    assert!(cstring.unified_diff.is_some(), "{d:#?}");
+    // A Java class file shares the fat magic; its version is no count.
+    assert_ne!(detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x34"), Kind::MachO);
+}
+
+#[test]
+fn mach_o_that_lies_about_its_sizes_is_malformed() {
+    let mut a = mach_o(b"x\0", [1; 16]);
+    // sizeofcmds far beyond the file.
+    a[20..24].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    let p = pair("x.o", &a, "x.o", &mach_o(b"y\0", [1; 16]));
+    match diff_with(&p, &Options::default()) {
+        Err(Error::Malformed {
+            format: Kind::MachO,
+            detail,
+            ..
+        }) => {
+            assert!(detail.contains("load commands"), "{detail}")
+        }
+        other => panic!("expected a malformed Mach-O, got {other:?}"),
+    }
+}
