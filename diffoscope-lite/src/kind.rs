@@ -33,6 +33,9 @@ pub enum Kind {
     Elf,
     /// Mach-O objects, executables and libraries, thin or fat (universal).
     MachO,
+    /// Rust bytecode containers (`RUST_OBJECT`, deflated LLVM bitcode in
+    /// old `.rlib` files).
+    RustObject,
     /// Python bytecode caches: header fields, then the code object as bytes.
     Pyc,
     /// JSON (compared pretty-printed with sorted keys).
@@ -60,6 +63,7 @@ impl Kind {
             | Kind::OciLayout
             | Kind::Elf
             | Kind::MachO
+            | Kind::RustObject
             | Kind::Pyc => true,
             Kind::Json | Kind::Text | Kind::Binary => false,
         }
@@ -87,6 +91,7 @@ impl fmt::Display for Kind {
             Kind::OciLayout => "OCI image layout",
             Kind::Elf => "ELF",
             Kind::MachO => "Mach-O",
+            Kind::RustObject => "Rust bytecode",
             Kind::Pyc => "pyc",
             Kind::Json => "JSON",
             Kind::Text => "text",

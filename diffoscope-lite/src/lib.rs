@@ -31,7 +31,9 @@
 //!   comp_dirs read as text.
 //! - Mach-O, thin and fat: slices per architecture, load commands as text
 //!   (one per line), sections as entries like ELF's.
-//! - Ar symbol tables as `symbol → member` lines (`nm --print-armap`).
+//! - Ar symbol tables as `symbol → member` lines (`nm --print-armap`);
+//!   Rust `.rlib` members: `RUST_OBJECT` bytecode containers inflated,
+//!   `lib.rmeta` read as the object file it is.
 //! - Python bytecode caches (`.pyc`, magic number then `\r\n`): the magic
 //!   (with the Python version), flags, source mtime (so the timestamp hint
 //!   applies) and source size or hash are metadata; the marshalled code

@@ -31,6 +31,7 @@ pub(crate) mod macho;
 pub(crate) mod oci;
 pub(crate) mod pyc;
 pub(crate) mod ranged;
+pub(crate) mod rust_object;
 pub(crate) mod tar;
 pub(crate) mod text;
 pub(crate) mod xz;
@@ -109,6 +110,7 @@ pub static REGISTRY: &[&dyn Format] = &[
     &ar::Ar,
     &elf::Elf,
     &macho::MachO,
+    &rust_object::RustObject,
     &pyc::Pyc,
     // No magic number: after every format that has one.
     &lzma::Lzma,

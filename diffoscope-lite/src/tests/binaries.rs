@@ -412,3 +412,32 @@ fn mach_o_that_lies_about_its_sizes_is_malformed() {
         other => panic!("expected a malformed Mach-O, got {other:?}"),
     }
 }
+
+/// A `RUST_OBJECT` bytecode container of `bitcode`, as old rustc wrote
+/// them into `.rlib` files.
+fn rust_object(bitcode: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bitcode).unwrap();
+    let deflated = e.finish().unwrap();
+    let mut out = b"RUST_OBJECT\x01\x00\x00\x00".to_vec();
+    out.extend_from_slice(&(deflated.len() as u64).to_le_bytes());
+    out.extend_from_slice(&deflated);
+    out
+}
+
+#[test]
+fn rlib_bytecode_members_are_compared_inflated() {
+    let a = rust_object(b"BC\xc0\xde\x00source_filename = /build/a/lib.rs\x00");
+    let b = rust_object(b"BC\xc0\xde\x00source_filename = /build/b/lib.rs\x00");
+    assert_eq!(detect(&a), Kind::RustObject);
+    let (ra, rb) = (
+        [&b"!<arch>\n"[..], &ar_member("x.bc.deflate/", &a)].concat(),
+        [&b"!<arch>\n"[..], &ar_member("x.bc.deflate/", &b)].concat(),
+    );
+    let mut d = diff(&pair("libx.rlib", &ra, "libx.rlib", &rb));
+    annotate(&mut d, &two_build_dirs());
+    let inner = at(&d, &["x.bc.deflate", "x.bc"]);
+    assert!(inner.hexdump, "{inner:#?}");
+    let strings = &inner.details[0];
+    assert_eq!(strings.hints[0].cause, Cause::BuildPath, "{strings:#?}");
+}
