@@ -186,6 +186,17 @@ impl Differ<'_> {
                     if ca.same_bytes(&self.a, na, cb, &self.b, nb)? {
                         return Ok(d);
                     }
+                    // A compressor's header fields are its metadata, so
+                    // what is left is the compressed data of an identical
+                    // stream: its hexdump says nothing a reader can use.
+                    if xa.single_stream && xb.single_stream {
+                        d.comments.push(format!(
+                            "the decompressed contents are identical; only the {kind} \
+                             compressed data differ (compression level, settings or \
+                             compressor implementation)"
+                        ));
+                        return Ok(d);
+                    }
                     d.comments.push(format!(
                         "the {kind} containers have the same entries and metadata; \
                          their bytes differ elsewhere (headers, padding or compression)"
@@ -612,7 +623,44 @@ impl Differ<'_> {
         }
         d.unified_diff = self.hex(ca, na, cb, nb)?;
         d.hexdump = d.unified_diff.is_some();
+        if d.hexdump {
+            d.details.extend(self.strings(ca, na, cb, nb)?);
+        }
         Ok(d)
+    }
+
+    /// The strings view next to a hexdump: printable runs diffed as text,
+    /// so build paths and host names inside a binary of any format are
+    /// found (and hinted, which a hexdump never is). `None` when the runs
+    /// are equal or too long to diff as text.
+    fn strings(
+        &self,
+        ca: &Content,
+        na: &str,
+        cb: &Content,
+        nb: &str,
+    ) -> Result<Option<Difference>> {
+        let cap = self.a.opts.max_text_bytes;
+        let runs = |c: &Content, n: &str, cx: &Cx<'_>| {
+            c.with_reader(cx, n, |r| {
+                crate::leaf::strings(r, cap).map_err(|e| cx.io(e, n, "reading"))
+            })
+        };
+        let (sa, sb) = rayon::join(|| runs(ca, na, &self.a), || runs(cb, nb, &self.b));
+        let (Some(sa), Some(sb)) = (sa?, sb?) else {
+            return Ok(None);
+        };
+        let diff = text_diff(&sa, &sb, self.a.opts.max_diff_lines);
+        if diff.is_empty() {
+            return Ok(None);
+        }
+        let name = format!(
+            "strings (printable runs of {}+ bytes)",
+            crate::leaf::STRINGS_MIN
+        );
+        let mut d = Difference::new(name.clone(), name);
+        d.unified_diff = Some(diff);
+        Ok(Some(d))
     }
 
     /// Unified diff of two texts, streamed (memory bounded by the line

@@ -436,10 +436,35 @@ fn locales(l: &str) -> Vec<String> {
             ll_cc
                 || w.eq_ignore_ascii_case("C.UTF-8")
                 || w.starts_with("LANG")
-                || w.starts_with("LC_")
+                || locale_category(w)
         })
         .map(str::to_owned)
         .collect()
+}
+
+/// Whether `w` names a POSIX or glibc locale category (`LC_ALL`,
+/// `LC_COLLATE=C`), not any `LC_` word: Mach-O load commands
+/// (`LC_SEGMENT_64`) are no locale.
+fn locale_category(w: &str) -> bool {
+    const CATEGORIES: [&str; 13] = [
+        "ALL",
+        "COLLATE",
+        "CTYPE",
+        "MESSAGES",
+        "MONETARY",
+        "NUMERIC",
+        "TIME",
+        "ADDRESS",
+        "IDENTIFICATION",
+        "MEASUREMENT",
+        "NAME",
+        "PAPER",
+        "TELEPHONE",
+    ];
+    w.strip_prefix("LC_").is_some_and(|rest| {
+        let name = rest.split('=').next().unwrap_or(rest);
+        CATEGORIES.contains(&name)
+    })
 }
 
 /// Timezone-looking words: zone names, abbreviations, numeric offsets.
@@ -596,6 +621,9 @@ mod tests {
             [Cause::Locale]
         );
         assert_eq!(causes("tz Europe/Berlin", "tz UTC"), [Cause::Timezone]);
+        assert_eq!(causes("LC_ALL=C", "LC_ALL=de_DE"), [Cause::Locale]);
+        // Decoded binaries name their own LC_ things.
+        assert!(causes("1: LC_SEGMENT_64 x", "1: LC_UUID y").is_empty());
         // One instant in two zones (leaks-timezone): timezone first.
         let h = text_hints(
             &["released 2023-11-14 22:13"],

@@ -21,12 +21,21 @@ pub enum Kind {
     Zstd,
     /// Bzip2.
     Bzip2,
+    /// LZ4 frames.
+    Lz4,
+    /// Legacy LZMA ("LZMA alone", `.lzma`).
+    Lzma,
     /// Unix ar, including Debian `.deb` packages.
     Ar,
     /// An OCI image layout directory (detected from the filesystem).
     OciLayout,
     /// ELF objects, executables and shared libraries (compared by section).
     Elf,
+    /// Mach-O objects, executables and libraries, thin or fat (universal).
+    MachO,
+    /// Rust bytecode containers (`RUST_OBJECT`, deflated LLVM bitcode in
+    /// old `.rlib` files).
+    RustObject,
     /// Python bytecode caches: header fields, then the code object as bytes.
     Pyc,
     /// JSON (compared pretty-printed with sorted keys).
@@ -48,9 +57,13 @@ impl Kind {
             | Kind::Xz
             | Kind::Zstd
             | Kind::Bzip2
+            | Kind::Lz4
+            | Kind::Lzma
             | Kind::Ar
             | Kind::OciLayout
             | Kind::Elf
+            | Kind::MachO
+            | Kind::RustObject
             | Kind::Pyc => true,
             Kind::Json | Kind::Text | Kind::Binary => false,
         }
@@ -78,9 +91,13 @@ impl fmt::Display for Kind {
             Kind::Xz => "xz",
             Kind::Zstd => "zstd",
             Kind::Bzip2 => "bzip2",
+            Kind::Lz4 => "lz4",
+            Kind::Lzma => "lzma",
             Kind::Ar => "ar",
             Kind::OciLayout => "OCI image layout",
             Kind::Elf => "ELF",
+            Kind::MachO => "Mach-O",
+            Kind::RustObject => "Rust bytecode",
             Kind::Pyc => "pyc",
             Kind::Json => "JSON",
             Kind::Text => "text",

@@ -147,6 +147,55 @@ pub(crate) fn hex_diff(
     Ok(out)
 }
 
+/// Bytes as hex in decoded text that hints read: 4-byte words, each
+/// with `0x`, so that no hex run reads as a decimal number (a uid, an
+/// epoch time): a word is never all digits, never ten digits long.
+pub(crate) fn hex_words(bytes: &[u8]) -> String {
+    bytes
+        .chunks(4)
+        .map(|w| format!("0x{}", hex::encode(w)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Shortest run of printable bytes the strings view shows (`strings`
+/// uses 4, diffoscope 8; 6 keeps short host names and drops most of the
+/// accidental runs that machine code is full of).
+pub(crate) const STRINGS_MIN: usize = 6;
+
+/// The printable runs (ASCII graphic characters and spaces, tabs) of at
+/// least [`STRINGS_MIN`] bytes in `r`, one per line, as `strings` prints
+/// them; `None` when that text would exceed `cap` bytes.
+pub(crate) fn strings(r: &mut dyn Read, cap: u64) -> io::Result<Option<String>> {
+    let (mut out, mut run) = (String::new(), String::new());
+    let mut buf = vec![0u8; CHUNK];
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= STRINGS_MIN {
+            out.push_str(run);
+            out.push('\n');
+        }
+        run.clear();
+    };
+    loop {
+        let n = read_full(r, &mut buf)?;
+        for &b in &buf[..n] {
+            if b == b'\t' || (0x20..0x7f).contains(&b) {
+                run.push(char::from(b));
+            } else {
+                flush(&mut run, &mut out);
+            }
+        }
+        if out.len() as u64 > cap {
+            return Ok(None);
+        }
+        if n < buf.len() {
+            break;
+        }
+    }
+    flush(&mut run, &mut out);
+    Ok((out.len() as u64 <= cap).then_some(out))
+}
+
 /// A reader that renders the bytes of another as printable strings, one
 /// per line, like `strings` but losing nothing: each NUL ends a line,
 /// printable ASCII stays as it is, `\\`, `\n`, `\t` and `\r` are escaped
@@ -230,6 +279,14 @@ mod tests {
                 assert_eq!(seen.insert(r, (a, b)), None, "{a} {b}");
             }
         }
+    }
+
+    #[test]
+    fn strings_are_printable_runs_of_a_minimum_length() {
+        let raw = b"\x7fELF\x02\x01/build/a/src/x.c\0ab\0host-1\x90\x90tab\there\xff";
+        let s = strings(&mut &raw[..], 1 << 20).unwrap().unwrap();
+        assert_eq!(s, "/build/a/src/x.c\nhost-1\ntab\there\n");
+        assert_eq!(strings(&mut &raw[..], 10).unwrap(), None);
     }
 
     #[test]

@@ -17,20 +17,31 @@
 //! # Formats
 //!
 //! - Archives: zip (wheel, jar, apk, nupkg), tar (v7, ustar, GNU, PAX), ar
-//!   (including `.deb`); compressed streams: gzip, xz, zstd, bzip2.
+//!   (including `.deb`); compressed streams: gzip, xz, zstd, bzip2, lz4
+//!   frames and legacy `.lzma`.
 //! - ELF objects, executables and shared libraries: the header's class,
 //!   type, machine, entry point and flags are metadata; each section is an
 //!   entry with its type, flags, address and size. String-holding sections
 //!   (`.rodata`, `.comment`, string tables, `.debug_str`, `.interp`, …) are
 //!   diffed as one printable string per line, so embedded build paths read
 //!   as text; notes show as owner, type and hex (the GNU build id); other
-//!   sections as a hexdump.
+//!   sections as a hexdump. DWARF is decoded (with [gimli]): `.debug_info`
+//!   as units and entries with their attributes, `.debug_line` as line
+//!   programs with their directory and file tables, so producers and
+//!   comp_dirs read as text.
+//! - Mach-O, thin and fat: slices per architecture, load commands as text
+//!   (one per line), sections as entries like ELF's.
+//! - Ar symbol tables as `symbol → member` lines (`nm --print-armap`);
+//!   Rust `.rlib` members: `RUST_OBJECT` bytecode containers inflated,
+//!   `lib.rmeta` read as the object file it is.
 //! - Python bytecode caches (`.pyc`, magic number then `\r\n`): the magic
 //!   (with the Python version), flags, source mtime (so the timestamp hint
 //!   applies) and source size or hash are metadata; the marshalled code
 //!   object is one entry compared as bytes.
 //! - JSON (compared pretty-printed with sorted keys) and UTF-8 text (line by
-//!   line); anything else as a hexdump of the differing regions.
+//!   line); anything else as a hexdump of the differing regions, with a
+//!   strings view (printable runs) beside it, so paths are found and
+//!   hinted in any binary.
 //!
 //! # Comparing
 //!

@@ -71,6 +71,8 @@ pub(crate) struct Member {
     pub(crate) bsd_name: Vec<u8>,
     /// The member's data (after any BSD name).
     pub(crate) data: Blob,
+    /// Where its header starts in the archive (what symbol tables point at).
+    pub(crate) offset: u64,
 }
 
 impl Member {
@@ -219,6 +221,7 @@ pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Archive> 
             kind,
             bsd_name,
             data: body,
+            offset: data_at - 60,
         });
     }
     if pos < len {
@@ -234,6 +237,73 @@ pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Archive> 
         members,
         trailer,
         conflicts,
+    })
+}
+
+/// Largest symbol table decoded; a larger one is compared as bytes.
+const MAX_SYMBOL_TABLE: u64 = 64 << 20;
+
+/// A symbol table as `symbol → member` lines, in table order, as
+/// `nm --print-armap` shows it: GNU `/` (32-bit big-endian offsets),
+/// `/SYM64/` (64-bit) and BSD `__.SYMDEF` (little-endian ranlib pairs).
+/// Offsets are not shown (they move whenever an earlier member grows,
+/// which the members themselves show); `None` if the table does not parse
+/// or points at no member header, so that it is compared as bytes.
+fn armap(table: &[u8], raw_name: &str, members: &[Member]) -> Option<String> {
+    let member_at = |offset: u64| {
+        members
+            .iter()
+            .find(|m| m.offset == offset && m.kind == MemberKind::Regular)
+            .map(|m| m.name.as_str())
+    };
+    let mut out = String::new();
+    let mut line = |symbol: &[u8], offset: u64| -> Option<()> {
+        out.push_str(&format!("{} → {}\n", lossy(symbol), member_at(offset)?));
+        Some(())
+    };
+    if raw_name.starts_with("__.SYMDEF") {
+        let le32 = |at: usize| -> Option<u64> {
+            let b = table.get(at..at.checked_add(4)?)?;
+            Some(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        };
+        let ranlib = usize::try_from(le32(0)?).ok()?;
+        let strings_at = ranlib.checked_add(8)?;
+        let strings_len = usize::try_from(le32(ranlib.checked_add(4)?)?).ok()?;
+        let strings = table.get(strings_at..strings_at.checked_add(strings_len)?)?;
+        for pair in (4..4 + ranlib).step_by(8) {
+            let name = strings.get(usize::try_from(le32(pair)?).ok()?..)?;
+            let name = name.split(|&b| b == 0).next()?;
+            line(name, le32(pair + 4)?)?;
+        }
+        return Some(out);
+    }
+    let width = if raw_name == "/SYM64/" { 8 } else { 4 };
+    let be = |at: usize| -> Option<u64> {
+        let b = table.get(at..at.checked_add(width)?)?;
+        Some(b.iter().fold(0u64, |n, &x| (n << 8) | u64::from(x)))
+    };
+    let count = usize::try_from(be(0)?).ok()?;
+    let names_at = count.checked_add(1)?.checked_mul(width)?;
+    let mut names = table.get(names_at..)?.split(|&b| b == 0);
+    for i in 0..count {
+        line(names.next()?, be((i + 1) * width)?)?;
+    }
+    Some(out)
+}
+
+/// A symbol table member's content: its `symbol → member` view when it
+/// decodes, else its bytes.
+fn symbol_table(m: &Member, members: &[Member], cx: &Cx<'_>, name: &str) -> Result<Content> {
+    if m.data.len() > MAX_SYMBOL_TABLE {
+        return Ok(Content::of_blob(&m.data));
+    }
+    let table = m
+        .data
+        .read_vec(0, m.data.len())
+        .map_err(|e| cx.io(e, name, "reading ar symbol table"))?;
+    Ok(match armap(&table, &m.raw_name, members) {
+        Some(view) => Content::memory(view.into_bytes()),
+        None => Content::of_blob(&m.data),
     })
 }
 
@@ -253,22 +323,28 @@ impl Format for Ar {
             .iter()
             .filter(|m| m.kind != MemberKind::NameTable)
             .enumerate()
-            .map(|(order, m)| Entry {
-                path: m.name.clone(),
-                kind: EntryKind::File,
-                meta: Metadata {
-                    mtime: m.mtime(),
-                    uid: m.uid(),
-                    gid: m.gid(),
-                    mode: m.raw_mode().map(|mode| mode & 0o7777),
-                    size: Some(m.data.len()),
-                    order,
-                    ..Metadata::default()
-                },
-                content: Content::of_blob(&m.data),
-                digest: None,
+            .map(|(order, m)| {
+                let content = match m.kind {
+                    MemberKind::SymbolTable => symbol_table(m, &archive.members, cx, name)?,
+                    _ => Content::of_blob(&m.data),
+                };
+                Ok(Entry {
+                    path: m.name.clone(),
+                    kind: EntryKind::File,
+                    meta: Metadata {
+                        mtime: m.mtime(),
+                        uid: m.uid(),
+                        gid: m.gid(),
+                        mode: m.raw_mode().map(|mode| mode & 0o7777),
+                        size: Some(m.data.len()),
+                        order,
+                        ..Metadata::default()
+                    },
+                    content,
+                    digest: None,
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let mut comments = archive.conflicts;
         comments.extend(duplicate_comments(&entries));
         Ok(Parsed::Container(Container {
@@ -279,5 +355,45 @@ impl Format for Ar {
             single_stream: false,
             ordered: true,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bsd_and_sym64_symbol_tables_decode() {
+        let x = Member {
+            header: [b' '; 60],
+            raw_name: "#1/3".into(),
+            name: "x.o".into(),
+            kind: MemberKind::Regular,
+            bsd_name: b"x.o".to_vec(),
+            data: Blob::mem(Vec::new()),
+            offset: 100,
+        };
+        // One ranlib pair (string 0 at offset 100), then "foo".
+        let mut bsd = 8u32.to_le_bytes().to_vec();
+        bsd.extend_from_slice(&0u32.to_le_bytes());
+        bsd.extend_from_slice(&100u32.to_le_bytes());
+        bsd.extend_from_slice(&4u32.to_le_bytes());
+        bsd.extend_from_slice(b"foo\0");
+        let members = [x];
+        assert_eq!(
+            armap(&bsd, "__.SYMDEF", &members).as_deref(),
+            Some("foo → x.o\n")
+        );
+        let mut sym64 = 1u64.to_be_bytes().to_vec();
+        sym64.extend_from_slice(&100u64.to_be_bytes());
+        sym64.extend_from_slice(b"bar\0");
+        assert_eq!(
+            armap(&sym64, "/SYM64/", &members).as_deref(),
+            Some("bar → x.o\n")
+        );
+        // Cut short, or a count larger than the table: bytes, no panic.
+        assert_eq!(armap(&sym64[..10], "/SYM64/", &members), None);
+        assert_eq!(armap(&[0xff; 8], "/", &members), None);
+        assert_eq!(armap(&[0xff; 8], "__.SYMDEF", &members), None);
     }
 }

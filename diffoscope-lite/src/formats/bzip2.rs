@@ -2,7 +2,7 @@
 
 use std::io::{self, Read};
 
-use super::{single_stream, Format, Kind, Parsed};
+use super::{bare_stream, Format, Kind, Parsed};
 use crate::model::{Content, Cx};
 use crate::Result;
 
@@ -21,13 +21,7 @@ impl Format for Bzip2 {
     }
 
     fn read(&self, content: &Content, entry: &str, _cx: &Cx<'_>) -> Result<Parsed> {
-        Ok(Parsed::Container(single_stream(
-            Kind::Bzip2,
-            content,
-            entry,
-            SUFFIXES,
-            Vec::new(),
-        )))
+        Ok(bare_stream(Kind::Bzip2, content, entry, SUFFIXES))
     }
 
     fn decoder<'a>(

@@ -10,7 +10,8 @@
 //! `.debug_str`, `.interp`, …) are compared through a reversible printable
 //! rendering, one string per line, so build paths and versions read as text
 //! in the diff; notes (`.note.gnu.build-id`) are shown as owner, type and
-//! hex descriptor. Everything else is compared as bytes.
+//! hex descriptor. `.debug_info` and `.debug_line` are decoded as text
+//! ([`super::dwarf`]). Everything else is compared as bytes.
 //!
 //! Compressed sections (`SHF_COMPRESSED` with a zlib or zstd compression
 //! header, as `-gz` and `--compress-debug-sections` make them, and the
@@ -24,7 +25,6 @@
 //! change show up in the sections that hold them, and bytes outside every
 //! section fall back to the container's whole-file hexdump.
 
-use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
@@ -38,7 +38,7 @@ use crate::model::{
     Container, Content, Cx, Entry, EntryKind, FormatMetadata, MetaField, MetaValue, Metadata,
     Source, INLINE_MAX,
 };
-use crate::{Error, Result};
+use crate::Result;
 
 /// ELF files.
 pub struct Elf;
@@ -53,74 +53,105 @@ impl Format for Elf {
     }
 
     fn read(&self, content: &Content, name: &str, cx: &Cx<'_>) -> Result<Parsed> {
-        let (file, start, len) = content.as_file(cx, name)?;
-        let r = Reader {
-            file: &file,
-            start,
-            len,
-            name,
-            cx,
-        };
-        let mut ident = [0u8; 64];
-        let n = usize::try_from(len).unwrap_or(usize::MAX).min(ident.len());
-        r.read_at(&mut ident[..n], 0)?;
-        let head = &ident[..n];
-        // e_ident[EI_CLASS]: 32 or 64 bits, which decides the header layout.
-        let container = match head.get(4) {
-            Some(&elf::ELFCLASS64) => r.container::<elf::FileHeader64<Endianness>>(head),
-            Some(&elf::ELFCLASS32) => r.container::<elf::FileHeader32<Endianness>>(head),
-            Some(other) => Err(r.bad(format!("unknown ELF class {other}"))),
-            None => Err(r.bad(format!("{len} bytes are too short for an ELF header"))),
-        }?;
-        Ok(Parsed::Container(container))
+        read_decoded(content, name, cx).map(|(c, _)| Parsed::Container(c))
+    }
+
+    /// Both sides, then a DWARF section whose decoded views are equal but
+    /// whose bytes are not goes back to its bytes (a view does not show
+    /// everything; equal views must never hide a difference).
+    fn read_pair(
+        &self,
+        (ca, na, cxa): (&Content, &str, &Cx<'_>),
+        (cb, nb, cxb): (&Content, &str, &Cx<'_>),
+    ) -> (Result<Parsed>, Result<Parsed>) {
+        let (a, b) = rayon::join(|| read_decoded(ca, na, cxa), || read_decoded(cb, nb, cxb));
+        match (a, b) {
+            (Ok((mut xa, da)), Ok((mut xb, db))) => {
+                undecode_equal_views((&mut xa, &da), (&mut xb, &db));
+                (Ok(Parsed::Container(xa)), Ok(Parsed::Container(xb)))
+            }
+            (a, b) => (
+                a.map(|(c, _)| Parsed::Container(c)),
+                b.map(|(c, _)| Parsed::Container(c)),
+            ),
+        }
     }
 }
 
-/// One side's file while its header is read.
-struct Reader<'a> {
-    file: &'a Arc<File>,
-    start: u64,
-    len: u64,
-    name: &'a str,
-    cx: &'a Cx<'a>,
+/// A section entry shown as a decoded view: its index, its bytes and their
+/// SHA-256.
+struct Decoded {
+    index: usize,
+    raw: Content,
+    digest: [u8; 32],
 }
+
+/// For each pair of decoded sections (paired by name and occurrence, as
+/// the differ pairs entries) with equal views and different bytes: both
+/// back to bytes, with a comment saying so.
+fn undecode_equal_views(
+    (xa, da): (&mut Container, &[Decoded]),
+    (xb, db): (&mut Container, &[Decoded]),
+) {
+    let key = |x: &Container, index: usize| {
+        let name = x.entries.get(index).map_or("", |e| e.path.as_str());
+        let nth = x.entries[..index].iter().filter(|e| e.path == name).count();
+        (name.to_owned(), nth)
+    };
+    let view = |x: &Container, index: usize| match x.entries.get(index).map(|e| &e.content.0) {
+        Some(Source::Memory(m)) => Some(Arc::clone(m)),
+        _ => None,
+    };
+    for a in da {
+        let Some(b) = db.iter().find(|b| key(xb, b.index) == key(xa, a.index)) else {
+            continue;
+        };
+        if a.digest == b.digest || view(xa, a.index) != view(xb, b.index) {
+            continue;
+        }
+        let (name, _) = key(xa, a.index);
+        let comment = format!(
+            "{name}: the decoded DWARF is the same on both sides but the bytes differ; \
+             compared as bytes"
+        );
+        for (x, d) in [(&mut *xa, a), (&mut *xb, b)] {
+            if let Some(e) = x.entries.get_mut(d.index) {
+                e.content = d.raw.clone();
+            }
+            x.comments.push(comment.clone());
+        }
+    }
+}
+
+/// Reads an ELF file, with the DWARF sections it decoded.
+fn read_decoded(content: &Content, name: &str, cx: &Cx<'_>) -> Result<(Container, Vec<Decoded>)> {
+    Reader::open(content, name, cx, Kind::Elf, read_elf)
+}
+
+/// Reads the ELF file `r`, with the DWARF sections it decoded.
+fn read_elf(r: &Reader<'_>) -> Result<(Container, Vec<Decoded>)> {
+    let len = r.len;
+    let mut ident = [0u8; 64];
+    let n = usize::try_from(len).unwrap_or(usize::MAX).min(ident.len());
+    r.read_at(&mut ident[..n], 0)?;
+    let head = &ident[..n];
+    // e_ident[EI_CLASS]: 32 or 64 bits, which decides the header layout.
+    let container = match head.get(4) {
+        Some(&elf::ELFCLASS64) => r.container::<elf::FileHeader64<Endianness>>(head),
+        Some(&elf::ELFCLASS32) => r.container::<elf::FileHeader32<Endianness>>(head),
+        Some(other) => Err(r.bad(format!("unknown ELF class {other}"))),
+        None => Err(r.bad(format!("{len} bytes are too short for an ELF header"))),
+    }?;
+    Ok(container)
+}
+
+use super::ranged::Ranged as Reader;
 
 impl Reader<'_> {
-    fn bad(&self, detail: String) -> Error {
-        Error::Malformed {
-            entry: self.name.to_owned(),
-            format: Kind::Elf,
-            detail,
-        }
-    }
-
-    /// Checks that `size` bytes at `offset` lie inside the file.
-    fn check_range(&self, what: &str, offset: u64, size: u64) -> Result<()> {
-        match offset.checked_add(size) {
-            Some(end) if end <= self.len => Ok(()),
-            _ => Err(self.bad(format!(
-                "{what} at offset {offset} claims {size} bytes, the file has {}",
-                self.len
-            ))),
-        }
-    }
-
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        self.file
-            .read_exact_at(buf, self.start + offset)
-            .map_err(|e| self.cx.io(e, self.name, "reading"))
-    }
-
-    /// Reads `size` bytes at `offset`, which must lie inside the file: the
-    /// size is never trusted beyond that.
-    fn read_vec(&self, what: &str, offset: u64, size: u64) -> Result<Vec<u8>> {
-        self.check_range(what, offset, size)?;
-        let mut buf = vec![0u8; usize::try_from(size).map_err(|e| self.bad(e.to_string()))?];
-        self.read_at(&mut buf, offset)?;
-        Ok(buf)
-    }
-
-    fn container<H: FileHeader<Endian = Endianness>>(&self, head: &[u8]) -> Result<Container> {
+    fn container<H: FileHeader<Endian = Endianness>>(
+        &self,
+        head: &[u8],
+    ) -> Result<(Container, Vec<Decoded>)> {
         let header = H::parse(head).map_err(|e| self.bad(e.to_string()))?;
         let endian = header.endian().map_err(|e| self.bad(e.to_string()))?;
         let meta = header_fields(header, endian);
@@ -128,7 +159,7 @@ impl Reader<'_> {
         let shoff: u64 = header.e_shoff(endian).into();
         let entsize = std::mem::size_of::<H::SectionHeader>();
         if shoff == 0 {
-            return Ok(container(meta, Vec::new()));
+            return Ok((container(meta, Vec::new()), Vec::new()));
         }
         if usize::from(header.e_shentsize(endian)) != entsize {
             return Err(self.bad(format!(
@@ -169,6 +200,10 @@ impl Reader<'_> {
         let strings = StringTable::new(&names[..], 0, names.len() as u64);
 
         let mut entries = Vec::new();
+        // DWARF sections as stored (decompressed), by entry index.
+        let mut dwarf = Vec::new();
+        // Sections some REL/RELA section applies to.
+        let mut relocated = std::collections::HashSet::new();
         for (index, s) in sections.iter().enumerate().skip(1) {
             let section_name = match s.name(endian, strings) {
                 Ok(n) if !n.is_empty() => String::from_utf8_lossy(n).into_owned(),
@@ -177,6 +212,9 @@ impl Reader<'_> {
             let nested = format!("{}::{section_name}", self.name);
             self.cx.budget.add_entry(&nested)?;
             let sh_type = s.sh_type(endian);
+            if matches!(sh_type, elf::SHT_REL | elf::SHT_RELA) {
+                relocated.insert(s.sh_info(endian) as usize);
+            }
             let flags: u64 = s.sh_flags(endian).into();
             let size: u64 = s.sh_size(endian).into();
             let mut attributes = vec![
@@ -202,6 +240,9 @@ impl Reader<'_> {
                 // SHT_NOBITS (.bss): only the size, compared as metadata.
                 None => Content::empty(),
             };
+            if let Some(id) = super::dwarf::canonical(&section_name) {
+                dwarf.push((entries.len(), index, id, section_name.clone(), body.clone()));
+            }
             let body = if sh_type == elf::SHT_NOTE {
                 self.notes::<H>(body, &nested, endian, s.sh_addralign(endian))?
             } else if holds_strings(&section_name, sh_type, flags) {
@@ -226,16 +267,104 @@ impl Reader<'_> {
                 digest: None,
             });
         }
-        Ok(container(meta, entries))
+        // Only a relocatable object's DWARF has relocations, and then its
+        // string and line offsets are in them (zeros in the section).
+        let relocatable = header.e_type(endian) == elf::ET_REL
+            && dwarf.iter().any(|(_, index, ..)| relocated.contains(index));
+        let (comments, decoded) =
+            self.decode_dwarf::<H>(&mut entries, dwarf, relocatable, header.is_little_endian())?;
+        let mut c = container(meta, entries);
+        c.comments = comments;
+        Ok((c, decoded))
     }
 
-    /// `size` bytes of the file at `offset`.
-    fn range(&self, offset: u64, size: u64) -> Content {
-        Content(Source::Range {
-            file: Arc::clone(self.file),
-            offset: self.start + offset,
-            len: size,
-        })
+    /// Replaces the content of `.debug_info` and `.debug_line` with their
+    /// decoded views (see [`super::dwarf`]); what could not be decoded
+    /// stays bytes, with a comment saying why.
+    fn decode_dwarf<H: FileHeader<Endian = Endianness>>(
+        &self,
+        entries: &mut [Entry],
+        found: Vec<(usize, usize, &'static str, String, Content)>,
+        relocatable: bool,
+        little_endian: bool,
+    ) -> Result<(Vec<String>, Vec<Decoded>)> {
+        use object::{Object as _, ObjectSection as _};
+        let mut comments = Vec::new();
+        let mut decoded = Vec::new();
+        if !found
+            .iter()
+            .any(|(_, _, id, ..)| super::dwarf::VIEWED.contains(id))
+        {
+            return Ok((comments, decoded));
+        }
+        let too_large = |what: &str| {
+            format!(
+                "{what} is larger than {} bytes: DWARF compared as bytes",
+                super::dwarf::SECTION_MAX
+            )
+        };
+        let mut sections = super::dwarf::Sections::default();
+        for (_, _, id, name, body) in &found {
+            let nested = format!("{}::{name}", self.name);
+            let bytes = body.with_reader(self.cx, &nested, |r| {
+                super::read_capped(r, super::dwarf::SECTION_MAX)
+                    .map_err(|e| self.cx.io(e, &nested, "reading"))
+            })?;
+            let Some(bytes) = bytes else {
+                comments.push(too_large(name));
+                return Ok((comments, decoded));
+            };
+            sections.bytes.insert(id, bytes);
+        }
+        // A relocatable object's string and line offsets are in its
+        // relocations (the section holds zeros where they go).
+        if relocatable {
+            if self.len > super::dwarf::SECTION_MAX {
+                comments.push(too_large("the object"));
+                return Ok((comments, decoded));
+            }
+            let data = self.read_vec("object", 0, self.len)?;
+            let file = match object::read::elf::ElfFile::<H>::parse(&data[..]) {
+                Ok(file) => file,
+                Err(e) => {
+                    comments.push(format!(
+                        "relocations not read ({e}): DWARF compared as bytes"
+                    ));
+                    return Ok((comments, decoded));
+                }
+            };
+            for (_, _, id, name, _) in &found {
+                let Some(section) = file.section_by_name(name) else {
+                    continue;
+                };
+                match section.relocation_map() {
+                    Ok(map) => {
+                        sections.relocations.insert(id, map);
+                    }
+                    Err(e) => {
+                        comments.push(format!(
+                            "relocations of {name} not understood ({e}): DWARF compared as bytes"
+                        ));
+                        return Ok((comments, decoded));
+                    }
+                }
+            }
+        }
+        let (views, errors) = super::dwarf::views(&sections, little_endian);
+        comments.extend(errors);
+        for (id, view, digest) in views {
+            for (index, _, _, _, raw) in found.iter().filter(|f| f.2 == id) {
+                if let Some(e) = entries.get_mut(*index) {
+                    e.content = Content::memory(view.clone().into_bytes());
+                    decoded.push(Decoded {
+                        index: *index,
+                        raw: raw.clone(),
+                        digest,
+                    });
+                }
+            }
+        }
+        Ok((comments, decoded))
     }
 
     /// For a compressed section: its decompressed content, the method and

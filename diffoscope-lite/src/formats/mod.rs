@@ -21,11 +21,17 @@ pub(crate) mod ar;
 pub(crate) mod bzip2;
 pub(crate) mod directory;
 pub(crate) mod docker;
+pub(crate) mod dwarf;
 pub(crate) mod elf;
 pub(crate) mod gzip;
 pub(crate) mod json;
+pub(crate) mod lz4;
+pub(crate) mod lzma;
+pub(crate) mod macho;
 pub(crate) mod oci;
 pub(crate) mod pyc;
+pub(crate) mod ranged;
+pub(crate) mod rust_object;
 pub(crate) mod tar;
 pub(crate) mod text;
 pub(crate) mod xz;
@@ -100,9 +106,14 @@ pub static REGISTRY: &[&dyn Format] = &[
     &xz::Xz,
     &zstd::Zstd,
     &bzip2::Bzip2,
+    &lz4::Lz4,
     &ar::Ar,
     &elf::Elf,
+    &macho::MachO,
+    &rust_object::RustObject,
     &pyc::Pyc,
+    // No magic number: after every format that has one.
+    &lzma::Lzma,
     &json::Json,
     &text::Text,
 ];
@@ -230,6 +241,16 @@ pub(crate) fn single_stream(
     }
 }
 
+/// What a compressor without header metadata reads as: its one stream.
+pub(crate) fn bare_stream(
+    kind: Kind,
+    content: &Content,
+    entry: &str,
+    suffixes: &[(&str, &str)],
+) -> Parsed {
+    Parsed::Container(single_stream(kind, content, entry, suffixes, Vec::new()))
+}
+
 /// The name of the one stream inside a compressed file: the file's base
 /// name without its suffix (`a.tar.gz` → `a.tar`, `x.tgz` → `x.tar`).
 pub(crate) fn stream_name(entry: &str, suffixes: &[(&str, &str)]) -> String {
@@ -277,6 +298,11 @@ mod tests {
         assert_eq!(detect(b"\xfd7zXZ\x00"), Kind::Xz);
         assert_eq!(detect(&[0x28, 0xb5, 0x2f, 0xfd]), Kind::Zstd);
         assert_eq!(detect(b"BZh9"), Kind::Bzip2);
+        assert_eq!(detect(b"\x04\x22\x4d\x18\x64\x40"), Kind::Lz4);
+        assert_eq!(
+            detect(b"\x5d\0\0\x80\0\xff\xff\xff\xff\xff\xff\xff\xff"),
+            Kind::Lzma
+        );
         assert_eq!(detect(b"!<arch>\n"), Kind::Ar);
         assert_eq!(detect(b"\x7fELF\x02\x01\x01"), Kind::Elf);
         assert_eq!(detect(b"\xa7\x0d\x0d\x0a\0\0\0\0"), Kind::Pyc);

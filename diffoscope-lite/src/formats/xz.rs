@@ -3,7 +3,7 @@
 
 use std::io::{self, Read};
 
-use super::{single_stream, Format, Kind, Parsed};
+use super::{bare_stream, Format, Kind, Parsed};
 use crate::model::{Content, Cx};
 use crate::Result;
 
@@ -12,7 +12,7 @@ pub struct Xz;
 
 /// liblzma refuses streams that need more memory than this to decode
 /// (xz -9 needs 65 MiB).
-const MEMLIMIT: u64 = 256 << 20;
+pub(crate) const MEMLIMIT: u64 = 256 << 20;
 
 pub(crate) const SUFFIXES: &[(&str, &str)] = &[(".txz", ".tar"), (".xz", "")];
 
@@ -26,13 +26,7 @@ impl Format for Xz {
     }
 
     fn read(&self, content: &Content, entry: &str, _cx: &Cx<'_>) -> Result<Parsed> {
-        Ok(Parsed::Container(single_stream(
-            Kind::Xz,
-            content,
-            entry,
-            SUFFIXES,
-            Vec::new(),
-        )))
+        Ok(bare_stream(Kind::Xz, content, entry, SUFFIXES))
     }
 
     fn decoder<'a>(

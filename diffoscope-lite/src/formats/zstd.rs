@@ -3,7 +3,7 @@
 
 use std::io::{self, Read};
 
-use super::{single_stream, Format, Kind, Parsed};
+use super::{bare_stream, Format, Kind, Parsed};
 use crate::model::{Content, Cx};
 use crate::Result;
 
@@ -22,13 +22,7 @@ impl Format for Zstd {
     }
 
     fn read(&self, content: &Content, entry: &str, _cx: &Cx<'_>) -> Result<Parsed> {
-        Ok(Parsed::Container(single_stream(
-            Kind::Zstd,
-            content,
-            entry,
-            SUFFIXES,
-            Vec::new(),
-        )))
+        Ok(bare_stream(Kind::Zstd, content, entry, SUFFIXES))
     }
 
     fn decoder<'a>(
