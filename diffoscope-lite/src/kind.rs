@@ -72,7 +72,10 @@ impl Kind {
     /// Whether this is a single-stream compressor (its one entry is the
     /// decompressed stream).
     pub fn is_compressor(self) -> bool {
-        matches!(self, Kind::Gzip | Kind::Xz | Kind::Zstd | Kind::Bzip2)
+        matches!(
+            self,
+            Kind::Gzip | Kind::Xz | Kind::Zstd | Kind::Bzip2 | Kind::Lz4 | Kind::Lzma
+        )
     }
 
     /// Whether content of this kind is compared as text.

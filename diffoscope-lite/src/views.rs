@@ -79,7 +79,11 @@ pub(crate) fn of(kind: Kind) -> &'static [View] {
         | Kind::Xz
         | Kind::Zstd
         | Kind::Bzip2
+        | Kind::Lz4
+        | Kind::Lzma
+        | Kind::RustObject
         | Kind::Elf
+        | Kind::MachO
         | Kind::Pyc
         | Kind::Json
         | Kind::Text
