@@ -58,3 +58,9 @@ fuzz target="compare" seconds="300":
 # resume overhead, and `repro report` over 100,000 synthetic records.
 bench-batch list="bench/rebuild-pypi.txt": build
     bash bench/batch.sh {{list}}
+
+# The parity yardstick: diffoscope's test-data pairs and the normalizer
+# fixtures of strip-nondeterminism and add-determinism (fetched into
+# /work/parity by bench/parity_fetch.sh on first use).
+bench-parity parity="/work/parity":
+    bash bench/parity.sh {{parity}}
