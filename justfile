@@ -63,3 +63,9 @@ bench-batch list="bench/rebuild-pypi.txt": build
 # network to PyPI once), time, peak RSS and the fields each lacks.
 bench-sbom: build
     bash bench/sbom.sh
+
+# The parity yardstick: diffoscope's test-data pairs and the normalizer
+# fixtures of strip-nondeterminism and add-determinism (fetched into
+# DIR (default target/parity-data) by bench/parity_fetch.sh on first use).
+bench-parity parity="target/parity-data":
+    bash bench/parity.sh {{parity}}

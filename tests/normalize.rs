@@ -150,7 +150,7 @@ fn json_names_ruleset_status_and_rules() {
     let o = normalize(dir.path(), &["--in-place", "--json"], &files);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v[0]["ruleset"], "repro-normalize-v1");
+    assert_eq!(v[0]["ruleset"], "repro-normalize-v2");
     assert_eq!(v[0]["status"], "normalized");
     assert_eq!(v[0]["format"], "gzip");
     assert_eq!(v[0]["fired"][0]["rule"], "gzip.mtime");
@@ -167,20 +167,43 @@ fn a_destination_is_required() {
 }
 
 #[test]
-fn a_broken_file_is_named_and_the_rest_still_normalized() {
+fn a_broken_file_is_left_alone_with_a_warning_unless_strict() {
     let dir = pairs();
     let whl = fs::read(dir.path().join("hello_a.whl")).unwrap();
     fs::write(dir.path().join("broken.whl"), &whl[..whl.len() - 30]).unwrap();
     let before = fs::read(dir.path().join("broken.whl")).unwrap();
     let files = [dir.path().join("broken.whl"), dir.path().join("mod_a.pyc")];
+    // As strip-nondeterminism does: a warning naming the file and the
+    // problem, the file left as it is, the others normalized, exit code 0.
     let o = normalize(dir.path(), &["--in-place"], &files);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("warning: ")
+            && err.contains("broken.whl")
+            && err.contains("malformed zip")
+            && err.ends_with("left unchanged (--strict makes this an error)\n"),
+        "{err}"
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains("broken.whl: malformed: left unchanged\n")
+            && out.ends_with("mod_a.pyc: pyc.mtime\n"),
+        "{out}"
+    );
+    assert_eq!(fs::read(dir.path().join("broken.whl")).unwrap(), before);
+    // --strict: an error naming the file, exit code 2, still untouched.
+    let o = normalize(
+        dir.path(),
+        &["--in-place", "--strict"],
+        &[dir.path().join("broken.whl")],
+    );
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(
-        err.contains("broken.whl") && err.contains("malformed zip"),
+        err.starts_with("error: ") && err.contains("broken.whl") && err.contains("malformed zip"),
         "{err}"
     );
-    assert_eq!(stdout(&o), "mod_a.pyc: pyc.mtime\n");
     // The broken file is untouched and no temporary file is left.
     assert_eq!(fs::read(dir.path().join("broken.whl")).unwrap(), before);
     let stray: Vec<_> = fs::read_dir(dir.path())

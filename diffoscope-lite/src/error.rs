@@ -99,5 +99,22 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether the input itself is damaged — unreadable as the format its
+    /// magic bytes claim, or its compressed data corrupt or cut short — as
+    /// opposed to a refusal (ambiguity, a limit) or a failure of the
+    /// machine (reading the file, spooling, writing).
+    pub fn is_malformed_input(&self) -> bool {
+        match self {
+            Error::Malformed { .. } => true,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

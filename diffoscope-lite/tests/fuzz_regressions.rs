@@ -43,6 +43,9 @@ fn check_normalize(input: &Path) {
         source_date_epoch: Some(1_700_000_000),
         limits: limits(),
         allow_ambiguous: false,
+        // Malformed input is an error: the promises are about what
+        // normalizes.
+        keep_malformed: false,
     };
     let digest = normalized_digest(input, &opts);
     let report = match normalize_file(input, &once, &opts) {

@@ -266,6 +266,9 @@ fuzz_target!(|data: &[u8]| {
         source_date_epoch: Some(1_700_000_000),
         limits: limits(),
         allow_ambiguous: false,
+        // Malformed input is an error: the promises are about what
+        // normalizes.
+        keep_malformed: false,
     };
     let once = tmp.path().join("1/2/3/4/once");
     let twice = tmp.path().join("1/2/3/4/twice");

@@ -281,6 +281,11 @@ pub struct HashArgs {
     /// (refused otherwise; the JSON output records it).
     #[arg(long)]
     pub allow_ambiguous: bool,
+    /// With --normalized: fail on a malformed file, instead of printing
+    /// its plain SHA-256 (what `repro normalize` leaves it as) with a
+    /// warning.
+    #[arg(long, requires = "normalized")]
+    pub strict: bool,
 }
 
 /// Arguments of `repro normalize`.
@@ -314,6 +319,10 @@ pub struct NormalizeArgs {
     /// otherwise; the JSON output records it).
     #[arg(long)]
     pub allow_ambiguous: bool,
+    /// Fail on a malformed file (one its format's reader cannot read),
+    /// instead of leaving it as it is with a warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Arguments of `repro rebuild`.

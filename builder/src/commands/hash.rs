@@ -30,6 +30,9 @@ struct NormalizedEntry<'a> {
     /// Whether ambiguous archives were digested (`--allow-ambiguous`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     allow_ambiguous: bool,
+    /// Why a malformed file's digest is its plain SHA-256 (without --strict).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
 }
 
 /// Runs `repro hash`.
@@ -63,12 +66,16 @@ pub fn run(args: HashArgs) -> Result<ExitCode> {
         source_date_epoch: args.source_date_epoch,
         limits: args.limits.limits(),
         allow_ambiguous: args.allow_ambiguous,
+        keep_malformed: !args.strict,
     };
     let digests: Vec<_> = paths
         .par_iter()
         .map(|p| normalize::normalized_digest(p, &opts))
         .collect();
     print(&paths, digests, args.json, |path, d| {
+        if let Some(w) = &d.warning {
+            eprintln!("warning: {w}; hashed as it is (--strict makes this an error)");
+        }
         (
             d.hex(),
             NormalizedEntry {
@@ -78,6 +85,7 @@ pub fn run(args: HashArgs) -> Result<ExitCode> {
                 format: d.format.map(|f| f.to_string()),
                 rules: d.fired,
                 allow_ambiguous: args.allow_ambiguous,
+                warning: d.warning,
             },
         )
     })

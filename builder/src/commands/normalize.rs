@@ -3,7 +3,9 @@
 //! Each file is normalized by `diffoscope_lite::normalize` into a temporary
 //! file next to its destination and renamed into place, so a failure never
 //! leaves a half-written file. Files are independent: one that fails is
-//! named and the others are still normalized.
+//! named and the others are still normalized. A malformed file is left as
+//! it is with a warning (exit code 0), as strip-nondeterminism does;
+//! `--strict` makes it an error.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,6 +27,9 @@ struct JsonReport {
     fired: Vec<Fired>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Why a file was left as it is although malformed (without --strict).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
     /// Whether ambiguous archives were normalized (`--allow-ambiguous`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     allow_ambiguous: bool,
@@ -63,6 +68,9 @@ fn destinations(args: &NormalizeArgs) -> Result<Vec<(PathBuf, PathBuf)>> {
 
 /// What a report says in words: the rules that fired, or why none did.
 fn status(r: &Report) -> &'static str {
+    if r.warning.is_some() {
+        return "malformed";
+    }
     match (r.format, r.changed()) {
         (None, _) => "unknown format",
         (Some(_), false) => "unchanged",
@@ -80,6 +88,7 @@ pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
         source_date_epoch: args.source_date_epoch,
         limits: args.limits.limits(),
         allow_ambiguous: args.allow_ambiguous,
+        keep_malformed: !args.strict,
     };
     let results: Vec<_> = pairs
         .par_iter()
@@ -88,6 +97,13 @@ pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
     let mut failed = false;
     let mut json = Vec::new();
     for ((src, dst), result) in pairs.iter().zip(results) {
+        if let Ok(Report {
+            warning: Some(w), ..
+        }) = &result
+        {
+            // The library's message names the file and the problem.
+            eprintln!("warning: {w}; left unchanged (--strict makes this an error)");
+        }
         match result {
             Ok(r) if args.json => json.push(JsonReport {
                 path: display(src),
@@ -97,6 +113,7 @@ pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
                 status: status(&r),
                 fired: r.fired,
                 error: None,
+                warning: r.warning,
                 allow_ambiguous: args.allow_ambiguous,
             }),
             Ok(r) => crate::out!("{}", report_lines(src, &r)),
@@ -114,6 +131,7 @@ pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
                         status: "error",
                         fired: Vec::new(),
                         error: Some(message),
+                        warning: None,
                         allow_ambiguous: args.allow_ambiguous,
                     });
                 }
@@ -137,6 +155,9 @@ fn report_lines(src: &Path, r: &Report) -> String {
     let name = src.display();
     let mut out = String::new();
     match status(r) {
+        "malformed" => {
+            let _ = writeln!(out, "{name}: malformed: left unchanged");
+        }
         "unknown format" => {
             let _ = writeln!(out, "{name}: unknown format: left unchanged");
         }

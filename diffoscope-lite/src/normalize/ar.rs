@@ -1,7 +1,8 @@
-//! Canonical ar (and `.deb`): member mtimes clamped, uid/gid 0, modes
-//! reduced to 0644/0755 (file-type bits, as dpkg writes them, are kept).
-//! Member order is kept — dpkg requires `debian-binary` first — and the
-//! symbol table and long-name table are copied as they are. Nested archives
+//! Canonical ar (and `.deb`): member and symbol-table mtimes clamped,
+//! uid/gid 0, modes `100644`/`100755` whatever encoding the input used
+//! (symbol table `0`), every field in one spelling. Member order is kept —
+//! dpkg requires `debian-binary` first — and the contents of the symbol
+//! table and of the long-name table are copied as they are. Nested archives
 //! (a `.deb`'s `control.tar.*` and `data.tar.*`) are normalized in turn and
 //! recompressed with the same compressor.
 //!
@@ -17,21 +18,17 @@ use super::{
     canonical_file_mode, digest_blob, fire, nested, normalize_nested, reader_detects, Blob,
     ContainerHasher, DigestEntry, Digested, Fired, Format, Normalizer, Nx, Rule,
 };
-use crate::formats::ar::{self, field, Member, MemberKind, MAGIC, MODE, MTIME, SIZE};
+use crate::formats::ar::{self, Member, MemberKind, MAGIC, MODE, MTIME, SIZE};
 use crate::formats::Kind;
 use crate::Result;
 
 /// The ar normalizer.
 pub(super) struct Ar;
 
-fn set_field(h: &mut [u8], text: &str) {
-    h.fill(b' ');
-    h[..text.len()].copy_from_slice(text.as_bytes());
-}
-
-/// Symbol and long-name tables are copied as they are.
-fn special(m: &Member) -> bool {
-    m.kind != MemberKind::Regular
+/// The long-name table has no time, owner or mode (its fields are blank)
+/// and is copied as it is.
+fn name_table(m: &Member) -> bool {
+    m.kind == MemberKind::NameTable
 }
 
 /// The path a member has in the digest. Special members keep the name
@@ -46,26 +43,58 @@ fn digest_path(m: &Member) -> &str {
     }
 }
 
-/// Patches one member header.
+/// The canonical mode field of a member. One encoding whatever the input:
+/// a regular member is `100644` or `100755` (dpkg writes the file-type
+/// bits, GNU `ar` leaves them off; both mean a regular file, and two
+/// archives that differ only there are the same archive), a symbol table
+/// `0`, as GNU `ar` and add-determinism write it (its mode means nothing
+/// to a linker).
+fn canonical_mode(m: &Member) -> String {
+    match m.kind {
+        MemberKind::SymbolTable => "0".into(),
+        _ => format!(
+            "{:o}",
+            0o100000 | canonical_file_mode(m.raw_mode().unwrap_or(0))
+        ),
+    }
+}
+
+/// Sets a header field to `text` if its bytes are not already exactly
+/// that (so `0`, `00` and `0\0` all become `0`); whether it changed.
+fn put(h: &mut [u8; 60], range: std::ops::Range<usize>, text: &str) -> bool {
+    let mut want = [b' '; 12];
+    want[..text.len()].copy_from_slice(text.as_bytes());
+    let want = &want[..range.len()];
+    if &h[range.clone()] == want {
+        return false;
+    }
+    h[range].copy_from_slice(want);
+    true
+}
+
+/// Patches one member header: the symbol table's like every member's (GNU
+/// `ar` without `D` stamps it with the time of the run), the long-name
+/// table's not at all.
 fn patch(m: &mut Member, epoch: i64, name: &str, fired: &mut Vec<Fired>) {
-    if special(m) {
+    if name_table(m) {
         return;
     }
     let epoch = epoch.max(0);
-    if m.mtime().is_none_or(|t| t > epoch) {
-        set_field(&mut m.header[MTIME], &epoch.to_string());
+    // Times are clamped, earlier ones kept, in one decimal spelling.
+    let mtime = m
+        .mtime()
+        .filter(|&t| (0..=epoch).contains(&t))
+        .unwrap_or(epoch);
+    if put(&mut m.header, MTIME, &mtime.to_string()) {
         fire(fired, name, Rule::ArMtime);
     }
     for range in [ar::UID, ar::GID] {
-        if field(&m.header, range.clone()) != "0" {
-            set_field(&mut m.header[range], "0");
+        if put(&mut m.header, range, "0") {
             fire(fired, name, Rule::ArOwner);
         }
     }
-    let mode = m.raw_mode().unwrap_or(0);
-    let new = (mode & !0o7777) | canonical_file_mode(mode);
-    if new != mode || field(&m.header, MODE).is_empty() {
-        set_field(&mut m.header[MODE], &format!("{new:o}"));
+    let mode = canonical_mode(m);
+    if put(&mut m.header, MODE, &mode) {
         fire(fired, name, Rule::ArMode);
     }
 }
@@ -97,7 +126,7 @@ impl Normalizer for Ar {
             patch(m, nx.epoch, name, &mut fired);
         }
         for m in &mut members {
-            if special(m) {
+            if m.kind != MemberKind::Regular {
                 continue;
             }
             let path = nested(name, &m.name);
@@ -111,7 +140,7 @@ impl Normalizer for Ar {
                         "normalized member too large for ar",
                     ));
                 }
-                set_field(&mut m.header[SIZE], &size.to_string());
+                put(&mut m.header, SIZE, &size.to_string());
                 m.data = new;
             }
         }
@@ -146,7 +175,7 @@ impl Normalizer for Ar {
             patch(m, nx.epoch, name, &mut fired);
         }
         for m in &members {
-            let digest = if special(m) {
+            let digest = if m.kind != MemberKind::Regular {
                 let mut s = Sha256::new();
                 std::io::copy(&mut m.data.reader(), &mut super::HashWriter(&mut s))
                     .map_err(|e| nx.io(e, name, "reading ar"))?;

@@ -64,7 +64,7 @@ mod agreement;
 mod tests;
 
 /// Version of the set of rules; bumped whenever a canonical form changes.
-pub const RULESET_VERSION: &str = "repro-normalize-v1";
+pub const RULESET_VERSION: &str = "repro-normalize-v2";
 
 /// Version of the normalized digest's definition (see the README).
 pub const DIGEST_VERSION: &str = "repro-normalized-v1";
@@ -86,6 +86,12 @@ pub struct Options {
     /// are refused otherwise: their canonical form would claim one reading
     /// of an archive other tools read another way.
     pub allow_ambiguous: bool,
+    /// Leave a malformed file as it is, with a warning naming the file and
+    /// the problem ([`Report::warning`]), as strip-nondeterminism does, so
+    /// that one damaged file among many does not stop the others from being
+    /// made canonical (`repro normalize` without `--strict`). Off (the
+    /// default, for library callers): a malformed file is an error.
+    pub keep_malformed: bool,
 }
 
 impl Options {
@@ -268,6 +274,10 @@ pub struct Report {
     pub format: Option<Format>,
     /// The rules that changed something, in the order they fired.
     pub fired: Vec<Fired>,
+    /// Why a file in a known format was left as it is: it is malformed
+    /// (the error, naming the file and the problem). Only with
+    /// [`Options::keep_malformed`].
+    pub warning: Option<String>,
 }
 
 impl Report {
@@ -286,6 +296,10 @@ pub struct NormalizedDigest {
     pub format: Option<Format>,
     /// The rules normalizing would fire.
     pub fired: Vec<Fired>,
+    /// Why the digest is the plain SHA-256 of a file in a known format: it
+    /// is malformed, so normalizing leaves it as it is. Only with
+    /// [`Options::keep_malformed`].
+    pub warning: Option<String>,
 }
 
 impl NormalizedDigest {
@@ -304,12 +318,34 @@ impl NormalizedDigest {
 ///
 /// An OCI image layout (a directory) is normalized in place, or copied to
 /// `output` first; see the README.
+///
+/// A malformed file (one its format's reader cannot read to the end) is
+/// copied as it is, like a file of unknown format, and the report carries
+/// the problem as a warning, when [`Options::keep_malformed`]; otherwise it
+/// is an error. Nothing is half-written either way: the output is written in full or
+/// not at all.
 pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Report> {
+    match normalize_known(input, output, opts) {
+        Err(e) if opts.keep_malformed && e.is_malformed_input() => {
+            copy_unless_same(input, output)?;
+            Ok(Report {
+                format: None,
+                fired: Vec::new(),
+                warning: Some(e.to_string()),
+            })
+        }
+        result => result,
+    }
+}
+
+/// [`normalize_file`] without the leniency for malformed input.
+fn normalize_known(input: &Path, output: &Path, opts: &Options) -> Result<Report> {
     if formats::oci::is_layout(input) {
         let fired = with_nx(opts, |nx| oci::normalize_dir(input, output, nx))?;
         return Ok(Report {
             format: Some(Format::Oci),
             fired,
+            warning: None,
         });
     }
     let Opened {
@@ -317,6 +353,7 @@ pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Rep
         blob,
         budget,
         normalizer,
+        stub,
     } = Opened::new(input, opts)?;
     let nx = Nx {
         budget: &budget,
@@ -328,6 +365,7 @@ pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Rep
         return Ok(Report {
             format: None,
             fired: Vec::new(),
+            warning: None,
         });
     };
     let format = Some(normalizer.format());
@@ -337,7 +375,7 @@ pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Rep
         .unwrap_or(fsio::DEFAULT_MODE);
     let target = fsio::Target::resolve(output).map_err(output_error)?;
     budget.check_depth(1, &name)?;
-    refuse_polyglot(&blob, &name, &nx)?;
+    refuse_polyglot(&blob, &name, stub, &nx)?;
     let fired = if matches!(target, fsio::Target::Through { .. }) {
         // A device or FIFO cannot take bytes back, and when no rule fires
         // the input's own bytes are what goes out: normalize into an
@@ -370,18 +408,44 @@ pub fn normalize_file(input: &Path, output: &Path, opts: &Options) -> Result<Rep
     if fired.is_empty() {
         copy_unless_same(input, output)?;
     }
-    Ok(Report { format, fired })
+    Ok(Report {
+        format,
+        fired,
+        warning: None,
+    })
 }
 
 /// Computes the `repro-normalized-v1` digest of a file, and which rules
 /// normalizing it would fire, without writing anything.
+///
+/// A malformed file is left as it is by [`normalize_file`], so its digest
+/// is its plain SHA-256, with the problem as a warning, when
+/// [`Options::keep_malformed`]; otherwise it is an error.
 pub fn normalized_digest(path: &Path, opts: &Options) -> Result<NormalizedDigest> {
+    match digest_known(path, opts) {
+        Err(e) if opts.keep_malformed && e.is_malformed_input() => {
+            let blob = Blob::open(path)?;
+            let sha256 = sha256_of(&mut blob.reader()).map_err(|e| read_error(path, e))?;
+            Ok(NormalizedDigest {
+                sha256,
+                format: None,
+                fired: Vec::new(),
+                warning: Some(e.to_string()),
+            })
+        }
+        result => result,
+    }
+}
+
+/// [`normalized_digest`] without the leniency for malformed input.
+fn digest_known(path: &Path, opts: &Options) -> Result<NormalizedDigest> {
     if formats::oci::is_layout(path) {
         let d = with_nx(opts, |nx| oci::digest_dir(path, nx))?;
         return Ok(NormalizedDigest {
             sha256: d.sha256,
             format: Some(Format::Oci),
             fired: d.fired,
+            warning: None,
         });
     }
     let Opened {
@@ -389,17 +453,28 @@ pub fn normalized_digest(path: &Path, opts: &Options) -> Result<NormalizedDigest
         blob,
         budget,
         normalizer,
+        stub,
     } = Opened::new(path, opts)?;
     let nx = Nx {
         budget: &budget,
         epoch: opts.epoch(),
         allow_ambiguous: opts.allow_ambiguous,
     };
-    let d = digest_blob(&blob, &name, 1, &nx)?;
+    let d = match (normalizer, stub) {
+        // A self-extractor: a zip found from the end, which content
+        // detection of nested members (by their head) does not do.
+        (Some(n), true) => {
+            budget.check_depth(1, &name)?;
+            refuse_polyglot(&blob, &name, stub, &nx)?;
+            n.digest(&blob, &name, 1, &nx)?
+        }
+        _ => digest_blob(&blob, &name, 1, &nx)?,
+    };
     Ok(NormalizedDigest {
         sha256: d.sha256,
         format: normalizer.map(|n| n.format()),
         fired: d.fired,
+        warning: None,
     })
 }
 
@@ -415,6 +490,9 @@ struct Opened {
     blob: Blob,
     budget: Budget,
     normalizer: Option<&'static dyn Normalizer>,
+    /// A self-extractor: an executable stub in front of a zip, which is
+    /// normalized as the zip (the stub kept byte for byte).
+    stub: bool,
 }
 
 impl Opened {
@@ -423,11 +501,25 @@ impl Opened {
         let head = blob
             .head(formats::HEAD_LEN)
             .map_err(|e| read_error(path, e))?;
+        let mut normalizer = detect(&head);
+        // Only a whole file is looked at from the end: a self-extractor
+        // is a file shipped as it is, not a member of another archive.
+        let stub = normalizer.is_none()
+            && formats::zip::reader::self_extractor(
+                &head,
+                &blob,
+                &Budget::new(opts.limits.clone()),
+            )
+            .is_some();
+        if stub {
+            normalizer = Some(&zip::Zip);
+        }
         Ok(Opened {
             name: path.display().to_string(),
             blob,
             budget: Budget::new(opts.limits.clone()),
-            normalizer: detect(&head),
+            normalizer,
+            stub,
         })
     }
 }
@@ -572,11 +664,21 @@ fn fire(fired: &mut Vec<Fired>, path: &str, rule: Rule) {
 
 /// Refuses content that a second format also reads whole (a polyglot),
 /// unless ambiguity is allowed: its canonical form would be one format's.
-fn refuse_polyglot(blob: &Blob, name: &str, nx: &Nx<'_>) -> Result<()> {
+///
+/// A self-extractor (`stub`) is read as the zip it ends with, not as a
+/// polyglot of executable and zip: the stub is an executable that reads
+/// the same zip every zip tool reads, and the canonical form keeps its
+/// bytes as they are, so both readings of the file survive normalizing.
+/// Its head is still checked for a tar header.
+fn refuse_polyglot(blob: &Blob, name: &str, stub: bool, nx: &Nx<'_>) -> Result<()> {
     let head = blob
         .head(formats::HEAD_LEN)
         .map_err(|e| nx.io(e, name, "reading"))?;
-    let kind = formats::detect(&head);
+    let kind = if stub {
+        Kind::Zip
+    } else {
+        formats::detect(&head)
+    };
     match formats::also_reads_as(kind, blob).map_err(|e| nx.io(e, name, "reading"))? {
         Some(detail) => nx.ambiguous(kind, name, detail),
         None => Ok(()),
@@ -598,7 +700,7 @@ fn normalize_nested(
         return Ok(None);
     };
     nx.budget.check_depth(depth, name)?;
-    refuse_polyglot(blob, name, nx)?;
+    refuse_polyglot(blob, name, false, nx)?;
     let mut sink = Sink::default();
     let fired = n.normalize(blob, name, depth, nx, &mut sink)?;
     if fired.is_empty() {
@@ -616,7 +718,7 @@ fn digest_blob(blob: &Blob, name: &str, depth: u32, nx: &Nx<'_>) -> Result<Diges
     match detect(&head) {
         Some(n) => {
             nx.budget.check_depth(depth, name)?;
-            refuse_polyglot(blob, name, nx)?;
+            refuse_polyglot(blob, name, false, nx)?;
             n.digest(blob, name, depth, nx)
         }
         None => {

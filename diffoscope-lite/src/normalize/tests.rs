@@ -602,6 +602,11 @@ fn hardlinks_follow_their_target() {
 // ---------------------------------------------------------------- ar / deb
 
 fn ar_of(members: &[(&str, &[u8], i64, &str)]) -> Vec<u8> {
+    ar_owned(members, "1000")
+}
+
+/// An ar whose members' uid and gid fields are spelled `owner`.
+fn ar_owned(members: &[(&str, &[u8], i64, &str)], owner: &str) -> Vec<u8> {
     let mut out = b"!<arch>\n".to_vec();
     for (name, data, mtime, mode) in members {
         out.extend_from_slice(
@@ -609,8 +614,8 @@ fn ar_of(members: &[(&str, &[u8], i64, &str)]) -> Vec<u8> {
                 "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
                 name,
                 mtime,
-                1000,
-                1000,
+                owner,
+                owner,
                 mode,
                 data.len()
             )
@@ -1008,6 +1013,7 @@ fn oci_layouts_differing_in_times_become_identical() {
         source_date_epoch: Some(SDE),
         limits: Limits::default(),
         allow_ambiguous: false,
+        keep_malformed: false,
     };
     let digest_a = normalized_digest(&a, &opts).unwrap();
     assert_eq!(digest_a.format, Some(Format::Oci));
@@ -1093,12 +1099,14 @@ fn zip64_and_prefixed_zips_round_trip() {
         w.write_all(name.as_bytes()).unwrap();
     }
     let z64 = w.finish().unwrap().into_inner();
-    // A self-extractor stub in front (offsets left relative to the archive):
-    // content detection does not see such a file as a zip, but the zip
-    // normalizer handles it when asked.
+    // A self-extracting script in front (offsets left relative to the
+    // archive): content detection sees a zip behind a shebang stub.
     let mut prefixed = b"#!/bin/sh\nexit 0\n".to_vec();
     prefixed.extend_from_slice(&z64);
-    assert_eq!(norm(&prefixed, Some(SDE)), (None, Vec::new()));
+    assert_eq!(
+        norm(&prefixed, Some(SDE)).1,
+        ["zip.sort", "zip.mtime-clamp"]
+    );
     let budget = Budget::new(Limits::default());
     let nx = Nx {
         budget: &budget,
@@ -1269,4 +1277,241 @@ fn zips_that_read_two_ways_are_refused_unless_allowed() {
     // The archive they were made from reads one way.
     let (n, d) = try_with_ambiguity(&two, false);
     assert!(n.is_ok() && d.is_ok());
+}
+
+// ---------------------------------------------------------------- parity items (issue #15)
+
+/// An ar with a symbol table, as GNU `ar` without `D` writes it (the
+/// table stamped with the time of the run), its members' modes spelled
+/// `mode`.
+fn ar_with_symbols(mtime: i64, mode: &str, owner: &str) -> Vec<u8> {
+    ar_owned(
+        &[
+            ("/", b"\0\0\0\x01\0\0\0\x50main\0\0", mtime, "0"),
+            ("a.o/", b"object a\n", mtime, mode),
+            ("b.o/", b"object b", mtime, mode),
+        ],
+        owner,
+    )
+}
+
+#[test]
+fn ar_modes_owners_and_the_symbol_table_have_one_canonical_form() {
+    // dpkg's `100644` and GNU ar's `644`, owners spelled `0` or `1000`,
+    // the symbol table stamped late or at the epoch: one canonical form.
+    let variants = [
+        ar_with_symbols(1_700_000_000, "100644", "1000"),
+        ar_with_symbols(1_700_000_900, "644", "0"),
+        ar_with_symbols(SDE, "644", "0"),
+    ];
+    let canonical = canon(&variants[0]);
+    for v in &variants {
+        assert_eq!(canon(v), canonical, "{:?}", String::from_utf8_lossy(v));
+        check_fixed_point(v);
+    }
+    let header = |at: usize| String::from_utf8_lossy(&canonical[at..at + 60]).into_owned();
+    assert_eq!(
+        header(8),
+        format!("/               {SDE:<12}0     0     0       14        `\n")
+    );
+    assert_eq!(
+        header(8 + 60 + 14),
+        format!("a.o/            {SDE:<12}0     0     100644  9         `\n")
+    );
+    let (_, fired) = norm(&variants[1], Some(SDE));
+    assert_eq!(fired, ["ar.mtime", "ar.mode"]);
+    // Already canonical: nothing fires, nothing is written.
+    assert_eq!(norm(&canonical, Some(SDE)), (None, Vec::new()));
+}
+
+#[test]
+fn ar_times_before_the_epoch_are_kept_in_one_spelling() {
+    let a = ar_with_symbols(1_000_000_000, "100755", "0");
+    // Earlier than the epoch: kept, so nothing fires.
+    assert_eq!(norm(&a, Some(SDE)), (None, Vec::new()));
+    // Zero-padded: the same number, one spelling.
+    let padded = String::from_utf8_lossy(&a)
+        .replace("1000000000  ", "001000000000")
+        .into_bytes();
+    assert_eq!(canon(&padded), a);
+    check_fixed_point(&padded);
+}
+
+/// The NTFS extra field: tag 1, 24 bytes of mtime, atime, ctime.
+fn ntfs_extra(ticks: u64) -> Vec<u8> {
+    let mut d = vec![0, 0, 0, 0, 1, 0, 24, 0];
+    for t in [ticks, ticks + 1, ticks + 2] {
+        d.extend_from_slice(&t.to_le_bytes());
+    }
+    d
+}
+
+#[test]
+fn zip_ntfs_time_fields_are_stripped_like_the_others() {
+    let make = |ticks: Option<u64>| {
+        let mut w = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let mut opts = ::zip::write::FullFileOptions::default()
+            .last_modified_time(::zip::DateTime::from_date_and_time(2024, 1, 2, 3, 4, 6).unwrap())
+            .unix_permissions(0o644);
+        // The zip crate writes no reserved extra-field id: the record is
+        // written under a free one and renamed to NTFS's in the bytes.
+        if let Some(t) = ticks {
+            opts.add_extra_data(0xcafe, ntfs_extra(t), false).unwrap();
+        }
+        w.start_file("a.txt", opts).unwrap();
+        w.write_all(b"a").unwrap();
+        let mut z = w.finish().unwrap().into_inner();
+        let record = b"\xfe\xca\x20\x00";
+        let mut renamed = 0;
+        for at in 0..z.len() - 4 {
+            if &z[at..at + 4] == record {
+                z[at..at + 2].copy_from_slice(&0x000au16.to_le_bytes());
+                renamed += 1;
+            }
+        }
+        assert_eq!(renamed, if ticks.is_some() { 2 } else { 0 });
+        z
+    };
+    let with = make(Some(133_000_000_000_000_000));
+    let other = make(Some(134_000_000_000_000_000));
+    let without = make(None);
+    assert_eq!(canon(&with), canon(&other));
+    assert_eq!(canon(&with), canon(&without));
+    let (_, fired) = norm(&with, Some(SDE));
+    assert!(fired.contains(&"zip.extra-strip"), "{fired:?}");
+    check_fixed_point(&with);
+}
+
+/// `zip` laid out with its central directory first, behind `lead`: the
+/// lead, the directory, then the entries, then the end record, every
+/// offset counted from the start of the file.
+fn directory_first(z: &[u8], lead: &[u8]) -> Vec<u8> {
+    let eocd = z.len() - 22;
+    assert_eq!(&z[eocd..eocd + 4], b"PK\x05\x06");
+    let size = u32::from_le_bytes(z[eocd + 12..eocd + 16].try_into().unwrap()) as usize;
+    let off = u32::from_le_bytes(z[eocd + 16..eocd + 20].try_into().unwrap()) as usize;
+    let shift = (lead.len() + size) as u32;
+    let mut cd = z[off..off + size].to_vec();
+    let mut at = 0;
+    while at < cd.len() {
+        let local = u32::from_le_bytes(cd[at + 42..at + 46].try_into().unwrap());
+        cd[at + 42..at + 46].copy_from_slice(&(local + shift).to_le_bytes());
+        let var: usize = [28, 30, 32]
+            .iter()
+            .map(|&i| usize::from(u16::from_le_bytes([cd[at + i], cd[at + i + 1]])))
+            .sum();
+        at += 46 + var;
+    }
+    let mut end = z[eocd..].to_vec();
+    end[16..20].copy_from_slice(&(lead.len() as u32).to_le_bytes());
+    [lead.to_vec(), cd, z[..off].to_vec(), end].concat()
+}
+
+#[test]
+fn zips_behind_known_prefixes_and_directory_first_are_zips() {
+    let z = wheel(&[4, 3, 1, 0], 2024, 0o644, true);
+    let canonical = canon(&z);
+    let mut jmod = b"JM\x01\x00".to_vec();
+    jmod.extend_from_slice(&z);
+    let mut zipapp = b"#!/usr/bin/env python3\n".to_vec();
+    zipapp.extend_from_slice(&z);
+    let first = directory_first(&z, b"");
+    // Mozilla's optimized jar: a 4-byte read-ahead length, then the
+    // directory first.
+    let mozzip = directory_first(&z, &300u32.to_le_bytes());
+    for (what, input, prefix) in [
+        ("jmod", &jmod, &b"JM\x01\x00"[..]),
+        ("zipapp", &zipapp, &b"#!/usr/bin/env python3\n"[..]),
+        ("directory first", &first, &b""[..]),
+        // Its header describes the directory-first layout: not kept.
+        ("mozilla", &mozzip, &b""[..]),
+    ] {
+        let head = &input[..input.len().min(formats::HEAD_LEN)];
+        assert_eq!(formats::detect(head), Kind::Zip, "{what}");
+        let out = canon(input);
+        // The prefix is kept; behind it, the canonical form of the zip.
+        assert_eq!(&out[..prefix.len()], prefix, "{what}");
+        let names = |b: &[u8]| -> Vec<String> {
+            let budget = Budget::new(Limits::default());
+            let a = formats::zip::read(&Blob::mem(b.to_vec()), "t", &budget).unwrap();
+            a.members.iter().map(|m| m.path()).collect()
+        };
+        assert_eq!(names(&out), names(&canonical), "{what}");
+        check_fixed_point(input);
+        assert_eq!(digest(input).0, digest(&z).0, "{what}");
+    }
+    // Arbitrary bytes in front are not a known prefix: not a zip (a zip
+    // at the end is then a polyglot finding), nor is a shebang whose
+    // "line" holds a NUL.
+    for junk in [&b"GARBAGE\n"[..], b"#!/bin/sh\0\n"] {
+        let mut x = junk.to_vec();
+        x.extend_from_slice(&z);
+        assert_ne!(
+            formats::detect(&x[..x.len().min(formats::HEAD_LEN)]),
+            Kind::Zip
+        );
+    }
+}
+
+#[test]
+fn self_extractors_are_normalized_as_zips_with_their_stub_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = wheel(&[4, 3, 1, 0], 2024, 0o644, true);
+    let mut stub = b"\x7fELF\x02\x01\x01\0".to_vec();
+    stub.resize(9000, 0xcc);
+    let sfx = [stub.clone(), z.clone()].concat();
+    let input = dir.path().join("setup.bin");
+    std::fs::write(&input, &sfx).unwrap();
+    let output = dir.path().join("out.bin");
+    let opts = Options {
+        source_date_epoch: Some(SDE),
+        ..Options::default()
+    };
+    let report = normalize_file(&input, &output, &opts).unwrap();
+    assert_eq!(report.format, Some(Format::Zip));
+    assert!(report.changed());
+    let out = std::fs::read(&output).unwrap();
+    assert_eq!(&out[..stub.len()], &stub[..]);
+    assert_eq!(&out[stub.len()..], &canon(&z)[..]);
+    let again = normalize_file(&output, &output, &opts).unwrap();
+    assert!(!again.changed(), "{:?}", again.fired);
+    assert_eq!(
+        normalized_digest(&input, &opts).unwrap().sha256,
+        normalized_digest(&output, &opts).unwrap().sha256
+    );
+    // An executable alone is not one.
+    std::fs::write(&input, &stub).unwrap();
+    assert_eq!(normalize_file(&input, &output, &opts).unwrap().format, None);
+}
+
+#[test]
+fn a_malformed_file_is_left_alone_with_a_warning_unless_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bad = b"\x89PNG\r\n\x1a\n".to_vec();
+    bad.extend(chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0]));
+    // A chunk whose length runs past the end of the file.
+    bad.extend_from_slice(b"\x00\x01\x00\x00tIME\x07\xe6");
+    let input = dir.path().join("bad.png");
+    std::fs::write(&input, &bad).unwrap();
+    let output = dir.path().join("out.png");
+    let lenient = Options {
+        keep_malformed: true,
+        ..Options::default()
+    };
+    let report = normalize_file(&input, &output, &lenient).unwrap();
+    let warning = report.warning.unwrap();
+    assert!(
+        warning.contains("bad.png") && warning.contains("overruns the file"),
+        "{warning}"
+    );
+    assert_eq!(std::fs::read(&output).unwrap(), bad);
+    let d = normalized_digest(&input, &lenient).unwrap();
+    assert_eq!(d.sha256, <[u8; 32]>::from(Sha256::digest(&bad)));
+    assert!(d.warning.is_some());
+    // Strict (the library's default): an error, and nothing written.
+    let strict_out = dir.path().join("strict.png");
+    let err = normalize_file(&input, &strict_out, &Options::default()).unwrap_err();
+    assert!(err.is_malformed_input(), "{err}");
+    assert!(!strict_out.exists());
+    assert!(normalized_digest(&input, &Options::default()).is_err());
 }

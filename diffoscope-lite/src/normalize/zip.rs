@@ -1,5 +1,5 @@
 //! Canonical zip (jar, wheel): entries in a stable order, times clamped,
-//! time and owner extra fields removed, external attributes reduced to
+//! time and owner extra fields (UT, ux, UX, PKWARE Unix, NTFS) removed, external attributes reduced to
 //! 0644/0755, "version made by" fixed.
 //!
 //! The archive is read by [`crate::formats::zip::read`], the parser the
@@ -38,8 +38,12 @@ use crate::Result;
 pub(super) struct Zip;
 
 /// Extra fields that carry times or owners: extended timestamp (UT),
-/// Info-ZIP Unix new (ux), PKWARE Unix, Info-ZIP Unix old (UX).
-const VOLATILE_EXTRA: [u16; 4] = [0x5455, 0x7875, 0x000d, 0x5855];
+/// Info-ZIP Unix new (ux), PKWARE Unix, Info-ZIP Unix old (UX), and NTFS
+/// (0x000a: modification, access and creation times in 100 ns ticks, as
+/// Windows tools and .NET's ZipArchive write them). They are removed
+/// rather than clamped: the DOS time every entry has already carries the
+/// clamped time, and a field removed is the same whatever tool wrote it.
+const VOLATILE_EXTRA: [u16; 5] = [0x5455, 0x7875, 0x000d, 0x5855, 0x000a];
 
 /// `extra` without the volatile records; unchanged if it does not parse.
 fn strip_extra(extra: &[u8]) -> Vec<u8> {

@@ -41,7 +41,8 @@ impl Format for Zip {
     }
 
     fn detect(&self, head: &[u8]) -> bool {
-        head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06")
+        // Behind a known prefix too (a jmod, a zipapp): see `zip_start`.
+        reader::zip_start(head).is_some()
     }
 
     fn read(&self, content: &Content, name: &str, cx: &Cx<'_>) -> Result<Parsed> {

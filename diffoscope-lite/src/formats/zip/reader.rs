@@ -485,18 +485,7 @@ pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Archive> 
     let io = |e: io::Error| budget.io_error(e, name, "reading zip");
     let mut conflicts = Conflicts::default();
     let end = read_end(blob, &mut conflicts, &bad, &io)?;
-    let cd_start = end.cd_end.checked_sub(end.cd_size).ok_or_else(|| {
-        bad(format!(
-            "central directory of {} bytes does not fit",
-            end.cd_size
-        ))
-    })?;
-    let shift = cd_start.checked_sub(end.cd_off).ok_or_else(|| {
-        bad(format!(
-            "central directory offset {} beyond its position",
-            end.cd_off
-        ))
-    })?;
+    let (cd_start, shift) = locate_directory(blob, &end, &bad, &io)?;
     let count = end.count;
     if count > budget.max_entries() {
         return Err(budget.exceed_entries(count, name));
@@ -554,14 +543,22 @@ pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Archive> 
         );
     }
     check_names(&members, &mut conflicts);
-    check_overlaps(&members, cd_start, &mut conflicts);
-    check_gaps(blob, &members, cd_start, &mut conflicts).map_err(io)?;
-    let first = members
-        .iter()
-        .map(|m| m.local_at)
-        .min()
-        .unwrap_or(cd_start)
-        .min(cd_start);
+    let directory = cd_start..cd_start + end.cd_size;
+    check_overlaps(&members, &directory, &mut conflicts);
+    check_gaps(blob, &members, &directory, end.cd_end, &mut conflicts).map_err(io)?;
+    // A layout with its directory first has no prefix to keep: what
+    // precedes its directory (Mozilla's read-ahead length) describes that
+    // layout, which a rewrite does not keep.
+    let first = if cd_start < members.iter().map(|m| m.local_at).min().unwrap_or(cd_start) {
+        0
+    } else {
+        members
+            .iter()
+            .map(|m| m.local_at)
+            .min()
+            .unwrap_or(cd_start)
+            .min(cd_start)
+    };
     let prefix = blob
         .slice(0, first)
         .ok_or_else(|| bad("prefix out of bounds".into()))?;
@@ -572,6 +569,123 @@ pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Archive> 
         comment: end.comment,
         zip64: end.zip64,
         conflicts: conflicts.finish(),
+    })
+}
+
+/// The jmod header: `JM`, major version 1, minor 0, then a zip.
+const JMOD_MAGIC: &[u8] = b"JM\x01\x00";
+/// Split-archive markers some writers put in front of a single-part zip
+/// (`PK\x07\x08`, or `PK00` when the archive turned out to need one part).
+const SPAN_MARKERS: [&[u8]; 2] = [b"PK\x07\x08", b"PK00"];
+
+/// How many bytes precede the zip in `head` (the first bytes of a file),
+/// when it starts like a zip: a local header, an end record (the empty
+/// zip), a central directory record (layouts that write the directory
+/// first), or a known prefix and then a local header. The known prefixes
+/// are what zip tools are asked to look past and nothing can be mistaken
+/// for: a split-archive marker, a jmod's `JM` header, the 4-byte header of
+/// a Mozilla optimized jar (before its central directory), and a shebang line
+/// (and more lines of text, as a shell stub has) of a Python zipapp or a
+/// self-extracting script. Anything else in front of a zip — arbitrary
+/// bytes, a tar header — makes the file another format's, and a zip at its
+/// end is a polyglot finding ([`crate::formats::also_reads_as`]), not a zip.
+///
+/// Executable stubs (ELF, PE) of self-extractors are longer than a head;
+/// the normalizer finds those from the end ([`self_extractor`]).
+pub(crate) fn zip_start(head: &[u8]) -> Option<usize> {
+    let sig = |at: usize| head.get(at..at + 4).map(|b| u32le(b, 0));
+    let starts_entry = |at: usize| sig(at) == Some(LOCAL_SIG);
+    if matches!(sig(0), Some(LOCAL_SIG | EOCD_SIG | CENTRAL_SIG)) {
+        return Some(0);
+    }
+    if SPAN_MARKERS.iter().any(|m| head.starts_with(m)) && starts_entry(4) {
+        return Some(4);
+    }
+    if head.starts_with(JMOD_MAGIC) && starts_entry(JMOD_MAGIC.len()) {
+        return Some(JMOD_MAGIC.len());
+    }
+    // Mozilla's optimized jars (omni.ja): a 4-byte read-ahead length, then
+    // the central directory, the entries, the end record.
+    if sig(4) == Some(CENTRAL_SIG) {
+        return Some(4);
+    }
+    if head.starts_with(b"#!") {
+        // The first local header that starts a line, behind text only.
+        let at = head
+            .windows(5)
+            .position(|w| w[0] == b'\n' && u32le(w, 1) == LOCAL_SIG)?
+            + 1;
+        let text = std::str::from_utf8(&head[..at]).ok()?;
+        return (!text.contains('\0')).then_some(at);
+    }
+    None
+}
+
+/// The length of an executable stub (ELF or PE, as self-extractors have)
+/// in front of a zip that ends `blob`: found from the end, as zip tools
+/// find it, and only when the end record's central directory is where the
+/// record says and the first entry's local header where the directory
+/// says. `None` for anything else.
+pub(crate) fn self_extractor(head: &[u8], blob: &Blob, budget: &Budget) -> Option<u64> {
+    if !(head.starts_with(b"\x7fELF") || head.starts_with(b"MZ")) {
+        return None;
+    }
+    let archive = read(blob, "", budget).ok()?;
+    let first = archive.members.iter().map(|m| m.local_at).min()?;
+    (first > 0 && archive.prefix.len() == first).then_some(first)
+}
+
+/// Where the central directory starts and the shift of the offsets in it
+/// (the length of a prefix the offsets do not count).
+///
+/// As Info-ZIP's unzip finds it: first right before the end records, with
+/// the declared offset then telling how long a prefix in front of the zip
+/// is (a self-extractor stub, a shebang line, a jmod's `JM` header, none);
+/// failing that, at the declared offset itself, for the layouts that write
+/// the central directory first and the entries after it. Python's zipfile
+/// tries only the first, so reads no such layout: one reading or none, not
+/// two, so it is not a conflict.
+fn locate_directory(
+    blob: &Blob,
+    end: &End,
+    bad: &dyn Fn(String) -> Error,
+    io: &dyn Fn(io::Error) -> Error,
+) -> Result<(u64, u64)> {
+    let central_at = |at: u64| -> Result<bool> {
+        if at.checked_add(4).is_none_or(|e| e > blob.len()) {
+            return Ok(false);
+        }
+        Ok(u32le(&blob.read_vec(at, 4).map_err(io)?, 0) == CENTRAL_SIG)
+    };
+    let before_end = end.cd_end.checked_sub(end.cd_size);
+    if let Some(start) = before_end {
+        if let Some(shift) = start.checked_sub(end.cd_off) {
+            if end.count == 0 || central_at(start)? {
+                return Ok((start, shift));
+            }
+        }
+    }
+    // Entirely before the end records, where the offset says.
+    if end.count > 0
+        && end
+            .cd_off
+            .checked_add(end.cd_size)
+            .is_some_and(|e| e <= end.cd_end)
+        && central_at(end.cd_off)?
+    {
+        return Ok((end.cd_off, 0));
+    }
+    Err(match before_end {
+        None => bad(format!(
+            "central directory of {} bytes does not fit",
+            end.cd_size
+        )),
+        Some(start) if start < end.cd_off => bad(format!(
+            "central directory offset {} beyond its position",
+            end.cd_off
+        )),
+        // Left for the record loop to report where the directory goes bad.
+        Some(start) => return Ok((start, start - end.cd_off)),
     })
 }
 
@@ -1044,7 +1158,7 @@ fn unsafe_name(name: &[u8]) -> Option<(ConflictKind, String)> {
 }
 
 /// Entries whose stored bytes overlap another's or the central directory.
-fn check_overlaps(members: &[Member], cd_start: u64, conflicts: &mut Conflicts) {
+fn check_overlaps(members: &[Member], directory: &Range<u64>, conflicts: &mut Conflicts) {
     let mut spans: Vec<(u64, u64, usize)> = members
         .iter()
         .enumerate()
@@ -1072,35 +1186,42 @@ fn check_overlaps(members: &[Member], cd_start: u64, conflicts: &mut Conflicts) 
             furthest = Some((start, end, i));
         }
     }
-    if let Some((_, end, i)) = furthest {
-        if end > cd_start {
-            conflicts.push(
-                ConflictKind::Overlap,
-                format!(
-                    "entry {:?} overlaps the central directory (its data ends at {end}, the \
-                     directory starts at {cd_start})",
-                    members[i].path()
-                ),
-            );
-        }
+    // The directory is usually last, but may come first.
+    if let Some(&(start, end, i)) = spans
+        .iter()
+        .find(|(start, end, _)| *start < directory.end && *end > directory.start)
+    {
+        conflicts.push(
+            ConflictKind::Overlap,
+            format!(
+                "entry {:?} overlaps the central directory (its bytes are {start}..{end}, the \
+                 directory's {}..{})",
+                members[i].path(),
+                directory.start,
+                directory.end
+            ),
+        );
     }
 }
 
 /// Local headers in bytes no entry accounts for: before the first entry,
-/// between entries, before the central directory.
+/// between entries and the central directory, up to the end records at
+/// `records_at`.
 fn check_gaps(
     blob: &Blob,
     members: &[Member],
-    cd_start: u64,
+    directory: &Range<u64>,
+    records_at: u64,
     conflicts: &mut Conflicts,
 ) -> io::Result<()> {
     let mut spans: Vec<(u64, u64)> = members
         .iter()
         .map(|m| (m.header_range().start, m.end()))
+        .chain([(directory.start, directory.end)])
         .collect();
     spans.sort_unstable();
     let mut at = 0u64;
-    for (start, end) in spans.into_iter().chain([(cd_start, cd_start)]) {
+    for (start, end) in spans.into_iter().chain([(records_at, records_at)]) {
         if start > at {
             if let Some(found) = find_local_header(blob, at, start)? {
                 conflicts.push(
