@@ -260,3 +260,44 @@ fn ambiguous_zips_get_no_normalized_digest_unless_allowed() {
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json[0]["allow_ambiguous"], true, "{json}");
 }
+
+/// A zip whose member data contradicts the CRC-32 both its headers declare
+/// (a reader sees no conflict; only inflating shows it) gets no normalized
+/// digest and is not normalized (exit 2, file, member, expected and found
+/// CRC named, nothing written) unless --allow-ambiguous.
+#[test]
+fn zips_whose_data_contradicts_its_crc_are_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("setup.py", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(b"print('hello')\n").unwrap();
+    let mut bytes = w.finish().unwrap().into_inner();
+    let cd = u32::from_le_bytes(bytes[bytes.len() - 6..bytes.len() - 2].try_into().unwrap());
+    let cd = usize::try_from(cd).unwrap();
+    for at in [14, cd + 16] {
+        bytes[at] ^= 0x5a; // the CRC-32's low byte, in both headers
+    }
+    let path = dir.path().join("lying.whl");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = dir.path().join("out");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_repro"))
+            .args(args)
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["hash", "--normalized"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = common::stderr(&o).replace(&dir.path().display().to_string(), "[TMP]");
+    insta::assert_snapshot!("zip_crc_contradiction", err);
+    let o = run(&["normalize", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(common::stderr(&o).contains("the central directory declares"));
+    assert!(!out.join("lying.whl").exists(), "half-written output");
+    let o = run(&["hash", "--normalized", "--json", "--allow-ambiguous"]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json[0]["allow_ambiguous"], true, "{json}");
+}

@@ -104,6 +104,20 @@ struct Differ<'a> {
 
 type Side<'s> = (&'s Content, &'s str, Option<Digest>);
 
+/// What a second format reads in the one stream of a compressor's
+/// container `x` (named `name`), as a comment on the container.
+fn stream_polyglot(x: &Container, name: &str, cx: &Cx<'_>) -> Result<Option<String>> {
+    let [only] = x.entries.as_slice() else {
+        return Ok(None);
+    };
+    if !x.single_stream {
+        return Ok(None);
+    }
+    let inner = format!("{name}::{}", only.path);
+    let found = crate::formats::stream_also_reads_as(&only.content, &inner, cx)?;
+    Ok(found.map(|detail| format!("{}: {detail}", only.path)))
+}
+
 impl Differ<'_> {
     /// Compares two contents; `check` first skips identical ones by hash.
     fn content(&self, a: Side<'_>, b: Side<'_>, depth: u32, check: bool) -> Result<Difference> {
@@ -171,6 +185,14 @@ impl Differ<'_> {
                         x.comments.extend(other);
                     }
                 }
+                // The decompressed stream of a compressor is asked the
+                // same, read through once more (both sides at once).
+                let (sa, sb) = rayon::join(
+                    || stream_polyglot(&xa, na, &self.a),
+                    || stream_polyglot(&xb, nb, &self.b),
+                );
+                xa.comments.extend(sa?);
+                xb.comments.extend(sb?);
                 let mut d = self.compare_containers(&xa, &xb, na, nb, depth)?;
                 // Directories are equal when their entries are, and so
                 // are image layouts (blobs no index reaches are not part

@@ -103,6 +103,10 @@ mod compare;
 mod difference;
 mod error;
 pub mod formats;
+// The fuzz targets' promises, shared with the stable test of the seed
+// corpus; not part of the API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grouping;
 pub mod hash;
 pub mod hints;

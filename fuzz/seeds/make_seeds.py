@@ -10,9 +10,10 @@ on every run (fixed times, fixed key), so regenerating changes nothing.
     python3 fuzz/seeds/make_seeds.py [OUT]     # OUT defaults to fuzz/seeds/out
 
 writes OUT/<target>/<name> for the targets compare, normalize, directory,
-repro_toml and dsse. See fuzz/README.md for how the targets read them.
+repro_toml, dsse and stabilize. See fuzz/README.md for how the targets read them.
 """
 
+import base64
 import bz2
 import gzip
 import hashlib
@@ -736,6 +737,68 @@ def dsse_seeds():
     return out
 
 
+# -------------------------------------------------------------- stabilize
+
+
+def wheel(noise=(), module=b"def f():\n    return 1\n", generator=b"seeds 1.0"):
+    """A tiny wheel; `noise` names what differs from the plain one, as in
+    the unit tests of diffoscope-lite/src/stabilize.rs."""
+    wheel_txt = b"Wheel-Version: 1.0\nGenerator: " + generator + b"\nTag: py3-none-any\n"
+
+    def rec(path, data):
+        digest = hashlib.sha256(data).digest()
+        h = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        return "%s,sha256=%s,%d" % (path, h, len(data))
+
+    lines = [
+        rec("pkg/__init__.py", module),
+        rec("pkg-1.0.dist-info/WHEEL", wheel_txt),
+        "pkg-1.0.dist-info/RECORD,,",
+    ]
+    if "record-order" in noise:
+        lines[0], lines[1] = lines[1], lines[0]
+    members = [
+        ("pkg/__init__.py", module),
+        ("pkg-1.0.dist-info/WHEEL", wheel_txt),
+        ("pkg-1.0.dist-info/RECORD", ("\n".join(lines) + "\n").encode()),
+    ]
+    if "order" in noise:
+        members[0], members[1] = members[1], members[0]
+    bio = io.BytesIO()
+    with zipfile.ZipFile(bio, "w") as z:
+        for name, data in members:
+            zi = zipfile.ZipInfo(name, (2021, 1, 1, 0, 0, 0) if "time" in noise else (2020, 2, 2, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_STORED if "stored" in noise else zipfile.ZIP_DEFLATED
+            zi.external_attr = (0o100755 if "mode" in noise else 0o100644) << 16
+            if "ut" in noise:
+                zi.extra = struct.pack("<HHBI", 0x5455, 5, 1, T0)
+            z.writestr(zi, data)
+    return bio.getvalue()
+
+
+def sdist(mtime, gzip_time, body=b"print('hi')\n"):
+    tar = tar_of([("dir", "pkg-1.0/"), ("file", "pkg-1.0/setup.py", body)], mtime)
+    return gzip_crafted(tar, 0, name=b"pkg-1.0.tar", comment=None, extra=None, hcrc=False) if gzip_time else gzip.compress(tar, mtime=0)
+
+
+def stabilize_seeds():
+    """Pairs for the `stabilize` target (its input is `compare`'s): wheels
+    that differ by each kind of noise, by all of them, by one byte of a
+    module; sdists that differ in times and gzip headers."""
+    plain = wheel()
+    out = {"same.whl": compare_pair(plain, plain)}
+    for noise in ["order", "time", "stored", "mode", "record-order", "ut"]:
+        out["noise-%s.whl" % noise] = compare_pair(plain, wheel((noise,)))
+    every = ("order", "time", "stored", "mode", "record-order", "ut")
+    out["noise-all.whl"] = compare_pair(plain, wheel(every))
+    out["generator.whl"] = compare_pair(plain, wheel(generator=b"seeds 1.1"))
+    out["module-byte.whl"] = compare_pair(plain, wheel(every, module=b"def f():\n    return 2\n"))
+    out["sdist-times.tar.gz"] = compare_pair(sdist(0, False), sdist(1, False))
+    out["sdist-gzip-header.tar.gz"] = compare_pair(sdist(0, False), sdist(0, True))
+    out["sdist-body.tar.gz"] = compare_pair(sdist(0, False), sdist(0, False, b"print('ho')\n"))
+    return out
+
+
 # ------------------------------------------------------------------ output
 
 
@@ -755,6 +818,7 @@ def main():
         "directory": oci_seeds(),
         "repro_toml": toml_seeds(),
         "dsse": dsse_seeds(),
+        "stabilize": stabilize_seeds(),
     }
     for name, a in files0.items():
         if len(a) + len(files1[name]) < 65000:

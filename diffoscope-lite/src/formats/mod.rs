@@ -137,27 +137,131 @@ const ZIP_TAIL: u64 = 22 + 0xffff;
 /// in the last 64 KiB of what is not a zip, the tar magic and checksum at
 /// the start of what is not a tar.
 pub(crate) fn also_reads_as(kind: Kind, blob: &crate::blob::Blob) -> io::Result<Option<String>> {
-    if kind != Kind::Zip && kind != Kind::Directory {
-        let start = blob.len().saturating_sub(ZIP_TAIL);
-        let tail = blob.read_vec(start, blob.len() - start)?;
-        if let Some(n) = zip_end(&tail, start, blob)? {
-            return Ok(Some(format!("also reads as zip: {n} entries")));
+    let start = blob.len().saturating_sub(ZIP_TAIL);
+    let ends = Kept {
+        head: blob.head(tar::BLOCK)?,
+        tail: blob.read_vec(start, blob.len() - start)?,
+        len: blob.len(),
+    };
+    ends.also_reads_as(kind, &mut |at, n| blob.read_vec(at, n))
+}
+
+/// [`also_reads_as`] for content that is read as a stream (the
+/// decompressed stream of a gzip, xz, zstd or bzip2 file, which the differ
+/// never spools): read once through [`Ends`], and once more only when a
+/// zip end record's central directory lies before the bytes kept.
+pub(crate) fn stream_also_reads_as(
+    content: &Content,
+    entry: &str,
+    cx: &Cx<'_>,
+) -> Result<Option<String>> {
+    let kept = content.with_reader(cx, entry, |r| {
+        let mut ends = Ends::new(r);
+        io::copy(&mut ends, &mut io::sink()).map_err(|e| cx.io(e, entry, "reading"))?;
+        Ok(ends.kept)
+    })?;
+    kept.also_reads_as(detect(&kept.head), &mut |at, n| {
+        content
+            .with_reader(cx, entry, |r| {
+                read_at(r, at, n).map_err(|e| cx.io(e, entry, "reading"))
+            })
+            .map_err(io::Error::other)
+    })
+    .map_err(|e| cx.io(e, entry, "reading"))
+}
+
+/// `n` bytes at offset `at` of what `r` yields (fewer at its end).
+pub(crate) fn read_at(r: &mut dyn Read, at: u64, n: u64) -> io::Result<Vec<u8>> {
+    io::copy(&mut r.take(at), &mut io::sink())?;
+    let mut buf = Vec::new();
+    r.take(n).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// The first and last bytes of some content: what [`also_reads_as`] looks
+/// at.
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    /// The first [`HEAD_LEN`] bytes (fewer if the content is shorter).
+    pub(crate) head: Vec<u8>,
+    /// The last bytes, at least [`ZIP_TAIL`] of them when there are that many.
+    tail: Vec<u8>,
+    /// The content's length.
+    len: u64,
+}
+
+impl Kept {
+    /// The second format that reads the content too, detected as `kind`;
+    /// `read_at(offset, n)` gives bytes before the kept tail.
+    pub(crate) fn also_reads_as(
+        &self,
+        kind: Kind,
+        read_at: &mut dyn FnMut(u64, u64) -> io::Result<Vec<u8>>,
+    ) -> io::Result<Option<String>> {
+        if kind != Kind::Zip && kind != Kind::Directory {
+            let keep = self.tail.len().min(ZIP_TAIL as usize);
+            let tail = &self.tail[self.tail.len() - keep..];
+            if let Some(n) = zip_end(tail, self.len - keep as u64, read_at)? {
+                return Ok(Some(format!("also reads as zip: {n} entries")));
+            }
+        }
+        if kind != Kind::Tar {
+            let head = self.head.get(..tar::BLOCK).unwrap_or(&self.head);
+            if head.get(257..262) == Some(b"ustar") && tar::checksum_ok(head) {
+                return Ok(Some(
+                    "also reads as tar: a tar header starts the file".into(),
+                ));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A reader that keeps the first and last bytes of what passes through it
+/// ([`Kept`]), so content read once (a decompressed stream) can be asked
+/// what [`also_reads_as`] asks of a file.
+pub(crate) struct Ends<R> {
+    inner: R,
+    /// What was kept so far.
+    pub(crate) kept: Kept,
+}
+
+impl<R: Read> Ends<R> {
+    /// Keeps the ends of what `inner` yields.
+    pub(crate) fn new(inner: R) -> Self {
+        Ends {
+            inner,
+            kept: Kept::default(),
         }
     }
-    if kind != Kind::Tar {
-        let head = blob.head(tar::BLOCK)?;
-        if head.get(257..262) == Some(b"ustar") && tar::checksum_ok(&head) {
-            return Ok(Some(
-                "also reads as tar: a tar header starts the file".into(),
-            ));
+}
+
+impl<R: Read> Read for Ends<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let got = &buf[..n];
+        let k = &mut self.kept;
+        let room = HEAD_LEN.saturating_sub(k.head.len()).min(n);
+        k.head.extend_from_slice(&got[..room]);
+        k.tail.extend_from_slice(got);
+        // Trimmed to the last ZIP_TAIL bytes once twice that: each byte
+        // is moved at most once.
+        if k.tail.len() > 2 * ZIP_TAIL as usize {
+            k.tail.drain(..k.tail.len() - ZIP_TAIL as usize);
         }
+        k.len += n as u64;
+        Ok(n)
     }
-    Ok(None)
 }
 
 /// The entry count of a zip whose end record ends `tail` (the bytes of
-/// the blob from `start`) and whose central directory starts where it says.
-fn zip_end(tail: &[u8], start: u64, blob: &crate::blob::Blob) -> io::Result<Option<u16>> {
+/// the content from `start`) and whose central directory starts where it
+/// says; `read_at` gives bytes before `start`.
+fn zip_end(
+    tail: &[u8],
+    start: u64,
+    read_at: &mut dyn FnMut(u64, u64) -> io::Result<Vec<u8>>,
+) -> io::Result<Option<u16>> {
     let le16 = |at: usize| u16::from_le_bytes([tail[at], tail[at + 1]]);
     let le32 = |at: usize| u32::from_le_bytes([tail[at], tail[at + 1], tail[at + 2], tail[at + 3]]);
     let Some(last) = tail.len().checked_sub(22) else {
@@ -178,7 +282,12 @@ fn zip_end(tail: &[u8], start: u64, blob: &crate::blob::Blob) -> io::Result<Opti
             continue;
         }
         // Where the central directory is, whatever precedes the zip.
-        if blob.read_vec(end - cd_size, 4)? == b"PK\x01\x02" {
+        let at = end - cd_size;
+        let sig = match at.checked_sub(start) {
+            Some(i) => tail.get(i as usize..i as usize + 4).map(<[u8]>::to_vec),
+            None => Some(read_at(at, 4)?),
+        };
+        if sig.as_deref() == Some(b"PK\x01\x02") {
             return Ok(Some(entries));
         }
     }

@@ -2767,6 +2767,19 @@ mod tar_conflicts {
         vec![("tar-zip.tar", tar_zip), ("prefixed.tar", prefixed)]
     }
 
+    /// Normalizes and digests `path` (named `name`), which may fail but
+    /// not as ambiguous: `opts` allows it.
+    fn assert_not_ambiguous(path: &Path, out: &Path, opts: &Options, name: &str) {
+        for r in [
+            normalized_digest(path, opts).map(drop),
+            normalize_file(path, out, opts).map(drop),
+        ] {
+            if let Err(e) = r {
+                assert!(!matches!(e, Error::Ambiguous { .. }), "{name}: {e}");
+            }
+        }
+    }
+
     #[test]
     fn polyglots_are_reported_and_refused() {
         let tmp = tempfile::tempdir().unwrap();
@@ -2799,14 +2812,7 @@ mod tar_conflicts {
             // behind the header is then a member whose end record runs
             // past its data: malformed, but not refused as ambiguous).
             opts.allow_ambiguous = true;
-            for r in [
-                normalized_digest(&path, &opts).map(drop),
-                normalize_file(&path, &out, &opts).map(drop),
-            ] {
-                if let Err(e) = r {
-                    assert!(!matches!(e, Error::Ambiguous { .. }), "{name}: {e}");
-                }
-            }
+            assert_not_ambiguous(&path, &out, &opts, name);
         }
         // Nested in another tar, the polyglot is refused too.
         let (_, inner) = polyglots().swap_remove(0);
@@ -2818,6 +2824,106 @@ mod tar_conflicts {
             .unwrap_err()
             .to_string();
         assert!(e.contains("outer.tar::inner.tar: ambiguous tar"), "{e}");
+    }
+
+    /// Polyglots inside a compressed stream (a tar.gz/.xz/.zst/.bz2 whose
+    /// tar also reads as a zip, a gzip whose payload is a zip behind other
+    /// bytes) are reported by the differ and refused by normalize and the
+    /// digest like polyglot files, and proceed with --allow-ambiguous.
+    #[test]
+    fn polyglots_inside_compressed_streams_are_reported_and_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = tmp.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let mut plain = Vec::new();
+        tar_put(&mut plain, b"a.txt", b'0', b"tar side\n", b"");
+        let plain = end(plain);
+        let mut junk_zip = b"not a zip at the start\n".to_vec();
+        junk_zip.extend_from_slice(&small_zip());
+        // A central directory far longer than the 64 KiB kept of a stream's
+        // end: checking where it starts reads the stream once more.
+        let mut many = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for i in 0..2000 {
+            let opts = ::zip::write::SimpleFileOptions::default()
+                .compression_method(::zip::CompressionMethod::Stored);
+            many.start_file(format!("a-rather-long-member-name-{i:05}"), opts)
+                .unwrap();
+        }
+        let mut junk_many = b"not a zip at the start\n".to_vec();
+        junk_many.extend_from_slice(&many.finish().unwrap().into_inner());
+        // Name, compressor, the clean payload, the polyglot one, the finding.
+        type Case = (String, Kind, Vec<u8>, Vec<u8>, &'static str);
+        let mut cases: Vec<Case> = Vec::new();
+        for kind in [Kind::Gzip, Kind::Xz, Kind::Zstd, Kind::Bzip2] {
+            for (name, bytes) in polyglots() {
+                let found = "also reads as zip: 1 entries";
+                cases.push((format!("{name}.{kind}"), kind, plain.clone(), bytes, found));
+            }
+        }
+        let text = b"plain text\n".to_vec();
+        cases.push((
+            "zip.gz".into(),
+            Kind::Gzip,
+            text.clone(),
+            junk_zip,
+            "also reads as zip: 1 entries",
+        ));
+        cases.push((
+            "many.gz".into(),
+            Kind::Gzip,
+            text,
+            junk_many,
+            "also reads as zip: 2000 entries",
+        ));
+        for (name, kind, plain, polyglot, found) in cases {
+            let clean = write(
+                &format!("clean-{name}"),
+                &super::super::tests::compressed(kind, &plain),
+            );
+            let path = write(&name, &super::super::tests::compressed(kind, &polyglot));
+            let d = crate::compare(&clean, &path, &crate::Options::default())
+                .unwrap()
+                .unwrap();
+            assert!(
+                d.comments
+                    .iter()
+                    .any(|c| c.starts_with(&path.display().to_string()) && c.ends_with(found)),
+                "{name}: {:?}",
+                d.comments
+            );
+            let mut opts = Options {
+                source_date_epoch: Some(EPOCH),
+                ..Options::default()
+            };
+            let out = tmp.path().join(format!("{name}.out"));
+            let n = normalize_file(&path, &out, &opts).unwrap_err().to_string();
+            assert!(
+                n.contains(found) && n.contains("--allow-ambiguous"),
+                "{name}: {n}"
+            );
+            assert!(!out.exists(), "{name}: half-written output");
+            // The digest streams a tar, so a tar's own damage may be what
+            // it reports first; the polyglot that is a valid tar it
+            // refuses alike.
+            let e = normalized_digest(&path, &opts).unwrap_err().to_string();
+            if !name.starts_with("prefixed") {
+                assert_eq!(e, n, "{name}");
+            }
+            for clean_too in [
+                normalized_digest(&clean, &opts).map(drop),
+                normalize_file(&clean, &out, &opts).map(drop),
+            ] {
+                assert!(
+                    clean_too.is_ok(),
+                    "{name}: the clean one is refused: {clean_too:?}"
+                );
+            }
+            opts.allow_ambiguous = true;
+            assert_not_ambiguous(&path, &out, &opts, &name);
+        }
     }
 
     /// The other way round: content detected as a zip that starts with a

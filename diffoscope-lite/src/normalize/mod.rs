@@ -685,6 +685,29 @@ fn refuse_polyglot(blob: &Blob, name: &str, stub: bool, nx: &Nx<'_>) -> Result<(
     }
 }
 
+/// Refuses a decompressed stream that a second format also reads whole,
+/// as [`refuse_polyglot`] refuses a file: `kept` holds its ends, kept as
+/// it was read ([`formats::Ends`]); `reopen` decompresses it anew, for the
+/// rare zip end record whose central directory starts before them.
+fn refuse_stream_polyglot<'a>(
+    kept: &formats::Kept,
+    name: &str,
+    nx: &Nx<'_>,
+    reopen: &mut dyn FnMut() -> Result<Box<dyn Read + 'a>>,
+) -> Result<()> {
+    let kind = formats::detect(&kept.head);
+    let found = kept
+        .also_reads_as(kind, &mut |at, n| {
+            let mut r = reopen().map_err(io::Error::other)?;
+            formats::read_at(&mut r, at, n)
+        })
+        .map_err(|e| nx.io(e, name, "decompressing"))?;
+    match found {
+        Some(detail) => nx.ambiguous(kind, name, detail),
+        None => Ok(()),
+    }
+}
+
 /// Normalizes nested content if it is in a known format and a rule fires;
 /// `None` when it is to be kept as it is.
 fn normalize_nested(

@@ -6,7 +6,7 @@
 use std::io::{self, Read, Write};
 
 use super::{digest_reader, Blob, ContainerHasher, Digested, Fired, Format, Normalizer, Nx, Sink};
-use crate::formats::{self, Kind};
+use crate::formats::{self, Ends, Kind};
 use crate::Result;
 
 /// A single-stream compressor.
@@ -58,7 +58,13 @@ pub(super) fn normalize_inner(
         .take(formats::HEAD_LEN as u64)
         .read_to_end(&mut head)
         .map_err(|e| nx.io(e, &inner_name, "decompressing"))?;
+    let reopen = &mut || super::decompressed(kind, blob, &inner_name, nx);
     if super::detect(&head).is_none() {
+        // No canonical form, but a second format may read it whole (a zip
+        // behind other bytes), as the digest checks: read it through.
+        let mut ends = Ends::new(reopen()?);
+        io::copy(&mut ends, &mut io::sink()).map_err(|e| nx.io(e, &inner_name, "decompressing"))?;
+        super::refuse_stream_polyglot(&ends.kept, &inner_name, nx, reopen)?;
         return Ok(None);
     }
     let mut sink = Sink::default();
@@ -81,8 +87,13 @@ pub(super) fn digest_inner(
     nx: &Nx<'_>,
 ) -> Result<Digested> {
     let inner_name = inner_name(name, suffixes);
-    let mut r = super::decompressed(kind, blob, &inner_name, nx)?;
+    let reopen = &mut || super::decompressed(kind, blob, &inner_name, nx);
+    // Its ends are kept as it streams: a tar in it is never spooled, yet a
+    // zip end record at its end is found as in a file
+    // (`refuse_polyglot`); normalizing checks the same.
+    let mut r = Ends::new(reopen()?);
     let inner = digest_reader(&mut r, &inner_name, depth + 1, nx)?;
+    super::refuse_stream_polyglot(&r.kept, &inner_name, nx, reopen)?;
     let mut h = ContainerHasher::new(&format.to_string());
     h.update(&inner.sha256);
     Ok(Digested {

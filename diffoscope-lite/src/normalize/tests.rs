@@ -548,7 +548,7 @@ fn pax_volatile_records_are_dropped() {
     check_fixed_point(&a);
 }
 
-fn compressed(kind: Kind, data: &[u8]) -> Vec<u8> {
+pub(super) fn compressed(kind: Kind, data: &[u8]) -> Vec<u8> {
     match kind {
         Kind::Gzip => gzip_of(data, 1_700_000_000, Some("a.tar")),
         Kind::Xz => {
@@ -1201,10 +1201,8 @@ fn try_with_ambiguity(bytes: &[u8], allow: bool) -> (Result<Vec<Fired>>, Result<
     )
 }
 
-/// Zips that read two ways are refused by normalize and the digest, with
-/// the reason, and accepted with --allow-ambiguous.
-#[test]
-fn zips_that_read_two_ways_are_refused_unless_allowed() {
+/// A zip of "a.txt" ("one\n") and "b.txt" ("two\n"), deflated.
+fn two_member_zip() -> Vec<u8> {
     let entry = |name: &'static str, data: &'static [u8]| ZEntry {
         name,
         data,
@@ -1212,7 +1210,36 @@ fn zips_that_read_two_ways_are_refused_unless_allowed() {
         year: 2020,
         ut: false,
     };
-    let two = zip_of(&[entry("a.txt", b"one\n"), entry("b.txt", b"two\n")]);
+    zip_of(&[entry("a.txt", b"one\n"), entry("b.txt", b"two\n")])
+}
+
+/// Asserts that normalize and the digest refuse `bytes` alike, for
+/// `reason`, unless ambiguity is allowed; returns the error.
+fn refused_unless_allowed(what: &str, bytes: &[u8], reason: &str) -> String {
+    let (n, d) = try_with_ambiguity(bytes, false);
+    let err = n.expect_err(what).to_string();
+    assert!(
+        err.contains(reason) && err.contains("--allow-ambiguous"),
+        "{what}: {err}"
+    );
+    assert_eq!(
+        d.err().map(|e| e.to_string()),
+        Some(err.clone()),
+        "{what}: digest"
+    );
+    let (n, d) = try_with_ambiguity(bytes, true);
+    assert!(
+        n.is_ok() && d.is_ok(),
+        "{what}: refused although allowed: {n:?}"
+    );
+    err
+}
+
+/// Zips that read two ways are refused by normalize and the digest, with
+/// the reason, and accepted with --allow-ambiguous.
+#[test]
+fn zips_that_read_two_ways_are_refused_unless_allowed() {
+    let two = two_member_zip();
     let le32 =
         |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
     let eocd = two.len() - 22;
@@ -1231,7 +1258,13 @@ fn zips_that_read_two_ways_are_refused_unless_allowed() {
     duplicate[second_local + 30] = b'a';
     // Another archive in front: readers that take the last end record see
     // one archive (its offsets shifted), readers that scan see two.
-    let mut concatenated = zip_of(&[entry("hidden.sh", b"rm -rf /\n")]);
+    let mut concatenated = zip_of(&[ZEntry {
+        name: "hidden.sh",
+        data: b"rm -rf /\n",
+        mode: 0o644,
+        year: 2020,
+        ut: false,
+    }]);
     concatenated.extend_from_slice(&two);
     let mut fake_end = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
     fake_end
@@ -1261,18 +1294,7 @@ fn zips_that_read_two_ways_are_refused_unless_allowed() {
             "end-of-central-directory records end the file",
         ),
     ] {
-        let (n, d) = try_with_ambiguity(bytes, false);
-        let err = n.expect_err(what).to_string();
-        assert!(
-            err.contains(reason) && err.contains("--allow-ambiguous"),
-            "{what}: {err}"
-        );
-        assert!(d.is_err(), "{what}: the digest accepted it");
-        let (n, d) = try_with_ambiguity(bytes, true);
-        assert!(
-            n.is_ok() && d.is_ok(),
-            "{what}: refused although allowed: {n:?}"
-        );
+        refused_unless_allowed(what, bytes, reason);
     }
     // The archive they were made from reads one way.
     let (n, d) = try_with_ambiguity(&two, false);
@@ -1514,4 +1536,81 @@ fn a_malformed_file_is_left_alone_with_a_warning_unless_strict() {
     assert!(err.is_malformed_input(), "{err}");
     assert!(!strict_out.exists());
     assert!(normalized_digest(&input, &Options::default()).is_err());
+}
+
+/// A member whose data contradicts the CRC-32 or size its headers declare
+/// (both headers agreeing, so only decompressing shows it) is refused by
+/// normalize and the digest, naming the member and both values, unless
+/// ambiguity is allowed; so is data that does not decompress.
+#[test]
+fn zip_data_that_contradicts_its_crc_is_refused_unless_allowed() {
+    let two = two_member_zip();
+    let le32 = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let cd = le32(&two, two.len() - 22 + 16) as usize;
+    let mut crc = flate2::Crc::new();
+    crc.update(b"one\n");
+    assert_eq!(le32(&two, cd + 16), crc.sum(), "the first central record");
+    // The same lie in both headers: the reader sees no conflict.
+    let patch = |field_local: usize, field_central: usize, value: u32| {
+        let mut z = two.clone();
+        z[field_local..field_local + 4].copy_from_slice(&value.to_le_bytes());
+        z[field_central..field_central + 4].copy_from_slice(&value.to_le_bytes());
+        z
+    };
+    let bad_crc = patch(14, cd + 16, crc.sum() ^ 0x0101_0101);
+    let bad_size = patch(22, cd + 24, 5);
+    let mut corrupt = two.clone();
+    let data_at = 30 + 5 + usize::from(u16::from_le_bytes([two[28], two[29]]));
+    corrupt[data_at] = 0xff; // a reserved deflate block type
+    let crc_reason = format!(
+        "entry \"a.txt\": the data has CRC-32 {:#010x}; the central directory declares {:#010x}",
+        crc.sum(),
+        crc.sum() ^ 0x0101_0101
+    );
+    for (what, bytes, reason) in [
+        ("CRC-32", &bad_crc, crc_reason.as_str()),
+        (
+            "size",
+            &bad_size,
+            "entry \"a.txt\": the data decompresses to 4 bytes; the central directory declares 5",
+        ),
+        (
+            "corrupt",
+            &corrupt,
+            "entry \"a.txt\": its data does not decompress",
+        ),
+    ] {
+        let err = refused_unless_allowed(what, bytes, reason);
+        assert!(err.starts_with("t.zip: ambiguous zip: "), "{what}: {err}");
+    }
+    let (n, d) = try_with_ambiguity(&two, false);
+    assert!(n.is_ok() && d.is_ok());
+}
+
+/// The decompressed-bytes limit holds while the data is checked.
+#[test]
+fn checking_zip_data_is_bounded_by_the_limits() {
+    let big = vec![b'x'; 1 << 20];
+    let z = {
+        let mut w = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
+        w.start_file("big", ::zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(&big).unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let budget = Budget::new(Limits {
+        max_decompressed: 1 << 19,
+        ..Limits::default()
+    });
+    let nx = Nx {
+        budget: &budget,
+        epoch: SDE,
+        allow_ambiguous: false,
+    };
+    let got = zip::Zip.digest(&Blob::mem(z), "t.zip", 1, &nx);
+    assert!(
+        matches!(got, Err(Error::LimitExceeded { .. })),
+        "{:?}",
+        got.err()
+    );
 }

@@ -11,12 +11,14 @@
 //!
 //! An archive the reader found reading two ways is refused (see
 //! [`ConflictKind::refusal`]): its canonical form would claim one reading
-//! of an archive other tools read another way. The decompressed data is
-//! never read here, so its CRC-32 is not checked: the canonical form keeps
+//! of an archive other tools read another way. The canonical form keeps
 //! the compressed bytes and the declared CRC-32 as they are, and the digest
-//! hashes both, so a mismatch is neither hidden nor repaired.
+//! hashes both; each member is still decompressed once (in parallel) to
+//! check its data against that CRC-32 and size, and a contradiction is
+//! refused like the other ambiguities, so it is neither hidden nor
+//! repaired.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
@@ -27,10 +29,11 @@ use super::{
 };
 use crate::formats::zip::reader::{
     dos_epoch, extra_records, push_record, u16le, CENTRAL_SIG, EOCD_SIG, FLAG_ENCRYPTED,
-    ZIP64_EOCD_SIG, ZIP64_EXTRA, ZIP64_LOCATOR_SIG,
+    KNOWN_METHODS, ZIP64_EOCD_SIG, ZIP64_EXTRA, ZIP64_LOCATOR_SIG,
 };
 use crate::formats::zip::{self, Archive, ConflictKind, Member, Refusal};
 use crate::formats::Kind;
+use crate::limits::{Consumed, LimitReader};
 use crate::timefmt;
 use crate::Result;
 
@@ -126,7 +129,66 @@ fn parse(blob: &Blob, name: &str, nx: &Nx<'_>) -> Result<Archive> {
     for c in refused(Refusal::UnlessAllowed) {
         nx.ambiguous(Kind::Zip, name, &c.detail)?;
     }
+    verify_data(&archive, name, nx)?;
     Ok(archive)
+}
+
+/// Decompresses every member, in parallel, and checks its data against the
+/// CRC-32 and size the central directory declares, as the differ does when
+/// it reads a member: the canonical form keeps both as they are, so a
+/// contradiction would otherwise pass unnoticed. A member that contradicts
+/// them, or does not decompress, reads two ways (unzip refuses it, other
+/// tools extract what they get) and is refused unless ambiguity is allowed,
+/// when it is not even looked for. The first in archive order is named.
+/// The limits on decompressed bytes and ratio apply as in the differ.
+fn verify_data(archive: &Archive, name: &str, nx: &Nx<'_>) -> Result<()> {
+    if nx.allow_ambiguous {
+        return Ok(());
+    }
+    let found: Vec<Result<Option<String>>> = archive
+        .members
+        .par_iter()
+        .filter(|m| !m.encrypted() && KNOWN_METHODS.contains(&m.method))
+        .map(|m| contradiction(m, name, nx))
+        .collect();
+    for f in found {
+        if let Some(detail) = f? {
+            nx.ambiguous(Kind::Zip, name, detail)?;
+        }
+    }
+    Ok(())
+}
+
+/// How the data of `m` contradicts its central record, if it does.
+fn contradiction(m: &Member, name: &str, nx: &Nx<'_>) -> Result<Option<String>> {
+    let data = zip::MemberData::of(m);
+    let entry = super::nested(name, &m.path());
+    let mut r = LimitReader::new(
+        data.open(&entry),
+        nx.budget,
+        &entry,
+        Consumed::Fixed(data.compressed_len()),
+    );
+    // Large reads: the decoders fill big buffers at once.
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A limit is an error of its own, never an ambiguity.
+            Err(e) if nx.budget.tripped().is_some() => {
+                return Err(nx.io(e, &entry, "decompressing"))
+            }
+            Err(e) => {
+                let path = m.path();
+                return Ok(Some(match zip::contradiction(&e) {
+                    Some(d) => format!("entry {path:?}: {d}"),
+                    None => format!("entry {path:?}: its data does not decompress ({e})"),
+                }));
+            }
+        }
+    }
 }
 
 /// The canonical fields of one member.

@@ -267,9 +267,25 @@ struct Checked {
     entry: String,
 }
 
+/// The detail of a CRC-32 or size contradiction that a reader of
+/// [`MemberData::open`] failed with, if `err` is one: such errors carry a
+/// zip [`Error::Malformed`], which nothing else in that reader makes (the
+/// decoders fail with plain I/O errors, the limits trip the budget).
+pub(crate) fn contradiction(err: &io::Error) -> Option<&str> {
+    match err.get_ref()?.downcast_ref::<Error>()? {
+        Error::Malformed {
+            format: Kind::Zip,
+            detail,
+            ..
+        } => Some(detail),
+        _ => None,
+    }
+}
+
 impl Checked {
     fn mismatch(&self, detail: String) -> io::Error {
-        // Carried inside the io::Error; `Budget::io_error` takes it out.
+        // Carried inside the io::Error; `Budget::io_error` takes it out,
+        // `contradiction` recognises it.
         io::Error::other(Error::Malformed {
             entry: self.entry.clone(),
             format: Kind::Zip,
