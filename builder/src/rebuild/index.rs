@@ -204,7 +204,14 @@ impl Index {
                 return Ok(dest);
             }
         }
-        let part = dir.join(format!(".{}.part", name.to_string_lossy()));
+        // The directory may be shared by parallel rebuilds (a batch's
+        // frontend cache): each downloads into a name of its own, and the
+        // rename of a verified file over the same content is harmless.
+        let part = dir.join(format!(
+            ".{}.{}.part",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
         self.get(&file.url, &part, "*/*")?;
         let actual = sha256_of(&part).map_err(io(&part))?;
         if let Some(want) = expected {
