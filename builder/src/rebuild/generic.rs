@@ -8,7 +8,10 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Failure, Stage};
+use super::run::{
+    file_name, read_recipe, timed, BuildInputs, FileRecord, RebuildOptions, RebuildReport,
+};
+use super::{Ecosystem, Failure, Stage};
 
 /// A generic rebuild, as given and as recorded.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -130,6 +133,50 @@ pub fn prepare(g: &Generic, out: &Path) -> Result<(Generic, PathBuf), Failure> {
         _ => dest,
     };
     Ok((rec, tree))
+}
+
+impl Ecosystem for Generic {
+    /// Reads the recipe overrides, checks the upstream file and unpacks
+    /// the source; the build is the user's command.
+    fn prepare(
+        &self,
+        opts: &RebuildOptions,
+        r: &mut RebuildReport,
+        _progress: &dyn Fn(&str),
+    ) -> Result<BuildInputs, Failure> {
+        let out = &opts.out;
+        let g = self;
+        let (g, tree) = timed(r, Stage::Fetch, |r| {
+            let mut g = g.clone();
+            if let Some(path) = &opts.recipe {
+                read_recipe(path, GenericOverrides::parse)?.apply(&mut g);
+            }
+            let (g, tree) = prepare(&g, out)?;
+            r.upstream = Some(
+                FileRecord::of(&g.upstream).map_err(|f| Failure::new(Stage::Fetch, f.message))?,
+            );
+            if g.source.is_file() {
+                r.source = Some(
+                    FileRecord::of(&g.source).map_err(|f| Failure::new(Stage::Fetch, f.message))?,
+                );
+            }
+            r.generic = Some(g.clone());
+            Ok((g, tree))
+        })?;
+        let glob = g
+            .artifact
+            .clone()
+            .unwrap_or_else(|| format!("**/{}", file_name(&g.upstream)));
+        Ok(BuildInputs {
+            upstream: g.upstream.clone(),
+            source: tree,
+            command: g.command.clone(),
+            artifact_glob: glob,
+            epoch: g.source_date_epoch,
+            env: Vec::new(),
+            ro_bind: Vec::new(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //! the sandbox with the same loop as `repro build`, compare with upstream,
 //! and attest the verdict, whatever it is.
 //!
-//! One file per ecosystem (`pypi`); the index client, the recipe and the
-//! verdicts are shared.
+//! One file per ecosystem (`pypi`, `generic`) behind one trait,
+//! `Ecosystem`: it prepares the build (fetch, recipe, dependencies, the
+//! source tree); the build loop, the comparison, the verdicts and the
+//! attestation that follow are shared ([`run`]).
 
 pub mod attest;
 pub mod batch;
@@ -15,6 +17,21 @@ pub mod recipe;
 pub mod run;
 
 use std::fmt;
+
+use run::{BuildInputs, RebuildOptions, RebuildReport};
+
+/// One ecosystem's road to a build. Each stage it runs is timed into the
+/// report (`run::timed`); a failure names its stage.
+pub(crate) trait Ecosystem {
+    /// Everything before the build stage: fetch, recipe, dependencies and
+    /// the source tree, as the inputs of the shared build loop.
+    fn prepare(
+        &self,
+        opts: &RebuildOptions,
+        r: &mut RebuildReport,
+        progress: &dyn Fn(&str),
+    ) -> Result<BuildInputs, Failure>;
+}
 
 use serde::Serialize;
 

@@ -14,8 +14,12 @@ use std::process::Command;
 use diffoscope_lite::listing::Listing;
 
 use super::index::{self, FetchError, Index, IndexFile};
-use super::recipe::{self, release_numbers, Recipe, WheelFacts};
-use super::{Failure, Stage};
+use super::recipe::{self, release_numbers, Overrides, Recipe, WheelFacts};
+use super::run::{
+    file_name, indent, read_recipe, timed, write_recipe, BuildInputs, FileRecord, RebuildOptions,
+    RebuildReport,
+};
+use super::{Ecosystem, Failure, Stage};
 
 /// `pypi:NAME==VERSION`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -583,6 +587,152 @@ pub fn layout(
         ),
     )?;
     Ok(())
+}
+
+impl Ecosystem for Spec {
+    /// Fetches the release, infers the recipe, downloads the build
+    /// requirements as of the upload and lays out the tree `build.sh` builds.
+    fn prepare(
+        &self,
+        opts: &RebuildOptions,
+        r: &mut RebuildReport,
+        progress: &dyn Fn(&str),
+    ) -> Result<BuildInputs, Failure> {
+        let out = &opts.out;
+        let index = Index {
+            url: opts.index_url.trim_end_matches('/').to_owned(),
+            python: opts.python.clone(),
+        };
+        let up_dir = out.join("upstream");
+        let upstream = timed(r, Stage::Fetch, |r| {
+            fs_err::create_dir_all(&up_dir)
+                .map_err(|e| Failure::new(Stage::Fetch, e.to_string()))?;
+            progress(&format!(
+                "fetching {}=={} from {}",
+                self.name, self.version, index.url
+            ));
+            let up = fetch(&index, self, &up_dir, opts.platform_wheel)?;
+            r.upstream = Some(FileRecord::indexed(
+                &up.wheel_file,
+                up.wheel_file.sha256().unwrap_or_default().to_owned(),
+            ));
+            r.source = Some(FileRecord::indexed(
+                &up.sdist_file,
+                up.sdist_file.sha256().unwrap_or_default().to_owned(),
+            ));
+            Ok(up)
+        })?;
+        let mut recipe = timed(r, Stage::Recipe, |r| {
+            let facts = wheel_facts(&upstream.wheel, &opts.diff)?;
+            let pyproject = sdist_pyproject(&upstream.sdist, &opts.diff)?;
+            let overrides = opts
+                .recipe
+                .as_deref()
+                .map(|path| read_recipe(path, Overrides::parse))
+                .transpose()?;
+            let mut recipe = super::recipe::infer(
+                &self.name,
+                &self.version,
+                &facts,
+                &file_name(&upstream.sdist),
+                pyproject.as_deref(),
+                upstream.wheel_file.upload_time.as_deref(),
+                overrides.as_ref(),
+            )
+            .map_err(|e| {
+                Failure::new(
+                    Stage::Recipe,
+                    format!("{}: {e}", upstream.wheel_file.filename),
+                )
+            })?;
+            if let Some(o) = &overrides {
+                r.overridden = o.apply(&mut recipe);
+            }
+            let text = write_recipe(out, &recipe)?;
+            progress(&format!(
+                "recipe ({}):\n{}",
+                out.join("recipe.toml").display(),
+                indent(&text)
+            ));
+            r.recipe = Some(recipe.clone());
+            Ok(recipe)
+        })?;
+        let source_dir = timed(r, Stage::Dependencies, |r| {
+            // Bounding the backend's companions reads their release
+            // history from the index: part of resolving, after the
+            // overrides (a companion they pin needs no bound).
+            if !r.overridden.contains(&"era_bounds") {
+                recipe.era_bounds = era_bounds(&index, &recipe, &up_dir)?;
+                if !recipe.era_bounds.is_empty() {
+                    write_recipe(out, &recipe)?;
+                    progress(&format!(
+                        "bounded by the era of {} {}: {} (added to recipe.toml)",
+                        recipe.backend,
+                        recipe.backend_version.as_deref().unwrap_or_default(),
+                        recipe.era_bounds.join(", ")
+                    ));
+                    r.recipe = Some(recipe.clone());
+                }
+            }
+            let tools = opts.cache.join("frontends");
+            fs_err::create_dir_all(&tools)
+                .map_err(|e| Failure::new(Stage::Dependencies, e.to_string()))?;
+            let (pip_wheel, _version) = frontend(&index, &tools, None)?;
+            let frontend = FileRecord::of(&pip_wheel)
+                .map_err(|f| Failure::new(Stage::Dependencies, f.message))?;
+            let pip = unpack_frontend(&opts.python, &pip_wheel, &frontend.sha256, &tools)?;
+            r.frontend = Some(frontend);
+            r.python = Some(check_python(
+                &opts.python,
+                &pip,
+                recipe.requires_python.as_deref(),
+            )?);
+            let wheelhouse = out.join("wheelhouse");
+            // A wheelhouse of an earlier recipe must not leak into this one.
+            if wheelhouse.exists() {
+                fs_err::remove_dir_all(&wheelhouse)
+                    .map_err(|e| Failure::new(Stage::Dependencies, e.to_string()))?;
+            }
+            progress(&format!(
+                "downloading build requirements{}: {}",
+                recipe
+                    .uploaded_prior_to
+                    .as_deref()
+                    .map(|t| format!(" as of {t}"))
+                    .unwrap_or_default(),
+                recipe.resolved_requirements().join(", ")
+            ));
+            r.wheelhouse = resolve(
+                &opts.python,
+                &pip,
+                &index,
+                &recipe,
+                &wheelhouse,
+                &opts.cache.join("pip"),
+                &out.join("dependencies.log"),
+            )?;
+            let source_dir = out.join("source");
+            layout(&source_dir, &upstream, &recipe, &wheelhouse).map_err(|e| {
+                Failure::new(
+                    Stage::Dependencies,
+                    format!("laying out {}: {e}", source_dir.display()),
+                )
+            })?;
+            Ok((source_dir, pip))
+        })?;
+        let (source_dir, pip) = source_dir;
+        Ok(BuildInputs {
+            upstream: upstream.wheel.clone(),
+            source: source_dir,
+            command: vec!["sh".to_owned(), "build.sh".to_owned()],
+            artifact_glob: "dist/*.whl".to_owned(),
+            epoch: Some(recipe.source_date_epoch),
+            // The frontend is shared by every rebuild: seen read-only
+            // where it is cached, not copied into each tree.
+            env: vec![format!("REPRO_PIP={}", pip.display())],
+            ro_bind: vec![pip],
+        })
+    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@ use anyhow::{bail, Context as _};
 use diffoscope_lite::stabilize::{self, Equivalence, Stabilizer};
 use serde::Serialize;
 
-use super::index::{Index, IndexFile};
-use super::recipe::{Overrides, Recipe};
-use super::{generic, pypi, Failure, Stage};
+use super::index::IndexFile;
+use super::recipe::Recipe;
+use super::{generic, pypi, Ecosystem, Failure, Stage};
 use crate::config::{BuildConfig, BuildOptions};
 
 /// What to rebuild.
@@ -22,6 +22,16 @@ pub enum Target {
     Pypi(pypi::Spec),
     /// Any artifact from a source the user has, with the user's command.
     Generic(generic::Generic),
+}
+
+impl Target {
+    /// The ecosystem that prepares this target's build.
+    pub(crate) fn ecosystem(&self) -> &dyn Ecosystem {
+        match self {
+            Target::Pypi(spec) => spec,
+            Target::Generic(g) => g,
+        }
+    }
 }
 
 /// Everything a rebuild needs; the `repro rebuild` flags, validated.
@@ -99,7 +109,7 @@ pub struct FileRecord {
 }
 
 impl FileRecord {
-    fn of(path: &Path) -> Result<Self, Failure> {
+    pub(super) fn of(path: &Path) -> Result<Self, Failure> {
         let sha256 = super::index::sha256_of(path)
             .map_err(|e| Failure::new(Stage::Compare, format!("{}: {e}", path.display())))?;
         Ok(FileRecord {
@@ -110,7 +120,7 @@ impl FileRecord {
         })
     }
 
-    fn indexed(f: &IndexFile, sha256: String) -> Self {
+    pub(super) fn indexed(f: &IndexFile, sha256: String) -> Self {
         FileRecord {
             name: f.filename.clone(),
             sha256,
@@ -253,7 +263,7 @@ fn now() -> String {
     provenance::slsa::format_rfc3339(time::OffsetDateTime::now_utc()).unwrap_or_default()
 }
 
-fn file_name(p: &Path) -> String {
+pub(super) fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
@@ -309,7 +319,7 @@ fn prepare_out(out: &Path, force: bool) -> anyhow::Result<()> {
 }
 
 /// Times `f` as `stage`.
-fn timed<T>(
+pub(super) fn timed<T>(
     r: &mut RebuildReport,
     stage: Stage,
     f: impl FnOnce(&mut RebuildReport) -> Result<T, Failure>,
@@ -325,179 +335,7 @@ fn stages(
     r: &mut RebuildReport,
     progress: &dyn Fn(&str),
 ) -> Result<(), Failure> {
-    let out = &opts.out;
-    let inputs = match &opts.target {
-        Target::Pypi(spec) => {
-            let index = Index {
-                url: opts.index_url.trim_end_matches('/').to_owned(),
-                python: opts.python.clone(),
-            };
-            let up_dir = out.join("upstream");
-            let upstream = timed(r, Stage::Fetch, |r| {
-                fs_err::create_dir_all(&up_dir)
-                    .map_err(|e| Failure::new(Stage::Fetch, e.to_string()))?;
-                progress(&format!(
-                    "fetching {}=={} from {}",
-                    spec.name, spec.version, index.url
-                ));
-                let up = pypi::fetch(&index, spec, &up_dir, opts.platform_wheel)?;
-                r.upstream = Some(FileRecord::indexed(
-                    &up.wheel_file,
-                    up.wheel_file.sha256().unwrap_or_default().to_owned(),
-                ));
-                r.source = Some(FileRecord::indexed(
-                    &up.sdist_file,
-                    up.sdist_file.sha256().unwrap_or_default().to_owned(),
-                ));
-                Ok(up)
-            })?;
-            let mut recipe = timed(r, Stage::Recipe, |r| {
-                let facts = pypi::wheel_facts(&upstream.wheel, &opts.diff)?;
-                let pyproject = pypi::sdist_pyproject(&upstream.sdist, &opts.diff)?;
-                let overrides = opts
-                    .recipe
-                    .as_deref()
-                    .map(|path| read_recipe(path, Overrides::parse))
-                    .transpose()?;
-                let mut recipe = super::recipe::infer(
-                    &spec.name,
-                    &spec.version,
-                    &facts,
-                    &file_name(&upstream.sdist),
-                    pyproject.as_deref(),
-                    upstream.wheel_file.upload_time.as_deref(),
-                    overrides.as_ref(),
-                )
-                .map_err(|e| {
-                    Failure::new(
-                        Stage::Recipe,
-                        format!("{}: {e}", upstream.wheel_file.filename),
-                    )
-                })?;
-                if let Some(o) = &overrides {
-                    r.overridden = o.apply(&mut recipe);
-                }
-                let text = write_recipe(out, &recipe)?;
-                progress(&format!(
-                    "recipe ({}):\n{}",
-                    out.join("recipe.toml").display(),
-                    indent(&text)
-                ));
-                r.recipe = Some(recipe.clone());
-                Ok(recipe)
-            })?;
-            let source_dir = timed(r, Stage::Dependencies, |r| {
-                // Bounding the backend's companions reads their release
-                // history from the index: part of resolving, after the
-                // overrides (a companion they pin needs no bound).
-                if !r.overridden.contains(&"era_bounds") {
-                    recipe.era_bounds = pypi::era_bounds(&index, &recipe, &up_dir)?;
-                    if !recipe.era_bounds.is_empty() {
-                        write_recipe(out, &recipe)?;
-                        progress(&format!(
-                            "bounded by the era of {} {}: {} (added to recipe.toml)",
-                            recipe.backend,
-                            recipe.backend_version.as_deref().unwrap_or_default(),
-                            recipe.era_bounds.join(", ")
-                        ));
-                        r.recipe = Some(recipe.clone());
-                    }
-                }
-                let tools = opts.cache.join("frontends");
-                fs_err::create_dir_all(&tools)
-                    .map_err(|e| Failure::new(Stage::Dependencies, e.to_string()))?;
-                let (pip_wheel, _version) = pypi::frontend(&index, &tools, None)?;
-                let frontend = FileRecord::of(&pip_wheel)
-                    .map_err(|f| Failure::new(Stage::Dependencies, f.message))?;
-                let pip =
-                    pypi::unpack_frontend(&opts.python, &pip_wheel, &frontend.sha256, &tools)?;
-                r.frontend = Some(frontend);
-                r.python = Some(pypi::check_python(
-                    &opts.python,
-                    &pip,
-                    recipe.requires_python.as_deref(),
-                )?);
-                let wheelhouse = out.join("wheelhouse");
-                // A wheelhouse of an earlier recipe must not leak into this one.
-                if wheelhouse.exists() {
-                    fs_err::remove_dir_all(&wheelhouse)
-                        .map_err(|e| Failure::new(Stage::Dependencies, e.to_string()))?;
-                }
-                progress(&format!(
-                    "downloading build requirements{}: {}",
-                    recipe
-                        .uploaded_prior_to
-                        .as_deref()
-                        .map(|t| format!(" as of {t}"))
-                        .unwrap_or_default(),
-                    recipe.resolved_requirements().join(", ")
-                ));
-                r.wheelhouse = pypi::resolve(
-                    &opts.python,
-                    &pip,
-                    &index,
-                    &recipe,
-                    &wheelhouse,
-                    &opts.cache.join("pip"),
-                    &out.join("dependencies.log"),
-                )?;
-                let source_dir = out.join("source");
-                pypi::layout(&source_dir, &upstream, &recipe, &wheelhouse).map_err(|e| {
-                    Failure::new(
-                        Stage::Dependencies,
-                        format!("laying out {}: {e}", source_dir.display()),
-                    )
-                })?;
-                Ok((source_dir, pip))
-            })?;
-            let (source_dir, pip) = source_dir;
-            BuildInputs {
-                upstream: upstream.wheel.clone(),
-                source: source_dir,
-                command: vec!["sh".to_owned(), "build.sh".to_owned()],
-                artifact_glob: "dist/*.whl".to_owned(),
-                epoch: Some(recipe.source_date_epoch),
-                // The frontend is shared by every rebuild: seen read-only
-                // where it is cached, not copied into each tree.
-                env: vec![format!("REPRO_PIP={}", pip.display())],
-                ro_bind: vec![pip],
-            }
-        }
-        Target::Generic(g) => {
-            let (g, tree) = timed(r, Stage::Fetch, |r| {
-                let mut g = g.clone();
-                if let Some(path) = &opts.recipe {
-                    read_recipe(path, generic::GenericOverrides::parse)?.apply(&mut g);
-                }
-                let (g, tree) = generic::prepare(&g, out)?;
-                r.upstream = Some(
-                    FileRecord::of(&g.upstream)
-                        .map_err(|f| Failure::new(Stage::Fetch, f.message))?,
-                );
-                if g.source.is_file() {
-                    r.source = Some(
-                        FileRecord::of(&g.source)
-                            .map_err(|f| Failure::new(Stage::Fetch, f.message))?,
-                    );
-                }
-                r.generic = Some(g.clone());
-                Ok((g, tree))
-            })?;
-            let glob = g
-                .artifact
-                .clone()
-                .unwrap_or_else(|| format!("**/{}", file_name(&g.upstream)));
-            BuildInputs {
-                upstream: g.upstream.clone(),
-                source: tree,
-                command: g.command.clone(),
-                artifact_glob: glob,
-                epoch: g.source_date_epoch,
-                env: Vec::new(),
-                ro_bind: Vec::new(),
-            }
-        }
-    };
+    let inputs = opts.target.ecosystem().prepare(opts, r, progress)?;
     let upstream = inputs.upstream.clone();
     let rebuilt = timed(r, Stage::Build, |r| build(opts, r, inputs, progress))?;
     timed(r, Stage::Compare, |r| {
@@ -506,7 +344,7 @@ fn stages(
 }
 
 /// Writes the recipe used to `out/recipe.toml`; returns its text.
-fn write_recipe(out: &Path, recipe: &Recipe) -> Result<String, Failure> {
+pub(super) fn write_recipe(out: &Path, recipe: &Recipe) -> Result<String, Failure> {
     let text = toml::to_string(recipe).map_err(|e| Failure::new(Stage::Recipe, e.to_string()))?;
     fsio::write(&out.join("recipe.toml"), text.as_bytes())
         .map_err(|e| Failure::new(Stage::Recipe, format!("{e:#}")))?;
@@ -514,7 +352,7 @@ fn write_recipe(out: &Path, recipe: &Recipe) -> Result<String, Failure> {
 }
 
 /// Reads and parses the `--recipe` file; errors name it.
-fn read_recipe<T, E: std::fmt::Display>(
+pub(super) fn read_recipe<T, E: std::fmt::Display>(
     path: &Path,
     parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Result<T, Failure> {
@@ -523,28 +361,28 @@ fn read_recipe<T, E: std::fmt::Display>(
     parse(&text).map_err(|e| Failure::new(Stage::Recipe, format!("{}: {e}", path.display())))
 }
 
-fn indent(text: &str) -> String {
+pub(super) fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
 /// Runs the build loop on the laid-out source, offline; returns the one
 /// artifact it made.
 /// What the build stage runs.
-struct BuildInputs {
+pub(crate) struct BuildInputs {
     /// The artifact to compare with.
-    upstream: PathBuf,
+    pub(crate) upstream: PathBuf,
     /// The tree to build.
-    source: PathBuf,
+    pub(crate) source: PathBuf,
     /// The build command.
-    command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// Which file it makes.
-    artifact_glob: String,
+    pub(crate) artifact_glob: String,
     /// SOURCE_DATE_EPOCH (None: the loop's choice).
-    epoch: Option<i64>,
+    pub(crate) epoch: Option<i64>,
     /// Variables for the build.
-    env: Vec<String>,
+    pub(crate) env: Vec<String>,
     /// Host paths the build sees read-only.
-    ro_bind: Vec<PathBuf>,
+    pub(crate) ro_bind: Vec<PathBuf>,
 }
 
 fn build(
