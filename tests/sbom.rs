@@ -68,7 +68,8 @@ fn wheel(path: &Path, metadata: &str) {
     z.finish().unwrap();
 }
 
-const GOOD_METADATA: &str = "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\
+const GOOD_METADATA: &str = "Metadata-Version: 2.4\nName: demo\nVersion: 1.0\n\
+Summary: A demo.\nLicense-Expression: MIT OR Apache-2.0\n\
 Requires-Dist: requests (>=2.0)\nRequires-Dist: pytest; extra == \"test\"\n\nA demo.\n";
 
 /// A gzipped tarball of `files` (a `.crate` or an npm package).
@@ -331,7 +332,7 @@ fn sbom_command_lists_packages_of_every_ecosystem() {
         &[
             (
                 "package/package.json",
-                r#"{"name":"@scope/pkg","version":"2.0.0"}"#,
+                r#"{"name":"@scope/pkg","version":"2.0.0","description":"scoped","license":"ISC"}"#,
             ),
             ("package/index.js", "module.exports = 1;\n"),
         ],
@@ -375,6 +376,26 @@ fn sbom_command_lists_packages_of_every_ecosystem() {
     let bom: Value = serde_json::from_slice(&first).unwrap();
     assert_valid(&bom);
     insta::assert_snapshot!("ecosystems_summary", summary(&bom));
+    // Description and licence as each package declares them (validated
+    // against the schema with the rest).
+    let by_name = |n: &str| {
+        bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .cloned()
+            .unwrap()
+    };
+    let demo = by_name("demo");
+    assert_eq!(demo["description"], "A demo.", "{demo}");
+    assert_eq!(
+        demo["licenses"][0]["expression"], "MIT OR Apache-2.0",
+        "{demo}"
+    );
+    let npm = by_name("@scope/pkg");
+    assert_eq!(npm["licenses"][0]["expression"], "ISC", "{npm}");
+    assert_eq!(npm["description"], "scoped", "{npm}");
     // Run again: the same bytes, serial number included.
     fs::remove_file(&out).unwrap();
     assert_eq!(sbom(&args).status.code(), Some(0));

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use super::inspect::Inspected;
-use super::package::{purl, Ecosystem};
+use super::package::{purl, Ecosystem, License};
 use super::properties::{prop, record_for, reproducibility};
 use super::{Artifact, Context, Error};
 
@@ -44,6 +44,18 @@ pub(crate) fn document(
                 }
                 if let Some(purl) = &p.purl {
                     c.insert("purl".into(), json!(purl));
+                }
+                if let Some(d) = &p.description {
+                    c.insert("description".into(), json!(d));
+                }
+                match &p.license {
+                    Some(License::Expression(e)) => {
+                        c.insert("licenses".into(), json!([{ "expression": e }]));
+                    }
+                    Some(License::Name(n)) => {
+                        c.insert("licenses".into(), json!([{ "license": { "name": n } }]));
+                    }
+                    None => {}
                 }
             }
             None => {

@@ -52,6 +52,40 @@ pub(crate) struct Package {
     pub purl: Option<String>,
     /// Declared runtime dependencies (wheels only).
     pub requires: Vec<Requirement>,
+    /// One-line description (METADATA `Summary`, package.json and
+    /// Cargo.toml `description`, the control file's synopsis).
+    pub description: Option<String>,
+    /// The licence as declared.
+    pub license: Option<License>,
+}
+
+/// A declared licence: an SPDX expression, or a name in free text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum License {
+    /// `License-Expression`, or an npm/Cargo `license` field.
+    Expression(String),
+    /// Anything else (METADATA's free-text `License`; Cargo's old
+    /// `MIT/Apache-2.0` spelling, which is not an SPDX expression).
+    Name(String),
+}
+
+/// A declared value worth recording: trimmed, non-empty, not `UNKNOWN`
+/// (what old setuptools writes for a field it was not given).
+fn declared(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|v| !v.is_empty() && *v != "UNKNOWN")
+        .map(str::to_owned)
+}
+
+/// An npm or Cargo `license` field: SPDX unless it uses Cargo's old `/`.
+fn license_field(v: Option<&str>) -> Option<License> {
+    declared(v).map(|l| {
+        if l.contains('/') {
+            License::Name(l)
+        } else {
+            License::Expression(l)
+        }
+    })
 }
 
 /// What the artifact's file name and format say it is, before reading.
@@ -172,12 +206,22 @@ fn wheel(bytes: &[u8]) -> Result<Package, String> {
             optional: marker.contains("extra"),
         });
     }
+    // A free-text License can be the whole licence text: only a one-line
+    // one is a name.
+    let license = match declared(h.get("License-Expression")) {
+        Some(e) => Some(License::Expression(e)),
+        None => declared(h.get("License"))
+            .filter(|l| !l.contains('\n') && l.len() <= 200)
+            .map(License::Name),
+    };
     Ok(Package {
         ecosystem: Ecosystem::Pypi,
         purl: Some(purl("pypi", None, &pep503(&name), Some(&version), &[])),
         name,
         version: Some(version),
         requires,
+        description: declared(h.get("Summary")),
+        license,
     })
 }
 
@@ -201,6 +245,8 @@ fn npm(bytes: &[u8]) -> Result<Package, String> {
         name: name.to_owned(),
         version: Some(version.to_owned()),
         requires: Vec::new(),
+        description: declared(v.get("description").and_then(|d| d.as_str())),
+        license: license_field(v.get("license").and_then(|d| d.as_str())),
     })
 }
 
@@ -223,6 +269,8 @@ fn cargo(bytes: &[u8]) -> Result<Package, String> {
         name: name.to_owned(),
         version: Some(version.to_owned()),
         requires: Vec::new(),
+        description: declared(field("description").ok()),
+        license: license_field(field("license").ok()),
     })
 }
 
@@ -253,6 +301,9 @@ fn deb(bytes: &[u8]) -> Result<Package, String> {
         name: name.to_owned(),
         version: Some(version.to_owned()),
         requires: Vec::new(),
+        // The synopsis: the first line of Description.
+        description: declared(h.get("Description").and_then(|d| d.lines().next())),
+        license: None,
     })
 }
 
@@ -277,6 +328,8 @@ fn from_file_name(eco: Ecosystem, file_name: &str) -> Package {
         version,
         purl,
         requires: Vec::new(),
+        description: None,
+        license: None,
     }
 }
 
@@ -338,6 +391,35 @@ fn pct(part: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn description_and_licence_as_each_ecosystem_declares_them() {
+        let p = wheel(b"Name: a\nVersion: 1\nSummary: A thing.\nLicense-Expression: MIT OR Apache-2.0\nLicense: ignored\n\n").unwrap();
+        assert_eq!(p.description.as_deref(), Some("A thing."));
+        assert_eq!(
+            p.license,
+            Some(License::Expression("MIT OR Apache-2.0".into()))
+        );
+        let p = wheel(b"Name: a\nVersion: 1\nSummary: UNKNOWN\nLicense: BSD License\n\n").unwrap();
+        assert_eq!(
+            (p.description, p.license),
+            (None, Some(License::Name("BSD License".into())))
+        );
+        let p =
+            npm(br#"{"name":"x","version":"1.0.0","description":"d","license":"ISC"}"#).unwrap();
+        assert_eq!(p.description.as_deref(), Some("d"));
+        assert_eq!(p.license, Some(License::Expression("ISC".into())));
+        let p =
+            cargo(b"[package]\nname = \"c\"\nversion = \"1.0.0\"\nlicense = \"Unlicense/MIT\"\n")
+                .unwrap();
+        assert_eq!(
+            (p.description, p.license),
+            (None, Some(License::Name("Unlicense/MIT".into())))
+        );
+        let p = deb(b"Package: hello\nVersion: 2.10-3\nDescription: example package\n more text\n")
+            .unwrap();
+        assert_eq!(p.description.as_deref(), Some("example package"));
+    }
 
     #[test]
     fn wheel_metadata_gives_name_version_purl_and_requirements() {
