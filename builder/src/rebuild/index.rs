@@ -263,11 +263,7 @@ pub fn sha256_of(path: &Path) -> std::io::Result<String> {
 pub fn sdist_of<'a>(files: &'a [IndexFile], project: &str, version: &str) -> Option<&'a IndexFile> {
     let want = super::recipe::normalize_name(project);
     files.iter().filter(|f| !f.is_yanked()).find(|f| {
-        let stem = f
-            .filename
-            .strip_suffix(".tar.gz")
-            .or_else(|| f.filename.strip_suffix(".zip"));
-        stem.and_then(|s| s.rsplit_once('-'))
+        super::recipe::sdist_name_version(&f.filename)
             .is_some_and(|(n, v)| super::recipe::normalize_name(n) == want && v == version)
     })
 }

@@ -458,15 +458,22 @@ pub fn unpinned_companions(recipe: &Recipe) -> Vec<String> {
 const SETUPTOOLS_OWN_BDIST_WHEEL: [u64; 2] = [70, 1];
 
 /// The version of an index file (`wheel-0.42.0-py3-none-any.whl` → `0.42.0`,
-/// `setuptools-69.0.3.tar.gz` → `69.0.3`).
+/// `setuptools-69.0.3.tar.gz` → `69.0.3`), read as the rebuild reads the
+/// upstream's own files ([`wheel_tags`], [`sdist_name_version`]).
 fn file_version(filename: &str) -> Option<&str> {
-    if let Some(stem) = filename.strip_suffix(".whl") {
-        return stem.split('-').nth(1);
+    match wheel_tags(filename) {
+        Some(t) => Some(t.version),
+        None => sdist_name_version(filename).map(|(_, v)| v),
     }
-    let stem = [".tar.gz", ".zip", ".tar.bz2", ".tgz"]
-        .iter()
-        .find_map(|ext| filename.strip_suffix(ext))?;
-    stem.rsplit_once('-').map(|(_, v)| v)
+}
+
+/// An sdist file name's project and version (`attrs-26.1.0.tar.gz`);
+/// sdists are `.tar.gz`, or `.zip` for old releases.
+pub fn sdist_name_version(filename: &str) -> Option<(&str, &str)> {
+    filename
+        .strip_suffix(".tar.gz")
+        .or_else(|| filename.strip_suffix(".zip"))?
+        .rsplit_once('-')
 }
 
 /// A final release's numbers (`69.0.3` → [69, 0, 3]); `None` for
