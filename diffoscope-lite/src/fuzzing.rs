@@ -51,10 +51,10 @@ fn write_pair(dir: &Path, a: &[u8], b: &[u8]) -> Option<(std::path::PathBuf, std
     Some((pa, pb))
 }
 
-/// The `compare` target: comparing two artifacts never panics, hangs or
-/// exceeds the limits, and content that differs is never reported
-/// identical ("identical" is a promise about bytes).
-pub fn compare(data: &[u8]) {
+/// Runs `check` on the pair split from `data` (the two byte strings and
+/// where they were written, under one file name in two directories) with
+/// the targets' differ options; an input that is no pair checks nothing.
+fn with_pair(data: &[u8], check: impl FnOnce(&[u8], &[u8], &Path, &Path, &Options)) {
     let Some((a, b)) = split_pair(data) else {
         return;
     };
@@ -66,9 +66,30 @@ pub fn compare(data: &[u8]) {
         limits: limits(),
         ..Options::default()
     };
-    if let Ok(None) = crate::compare(&pa, &pb, &opts) {
-        assert_eq!(a, b, "different files compared identical");
+    check(a, b, &pa, &pb, &opts);
+}
+
+/// The normalizer options every target runs under: a fixed epoch, the
+/// targets' limits, and malformed input an error (the promises are about
+/// what normalizes).
+pub fn normalize_options() -> normalize::Options {
+    normalize::Options {
+        source_date_epoch: Some(1_700_000_000),
+        limits: limits(),
+        allow_ambiguous: false,
+        keep_malformed: false,
     }
+}
+
+/// The `compare` target: comparing two artifacts never panics, hangs or
+/// exceeds the limits, and content that differs is never reported
+/// identical ("identical" is a promise about bytes).
+pub fn compare(data: &[u8]) {
+    with_pair(data, |a, b, pa, pb, opts| {
+        if let Ok(None) = crate::compare(pa, pb, opts) {
+            assert_eq!(a, b, "different files compared identical");
+        }
+    });
 }
 
 fn ids(fired: &[Fired]) -> Vec<&'static str> {
@@ -92,14 +113,7 @@ pub fn normalize(data: &[u8]) {
     if std::fs::write(&input, data).is_err() {
         return;
     }
-    let opts = normalize::Options {
-        source_date_epoch: Some(1_700_000_000),
-        limits: limits(),
-        allow_ambiguous: false,
-        // Malformed input is an error: the promises are about what
-        // normalizes.
-        keep_malformed: false,
-    };
+    let opts = normalize_options();
     let digest = normalize::normalized_digest(&input, &opts);
     let report = match normalize::normalize_file(&input, &once, &opts) {
         Ok(r) => r,
@@ -149,24 +163,15 @@ pub fn normalize(data: &[u8]) {
 /// regular file other than a `.dist-info/RECORD` or `.dist-info/WHEEL`
 /// (whose noise the stabilizers name) has the same bytes on both sides.
 pub fn stabilize(data: &[u8]) {
-    let Some((a, b)) = split_pair(data) else {
-        return;
-    };
-    let Ok(dir) = tempfile::tempdir() else { return };
-    let Some((pa, pb)) = write_pair(dir.path(), a, b) else {
-        return;
-    };
-    let opts = Options {
-        limits: limits(),
-        ..Options::default()
-    };
-    match stabilize::compare(&pa, &pb, &Stabilizer::ALL, &opts) {
-        Ok(Equivalence::BitForBit) => assert_eq!(a, b, "different files called bit for bit"),
-        Ok(Equivalence::Equivalent { stabilizers }) => {
-            same_members(&pa, &pb, &opts, &stabilizers);
+    with_pair(data, |a, b, pa, pb, opts| {
+        match stabilize::compare(pa, pb, &Stabilizer::ALL, opts) {
+            Ok(Equivalence::BitForBit) => assert_eq!(a, b, "different files called bit for bit"),
+            Ok(Equivalence::Equivalent { stabilizers }) => {
+                same_members(pa, pb, opts, &stabilizers);
+            }
+            Ok(Equivalence::Different { .. }) | Err(_) => {}
         }
-        Ok(Equivalence::Different { .. }) | Err(_) => {}
-    }
+    });
 }
 
 /// Panics unless the archives at `pa` and `pb` hold the same members with

@@ -27,8 +27,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use diffoscope_lite::normalize::{normalize_file, normalized_digest, Options as NOptions};
-use diffoscope_lite::{compare, Limits, Options};
+use diffoscope_lite::fuzzing::{limits, normalize_options};
+use diffoscope_lite::normalize::{normalize_file, normalized_digest};
+use diffoscope_lite::{compare, Options};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 
@@ -201,15 +202,6 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-fn limits() -> Limits {
-    Limits {
-        max_depth: 4,
-        max_entries: 10_000,
-        max_decompressed: 64 << 20,
-        ..Limits::default()
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
     let Some((&[flags, which, offset, xor], records)) = data.split_first_chunk::<4>() else {
         return;
@@ -262,14 +254,7 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => {}
     }
 
-    let nopts = NOptions {
-        source_date_epoch: Some(1_700_000_000),
-        limits: limits(),
-        allow_ambiguous: false,
-        // Malformed input is an error: the promises are about what
-        // normalizes.
-        keep_malformed: false,
-    };
+    let nopts = normalize_options();
     let once = tmp.path().join("1/2/3/4/once");
     let twice = tmp.path().join("1/2/3/4/twice");
     let digest = normalized_digest(&a, &nopts);
