@@ -60,7 +60,7 @@ impl Format for Gzip {
 struct Members<R: BufRead> {
     deflate: flate2::bufread::DeflateDecoder<R>,
     state: State,
-    crc: flate2::Crc,
+    crc: crate::hash::Crc32,
     members: u64,
 }
 
@@ -91,7 +91,7 @@ impl<R: BufRead> Members<R> {
         Members {
             deflate: flate2::bufread::DeflateDecoder::new(r),
             state: State::Header,
-            crc: flate2::Crc::new(),
+            crc: crate::hash::Crc32::new(),
             members: 0,
         }
     }
@@ -145,7 +145,7 @@ impl<R: BufRead> Members<R> {
             BadHeader::Invalid(detail) => invalid(detail),
         })?;
         self.deflate.reset_data();
-        self.crc = flate2::Crc::new();
+        self.crc = crate::hash::Crc32::new();
         self.state = State::Body;
         Ok(())
     }
@@ -344,7 +344,7 @@ pub(crate) struct MemberHeader {
 /// but the header CRC (see [`MemberHeader::crc_ok`]); a cut header is an
 /// `UnexpectedEof` error saying where ("header cut off in the file name").
 pub(crate) fn read_header(r: &mut impl BufRead) -> io::Result<MemberHeader> {
-    let mut crc = flate2::Crc::new();
+    let mut crc = crate::hash::Crc32::new();
     let mut len = 0u64;
     let cut = |what: &str| {
         io::Error::new(
@@ -353,16 +353,19 @@ pub(crate) fn read_header(r: &mut impl BufRead) -> io::Result<MemberHeader> {
         )
     };
     // Fills `buf`, counting it into the header CRC (`crc`) and length.
-    let exact =
-        |r: &mut dyn BufRead, buf: &mut [u8], what: &str, crc: &mut flate2::Crc, len: &mut u64| {
-            r.read_exact(buf).map_err(|e| match e.kind() {
-                io::ErrorKind::UnexpectedEof => cut(what),
-                _ => e,
-            })?;
-            crc.update(buf);
-            *len += buf.len() as u64;
-            Ok::<(), io::Error>(())
-        };
+    let exact = |r: &mut dyn BufRead,
+                 buf: &mut [u8],
+                 what: &str,
+                 crc: &mut crate::hash::Crc32,
+                 len: &mut u64| {
+        r.read_exact(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => cut(what),
+            _ => e,
+        })?;
+        crc.update(buf);
+        *len += buf.len() as u64;
+        Ok::<(), io::Error>(())
+    };
     let mut fixed = [0u8; 10];
     exact(r, &mut fixed, "fixed fields", &mut crc, &mut len)?;
     let flags = fixed[3];
@@ -412,7 +415,7 @@ pub(crate) fn read_header(r: &mut impl BufRead) -> io::Result<MemberHeader> {
             r,
             &mut stored,
             "header CRC",
-            &mut flate2::Crc::new(),
+            &mut crate::hash::Crc32::new(),
             &mut len,
         )?;
         crc_ok = u32::from(u16::from_le_bytes(stored)) == expected;
@@ -507,7 +510,7 @@ mod tests {
             }
         }
         if hcrc {
-            let mut crc = flate2::Crc::new();
+            let mut crc = crate::hash::Crc32::new();
             crc.update(&out);
             out.extend_from_slice(&((crc.sum() & 0xffff) as u16).to_le_bytes());
         }
@@ -515,7 +518,7 @@ mod tests {
             flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(data).unwrap();
         out.extend_from_slice(&enc.finish().unwrap());
-        let mut crc = flate2::Crc::new();
+        let mut crc = crate::hash::Crc32::new();
         crc.update(data);
         out.extend_from_slice(&crc.sum().to_le_bytes());
         out.extend_from_slice(&(data.len() as u32).to_le_bytes());

@@ -365,14 +365,14 @@ fn gzip_member(data: &[u8], flags: u8, mtime: u32, name: &[u8], comment: &[u8]) 
         out.push(0);
     }
     if flags & FHCRC != 0 {
-        let mut crc = flate2::Crc::new();
+        let mut crc = crate::hash::Crc32::new();
         crc.update(&out);
         out.extend_from_slice(&((crc.sum() & 0xffff) as u16).to_le_bytes());
     }
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(data).unwrap();
     out.extend_from_slice(&enc.finish().unwrap());
-    let mut crc = flate2::Crc::new();
+    let mut crc = crate::hash::Crc32::new();
     crc.update(data);
     out.extend_from_slice(&crc.sum().to_le_bytes());
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
@@ -1054,7 +1054,7 @@ fn zip_build(entries: &[Ze], comment: &[u8]) -> Built {
         } else {
             e.data.to_vec()
         };
-        let mut crc = flate2::Crc::new();
+        let mut crc = crate::hash::Crc32::new();
         crc.update(e.data);
         let (crc, csize, usize) = (crc.sum(), stored.len() as u64, e.data.len() as u64);
         let flags = if e.descriptor { 0x0808 } else { 0x0800 };

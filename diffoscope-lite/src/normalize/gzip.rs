@@ -55,7 +55,7 @@ impl Header {
 fn recompress(header: &Header, inner: &Blob, out: &mut dyn Write) -> io::Result<()> {
     // XFL 0: neither "maximum" nor "fastest", as gzip -6 writes it.
     out.write_all(&header.canonical(0))?;
-    let mut crc = flate2::Crc::new();
+    let mut crc = crate::hash::Crc32::new();
     let mut enc = flate2::write::DeflateEncoder::new(out, flate2::Compression::new(6));
     let mut r = inner.reader();
     let mut buf = vec![0u8; 256 * 1024];

@@ -740,7 +740,7 @@ fn chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
     let mut out = (data.len() as u32).to_be_bytes().to_vec();
     out.extend_from_slice(kind);
     out.extend_from_slice(data);
-    let mut crc = flate2::Crc::new();
+    let mut crc = crate::hash::Crc32::new();
     crc.update(kind);
     crc.update(data);
     out.extend_from_slice(&crc.sum().to_be_bytes());
@@ -1547,7 +1547,7 @@ fn zip_data_that_contradicts_its_crc_is_refused_unless_allowed() {
     let two = two_member_zip();
     let le32 = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
     let cd = le32(&two, two.len() - 22 + 16) as usize;
-    let mut crc = flate2::Crc::new();
+    let mut crc = crate::hash::Crc32::new();
     crc.update(b"one\n");
     assert_eq!(le32(&two, cd + 16), crc.sum(), "the first central record");
     // The same lie in both headers: the reader sees no conflict.

@@ -213,7 +213,7 @@ fn gzip_at_level(data: &[u8], level: u32) -> Vec<u8> {
     let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
     e.write_all(data).unwrap();
     out.extend_from_slice(&e.finish().unwrap());
-    let mut crc = flate2::Crc::new();
+    let mut crc = crate::hash::Crc32::new();
     crc.update(data);
     out.extend_from_slice(&crc.sum().to_le_bytes());
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());

@@ -201,7 +201,7 @@ impl MemberData {
         };
         Box::new(Checked {
             inner: decoder,
-            crc: flate2::Crc::new(),
+            crc: crate::hash::Crc32::new(),
             produced: 0,
             expect_crc: self.crc,
             expect_size: self.size,
@@ -260,7 +260,7 @@ impl Read for Failed {
 /// CRC-32 at the end.
 struct Checked {
     inner: Box<dyn Read + Send>,
-    crc: flate2::Crc,
+    crc: crate::hash::Crc32,
     produced: u64,
     expect_crc: u32,
     expect_size: u64,
