@@ -16,7 +16,13 @@ impl Headers {
             .map_err(|e| format!("not UTF-8 (at byte {})", e.valid_up_to()))?;
         let mut fields: Vec<(String, String)> = Vec::new();
         for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
+            // Only an empty line ends the block: a line of blanks is a
+            // folded continuation, as Python's email parser (which the core
+            // metadata spec defers to) reads it. setuptools writes a
+            // multi-line License that way, and numpy 2.1.3's METADATA
+            // would otherwise end at its licence, losing Project-URL and
+            // any Requires-Dist after it.
+            if line.trim_end_matches('\r').is_empty() {
                 break;
             }
             if line.starts_with([' ', '\t']) {
@@ -72,6 +78,13 @@ Description: one\n  two\n\nName: body-is-not-read\n",
             ["a>=1", "b; extra == \"x\""]
         );
         assert_eq!(h.get("Description"), Some("one\ntwo"));
+        // A blank-filled continuation line does not end the block.
+        let h = Headers::parse(
+            b"Name: n\nLicense: Copyright\n         \n         text\nRequires-Dist: z\n\nbody\n",
+        )
+        .unwrap();
+        assert_eq!(h.get("License"), Some("Copyright\n\ntext"));
+        assert_eq!(h.get("Requires-Dist"), Some("z"));
     }
 
     #[test]
