@@ -332,7 +332,9 @@ fn sbom_command_lists_packages_of_every_ecosystem() {
         &[
             (
                 "package/package.json",
-                r#"{"name":"@scope/pkg","version":"2.0.0","description":"scoped","license":"ISC"}"#,
+                r#"{"name":"@scope/pkg","version":"2.0.0","description":"scoped","license":"ISC",
+                    "homepage":"https://pkg.example","repository":{"type":"git","url":"git+https://example.org/pkg.git"},
+                    "bugs":"not a url"}"#,
             ),
             ("package/index.js", "module.exports = 1;\n"),
         ],
@@ -396,6 +398,15 @@ fn sbom_command_lists_packages_of_every_ecosystem() {
     let npm = by_name("@scope/pkg");
     assert_eq!(npm["licenses"][0]["expression"], "ISC", "{npm}");
     assert_eq!(npm["description"], "scoped", "{npm}");
+    // Project URLs as external references; the free-text `bugs` is not one.
+    assert_eq!(
+        npm["externalReferences"],
+        serde_json::json!([
+            {"type": "website", "url": "https://pkg.example", "comment": "declared as homepage"},
+            {"type": "vcs", "url": "git+https://example.org/pkg.git", "comment": "declared as repository"},
+        ]),
+        "{npm}"
+    );
     // Run again: the same bytes, serial number included.
     fs::remove_file(&out).unwrap();
     assert_eq!(sbom(&args).status.code(), Some(0));
@@ -500,4 +511,70 @@ fn the_schema_oracle_can_fail() {
     bom["components"][0]["hashes"][0]["alg"] = Value::from("SHA-256");
     bom["serialNumber"] = Value::from("urn:uuid:not-a-uuid");
     assert!(!v.is_valid(&bom));
+}
+
+#[test]
+fn archives_inside_are_listed_with_their_files_and_links_with_their_targets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // A jar (a zip) inside a plain tarball, beside a symbolic link to it.
+    let jar = d.join("a.jar");
+    wheel(&jar, GOOD_METADATA);
+    let jar = fs::read(&jar).unwrap();
+    let gz = flate2::write::GzEncoder::new(
+        fs::File::create(d.join("bundle-1.0.tar.gz")).unwrap(),
+        flate2::Compression::default(),
+    );
+    let mut t = tar::Builder::new(gz);
+    let mut h = tar::Header::new_ustar();
+    h.set_size(jar.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    t.append_data(&mut h, "lib/a.jar", jar.as_slice()).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    t.append_link(&mut h, "lib/current.jar", "a.jar").unwrap();
+    t.into_inner().unwrap().finish().unwrap();
+
+    let out = d.join("bom.json");
+    let o = sbom(&[
+        d.join("bundle-1.0.tar.gz").as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--source-date-epoch".as_ref(),
+        "0".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bom: Value = serde_json::from_slice(&fs::read(&out).unwrap()).unwrap();
+    assert_valid(&bom);
+    let files = bom["components"][0]["components"].as_array().unwrap();
+    let names: Vec<&str> = files.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lib/a.jar", "lib/current.jar"], "{bom:#}");
+    let inner: Vec<&str> = files[0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        inner,
+        [
+            "demo/__init__.py",
+            "demo/core.py",
+            "demo-1.0.dist-info/METADATA",
+            "demo-1.0.dist-info/WHEEL"
+        ]
+    );
+    assert!(files[0]["components"][0]["hashes"][0]["content"].is_string());
+    assert_eq!(
+        files[0]["components"][0]["bom-ref"],
+        "artifact:bundle-1.0.tar.gz!/lib/a.jar!/demo/__init__.py"
+    );
+    assert_eq!(files[1].get("hashes"), None);
+    assert_eq!(
+        files[1]["properties"],
+        serde_json::json!([{"name": "repro:symlink-target", "value": "a.jar"}])
+    );
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 use sha2::{Digest as _, Sha256};
 
-use super::inspect::Inspected;
+use super::inspect::{Inspected, Link, Member};
 use super::package::{purl, Ecosystem, License};
 use super::properties::{prop, record_for, reproducibility};
 use super::{Artifact, Context, Error};
@@ -55,7 +55,28 @@ pub(crate) fn document(
                     Some(License::Name(n)) => {
                         c.insert("licenses".into(), json!([{ "license": { "name": n } }]));
                     }
+                    Some(License::Classifiers(names)) => {
+                        let l: Vec<Value> = names
+                            .iter()
+                            .map(|n| json!({ "license": { "name": n } }))
+                            .collect();
+                        c.insert("licenses".into(), Value::Array(l));
+                    }
                     None => {}
+                }
+                if !p.links.is_empty() {
+                    let refs: Vec<Value> = p
+                        .links
+                        .iter()
+                        .map(|l| {
+                            json!({
+                                "type": l.kind,
+                                "url": l.url,
+                                "comment": format!("declared as {}", l.source),
+                            })
+                        })
+                        .collect();
+                    c.insert("externalReferences".into(), Value::Array(refs));
                 }
             }
             None => {
@@ -82,20 +103,7 @@ pub(crate) fn document(
         }
         props.extend(found.notes.iter().map(|n| prop("repro:note", n.clone())));
         c.insert("properties".into(), Value::Array(props));
-        let mut files = Vec::with_capacity(found.members.len());
-        for m in &found.members {
-            let mut f = Map::new();
-            f.insert("type".into(), json!("file"));
-            f.insert(
-                "bom-ref".into(),
-                json!(refs.unique(format!("{bom_ref}!/{}", m.path))),
-            );
-            f.insert("name".into(), json!(m.path));
-            if let Some(h) = &m.sha256 {
-                f.insert("hashes".into(), sha256(h));
-            }
-            files.push(Value::Object(f));
-        }
+        let files = file_components(&found.members, &bom_ref, &mut refs);
         if !files.is_empty() {
             c.insert("components".into(), Value::Array(files));
         }
@@ -145,6 +153,44 @@ pub(crate) fn document(
 }
 
 /// `hashes`: one SHA-256.
+/// The file components of `members` under the component `parent`: a link
+/// with its target as a property (and no hash: it has no content of its
+/// own), an archive member with its own files nested.
+fn file_components(members: &[Member], parent: &str, refs: &mut Refs) -> Vec<Value> {
+    let mut files = Vec::with_capacity(members.len());
+    for m in members {
+        let bom_ref = refs.unique(format!("{parent}!/{}", m.path));
+        let mut f = Map::new();
+        f.insert("type".into(), json!("file"));
+        f.insert("bom-ref".into(), json!(bom_ref));
+        f.insert("name".into(), json!(m.path));
+        if let Some(h) = &m.sha256 {
+            f.insert("hashes".into(), sha256(h));
+        }
+        match &m.link {
+            Some(Link::Symbolic(t)) => {
+                f.insert(
+                    "properties".into(),
+                    json!([prop("repro:symlink-target", t.clone())]),
+                );
+            }
+            Some(Link::Hard(t)) => {
+                f.insert(
+                    "properties".into(),
+                    json!([prop("repro:hardlink-target", t.clone())]),
+                );
+            }
+            None => {}
+        }
+        let nested = file_components(&m.nested, &bom_ref, refs);
+        if !nested.is_empty() {
+            f.insert("components".into(), Value::Array(nested));
+        }
+        files.push(Value::Object(f));
+    }
+    files
+}
+
 fn sha256(hex: &str) -> Value {
     json!([{ "alg": "SHA-256", "content": hex }])
 }

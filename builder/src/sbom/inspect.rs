@@ -15,13 +15,31 @@ use rayon::prelude::*;
 use super::package::{self, Ecosystem, Package};
 use super::Error;
 
+/// How deep archives inside archives are listed: a jar in a tarball in a
+/// `.deb` is three levels, deeper nesting is listed by digest only.
+const MAX_NESTING: usize = 3;
+
 /// A file inside an artifact.
 #[derive(Debug)]
 pub(crate) struct Member {
     /// Its path in the archive.
     pub path: String,
-    /// Lowercase hex SHA-256; None when it could not be read (see notes).
+    /// Lowercase hex SHA-256; None when it could not be read (see notes)
+    /// and for links.
     pub sha256: Option<String>,
+    /// Where a symbolic or hard link points, as stored.
+    pub link: Option<Link>,
+    /// The files of an archive this member is (a jar in a tarball).
+    pub nested: Vec<Member>,
+}
+
+/// A link member's target.
+#[derive(Debug)]
+pub(crate) enum Link {
+    /// A symbolic link to this path.
+    Symbolic(String),
+    /// A hard link to this member of the same archive.
+    Hard(String),
 }
 
 /// An artifact as the SBOM lists it.
@@ -93,9 +111,9 @@ fn read_members(file: &Path, name: &str, opts: &diffoscope_lite::Options) -> Lis
         Some(Ecosystem::Deb) => deb(&listing, name, &mut notes),
         Some(eco) => {
             let package = package::read(eco, name, &listing, &mut notes);
-            (package, hash_members(&listing, name, &mut notes))
+            (package, hash_members(&listing, name, &mut notes, 1))
         }
-        None => (None, hash_members(&listing, name, &mut notes)),
+        None => (None, hash_members(&listing, name, &mut notes, 1)),
     };
     (Some(format), package, members, notes)
 }
@@ -123,46 +141,109 @@ fn deb(listing: &Listing, name: &str, notes: &mut Vec<String>) -> (Option<Packag
         }
     };
     let members = match inner("data.tar", notes) {
-        Some(data) => hash_members(&data, name, notes),
-        None => hash_members(listing, name, notes),
+        Some(data) => hash_members(&data, name, notes, 1),
+        None => hash_members(listing, name, notes, 1),
     };
     (package, members)
 }
 
 /// Every regular file's digest, computed in parallel (the reader's own
-/// when it computed one while streaming).
-fn hash_members(listing: &Listing, name: &str, notes: &mut Vec<String>) -> Vec<Member> {
+/// when it computed one while streaming), links with their targets, and
+/// the files of archives inside, `depth` levels down.
+fn hash_members(
+    listing: &Listing,
+    name: &str,
+    notes: &mut Vec<String>,
+    depth: usize,
+) -> Vec<Member> {
     let files: Vec<&Entry> = listing
         .entries()
         .iter()
-        .filter(|e| e.kind == EntryKind::File)
-        .collect();
-    let hashed: Vec<(Member, Option<String>)> = files
-        .par_iter()
-        .map(|e| {
-            let digest = match &e.digest {
-                Some(d) => Ok(d.hex()),
-                None => listing.digest(e).map(|d| d.hex()),
-            };
-            let (sha256, note) = match digest {
-                Ok(h) => (Some(h), None),
-                Err(err) => (
-                    None,
-                    Some(format!("{name}: member {} unreadable ({err})", e.path)),
-                ),
-            };
-            let path = e.path.clone();
-            (Member { path, sha256 }, note)
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EntryKind::File | EntryKind::Symlink { .. } | EntryKind::Hardlink { .. }
+            )
         })
         .collect();
+    // Largest first: a wheel keeps its biggest library last (numpy's
+    // 22 MB OpenBLAS is its last member), and a thread that takes it last
+    // leaves the other idle for its whole inflate. Started first, it
+    // overlaps with everything else. The sizes are only a schedule (a
+    // false one costs time, not correctness); the output keeps archive
+    // order.
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(files[i].meta.size.unwrap_or(0)));
+    let mut hashed: Vec<(usize, Member, Vec<String>)> = order
+        .par_iter()
+        .with_max_len(1)
+        .map(|&i| {
+            let (member, notes) = member(listing, files[i], name, depth);
+            (i, member, notes)
+        })
+        .collect();
+    hashed.sort_unstable_by_key(|(i, ..)| *i);
     for c in listing.comments() {
         notes.push(format!("{name}: {c}"));
     }
     hashed
         .into_iter()
-        .map(|(m, note)| {
+        .map(|(_, m, note)| {
             notes.extend(note);
             m
         })
         .collect()
+}
+
+/// One member: its digest, or its link target; if it is an archive, its
+/// own files (within [`MAX_NESTING`]). The notes say what could not be read.
+fn member(listing: &Listing, e: &Entry, name: &str, depth: usize) -> (Member, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut m = Member {
+        path: e.path.clone(),
+        sha256: None,
+        link: None,
+        nested: Vec::new(),
+    };
+    match &e.kind {
+        EntryKind::Symlink { target } => m.link = Some(Link::Symbolic(target.clone())),
+        EntryKind::Hardlink { target } => m.link = Some(Link::Hard(target.clone())),
+        _ => {}
+    }
+    if m.link.is_some() {
+        return (m, notes);
+    }
+    let found = match &e.digest {
+        Some(d) => listing.kind(e).map(|k| (*d, k)),
+        None => listing.digest_and_kind(e),
+    };
+    let kind = match found {
+        Ok((d, kind)) => {
+            m.sha256 = Some(d.hex());
+            kind
+        }
+        Err(err) => {
+            notes.push(format!("{name}: member {} unreadable ({err})", e.path));
+            return (m, notes);
+        }
+    };
+    // Archives, and compressed streams that may hold one (a plain
+    // `changelog.gz` is not one and is left alone).
+    let archive = matches!(kind, Kind::Zip | Kind::Tar | Kind::Ar) || kind.is_compressor();
+    if archive && depth < MAX_NESTING {
+        match listing.open_member(e) {
+            Ok(inner) => {
+                let label = format!("{name}/{}", e.path);
+                m.nested = hash_members(&inner, &label, &mut notes, depth + 1);
+            }
+            Err(diffoscope_lite::Error::Malformed { detail, .. }) if detail == "not an archive" => {
+            }
+            Err(err) => notes.push(format!(
+                "{name}: member {} looks like an archive but could not be listed ({err}); \
+                 listed by digest only",
+                e.path
+            )),
+        }
+    }
+    (m, notes)
 }

@@ -57,6 +57,71 @@ pub(crate) struct Package {
     pub description: Option<String>,
     /// The licence as declared.
     pub license: Option<License>,
+    /// Project URLs as declared (home page, repository, issue tracker…).
+    pub links: Vec<Link>,
+}
+
+/// A declared project URL, as a CycloneDX external reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Link {
+    /// The CycloneDX `externalReferences[].type` it maps to.
+    pub kind: &'static str,
+    /// The URL as written.
+    pub url: String,
+    /// Where it was declared (`Project-URL: Source`, `repository`…).
+    pub source: String,
+}
+
+impl Link {
+    /// A link from a declared value, None unless it looks like a URL
+    /// (free text in a URL field is not one).
+    fn new(kind: &'static str, url: Option<&str>, source: impl Into<String>) -> Option<Link> {
+        let url = url?.trim();
+        let scheme = url.split_once("://").map(|(s, _)| s)?;
+        let plausible = !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            && !url.chars().any(char::is_whitespace);
+        plausible.then(|| Link {
+            kind,
+            url: url.to_owned(),
+            source: source.into(),
+        })
+    }
+}
+
+/// The external-reference type of a `Project-URL` label, normalized as
+/// PEP 753 says (lowercase, punctuation and spaces dropped); labels that
+/// name nothing CycloneDX has a type for are `other`.
+fn project_url_kind(label: &str) -> &'static str {
+    let l: String = label
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    match l.as_str() {
+        "homepage" | "home" | "website" => "website",
+        "source" | "sourcecode" | "repository" | "code" | "github" | "gitlab" | "git" => "vcs",
+        "issues" | "issuetracker" | "bugtracker" | "bugs" | "tracker" | "bugreports" => {
+            "issue-tracker"
+        }
+        "documentation" | "docs" => "documentation",
+        "changelog" | "changes" | "releasenotes" | "history" | "whatsnew" => "release-notes",
+        "download" => "distribution",
+        "chat" | "discord" | "gitter" => "chat",
+        "mailinglist" => "mailing-list",
+        "security" => "security-contact",
+        _ => "other",
+    }
+}
+
+/// npm's `repository` / `bugs`: a URL string or an object with `url`.
+fn npm_url(v: Option<&serde_json::Value>) -> Option<&str> {
+    match v? {
+        serde_json::Value::String(s) => Some(s),
+        o => o.get("url")?.as_str(),
+    }
 }
 
 /// A declared licence: an SPDX expression, or a name in free text.
@@ -67,6 +132,10 @@ pub(crate) enum License {
     /// Anything else (METADATA's free-text `License`; Cargo's old
     /// `MIT/Apache-2.0` spelling, which is not an SPDX expression).
     Name(String),
+    /// A wheel's `License ::` trove classifiers, when its `License` field
+    /// is absent or the whole licence text: the last part of each
+    /// (`BSD License`).
+    Classifiers(Vec<String>),
 }
 
 /// A declared value worth recording: trimmed, non-empty, not `UNKNOWN`
@@ -212,8 +281,35 @@ fn wheel(bytes: &[u8]) -> Result<Package, String> {
         Some(e) => Some(License::Expression(e)),
         None => declared(h.get("License"))
             .filter(|l| !l.contains('\n') && l.len() <= 200)
-            .map(License::Name),
+            .map(License::Name)
+            .or_else(|| {
+                let names: Vec<String> = h
+                    .all("Classifier")
+                    .filter(|c| c.starts_with("License ::"))
+                    .filter_map(|c| c.rsplit("::").next())
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                (!names.is_empty()).then_some(License::Classifiers(names))
+            }),
     };
+    let mut links: Vec<Link> = [
+        Link::new("website", h.get("Home-page"), "Home-page"),
+        Link::new("distribution", h.get("Download-URL"), "Download-URL"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for value in h.all("Project-URL") {
+        if let Some((label, url)) = value.split_once(',') {
+            let label = label.trim();
+            links.extend(Link::new(
+                project_url_kind(label),
+                Some(url),
+                format!("Project-URL: {label}"),
+            ));
+        }
+    }
     Ok(Package {
         ecosystem: Ecosystem::Pypi,
         purl: Some(purl("pypi", None, &pep503(&name), Some(&version), &[])),
@@ -222,6 +318,7 @@ fn wheel(bytes: &[u8]) -> Result<Package, String> {
         requires,
         description: declared(h.get("Summary")),
         license,
+        links,
     })
 }
 
@@ -247,6 +344,18 @@ fn npm(bytes: &[u8]) -> Result<Package, String> {
         requires: Vec::new(),
         description: declared(v.get("description").and_then(|d| d.as_str())),
         license: license_field(v.get("license").and_then(|d| d.as_str())),
+        links: [
+            Link::new(
+                "website",
+                v.get("homepage").and_then(|d| d.as_str()),
+                "homepage",
+            ),
+            Link::new("vcs", npm_url(v.get("repository")), "repository"),
+            Link::new("issue-tracker", npm_url(v.get("bugs")), "bugs"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
     })
 }
 
@@ -271,6 +380,14 @@ fn cargo(bytes: &[u8]) -> Result<Package, String> {
         requires: Vec::new(),
         description: declared(field("description").ok()),
         license: license_field(field("license").ok()),
+        links: [
+            ("website", "homepage"),
+            ("vcs", "repository"),
+            ("documentation", "documentation"),
+        ]
+        .into_iter()
+        .filter_map(|(kind, key)| Link::new(kind, field(key).ok(), key))
+        .collect(),
     })
 }
 
@@ -304,6 +421,9 @@ fn deb(bytes: &[u8]) -> Result<Package, String> {
         // The synopsis: the first line of Description.
         description: declared(h.get("Description").and_then(|d| d.lines().next())),
         license: None,
+        links: Link::new("website", h.get("Homepage"), "Homepage")
+            .into_iter()
+            .collect(),
     })
 }
 
@@ -330,6 +450,7 @@ fn from_file_name(eco: Ecosystem, file_name: &str) -> Package {
         requires: Vec::new(),
         description: None,
         license: None,
+        links: Vec::new(),
     }
 }
 
@@ -405,6 +526,16 @@ mod tests {
             (p.description, p.license),
             (None, Some(License::Name("BSD License".into())))
         );
+        // The whole licence text in License: the classifiers name it.
+        let p = wheel(
+            b"Name: a\nVersion: 1\nLicense: Copyright (c) A.\n  All rights reserved.\n\
+Classifier: License :: OSI Approved :: BSD License\nClassifier: Programming Language :: C\n\n",
+        )
+        .unwrap();
+        assert_eq!(
+            p.license,
+            Some(License::Classifiers(vec!["BSD License".into()]))
+        );
         let p =
             npm(br#"{"name":"x","version":"1.0.0","description":"d","license":"ISC"}"#).unwrap();
         assert_eq!(p.description.as_deref(), Some("d"));
@@ -419,6 +550,60 @@ mod tests {
         let p = deb(b"Package: hello\nVersion: 2.10-3\nDescription: example package\n more text\n")
             .unwrap();
         assert_eq!(p.description.as_deref(), Some("example package"));
+    }
+
+    #[test]
+    fn project_urls_become_typed_links_and_free_text_is_dropped() {
+        let p = wheel(
+            b"Name: a\nVersion: 1\nHome-page: https://example.org\n\
+Project-URL: Source Code, https://github.com/o/a\n\
+Project-URL: Bug Tracker, https://github.com/o/a/issues\n\
+Project-URL: Funding, https://example.org/donate\n\
+Project-URL: Docs, see the README\n\
+Download-URL: UNKNOWN\n\n",
+        )
+        .unwrap();
+        let got: Vec<(&str, &str, &str)> = p
+            .links
+            .iter()
+            .map(|l| (l.kind, l.url.as_str(), l.source.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("website", "https://example.org", "Home-page"),
+                ("vcs", "https://github.com/o/a", "Project-URL: Source Code"),
+                (
+                    "issue-tracker",
+                    "https://github.com/o/a/issues",
+                    "Project-URL: Bug Tracker"
+                ),
+                (
+                    "other",
+                    "https://example.org/donate",
+                    "Project-URL: Funding"
+                ),
+            ]
+        );
+        let p = npm(
+            br#"{"name":"x","version":"1.0.0","homepage":"https://x.dev",
+            "repository":{"type":"git","url":"git+https://github.com/o/x.git"},
+            "bugs":"https://github.com/o/x/issues"}"#,
+        )
+        .unwrap();
+        let kinds: Vec<&str> = p.links.iter().map(|l| l.kind).collect();
+        assert_eq!(kinds, ["website", "vcs", "issue-tracker"]);
+        let p = cargo(
+            b"[package]\nname = \"c\"\nversion = \"1.0.0\"\nrepository = \"https://github.com/o/c\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.links.len(), 1);
+        assert_eq!(
+            (p.links[0].kind, p.links[0].source.as_str()),
+            ("vcs", "repository")
+        );
+        let p = deb(b"Package: h\nVersion: 1\nHomepage: https://h.org/\n").unwrap();
+        assert_eq!(p.links[0].url, "https://h.org/");
     }
 
     #[test]
