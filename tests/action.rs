@@ -184,3 +184,81 @@ fn a_build_that_fails_gives_the_verdict_error_and_the_policy_fails() {
         stdout(&o)
     );
 }
+
+#[test]
+fn the_release_asset_is_what_the_install_step_downloads_and_checks() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("skipped: curl is not installed (install.sh downloads with it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    // A release server laid out as GitHub's: <server>/<repo>/releases/download/<tag>/<asset>.
+    let dl = t.join("server/o/repro/releases/download/v9.9.9");
+    let o = Command::new("bash")
+        .arg(root().join("scripts/release-asset.sh"))
+        .args(["--binary", env!("CARGO_BIN_EXE_repro")])
+        .arg(&dl)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let asset = dl.join("repro-x86_64-unknown-linux-gnu.tar.gz");
+    let first = fs::read(&asset).unwrap();
+    // Deterministic: packaging again gives the same bytes.
+    let again = Command::new("bash")
+        .arg(root().join("scripts/release-asset.sh"))
+        .args(["--binary", env!("CARGO_BIN_EXE_repro")])
+        .arg(&dl)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(fs::read(&asset).unwrap(), first);
+
+    let install = |runner: &Path| {
+        fs::create_dir_all(runner).unwrap();
+        script(
+            "install.sh",
+            &[
+                ("ACTION_REF", "v9.9.9"),
+                ("ACTION_REPOSITORY", "o/repro"),
+                (
+                    "GITHUB_SERVER_URL",
+                    &format!("file://{}", t.join("server").display()),
+                ),
+                ("RUNNER_TEMP", runner.to_str().unwrap()),
+                ("GITHUB_PATH", runner.join("path").to_str().unwrap()),
+                // Not an action checkout: falling back to cargo install fails.
+                ("GITHUB_ACTION_PATH", "/nonexistent"),
+            ],
+        )
+    };
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the asset is for x86_64 and install.sh only downloads it there");
+        return;
+    }
+    let o = install(&t.join("runner1"));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let installed = t.join("runner1/repro-bin/repro");
+    assert_eq!(
+        fs::read(&installed).unwrap(),
+        fs::read(env!("CARGO_BIN_EXE_repro")).unwrap()
+    );
+    assert!(stdout(&o).contains("repro "), "{}", stdout(&o));
+
+    // A tampered asset fails its checksum and nothing is installed.
+    let mut bad = first.clone();
+    let n = bad.len();
+    bad[n - 9] ^= 1;
+    fs::write(&asset, bad).unwrap();
+    let o = install(&t.join("runner2"));
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("FAILED") || stdout(&o).contains("FAILED"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(!t.join("runner2/repro-bin/repro").exists());
+}
