@@ -185,15 +185,26 @@ impl Differ<'_> {
                         x.comments.extend(other);
                     }
                 }
+                let mut d = self.compare_containers(&xa, &xb, na, nb, depth)?;
                 // The decompressed stream of a compressor is asked the
-                // same, read through once more (both sides at once).
+                // same, after the comparison: comparing read it through
+                // (a tarball inside always is) and kept its ends, so it is
+                // not decompressed once more unless that read stopped
+                // early (both sides at once).
                 let (sa, sb) = rayon::join(
                     || stream_polyglot(&xa, na, &self.a),
                     || stream_polyglot(&xb, nb, &self.b),
                 );
-                xa.comments.extend(sa?);
-                xb.comments.extend(sb?);
-                let mut d = self.compare_containers(&xa, &xb, na, nb, depth)?;
+                let (sa, sb) = (sa?, sb?);
+                let mut found = Vec::new();
+                match (sa, sb) {
+                    (Some(a), Some(b)) if a == b => found.push(a),
+                    (a, b) => {
+                        found.extend(a.map(|c| format!("{na}: {c}")));
+                        found.extend(b.map(|c| format!("{nb}: {c}")));
+                    }
+                }
+                d.comments.splice(0..0, found);
                 // Directories are equal when their entries are, and so
                 // are image layouts (blobs no index reaches are not part
                 // of the image, and a layout has no bytes of its own to

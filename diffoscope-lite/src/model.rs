@@ -345,6 +345,19 @@ pub(crate) trait Stored: fmt::Debug + Send + Sync {
 #[derive(Clone)]
 pub struct Content(pub(crate) Source);
 
+/// A decompressed stream: what it is, how to decode it, of what.
+pub(crate) struct Stream {
+    /// The compression format, named in errors.
+    kind: Kind,
+    /// Its decoder (the format reader's).
+    decode: Decode,
+    inner: Arc<Content>,
+    /// The ends of the stream, kept by the first read that went through
+    /// to its end: what the polyglot check looks at, so it need not
+    /// decompress the stream once more.
+    ends: std::sync::OnceLock<crate::formats::Kept>,
+}
+
 #[derive(Clone)]
 pub(crate) enum Source {
     Empty,
@@ -366,14 +379,9 @@ pub(crate) enum Source {
     /// A member its archive stores encoded (a zip member), decoded (and
     /// checked) on each read by the reader of its format.
     Stored(Arc<dyn Stored>),
-    /// The decompressed stream of another content.
-    Decompress {
-        /// The compression format, named in errors.
-        kind: Kind,
-        /// Its decoder (the format reader's).
-        decode: Decode,
-        inner: Arc<Content>,
-    },
+    /// The decompressed stream of another content (boxed: entries hold a
+    /// Content each, and must stay small).
+    Decompress(Arc<Stream>),
     /// A zlib (RFC 1950) stream inside another content, decompressed on
     /// each read: compressed ELF sections. Not a detected format: zlib has
     /// no magic worth the name.
@@ -399,7 +407,7 @@ impl fmt::Debug for Content {
             Source::Range { offset, len, .. } => write!(f, "Content::Range({offset}+{len})"),
             Source::Memory(m) => write!(f, "Content::Memory({} bytes)", m.len()),
             Source::Stored(m) => write!(f, "Content::Stored({m:?})"),
-            Source::Decompress { kind, .. } => write!(f, "Content::Decompress({kind})"),
+            Source::Decompress(s) => write!(f, "Content::Decompress({})", s.kind),
             Source::Zlib(inner) => write!(f, "Content::Zlib({inner:?})"),
             Source::Printable(inner) => write!(f, "Content::Printable({inner:?})"),
         }
@@ -415,6 +423,27 @@ pub struct Cx<'a> {
 
 /// Test support: the options and one budget per side that a comparison
 /// needs, from which [`Sides::cx`] lends the two contexts.
+/// A reader of a decompressed stream that keeps its ends ([`Ends`]) and,
+/// when a read reaches the end of the stream, files them in `slot` for
+/// [`Content::stream_ends`]. A read that stops early files nothing.
+///
+/// [`Ends`]: crate::formats::Ends
+struct KeepEnds<'r, 's> {
+    ends: crate::formats::Ends<&'r mut dyn Read>,
+    slot: &'s std::sync::OnceLock<crate::formats::Kept>,
+}
+
+impl Read for KeepEnds<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.ends.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            // Another side may have filed the same ends first: equal.
+            let _ = self.slot.set(std::mem::take(&mut self.ends.kept));
+        }
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 pub(crate) struct Sides {
     pub(crate) opts: crate::Options,
@@ -572,11 +601,18 @@ impl Content {
                 );
                 f(&mut limited)
             }
-            Source::Decompress {
-                kind,
-                decode,
-                inner,
-            } => self.decompress(inner, *kind, Some(*decode), cx, entry, f),
+            Source::Decompress(s) => {
+                self.decompress(&s.inner, s.kind, Some(s.decode), cx, entry, &mut |r| {
+                    if s.ends.get().is_some() {
+                        return f(r);
+                    }
+                    let mut kept = KeepEnds {
+                        ends: crate::formats::Ends::new(r),
+                        slot: &s.ends,
+                    };
+                    f(&mut kept)
+                })
+            }
             // Errors in a zlib stream are errors in the ELF file holding it.
             Source::Zlib(inner) => self.decompress(inner, Kind::Elf, None, cx, entry, f),
             Source::Printable(inner) => {
@@ -616,6 +652,25 @@ impl Content {
             let mut limited = LimitReader::new(decoder, cx.budget, entry, Consumed::Counted(count));
             f(&mut limited)
         })
+    }
+
+    /// The decompressed stream of `inner`, decoded by `decode`.
+    pub(crate) fn decompressed(kind: Kind, decode: Decode, inner: Arc<Content>) -> Content {
+        Content(Source::Decompress(Arc::new(Stream {
+            kind,
+            decode,
+            inner,
+            ends: std::sync::OnceLock::new(),
+        })))
+    }
+
+    /// The ends of a decompressed stream, once a read has gone through it
+    /// to its end (None before, and for any other content).
+    pub(crate) fn stream_ends(&self) -> Option<&crate::formats::Kept> {
+        match &self.0 {
+            Source::Decompress(s) => s.ends.get(),
+            _ => None,
+        }
     }
 
     /// Up to `n` leading bytes, for content detection.
@@ -1029,6 +1084,68 @@ pub(crate) fn read_full(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    static DECODED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// gzip's decoder, counting how often a stream is decompressed.
+    fn counting<'a>(kind: Kind, r: Box<dyn Read + 'a>) -> Option<io::Result<Box<dyn Read + 'a>>> {
+        DECODED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        crate::formats::decode(kind, r)
+    }
+
+    #[test]
+    fn a_stream_read_to_its_end_is_not_decompressed_again_for_the_polyglot_check() {
+        use std::sync::atomic::Ordering::SeqCst;
+        // A gzip whose payload ends in a zip: the check must still find it.
+        let mut zip = Vec::new();
+        {
+            let mut z = zip::ZipWriter::new(io::Cursor::new(&mut zip));
+            z.start_file("a", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(b"x").unwrap();
+            z.finish().unwrap();
+        }
+        let mut payload = vec![b'p'; 100_000];
+        payload.extend(&zip);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&payload).unwrap();
+        let gz: Arc<[u8]> = gz.finish().unwrap().into();
+        let sides = Sides::new();
+        let cx = sides.cx(0);
+        let check = |c: &Content| crate::formats::stream_also_reads_as(c, "x.gz", &cx).unwrap();
+
+        // Not read yet: the check decompresses it itself.
+        let c = Content::decompressed(
+            Kind::Gzip,
+            counting,
+            Arc::new(Content(Source::Memory(gz.clone()))),
+        );
+        let before = DECODED.load(SeqCst);
+        assert_eq!(check(&c).as_deref(), Some("also reads as zip: 1 entries"));
+        assert_eq!(DECODED.load(SeqCst) - before, 1);
+
+        // Read through once (as the differ reads a tarball): the check
+        // uses the ends kept on the way and decompresses nothing.
+        let c = Content::decompressed(
+            Kind::Gzip,
+            counting,
+            Arc::new(Content(Source::Memory(gz.clone()))),
+        );
+        let read = c
+            .with_reader(&cx, "x.gz", |r| {
+                io::copy(r, &mut io::sink()).map_err(|e| cx.io(e, "x.gz", "reading"))
+            })
+            .unwrap();
+        assert_eq!(read, payload.len() as u64);
+        let before = DECODED.load(SeqCst);
+        assert_eq!(check(&c).as_deref(), Some("also reads as zip: 1 entries"));
+        assert_eq!(DECODED.load(SeqCst), before);
+
+        // A read that stopped early (content detection) keeps nothing.
+        let c = Content::decompressed(Kind::Gzip, counting, Arc::new(Content(Source::Memory(gz))));
+        c.head(&cx, "x.gz", 16).unwrap();
+        assert!(c.stream_ends().is_none());
+    }
 
     #[test]
     fn entries_stay_small() {

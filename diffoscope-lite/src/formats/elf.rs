@@ -396,11 +396,7 @@ impl Reader<'_> {
             return Ok(match header.ch_type(endian) {
                 elf::ELFCOMPRESS_ZLIB => (Content(Source::Zlib(inner)), "zlib".into(), full_size),
                 elf::ELFCOMPRESS_ZSTD => (
-                    Content(Source::Decompress {
-                        kind: Kind::Zstd,
-                        decode: super::decode,
-                        inner,
-                    }),
+                    Content::decompressed(Kind::Zstd, super::decode, inner),
                     "zstd".into(),
                     full_size,
                 ),

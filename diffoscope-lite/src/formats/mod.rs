@@ -12,9 +12,7 @@
 
 use std::io::{self, Read};
 
-use crate::model::{
-    Container, Content, Cx, Entry, EntryKind, MetaField, MetaValue, Metadata, Source,
-};
+use crate::model::{Container, Content, Cx, Entry, EntryKind, MetaField, MetaValue, Metadata};
 use crate::Result;
 
 pub(crate) mod ar;
@@ -155,11 +153,21 @@ pub(crate) fn stream_also_reads_as(
     entry: &str,
     cx: &Cx<'_>,
 ) -> Result<Option<String>> {
-    let kept = content.with_reader(cx, entry, |r| {
-        let mut ends = Ends::new(r);
-        io::copy(&mut ends, &mut io::sink()).map_err(|e| cx.io(e, entry, "reading"))?;
-        Ok(ends.kept)
-    })?;
+    // Read once more only when no read went through the stream yet (the
+    // differ reads a compressed tarball's stream to its end, and keeps its
+    // ends as it passes).
+    let read;
+    let kept = match content.stream_ends() {
+        Some(kept) => kept,
+        None => {
+            read = content.with_reader(cx, entry, |r| {
+                let mut ends = Ends::new(r);
+                io::copy(&mut ends, &mut io::sink()).map_err(|e| cx.io(e, entry, "reading"))?;
+                Ok(ends.kept)
+            })?;
+            &read
+        }
+    };
     kept.also_reads_as(detect(&kept.head), &mut |at, n| {
         content
             .with_reader(cx, entry, |r| {
@@ -336,11 +344,7 @@ pub(crate) fn single_stream(
             path: name,
             kind: EntryKind::File,
             meta: Metadata::default(),
-            content: Content(Source::Decompress {
-                kind,
-                decode,
-                inner: std::sync::Arc::new(content.clone()),
-            }),
+            content: Content::decompressed(kind, decode, std::sync::Arc::new(content.clone())),
             digest: None,
         }],
         meta,
