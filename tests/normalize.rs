@@ -150,7 +150,7 @@ fn json_names_ruleset_status_and_rules() {
     let o = normalize(dir.path(), &["--in-place", "--json"], &files);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v[0]["ruleset"], "repro-normalize-v2");
+    assert_eq!(v[0]["ruleset"], "repro-normalize-v3");
     assert_eq!(v[0]["status"], "normalized");
     assert_eq!(v[0]["format"], "gzip");
     assert_eq!(v[0]["fired"][0]["rule"], "gzip.mtime");

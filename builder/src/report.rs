@@ -127,7 +127,7 @@ pub struct UnreadableRecord {
 /// Versions of the normalization behind EQUIVALENT verdicts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NormalizationRecord {
-    /// e.g. `repro-normalize-v2`.
+    /// e.g. `repro-normalize-v3`.
     pub ruleset: String,
     /// e.g. `repro-normalized-v1`.
     pub digest: String,

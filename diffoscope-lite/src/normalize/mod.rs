@@ -64,7 +64,7 @@ mod agreement;
 mod tests;
 
 /// Version of the set of rules; bumped whenever a canonical form changes.
-pub const RULESET_VERSION: &str = "repro-normalize-v2";
+pub const RULESET_VERSION: &str = "repro-normalize-v3";
 
 /// Version of the normalized digest's definition (see the README).
 pub const DIGEST_VERSION: &str = "repro-normalized-v1";
@@ -113,6 +113,12 @@ pub enum Rule {
     ZipAttrNormalize,
     /// Zip "version made by" fixed to Unix.
     ZipVersionMadeBy,
+    /// Zip "version needed to extract" set to what the entry's features need.
+    ZipVersionNeeded,
+    /// Zip general-purpose flags that say nothing about the content cleared.
+    ZipFlags,
+    /// Zip data descriptors folded into the local headers.
+    ZipDescriptor,
     /// Gzip header mtime set to 0.
     GzipMtime,
     /// Gzip original file name removed.
@@ -153,6 +159,9 @@ impl Rule {
         Rule::ZipExtraStrip,
         Rule::ZipAttrNormalize,
         Rule::ZipVersionMadeBy,
+        Rule::ZipVersionNeeded,
+        Rule::ZipFlags,
+        Rule::ZipDescriptor,
         Rule::GzipMtime,
         Rule::GzipFname,
         Rule::GzipComment,
@@ -178,6 +187,9 @@ impl Rule {
             Rule::ZipExtraStrip => "zip.extra-strip",
             Rule::ZipAttrNormalize => "zip.attr-normalize",
             Rule::ZipVersionMadeBy => "zip.version-made-by",
+            Rule::ZipVersionNeeded => "zip.version-needed",
+            Rule::ZipFlags => "zip.flags",
+            Rule::ZipDescriptor => "zip.descriptor",
             Rule::GzipMtime => "gzip.mtime",
             Rule::GzipFname => "gzip.fname",
             Rule::GzipComment => "gzip.comment",

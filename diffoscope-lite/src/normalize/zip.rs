@@ -28,8 +28,8 @@ use super::{
     Format, Normalizer, Nx, Rule, DEFAULT_EPOCH,
 };
 use crate::formats::zip::reader::{
-    dos_epoch, extra_records, push_record, u16le, CENTRAL_SIG, EOCD_SIG, FLAG_ENCRYPTED,
-    KNOWN_METHODS, ZIP64_EOCD_SIG, ZIP64_EXTRA, ZIP64_LOCATOR_SIG,
+    dos_epoch, extra_records, push_record, u16le, CENTRAL_SIG, EOCD_SIG, FLAG_DESCRIPTOR,
+    FLAG_ENCRYPTED, KNOWN_METHODS, ZIP64_EOCD_SIG, ZIP64_EXTRA, ZIP64_LOCATOR_SIG,
 };
 use crate::formats::zip::{self, Archive, ConflictKind, Member, Refusal};
 use crate::formats::Kind;
@@ -48,18 +48,88 @@ pub(super) struct Zip;
 /// clamped time, and a field removed is the same whatever tool wrote it.
 const VOLATILE_EXTRA: [u16; 5] = [0x5455, 0x7875, 0x000d, 0x5855, 0x000a];
 
-/// `extra` without the volatile records; unchanged if it does not parse.
+/// The jar tool's marker (an empty 0xCAFE record on the first entry): it
+/// says which program wrote the jar, and other writers of the same jar
+/// (Maven, Gradle, add-determinism) do not write it.
+const JAR_MARKER: u16 = 0xcafe;
+
+/// `extra` without the volatile records and an empty jar marker;
+/// unchanged if it does not parse.
 fn strip_extra(extra: &[u8]) -> Vec<u8> {
     let Some(records) = extra_records(extra) else {
         return extra.to_vec();
     };
     let mut out = Vec::with_capacity(extra.len());
     for (id, data) in records {
-        if !VOLATILE_EXTRA.contains(&id) {
+        let marker = id == JAR_MARKER && data.is_empty();
+        if !VOLATILE_EXTRA.contains(&id) && !marker {
             push_record(&mut out, id, data);
         }
     }
     out
+}
+
+/// General-purpose flag bits 1 and 2: for deflate, the compression level
+/// the writer used (a hint no reader needs); for other methods they mean
+/// something and are kept.
+const FLAG_LEVEL: u16 = 0x0006;
+/// General-purpose flag bit 11: name and comment are UTF-8. For ASCII
+/// they read the same either way.
+const FLAG_UTF8: u16 = 0x0800;
+/// Bit 6: strong encryption, whose version rules are its own.
+const FLAG_STRONG: u16 = 0x0040;
+
+/// The canonical general-purpose flags of `m`, data descriptor aside.
+fn canonical_flags(m: &Member) -> u16 {
+    let mut flags = m.flags;
+    if matches!(m.method, 8 | 9) {
+        flags &= !FLAG_LEVEL;
+    }
+    if m.name.is_ascii() && m.comment.is_ascii() {
+        flags &= !FLAG_UTF8;
+    }
+    flags
+}
+
+/// "Version needed to extract" as APPNOTE 4.4.3 derives it from what the
+/// entry uses (2.0 for a directory, deflate or traditional encryption;
+/// 2.1 deflate64; 4.5 zip64; 4.6 bzip2; 6.3 LZMA, zstd, xz), so that
+/// writers that state more or less for the same entry agree. A stored file
+/// needs 1.0 by the spec, but 2.0 is what Python's zipfile, the zip crate
+/// and add-determinism write for it, and no reader in use refuses 2.0: the
+/// floor is 2.0, so only writers that say 1.0 (`jar`, Info-ZIP) are
+/// rewritten. An unknown method or strong encryption keeps the writer's.
+fn canonical_needed(m: &Member, zip64: bool) -> u16 {
+    let by_method = match m.method {
+        0 => 20,
+        8 => 20,
+        9 => 21,
+        12 => 46,
+        14 | 93 | 95 => 63,
+        _ => return m.needed,
+    };
+    if m.flags & FLAG_STRONG != 0 {
+        return m.needed;
+    }
+    let mut needed = by_method;
+    if zip64 {
+        needed = needed.max(45);
+    }
+    // The high byte (a host system in some writers' output) is kept.
+    (m.needed & 0xff00) | needed
+}
+
+/// Whether `m`'s data descriptor can be folded into its local header: the
+/// CRC-32 and sizes are known (from the central directory, which the data
+/// was checked against) and fit the local header's 32-bit fields. An
+/// encrypted entry keeps it: with bit 3 set, traditional encryption checks
+/// the password against the time, not the CRC-32.
+fn foldable_descriptor(m: &Member) -> bool {
+    m.descriptor.is_some()
+        && m.flags & FLAG_ENCRYPTED == 0
+        && m.csize32 != u32::MAX
+        && m.usize32 != u32::MAX
+        && extra_records(&m.local_extra).is_some_and(|r| r.iter().all(|(id, _)| *id != ZIP64_EXTRA))
 }
 
 /// The DOS (date, time) of an epoch, within the range a zip can store.
@@ -195,6 +265,11 @@ fn contradiction(m: &Member, name: &str, nx: &Nx<'_>) -> Result<Option<String>> 
 struct Plan {
     index: usize,
     made_by: u16,
+    needed: u16,
+    /// General-purpose flags without bit 3 (see [`plan`]).
+    flags: u16,
+    /// The data descriptor folded into the local header (not written).
+    fold: bool,
     date: u16,
     time: u16,
     external: u32,
@@ -247,13 +322,36 @@ fn plan(archive: &Archive, name: &str, epoch: i64) -> (Vec<Plan>, Vec<Fired>) {
         if external != m.external {
             fire(&mut fired, name, Rule::ZipAttrNormalize);
         }
-        let made_by = 0x0300 | (m.needed & 0xff).max(20);
+        let zip64 = m.csize32 == u32::MAX
+            || m.usize32 == u32::MAX
+            || m.offset32 == u32::MAX
+            || archive.zip64;
+        let needed = canonical_needed(m, zip64);
+        let local_needed = u16le(&m.local_fixed, 4);
+        if needed != m.needed || needed != local_needed {
+            fire(&mut fired, name, Rule::ZipVersionNeeded);
+        }
+        let made_by = 0x0300 | (needed & 0xff).max(20);
         if made_by != m.made_by {
             fire(&mut fired, name, Rule::ZipVersionMadeBy);
+        }
+        let fold = foldable_descriptor(m);
+        if fold {
+            fire(&mut fired, name, Rule::ZipDescriptor);
+        }
+        // Bit 3 (a descriptor follows) is each header's own: cleared
+        // where the descriptor is folded, kept as it was otherwise.
+        let flags = canonical_flags(m) & !FLAG_DESCRIPTOR;
+        let local_flags = u16le(&m.local_fixed, 6);
+        if flags != m.flags & !FLAG_DESCRIPTOR || flags != local_flags & !FLAG_DESCRIPTOR {
+            fire(&mut fired, name, Rule::ZipFlags);
         }
         plans.push(Plan {
             index: i,
             made_by,
+            needed,
+            flags,
+            fold,
             date,
             time,
             external,
@@ -324,6 +422,20 @@ fn write(archive: &Archive, plans: &[Plan], out: &mut dyn Write) -> io::Result<(
         let m = &archive.members[p.index];
         offsets.push(w.pos - archive.shift);
         let mut fixed = m.local_fixed;
+        fixed[4..6].copy_from_slice(&p.needed.to_le_bytes());
+        let local_descriptor = if p.fold {
+            0
+        } else {
+            u16le(&m.local_fixed, 6) & FLAG_DESCRIPTOR
+        };
+        fixed[6..8].copy_from_slice(&(p.flags | local_descriptor).to_le_bytes());
+        if p.fold {
+            // What the descriptor said, from the central record it was
+            // checked against.
+            fixed[14..18].copy_from_slice(&m.crc.to_le_bytes());
+            fixed[18..22].copy_from_slice(&m.csize32.to_le_bytes());
+            fixed[22..26].copy_from_slice(&m.usize32.to_le_bytes());
+        }
         fixed[10..12].copy_from_slice(&p.time.to_le_bytes());
         fixed[12..14].copy_from_slice(&p.date.to_le_bytes());
         if m.flags & FLAG_ENCRYPTED != 0 {
@@ -333,7 +445,11 @@ fn write(archive: &Archive, plans: &[Plan], out: &mut dyn Write) -> io::Result<(
         w.write_all(&fixed)?;
         w.write_all(&m.local_name)?;
         w.write_all(&p.local_extra)?;
-        m.body.copy_to(&mut w)?;
+        if p.fold {
+            m.data.copy_to(&mut w)?;
+        } else {
+            m.body.copy_to(&mut w)?;
+        }
     }
     let cd_start = w.pos;
     let mut cd = Vec::new();
@@ -341,9 +457,10 @@ fn write(archive: &Archive, plans: &[Plan], out: &mut dyn Write) -> io::Result<(
         let m = &archive.members[p.index];
         let (extra, zip64_offset) = central_extra(m, &p.extra, offset);
         cd.extend_from_slice(&CENTRAL_SIG.to_le_bytes());
+        let central_descriptor = if p.fold { 0 } else { m.flags & FLAG_DESCRIPTOR };
         cd.extend_from_slice(&p.made_by.to_le_bytes());
-        cd.extend_from_slice(&m.needed.to_le_bytes());
-        cd.extend_from_slice(&m.flags.to_le_bytes());
+        cd.extend_from_slice(&p.needed.to_le_bytes());
+        cd.extend_from_slice(&(p.flags | central_descriptor).to_le_bytes());
         cd.extend_from_slice(&m.method.to_le_bytes());
         cd.extend_from_slice(&p.time.to_le_bytes());
         cd.extend_from_slice(&p.date.to_le_bytes());
@@ -481,5 +598,17 @@ impl Normalizer for Zip {
             sha256: h.finish(),
             fired,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_jar_tools_empty_marker_is_stripped_and_a_marker_with_data_kept() {
+        assert_eq!(strip_extra(&[0xfe, 0xca, 0, 0]), Vec::<u8>::new());
+        let with_data = [0xfe, 0xca, 1, 0, 7];
+        assert_eq!(strip_extra(&with_data), with_data);
     }
 }
