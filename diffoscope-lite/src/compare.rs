@@ -364,9 +364,17 @@ impl Differ<'_> {
         let single = xa.single_stream && xb.single_stream;
         // Only the differing pairs are kept: a slot per pair would cost
         // a `Difference` for every equal member of a large archive.
-        let mut children: Vec<Difference> = pairs
+        // Each with the name of the view it is shown as, for members that
+        // are views of their container (see `views::of_member`).
+        let mut children: Vec<(Option<&'static str>, Difference)> = pairs
             .par_iter()
-            .map(|&(i, j)| self.entry(&xa.entries[i], &xb.entries[j], na, nb, depth, !single))
+            .map(|&(i, j)| {
+                let (ea, eb) = (&xa.entries[i], &xb.entries[j]);
+                let shown_as = crate::views::of_member(xa.format, ea)
+                    .filter(|&v| crate::views::of_member(xb.format, eb) == Some(v));
+                let d = self.entry(ea, eb, na, nb, depth, !single)?;
+                Ok(d.map(|d| (shown_as, d)))
+            })
             .filter_map(Result::transpose)
             .collect::<Result<_>>()?;
 
@@ -390,7 +398,7 @@ impl Differ<'_> {
         self.only_in(&mut listings[0], (xa, na, &only_a), (xb, nb, &only_b));
         // Metadata a listing shows moves from the members into it; a
         // member left with nothing of its own is not a node.
-        for c in &mut children {
+        for (_, c) in &mut children {
             let mut kept = Vec::new();
             for m in c.metadata.drain(..) {
                 match views.iter().position(|v| (v.shows)(&m.field)) {
@@ -423,10 +431,22 @@ impl Differ<'_> {
                 }
             }
         }
-        children.retain(|c| !c.is_empty());
+        children.retain(|(_, c)| !c.is_empty());
+        // Views of the container first, then its listings, then its
+        // members: the order of diffoscope's report.
+        let mut members = Vec::new();
+        for (shown_as, mut c) in children {
+            match shown_as {
+                Some(name) => {
+                    (c.source1, c.source2) = (name.to_owned(), name.to_owned());
+                    d.details.push(c);
+                }
+                None => members.push(c),
+            }
+        }
         d.details
             .extend(listings.into_iter().filter(|l| !l.is_empty()));
-        d.details.extend(children);
+        d.details.extend(members);
         Ok(d)
     }
 

@@ -31,7 +31,8 @@
 //!   comp_dirs read as text.
 //! - Mach-O, thin and fat: slices per architecture, load commands as text
 //!   (one per line), sections as entries like ELF's.
-//! - Ar symbol tables as `symbol → member` lines (`nm --print-armap`);
+//! - Ar symbol tables as `symbol → member` lines, a view of the archive
+//!   named `nm --print-armap {}` as diffoscope names it;
 //!   Rust `.rlib` members: `RUST_OBJECT` bytecode containers inflated,
 //!   `lib.rmeta` read as the object file it is.
 //! - Python bytecode caches (`.pyc`, magic number then `\r\n`): the magic

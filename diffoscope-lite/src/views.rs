@@ -91,6 +91,19 @@ pub(crate) fn of(kind: Kind) -> &'static [View] {
     }
 }
 
+/// The name of the view that shows member `e` of a `kind` container, for
+/// members that are views of their container rather than members of it:
+/// an ar symbol table is the archive's index, shown by diffoscope as
+/// `nm --print-armap {}` before the `file list`. `None` for a member.
+pub(crate) fn of_member(kind: Kind, e: &Entry) -> Option<&'static str> {
+    match (kind, &e.kind) {
+        (Kind::Ar, EntryKind::Other(k)) if k == crate::formats::ar::SYMBOL_TABLE => {
+            Some("nm --print-armap {}")
+        }
+        _ => None,
+    }
+}
+
 impl View {
     /// The whole listing of `x`, one member after another, in archive
     /// order.
