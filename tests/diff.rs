@@ -793,3 +793,21 @@ fn ar_symbol_table_is_a_view_of_the_archive() {
         "{page}"
     );
 }
+
+#[test]
+fn zipinfo_shows_the_archive_size_and_totals() {
+    // diffoscope's `zipinfo {}` starts with the archive's size and entry
+    // count and ends with its totals; repro's listing does too (without
+    // the `Archive:` line, which names the file on each side).
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = "import sys, zipfile\n\
+        with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_STORED) as z:\n\
+        \x20   for name in sys.argv[2].split(','):\n\
+        \x20       z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), 'same\\n')\n";
+    python(script, &d.join("a.zip"), "x");
+    python(script, &d.join("b.zip"), "x,y");
+    let (code, text) = diff_in(d, &["a.zip", "b.zip"]);
+    assert_eq!(code, Some(1));
+    insta::assert_snapshot!("zipinfo_header_text", text);
+}

@@ -193,7 +193,8 @@ impl Differ<'_> {
                 );
                 xa.comments.extend(sa?);
                 xb.comments.extend(sb?);
-                let mut d = self.compare_containers(&xa, &xb, na, nb, depth)?;
+                let lens = (ca.known_len(), cb.known_len());
+                let mut d = self.compare_containers(&xa, &xb, (na, nb), lens, depth)?;
                 // Directories are equal when their entries are, and so
                 // are image layouts (blobs no index reaches are not part
                 // of the image, and a layout has no bytes of its own to
@@ -204,7 +205,15 @@ impl Differ<'_> {
                 // (checking first would decompress both sides twice
                 // whenever they differ, which is nearly always), is equal
                 // when only the compression around it changed.
-                if d.is_empty() && !matches!(kind, Kind::Directory | Kind::OciLayout) {
+                // A listing's header or footer (zipinfo's archive size and
+                // totals) differing is no member's difference: the bytes
+                // that differ are still elsewhere.
+                let only_headers = d.comments.is_empty()
+                    && d.metadata.is_empty()
+                    && d.details
+                        .iter()
+                        .all(|c| c.view && c.listed.is_empty() && c.comments.is_empty());
+                if only_headers && !matches!(kind, Kind::Directory | Kind::OciLayout) {
                     if ca.same_bytes(&self.a, na, cb, &self.b, nb)? {
                         return Ok(d);
                     }
@@ -289,7 +298,7 @@ impl Differ<'_> {
         if !compressors && (xa.entries.len() != 1 || xb.entries.len() != 1) {
             return self.leaf(ka, kb, (ca, na), (cb, nb));
         }
-        let mut d = self.compare_containers(&xa, &xb, na, nb, depth)?;
+        let mut d = self.compare_containers(&xa, &xb, (na, nb), (None, None), depth)?;
         if compressors {
             d.metadata.insert(
                 0,
@@ -306,12 +315,14 @@ impl Differ<'_> {
         Ok(d)
     }
 
+    /// Compares two containers named `na` and `nb`, `lens` bytes long
+    /// when known (for the listings' headers).
     fn compare_containers(
         &self,
         xa: &Container,
         xb: &Container,
-        na: &str,
-        nb: &str,
+        (na, nb): (&str, &str),
+        lens: (Option<u64>, Option<u64>),
         depth: u32,
     ) -> Result<Difference> {
         let mut d = Difference {
@@ -393,7 +404,10 @@ impl Differ<'_> {
             }
             vec![files]
         } else {
-            views.iter().map(|v| self.listing(v, xa, xb)).collect()
+            views
+                .iter()
+                .map(|v| self.listing(v, (xa, lens.0), (xb, lens.1)))
+                .collect()
         };
         self.only_in(&mut listings[0], (xa, na, &only_a), (xb, nb, &only_b));
         // Metadata a listing shows moves from the members into it; a
@@ -452,12 +466,17 @@ impl Differ<'_> {
 
     /// One listing view of both sides, diffed; in archive order unless the
     /// archives are too long for that (see [`FILE_LIST_IN_ORDER`]).
-    fn listing(&self, view: &crate::views::View, xa: &Container, xb: &Container) -> Difference {
+    fn listing(
+        &self,
+        view: &crate::views::View,
+        (xa, la): (&Container, Option<u64>),
+        (xb, lb): (&Container, Option<u64>),
+    ) -> Difference {
         let max = self.a.opts.max_diff_lines;
         let mut d = Difference::new(view.name, view.name);
         d.view = true;
         let diff = if xa.entries.len().max(xb.entries.len()) <= FILE_LIST_IN_ORDER {
-            let (la, lb) = (view.render(xa), view.render(xb));
+            let (la, lb) = (view.render(xa, la), view.render(xb, lb));
             // Equal listings are the common case: no diff to search for.
             if la == lb {
                 return d;
@@ -466,7 +485,7 @@ impl Differ<'_> {
         } else {
             d.comments
                 .push("listing sorted by name (too long to diff in archive order)".into());
-            let (la, lb) = (view.render_sorted(xa), view.render_sorted(xb));
+            let (la, lb) = (view.render_sorted(xa, la), view.render_sorted(xb, lb));
             fn refs(l: &[String]) -> Vec<&str> {
                 l.iter().map(String::as_str).collect()
             }

@@ -116,6 +116,10 @@ pub struct FormatMetadata {
     pub compression: Option<String>,
     /// Raw extra-field bytes (zip).
     pub extra: Option<Vec<u8>>,
+    /// Compressed size (zip): summed in the last line of the `zipinfo {}`
+    /// view, as zipinfo does; not a compared field of its own (the
+    /// content and the method are).
+    pub compressed_size: Option<u64>,
     /// Per-entry comment (zip).
     pub comment: Option<String>,
     /// PAX extended header records (tar), in archive order.
@@ -506,6 +510,19 @@ impl Content {
         }
     }
 
+    /// The content's length when it is known without reading it (a file,
+    /// a range of one, bytes in memory); `None` for streams and zip
+    /// members.
+    pub(crate) fn known_len(&self) -> Option<u64> {
+        match &self.0 {
+            Source::Path(p) => fs_len(&File::open(p).ok()?),
+            Source::Beneath { root, rel } => fs_len(&open_beneath(root, rel).ok()?),
+            Source::Range { len, .. } => Some(*len),
+            Source::Memory(m) => Some(m.len() as u64),
+            _ => None,
+        }
+    }
+
     /// The content as a [`Blob`] for a format reader: a file range, spooled
     /// to an anonymous temporary file first if it is not one already.
     pub(crate) fn blob(&self, cx: &Cx<'_>, entry: &str) -> Result<Blob> {
@@ -750,6 +767,11 @@ impl Content {
     pub(crate) fn spool(&self, cx: &Cx<'_>, entry: &str) -> Result<(Content, Digest)> {
         self.with_reader(cx, entry, |r| spool_reader(r, cx, entry))
     }
+}
+
+/// The length of an open file.
+fn fs_len(f: &File) -> Option<u64> {
+    f.metadata().ok().map(|m| m.len())
 }
 
 /// Opens a file of a directory artifact; a file that became a link or

@@ -60,6 +60,7 @@ impl Format for Zip {
                 format: FormatMetadata {
                     compression: Some(m.method_name()),
                     extra: m.shown_extra(),
+                    compressed_size: Some(m.csize),
                     comment: Some(lossy(&m.comment)).filter(|c| !c.is_empty()),
                     ..FormatMetadata::default()
                 }
