@@ -51,6 +51,11 @@ def is_view(name, parent=None):
     # named like the file.
     if parent is not None and os.path.basename(name) == os.path.basename(parent):
         return True
+    # repro's Mach-O sections ("__TEXT,__text"): each a view of its
+    # architecture in diffoscope too, named by the otool or llvm-objdump
+    # command that dumps it.
+    if re.fullmatch(r"__[A-Za-z_]+,__[\w.-]+", name):
+        return True
     # repro's ELF sections (".rodata", ".note.gnu.build-id") and pyc views.
     return re.fullmatch(r"\.[A-Za-z_][\w.-]*", name) is not None
 

@@ -811,3 +811,24 @@ fn zipinfo_shows_the_archive_size_and_totals() {
     assert_eq!(code, Some(1));
     insta::assert_snapshot!("zipinfo_header_text", text);
 }
+
+/// A 64-bit x86_64 Mach-O executable with no segments, only an LC_UUID.
+fn mach_o_with_uuid(uuid: u8) -> Vec<u8> {
+    let words = [0xfeed_facfu32, 0x0100_0007, 3, 2, 1, 24, 0, 0, 0x1b, 24];
+    let mut out: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    out.extend_from_slice(&[uuid; 16]);
+    out
+}
+
+#[test]
+fn mach_o_architecture_is_a_node() {
+    // diffoscope shows each architecture of a Mach-O file, thin ones too,
+    // as a node named after its CPU holding its views.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("a"), mach_o_with_uuid(1)).unwrap();
+    fs::write(d.join("b"), mach_o_with_uuid(2)).unwrap();
+    let (code, text) = diff_in(d, &["a", "b"]);
+    assert_eq!(code, Some(1));
+    insta::assert_snapshot!("mach_o_architecture_text", text);
+}

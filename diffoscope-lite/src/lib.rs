@@ -29,8 +29,9 @@
 //!   as units and entries with their attributes, `.debug_line` as line
 //!   programs with their directory and file tables, so producers and
 //!   comp_dirs read as text.
-//! - Mach-O, thin and fat: slices per architecture, load commands as text
-//!   (one per line), sections as entries like ELF's.
+//! - Mach-O, thin and fat: a node per architecture (`x86_64`), load
+//!   commands as text (one per line), sections as entries like ELF's,
+//!   DWARF decoded likewise.
 //! - Ar symbol tables as `symbol → member` lines, a view of the archive
 //!   named `nm --print-armap {}` as diffoscope names it;
 //!   Rust `.rlib` members: `RUST_OBJECT` bytecode containers inflated,

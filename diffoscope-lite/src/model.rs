@@ -387,6 +387,11 @@ pub(crate) enum Source {
     /// diffed. The rendering is reversible, so equal renderings mean equal
     /// bytes and the digest of the view still decides identity.
     Printable(Arc<Content>),
+    /// An architecture slice of a Mach-O file: the same bytes as `inner`,
+    /// marked so that the Mach-O reader reads its sections, where the
+    /// file itself reads as its slices (a thin file as its one slice,
+    /// named after its CPU as diffoscope names it).
+    Slice(Arc<Content>),
 }
 
 impl fmt::Debug for Content {
@@ -406,6 +411,7 @@ impl fmt::Debug for Content {
             Source::Decompress { kind, .. } => write!(f, "Content::Decompress({kind})"),
             Source::Zlib(inner) => write!(f, "Content::Zlib({inner:?})"),
             Source::Printable(inner) => write!(f, "Content::Printable({inner:?})"),
+            Source::Slice(inner) => write!(f, "Content::Slice({inner:?})"),
         }
     }
 }
@@ -506,6 +512,7 @@ impl Content {
                 len: *len,
             }),
             Source::Memory(m) => Some(Blob::mem(m.to_vec())),
+            Source::Slice(inner) => inner.cheap_blob(),
             _ => None,
         }
     }
@@ -519,6 +526,7 @@ impl Content {
             Source::Beneath { root, rel } => fs_len(&open_beneath(root, rel).ok()?),
             Source::Range { len, .. } => Some(*len),
             Source::Memory(m) => Some(m.len() as u64),
+            Source::Slice(inner) => inner.known_len(),
             _ => None,
         }
     }
@@ -528,6 +536,20 @@ impl Content {
     pub(crate) fn blob(&self, cx: &Cx<'_>, entry: &str) -> Result<Blob> {
         let (file, start, len) = self.as_file(cx, entry)?;
         Ok(Blob::File { file, start, len })
+    }
+
+    /// This content as an architecture slice of a Mach-O file (see
+    /// [`Source::Slice`]).
+    pub(crate) fn slice(self) -> Self {
+        Content(Source::Slice(Arc::new(self)))
+    }
+
+    /// The slice this content marks, if it is one.
+    pub(crate) fn as_slice(&self) -> Option<&Content> {
+        match &self.0 {
+            Source::Slice(inner) => Some(inner),
+            _ => None,
+        }
     }
 
     /// This content rendered as printable strings, one per line.
@@ -599,6 +621,7 @@ impl Content {
             Source::Printable(inner) => {
                 inner.with_reader_dyn(cx, entry, &mut |r| f(&mut Printable::new(r)))
             }
+            Source::Slice(inner) => inner.with_reader_dyn(cx, entry, f),
         }
     }
 
@@ -741,6 +764,7 @@ impl Content {
                 Ok((Arc::new(file), 0, len))
             }
             Source::Range { file, offset, len } => Ok((file.clone(), *offset, *len)),
+            Source::Slice(inner) => inner.as_file(cx, entry),
             _ => {
                 let (spooled, _) = self.spool(cx, entry)?;
                 match spooled.0 {
