@@ -832,3 +832,36 @@ fn mach_o_architecture_is_a_node() {
     assert_eq!(code, Some(1));
     insta::assert_snapshot!("mach_o_architecture_text", text);
 }
+
+#[test]
+fn office_documents_show_their_text_first() {
+    // diffoscope shows a .docx as docx2txt's text; repro shows that text
+    // as a view of the file, then the members that differ.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let doc = |t: &str| {
+        format!("<w:document><w:body><w:p><w:r><w:t>{t}</w:t></w:r></w:p></w:body></w:document>")
+    };
+    zip(
+        &d.join("a.docx"),
+        &[("word/document.xml", &doc("a &amp; b"))],
+    );
+    zip(
+        &d.join("b.docx"),
+        &[("word/document.xml", &doc("a &amp; c"))],
+    );
+    let (code, json) = diff_in(d, &["a.docx", "b.docx", "--json", "-"]);
+    assert_eq!(code, Some(1));
+    let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let first = &j["details"][0];
+    assert_eq!(first["source1"], "docx2txt", "{json}");
+    assert_eq!(
+        first["unified_diff"], "@@ -1 +1 @@\n-a & b\n+a & c\n",
+        "{json}"
+    );
+    let members = j["details"].as_array().unwrap();
+    assert!(
+        members.iter().any(|m| m["source1"] == "word/document.xml"),
+        "{json}"
+    );
+}

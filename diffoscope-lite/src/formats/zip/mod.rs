@@ -25,6 +25,7 @@ use crate::model::{
 };
 use crate::{Error, Result};
 
+pub(crate) mod document;
 pub(crate) mod reader;
 
 pub(crate) use reader::{read, Archive, ConflictKind, Member, Refusal};
