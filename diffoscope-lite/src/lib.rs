@@ -36,6 +36,9 @@
 //!   named `nm --print-armap {}` as diffoscope names it;
 //!   Rust `.rlib` members: `RUST_OBJECT` bytecode containers inflated,
 //!   `lib.rmeta` read as the object file it is.
+//! - Office documents in a zip (`.docx`, OpenDocument text): the
+//!   document's text as a view of the file (`docx2txt`, `odt2txt`, as
+//!   diffoscope names it), before the members.
 //! - Python bytecode caches (`.pyc`, magic number then `\r\n`): the magic
 //!   (with the Python version), flags, source mtime (so the timestamp hint
 //!   applies) and source size or hash are metadata; the marshalled code
