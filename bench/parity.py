@@ -40,6 +40,31 @@ COMMANDS = {"docx2txt", "ffprobe", "gifbuild", "kbxutil", "oggDump", "tcpdump", 
             "git", "fdtdump", "procyon", "apktool", "dexdump", "enjarify", "Rscript"}
 
 
+# Pairs where repro disagrees with diffoscope on purpose, counted apart
+# ("deliberate") rather than as agreement or disagreement, each with why.
+DELIBERATE = {
+    ("bug903401_1.deb", "bug903401_2.deb"):
+        "diffoscope's DebDataTarFile.recognizes matches every member of an "
+        "uncompressed data.tar (its container is a member named data.tar of a "
+        ".deb), so changelog.gz is read as a tar, yields nothing and falls back "
+        "to a binary diff; repro looks into the gzip (data.tar::...::changelog)",
+    ("test1.docx", "test2.docx"):
+        "diffoscope shows only docx2txt's text of the document; repro shows the "
+        "zip members whose content differs (word/document.xml, and "
+        "docProps/core.xml's modification time and revision, which the text "
+        "hides)",
+    ("test1.odt", "test2.odt"):
+        "diffoscope shows only odt2txt's text of the document; repro shows the "
+        "zip members whose content differs (content.xml, meta.xml's dates, "
+        "settings.xml, the thumbnail), which the text hides",
+    ("test1.gnumeric", "test2.gnumeric"):
+        "diffoscope runs ssconvert (not installed here: it falls back to a "
+        "hexdump of the whole file, and with it shows only the converted "
+        "sheet); repro reads the gzip stream and diffs the XML inside "
+        "(test1.gnumeric-content)",
+}
+
+
 def is_view(name, parent=None):
     """A node named after a command or a pseudo-node, not a member."""
     if name in LISTINGS or name in COMMANDS:
@@ -50,6 +75,11 @@ def is_view(name, parent=None):
     # diffoscope's fallback to a binary diff of the file itself is a child
     # named like the file.
     if parent is not None and os.path.basename(name) == os.path.basename(parent):
+        return True
+    # repro's Mach-O sections ("__TEXT,__text"): each a view of its
+    # architecture in diffoscope too, named by the otool or llvm-objdump
+    # command that dumps it.
+    if re.fullmatch(r"__[A-Za-z_]+,__[\w.-]+", name):
         return True
     # repro's ELF sections (".rodata", ".note.gnu.build-id") and pyc views.
     return re.fullmatch(r"\.[A-Za-z_][\w.-]*", name) is not None
@@ -150,6 +180,11 @@ def cmd_diff(args):
             row["detail"] = (err_r if rc_r not in (0, 1) else err_d).strip().splitlines()[-1:]
         elif rc_r != rc_d:
             row["verdict"] = "differ: exit code"
+        elif (mr or set()) != (md or set()) and (a, b) in DELIBERATE:
+            row["verdict"] = "deliberate: members"
+            row["only_repro"] = sorted((mr or set()) - (md or set()))
+            row["only_dscope"] = sorted((md or set()) - (mr or set()))
+            row["detail"] = DELIBERATE[(a, b)]
         elif (mr or set()) != (md or set()):
             row["verdict"] = "differ: members"
             row["only_repro"] = sorted((mr or set()) - (md or set()))

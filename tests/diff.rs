@@ -624,6 +624,20 @@ fn diff_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
     (o.status.code(), out)
 }
 
+/// The HTML report of `repro diff a b` in `dir`, which must exit 1.
+fn html_of(dir: &Path, a: &str, b: &str) -> String {
+    let html = dir.join("d.html");
+    let o = repro()
+        .arg("diff")
+        .args([dir.join(a), dir.join(b)])
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    fs::read_to_string(&html).unwrap()
+}
+
 #[test]
 fn metadata_only_members_are_lines_of_the_listing() {
     // One member touched later, one changed: diffoscope shows the first
@@ -676,16 +690,7 @@ fn metadata_only_members_are_lines_of_the_listing() {
         "[TMP]/a.tar::changed\n(1 member differing in metadata only)\n".replace("[TMP]/", ""),
     );
 
-    let html = d.join("d.html");
-    let o = repro()
-        .arg("diff")
-        .args([d.join("a.tar"), d.join("b.tar")])
-        .arg("--html")
-        .arg(&html)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let page = fs::read_to_string(&html).unwrap();
+    let page = html_of(d, "a.tar", "b.tar");
     assert!(page.contains("<summary>file list</summary>"), "{page}");
     assert!(
         page.contains("<tr><td>touched</td><td>mtime</td>"),
@@ -718,4 +723,145 @@ fn an_archive_quine_is_cut_at_the_depth_limit_with_a_report() {
     assert_eq!(code, Some(1), "{text}");
     assert_eq!(text.matches("maximum depth reached").count(), 1, "{text}");
     assert!(text.contains("--max-depth is 3"), "{text}");
+}
+
+/// One ar member: its 60-byte header (mtime 0, owner 0/0), its data and
+/// the pad byte an odd size needs.
+fn ar_member(name: &str, mode: &str, data: &[u8]) -> Vec<u8> {
+    let mut m = format!(
+        "{name:<16}{:<12}{:<6}{:<6}{mode:<8}{:<10}`\n",
+        0,
+        0,
+        0,
+        data.len()
+    )
+    .into_bytes();
+    m.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        m.push(b'\n');
+    }
+    m
+}
+
+/// A GNU static library: a symbol table naming `symbols` (all defined in
+/// its one object `x.o`), then `x.o`.
+fn static_library(symbols: &[&str]) -> Vec<u8> {
+    let names: Vec<u8> = symbols
+        .iter()
+        .flat_map(|s| [s.as_bytes(), b"\0"].concat())
+        .collect();
+    let table_len = 4 + 4 * symbols.len() + names.len();
+    let x_at = (8 + 60 + table_len + table_len % 2) as u32;
+    let mut table = (symbols.len() as u32).to_be_bytes().to_vec();
+    for _ in symbols {
+        table.extend_from_slice(&x_at.to_be_bytes());
+    }
+    table.extend_from_slice(&names);
+    [
+        &b"!<arch>\n"[..],
+        &ar_member("/", "0", &table),
+        &ar_member("x.o/", "644", b"object\n"),
+    ]
+    .concat()
+}
+
+#[test]
+fn ar_symbol_table_is_a_view_of_the_archive() {
+    // diffoscope shows an ar's symbol table as `nm --print-armap {}`, a
+    // view of the archive before its file list, not as a member.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("a.a"), static_library(&["alpha", "beta"])).unwrap();
+    fs::write(d.join("b.a"), static_library(&["alpha", "gamma"])).unwrap();
+    let (code, text) = diff_in(d, &["a.a", "b.a"]);
+    assert_eq!(code, Some(1));
+    insta::assert_snapshot!("ar_symbol_table_text", text);
+
+    let (_, json) = diff_in(d, &["a.a", "b.a", "--json", "-"]);
+    let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let names: Vec<&str> = j["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["source1"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["nm --print-armap {}", "file list"], "{json}");
+
+    let page = html_of(d, "a.a", "b.a");
+    assert!(
+        page.contains("<summary>nm --print-armap {}</summary>"),
+        "{page}"
+    );
+}
+
+#[test]
+fn zipinfo_shows_the_archive_size_and_totals() {
+    // diffoscope's `zipinfo {}` starts with the archive's size and entry
+    // count and ends with its totals; repro's listing does too (without
+    // the `Archive:` line, which names the file on each side).
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = "import sys, zipfile\n\
+        with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_STORED) as z:\n\
+        \x20   for name in sys.argv[2].split(','):\n\
+        \x20       z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), 'same\\n')\n";
+    python(script, &d.join("a.zip"), "x");
+    python(script, &d.join("b.zip"), "x,y");
+    let (code, text) = diff_in(d, &["a.zip", "b.zip"]);
+    assert_eq!(code, Some(1));
+    insta::assert_snapshot!("zipinfo_header_text", text);
+}
+
+/// A 64-bit x86_64 Mach-O executable with no segments, only an LC_UUID.
+fn mach_o_with_uuid(uuid: u8) -> Vec<u8> {
+    let words = [0xfeed_facfu32, 0x0100_0007, 3, 2, 1, 24, 0, 0, 0x1b, 24];
+    let mut out: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    out.extend_from_slice(&[uuid; 16]);
+    out
+}
+
+#[test]
+fn mach_o_architecture_is_a_node() {
+    // diffoscope shows each architecture of a Mach-O file, thin ones too,
+    // as a node named after its CPU holding its views.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("a"), mach_o_with_uuid(1)).unwrap();
+    fs::write(d.join("b"), mach_o_with_uuid(2)).unwrap();
+    let (code, text) = diff_in(d, &["a", "b"]);
+    assert_eq!(code, Some(1));
+    insta::assert_snapshot!("mach_o_architecture_text", text);
+}
+
+#[test]
+fn office_documents_show_their_text_first() {
+    // diffoscope shows a .docx as docx2txt's text; repro shows that text
+    // as a view of the file, then the members that differ.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let doc = |t: &str| {
+        format!("<w:document><w:body><w:p><w:r><w:t>{t}</w:t></w:r></w:p></w:body></w:document>")
+    };
+    zip(
+        &d.join("a.docx"),
+        &[("word/document.xml", &doc("a &amp; b"))],
+    );
+    zip(
+        &d.join("b.docx"),
+        &[("word/document.xml", &doc("a &amp; c"))],
+    );
+    let (code, json) = diff_in(d, &["a.docx", "b.docx", "--json", "-"]);
+    assert_eq!(code, Some(1));
+    let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let first = &j["details"][0];
+    assert_eq!(first["source1"], "docx2txt", "{json}");
+    assert_eq!(
+        first["unified_diff"], "@@ -1 +1 @@\n-a & b\n+a & c\n",
+        "{json}"
+    );
+    let members = j["details"].as_array().unwrap();
+    assert!(
+        members.iter().any(|m| m["source1"] == "word/document.xml"),
+        "{json}"
+    );
 }

@@ -29,11 +29,16 @@
 //!   as units and entries with their attributes, `.debug_line` as line
 //!   programs with their directory and file tables, so producers and
 //!   comp_dirs read as text.
-//! - Mach-O, thin and fat: slices per architecture, load commands as text
-//!   (one per line), sections as entries like ELF's.
-//! - Ar symbol tables as `symbol → member` lines (`nm --print-armap`);
+//! - Mach-O, thin and fat: a node per architecture (`x86_64`), load
+//!   commands as text (one per line), sections as entries like ELF's,
+//!   DWARF decoded likewise.
+//! - Ar symbol tables as `symbol → member` lines, a view of the archive
+//!   named `nm --print-armap {}` as diffoscope names it;
 //!   Rust `.rlib` members: `RUST_OBJECT` bytecode containers inflated,
 //!   `lib.rmeta` read as the object file it is.
+//! - Office documents in a zip (`.docx`, OpenDocument text): the
+//!   document's text as a view of the file (`docx2txt`, `odt2txt`, as
+//!   diffoscope names it), before the members.
 //! - Python bytecode caches (`.pyc`, magic number then `\r\n`): the magic
 //!   (with the Python version), flags, source mtime (so the timestamp hint
 //!   applies) and source size or hash are metadata; the marshalled code

@@ -116,6 +116,10 @@ pub struct FormatMetadata {
     pub compression: Option<String>,
     /// Raw extra-field bytes (zip).
     pub extra: Option<Vec<u8>>,
+    /// Compressed size (zip): summed in the last line of the `zipinfo {}`
+    /// view, as zipinfo does; not a compared field of its own (the
+    /// content and the method are).
+    pub compressed_size: Option<u64>,
     /// Per-entry comment (zip).
     pub comment: Option<String>,
     /// PAX extended header records (tar), in archive order.
@@ -391,6 +395,11 @@ pub(crate) enum Source {
     /// diffed. The rendering is reversible, so equal renderings mean equal
     /// bytes and the digest of the view still decides identity.
     Printable(Arc<Content>),
+    /// An architecture slice of a Mach-O file: the same bytes as `inner`,
+    /// marked so that the Mach-O reader reads its sections, where the
+    /// file itself reads as its slices (a thin file as its one slice,
+    /// named after its CPU as diffoscope names it).
+    Slice(Arc<Content>),
 }
 
 impl fmt::Debug for Content {
@@ -410,6 +419,7 @@ impl fmt::Debug for Content {
             Source::Decompress(s) => write!(f, "Content::Decompress({})", s.kind),
             Source::Zlib(inner) => write!(f, "Content::Zlib({inner:?})"),
             Source::Printable(inner) => write!(f, "Content::Printable({inner:?})"),
+            Source::Slice(inner) => write!(f, "Content::Slice({inner:?})"),
         }
     }
 }
@@ -531,6 +541,21 @@ impl Content {
                 len: *len,
             }),
             Source::Memory(m) => Some(Blob::mem(m.to_vec())),
+            Source::Slice(inner) => inner.cheap_blob(),
+            _ => None,
+        }
+    }
+
+    /// The content's length when it is known without reading it (a file,
+    /// a range of one, bytes in memory); `None` for streams and zip
+    /// members.
+    pub(crate) fn known_len(&self) -> Option<u64> {
+        match &self.0 {
+            Source::Path(p) => fs_len(&File::open(p).ok()?),
+            Source::Beneath { root, rel } => fs_len(&open_beneath(root, rel).ok()?),
+            Source::Range { len, .. } => Some(*len),
+            Source::Memory(m) => Some(m.len() as u64),
+            Source::Slice(inner) => inner.known_len(),
             _ => None,
         }
     }
@@ -540,6 +565,20 @@ impl Content {
     pub(crate) fn blob(&self, cx: &Cx<'_>, entry: &str) -> Result<Blob> {
         let (file, start, len) = self.as_file(cx, entry)?;
         Ok(Blob::File { file, start, len })
+    }
+
+    /// This content as an architecture slice of a Mach-O file (see
+    /// [`Source::Slice`]).
+    pub(crate) fn slice(self) -> Self {
+        Content(Source::Slice(Arc::new(self)))
+    }
+
+    /// The slice this content marks, if it is one.
+    pub(crate) fn as_slice(&self) -> Option<&Content> {
+        match &self.0 {
+            Source::Slice(inner) => Some(inner),
+            _ => None,
+        }
     }
 
     /// This content rendered as printable strings, one per line.
@@ -618,6 +657,7 @@ impl Content {
             Source::Printable(inner) => {
                 inner.with_reader_dyn(cx, entry, &mut |r| f(&mut Printable::new(r)))
             }
+            Source::Slice(inner) => inner.with_reader_dyn(cx, entry, f),
         }
     }
 
@@ -779,6 +819,7 @@ impl Content {
                 Ok((Arc::new(file), 0, len))
             }
             Source::Range { file, offset, len } => Ok((file.clone(), *offset, *len)),
+            Source::Slice(inner) => inner.as_file(cx, entry),
             _ => {
                 let (spooled, _) = self.spool(cx, entry)?;
                 match spooled.0 {
@@ -805,6 +846,11 @@ impl Content {
     pub(crate) fn spool(&self, cx: &Cx<'_>, entry: &str) -> Result<(Content, Digest)> {
         self.with_reader(cx, entry, |r| spool_reader(r, cx, entry))
     }
+}
+
+/// The length of an open file.
+fn fs_len(f: &File) -> Option<u64> {
+    f.metadata().ok().map(|m| m.len())
 }
 
 /// Opens a file of a directory artifact; a file that became a link or

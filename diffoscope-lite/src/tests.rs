@@ -316,9 +316,11 @@ fn zip_timestamps_only_is_a_metadata_difference() {
     assert_eq!(
         list.unified_diff.as_deref(),
         Some(
-            "@@ -1 +1 @@\n\
+            "@@ -1,3 +1,3 @@\n \
+             Zip file size: 114 bytes, number of entries: 1\n\
              --rw-r--r--        4 Deflated 2020-01-01 00:00:00 f.txt\n\
-             +-rw-r--r--        4 Deflated 2024-05-06 07:08:10 f.txt\n"
+             +-rw-r--r--        4 Deflated 2024-05-06 07:08:10 f.txt\n \
+             1 file, 4 bytes uncompressed, 6 bytes compressed:  -50.0%\n"
         )
     );
     let f = &list.listed[0];
@@ -1248,7 +1250,18 @@ fn zip_members_with_other_compressed_bytes_are_still_compared_by_content() {
     assert_ne!(fast, best, "the test needs different compressed bytes");
     let p = pair("a.zip", &fast, "b.zip", &best);
     let d = diff(&p);
-    assert!(d.details.is_empty(), "no member differs: {d:#?}");
+    // zipinfo's last line shows the compressed total; no member differs.
+    assert_eq!(d.details.len(), 1, "no member differs: {d:#?}");
+    let totals = at(&d, &["zipinfo {}"]);
+    assert!(totals.listed.is_empty(), "{d:#?}");
+    assert!(
+        totals
+            .unified_diff
+            .as_deref()
+            .unwrap_or("")
+            .contains("bytes compressed"),
+        "{d:#?}"
+    );
     assert!(
         d.comments.iter().any(|c| c.contains("same entries")),
         "{d:#?}"

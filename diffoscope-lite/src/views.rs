@@ -26,6 +26,9 @@ pub(crate) struct View {
     pub(crate) name: &'static str,
     /// Whether a difference of this field shows in this view's lines.
     pub(crate) shows: fn(&MetaField) -> bool,
+    /// Appends what precedes the members' lines, from the container and
+    /// its length in bytes when known.
+    header: fn(&Container, Option<u64>, &mut String),
     /// Appends the member's lines (each ending in `\n`); none for a member
     /// this view does not list.
     line: fn(&Entry, &mut String),
@@ -37,6 +40,9 @@ pub(crate) struct View {
 /// No footer.
 fn none(_: &Container, _: &mut String) {}
 
+/// No header.
+fn no_header(_: &Container, _: Option<u64>, _: &mut String) {}
+
 /// The listing views of `kind`, the first of which also lists members
 /// present on one side only; empty for containers without a listing of
 /// their own (directories, ELF sections, compressed streams, pyc), whose
@@ -46,6 +52,7 @@ pub(crate) fn of(kind: Kind) -> &'static [View] {
         Kind::Tar | Kind::Ar => &[View {
             name: "file list",
             shows: shown_by_file_list,
+            header: no_header,
             line: file_list_line,
             footer: none,
         }],
@@ -53,12 +60,14 @@ pub(crate) fn of(kind: Kind) -> &'static [View] {
             View {
                 name: "zipinfo {}",
                 shows: shown_by_zipinfo,
+                header: zipinfo_header,
                 line: zipinfo_line,
-                footer: none,
+                footer: zipinfo_footer,
             },
             View {
                 name: "zipnote {}",
                 shows: |f| *f == MetaField::Comment,
+                header: no_header,
                 line: zipnote_lines,
                 footer: zipnote_footer,
             },
@@ -69,6 +78,7 @@ pub(crate) fn of(kind: Kind) -> &'static [View] {
             View {
                 name: "zipdetails --redact --utc {}",
                 shows: |f| *f == MetaField::ExtraField,
+                header: no_header,
                 line: zip_extra_line,
                 footer: none,
             },
@@ -91,11 +101,25 @@ pub(crate) fn of(kind: Kind) -> &'static [View] {
     }
 }
 
+/// The name of the view that shows member `e` of a `kind` container, for
+/// members that are views of their container rather than members of it:
+/// an ar symbol table is the archive's index, shown by diffoscope as
+/// `nm --print-armap {}` before the `file list`. `None` for a member.
+pub(crate) fn of_member(kind: Kind, e: &Entry) -> Option<&'static str> {
+    match (kind, &e.kind) {
+        (Kind::Ar, EntryKind::Other(k)) if k == crate::formats::ar::SYMBOL_TABLE => {
+            Some("nm --print-armap {}")
+        }
+        _ => None,
+    }
+}
+
 impl View {
-    /// The whole listing of `x`, one member after another, in archive
-    /// order.
-    pub(crate) fn render(&self, x: &Container) -> String {
+    /// The whole listing of `x` (`len` bytes long, when known), one
+    /// member after another, in archive order.
+    pub(crate) fn render(&self, x: &Container, len: Option<u64>) -> String {
         let mut out = String::new();
+        (self.header)(x, len, &mut out);
         for e in &x.entries {
             (self.line)(e, &mut out);
         }
@@ -106,7 +130,8 @@ impl View {
     /// The listing's lines sorted, for archives too long to diff in
     /// archive order (see the differ): each line then starts with the
     /// member's name, so that the sorted lines read in name order.
-    pub(crate) fn render_sorted(&self, x: &Container) -> Vec<String> {
+    /// The header and footer lines stay first and last.
+    pub(crate) fn render_sorted(&self, x: &Container, len: Option<u64>) -> Vec<String> {
         let mut lines: Vec<String> = x
             .entries
             .iter()
@@ -119,7 +144,15 @@ impl View {
             })
             .collect();
         lines.sort_unstable();
-        lines
+        let (mut header, mut footer) = (String::new(), String::new());
+        (self.header)(x, len, &mut header);
+        (self.footer)(x, &mut footer);
+        header
+            .lines()
+            .map(str::to_owned)
+            .chain(lines)
+            .chain(footer.lines().map(str::to_owned))
+            .collect()
     }
 }
 
@@ -245,6 +278,59 @@ fn zipinfo_line(e: &Entry, out: &mut String) {
     let _ = writeln!(out, "{} {size:>8} {method} {mtime} {name}", strmode(e));
 }
 
+/// zipinfo's first line (after `Archive:`, which diffoscope drops so
+/// that the two files' names are no difference): the archive's size and
+/// entry count.
+fn zipinfo_header(x: &Container, len: Option<u64>, out: &mut String) {
+    let len = len.map_or_else(|| "-".to_owned(), |l| l.to_string());
+    let _ = writeln!(
+        out,
+        "Zip file size: {len} bytes, number of entries: {}",
+        x.entries.len()
+    );
+}
+
+/// zipinfo's last line: entries, bytes before and after compression and
+/// the space saved, rounded to a tenth of a percent as zipinfo rounds it.
+fn zipinfo_footer(x: &Container, out: &mut String) {
+    let n = x.entries.len();
+    let (mut plain, mut packed) = (0u64, 0u64);
+    for e in &x.entries {
+        plain = plain.saturating_add(e.meta.size.unwrap_or(0));
+        let c = e.meta.format.as_ref().and_then(|f| f.compressed_size);
+        packed = packed.saturating_add(c.unwrap_or(0));
+    }
+    let files = if n == 1 { "file" } else { "files" };
+    let _ = writeln!(
+        out,
+        "{n} {files}, {plain} bytes uncompressed, {packed} bytes compressed:  {}",
+        saved(plain, packed)
+    );
+}
+
+/// The space compression saved, in zipinfo's words (its `ratio()`: per
+/// mille, rounded half up, negative when the data grew).
+fn saved(plain: u64, packed: u64) -> String {
+    if plain == 0 {
+        return "0.0%".into();
+    }
+    let (diff, sign) = if plain >= packed {
+        (plain - packed, "")
+    } else {
+        (packed - plain, "-")
+    };
+    // Above 2 MB zipinfo divides first, so that 1000 × diff cannot
+    // overflow its integers; u128 here never does, and rounds the same
+    // within a tenth of a percent only below that: follow zipinfo.
+    let permille = if plain > 2_000_000 {
+        let denom = plain / 1000;
+        (u128::from(diff) + u128::from(denom >> 1)) / u128::from(denom)
+    } else {
+        (1000 * u128::from(diff) + u128::from(plain >> 1)) / u128::from(plain)
+    };
+    format!("{sign}{}.{}%", permille / 10, permille % 10)
+}
+
 /// `zipnote`'s lines for one member: its name, its comment, a blank line.
 fn zipnote_lines(e: &Entry, out: &mut String) {
     let comment = e
@@ -319,6 +405,47 @@ mod tests {
              -rwsr-xr-x   0 me        (1000)        0        5 2020-01-01 00:00:00.000000 bin/su\n\
              drwxrwxrwt   0 me        (1000)        0        5 2020-01-01 00:00:00.000000 tmp\n"
         );
+    }
+
+    #[test]
+    fn zipinfo_header_and_footer_read_like_zipinfos() {
+        // Figures from Info-ZIP zipinfo 3.0 on diffoscope's test1.zip and
+        // test2.zip, and the rounding of its ratio() at the edges.
+        assert_eq!(saved(446, 269), "39.7%");
+        assert_eq!(saved(671, 412), "38.6%");
+        assert_eq!(saved(0, 0), "0.0%");
+        assert_eq!(saved(10, 20), "-100.0%");
+        assert_eq!(saved(3_000_000, 1_000_000), "66.7%");
+        let mut dir = entry("dir/", EntryKind::Dir, 0o755);
+        dir.meta.size = Some(0);
+        let mut text = entry("dir/text", EntryKind::File, 0o644);
+        text.meta.size = Some(446);
+        text.meta.format = crate::model::FormatMetadata {
+            compressed_size: Some(269),
+            ..Default::default()
+        }
+        .boxed();
+        let x = Container {
+            format: Kind::Zip,
+            entries: vec![dir, text],
+            meta: Vec::new(),
+            comments: Vec::new(),
+            single_stream: false,
+            ordered: true,
+        };
+        let zipinfo = &of(Kind::Zip)[0];
+        let out = zipinfo.render(&x, Some(571));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "Zip file size: 571 bytes, number of entries: 2");
+        assert_eq!(
+            lines[3],
+            "2 files, 446 bytes uncompressed, 269 bytes compressed:  39.7%"
+        );
+        // Sorted (long archives): the same lines, header and footer kept
+        // in place.
+        let sorted = zipinfo.render_sorted(&x, None);
+        assert_eq!(sorted[0], "Zip file size: - bytes, number of entries: 2");
+        assert_eq!(sorted[3], lines[3]);
     }
 
     #[test]

@@ -240,6 +240,12 @@ pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Archive> 
     })
 }
 
+/// The [`EntryKind::Other`] name of a symbol table entry: the differ shows
+/// its content as a view of the archive (`nm --print-armap {}`, as
+/// diffoscope does), not as a member, and lists its header in the
+/// `file list` like any member's.
+pub(crate) const SYMBOL_TABLE: &str = "ar symbol table";
+
 /// Largest symbol table decoded; a larger one is compared as bytes.
 const MAX_SYMBOL_TABLE: u64 = 64 << 20;
 
@@ -324,13 +330,16 @@ impl Format for Ar {
             .filter(|m| m.kind != MemberKind::NameTable)
             .enumerate()
             .map(|(order, m)| {
-                let content = match m.kind {
-                    MemberKind::SymbolTable => symbol_table(m, &archive.members, cx, name)?,
-                    _ => Content::of_blob(&m.data),
+                let (kind, content) = match m.kind {
+                    MemberKind::SymbolTable => (
+                        EntryKind::Other(SYMBOL_TABLE.into()),
+                        symbol_table(m, &archive.members, cx, name)?,
+                    ),
+                    _ => (EntryKind::File, Content::of_blob(&m.data)),
                 };
                 Ok(Entry {
                     path: m.name.clone(),
-                    kind: EntryKind::File,
+                    kind,
                     meta: Metadata {
                         mtime: m.mtime(),
                         uid: m.uid(),

@@ -22,6 +22,11 @@ use std::fmt::Write as _;
 use gimli::{AttributeValue, Dwarf, EndianSlice, Reader, RelocateReader, RunTimeEndian, SectionId};
 use sha2::{Digest as _, Sha256};
 
+use super::Parsed;
+use crate::model::{Container, Content, Cx, Entry, Source};
+use crate::Result;
+use std::sync::Arc;
+
 /// Largest DWARF section (or relocatable object) decoded; larger ones are
 /// compared as bytes.
 pub(crate) const SECTION_MAX: u64 = 256 << 20;
@@ -87,11 +92,11 @@ impl gimli::read::Relocate for Relocs<'_> {
 type R<'a> = RelocateReader<EndianSlice<'a, RunTimeEndian>, Relocs<'a>>;
 
 /// One decoded section: its name, view and the SHA-256 of its bytes.
-pub(crate) type Decoded = (&'static str, String, [u8; 32]);
+pub(crate) type DecodedView = (&'static str, String, [u8; 32]);
 
 /// The decoded views of `.debug_info` and `.debug_line`; a section that
 /// does not decode is left out, with why in the errors.
-pub(crate) fn views(sections: &Sections, little_endian: bool) -> (Vec<Decoded>, Vec<String>) {
+pub(crate) fn views(sections: &Sections, little_endian: bool) -> (Vec<DecodedView>, Vec<String>) {
     let endian = if little_endian {
         RunTimeEndian::Little
     } else {
@@ -123,6 +128,127 @@ pub(crate) fn views(sections: &Sections, little_endian: bool) -> (Vec<Decoded>, 
         }
     }
     (out, errors)
+}
+
+/// A section entry shown as a decoded view: its index, its bytes and their
+/// SHA-256.
+pub(crate) struct Decoded {
+    index: usize,
+    raw: Content,
+    digest: [u8; 32],
+}
+
+/// For each pair of decoded sections (paired by name and occurrence, as
+/// the differ pairs entries) with equal views and different bytes: both
+/// back to bytes, with a comment saying so.
+fn undecode_equal_views(
+    (xa, da): (&mut Container, &[Decoded]),
+    (xb, db): (&mut Container, &[Decoded]),
+) {
+    let key = |x: &Container, index: usize| {
+        let name = x.entries.get(index).map_or("", |e| e.path.as_str());
+        let nth = x.entries[..index].iter().filter(|e| e.path == name).count();
+        (name.to_owned(), nth)
+    };
+    let view = |x: &Container, index: usize| match x.entries.get(index).map(|e| &e.content.0) {
+        Some(Source::Memory(m)) => Some(Arc::clone(m)),
+        _ => None,
+    };
+    for a in da {
+        let Some(b) = db.iter().find(|b| key(xb, b.index) == key(xa, a.index)) else {
+            continue;
+        };
+        if a.digest == b.digest || view(xa, a.index) != view(xb, b.index) {
+            continue;
+        }
+        let (name, _) = key(xa, a.index);
+        let comment = format!(
+            "{name}: the decoded DWARF is the same on both sides but the bytes differ; \
+             compared as bytes"
+        );
+        for (x, d) in [(&mut *xa, a), (&mut *xb, b)] {
+            if let Some(e) = x.entries.get_mut(d.index) {
+                e.content = d.raw.clone();
+            }
+            x.comments.push(comment.clone());
+        }
+    }
+}
+
+/// An object reader that decodes DWARF: the container and what it decoded.
+pub(crate) type ReadDecoded = fn(&Content, &str, &Cx<'_>) -> Result<(Container, Vec<Decoded>)>;
+
+/// Both sides of a pair read with `read`, then a DWARF section whose
+/// decoded views are equal but whose bytes are not goes back to its bytes
+/// (a view does not show everything; equal views must never hide a
+/// difference): the `read_pair` of object formats that decode DWARF.
+pub(crate) fn read_pair(
+    read: ReadDecoded,
+    (ca, na, cxa): (&Content, &str, &Cx<'_>),
+    (cb, nb, cxb): (&Content, &str, &Cx<'_>),
+) -> (Result<Parsed>, Result<Parsed>) {
+    let (a, b) = rayon::join(|| read(ca, na, cxa), || read(cb, nb, cxb));
+    match (a, b) {
+        (Ok((mut xa, da)), Ok((mut xb, db))) => {
+            undecode_equal_views((&mut xa, &da), (&mut xb, &db));
+            (Ok(Parsed::Container(xa)), Ok(Parsed::Container(xb)))
+        }
+        (a, b) => (
+            a.map(|(c, _)| Parsed::Container(c)),
+            b.map(|(c, _)| Parsed::Container(c)),
+        ),
+    }
+}
+
+/// Reads the bytes of the DWARF sections an object reader found, each
+/// `(canonical name, name in the file, content)`, into `sections`; a
+/// section larger than [`SECTION_MAX`] stops it, with the comment saying
+/// so (the DWARF is then compared as bytes).
+pub(crate) fn read_sections(
+    found: &[(&'static str, &str, &Content)],
+    object: &str,
+    cx: &Cx<'_>,
+    sections: &mut Sections,
+) -> Result<Option<String>> {
+    for (id, name, body) in found {
+        let nested = format!("{object}::{name}");
+        let bytes = body.with_reader(cx, &nested, |r| {
+            super::read_capped(r, SECTION_MAX).map_err(|e| cx.io(e, &nested, "reading"))
+        })?;
+        let Some(bytes) = bytes else {
+            return Ok(Some(format!(
+                "{name} is larger than {SECTION_MAX} bytes: DWARF compared as bytes"
+            )));
+        };
+        sections.bytes.insert(id, bytes);
+    }
+    Ok(None)
+}
+
+/// Decodes `sections` and gives each found entry `(index in entries,
+/// canonical name, its bytes)` of a viewed section its decoded view:
+/// the errors (sections that do not decode), and what was decoded.
+pub(crate) fn decode_into(
+    entries: &mut [Entry],
+    found: &[(usize, &'static str, Content)],
+    sections: &Sections,
+    little_endian: bool,
+) -> (Vec<String>, Vec<Decoded>) {
+    let (views, errors) = views(sections, little_endian);
+    let mut decoded = Vec::new();
+    for (id, view, digest) in views {
+        for (index, _, raw) in found.iter().filter(|f| f.1 == id) {
+            if let Some(e) = entries.get_mut(*index) {
+                e.content = Content::memory(view.clone().into_bytes());
+                decoded.push(Decoded {
+                    index: *index,
+                    raw: raw.clone(),
+                    digest,
+                });
+            }
+        }
+    }
+    (errors, decoded)
 }
 
 /// A view being written, cut at [`VIEW_MAX`].

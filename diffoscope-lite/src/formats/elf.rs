@@ -33,6 +33,7 @@ use object::read::elf::{CompressionHeader, FileHeader, NoteIterator, SectionHead
 use object::read::StringTable;
 use object::{Endian, Endianness};
 
+use super::dwarf::Decoded;
 use super::{Format, Kind, Parsed};
 use crate::model::{
     Container, Content, Cx, Entry, EntryKind, FormatMetadata, MetaField, MetaValue, Metadata,
@@ -61,65 +62,10 @@ impl Format for Elf {
     /// everything; equal views must never hide a difference).
     fn read_pair(
         &self,
-        (ca, na, cxa): (&Content, &str, &Cx<'_>),
-        (cb, nb, cxb): (&Content, &str, &Cx<'_>),
+        a: (&Content, &str, &Cx<'_>),
+        b: (&Content, &str, &Cx<'_>),
     ) -> (Result<Parsed>, Result<Parsed>) {
-        let (a, b) = rayon::join(|| read_decoded(ca, na, cxa), || read_decoded(cb, nb, cxb));
-        match (a, b) {
-            (Ok((mut xa, da)), Ok((mut xb, db))) => {
-                undecode_equal_views((&mut xa, &da), (&mut xb, &db));
-                (Ok(Parsed::Container(xa)), Ok(Parsed::Container(xb)))
-            }
-            (a, b) => (
-                a.map(|(c, _)| Parsed::Container(c)),
-                b.map(|(c, _)| Parsed::Container(c)),
-            ),
-        }
-    }
-}
-
-/// A section entry shown as a decoded view: its index, its bytes and their
-/// SHA-256.
-struct Decoded {
-    index: usize,
-    raw: Content,
-    digest: [u8; 32],
-}
-
-/// For each pair of decoded sections (paired by name and occurrence, as
-/// the differ pairs entries) with equal views and different bytes: both
-/// back to bytes, with a comment saying so.
-fn undecode_equal_views(
-    (xa, da): (&mut Container, &[Decoded]),
-    (xb, db): (&mut Container, &[Decoded]),
-) {
-    let key = |x: &Container, index: usize| {
-        let name = x.entries.get(index).map_or("", |e| e.path.as_str());
-        let nth = x.entries[..index].iter().filter(|e| e.path == name).count();
-        (name.to_owned(), nth)
-    };
-    let view = |x: &Container, index: usize| match x.entries.get(index).map(|e| &e.content.0) {
-        Some(Source::Memory(m)) => Some(Arc::clone(m)),
-        _ => None,
-    };
-    for a in da {
-        let Some(b) = db.iter().find(|b| key(xb, b.index) == key(xa, a.index)) else {
-            continue;
-        };
-        if a.digest == b.digest || view(xa, a.index) != view(xb, b.index) {
-            continue;
-        }
-        let (name, _) = key(xa, a.index);
-        let comment = format!(
-            "{name}: the decoded DWARF is the same on both sides but the bytes differ; \
-             compared as bytes"
-        );
-        for (x, d) in [(&mut *xa, a), (&mut *xb, b)] {
-            if let Some(e) = x.entries.get_mut(d.index) {
-                e.content = d.raw.clone();
-            }
-            x.comments.push(comment.clone());
-        }
+        super::dwarf::read_pair(read_decoded, a, b)
     }
 }
 
@@ -304,17 +250,15 @@ impl Reader<'_> {
             )
         };
         let mut sections = super::dwarf::Sections::default();
-        for (_, _, id, name, body) in &found {
-            let nested = format!("{}::{name}", self.name);
-            let bytes = body.with_reader(self.cx, &nested, |r| {
-                super::read_capped(r, super::dwarf::SECTION_MAX)
-                    .map_err(|e| self.cx.io(e, &nested, "reading"))
-            })?;
-            let Some(bytes) = bytes else {
-                comments.push(too_large(name));
-                return Ok((comments, decoded));
-            };
-            sections.bytes.insert(id, bytes);
+        let bodies: Vec<_> = found
+            .iter()
+            .map(|(_, _, id, name, body)| (*id, name.as_str(), body))
+            .collect();
+        if let Some(comment) =
+            super::dwarf::read_sections(&bodies, self.name, self.cx, &mut sections)?
+        {
+            comments.push(comment);
+            return Ok((comments, decoded));
         }
         // A relocatable object's string and line offsets are in its
         // relocations (the section holds zeros where they go).
@@ -350,20 +294,13 @@ impl Reader<'_> {
                 }
             }
         }
-        let (views, errors) = super::dwarf::views(&sections, little_endian);
+        let found: Vec<_> = found
+            .into_iter()
+            .map(|(entry, _, id, _, raw)| (entry, id, raw))
+            .collect();
+        let (errors, views) = super::dwarf::decode_into(entries, &found, &sections, little_endian);
         comments.extend(errors);
-        for (id, view, digest) in views {
-            for (index, _, _, _, raw) in found.iter().filter(|f| f.2 == id) {
-                if let Some(e) = entries.get_mut(*index) {
-                    e.content = Content::memory(view.clone().into_bytes());
-                    decoded.push(Decoded {
-                        index: *index,
-                        raw: raw.clone(),
-                        digest,
-                    });
-                }
-            }
-        }
+        decoded.extend(views);
         Ok((comments, decoded))
     }
 

@@ -1,13 +1,17 @@
 //! Mach-O files, thin and fat (universal), read with the `object` crate.
 //!
-//! A fat file is a container of its architecture slices (each named after
-//! its CPU, its offset and alignment as metadata), and each slice is read
-//! again by content detection. A thin file's CPU type, file type and flags
-//! are the container's metadata; its load commands are one entry shown as
-//! text, one command per line (segments with their fields and sections,
+//! A Mach-O file, fat or thin, is a container of its architecture slices,
+//! each named after its CPU (`x86_64`), as diffoscope names them; a fat
+//! file's slices carry their offset and alignment as metadata. A slice's
+//! content is marked ([`Content::slice`]) so that it is read as its
+//! sections rather than as a file of one slice again: the CPU type, file
+//! type and flags are its metadata; its load commands are one entry shown
+//! as text, one command per line (segments with their fields and sections,
 //! dylib and rpath names, UUID, build version; other commands as hex), and
 //! each section is an entry named `segment,section` whose bytes are a range
-//! of the file (C-string and `__debug_str` sections as printable strings).
+//! of the file (C-string and `__debug_str` sections as printable strings,
+//! `__DWARF,__debug_info` and `__debug_line` decoded as ELF's are, see
+//! [`super::dwarf`]).
 //!
 //! Only the header and the load commands are read into memory, after
 //! checking that they lie inside the file; section ranges are checked the
@@ -16,8 +20,9 @@
 
 use object::macho;
 use object::read::macho::{FatArch, LoadCommandVariant, MachHeader, Section, Segment};
-use object::Endianness;
+use object::{Endian as _, Endianness};
 
+use super::dwarf::Decoded;
 use super::{Format, Kind, Parsed};
 use crate::model::{
     Container, Content, Cx, Entry, EntryKind, FormatMetadata, MetaField, MetaValue, Metadata,
@@ -55,22 +60,56 @@ impl Format for MachO {
     }
 
     fn read(&self, content: &Content, name: &str, cx: &Cx<'_>) -> Result<Parsed> {
-        Reader::open(content, name, cx, Kind::MachO, read_mach_o).map(Parsed::Container)
+        read_decoded(content, name, cx).map(|(c, _)| Parsed::Container(c))
+    }
+
+    /// Both sides, then a DWARF section whose decoded views are equal but
+    /// whose bytes are not goes back to its bytes, as ELF's do.
+    fn read_pair(
+        &self,
+        a: (&Content, &str, &Cx<'_>),
+        b: (&Content, &str, &Cx<'_>),
+    ) -> (Result<Parsed>, Result<Parsed>) {
+        super::dwarf::read_pair(read_decoded, a, b)
     }
 }
 
-/// Reads the Mach-O file `r`, thin or fat.
+/// Reads a Mach-O file as its architecture slices, or a slice (see
+/// [`Content::slice`]) as its sections, with the DWARF sections decoded.
+fn read_decoded(content: &Content, name: &str, cx: &Cx<'_>) -> Result<(Container, Vec<Decoded>)> {
+    match content.as_slice() {
+        Some(slice) => Reader::open(slice, name, cx, Kind::MachO, read_slice),
+        None => Reader::open(content, name, cx, Kind::MachO, |r| {
+            read_mach_o(r).map(|c| (c, Vec::new()))
+        }),
+    }
+}
+
+/// Reads the Mach-O file `r`, thin or fat, as its architecture slices.
 fn read_mach_o(r: &Reader<'_>) -> Result<Container> {
     let head = r.read_vec("header", 0, r.len.min(32))?;
-    let container = match be32(&head, 0) {
+    match be32(&head, 0) {
         Some(macho::FAT_MAGIC) => r.fat::<macho::FatArch32>(8, 20),
         Some(macho::FAT_MAGIC_64) => r.fat::<macho::FatArch64>(8, 32),
+        Some(macho::MH_MAGIC_64 | macho::MH_CIGAM_64) => {
+            r.thin_file::<macho::MachHeader64<Endianness>>()
+        }
+        _ => r.thin_file::<macho::MachHeader32<Endianness>>(),
+    }
+}
+
+/// Reads the architecture slice `r` as its load commands and sections.
+fn read_slice(r: &Reader<'_>) -> Result<(Container, Vec<Decoded>)> {
+    let head = r.read_vec("header", 0, r.len.min(32))?;
+    match be32(&head, 0) {
+        Some(macho::FAT_MAGIC | macho::FAT_MAGIC_64) => {
+            Err(r.bad("an architecture slice is itself a fat file".into()))
+        }
         Some(macho::MH_MAGIC_64 | macho::MH_CIGAM_64) => {
             r.thin::<macho::MachHeader64<Endianness>>()
         }
         _ => r.thin::<macho::MachHeader32<Endianness>>(),
-    }?;
-    Ok(container)
+    }
 }
 
 use super::ranged::Ranged as Reader;
@@ -123,9 +162,9 @@ impl Reader<'_> {
                     MetaValue::Number(1u64 << arch.align().min(63)),
                 ),
             ];
-            let path = format!("arch {}", cpu_name(arch.cputype()));
+            let path = cpu_name(arch.cputype());
             let mut e = self.entry(path, entries.len(), size, attributes)?;
-            e.content = self.range(offset, size);
+            e.content = self.range(offset, size).slice();
             entries.push(e);
         }
         let comments = super::duplicate_comments(&entries);
@@ -142,8 +181,37 @@ impl Reader<'_> {
         })
     }
 
-    /// A thin file: load commands as text, then one entry per section.
-    fn thin<H: MachHeader<Endian = Endianness>>(&self) -> Result<Container> {
+    /// A thin file: its one slice, named after its CPU (as diffoscope
+    /// names the architectures of any Mach-O file, fat or thin).
+    fn thin_file<H: MachHeader<Endian = Endianness>>(&self) -> Result<Container> {
+        let header_len = std::mem::size_of::<H>() as u64;
+        let raw = self.read_vec("Mach-O header", 0, header_len)?;
+        let header = H::parse(&raw[..], 0).map_err(|e| self.bad(e.to_string()))?;
+        let endian = header.endian().map_err(|e| self.bad(e.to_string()))?;
+        // A thin file whose load commands lie beyond it is malformed as
+        // a whole, not only as its slice.
+        let commands_len = u64::from(header.sizeofcmds(endian));
+        self.check_range("load commands", 0, header_len + commands_len)?;
+        let attributes = vec![(
+            "CPU subtype",
+            MetaValue::Hex(header.cpusubtype(endian).into()),
+        )];
+        let path = cpu_name(header.cputype(endian));
+        let mut e = self.entry(path, 0, self.len, attributes)?;
+        e.content = self.range(0, self.len).slice();
+        Ok(Container {
+            format: Kind::MachO,
+            entries: vec![e],
+            meta: Vec::new(),
+            comments: Vec::new(),
+            single_stream: false,
+            ordered: true,
+        })
+    }
+
+    /// A slice: load commands as text, then one entry per section, the
+    /// DWARF ones decoded.
+    fn thin<H: MachHeader<Endian = Endianness>>(&self) -> Result<(Container, Vec<Decoded>)> {
         let header_len = std::mem::size_of::<H>() as u64;
         let raw = self.read_vec("Mach-O header", 0, header_len)?;
         let header = H::parse(&raw[..], 0).map_err(|e| self.bad(e.to_string()))?;
@@ -195,17 +263,24 @@ impl Reader<'_> {
         }
         let mut entries = vec![self.entry("load commands".into(), 0, commands_len, Vec::new())?];
         entries[0].content = Content::memory(text.into_bytes());
+        // DWARF sections as stored, by entry index.
+        let mut dwarf = Vec::new();
         for (path, offset, size, attributes, strings) in sections {
             let mut e = self.entry(path, entries.len(), size, attributes)?;
             if let Some(offset) = offset {
                 self.check_range(&format!("section {}", e.path), offset, size)?;
                 let body = self.range(offset, size);
+                let sectname = e.path.strip_prefix("__DWARF,");
+                if let Some(id) = sectname.and_then(super::dwarf::canonical) {
+                    dwarf.push((entries.len(), id, e.path.clone(), body.clone()));
+                }
                 e.content = if strings { body.printable() } else { body };
             }
             entries.push(e);
         }
+        let (comments, decoded) = self.decode_macho_dwarf(&mut entries, dwarf, endian)?;
         let field = |name, value| (MetaField::Header(name), value);
-        Ok(Container {
+        let container = Container {
             format: Kind::MachO,
             entries,
             meta: vec![
@@ -230,10 +305,50 @@ impl Reader<'_> {
                 ),
                 field("Mach-O flags", MetaValue::Hex(header.flags(endian).into())),
             ],
-            comments: Vec::new(),
+            comments,
             single_stream: false,
             ordered: true,
-        })
+        };
+        Ok((container, decoded))
+    }
+
+    /// Gives `__debug_info` and `__debug_line` their decoded views (see
+    /// [`super::dwarf`]), as ELF's; what could not be decoded stays bytes,
+    /// with a comment saying why. Relocations are not applied: a linked
+    /// file's DWARF has none, and in an object file they hold addresses
+    /// (its strings and line tables are in sections of its own).
+    fn decode_macho_dwarf(
+        &self,
+        entries: &mut [Entry],
+        found: Vec<(usize, &'static str, String, Content)>,
+        endian: Endianness,
+    ) -> Result<(Vec<String>, Vec<Decoded>)> {
+        if !found
+            .iter()
+            .any(|(_, id, ..)| super::dwarf::VIEWED.contains(id))
+        {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let mut sections = super::dwarf::Sections::default();
+        let bodies: Vec<_> = found
+            .iter()
+            .map(|(_, id, name, body)| (*id, name.as_str(), body))
+            .collect();
+        if let Some(comment) =
+            super::dwarf::read_sections(&bodies, self.name, self.cx, &mut sections)?
+        {
+            return Ok((vec![comment], Vec::new()));
+        }
+        let found: Vec<_> = found
+            .into_iter()
+            .map(|(index, id, _, raw)| (index, id, raw))
+            .collect();
+        Ok(super::dwarf::decode_into(
+            entries,
+            &found,
+            &sections,
+            endian.is_little_endian(),
+        ))
     }
 
     /// A segment command's fields as text; its sections are added to

@@ -60,6 +60,46 @@ fn dwarf_elf_with_mtime(producer: &str, comp_dir: &str, mtime: u8) -> Vec<u8> {
     ])
 }
 
+/// [`dwarf_elf`]'s DWARF in a Mach-O object's `__DWARF` segment.
+fn dwarf_mach_o(producer: &str, comp_dir: &str) -> Vec<u8> {
+    let elf = dwarf_elf(producer, comp_dir);
+    let section = |name: &str| -> Vec<u8> {
+        let file = object::read::File::parse(&elf[..]).unwrap();
+        use object::{Object as _, ObjectSection as _};
+        file.section_by_name(name).unwrap().data().unwrap().to_vec()
+    };
+    let (abbrev, info, line) = (
+        section(".debug_abbrev"),
+        section(".debug_info"),
+        section(".debug_line"),
+    );
+    mach_o_of(
+        &[
+            ("__DWARF", "__debug_abbrev", 0x0200_0000, &abbrev),
+            ("__DWARF", "__debug_info", 0x0200_0000, &info),
+            ("__DWARF", "__debug_line", 0x0200_0000, &line),
+        ],
+        [1; 16],
+    )
+}
+
+#[test]
+fn mach_o_dwarf_reads_as_text_and_gets_hints() {
+    // As ELF's: the build path in DW_AT_comp_dir and the line program's
+    // directory table read as text, with a build-path hint.
+    let a = dwarf_mach_o("GNU C 12", "/build/a");
+    let b = dwarf_mach_o("GNU C 12", "/build/b");
+    let mut d = diff(&pair("x.o", &a, "x.o", &b));
+    annotate(&mut d, &two_build_dirs());
+    let info = at(&d, &["x86_64", "__DWARF,__debug_info"]);
+    let u = info.unified_diff.as_deref().unwrap_or_default();
+    assert!(u.contains("-    DW_AT_comp_dir: /build/a\n"), "{u}");
+    assert!(u.contains("+    DW_AT_comp_dir: /build/b\n"), "{u}");
+    assert_eq!(info.hints[0].cause, Cause::BuildPath, "{info:#?}");
+    let line = at(&d, &["x86_64", "__DWARF,__debug_line"]);
+    assert!(!line.hexdump, "{line:#?}");
+}
+
 #[test]
 fn dwarf_build_paths_read_as_text_and_get_hints() {
     let a = dwarf_elf("GNU C17 12.2.0 -g", "/build/a/src");
@@ -285,7 +325,9 @@ fn ar_symbol_table_reads_as_symbol_to_member() {
     let a = ar_with_armap(&["alpha", "beta"], 0);
     let b = ar_with_armap(&["alpha", "gamma"], 0);
     let d = diff(&pair("lib.a", &a, "lib.a", &b));
-    let table = at(&d, &["(symbol table /)"]);
+    // A view of the archive, before its file list, as diffoscope shows it.
+    assert_eq!(d.details[0].source1, "nm --print-armap {}", "{d:#?}");
+    let table = at(&d, &["nm --print-armap {}"]);
     assert_eq!(
         table.unified_diff.as_deref(),
         Some("@@ -1,2 +1,2 @@\n alpha → x.o\n-beta → x.o\n+gamma → x.o\n"),
@@ -294,19 +336,27 @@ fn ar_symbol_table_reads_as_symbol_to_member() {
     // A table pointing at no member header is compared as bytes.
     let broken = ar_with_armap(&["alpha", "beta"], 2);
     let d = diff(&pair("lib.a", &a, "lib.a", &broken));
-    assert!(at(&d, &["(symbol table /)"]).hexdump, "{d:#?}");
+    assert!(at(&d, &["nm --print-armap {}"]).hexdump, "{d:#?}");
 }
 
 /// A little-endian 64-bit Mach-O object with one `__TEXT` segment holding
 /// a `__cstring` section with `strings` (NUL-separated) and an LC_UUID.
 fn mach_o(strings: &[u8], uuid: [u8; 16]) -> Vec<u8> {
+    mach_o_of(&[("__TEXT", "__cstring", 2, strings)], uuid)
+}
+
+/// A little-endian 64-bit x86_64 Mach-O object: one unnamed segment
+/// holding `sections` (segment name, section name, flags, bytes), laid out
+/// one after another after the load commands, then an LC_UUID.
+fn mach_o_of(sections: &[(&str, &str, u32, &[u8])], uuid: [u8; 16]) -> Vec<u8> {
     let name16 = |s: &str| {
         let mut b = [0u8; 16];
         b[..s.len()].copy_from_slice(s.as_bytes());
         b
     };
-    let (segment_len, uuid_len) = (72u32 + 80, 24u32);
+    let (segment_len, uuid_len) = (72 + 80 * sections.len() as u32, 24u32);
     let data_at = 32 + segment_len + uuid_len;
+    let total: u64 = sections.iter().map(|s| s.3.len() as u64).sum();
     let mut out = Vec::new();
     for word in [
         0xfeed_facfu32,
@@ -323,25 +373,30 @@ fn mach_o(strings: &[u8], uuid: [u8; 16]) -> Vec<u8> {
     out.extend_from_slice(&0x19u32.to_le_bytes()); // LC_SEGMENT_64
     out.extend_from_slice(&segment_len.to_le_bytes());
     out.extend_from_slice(&name16(""));
-    let n = strings.len() as u64;
-    for word in [0u64, n, u64::from(data_at), n] {
+    for word in [0u64, total, u64::from(data_at), total] {
         out.extend_from_slice(&word.to_le_bytes());
     }
-    for word in [7u32, 7, 1, 0] {
+    for word in [7u32, 7, sections.len() as u32, 0] {
         out.extend_from_slice(&word.to_le_bytes());
     }
-    out.extend_from_slice(&name16("__cstring"));
-    out.extend_from_slice(&name16("__TEXT"));
-    out.extend_from_slice(&0u64.to_le_bytes());
-    out.extend_from_slice(&n.to_le_bytes());
-    // offset, align, reloff, nreloc, flags (S_CSTRING_LITERALS), reserved
-    for word in [data_at, 0, 0, 0, 2, 0, 0, 0] {
-        out.extend_from_slice(&word.to_le_bytes());
+    let mut at = data_at;
+    for (segment, section, flags, bytes) in sections {
+        out.extend_from_slice(&name16(section));
+        out.extend_from_slice(&name16(segment));
+        out.extend_from_slice(&u64::from(at - data_at).to_le_bytes());
+        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        // offset, align, reloff, nreloc, flags, reserved
+        for word in [at, 0, 0, 0, *flags, 0, 0, 0] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        at += bytes.len() as u32;
     }
     out.extend_from_slice(&0x1bu32.to_le_bytes()); // LC_UUID
     out.extend_from_slice(&uuid_len.to_le_bytes());
     out.extend_from_slice(&uuid);
-    out.extend_from_slice(strings);
+    for (.., bytes) in sections {
+        out.extend_from_slice(bytes);
+    }
     out
 }
 
@@ -372,13 +427,15 @@ fn mach_o_sections_and_load_commands_read_as_text() {
     let p = pair("x.o", &a, "x.o", &b);
     let mut d = diff(&p);
     annotate(&mut d, &two_build_dirs());
-    let cstring = at(&d, &["__TEXT,__cstring"]);
+    // A thin file is its one architecture, named as diffoscope names it.
+    assert_eq!(d.details.len(), 1, "{d:#?}");
+    let cstring = at(&d, &["x86_64", "__TEXT,__cstring"]);
     assert_eq!(
         cstring.unified_diff.as_deref(),
         Some("@@ -1 +1 @@\n-built in /build/a\n+built in /build/b\n")
     );
     assert_eq!(cstring.hints[0].cause, Cause::BuildPath);
-    let commands = at(&d, &["load commands"]);
+    let commands = at(&d, &["x86_64", "load commands"]);
     let u = commands.unified_diff.as_deref().unwrap_or_default();
     assert!(
         u.contains("+1: LC_UUID (24 bytes) 02020202-0202-0202-0202-020202020202\n"),
@@ -389,7 +446,7 @@ fn mach_o_sections_and_load_commands_read_as_text() {
     // The same inside a fat file: one slice, read again as Mach-O.
     assert_eq!(detect(&fat_of(&a)), Kind::MachO);
     let d = diff(&pair("x", &fat_of(&a), "x", &fat_of(&b)));
-    let cstring = at(&d, &["arch x86_64", "__TEXT,__cstring"]);
+    let cstring = at(&d, &["x86_64", "__TEXT,__cstring"]);
     assert!(cstring.unified_diff.is_some(), "{d:#?}");
     // A Java class file shares the fat magic; its version is no count.
     assert_ne!(detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x34"), Kind::MachO);

@@ -25,6 +25,7 @@ use crate::model::{
 };
 use crate::{Error, Result};
 
+pub(crate) mod document;
 pub(crate) mod reader;
 
 pub(crate) use reader::{read, Archive, ConflictKind, Member, Refusal};
@@ -60,6 +61,7 @@ impl Format for Zip {
                 format: FormatMetadata {
                     compression: Some(m.method_name()),
                     extra: m.shown_extra(),
+                    compressed_size: Some(m.csize),
                     comment: Some(lossy(&m.comment)).filter(|c| !c.is_empty()),
                     ..FormatMetadata::default()
                 }
