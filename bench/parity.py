@@ -22,7 +22,9 @@ import os
 import re
 import shutil
 import subprocess
+import statistics
 import sys
+import time
 import tempfile
 from pathlib import Path
 
@@ -120,20 +122,45 @@ def member_paths(path):
 
 
 def timed(cmd, cwd=None, timeout=600):
-    """Runs cmd under /usr/bin/time: (exit code, wall s, peak RSS MB, stderr,
-    CPU s). CPU time (user + system) is what a loaded machine distorts
-    least; wall time is what a user waits."""
-    with tempfile.NamedTemporaryFile("r") as t:
-        try:
-            p = subprocess.run(["/usr/bin/time", "-f", "%e %M %U %S", "-o", t.name] + cmd,
-                               cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return 124, float(timeout), 0.0, "timeout", float(timeout)
-        lines = [ln for ln in open(t.name).read().splitlines() if ln.strip()]
-        wall, rss, user, system = (lines[-1].split() + ["0"] * 4)[:4] if lines else ["0"] * 4
-        return (p.returncode, float(wall), int(rss) / 1024, p.stderr.decode(errors="replace"),
-                float(user) + float(system))
+    """Runs cmd: (exit code, wall s, peak RSS MB, stderr, CPU s). Wall time
+    from a monotonic clock and CPU time (user + system) from wait4's
+    rusage, to the microsecond: repro takes a few milliseconds on
+    most pairs, and /usr/bin/time's 10 ms steps made those ratios
+    meaningless. CPU time is what a loaded machine distorts least; wall
+    time is what a user waits."""
+    # Peak RSS from /usr/bin/time: a child forked from this Python starts
+    # with its pages counted, so wait4's ru_maxrss would say 15 MB for
+    # `sleep`. Its own CPU time is well under a millisecond.
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as rss:
+        start = time.perf_counter()
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss.name] + cmd, cwd=cwd,
+                             stdout=subprocess.DEVNULL, stderr=err)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                p.kill()
+                os.wait4(p.pid, 0)
+                return 124, float(timeout), 0.0, "timeout", float(timeout)
+            time.sleep(0.0005)
+        wall = time.perf_counter() - start
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        lines = [ln for ln in rss.read().splitlines() if ln.strip().isdigit()]
+        peak = int(lines[-1]) / 1024 if lines else 0.0
+        return (p.returncode, wall, peak, err.read().decode(errors="replace"),
+                usage.ru_utime + usage.ru_stime)
+
+
+def timed_median(cmd, cwd=None, runs=3):
+    """timed() run `runs` times: the median wall and CPU time, the largest
+    peak RSS, the last exit code and stderr (the runs are alike)."""
+    results = [timed(cmd, cwd=cwd) for _ in range(runs)]
+    rc, _, _, err, _ = results[-1]
+    return (rc, statistics.median(r[1] for r in results), max(r[2] for r in results), err,
+            statistics.median(r[4] for r in results))
 
 
 def diffoscope_pairs(tests):
@@ -167,7 +194,10 @@ def cmd_diff(args):
             f.unlink(missing_ok=True)
         # Relative names, run from the data directory: both tools name the
         # top level after their arguments.
-        rc_r, t_r, m_r, err_r, c_r = timed([args.repro, "diff", "--json", str(rj), a, b], cwd=data)
+        # repro's few milliseconds are the median of three runs; diffoscope
+        # (seconds) runs once.
+        rc_r, t_r, m_r, err_r, c_r = timed_median(
+            [args.repro, "diff", "--json", str(rj), a, b], cwd=data)
         rc_d, t_d, m_d, err_d, c_d = timed(
             [args.diffoscope, "--no-progress", "--json", str(dj), a, b], cwd=data)
         mr, md = member_paths(rj), member_paths(dj)
