@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
-use common::{build_fixture, fixture, read_json, repro, stderr, stdout};
+use common::{build_fixture, diff_in, fixture, read_json, repro, stderr, stdout};
 
 use std::fs;
 use std::path::Path;
@@ -608,20 +608,6 @@ fn tar(path: &Path, members: &[(&str, &str, u64)]) {
         \x20       info.size, info.mtime, info.mode = len(data), mtime, 0o644\n\
         \x20       t.addfile(info, io.BytesIO(data))\n";
     python(script, path, &spec);
-}
-
-/// `repro diff` with `args`, its exit code and stdout with `dir` masked.
-fn diff_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let o = repro()
-        .arg("diff")
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
-    let out = stdout(&o).replace(dir.to_str().unwrap(), "[TMP]");
-    (o.status.code(), out)
 }
 
 #[test]

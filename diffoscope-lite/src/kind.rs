@@ -25,6 +25,8 @@ pub enum Kind {
     Lz4,
     /// Legacy LZMA ("LZMA alone", `.lzma`).
     Lzma,
+    /// cpio: newc, odc and old binary.
+    Cpio,
     /// Unix ar, including Debian `.deb` packages.
     Ar,
     /// An OCI image layout directory (detected from the filesystem).
@@ -60,6 +62,7 @@ impl Kind {
             | Kind::Lz4
             | Kind::Lzma
             | Kind::Ar
+            | Kind::Cpio
             | Kind::OciLayout
             | Kind::Elf
             | Kind::MachO
@@ -97,6 +100,7 @@ impl fmt::Display for Kind {
             Kind::Lz4 => "lz4",
             Kind::Lzma => "lzma",
             Kind::Ar => "ar",
+            Kind::Cpio => "cpio",
             Kind::OciLayout => "OCI image layout",
             Kind::Elf => "ELF",
             Kind::MachO => "Mach-O",

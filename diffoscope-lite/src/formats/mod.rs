@@ -19,6 +19,7 @@ use crate::Result;
 
 pub(crate) mod ar;
 pub(crate) mod bzip2;
+pub(crate) mod cpio;
 pub(crate) mod directory;
 pub(crate) mod docker;
 pub(crate) mod dwarf;
@@ -29,6 +30,7 @@ pub(crate) mod lz4;
 pub(crate) mod lzma;
 pub(crate) mod macho;
 pub(crate) mod oci;
+pub(crate) mod posix;
 pub(crate) mod pyc;
 pub(crate) mod ranged;
 pub(crate) mod rust_object;
@@ -112,6 +114,7 @@ pub static REGISTRY: &[&dyn Format] = &[
     &macho::MachO,
     &rust_object::RustObject,
     &pyc::Pyc,
+    &cpio::Cpio,
     // No magic number: after every format that has one.
     &lzma::Lzma,
     &json::Json,

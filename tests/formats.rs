@@ -1,0 +1,66 @@
+//! End-to-end tests of `repro diff` on the formats diffoscope reads with
+//! libarchive or tools of its own (cpio, …): archives built in the test,
+//! the real binary run on them, and what a user sees snapshotted.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+use common::{diff_in, repro, stderr, stdout};
+
+/// An odc (POSIX portable) cpio archive of `members` (name, mode, data,
+/// mtime), owned by 1000:1000, ending in its trailer.
+fn odc(members: &[(&str, u32, &[u8], u64)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (ino, (name, mode, data, mtime)) in members
+        .iter()
+        .chain([&("TRAILER!!!", 0, &b""[..], 0)])
+        .enumerate()
+    {
+        let (size, namesize) = (data.len(), name.len() + 1);
+        let header = format!(
+            "070707{:06o}{ino:06o}{mode:06o}{:06o}{:06o}{:06o}{:06o}{mtime:011o}{namesize:06o}{size:011o}",
+            0, 1000, 1000, 1, 0
+        );
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+#[test]
+fn cpio_members_are_compared_like_tar_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let t = 1_435_158_612;
+    let a = odc(&[
+        ("dir", 0o040_755, b"", t),
+        ("dir/text", 0o100_644, b"one\ntwo\n", t),
+        ("dir/link", 0o120_777, b"broken", t),
+        ("dir/same", 0o100_644, b"same\n", t),
+    ]);
+    let b = odc(&[
+        ("dir", 0o040_755, b"", t + 1),
+        ("dir/text", 0o100_644, b"one\n2\n", t),
+        ("dir/link", 0o120_777, b"really-broken", t),
+        ("dir/same", 0o100_600, b"same\n", t),
+    ]);
+    std::fs::write(d.join("a.cpio"), a).unwrap();
+    std::fs::write(d.join("b.cpio"), &b).unwrap();
+    std::fs::write(d.join("c.cpio"), &b).unwrap();
+    let (code, text) = diff_in(d, &["a.cpio", "b.cpio"]);
+    assert_eq!(code, Some(1));
+    insta::assert_snapshot!("cpio_text", text);
+    let (code, _) = diff_in(d, &["b.cpio", "c.cpio"]);
+    assert_eq!(code, Some(0));
+
+    // A damaged archive is an error naming the file and the offset.
+    std::fs::write(d.join("cut.cpio"), &b[..100]).unwrap();
+    let o = repro()
+        .args(["diff", "a.cpio", "cut.cpio"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    insta::assert_snapshot!("cpio_cut_stderr", stderr(&o));
+}
