@@ -23,6 +23,8 @@ pub enum Kind {
     Bzip2,
     /// LZ4 frames.
     Lz4,
+    /// Lzip.
+    Lzip,
     /// Legacy LZMA ("LZMA alone", `.lzma`).
     Lzma,
     /// cpio: newc, odc and old binary.
@@ -61,6 +63,7 @@ impl Kind {
             | Kind::Bzip2
             | Kind::Lz4
             | Kind::Lzma
+            | Kind::Lzip
             | Kind::Ar
             | Kind::Cpio
             | Kind::OciLayout
@@ -77,7 +80,7 @@ impl Kind {
     pub fn is_compressor(self) -> bool {
         matches!(
             self,
-            Kind::Gzip | Kind::Xz | Kind::Zstd | Kind::Bzip2 | Kind::Lz4 | Kind::Lzma
+            Kind::Gzip | Kind::Xz | Kind::Zstd | Kind::Bzip2 | Kind::Lz4 | Kind::Lzma | Kind::Lzip
         )
     }
 
@@ -99,6 +102,7 @@ impl fmt::Display for Kind {
             Kind::Bzip2 => "bzip2",
             Kind::Lz4 => "lz4",
             Kind::Lzma => "lzma",
+            Kind::Lzip => "lzip",
             Kind::Ar => "ar",
             Kind::Cpio => "cpio",
             Kind::OciLayout => "OCI image layout",

@@ -81,6 +81,7 @@ pub(crate) fn of(kind: Kind) -> &'static [View] {
         | Kind::Bzip2
         | Kind::Lz4
         | Kind::Lzma
+        | Kind::Lzip
         | Kind::RustObject
         | Kind::Elf
         | Kind::MachO

@@ -27,6 +27,7 @@ pub(crate) mod elf;
 pub(crate) mod gzip;
 pub(crate) mod json;
 pub(crate) mod lz4;
+pub(crate) mod lzip;
 pub(crate) mod lzma;
 pub(crate) mod macho;
 pub(crate) mod oci;
@@ -109,6 +110,7 @@ pub static REGISTRY: &[&dyn Format] = &[
     &zstd::Zstd,
     &bzip2::Bzip2,
     &lz4::Lz4,
+    &lzip::Lzip,
     &ar::Ar,
     &elf::Elf,
     &macho::MachO,
@@ -416,6 +418,7 @@ mod tests {
             Kind::Lzma
         );
         assert_eq!(detect(b"!<arch>\n"), Kind::Ar);
+        assert_eq!(detect(b"LZIP\x01\x0c"), Kind::Lzip);
         assert_eq!(detect(b"\x7fELF\x02\x01\x01"), Kind::Elf);
         assert_eq!(detect(b"\xa7\x0d\x0d\x0a\0\0\0\0"), Kind::Pyc);
         assert_eq!(detect(b"  {\"a\": 1}"), Kind::Json);
