@@ -33,17 +33,13 @@ impl Format for Lzip {
         &self,
         compressed: Box<dyn Read + 'a>,
     ) -> Option<io::Result<Box<dyn Read + 'a>>> {
-        Some(
+        Some(super::xz::reader(
+            compressed,
             liblzma::stream::Stream::new_lzip_decoder(
                 super::xz::MEMLIMIT,
                 liblzma::stream::CONCATENATED,
-            )
-            .map_err(io::Error::other)
-            .map(|stream| {
-                Box::new(liblzma::read::XzDecoder::new_stream(compressed, stream))
-                    as Box<dyn Read + 'a>
-            }),
-        )
+            ),
+        ))
     }
 }
 
