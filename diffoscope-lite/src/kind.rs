@@ -29,6 +29,8 @@ pub enum Kind {
     Lzma,
     /// cpio: newc, odc and old binary.
     Cpio,
+    /// SquashFS 4.0 images.
+    Squashfs,
     /// Unix ar, including Debian `.deb` packages.
     Ar,
     /// An OCI image layout directory (detected from the filesystem).
@@ -66,6 +68,7 @@ impl Kind {
             | Kind::Lzip
             | Kind::Ar
             | Kind::Cpio
+            | Kind::Squashfs
             | Kind::OciLayout
             | Kind::Elf
             | Kind::MachO
@@ -105,6 +108,7 @@ impl fmt::Display for Kind {
             Kind::Lzip => "lzip",
             Kind::Ar => "ar",
             Kind::Cpio => "cpio",
+            Kind::Squashfs => "squashfs",
             Kind::OciLayout => "OCI image layout",
             Kind::Elf => "ELF",
             Kind::MachO => "Mach-O",

@@ -35,6 +35,7 @@ pub(crate) mod posix;
 pub(crate) mod pyc;
 pub(crate) mod ranged;
 pub(crate) mod rust_object;
+pub(crate) mod squashfs;
 pub(crate) mod tar;
 pub(crate) mod text;
 pub(crate) mod xz;
@@ -117,6 +118,7 @@ pub static REGISTRY: &[&dyn Format] = &[
     &rust_object::RustObject,
     &pyc::Pyc,
     &cpio::Cpio,
+    &squashfs::Squashfs,
     // No magic number: after every format that has one.
     &lzma::Lzma,
     &json::Json,
