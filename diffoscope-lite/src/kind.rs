@@ -31,6 +31,8 @@ pub enum Kind {
     Cpio,
     /// SquashFS 4.0 images.
     Squashfs,
+    /// ISO 9660 images (with Rock Ridge).
+    Iso9660,
     /// Unix ar, including Debian `.deb` packages.
     Ar,
     /// An OCI image layout directory (detected from the filesystem).
@@ -69,6 +71,7 @@ impl Kind {
             | Kind::Ar
             | Kind::Cpio
             | Kind::Squashfs
+            | Kind::Iso9660
             | Kind::OciLayout
             | Kind::Elf
             | Kind::MachO
@@ -109,6 +112,7 @@ impl fmt::Display for Kind {
             Kind::Ar => "ar",
             Kind::Cpio => "cpio",
             Kind::Squashfs => "squashfs",
+            Kind::Iso9660 => "ISO 9660",
             Kind::OciLayout => "OCI image layout",
             Kind::Elf => "ELF",
             Kind::MachO => "Mach-O",

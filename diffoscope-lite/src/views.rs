@@ -43,7 +43,7 @@ fn none(_: &Container, _: &mut String) {}
 /// metadata stays on their members.
 pub(crate) fn of(kind: Kind) -> &'static [View] {
     match kind {
-        Kind::Tar | Kind::Ar | Kind::Cpio | Kind::Squashfs => &[View {
+        Kind::Tar | Kind::Ar | Kind::Cpio | Kind::Squashfs | Kind::Iso9660 => &[View {
             name: "file list",
             shows: shown_by_file_list,
             line: file_list_line,

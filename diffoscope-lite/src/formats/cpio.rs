@@ -13,11 +13,11 @@
 //! targets are read only when they are at most [`MAX_NAME`] bytes and
 //! present in the file, and member data stays a range of the blob.
 
-use super::posix::{self, kind_of_mode, S_IFLNK, S_IFMT, S_IFREG};
+use super::posix::{self, kind_of_mode, Stat, S_IFLNK, S_IFMT, S_IFREG};
 use super::{lossy, Format, Kind, Parsed};
 use crate::blob::Blob;
 use crate::limits::Budget;
-use crate::model::{Content, Cx, Entry, EntryKind, MetaField, MetaValue, Metadata};
+use crate::model::{Content, Cx, EntryKind, MetaField, MetaValue};
 use crate::{Error, Result};
 
 /// cpio archives.
@@ -428,26 +428,15 @@ impl Format for Cpio {
             .iter()
             .enumerate()
             .map(|(order, m)| {
-                let kind = m.kind();
-                Entry {
+                Stat {
                     path: m.name.clone(),
-                    content: if kind == EntryKind::File {
-                        Content::of_blob(&m.data)
-                    } else {
-                        Content::empty()
-                    },
-                    kind,
-                    meta: Metadata {
-                        mode: Some(m.mode & 0o7777),
-                        uid: Some(m.uid),
-                        gid: Some(m.gid),
-                        mtime: Some(m.mtime),
-                        size: Some(m.data.len()),
-                        order,
-                        ..Metadata::default()
-                    },
-                    digest: None,
+                    kind: m.kind(),
+                    mode: m.mode,
+                    owner: Some((m.uid, m.gid)),
+                    mtime: m.mtime,
+                    size: m.data.len(),
                 }
+                .entry(order, Content::of_blob(&m.data))
             })
             .collect();
         // Which layout shows only when the two sides differ in it.

@@ -25,6 +25,7 @@ pub(crate) mod docker;
 pub(crate) mod dwarf;
 pub(crate) mod elf;
 pub(crate) mod gzip;
+pub(crate) mod iso9660;
 pub(crate) mod json;
 pub(crate) mod lz4;
 pub(crate) mod lzip;
@@ -42,8 +43,9 @@ pub(crate) mod xz;
 pub(crate) mod zip;
 pub(crate) mod zstd;
 
-/// How many leading bytes content detection looks at.
-pub const HEAD_LEN: usize = 4096;
+/// How many leading bytes content detection looks at: enough to reach an
+/// ISO 9660 volume descriptor, which follows 32 KiB of system area.
+pub const HEAD_LEN: usize = 32 * 1024 + 8;
 
 pub use crate::kind::Kind;
 
@@ -119,6 +121,7 @@ pub static REGISTRY: &[&dyn Format] = &[
     &pyc::Pyc,
     &cpio::Cpio,
     &squashfs::Squashfs,
+    &iso9660::Iso9660,
     // No magic number: after every format that has one.
     &lzma::Lzma,
     &json::Json,

@@ -5,7 +5,7 @@
 //! otherwise be written three times.
 
 use super::{duplicate_comments, Kind, Parsed};
-use crate::model::{Container, Entry, EntryKind, MetaField, MetaValue};
+use crate::model::{Container, Content, Entry, EntryKind, MetaField, MetaValue, Metadata};
 
 /// The file-type bits of `st_mode`.
 pub(crate) const S_IFMT: u32 = 0o170_000;
@@ -45,6 +45,49 @@ pub(crate) fn kind_of_mode(
         S_IFIFO => EntryKind::Fifo,
         S_IFSOCK => EntryKind::Other("socket".into()),
         other => EntryKind::Other(format!("file type {other:o}")),
+    }
+}
+
+/// What a Unix-style member records, whatever the format.
+pub(crate) struct Stat {
+    /// Its path in the archive.
+    pub(crate) path: String,
+    /// What it is.
+    pub(crate) kind: EntryKind,
+    /// The whole mode; the file type bits are dropped from the metadata.
+    pub(crate) mode: u32,
+    /// Owner uid and gid, when recorded.
+    pub(crate) owner: Option<(u64, u64)>,
+    /// Modification time.
+    pub(crate) mtime: i64,
+    /// The size the listing shows (a symlink's: its target's length).
+    pub(crate) size: u64,
+}
+
+impl Stat {
+    /// The entry at position `order`; `data` is its content if it is a
+    /// regular file (anything else has none).
+    pub(crate) fn entry(self, order: usize, data: Content) -> Entry {
+        let content = if self.kind == EntryKind::File {
+            data
+        } else {
+            Content::empty()
+        };
+        Entry {
+            path: self.path,
+            kind: self.kind,
+            meta: Metadata {
+                mode: Some(self.mode & 0o7777),
+                uid: self.owner.map(|o| o.0),
+                gid: self.owner.map(|o| o.1),
+                mtime: Some(self.mtime),
+                size: Some(self.size),
+                order,
+                ..Metadata::default()
+            },
+            content,
+            digest: None,
+        }
     }
 }
 

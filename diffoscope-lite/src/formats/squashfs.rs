@@ -18,10 +18,10 @@ use std::io::{BufReader, Read};
 use backhand::{FilesystemReader, InnerNode, SquashfsFileReader};
 
 use super::posix::{
-    self, kind_of_mode, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
+    self, kind_of_mode, Stat, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
 };
 use super::{Format, Kind, Parsed};
-use crate::model::{Content, Cx, Entry, MetaField, MetaValue, Metadata, Spool};
+use crate::model::{Content, Cx, MetaField, MetaValue, Spool};
 use crate::{Error, Result};
 
 /// SquashFS images.
@@ -99,21 +99,15 @@ fn read_image(
             InnerNode::Socket => (S_IFSOCK, None, 0, Content::empty(), 0),
         };
         let mode = u32::from(h.permissions) & 0o7777;
-        entries.push(Entry {
+        let stat = Stat {
             path: path.to_owned(),
             kind: kind_of_mode(ftype | mode, target, device(dev)),
-            meta: Metadata {
-                mode: Some(mode),
-                uid: Some(u64::from(h.uid)),
-                gid: Some(u64::from(h.gid)),
-                mtime: Some(i64::from(h.mtime)),
-                size: Some(size),
-                order: entries.len(),
-                ..Metadata::default()
-            },
-            content,
-            digest: None,
-        });
+            mode,
+            owner: Some((u64::from(h.uid), u64::from(h.gid))),
+            mtime: i64::from(h.mtime),
+            size,
+        };
+        entries.push(stat.entry(entries.len(), content));
     }
     let meta = vec![
         (
