@@ -33,6 +33,8 @@ pub enum Kind {
     Squashfs,
     /// ISO 9660 images (with Rock Ridge).
     Iso9660,
+    /// Android boot images (header versions 0 to 2).
+    AndroidBoot,
     /// Unix ar, including Debian `.deb` packages.
     Ar,
     /// An OCI image layout directory (detected from the filesystem).
@@ -72,6 +74,7 @@ impl Kind {
             | Kind::Cpio
             | Kind::Squashfs
             | Kind::Iso9660
+            | Kind::AndroidBoot
             | Kind::OciLayout
             | Kind::Elf
             | Kind::MachO
@@ -113,6 +116,7 @@ impl fmt::Display for Kind {
             Kind::Cpio => "cpio",
             Kind::Squashfs => "squashfs",
             Kind::Iso9660 => "ISO 9660",
+            Kind::AndroidBoot => "Android boot image",
             Kind::OciLayout => "OCI image layout",
             Kind::Elf => "ELF",
             Kind::MachO => "Mach-O",

@@ -82,6 +82,7 @@ pub(crate) fn of(kind: Kind) -> &'static [View] {
         | Kind::Lz4
         | Kind::Lzma
         | Kind::Lzip
+        | Kind::AndroidBoot
         | Kind::RustObject
         | Kind::Elf
         | Kind::MachO

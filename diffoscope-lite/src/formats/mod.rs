@@ -17,6 +17,7 @@ use crate::model::{
 };
 use crate::Result;
 
+pub(crate) mod android;
 pub(crate) mod ar;
 pub(crate) mod bzip2;
 pub(crate) mod cpio;
@@ -122,6 +123,7 @@ pub static REGISTRY: &[&dyn Format] = &[
     &cpio::Cpio,
     &squashfs::Squashfs,
     &iso9660::Iso9660,
+    &android::AndroidBoot,
     // No magic number: after every format that has one.
     &lzma::Lzma,
     &json::Json,
