@@ -35,6 +35,8 @@ pub enum Kind {
     Iso9660,
     /// Android boot images (header versions 0 to 2).
     AndroidBoot,
+    /// Binary OpenPGP messages (a signed file: its literal data inside).
+    Pgp,
     /// Unix ar, including Debian `.deb` packages.
     Ar,
     /// An OCI image layout directory (detected from the filesystem).
@@ -75,6 +77,7 @@ impl Kind {
             | Kind::Squashfs
             | Kind::Iso9660
             | Kind::AndroidBoot
+            | Kind::Pgp
             | Kind::OciLayout
             | Kind::Elf
             | Kind::MachO
@@ -117,6 +120,7 @@ impl fmt::Display for Kind {
             Kind::Squashfs => "squashfs",
             Kind::Iso9660 => "ISO 9660",
             Kind::AndroidBoot => "Android boot image",
+            Kind::Pgp => "OpenPGP",
             Kind::OciLayout => "OCI image layout",
             Kind::Elf => "ELF",
             Kind::MachO => "Mach-O",

@@ -83,6 +83,7 @@ pub(crate) fn of(kind: Kind) -> &'static [View] {
         | Kind::Lzma
         | Kind::Lzip
         | Kind::AndroidBoot
+        | Kind::Pgp
         | Kind::RustObject
         | Kind::Elf
         | Kind::MachO

@@ -12,9 +12,9 @@
 //! headers (another layout) are compared as bytes. The normalizer leaves
 //! boot images alone (their bytes are digested as they are).
 
-use super::{lossy, Format, Kind, Parsed};
+use super::{lossy, plain_entry, Format, Kind, Parsed};
 use crate::blob::Blob;
-use crate::model::{Container, Content, Cx, Entry, EntryKind, Metadata};
+use crate::model::{Content, Cx};
 use crate::{Error, Result};
 
 /// Android boot images.
@@ -141,33 +141,21 @@ impl Format for AndroidBoot {
         let Some(image) = read(&content.blob(cx, name)?, name)? else {
             return Ok(Parsed::Binary);
         };
-        let member = |order: usize, path: &str, content: Content| Entry {
-            path: path.to_owned(),
-            kind: EntryKind::File,
-            meta: Metadata {
-                order,
-                ..Metadata::default()
-            },
-            content,
-            digest: None,
-        };
-        let mut entries = vec![member(
+        let mut entries = vec![plain_entry(
             0,
             "bootimg.cfg",
             Content::memory(image.config.into_bytes()),
         )];
         for (what, data) in &image.parts {
             cx.budget.add_entry(&format!("{name}::{what}"))?;
-            entries.push(member(entries.len(), what, Content::of_blob(data)));
+            entries.push(plain_entry(entries.len(), what, Content::of_blob(data)));
         }
-        Ok(Parsed::Container(Container {
-            format: Kind::AndroidBoot,
+        Ok(super::archive(
+            Kind::AndroidBoot,
             entries,
-            meta: Vec::new(),
-            comments: Vec::new(),
-            single_stream: false,
-            ordered: true,
-        }))
+            Vec::new(),
+            Vec::new(),
+        ))
     }
 }
 

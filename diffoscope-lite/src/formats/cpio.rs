@@ -13,7 +13,7 @@
 //! targets are read only when they are at most [`MAX_NAME`] bytes and
 //! present in the file, and member data stays a range of the blob.
 
-use super::posix::{self, kind_of_mode, Stat, S_IFLNK, S_IFMT, S_IFREG};
+use super::posix::{kind_of_mode, Stat, S_IFLNK, S_IFMT, S_IFREG};
 use super::{lossy, Format, Kind, Parsed};
 use crate::blob::Blob;
 use crate::limits::Budget;
@@ -444,7 +444,7 @@ impl Format for Cpio {
             MetaField::Header("cpio layout"),
             MetaValue::Text(archive.variant.name().into()),
         )];
-        Ok(posix::archive(
+        Ok(super::archive(
             Kind::Cpio,
             entries,
             layout,

@@ -20,7 +20,7 @@
 
 use std::collections::HashSet;
 
-use super::posix::{self, kind_of_mode, Stat, S_IFDIR, S_IFMT, S_IFREG};
+use super::posix::{kind_of_mode, Stat, S_IFDIR, S_IFMT, S_IFREG};
 use super::{lossy, Format, Kind, Parsed};
 use crate::blob::Blob;
 use crate::limits::Budget;
@@ -533,7 +533,7 @@ impl Format for Iso9660 {
         } else {
             vec!["no Rock Ridge entries: ISO 9660 names, modes and times".into()]
         };
-        Ok(posix::archive(Kind::Iso9660, entries, meta, comments))
+        Ok(super::archive(Kind::Iso9660, entries, meta, comments))
     }
 }
 

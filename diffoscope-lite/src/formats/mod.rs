@@ -33,6 +33,7 @@ pub(crate) mod lzip;
 pub(crate) mod lzma;
 pub(crate) mod macho;
 pub(crate) mod oci;
+pub(crate) mod pgp;
 pub(crate) mod posix;
 pub(crate) mod pyc;
 pub(crate) mod ranged;
@@ -126,6 +127,8 @@ pub static REGISTRY: &[&dyn Format] = &[
     &android::AndroidBoot,
     // No magic number: after every format that has one.
     &lzma::Lzma,
+    // A packet header is a weak magic: after the others.
+    &pgp::Pgp,
     &json::Json,
     &text::Text,
 ];
@@ -385,6 +388,40 @@ pub(crate) fn stream_name(entry: &str, suffixes: &[(&str, &str)]) -> String {
                 .map(|stem| format!("{stem}{replacement}"))
         })
         .unwrap_or_else(|| format!("{base}-content"))
+}
+
+/// The container of an archive's members, in archive order, with its own
+/// header fields, what its reader found odd and the names stored twice.
+pub(crate) fn archive(
+    format: Kind,
+    entries: Vec<Entry>,
+    meta: Vec<(MetaField, MetaValue)>,
+    mut comments: Vec<String>,
+) -> Parsed {
+    comments.extend(duplicate_comments(&entries));
+    Parsed::Container(Container {
+        format,
+        entries,
+        meta,
+        comments,
+        single_stream: false,
+        ordered: true,
+    })
+}
+
+/// A member that is a plain file with no metadata of its own (a part of a
+/// boot image, a signed message's contents), at position `order`.
+pub(crate) fn plain_entry(order: usize, path: &str, content: Content) -> Entry {
+    Entry {
+        path: path.to_owned(),
+        kind: EntryKind::File,
+        meta: Metadata {
+            order,
+            ..Metadata::default()
+        },
+        content,
+        digest: None,
+    }
 }
 
 /// Reports names that occur more than once, in first-seen order.

@@ -1,11 +1,9 @@
 //! What the Unix-style archives and filesystem images (cpio, squashfs,
 //! ISO 9660 with Rock Ridge) share once their own structures are parsed:
-//! the file type encoded in `st_mode`, and the container their members
-//! make. Not a format: no [`super::Format`] lives here, only what would
+//! the file type encoded in `st_mode`, and what each member records. Not a format: no [`super::Format`] lives here, only what would
 //! otherwise be written three times.
 
-use super::{duplicate_comments, Kind, Parsed};
-use crate::model::{Container, Content, Entry, EntryKind, MetaField, MetaValue, Metadata};
+use crate::model::{Content, Entry, EntryKind, Metadata};
 
 /// The file-type bits of `st_mode`.
 pub(crate) const S_IFMT: u32 = 0o170_000;
@@ -89,25 +87,6 @@ impl Stat {
             digest: None,
         }
     }
-}
-
-/// The container of an archive's members, in archive order, with its own
-/// header fields, what its reader found odd and the names stored twice.
-pub(crate) fn archive(
-    format: Kind,
-    entries: Vec<Entry>,
-    meta: Vec<(MetaField, MetaValue)>,
-    mut comments: Vec<String>,
-) -> Parsed {
-    comments.extend(duplicate_comments(&entries));
-    Parsed::Container(Container {
-        format,
-        entries,
-        meta,
-        comments,
-        single_stream: false,
-        ordered: true,
-    })
 }
 
 #[cfg(test)]

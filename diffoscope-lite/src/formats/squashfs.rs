@@ -18,7 +18,7 @@ use std::io::{BufReader, Read};
 use backhand::{FilesystemReader, InnerNode, SquashfsFileReader};
 
 use super::posix::{
-    self, kind_of_mode, Stat, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
+    kind_of_mode, Stat, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
 };
 use super::{Format, Kind, Parsed};
 use crate::model::{Content, Cx, MetaField, MetaValue, Spool};
@@ -123,7 +123,7 @@ fn read_image(
             MetaValue::Time(i64::from(fs.mod_time)),
         ),
     ];
-    Ok(posix::archive(Kind::Squashfs, entries, meta, Vec::new()))
+    Ok(super::archive(Kind::Squashfs, entries, meta, Vec::new()))
 }
 
 /// The data of file `f`, decompressed into `spool`: its content and size.
