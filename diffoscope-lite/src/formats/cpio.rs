@@ -353,11 +353,21 @@ pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Archive> 
     if variant.shares_links() {
         link_newc(&mut members);
     }
-    let trailing = nonzero_after(blob, end).map_err(io)?;
-    if trailing > 0 {
-        conflicts.push(format!(
-            "{trailing} bytes after the trailer are not zero padding"
-        ));
+    if let Some(at) = first_nonzero(blob, end).map_err(io)? {
+        let next = blob.read_vec(at, 6.min(blob.len() - at)).map_err(io)?;
+        conflicts.push(match Variant::of(&next) {
+            // Appended archives (initramfs images, what binwalk carves):
+            // cpio and libarchive read the first only, and so does this.
+            Some(v) => format!(
+                "another cpio archive ({}) follows the trailer at offset {at}; \
+                 only the first is read",
+                v.name()
+            ),
+            None => format!(
+                "{} bytes after the trailer, from offset {at}, are not zero padding",
+                blob.len() - at
+            ),
+        });
     }
     Ok(Archive {
         variant,
@@ -382,20 +392,23 @@ fn link_newc(members: &mut [Member]) {
     }
 }
 
-/// How many bytes from `at` to the end of `blob` are not zero.
-fn nonzero_after(blob: &Blob, at: u64) -> std::io::Result<u64> {
-    let Some(rest) = blob.slice(at, blob.len() - at.min(blob.len())) else {
-        return Ok(0);
+/// Where the first byte that is not zero lies from `at` on, if any.
+fn first_nonzero(blob: &Blob, at: u64) -> std::io::Result<Option<u64>> {
+    let Some(rest) = blob.slice(at, blob.len().saturating_sub(at)) else {
+        return Ok(None);
     };
     let mut r = rest.reader();
     let mut buf = [0u8; 8192];
-    let mut n = 0;
+    let mut pos = at;
     loop {
         let got = std::io::Read::read(&mut r, &mut buf)?;
         if got == 0 {
-            return Ok(n);
+            return Ok(None);
         }
-        n += buf[..got].iter().filter(|&&b| b != 0).count() as u64;
+        if let Some(i) = buf[..got].iter().position(|&b| b != 0) {
+            return Ok(Some(pos + i as u64));
+        }
+        pos += got as u64;
     }
 }
 
@@ -671,10 +684,24 @@ pub(crate) mod tests {
         let mut padded = with_trailer;
         padded.extend_from_slice(&[0; 300]);
         assert!(read_all(padded.clone()).unwrap().conflicts.is_empty());
+        let at = padded.len();
+        let mut appended = padded.clone();
         padded.extend_from_slice(b"hidden");
         assert_eq!(
             read_all(padded).unwrap().conflicts,
-            ["6 bytes after the trailer are not zero padding"]
+            [format!(
+                "6 bytes after the trailer, from offset {at}, are not zero padding"
+            )]
+        );
+        appended.extend_from_slice(&newc(MEMBERS));
+        let a = read_all(appended).unwrap();
+        assert_eq!(a.members.len(), 2);
+        assert_eq!(
+            a.conflicts,
+            [format!(
+                "another cpio archive (newc) follows the trailer at offset {at}; \
+                 only the first is read"
+            )]
         );
     }
 
