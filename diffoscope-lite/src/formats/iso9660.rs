@@ -623,6 +623,18 @@ mod tests {
                 .concat(),
             ),
             record(
+                0,
+                0,
+                false,
+                b"NULL.;1",
+                &[
+                    rr("null", 0o020_644, [115, 6, 24, 14, 0, 0, 0]),
+                    // Device 1,3 packed old-style in the low word.
+                    entry(b"PN", &[0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 0, 0, 0, 0, 1, 3]),
+                ]
+                .concat(),
+            ),
+            record(
                 text_extent,
                 6,
                 false,
@@ -667,7 +679,7 @@ mod tests {
             .map(|m| {
                 (
                     m.path.as_str(),
-                    kind_of_mode(m.mode, m.target.clone(), (0, 0)),
+                    kind_of_mode(m.mode, m.target.clone(), m.dev),
                 )
             })
             .collect();
@@ -682,10 +694,18 @@ mod tests {
                         target: "../x".into()
                     }
                 ),
+                (
+                    "null",
+                    EntryKind::Device {
+                        block: false,
+                        major: 1,
+                        minor: 3
+                    }
+                ),
                 ("text", EntryKind::File),
             ]
         );
-        let text = &img.members[3];
+        let text = &img.members[4];
         assert_eq!(text.data.read_vec(0, text.data.len()).unwrap(), b"hello\n");
         assert_eq!(text.mode, 0o100_644);
         assert_eq!(text.owner, Some((1000, 100)));
