@@ -458,7 +458,18 @@ impl Format for Pgp {
         };
         let first = r.first().copied();
         match h.tag {
-            8 => matches!(first, Some(0..=3)),
+            // The compressed stream must start as its algorithm's does:
+            // a packet, a deflate block type other than the reserved one,
+            // a zlib header, a bzip2 signature.
+            8 => match (first, r.get(1..)) {
+                (Some(0), Some(rest)) => rest.first().is_some_and(|b| b & 0x80 != 0),
+                (Some(1), Some([b, ..])) => (b >> 1) & 3 != 3,
+                (Some(2), Some([cmf, flg, ..])) => {
+                    cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0
+                }
+                (Some(3), Some(rest)) => rest.starts_with(b"BZh"),
+                _ => false,
+            },
             4 => first == Some(3),
             2 => matches!(first, Some(3..=5)),
             11 => matches!(first, Some(b'b' | b't' | b'u' | b'l' | b'1' | b'm')),
@@ -623,9 +634,14 @@ mod tests {
     fn not_openpgp_after_all_is_bytes_and_damage_is_an_error() {
         // Detected (an old-format compressed-data header, ZIP) but not
         // deflate: bytes.
-        assert!(Pgp.detect(&[0xa3, 1, 0xff, 0xff]));
+        assert!(Pgp.detect(&[0xa3, 1, 0xf9, 0xff]));
+        // A reserved deflate block type, a zlib header whose check fails:
+        // not taken for OpenPGP at all.
+        assert!(!Pgp.detect(&[0xa3, 1, 0xff, 0xff]));
+        assert!(!Pgp.detect(&[0xa3, 2, 0x78, 0x00]));
+        assert!(Pgp.detect(&[0xa3, 2, 0x78, 0x9c]));
         assert!(matches!(
-            read_all(vec![0xa3, 1, 0xff, 0xff]).unwrap(),
+            read_all(vec![0xa3, 1, 0xf9, 0xff]).unwrap(),
             Parsed::Binary
         ));
         // A literal packet that parsed, then a body cut short: an error.
