@@ -489,13 +489,35 @@ impl Format for Pgp {
             if let Some(tripped) = cx.budget.tripped() {
                 return Err(tripped);
             }
+            // Damage is the message's (flate2 calls a corrupt stream
+            // invalid input); anything else (a spool file that could not
+            // be written) is the machine's, and keeps its kind.
+            let ours = e.get_ref().and_then(|i| i.downcast_ref::<Error>());
+            let damaged = ours.map_or_else(
+                || {
+                    matches!(
+                        e.kind(),
+                        io::ErrorKind::InvalidData
+                            | io::ErrorKind::InvalidInput
+                            | io::ErrorKind::UnexpectedEof
+                    )
+                },
+                Error::is_malformed_input,
+            );
+            if !damaged {
+                return Err(cx.io(e, name, "reading OpenPGP"));
+            }
             if !out.sure {
                 return Ok(Parsed::Binary);
             }
+            let detail = match ours {
+                Some(Error::Io { source, .. }) => source.to_string(),
+                _ => e.to_string(),
+            };
             return Err(Error::Malformed {
                 entry: name.to_owned(),
                 format: Kind::Pgp,
-                detail: e.to_string(),
+                detail,
             });
         }
         if !out.sure {
@@ -648,7 +670,7 @@ mod tests {
         let mut cut = packet(11, b"b\x00\0\0\0\0abcdef");
         cut.truncate(cut.len() - 2);
         let err = read_all(cut).unwrap_err().to_string();
-        assert!(err.starts_with("s.pgp: malformed OpenPGP"), "{err}");
+        assert_eq!(err, "s.pgp: malformed OpenPGP: packet body cut short");
         assert!(!Pgp.detect(b"\x7fELF"));
         assert!(!Pgp.detect(b"-----BEGIN PGP MESSAGE-----"));
     }
