@@ -6,6 +6,8 @@
 mod common;
 use common::{diff_in, repro, stderr, stdout};
 
+use std::path::Path;
+
 /// An odc (POSIX portable) cpio archive of `members` (name, mode, data,
 /// mtime), owned by 1000:1000, ending in its trailer.
 fn odc(members: &[(&str, u32, &[u8], u64)]) -> Vec<u8> {
@@ -63,4 +65,39 @@ fn cpio_members_are_compared_like_tar_members() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     insta::assert_snapshot!("cpio_cut_stderr", stderr(&o));
+}
+
+/// Writes the seed corpus's boot image, signed message and ISO image
+/// (fuzz/seeds/make_seeds.py, deterministic) in versions 0 and 1 to
+/// `dir/0/` and `dir/1/`.
+fn seed_images(dir: &Path) {
+    let script = "import os, sys\n\
+        sys.path.insert(0, sys.argv[1])\n\
+        import make_seeds\n\
+        for v in (0, 1):\n\
+        \x20   os.makedirs(os.path.join(sys.argv[2], str(v)))\n\
+        \x20   for name, data in make_seeds.unix_images(v).items():\n\
+        \x20       open(os.path.join(sys.argv[2], str(v), name), 'wb').write(data)\n";
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
+    let st = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(seeds)
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn boot_images_signed_messages_and_iso_images_show_their_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    seed_images(d);
+    let mut all = String::new();
+    for name in ["boot.img", "signed.pgp", "seed.iso"] {
+        let (code, text) = diff_in(d, &[&format!("0/{name}"), &format!("1/{name}")]);
+        assert_eq!(code, Some(1), "{text}");
+        all.push_str(&text);
+    }
+    insta::assert_snapshot!("unix_images_text", all);
 }
