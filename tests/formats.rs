@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
-use common::{diff_in, repro, stderr, stdout};
+use common::{diff_in, python, repro, stderr, stdout};
 
 use std::path::Path;
 
@@ -79,13 +79,7 @@ fn seed_images(dir: &Path) {
         \x20   for name, data in make_seeds.unix_images(v).items():\n\
         \x20       open(os.path.join(sys.argv[2], str(v), name), 'wb').write(data)\n";
     let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
-    let st = std::process::Command::new("python3")
-        .args(["-c", script])
-        .arg(seeds)
-        .arg(dir)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    python(script, &seeds, dir);
 }
 
 #[test]

@@ -143,3 +143,14 @@ pub fn diff_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
     let out = stdout(&o).replace(dir.to_str().unwrap(), "[TMP]");
     (o.status.code(), out)
 }
+
+/// Runs a Python `script` with two arguments, which must succeed.
+pub fn python(script: &str, first: &Path, second: impl AsRef<std::ffi::OsStr>) {
+    let st = Command::new("python3")
+        .args(["-c", script])
+        .arg(first)
+        .arg(second)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
