@@ -10,8 +10,12 @@
 //! 8 KiB each). File data is decompressed once, while the image is read,
 //! into one anonymous spool file per image, each file's declared size
 //! charged to the decompressed-bytes limit before a byte is read and never
-//! more than it read. A fragment index the table does not hold is an error
-//! here, checked before backhand would index out of bounds.
+//! more than it read. The ratio limit is not applied to squashfs data:
+//! backhand decodes whole blocks (at most 1 MiB each) and does not say how
+//! many compressed bytes a file took; the decompressed-bytes limit bounds
+//! what an image can make us write. A fragment index the table does not
+//! hold is an error here, checked before backhand would index out of
+//! bounds.
 
 use std::io::{BufReader, Read};
 
