@@ -5,7 +5,8 @@
 //!
 //! [`read`] is the one parser of cpio: it walks the headers of a [`Blob`]
 //! and yields every member with its metadata, its resolved link and its
-//! data's byte range, up to the `TRAILER!!!` record. The differ lists the
+//! data's byte range, up to the `TRAILER!!!` record, and what follows it
+//! (an appended archive) as member `(after the trailer)`. The differ lists the
 //! members from it ([`Cpio`]), as a `file list` like tar's; the normalizer
 //! leaves cpio alone (its bytes are digested as they are).
 //!
@@ -14,7 +15,7 @@
 //! present in the file, and member data stays a range of the blob.
 
 use super::posix::{kind_of_mode, Stat, S_IFLNK, S_IFMT, S_IFREG};
-use super::{lossy, Format, Kind, Parsed};
+use super::{lossy, plain_entry, Format, Kind, Parsed};
 use crate::blob::Blob;
 use crate::limits::Budget;
 use crate::model::{Content, Cx, EntryKind, MetaField, MetaValue};
@@ -29,6 +30,8 @@ pub(crate) const MAX_NAME: u64 = 4096;
 
 /// The name of the record that ends an archive.
 const TRAILER: &str = "TRAILER!!!";
+/// The member holding what follows the trailer.
+pub(crate) const AFTER_TRAILER: &str = "(after the trailer)";
 
 /// The header layout of an archive (every member uses its first's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,6 +235,9 @@ pub(crate) struct Archive {
     pub(crate) variant: Variant,
     /// Every member in archive order, the trailer left out.
     pub(crate) members: Vec<Member>,
+    /// The bytes after the trailer, from the first that is not zero
+    /// padding, if any.
+    pub(crate) after: Option<Blob>,
     /// What was odd but readable, in the words the differ reports.
     pub(crate) conflicts: Vec<String>,
 }
@@ -353,25 +359,21 @@ pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Archive> 
     if variant.shares_links() {
         link_newc(&mut members);
     }
-    if let Some(at) = first_nonzero(blob, end).map_err(io)? {
-        let next = blob.read_vec(at, 6.min(blob.len() - at)).map_err(io)?;
-        conflicts.push(match Variant::of(&next) {
-            // Appended archives (initramfs images, what binwalk carves):
-            // cpio and libarchive read the first only, and so does this.
-            Some(v) => format!(
-                "another cpio archive ({}) follows the trailer at offset {at}; \
-                 only the first is read",
-                v.name()
-            ),
-            None => format!(
-                "{} bytes after the trailer, from offset {at}, are not zero padding",
-                blob.len() - at
-            ),
-        });
-    }
+    // What follows the trailer and its zero padding: another archive
+    // (initramfs images append a compressed one to an uncompressed one;
+    // binwalk carves such things) or anything else. cpio and libarchive
+    // stop at the trailer; it is kept here, so that it is compared too.
+    let after = match first_nonzero(blob, end).map_err(io)? {
+        Some(at) => Some(
+            blob.slice(at, blob.len() - at)
+                .ok_or_else(|| bad(format!("trailing bytes at offset {at} out of bounds")))?,
+        ),
+        None => None,
+    };
     Ok(Archive {
         variant,
         members,
+        after,
         conflicts,
     })
 }
@@ -436,7 +438,7 @@ impl Format for Cpio {
 
     fn read(&self, content: &Content, name: &str, cx: &Cx<'_>) -> Result<Parsed> {
         let archive = read(&content.blob(cx, name)?, name, cx.budget)?;
-        let entries = archive
+        let mut entries: Vec<_> = archive
             .members
             .iter()
             .enumerate()
@@ -452,6 +454,16 @@ impl Format for Cpio {
                 .entry(order, Content::of_blob(&m.data))
             })
             .collect();
+        if let Some(after) = &archive.after {
+            // A member of no archive: named so that no stored name can be
+            // it, and compared (and read, if it is an archive) as one.
+            cx.budget.add_entry(&format!("{name}::{AFTER_TRAILER}"))?;
+            entries.push(plain_entry(
+                entries.len(),
+                AFTER_TRAILER,
+                Content::of_blob(after),
+            ));
+        }
         // Which layout shows only when the two sides differ in it.
         let layout = vec![(
             MetaField::Header("cpio layout"),
@@ -671,7 +683,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_missing_trailer_and_trailing_garbage_are_reported() {
+    fn a_missing_trailer_is_reported_and_what_follows_one_kept() {
         let mut bytes = odc(&MEMBERS[..2]);
         let with_trailer = bytes.clone();
         bytes.truncate(bytes.len() - (76 + TRAILER.len() + 1));
@@ -683,26 +695,14 @@ pub(crate) mod tests {
         );
         let mut padded = with_trailer;
         padded.extend_from_slice(&[0; 300]);
-        assert!(read_all(padded.clone()).unwrap().conflicts.is_empty());
-        let at = padded.len();
+        assert!(read_all(padded.clone()).unwrap().after.is_none());
         let mut appended = padded.clone();
-        padded.extend_from_slice(b"hidden");
-        assert_eq!(
-            read_all(padded).unwrap().conflicts,
-            [format!(
-                "6 bytes after the trailer, from offset {at}, are not zero padding"
-            )]
-        );
         appended.extend_from_slice(&newc(MEMBERS));
         let a = read_all(appended).unwrap();
         assert_eq!(a.members.len(), 2);
-        assert_eq!(
-            a.conflicts,
-            [format!(
-                "another cpio archive (newc) follows the trailer at offset {at}; \
-                 only the first is read"
-            )]
-        );
+        assert!(a.conflicts.is_empty());
+        let after = a.after.unwrap();
+        assert_eq!(after.read_vec(0, after.len()).unwrap(), newc(MEMBERS));
     }
 
     #[test]
