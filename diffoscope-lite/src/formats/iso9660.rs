@@ -6,11 +6,13 @@
 //! descriptor at 32 KiB it walks the directory tree and yields every file,
 //! directory and symlink with its Rock Ridge name (the ISO name, without
 //! its `;1` version, when there is none), its metadata and its extent as a
-//! byte range of the image. No crate fits: `cdfs` brings a FUSE binary's
-//! dependencies along. Joliet names, relocated deep directories (`RE`/`CL`)
-//! and multi-extent files are not read (a multi-extent file shows as one
-//! member per extent, reported as a duplicate name). The normalizer leaves
-//! ISO images alone (their bytes are digested as they are).
+//! byte range of the image. Without Rock Ridge, the Joliet tree's UCS-2
+//! names are read when there is one (as libarchive does). No crate fits:
+//! `cdfs` brings a FUSE binary's dependencies along. Relocated deep
+//! directories (`RE`/`CL`) and multi-extent files are not read (a
+//! multi-extent file shows as one member per extent, reported as a
+//! duplicate name). The normalizer leaves ISO images alone (their bytes
+//! are digested as they are).
 //!
 //! Bounds: every extent must lie inside the image; a directory is read
 //! into memory only up to [`MAX_DIR`] bytes; a directory met twice (a
@@ -72,6 +74,9 @@ pub(crate) struct Image {
     pub(crate) created: Option<i64>,
     /// Whether Rock Ridge entries were found.
     pub(crate) rock_ridge: bool,
+    /// Whether the names are the Joliet tree's (no Rock Ridge, a Joliet
+    /// descriptor).
+    pub(crate) joliet: bool,
     /// Every member in directory order, depth first.
     pub(crate) members: Vec<Member>,
 }
@@ -100,7 +105,7 @@ pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Image> {
         })
     };
     let io = |e| budget.io_error(e, name, "reading ISO 9660");
-    let mut pvd = None;
+    let (mut pvd, mut joliet) = (None, None);
     for i in 0..MAX_DESCRIPTORS {
         let at = DESCRIPTORS + i * DESCRIPTOR_LEN;
         if blob.len() < at + DESCRIPTOR_LEN {
@@ -111,9 +116,10 @@ pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Image> {
             return Err(bad(format!("no volume descriptor at offset {at}")));
         }
         match d[0] {
-            1 => {
-                pvd = Some(d);
-                break;
+            1 if pvd.is_none() => pvd = Some(d),
+            // A supplementary descriptor with a UCS-2 escape sequence.
+            2 if joliet.is_none() && d[88..90] == *b"%/" && b"@CE".contains(&d[90]) => {
+                joliet = Some(d);
             }
             255 => break,
             _ => {}
@@ -134,15 +140,29 @@ pub(crate) fn read(blob: &Blob, name: &str, budget: &Budget) -> Result<Image> {
         seen: HashSet::new(),
         skip: 0,
         rock_ridge: false,
+        joliet: false,
         members: Vec::new(),
     };
-    let root =
-        Record::parse(&pvd[156..190]).ok_or_else(|| bad("bad root directory record".into()))?;
-    walk.dir(&root, "", 0)?;
+    let root = |d: &[u8]| {
+        Record::parse(&d[156..190])
+            .map(|r| (r.extent, r.len))
+            .ok_or_else(|| bad("bad root directory record".into()))
+    };
+    // As libarchive: Rock Ridge names when the primary tree has them,
+    // else Joliet's when there is a Joliet tree, else ISO 9660's.
+    let (mut extent, mut len) = root(&pvd)?;
+    if let Some(j) = &joliet {
+        if !walk.root_has_rock_ridge(extent, len)? {
+            (extent, len) = root(j)?;
+            walk.joliet = true;
+        }
+    }
+    walk.dir(extent, len, "", 0)?;
     Ok(Image {
         volume_id: lossy(&pvd[40..72]).trim_end_matches([' ', '\0']).to_owned(),
         created: date17(&pvd[813..830]),
         rock_ridge: walk.rock_ridge,
+        joliet: walk.joliet,
         members: walk.members,
     })
 }
@@ -232,6 +252,8 @@ struct Walk<'a, B, I> {
     /// Bytes to skip at the start of every System Use area (`SP`).
     skip: usize,
     rock_ridge: bool,
+    /// Names are UCS-2 (the Joliet tree).
+    joliet: bool,
     members: Vec<Member>,
 }
 
@@ -253,28 +275,45 @@ where
             })
     }
 
-    /// Reads the directory `rec` at `prefix` and, depth first, what it holds.
-    fn dir(&mut self, rec: &Record<'_>, prefix: &str, depth: usize) -> Result<()> {
+    /// Whether the "." record of the root directory (`extent`, `len`
+    /// bytes) carries SUSP's `SP` or Rock Ridge's `RR`/`ER`.
+    fn root_has_rock_ridge(&self, extent: u64, len: u64) -> Result<bool> {
+        let first = self
+            .extent(extent, len.min(self.block), "root directory")?
+            .read_vec(0, len.min(self.block))
+            .map_err(self.io)?;
+        let Some(dot) = first
+            .first()
+            .and_then(|&n| first.get(..usize::from(n)))
+            .and_then(Record::parse)
+        else {
+            return Ok(false);
+        };
+        let su = self.susp(dot.system_use)?;
+        Ok(su.rock_ridge || su.skip.is_some())
+    }
+
+    /// Reads the directory at block `extent` (`len` bytes), at `prefix`,
+    /// and, depth first, what it holds.
+    fn dir(&mut self, extent: u64, len: u64, prefix: &str, depth: usize) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err((self.bad)(format!(
                 "directories nested deeper than {MAX_DEPTH} at {prefix}"
             )));
         }
-        if !self.seen.insert(rec.extent) {
+        if !self.seen.insert(extent) {
             return Err((self.bad)(format!(
-                "directory {prefix:?} at block {} is read twice (a loop)",
-                rec.extent
+                "directory {prefix:?} at block {extent} is read twice (a loop)"
             )));
         }
-        if rec.len > MAX_DIR {
+        if len > MAX_DIR {
             return Err((self.bad)(format!(
-                "directory {prefix:?} of {} bytes (at most {MAX_DIR} are read)",
-                rec.len
+                "directory {prefix:?} of {len} bytes (at most {MAX_DIR} are read)"
             )));
         }
         let bytes = self
-            .extent(rec.extent, rec.len, "directory")?
-            .read_vec(0, rec.len)
+            .extent(extent, len, "directory")?
+            .read_vec(0, len)
             .map_err(self.io)?;
         let mut pos = 0usize;
         let mut first = true;
@@ -312,7 +351,8 @@ where
             self.rock_ridge |= su.rock_ridge;
             let leaf = match &su.name {
                 Some(n) => lossy(n),
-                None => iso_name(r.name, r.is_dir()),
+                None if self.joliet => iso_name(&ucs2(r.name), r.is_dir()),
+                None => iso_name(&lossy(r.name), r.is_dir()),
             };
             let path = if prefix.is_empty() {
                 leaf
@@ -340,7 +380,7 @@ where
                 data,
             });
             if r.is_dir() && mode & S_IFMT == S_IFDIR {
-                self.dir(&r, &path, depth + 1)?;
+                self.dir(r.extent, r.len, &path, depth + 1)?;
             }
         }
         Ok(())
@@ -474,10 +514,20 @@ fn sl_components(mut data: &[u8], target: &mut String, open: &mut bool) {
     }
 }
 
-/// An ISO 9660 name without its `;version`, and without the dot ISO adds
-/// to names that have no extension (as libarchive shows them).
-fn iso_name(raw: &[u8], dir: bool) -> String {
-    let name = lossy(raw);
+/// A Joliet name: UCS-2, big-endian (unpaired surrogates replaced).
+fn ucs2(raw: &[u8]) -> String {
+    let units = raw
+        .chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]));
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
+
+/// An ISO 9660 or Joliet name without its `;version`, and without the dot
+/// ISO adds to names that have no extension (as libarchive shows them).
+fn iso_name(name: &str, dir: bool) -> String {
+    let name = name.to_owned();
     if dir {
         return name;
     }
@@ -528,10 +578,14 @@ impl Format for Iso9660 {
                 image.created.map_or(MetaValue::Absent, MetaValue::Time),
             ),
         ];
-        let comments = if image.rock_ridge {
-            Vec::new()
-        } else {
-            vec!["no Rock Ridge entries: ISO 9660 names, modes and times".into()]
+        let comments = match (image.rock_ridge, image.joliet) {
+            (true, _) => Vec::new(),
+            (false, true) => {
+                vec!["no Rock Ridge entries: Joliet names, ISO 9660 modes and times".into()]
+            }
+            (false, false) => {
+                vec!["no Rock Ridge entries: ISO 9660 names, modes and times".into()]
+            }
         };
         Ok(super::archive(Kind::Iso9660, entries, meta, comments))
     }
@@ -717,6 +771,53 @@ mod tests {
         assert_eq!(plain.mtime, 1_435_157_275);
         assert_eq!(plain.mode, 0o100_444);
         assert_eq!(plain.owner, None);
+    }
+
+    /// UCS-2 big-endian bytes of `s`.
+    fn ucs2_of(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_be_bytes).collect()
+    }
+
+    #[test]
+    fn without_rock_ridge_the_joliet_names_are_read() {
+        // PVD (root at 19) and Joliet SVD (root at 20), then the
+        // terminator; one file at 21, named "LONG_NAM.TXT;1" in ISO 9660
+        // and "Long name.txt;1" in Joliet.
+        let mut img = vec![0u8; 22 * B];
+        for (sector, kind, root_at) in [(16, 1u8, 19u32), (17, 2, 20)] {
+            let d = &mut img[sector * B..(sector + 1) * B];
+            d[0] = kind;
+            d[1..6].copy_from_slice(b"CD001");
+            d[88..91].copy_from_slice(b"%/E");
+            d[128..130].copy_from_slice(&2048u16.to_le_bytes());
+            d[156..190].copy_from_slice(&record(root_at, B as u32, true, &[0], &[])[..34]);
+        }
+        img[18 * B] = 255;
+        img[18 * B + 1..18 * B + 6].copy_from_slice(b"CD001");
+        for (sector, name) in [
+            (19, b"LONG_NAM.TXT;1".to_vec()),
+            (20, ucs2_of("Long name.txt;1")),
+        ] {
+            let dir = [
+                record(sector, B as u32, true, &[0], &[]),
+                record(sector, B as u32, true, &[1], &[]),
+                record(21, 3, false, &name, &[]),
+            ]
+            .concat();
+            img[sector as usize * B..sector as usize * B + dir.len()].copy_from_slice(&dir);
+        }
+        img[21 * B..21 * B + 3].copy_from_slice(b"hi\n");
+        let read = read_all(img.clone()).unwrap();
+        assert!(read.joliet && !read.rock_ridge);
+        let names: Vec<_> = read.members.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(names, ["Long name.txt"]);
+        // Without the Joliet descriptor: the ISO 9660 name.
+        img[17 * B] = 0xff;
+        img[17 * B + 1..17 * B + 6].copy_from_slice(b"CD001");
+        let read = read_all(img).unwrap();
+        assert!(!read.joliet);
+        let names: Vec<_> = read.members.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(names, ["LONG_NAM.TXT"]);
     }
 
     #[test]
