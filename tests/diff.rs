@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
-use common::{build_fixture, fixture, read_json, repro, stderr, stdout};
+use common::{build_fixture, diff_in, fixture, python, read_json, repro, stderr, stdout};
 
 use std::fs;
 use std::path::Path;
@@ -17,17 +17,6 @@ fn zip(path: &Path, members: &[(&str, &str)]) {
         \x20   for name, text in json.loads(sys.argv[2]):\n\
         \x20       z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), text)\n";
     python(script, path, &spec);
-}
-
-/// Runs a Python `script` with two arguments, which must succeed.
-fn python(script: &str, first: &Path, second: impl AsRef<std::ffi::OsStr>) {
-    let st = Command::new("python3")
-        .args(["-c", script])
-        .arg(first)
-        .arg(second)
-        .status()
-        .unwrap();
-    assert!(st.success());
 }
 
 #[test]
@@ -608,20 +597,6 @@ fn tar(path: &Path, members: &[(&str, &str, u64)]) {
         \x20       info.size, info.mtime, info.mode = len(data), mtime, 0o644\n\
         \x20       t.addfile(info, io.BytesIO(data))\n";
     python(script, path, &spec);
-}
-
-/// `repro diff` with `args`, its exit code and stdout with `dir` masked.
-fn diff_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let o = repro()
-        .arg("diff")
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
-    let out = stdout(&o).replace(dir.to_str().unwrap(), "[TMP]");
-    (o.status.code(), out)
 }
 
 /// The HTML report of `repro diff a b` in `dir`, which must exit 1.

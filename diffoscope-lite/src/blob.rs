@@ -178,6 +178,22 @@ pub(crate) struct BlobReader {
     pub(crate) pos: u64,
 }
 
+/// Readers that seek (the squashfs reader) move `pos`; past the end is
+/// allowed, as for a file, and reads there return nothing.
+impl io::Seek for BlobReader {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let (base, delta) = match to {
+            io::SeekFrom::Start(n) => (0, i128::from(n)),
+            io::SeekFrom::End(d) => (self.blob.len(), i128::from(d)),
+            io::SeekFrom::Current(d) => (self.pos, i128::from(d)),
+        };
+        let at = u64::try_from(i128::from(base) + delta)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        self.pos = at;
+        Ok(at)
+    }
+}
+
 impl Read for BlobReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.blob.len().saturating_sub(self.pos);

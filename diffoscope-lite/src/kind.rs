@@ -23,8 +23,20 @@ pub enum Kind {
     Bzip2,
     /// LZ4 frames.
     Lz4,
+    /// Lzip.
+    Lzip,
     /// Legacy LZMA ("LZMA alone", `.lzma`).
     Lzma,
+    /// cpio: newc, odc and old binary.
+    Cpio,
+    /// SquashFS 4.0 images.
+    Squashfs,
+    /// ISO 9660 images (with Rock Ridge).
+    Iso9660,
+    /// Android boot images (header versions 0 to 2).
+    AndroidBoot,
+    /// Binary OpenPGP messages (a signed file: its literal data inside).
+    Pgp,
     /// Unix ar, including Debian `.deb` packages.
     Ar,
     /// An OCI image layout directory (detected from the filesystem).
@@ -59,7 +71,13 @@ impl Kind {
             | Kind::Bzip2
             | Kind::Lz4
             | Kind::Lzma
+            | Kind::Lzip
             | Kind::Ar
+            | Kind::Cpio
+            | Kind::Squashfs
+            | Kind::Iso9660
+            | Kind::AndroidBoot
+            | Kind::Pgp
             | Kind::OciLayout
             | Kind::Elf
             | Kind::MachO
@@ -74,7 +92,7 @@ impl Kind {
     pub fn is_compressor(self) -> bool {
         matches!(
             self,
-            Kind::Gzip | Kind::Xz | Kind::Zstd | Kind::Bzip2 | Kind::Lz4 | Kind::Lzma
+            Kind::Gzip | Kind::Xz | Kind::Zstd | Kind::Bzip2 | Kind::Lz4 | Kind::Lzma | Kind::Lzip
         )
     }
 
@@ -96,7 +114,13 @@ impl fmt::Display for Kind {
             Kind::Bzip2 => "bzip2",
             Kind::Lz4 => "lz4",
             Kind::Lzma => "lzma",
+            Kind::Lzip => "lzip",
             Kind::Ar => "ar",
+            Kind::Cpio => "cpio",
+            Kind::Squashfs => "squashfs",
+            Kind::Iso9660 => "ISO 9660",
+            Kind::AndroidBoot => "Android boot image",
+            Kind::Pgp => "OpenPGP",
             Kind::OciLayout => "OCI image layout",
             Kind::Elf => "ELF",
             Kind::MachO => "Mach-O",

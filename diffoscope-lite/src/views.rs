@@ -49,7 +49,7 @@ fn no_header(_: &Container, _: Option<u64>, _: &mut String) {}
 /// metadata stays on their members.
 pub(crate) fn of(kind: Kind) -> &'static [View] {
     match kind {
-        Kind::Tar | Kind::Ar => &[View {
+        Kind::Tar | Kind::Ar | Kind::Cpio | Kind::Squashfs | Kind::Iso9660 => &[View {
             name: "file list",
             shows: shown_by_file_list,
             header: no_header,
@@ -91,6 +91,9 @@ pub(crate) fn of(kind: Kind) -> &'static [View] {
         | Kind::Bzip2
         | Kind::Lz4
         | Kind::Lzma
+        | Kind::Lzip
+        | Kind::AndroidBoot
+        | Kind::Pgp
         | Kind::RustObject
         | Kind::Elf
         | Kind::MachO

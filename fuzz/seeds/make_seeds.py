@@ -450,9 +450,103 @@ def misc(v):
     }
 
 
+# ------------------------------------------- cpio, boot images, OpenPGP, ISO
+
+
+def cpio_of(members, layout, v):
+    """A cpio archive of (name, mode, data) in layout newc, odc or binary."""
+    out = bytearray()
+    for ino, (name, mode, data) in enumerate(members + [("TRAILER!!!", 0, b"")]):
+        n = name.encode() + b"\0"
+        if layout == "newc":
+            fields = [ino, mode, 1000, 1000, 1, T0 + v, len(data), 0, 0, 0, 0, len(n), 0]
+            out += b"070701" + b"".join(b"%08x" % f for f in fields) + n
+            out += b"\0" * (-len(out) % 4) + data
+            out += b"\0" * (-len(out) % 4)
+        elif layout == "odc":
+            out += b"070707%06o%06o%06o%06o%06o%06o%06o%011o%06o%011o" % (
+                0, ino, mode, 1000, 1000, 1, 0x103, T0 + v, len(n), len(data))
+            out += n + data
+        else:
+            t = T0 + v
+            out += struct.pack("<13H", 0o070707, 0, ino, mode & 0xFFFF, 1000, 1000, 1, 0x103,
+                               t >> 16, t & 0xFFFF, len(n), len(data) >> 16, len(data) & 0xFFFF)
+            out += n + b"\0" * (len(n) % 2) + data + b"\0" * (len(data) % 2)
+    return bytes(out)
+
+
+def boot_image(v):
+    """An Android boot image (header v0, 2 KiB pages) with a gzip'd cpio ramdisk."""
+    ramdisk = gzip.compress(cpio_of([("init", 0o100755, b"#!/bin/sh\n")], "newc", v), mtime=T0)
+    kernel = b"kernel %d" % v
+    h = struct.pack("<8s10I16s512s", b"ANDROID!", len(kernel), 0x40008000, len(ramdisk),
+                    0x41000000, 0, 0x40F00000, 0x40000100, 2048, 0, 0, b"seed%d" % v,
+                    b"console=ttyS%d" % v)
+    img = h.ljust(2048, b"\0")
+    for part in (kernel, ramdisk):
+        img += part + b"\0" * (-len(part) % 2048)
+    return img
+
+
+def pgp_signed(v):
+    """What gpg --sign writes: ZLIB-compressed one-pass signature, literal
+    data and signature packets (the signature's numbers are not real)."""
+    def packet(tag, body):
+        return bytes([0xC0 | tag, len(body)]) + body
+    key = bytes(range(8))
+    created = struct.pack(">I", T0 + v)
+    hashed, unhashed = b"\x05\x02" + created, b"\x09\x10" + key
+    inner = (packet(4, b"\x03\x00\x08\x01" + key + b"\x01")
+             + packet(11, b"b\x04seed" + created + b"signed %d\n" % v)
+             + packet(2, b"\x04\x00\x01\x08" + struct.pack(">H", len(hashed)) + hashed
+                      + struct.pack(">H", len(unhashed)) + unhashed + b"\x60\xc1\x00\x08\xaa"))
+    return b"\xa3\x02" + zlib.compress(inner)
+
+
+def iso_image(v):
+    """An ISO 9660 image with Rock Ridge names: a root holding one file."""
+    B = 2048
+
+    def record(extent, size, flags, name, su=b""):
+        r = struct.pack("<BBI", 0, 0, extent) + struct.pack(">I", extent)
+        r += struct.pack("<I", size) + struct.pack(">I", size)
+        r += bytes([120, 1, 2, 3, 4, 5, 0, flags, 0, 0]) + struct.pack("<H", 1) + struct.pack(">H", 1)
+        r += bytes([len(name)]) + name + b"\0" * (1 - len(name) % 2) + su
+        return bytes([len(r)]) + r[1:]
+
+    data = b"iso seed %d\n" % v
+    nm = b"NM" + bytes([5 + 4, 1, 0]) + b"seed"
+    img = bytearray(20 * B)
+    pvd = bytearray(B)
+    pvd[0:6] = b"\x01CD001"
+    pvd[40:44] = b"SEED"
+    pvd[128:130] = struct.pack("<H", B)
+    pvd[156:190] = record(18, B, 2, b"\0")[:34]
+    img[16 * B:17 * B] = pvd
+    img[17 * B:17 * B + 6] = b"\xffCD001"
+    root = (record(18, B, 2, b"\0", b"SP\x07\x01\xbe\xef\x00" + b"ER\x04\x01")
+            + record(18, B, 2, b"\1") + record(19, len(data), 0, b"SEED.;1", nm))
+    img[18 * B:18 * B + len(root)] = root
+    img[19 * B:19 * B + len(data)] = data
+    return bytes(img)
+
+
+def unix_images(v):
+    members = [("dir", 0o40755, b""), ("dir/text", 0o100644, b"text %d\n" % v),
+               ("dir/link", 0o120777, b"text")]
+    return {
+        "seed.newc.cpio": cpio_of(members, "newc", v),
+        "seed.odc.cpio": cpio_of(members, "odc", v),
+        "seed.bin.cpio": cpio_of(members, "binary", v),
+        "boot.img": boot_image(v),
+        "signed.pgp": pgp_signed(v),
+        "seed.iso": iso_image(v),
+    }
+
+
 def all_files(v):
     out = {}
-    for part in (zips, tars, compressed, ars, pycs, misc):
+    for part in (zips, tars, compressed, ars, pycs, misc, unix_images):
         out.update(part(v))
     return out
 

@@ -128,3 +128,29 @@ pub fn keygen(dir: &Path) -> (PathBuf, PathBuf) {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     (prefix.with_extension("key"), prefix.with_extension("pub"))
 }
+
+/// `repro diff ARGS…` run in `dir`, which must print nothing on stderr:
+/// its exit code and stdout with `dir` masked as `[TMP]`.
+pub fn diff_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let o = repro()
+        .arg("diff")
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let out = stdout(&o).replace(dir.to_str().unwrap(), "[TMP]");
+    (o.status.code(), out)
+}
+
+/// Runs a Python `script` with two arguments, which must succeed.
+pub fn python(script: &str, first: &Path, second: impl AsRef<std::ffi::OsStr>) {
+    let st = Command::new("python3")
+        .args(["-c", script])
+        .arg(first)
+        .arg(second)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}

@@ -50,14 +50,10 @@ impl Format for Lzma {
         &self,
         compressed: Box<dyn Read + 'a>,
     ) -> Option<io::Result<Box<dyn Read + 'a>>> {
-        Some(
-            liblzma::stream::Stream::new_lzma_decoder(super::xz::MEMLIMIT)
-                .map_err(io::Error::other)
-                .map(|stream| {
-                    Box::new(liblzma::read::XzDecoder::new_stream(compressed, stream))
-                        as Box<dyn Read + 'a>
-                }),
-        )
+        Some(super::xz::reader(
+            compressed,
+            liblzma::stream::Stream::new_lzma_decoder(super::xz::MEMLIMIT),
+        ))
     }
 }
 

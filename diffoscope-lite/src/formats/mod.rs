@@ -15,29 +15,37 @@ use std::io::{self, Read};
 use crate::model::{Container, Content, Cx, Entry, EntryKind, MetaField, MetaValue, Metadata};
 use crate::Result;
 
+pub(crate) mod android;
 pub(crate) mod ar;
 pub(crate) mod bzip2;
+pub(crate) mod cpio;
 pub(crate) mod directory;
 pub(crate) mod docker;
 pub(crate) mod dwarf;
 pub(crate) mod elf;
 pub(crate) mod gzip;
+pub(crate) mod iso9660;
 pub(crate) mod json;
 pub(crate) mod lz4;
+pub(crate) mod lzip;
 pub(crate) mod lzma;
 pub(crate) mod macho;
 pub(crate) mod oci;
+pub(crate) mod pgp;
+pub(crate) mod posix;
 pub(crate) mod pyc;
 pub(crate) mod ranged;
 pub(crate) mod rust_object;
+pub(crate) mod squashfs;
 pub(crate) mod tar;
 pub(crate) mod text;
 pub(crate) mod xz;
 pub(crate) mod zip;
 pub(crate) mod zstd;
 
-/// How many leading bytes content detection looks at.
-pub const HEAD_LEN: usize = 4096;
+/// How many leading bytes content detection looks at: enough to reach an
+/// ISO 9660 volume descriptor, which follows 32 KiB of system area.
+pub const HEAD_LEN: usize = 32 * 1024 + 8;
 
 pub use crate::kind::Kind;
 
@@ -105,13 +113,20 @@ pub static REGISTRY: &[&dyn Format] = &[
     &zstd::Zstd,
     &bzip2::Bzip2,
     &lz4::Lz4,
+    &lzip::Lzip,
     &ar::Ar,
     &elf::Elf,
     &macho::MachO,
     &rust_object::RustObject,
     &pyc::Pyc,
+    &cpio::Cpio,
+    &squashfs::Squashfs,
+    &iso9660::Iso9660,
+    &android::AndroidBoot,
     // No magic number: after every format that has one.
     &lzma::Lzma,
+    // A packet header is a weak magic: after the others.
+    &pgp::Pgp,
     &json::Json,
     &text::Text,
 ];
@@ -379,6 +394,40 @@ pub(crate) fn stream_name(entry: &str, suffixes: &[(&str, &str)]) -> String {
         .unwrap_or_else(|| format!("{base}-content"))
 }
 
+/// The container of an archive's members, in archive order, with its own
+/// header fields, what its reader found odd and the names stored twice.
+pub(crate) fn archive(
+    format: Kind,
+    entries: Vec<Entry>,
+    meta: Vec<(MetaField, MetaValue)>,
+    mut comments: Vec<String>,
+) -> Parsed {
+    comments.extend(duplicate_comments(&entries));
+    Parsed::Container(Container {
+        format,
+        entries,
+        meta,
+        comments,
+        single_stream: false,
+        ordered: true,
+    })
+}
+
+/// A member that is a plain file with no metadata of its own (a part of a
+/// boot image, a signed message's contents), at position `order`.
+pub(crate) fn plain_entry(order: usize, path: &str, content: Content) -> Entry {
+    Entry {
+        path: path.to_owned(),
+        kind: EntryKind::File,
+        meta: Metadata {
+            order,
+            ..Metadata::default()
+        },
+        content,
+        digest: None,
+    }
+}
+
 /// Reports names that occur more than once, in first-seen order.
 pub(crate) fn duplicate_comments(entries: &[Entry]) -> Vec<String> {
     let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
@@ -417,6 +466,7 @@ mod tests {
             Kind::Lzma
         );
         assert_eq!(detect(b"!<arch>\n"), Kind::Ar);
+        assert_eq!(detect(b"LZIP\x01\x0c"), Kind::Lzip);
         assert_eq!(detect(b"\x7fELF\x02\x01\x01"), Kind::Elf);
         assert_eq!(detect(b"\xa7\x0d\x0d\x0a\0\0\0\0"), Kind::Pyc);
         assert_eq!(detect(b"  {\"a\": 1}"), Kind::Json);

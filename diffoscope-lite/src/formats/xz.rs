@@ -33,13 +33,20 @@ impl Format for Xz {
         &self,
         compressed: Box<dyn Read + 'a>,
     ) -> Option<io::Result<Box<dyn Read + 'a>>> {
-        Some(
-            liblzma::stream::Stream::new_stream_decoder(MEMLIMIT, liblzma::stream::CONCATENATED)
-                .map_err(io::Error::other)
-                .map(|stream| {
-                    Box::new(liblzma::read::XzDecoder::new_stream(compressed, stream))
-                        as Box<dyn Read + 'a>
-                }),
-        )
+        Some(reader(
+            compressed,
+            liblzma::stream::Stream::new_stream_decoder(MEMLIMIT, liblzma::stream::CONCATENATED),
+        ))
     }
+}
+
+/// A reader of what the liblzma decoder `stream` (xz, lzma or lzip) makes
+/// of `compressed`.
+pub(crate) fn reader<'a>(
+    compressed: Box<dyn Read + 'a>,
+    stream: Result<liblzma::stream::Stream, liblzma::stream::Error>,
+) -> io::Result<Box<dyn Read + 'a>> {
+    stream.map_err(io::Error::other).map(|stream| {
+        Box::new(liblzma::read::XzDecoder::new_stream(compressed, stream)) as Box<dyn Read + 'a>
+    })
 }
