@@ -20,7 +20,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Texts of more lines than this (both sides together) that share few
 /// lines are not searched for a diff (see [`text_diff`]).
-const LARGE_TEXT_LINES: usize = 4000;
+const LARGE_TEXT_LINES: usize = 1000;
 
 /// Whether `a` and `b` are large and share fewer than one line in twenty
 /// of the shorter one (counting distinct lines).
@@ -49,8 +49,8 @@ pub(crate) fn text_diff(a: &str, b: &str, max_lines: usize) -> String {
     // Myers costs (lines × differing lines): two strings views of 2,400
     // and 3,300 lines with 95 in common (test1.hi of diffoscope's test
     // data) took 60 ms, where diffoscope takes 0.3 s for the whole pair.
-    // Two large texts (thousands of lines) that share fewer than one line
-    // in twenty are one replacement between their common first and last
+    // Two large texts (over 1,000 lines) that share fewer than one
+    // line in twenty are one replacement between their common first and last
     // lines: an expired deadline makes similar skip the search and say so,
     // and the output still depends on the texts alone (deterministic).
     let mut config = TextDiff::configure();
@@ -198,23 +198,30 @@ pub(crate) const STRINGS_MIN: usize = 6;
 /// least [`STRINGS_MIN`] bytes in `r`, one per line, as `strings` prints
 /// them; `None` when that text would exceed `cap` bytes.
 pub(crate) fn strings(r: &mut dyn Read, cap: u64) -> io::Result<Option<String>> {
+    // Runs are found on bytes and copied a slice at a time (a byte at a
+    // time was a tenth of a small pair's time); a run can span chunks.
     let (mut out, mut run) = (String::new(), String::new());
     let mut buf = vec![0u8; CHUNK];
-    let flush = |run: &mut String, out: &mut String| {
-        if run.len() >= STRINGS_MIN {
-            out.push_str(run);
-            out.push('\n');
-        }
-        run.clear();
-    };
+    let printable = |b: u8| b == b'\t' || (0x20..0x7f).contains(&b);
     loop {
         let n = read_full(r, &mut buf)?;
-        for &b in &buf[..n] {
-            if b == b'\t' || (0x20..0x7f).contains(&b) {
-                run.push(char::from(b));
-            } else {
-                flush(&mut run, &mut out);
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            let end = rest
+                .iter()
+                .position(|&b| !printable(b))
+                .unwrap_or(rest.len());
+            // Printable ASCII is UTF-8.
+            run.push_str(std::str::from_utf8(&rest[..end]).unwrap_or_default());
+            if end == rest.len() {
+                break;
             }
+            if run.len() >= STRINGS_MIN {
+                out.push_str(&run);
+                out.push('\n');
+            }
+            run.clear();
+            rest = &rest[end + 1..];
         }
         if out.len() as u64 > cap {
             return Ok(None);
@@ -223,7 +230,10 @@ pub(crate) fn strings(r: &mut dyn Read, cap: u64) -> io::Result<Option<String>> 
             break;
         }
     }
-    flush(&mut run, &mut out);
+    if run.len() >= STRINGS_MIN {
+        out.push_str(&run);
+        out.push('\n');
+    }
     Ok((out.len() as u64 <= cap).then_some(out))
 }
 
