@@ -212,12 +212,16 @@ pub(crate) fn strings(r: &mut dyn Read, cap: u64) -> io::Result<Option<String>> 
                 .position(|&b| !printable(b))
                 .unwrap_or(rest.len());
             // Printable ASCII is UTF-8.
-            run.push_str(std::str::from_utf8(&rest[..end]).unwrap_or_default());
+            let text = |bytes| std::str::from_utf8(bytes).unwrap_or_default();
             if end == rest.len() {
+                run.push_str(text(rest));
                 break;
             }
-            if run.len() >= STRINGS_MIN {
+            // Most runs in a binary are a byte or two: those are skipped,
+            // not copied.
+            if run.len() + end >= STRINGS_MIN {
                 out.push_str(&run);
+                out.push_str(text(&rest[..end]));
                 out.push('\n');
             }
             run.clear();
