@@ -124,6 +124,41 @@ fn npm_url(v: Option<&serde_json::Value>) -> Option<&str> {
     }
 }
 
+/// npm's `repository` as a URL: the shorthands npm itself expands
+/// (`github:o/r`, `gitlab:`, `bitbucket:`, a bare `o/r` for GitHub) and
+/// scp-like `git@host:path`, which is no URL, as `git+ssh://git@host/path`.
+fn npm_repository(v: Option<&serde_json::Value>) -> Option<String> {
+    let r = npm_url(v)?.trim();
+    if r.contains("://") {
+        return Some(r.to_owned());
+    }
+    let word = |t: &str| {
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    for (prefix, host) in [
+        ("github:", "github.com"),
+        ("gitlab:", "gitlab.com"),
+        ("bitbucket:", "bitbucket.org"),
+    ] {
+        if let Some(path) = r.strip_prefix(prefix) {
+            return Some(format!("https://{host}/{path}"));
+        }
+    }
+    if let Some((user_host, path)) = r.split_once(':') {
+        if let Some((user, host)) = user_host.split_once('@') {
+            if word(user) && word(host) && !path.starts_with('/') {
+                return Some(format!("git+ssh://{user}@{host}/{path}"));
+            }
+        }
+    }
+    match r.split_once('/') {
+        Some((owner, repo)) if word(owner) && word(repo) => Some(format!("https://github.com/{r}")),
+        _ => Some(r.to_owned()),
+    }
+}
+
 /// A declared licence: an SPDX expression, or a name in free text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum License {
@@ -350,7 +385,11 @@ fn npm(bytes: &[u8]) -> Result<Package, String> {
                 v.get("homepage").and_then(|d| d.as_str()),
                 "homepage",
             ),
-            Link::new("vcs", npm_url(v.get("repository")), "repository"),
+            Link::new(
+                "vcs",
+                npm_repository(v.get("repository")).as_deref(),
+                "repository",
+            ),
             Link::new("issue-tracker", npm_url(v.get("bugs")), "bugs"),
         ]
         .into_iter()
@@ -593,6 +632,25 @@ Download-URL: UNKNOWN\n\n",
         .unwrap();
         let kinds: Vec<&str> = p.links.iter().map(|l| l.kind).collect();
         assert_eq!(kinds, ["website", "vcs", "issue-tracker"]);
+        // The repository shorthands npm expands (left-pad 1.3.0 ships the
+        // scp-like one).
+        let repo = |r: &str| {
+            npm(format!(r#"{{"name":"x","version":"1","repository":{{"url":"{r}"}}}}"#).as_bytes())
+                .unwrap()
+                .links
+                .first()
+                .map(|l| l.url.clone())
+        };
+        assert_eq!(
+            repo("git@github.com:stevemao/left-pad.git").as_deref(),
+            Some("git+ssh://git@github.com/stevemao/left-pad.git")
+        );
+        assert_eq!(
+            repo("github:o/r").as_deref(),
+            Some("https://github.com/o/r")
+        );
+        assert_eq!(repo("o/r").as_deref(), Some("https://github.com/o/r"));
+        assert_eq!(repo("not a url"), None);
         let p = cargo(
             b"[package]\nname = \"c\"\nversion = \"1.0.0\"\nrepository = \"https://github.com/o/c\"\n",
         )
