@@ -84,24 +84,39 @@ fn cap_lines(full: String, max_lines: usize) -> String {
 
 /// One `xxd`-style line: offset, hex in pairs, printable ASCII.
 fn hex_line(offset: u64, bytes: &[u8]) -> String {
-    let mut hex = String::with_capacity(40);
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 && i % 2 == 0 {
-            hex.push(' ');
-        }
-        hex.push_str(&format!("{b:02x}"));
+    // Written digit by digit: a format! per byte was most of the time a
+    // small binary pair took (1,000 lines a side).
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut line = String::with_capacity(68);
+    for shift in (0..8).rev() {
+        line.push(char::from(DIGITS[((offset >> (shift * 4)) & 0xf) as usize]));
     }
-    let ascii: String = bytes
-        .iter()
-        .map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                char::from(b)
-            } else {
-                '.'
-            }
-        })
-        .collect();
-    format!("{offset:08x}: {hex:<39}  {ascii}\n")
+    if offset >> 32 != 0 {
+        // Past 4 GiB the offset is wider, as format!("{:08x}") prints it.
+        line = format!("{offset:08x}");
+    }
+    line.push_str(": ");
+    let start = line.len();
+    for (i, &b) in bytes.iter().enumerate() {
+        if i > 0 && i % 2 == 0 {
+            line.push(' ');
+        }
+        line.push(char::from(DIGITS[usize::from(b >> 4)]));
+        line.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    while line.len() - start < 39 {
+        line.push(' ');
+    }
+    line.push_str("  ");
+    for &b in bytes {
+        line.push(if (0x20..0x7f).contains(&b) {
+            char::from(b)
+        } else {
+            '.'
+        });
+    }
+    line.push('\n');
+    line
 }
 
 /// Fills `buf` as far as the reader allows; returns how much was read.
@@ -332,6 +347,42 @@ mod tests {
         let s = strings(&mut &raw[..], 1 << 20).unwrap().unwrap();
         assert_eq!(s, "/build/a/src/x.c\nhost-1\ntab\there\n");
         assert_eq!(strings(&mut &raw[..], 10).unwrap(), None);
+    }
+
+    #[test]
+    fn hex_lines_read_as_xxd_prints_them() {
+        let reference = |offset: u64, bytes: &[u8]| {
+            let hex: Vec<String> = bytes
+                .chunks(2)
+                .map(|p| p.iter().map(|b| format!("{b:02x}")).collect())
+                .collect();
+            let ascii: String = bytes
+                .iter()
+                .map(|&b| {
+                    if (0x20..0x7f).contains(&b) {
+                        char::from(b)
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            format!("{offset:08x}: {:<39}  {ascii}\n", hex.join(" "))
+        };
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        for (offset, len) in [
+            (0, 16),
+            (0x10, 15),
+            (0xdead_bef0, 1),
+            (0x1_0000_0000, 16),
+            (7, 0),
+        ] {
+            let b = &bytes[..len];
+            assert_eq!(hex_line(offset, b), reference(offset, b));
+        }
+        assert_eq!(
+            hex_line(0x20, b"ab\x00"),
+            "00000020: 6162 00                                  ab.\n"
+        );
     }
 
     #[test]
