@@ -13,8 +13,31 @@ use repro::diffreport::{render, Outputs};
 
 use crate::cli::DiffArgs;
 
+/// Two regular files smaller than this together are compared on the
+/// calling thread alone.
+const SMALL_PAIR: u64 = 1 << 20;
+
 /// Runs `repro diff`.
 pub fn run(args: DiffArgs) -> Result<ExitCode> {
+    // Starting rayon's workers and handing them a few KB of work cost more
+    // than it saved: 4.4 ms instead of 3.7 ms for an 8 KB .odt pair
+    // (diffoscope takes 0.15 s there). Small pairs of files run on the
+    // calling thread; directories and anything larger keep the pool.
+    let size = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len())
+    };
+    if let (Some(a), Some(b)) = (size(&args.a), size(&args.b)) {
+        if a.saturating_add(b) < SMALL_PAIR {
+            // Fails only if a pool exists already, which then serves.
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .use_current_thread()
+                .build_global();
+        }
+    }
     let defaults = Options::default();
     let opts = Options {
         limits: args.limits.limits(),
