@@ -22,6 +22,10 @@ const CHUNK: usize = 64 * 1024;
 /// lines are not searched for a diff (see [`text_diff`]).
 const LARGE_TEXT_LINES: usize = 1000;
 
+/// Texts of more lines than this (both sides together) are diffed over
+/// the lines both sides have only ([`crate::textdiff::shared_lines_diff`]).
+const SHARED_LINES_FROM: usize = 500;
+
 /// Whether `a` and `b` are large and share fewer than one line in twenty
 /// of the shorter one (counting distinct lines).
 fn mostly_different(a: &str, b: &str) -> bool {
@@ -59,6 +63,9 @@ pub(crate) fn text_diff(a: &str, b: &str, max_lines: usize) -> String {
         if let Some(past) = std::time::Instant::now().checked_sub(Duration::from_secs(1)) {
             config.deadline(past);
         }
+    } else if a.lines().count() + b.lines().count() > SHARED_LINES_FROM {
+        // Hundreds of lines: search only the lines both sides have.
+        return crate::textdiff::shared_lines_diff(a, b, max_lines);
     }
     let diff = config.diff_lines(a, b);
     let full = diff
@@ -383,6 +390,31 @@ mod tests {
             hex_line(0x20, b"ab\x00"),
             "00000020: 6162 00                                  ab.\n"
         );
+    }
+
+    #[test]
+    fn searching_only_shared_lines_gives_the_diff_a_full_search_gives() {
+        // Where the alignment is unambiguous, both searches agree byte
+        // for byte, missing final line break included.
+        let myers = |a: &str, b: &str| {
+            TextDiff::configure()
+                .algorithm(Algorithm::Myers)
+                .diff_lines(a, b)
+                .unified_diff()
+                .context_radius(CONTEXT)
+                .missing_newline_hint(true)
+                .to_string()
+        };
+        let a: String = (0..700).map(|i| format!("line {i}\n")).collect();
+        let mut b = a.replace("line 5\n", "five\n").replace("line 400\n", "");
+        b.insert_str(0, "new first\nsecond new\n");
+        b.push_str("tail without break");
+        let shared = crate::textdiff::shared_lines_diff(&a, &b, usize::MAX);
+        assert_eq!(shared, myers(&a, &b));
+        assert!(shared.contains("\\ No newline at end of file"), "{shared}");
+        assert_eq!(crate::textdiff::shared_lines_diff(&a, &a, 10), "");
+        // text_diff takes this path from 500 lines on.
+        assert_eq!(text_diff(&a, &b, usize::MAX), shared);
     }
 
     #[test]

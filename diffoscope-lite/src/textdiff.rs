@@ -355,6 +355,107 @@ pub(crate) fn sorted_list_diff(a: &[&str], b: &[&str], max_lines: usize) -> Stri
     })
 }
 
+/// The edit script of two line lists, searched only over the lines both
+/// sides have: a line found on one side only is never part of a longest
+/// common subsequence, so GNU diff discards such lines before its search,
+/// and so does this. The script has the same number of equal lines as a
+/// search of the whole texts, at the cost of the shared lines alone: two
+/// strings views of 48 and 930 lines with 5 in common are a search of
+/// 5 × 5, not of 978 × 973.
+fn shared_lines_ops(a: &[&str], b: &[&str]) -> Vec<DiffOp> {
+    use std::collections::HashSet;
+    let in_a: HashSet<&str> = a.iter().copied().collect();
+    let in_b: HashSet<&str> = b.iter().copied().collect();
+    let fa: Vec<usize> = (0..a.len()).filter(|&i| in_b.contains(a[i])).collect();
+    let fb: Vec<usize> = (0..b.len()).filter(|&j| in_a.contains(b[j])).collect();
+    let (la, lb): (Vec<&str>, Vec<&str>) = (
+        fa.iter().map(|&i| a[i]).collect(),
+        fb.iter().map(|&j| b[j]).collect(),
+    );
+    let deadline = Instant::now().checked_add(DIFF_TIMEOUT);
+    let filtered = similar::capture_diff_slices_deadline(Algorithm::Myers, &la, &lb, deadline);
+    let mut ops: Vec<DiffOp> = Vec::new();
+    let (mut i0, mut j0) = (0usize, 0usize);
+    let gap = |ops: &mut Vec<DiffOp>, i: usize, j: usize, i0: usize, j0: usize| {
+        if i > i0 {
+            ops.push(DiffOp::Delete {
+                old_index: i0,
+                old_len: i - i0,
+                new_index: j0,
+            });
+        }
+        if j > j0 {
+            ops.push(DiffOp::Insert {
+                old_index: i,
+                new_index: j0,
+                new_len: j - j0,
+            });
+        }
+    };
+    for op in &filtered {
+        let DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } = *op
+        else {
+            continue;
+        };
+        for k in 0..len {
+            let (i, j) = (fa[old_index + k], fb[new_index + k]);
+            gap(&mut ops, i, j, i0, j0);
+            match ops.last_mut() {
+                Some(DiffOp::Equal {
+                    old_index,
+                    new_index,
+                    len,
+                }) if *old_index + *len == i && *new_index + *len == j => *len += 1,
+                _ => ops.push(DiffOp::Equal {
+                    old_index: i,
+                    new_index: j,
+                    len: 1,
+                }),
+            }
+            (i0, j0) = (i + 1, j + 1);
+        }
+    }
+    gap(&mut ops, a.len(), b.len(), i0, j0);
+    ops
+}
+
+/// Unified diff of two texts held in memory, capped at `max_lines`, by
+/// [`shared_lines_ops`]; for texts whose size makes a search of every
+/// line slow.
+pub(crate) fn shared_lines_diff(a: &str, b: &str, max_lines: usize) -> String {
+    let (la, lb): (Vec<&str>, Vec<&str>) = (
+        a.split_inclusive('\n').collect(),
+        b.split_inclusive('\n').collect(),
+    );
+    // Lines compare without their line break: the last line of a text
+    // that does not end with one is still the same line.
+    fn strip<'t>(lines: &[&'t str]) -> Vec<&'t str> {
+        lines
+            .iter()
+            .map(|s| s.strip_suffix('\n').unwrap_or(s))
+            .collect()
+    }
+    let ops = shared_lines_ops(&strip(&la), &strip(&lb));
+    if ops.iter().all(|op| matches!(op, DiffOp::Equal { .. })) {
+        return String::new();
+    }
+    let groups = similar::group_diff_ops(ops, CONTEXT);
+    let terminated = [
+        a.is_empty() || a.ends_with('\n'),
+        b.is_empty() || b.ends_with('\n'),
+    ];
+    let (kept, total) = capped_rows(&groups, [la.len(), lb.len()], terminated, max_lines);
+    let text_of = |side: usize, idx: usize| -> &str {
+        let lines = if side == 0 { &la } else { &lb };
+        lines.get(idx).copied().unwrap_or("")
+    };
+    render(&kept, total, max_lines, &text_of)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
