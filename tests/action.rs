@@ -188,32 +188,29 @@ fn a_build_that_fails_gives_the_verdict_error_and_the_policy_fails() {
 #[test]
 fn the_release_asset_is_what_the_install_step_downloads_and_checks() {
     if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("skipped: curl is not installed (install.sh downloads with it)");
+        common::skip("curl is not installed (install.sh downloads with it)");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     // A release server laid out as GitHub's: <server>/<repo>/releases/download/<tag>/<asset>.
     let dl = t.join("server/o/repro/releases/download/v9.9.9");
-    let o = Command::new("bash")
-        .arg(root().join("scripts/release-asset.sh"))
-        .args(["--binary", env!("CARGO_BIN_EXE_repro")])
-        .arg(&dl)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    // Packages the test binary the way the release workflow does.
+    let package = || {
+        let o = Command::new("bash")
+            .arg(root().join("scripts/release-asset.sh"))
+            .args(["--binary", env!("CARGO_BIN_EXE_repro")])
+            .arg(&dl)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    package();
     let asset = dl.join("repro-x86_64-unknown-linux-gnu.tar.gz");
     let first = fs::read(&asset).unwrap();
     // Deterministic: packaging again gives the same bytes.
-    let again = Command::new("bash")
-        .arg(root().join("scripts/release-asset.sh"))
-        .args(["--binary", env!("CARGO_BIN_EXE_repro")])
-        .arg(&dl)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .output()
-        .unwrap();
-    assert!(again.status.success(), "{}", stderr(&again));
+    package();
     assert_eq!(fs::read(&asset).unwrap(), first);
 
     let install = |runner: &Path| {
