@@ -213,8 +213,8 @@ pub(crate) struct Member {
     /// The compressed data.
     pub(crate) data: Blob,
     /// The data descriptor, when the local header announces one.
-    // Its bytes are part of `body`; the tests read its fields.
-    #[cfg_attr(not(test), allow(dead_code))]
+    // Its bytes are part of `body`; the normalizer reads its fields to
+    // decide whether it can be folded into the local header.
     pub(crate) descriptor: Option<Descriptor>,
     /// Compressed data and data descriptor, as stored.
     pub(crate) body: Blob,
