@@ -27,9 +27,9 @@ const LARGE_TEXT_LINES: usize = 1000;
 const SHARED_LINES_FROM: usize = 500;
 
 /// Whether `a` and `b` are large and share fewer than one line in twenty
-/// of the shorter one (counting distinct lines).
-fn mostly_different(a: &str, b: &str) -> bool {
-    let (la, lb) = (a.lines().count(), b.lines().count());
+/// of the shorter one (counting distinct lines); `la` and `lb` are their
+/// line counts.
+fn mostly_different(a: &str, b: &str, (la, lb): (usize, usize)) -> bool {
     if la + lb <= LARGE_TEXT_LINES {
         return false;
     }
@@ -59,11 +59,12 @@ pub(crate) fn text_diff(a: &str, b: &str, max_lines: usize) -> String {
     // and the output still depends on the texts alone (deterministic).
     let mut config = TextDiff::configure();
     config.algorithm(Algorithm::Myers).timeout(DIFF_TIMEOUT);
-    if mostly_different(a, b) {
+    let lines = (a.lines().count(), b.lines().count());
+    if mostly_different(a, b, lines) {
         if let Some(past) = std::time::Instant::now().checked_sub(Duration::from_secs(1)) {
             config.deadline(past);
         }
-    } else if a.lines().count() + b.lines().count() > SHARED_LINES_FROM {
+    } else if lines.0 + lines.1 > SHARED_LINES_FROM {
         // Hundreds of lines: search only the lines both sides have.
         return crate::textdiff::shared_lines_diff(a, b, max_lines);
     }
