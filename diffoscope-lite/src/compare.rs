@@ -185,6 +185,15 @@ impl Differ<'_> {
                         x.comments.extend(other);
                     }
                 }
+                // Notes both readers made alike (the same polyglot
+                // finding, the same archive note) are said, but they are
+                // not where the two sides differ.
+                let mut alike: Vec<String> = xa
+                    .comments
+                    .iter()
+                    .filter(|c| xb.comments.contains(c))
+                    .cloned()
+                    .collect();
                 let lens = (ca.known_len(), cb.known_len());
                 let mut d = self.compare_containers(&xa, &xb, (na, nb), lens, depth)?;
                 // The decompressed stream of a compressor is asked the
@@ -199,7 +208,10 @@ impl Differ<'_> {
                 let (sa, sb) = (sa?, sb?);
                 let mut found = Vec::new();
                 match (sa, sb) {
-                    (Some(a), Some(b)) if a == b => found.push(a),
+                    (Some(a), Some(b)) if a == b => {
+                        alike.push(a.clone());
+                        found.push(a);
+                    }
                     (a, b) => {
                         found.extend(a.map(|c| format!("{na}: {c}")));
                         found.extend(b.map(|c| format!("{nb}: {c}")));
@@ -219,7 +231,7 @@ impl Differ<'_> {
                 // A listing's header or footer (zipinfo's archive size and
                 // totals) differing is no member's difference: the bytes
                 // that differ are still elsewhere.
-                let only_headers = d.comments.is_empty()
+                let only_headers = d.comments.iter().all(|c| alike.contains(c))
                     && d.metadata.is_empty()
                     && d.details
                         .iter()

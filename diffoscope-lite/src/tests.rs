@@ -562,6 +562,44 @@ fn zip_inside_tar_gz_with_a_build_path_gets_the_hint() {
     assert!(text_of(&d).contains("likely cause: embedded build path (/build/a)"));
 }
 
+/// `stub` followed by a zip of `files` whose offsets count from the
+/// start of the stub, as `zip -A` leaves a self-extractor.
+fn self_extractor(stub: &[u8], files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut cursor = Cursor::new(stub.to_vec());
+    cursor.set_position(stub.len() as u64);
+    let mut w = ::zip::ZipWriter::new(cursor);
+    for (name, data) in files {
+        let stored = ::zip::write::SimpleFileOptions::default()
+            .compression_method(::zip::CompressionMethod::Stored);
+        w.start_file(*name, stored).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn self_extractors_whose_zips_differ_show_where() {
+    // An ELF stub that reads as an ELF with the same sections on both
+    // sides: the note that both also read as zips was taken for the
+    // difference, and the report said nothing else (exit 1, no detail).
+    let Ok(stub) = std::fs::read("/bin/true") else {
+        eprintln!("skipping: no /bin/true to use as a stub");
+        return;
+    };
+    let a = self_extractor(&stub, &[("a.txt", b"hello\n")]);
+    let b = self_extractor(&stub, &[("a.txt", b"changed\n")]);
+    let p = pair("sfx", &a, "sfx", &b);
+    let d = diff(&p);
+    assert!(
+        d.comments
+            .iter()
+            .any(|c| c.starts_with("also reads as zip")),
+        "{d:#?}"
+    );
+    assert!(d.hexdump, "the differing bytes are shown: {}", text_of(&d));
+    assert!(text_of(&d).contains("changed"), "{}", text_of(&d));
+}
+
 #[test]
 fn binary_difference_is_a_hexdump_with_offsets() {
     let a: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
