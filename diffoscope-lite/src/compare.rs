@@ -597,7 +597,13 @@ impl Differ<'_> {
         b: (&Container, &str, &[usize]),
     ) {
         let max = self.a.opts.max_diff_lines;
-        for (x, n, only) in [a, b] {
+        for (first, (x, n, only)) in [(true, a), (false, b)] {
+            files
+                .only_in
+                .extend(only.iter().map(|&i| crate::difference::OnlyIn {
+                    first,
+                    path: x.entries[i].path.clone(),
+                }));
             for &i in only.iter().take(max) {
                 files
                     .comments

@@ -39,6 +39,18 @@ pub struct Difference {
     /// listing shows, with those differences typed (the listing's
     /// `unified_diff` shows them as changed lines).
     pub listed: Vec<ListedMember>,
+    /// For a listing view: the members one side only has, every one (the
+    /// remarks naming them stop at `--max-diff-lines`), for `--summary`.
+    pub only_in: Vec<OnlyIn>,
+}
+
+/// A member that one side of a container has and the other lacks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnlyIn {
+    /// Whether the first side has it (else the second).
+    pub first: bool,
+    /// Its path in the container.
+    pub path: String,
 }
 
 /// A member's metadata differences as a listing view shows them.

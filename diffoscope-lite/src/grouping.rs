@@ -183,6 +183,7 @@ fn without(d: &Difference, grouped: &HashSet<&MetadataDifference>) -> Difference
             })
             .filter(|l| !l.metadata.is_empty())
             .collect(),
+        only_in: d.only_in.clone(),
     }
 }
 

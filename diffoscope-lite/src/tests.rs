@@ -1119,6 +1119,30 @@ fn control_characters_in_names_are_escaped_in_text() {
 }
 
 #[test]
+fn the_summary_lists_members_one_side_lacks_with_the_side() {
+    let p = pair(
+        "w.zip",
+        &zip(&[("same", b"1\n"), ("gone", b"x\n")]),
+        "w.zip",
+        &zip(&[("same", b"1\n"), ("new", b"y\n")]),
+    );
+    let d = diff(&p);
+    let mut summary = Vec::new();
+    printers::summary(&d, &mut summary).unwrap();
+    let summary = String::from_utf8(summary).unwrap();
+    let (a, b) = (p.a.display(), p.b.display());
+    assert!(
+        summary.contains(&format!("{a}::gone (only in {a})\n")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("{a}::new (only in {b})\n")),
+        "{summary}"
+    );
+    assert!(!summary.contains("same"), "{summary}");
+}
+
+#[test]
 fn corrupt_input_is_an_error_not_a_panic() {
     let z = zip(&[("a", b"hello"), ("b", b"world")]);
     for cut in [10, 40, z.len() / 2, z.len() - 10] {

@@ -2,7 +2,8 @@
 //! or a comment), nested paths joined with `::` like `a.whl::pkg/x.py`.
 //! Members whose only differences are lines of a listing view (an mtime,
 //! a mode) are counted on a last line, not listed one by one; a listing
-//! is listed itself only when a member is on one side only.
+//! is listed itself only when a member is on one side only, and each such
+//! member is listed under its container with the side that has it.
 
 use std::io::Write;
 
@@ -24,6 +25,25 @@ pub fn summary(diff: &Difference, out: &mut dyn Write) -> Result<()> {
         };
         if listed {
             writeln!(out, "{}", escape(&path.join("::"), false)).map_err(write)?;
+        }
+        // A member one side lacks differs in content: it is listed, under
+        // its container (the view's parent), with the side that has it.
+        let parent = &path[..path.len().saturating_sub(1)];
+        for m in &node.only_in {
+            let side = if m.first {
+                &diff.source1
+            } else {
+                &diff.source2
+            };
+            let mut member: Vec<&str> = parent.to_vec();
+            member.push(&m.path);
+            writeln!(
+                out,
+                "{} (only in {})",
+                escape(&member.join("::"), false),
+                escape(side, false)
+            )
+            .map_err(write)?;
         }
     }
     let n = crate::grouping::counts(diff).metadata_only;
