@@ -148,9 +148,13 @@ fn near_build_time(t: i64, cx: &HintContext) -> Option<String> {
 fn metadata_hints(m: &MetadataDifference, cx: &HintContext) -> Vec<Hint> {
     let hint = |cause, detail: String| vec![Hint { cause, detail }];
     match (&m.field, &m.source1, &m.source2) {
-        (MetaField::EntryOrder, _, _) => {
-            hint(Cause::EntryOrder, "same entries, different order".into())
-        }
+        // The order compared is that of the members both sides have (one
+        // side may have more): "same entries" would claim what the order
+        // list does not show.
+        (MetaField::EntryOrder, _, _) => hint(
+            Cause::EntryOrder,
+            "the members both sides have, in another order".into(),
+        ),
         // Addresses and flags words are not dates, whatever their digits.
         (_, MetaValue::Hex(_), _) | (_, _, MetaValue::Hex(_)) => Vec::new(),
         (_, MetaValue::Time(a), MetaValue::Time(b)) => {
@@ -234,20 +238,27 @@ fn has_zip_timestamp(extra: &[u8]) -> bool {
 /// Runs the text detectors over the removed and added lines.
 fn text_hints(removed: &[&str], added: &[&str], cx: &HintContext) -> Vec<Hint> {
     let mut out = Vec::new();
-    let mut check =
-        |cause, detail: &dyn Fn(&[String]) -> String, find: &dyn Fn(&str) -> Vec<String>| {
-            let a: Vec<String> = removed.iter().flat_map(|l| find(l)).collect();
-            let b: Vec<String> = added.iter().flat_map(|l| find(l)).collect();
-            if a != b {
-                let mut all = a;
-                all.extend(b);
-                all.dedup();
-                out.push(Hint {
-                    cause,
-                    detail: detail(&all),
-                });
-            }
-        };
+    // A time, zone or locale word on one side only is a line added or
+    // removed (a new changelog entry), not one value rendered two ways:
+    // those causes need the word on both sides. A build path, host or
+    // user name on one side only is still that leak.
+    let mut check = |cause,
+                     detail: &dyn Fn(&[String]) -> String,
+                     find: &dyn Fn(&str) -> Vec<String>| {
+        let a: Vec<String> = removed.iter().flat_map(|l| find(l)).collect();
+        let b: Vec<String> = added.iter().flat_map(|l| find(l)).collect();
+        let rendered_twice = !matches!(cause, Cause::Timestamp | Cause::Timezone | Cause::Locale)
+            || (!a.is_empty() && !b.is_empty());
+        if a != b && rendered_twice {
+            let mut all = a;
+            all.extend(b);
+            all.dedup();
+            out.push(Hint {
+                cause,
+                detail: detail(&all),
+            });
+        }
+    };
     let first = |all: &[String]| all.first().cloned().unwrap_or_default();
     let contained = |needles: &[String]| {
         let needles: Vec<String> = needles.iter().filter(|n| n.len() >= 2).cloned().collect();
@@ -576,6 +587,34 @@ mod tests {
         d.hexdump = false;
         annotate(&mut d, &cx);
         assert_eq!(d.hints[0].cause, Cause::Uid);
+    }
+
+    #[test]
+    fn a_line_added_with_a_date_is_no_timestamp_leak() {
+        let cx = HintContext {
+            build_dirs: vec!["/build/a".into(), "/build/b".into()],
+            ..HintContext::default()
+        };
+        // A new Debian changelog entry: only added lines.
+        let entry = [
+            "libzstd (1.5.4+dfsg2-5+deb12u1) bookworm; urgency=medium",
+            " -- Maintainer <m@example.org>  Sat, 02 Mar 2024 13:12:24 +0100",
+        ];
+        assert_eq!(text_hints(&[], &entry, &cx), []);
+        assert_eq!(text_hints(&entry, &[], &cx), []);
+        // Rendered on both sides, it is one.
+        let causes: Vec<Cause> = text_hints(
+            &[" -- M  Sat, 02 Mar 2024 13:12:24 +0100"],
+            &[" -- M  Sat, 02 Mar 2024 14:12:24 +0200"],
+            &cx,
+        )
+        .into_iter()
+        .map(|h| h.cause)
+        .collect();
+        assert!(causes.contains(&Cause::Timestamp), "{causes:?}");
+        // A build path on one side only is still that leak.
+        let h = text_hints(&[], &["cc -I/build/a/include"], &cx);
+        assert_eq!(h.first().map(|h| h.cause), Some(Cause::BuildPath));
     }
 
     #[test]
