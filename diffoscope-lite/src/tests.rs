@@ -318,8 +318,8 @@ fn zip_timestamps_only_is_a_metadata_difference() {
         Some(
             "@@ -1,3 +1,3 @@\n \
              Zip file size: 114 bytes, number of entries: 1\n\
-             --rw-r--r--        4 Deflated 2020-01-01 00:00:00 f.txt\n\
-             +-rw-r--r--        4 Deflated 2024-05-06 07:08:10 f.txt\n \
+             --rw-r--r--        4 b Deflated 2020-01-01 00:00:00 f.txt\n\
+             +-rw-r--r--        4 b Deflated 2024-05-06 07:08:10 f.txt\n \
              1 file, 4 bytes uncompressed, 6 bytes compressed:  -50.0%\n"
         )
     );
@@ -333,6 +333,37 @@ fn zip_timestamps_only_is_a_metadata_difference() {
         MetaValue::Time(crate::timefmt::epoch_of(2020, 1, 1, 0, 0, 0))
     );
     assert_eq!(m.hints[0].cause, Cause::Timestamp);
+}
+
+#[test]
+fn the_zip_text_flag_is_metadata_shown_as_zipinfo_shows_it() {
+    // Two zips alike but for the central directory's internal attributes
+    // (bit 0: text), as zip(1) and another writer may set them: repro
+    // said the metadata was the same and hexdumped the bytes.
+    let z = zip(&[("f.txt", b"same\n")]);
+    let mut text = z.clone();
+    let cd = text
+        .windows(4)
+        .position(|w| w == b"PK\x01\x02")
+        .expect("a central directory");
+    text[cd + 36] = 1;
+    let p = pair("t.zip", &z, "t.zip", &text);
+    let d = diff(&p);
+    assert!(!d.hexdump, "{}", text_of(&d));
+    let list = at(&d, &["zipinfo {}"]);
+    let shown = list.unified_diff.as_deref().unwrap_or_default();
+    assert!(
+        shown.contains("\n-") && shown.contains(" b Deflated"),
+        "{shown}"
+    );
+    assert!(shown.contains(" t Deflated"), "{shown}");
+    assert_eq!(d.details.len(), 1, "no member node: {d:#?}");
+    let m = &list.listed[0].metadata[0];
+    assert_eq!(m.field, MetaField::Attribute("internal attributes"));
+    assert_eq!(
+        (&m.source1, &m.source2),
+        (&MetaValue::Absent, &MetaValue::Text("text".into()))
+    );
 }
 
 #[test]

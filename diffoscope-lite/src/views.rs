@@ -178,7 +178,11 @@ fn shown_by_file_list(f: &MetaField) -> bool {
 fn shown_by_zipinfo(f: &MetaField) -> bool {
     matches!(
         f,
-        MetaField::Mode | MetaField::Mtime | MetaField::Compression | MetaField::EntryType
+        MetaField::Mode
+            | MetaField::Mtime
+            | MetaField::Compression
+            | MetaField::EntryType
+            | MetaField::Attribute("internal attributes")
     )
 }
 
@@ -262,11 +266,18 @@ fn file_list_line(e: &Entry, out: &mut String) {
 }
 
 /// A `zipinfo` line, shortened to what the zip reader records: mode, size,
-/// method, time and name. zipinfo's version, host system and text flag
-/// are left out, and the time has seconds (zipinfo shows minutes only, so
-/// a change of seconds would not show).
+/// text flag (`t` or `b`, as zipinfo's first flag letter), method, time
+/// and name. zipinfo's version and host system are left out, and the time
+/// has seconds (zipinfo shows minutes only, so a change of seconds would
+/// not show).
 fn zipinfo_line(e: &Entry, out: &mut String) {
     let m = &e.meta;
+    let text = m.format.as_ref().is_some_and(|f| {
+        f.attributes
+            .iter()
+            .any(|(k, v)| *k == "internal attributes" && *v == MetaValue::Text("text".into()))
+    });
+    let flag = if text { 't' } else { 'b' };
     let method = m
         .format
         .as_ref()
@@ -278,7 +289,11 @@ fn zipinfo_line(e: &Entry, out: &mut String) {
         _ => e.path.clone(),
     };
     let size = m.size.map_or_else(|| "-".to_owned(), |s| s.to_string());
-    let _ = writeln!(out, "{} {size:>8} {method} {mtime} {name}", strmode(e));
+    let _ = writeln!(
+        out,
+        "{} {size:>8} {flag} {method} {mtime} {name}",
+        strmode(e)
+    );
 }
 
 /// zipinfo's first line (after `Archive:`, which diffoscope drops so

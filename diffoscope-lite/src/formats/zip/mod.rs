@@ -63,6 +63,7 @@ impl Format for Zip {
                     extra: m.shown_extra(),
                     compressed_size: Some(m.csize),
                     comment: Some(lossy(&m.comment)).filter(|c| !c.is_empty()),
+                    attributes: internal_attributes(m.internal),
                     ..FormatMetadata::default()
                 }
                 .boxed(),
@@ -156,6 +157,19 @@ impl crate::model::Stored for MemberData {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+/// The central directory's internal attributes, when set: bit 0 is the
+/// text flag zipinfo shows (`t-` for text, `b-` for binary), which
+/// writers set by guessing and readers may use for line endings; other
+/// bits are shown as the number. Nothing when zero, the common case, so
+/// that most entries carry no attribute list.
+fn internal_attributes(internal: u16) -> Vec<(&'static str, MetaValue)> {
+    match internal {
+        0 => Vec::new(),
+        1 => vec![("internal attributes", MetaValue::Text("text".into()))],
+        n => vec![("internal attributes", MetaValue::Text(format!("{n:#06x}")))],
     }
 }
 
