@@ -578,3 +578,55 @@ fn archives_inside_are_listed_with_their_files_and_links_with_their_targets() {
         serde_json::json!([{"name": "repro:symlink-target", "value": "a.jar"}])
     );
 }
+
+#[test]
+fn a_requirement_an_artifact_of_the_document_satisfies_points_at_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let dateutil = d.join("python_dateutil-2.9.0.post0-py2.py3-none-any.whl");
+    wheel(
+        &dateutil,
+        "Metadata-Version: 2.1\nName: python-dateutil\nVersion: 2.9.0.post0\n\
+Requires-Dist: six (>=1.5)\nRequires-Dist: pytz; extra == \"tz\"\n\
+Requires-Dist: python-dateutil[tz]; extra == \"all\"\n\n",
+    );
+    // Named unnormalized: PEP 503 makes it the `six` required.
+    let six = d.join("six-1.16.0-py2.py3-none-any.whl");
+    wheel(
+        &six,
+        "Metadata-Version: 2.1\nName: Six\nVersion: 1.16.0\n\n",
+    );
+    let o = sbom(&[dateutil.as_os_str(), six.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bom: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_valid(&bom);
+    // Six is shipped, pytz is not, and dateutil's own extra is no
+    // dependency of itself.
+    let deps = &bom["dependencies"];
+    assert_eq!(
+        deps[0],
+        serde_json::json!({
+            "ref": "artifact:python_dateutil-2.9.0.post0-py2.py3-none-any.whl",
+            "dependsOn": [
+                "artifact:six-1.16.0-py2.py3-none-any.whl",
+                "requirement:pypi:pytz"
+            ]
+        }),
+        "{bom:#}"
+    );
+    // Only the requirement nothing ships is a placeholder.
+    let refs: Vec<&str> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bom-ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            "artifact:python_dateutil-2.9.0.post0-py2.py3-none-any.whl",
+            "artifact:six-1.16.0-py2.py3-none-any.whl",
+            "requirement:pypi:pytz"
+        ]
+    );
+}
