@@ -630,3 +630,66 @@ Requires-Dist: python-dateutil[tz]; extra == \"all\"\n\n",
         ]
     );
 }
+
+#[test]
+fn an_input_that_is_no_regular_file_is_refused_unopened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let whl = d.join("demo-1.0-py3-none-any.whl");
+    wheel(&whl, GOOD_METADATA);
+    // A FIFO nobody writes: opening it for reading would block forever,
+    // so the child is killed if it does not finish on its own.
+    let fifo = d.join("demo.whl");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let link = d.join("link.whl");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    let out = d.join("bom.json");
+    for input in [&fifo, &link, &d.to_path_buf()] {
+        let mut child = repro()
+            .arg("sbom")
+            .arg(&whl)
+            .arg(input)
+            .arg("-o")
+            .arg(&out)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("repro sbom {} hangs", input.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(&*input.to_string_lossy()), "{e}");
+        assert!(e.contains("not a regular file"), "{e}");
+        assert!(!out.exists());
+    }
+    // /dev/stdin fed by a pipe is a pipe too: refused, not read twice.
+    let mut child = repro()
+        .args(["sbom", "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Refused unread, the child may be gone before the write: a broken
+    // pipe is no failure.
+    let _ = child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&fs::read(&whl).unwrap());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/dev/stdin: not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+}
