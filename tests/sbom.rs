@@ -693,3 +693,86 @@ fn an_input_that_is_no_regular_file_is_refused_unopened() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_source_date_epoch_out_of_range_or_malformed_is_refused_naming_its_origin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whl = tmp.path().join("demo-1.0-py3-none-any.whl");
+    wheel(&whl, GOOD_METADATA);
+    let out = tmp.path().join("bom.json");
+    let run = |env: Option<&str>, flag: Option<&str>| {
+        let mut c = repro();
+        c.arg("sbom").arg(&whl).arg("-o").arg(&out);
+        match env {
+            Some(v) => c.env("SOURCE_DATE_EPOCH", v),
+            None => c.env_remove("SOURCE_DATE_EPOCH"),
+        };
+        if let Some(f) = flag {
+            c.arg(format!("--source-date-epoch={f}"));
+        }
+        c.output().unwrap()
+    };
+    let range = "from 0 to 253402300799";
+    for (env, flag, value, origin) in [
+        (
+            Some("abc"),
+            None,
+            "abc",
+            "environment variable SOURCE_DATE_EPOCH",
+        ),
+        (
+            Some("-5"),
+            None,
+            "-5",
+            "environment variable SOURCE_DATE_EPOCH",
+        ),
+        (
+            Some("253402300800"),
+            None,
+            "253402300800",
+            "environment variable SOURCE_DATE_EPOCH",
+        ),
+        (None, Some("-1"), "-1", "--source-date-epoch"),
+        (None, Some("abc"), "abc", "--source-date-epoch"),
+        (
+            None,
+            Some("253402300800"),
+            "253402300800",
+            "--source-date-epoch",
+        ),
+    ] {
+        let o = run(env, flag);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{env:?} {flag:?}: {e}");
+        assert!(e.contains(&format!("\"{value}\"")), "{e}");
+        assert!(e.contains(origin), "{e}");
+        assert!(e.contains(range), "{e}");
+        assert!(!out.exists(), "{env:?} {flag:?}");
+    }
+    // `--source-date-epoch -1` (a separate word) is refused the same way.
+    let o = repro()
+        .arg("sbom")
+        .arg(&whl)
+        .args(["--source-date-epoch", "-1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains(range), "{}", stderr(&o));
+    // The flag wins over a bad environment; the last second a timestamp
+    // can write is accepted; an empty variable is no value.
+    for (env, flag, timestamp) in [
+        (Some("abc"), Some("0"), Some("1970-01-01T00:00:00Z")),
+        (Some("253402300799"), None, Some("9999-12-31T23:59:59Z")),
+        (Some(""), None, None),
+    ] {
+        let o = run(env, flag);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let bom = read_json(&out);
+        assert_eq!(
+            bom["metadata"]["timestamp"].as_str(),
+            timestamp,
+            "{env:?} {flag:?}"
+        );
+        fs::remove_file(&out).unwrap();
+    }
+}

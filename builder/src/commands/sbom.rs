@@ -36,12 +36,15 @@ pub fn run(args: SbomArgs) -> Result<ExitCode> {
             args.output.display()
         );
     }
+    // The flag is checked as clap parses it; the environment is read
+    // only without it, and a bad value there is refused, not dropped.
+    let source_date_epoch = match args.source_date_epoch {
+        Some(v) => Some(v),
+        None => diffoscope_lite::hints::source_date_epoch_from_env()?,
+    };
     let cx = Context {
         report: report.as_ref(),
-        source_date_epoch: args
-            .source_date_epoch
-            .or_else(diffoscope_lite::hints::env_source_date_epoch)
-            .or(report.as_ref().map(|r| r.source_date_epoch.value)),
+        source_date_epoch: source_date_epoch.or(report.as_ref().map(|r| r.source_date_epoch.value)),
         builder_id: args.builder_id.as_deref(),
         read: diffoscope_lite::Options {
             limits: args.limits.limits(),
