@@ -776,3 +776,40 @@ fn a_source_date_epoch_out_of_range_or_malformed_is_refused_naming_its_origin() 
         fs::remove_file(&out).unwrap();
     }
 }
+
+#[test]
+fn an_input_is_never_the_output_even_with_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let whl = d.join("demo-1.0-py3-none-any.whl");
+    wheel(&whl, GOOD_METADATA);
+    let bytes = fs::read(&whl).unwrap();
+    let sym = d.join("sym.json");
+    std::os::unix::fs::symlink(&whl, &sym).unwrap();
+    let hard = d.join("hard.json");
+    fs::hard_link(&whl, &hard).unwrap();
+    for (output, force) in [(&whl, true), (&whl, false), (&sym, true), (&hard, true)] {
+        let mut c = repro();
+        c.arg("sbom").arg(&whl).arg("-o").arg(output);
+        if force {
+            c.arg("--force");
+        }
+        let o = c.output().unwrap();
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}: {e}", output.display());
+        assert!(e.contains(&*output.to_string_lossy()), "{e}");
+        assert!(e.contains("replace it"), "{e}");
+        assert_eq!(fs::read(&whl).unwrap(), bytes, "{}", output.display());
+    }
+    // Another existing file is still replaced with --force.
+    let other = d.join("bom.json");
+    fs::write(&other, "old").unwrap();
+    let o = sbom(&[
+        whl.as_os_str(),
+        "-o".as_ref(),
+        other.as_os_str(),
+        "--force".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_valid(&read_json(&other));
+}
