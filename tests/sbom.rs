@@ -578,3 +578,238 @@ fn archives_inside_are_listed_with_their_files_and_links_with_their_targets() {
         serde_json::json!([{"name": "repro:symlink-target", "value": "a.jar"}])
     );
 }
+
+#[test]
+fn a_requirement_an_artifact_of_the_document_satisfies_points_at_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let dateutil = d.join("python_dateutil-2.9.0.post0-py2.py3-none-any.whl");
+    wheel(
+        &dateutil,
+        "Metadata-Version: 2.1\nName: python-dateutil\nVersion: 2.9.0.post0\n\
+Requires-Dist: six (>=1.5)\nRequires-Dist: pytz; extra == \"tz\"\n\
+Requires-Dist: python-dateutil[tz]; extra == \"all\"\n\n",
+    );
+    // Named unnormalized: PEP 503 makes it the `six` required.
+    let six = d.join("six-1.16.0-py2.py3-none-any.whl");
+    wheel(
+        &six,
+        "Metadata-Version: 2.1\nName: Six\nVersion: 1.16.0\n\n",
+    );
+    let o = sbom(&[dateutil.as_os_str(), six.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bom: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_valid(&bom);
+    // Six is shipped, pytz is not, and dateutil's own extra is no
+    // dependency of itself.
+    let deps = &bom["dependencies"];
+    assert_eq!(
+        deps[0],
+        serde_json::json!({
+            "ref": "artifact:python_dateutil-2.9.0.post0-py2.py3-none-any.whl",
+            "dependsOn": [
+                "artifact:six-1.16.0-py2.py3-none-any.whl",
+                "requirement:pypi:pytz"
+            ]
+        }),
+        "{bom:#}"
+    );
+    // Only the requirement nothing ships is a placeholder.
+    let refs: Vec<&str> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bom-ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            "artifact:python_dateutil-2.9.0.post0-py2.py3-none-any.whl",
+            "artifact:six-1.16.0-py2.py3-none-any.whl",
+            "requirement:pypi:pytz"
+        ]
+    );
+}
+
+#[test]
+fn an_input_that_is_no_regular_file_is_refused_unopened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let whl = d.join("demo-1.0-py3-none-any.whl");
+    wheel(&whl, GOOD_METADATA);
+    // A FIFO nobody writes: opening it for reading would block forever,
+    // so the child is killed if it does not finish on its own.
+    let fifo = d.join("demo.whl");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let link = d.join("link.whl");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    let out = d.join("bom.json");
+    for input in [&fifo, &link, &d.to_path_buf()] {
+        let mut child = repro()
+            .arg("sbom")
+            .arg(&whl)
+            .arg(input)
+            .arg("-o")
+            .arg(&out)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("repro sbom {} hangs", input.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(&*input.to_string_lossy()), "{e}");
+        assert!(e.contains("not a regular file"), "{e}");
+        assert!(!out.exists());
+    }
+    // /dev/stdin fed by a pipe is a pipe too: refused, not read twice.
+    let mut child = repro()
+        .args(["sbom", "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Refused unread, the child may be gone before the write: a broken
+    // pipe is no failure.
+    let _ = child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&fs::read(&whl).unwrap());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/dev/stdin: not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_source_date_epoch_out_of_range_or_malformed_is_refused_naming_its_origin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whl = tmp.path().join("demo-1.0-py3-none-any.whl");
+    wheel(&whl, GOOD_METADATA);
+    let out = tmp.path().join("bom.json");
+    let run = |env: Option<&str>, flag: Option<&str>| {
+        let mut c = repro();
+        c.arg("sbom").arg(&whl).arg("-o").arg(&out);
+        match env {
+            Some(v) => c.env("SOURCE_DATE_EPOCH", v),
+            None => c.env_remove("SOURCE_DATE_EPOCH"),
+        };
+        if let Some(f) = flag {
+            c.arg(format!("--source-date-epoch={f}"));
+        }
+        c.output().unwrap()
+    };
+    let range = "from 0 to 253402300799";
+    for (env, flag, value, origin) in [
+        (
+            Some("abc"),
+            None,
+            "abc",
+            "environment variable SOURCE_DATE_EPOCH",
+        ),
+        (
+            Some("-5"),
+            None,
+            "-5",
+            "environment variable SOURCE_DATE_EPOCH",
+        ),
+        (
+            Some("253402300800"),
+            None,
+            "253402300800",
+            "environment variable SOURCE_DATE_EPOCH",
+        ),
+        (None, Some("-1"), "-1", "--source-date-epoch"),
+        (None, Some("abc"), "abc", "--source-date-epoch"),
+        (
+            None,
+            Some("253402300800"),
+            "253402300800",
+            "--source-date-epoch",
+        ),
+    ] {
+        let o = run(env, flag);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{env:?} {flag:?}: {e}");
+        assert!(e.contains(&format!("\"{value}\"")), "{e}");
+        assert!(e.contains(origin), "{e}");
+        assert!(e.contains(range), "{e}");
+        assert!(!out.exists(), "{env:?} {flag:?}");
+    }
+    // `--source-date-epoch -1` (a separate word) is refused the same way.
+    let o = repro()
+        .arg("sbom")
+        .arg(&whl)
+        .args(["--source-date-epoch", "-1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains(range), "{}", stderr(&o));
+    // The flag wins over a bad environment; the last second a timestamp
+    // can write is accepted; an empty variable is no value.
+    for (env, flag, timestamp) in [
+        (Some("abc"), Some("0"), Some("1970-01-01T00:00:00Z")),
+        (Some("253402300799"), None, Some("9999-12-31T23:59:59Z")),
+        (Some(""), None, None),
+    ] {
+        let o = run(env, flag);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let bom = read_json(&out);
+        assert_eq!(
+            bom["metadata"]["timestamp"].as_str(),
+            timestamp,
+            "{env:?} {flag:?}"
+        );
+        fs::remove_file(&out).unwrap();
+    }
+}
+
+#[test]
+fn an_input_is_never_the_output_even_with_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let whl = d.join("demo-1.0-py3-none-any.whl");
+    wheel(&whl, GOOD_METADATA);
+    let bytes = fs::read(&whl).unwrap();
+    let sym = d.join("sym.json");
+    std::os::unix::fs::symlink(&whl, &sym).unwrap();
+    let hard = d.join("hard.json");
+    fs::hard_link(&whl, &hard).unwrap();
+    for (output, force) in [(&whl, true), (&whl, false), (&sym, true), (&hard, true)] {
+        let mut c = repro();
+        c.arg("sbom").arg(&whl).arg("-o").arg(output);
+        if force {
+            c.arg("--force");
+        }
+        let o = c.output().unwrap();
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}: {e}", output.display());
+        assert!(e.contains(&*output.to_string_lossy()), "{e}");
+        assert!(e.contains("replace it"), "{e}");
+        assert_eq!(fs::read(&whl).unwrap(), bytes, "{}", output.display());
+    }
+    // Another existing file is still replaced with --force.
+    let other = d.join("bom.json");
+    fs::write(&other, "old").unwrap();
+    let o = sbom(&[
+        whl.as_os_str(),
+        "-o".as_ref(),
+        other.as_os_str(),
+        "--force".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_valid(&read_json(&other));
+}

@@ -21,11 +21,59 @@ use crate::model::{MetaField, MetaValue};
 
 /// The `SOURCE_DATE_EPOCH` of this process's environment, the default of
 /// both command lines' `--source-date-epoch` (a diff run in a build
-/// environment names timestamps equal to it).
+/// environment names timestamps equal to it). Lenient: a value
+/// [`parse_source_date_epoch`] refuses is no hint, so it is ignored here;
+/// [`source_date_epoch_from_env`] reports it.
 pub fn env_source_date_epoch() -> Option<i64> {
-    std::env::var("SOURCE_DATE_EPOCH")
+    source_date_epoch_from_env().ok().flatten()
+}
+
+/// The largest `SOURCE_DATE_EPOCH` accepted, 9999-12-31T23:59:59Z: the
+/// last second an RFC 3339 timestamp (a four-digit year) can write.
+pub const MAX_SOURCE_DATE_EPOCH: i64 = 253_402_300_799;
+
+/// Where the environment's value is read from, as errors name it.
+pub const SOURCE_DATE_EPOCH_ENV: &str = "the environment variable SOURCE_DATE_EPOCH";
+
+/// A `SOURCE_DATE_EPOCH` that is no whole number of seconds from 0 to
+/// [`MAX_SOURCE_DATE_EPOCH`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "SOURCE_DATE_EPOCH {value:?} (from {from}) is not accepted: it must be a whole number of \
+     seconds from 0 to {MAX_SOURCE_DATE_EPOCH} (1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z)"
+)]
+pub struct BadSourceDateEpoch {
+    /// The value as given.
+    pub value: String,
+    /// Where it came from (a flag, [`SOURCE_DATE_EPOCH_ENV`]).
+    pub from: String,
+}
+
+/// Parses a `SOURCE_DATE_EPOCH` that came from `from` (named in the
+/// error). Surrounding white space is ignored; anything else that is not
+/// a decimal number of seconds in range is refused rather than dropped,
+/// so a typo never silently gives a document without its timestamp.
+pub fn parse_source_date_epoch(value: &str, from: &str) -> Result<i64, BadSourceDateEpoch> {
+    value
+        .trim()
+        .parse::<i64>()
         .ok()
-        .and_then(|v| v.trim().parse().ok())
+        .filter(|v| (0..=MAX_SOURCE_DATE_EPOCH).contains(v))
+        .ok_or_else(|| BadSourceDateEpoch {
+            value: value.to_owned(),
+            from: from.to_owned(),
+        })
+}
+
+/// The environment's `SOURCE_DATE_EPOCH`: None when it is unset or empty
+/// (as `SOURCE_DATE_EPOCH= cmd` leaves it), an error when it is set to
+/// something [`parse_source_date_epoch`] refuses.
+pub fn source_date_epoch_from_env() -> Result<Option<i64>, BadSourceDateEpoch> {
+    match std::env::var_os("SOURCE_DATE_EPOCH") {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => parse_source_date_epoch(&v.to_string_lossy(), SOURCE_DATE_EPOCH_ENV).map(Some),
+    }
 }
 
 /// What the caller knows about the two builds.

@@ -183,7 +183,8 @@ pub struct SbomArgs {
 
     /// The document's timestamp [default: $SOURCE_DATE_EPOCH, else the
     /// report's; none without any].
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true,
+          value_parser = |v: &str| diffoscope_lite::hints::parse_source_date_epoch(v, "--source-date-epoch"))]
     pub source_date_epoch: Option<i64>,
 
     /// The builder id to record, for `repro verify --builder-id`.

@@ -26,6 +26,13 @@ pub(crate) fn document(
     // Requirement name → the Requires-Dist lines naming it, and whether
     // any of them is unconditional (over every wheel listed).
     let mut requirements: BTreeMap<String, (BTreeSet<String>, bool)> = BTreeMap::new();
+    // PyPI projects the document ships (PEP 503 name → the artifact's
+    // bom-ref; the first listed wins), and each artifact's requirement
+    // names: a requirement is resolved once every artifact is known, so
+    // one an artifact of this document satisfies points at it instead of
+    // at a "not shipped" placeholder.
+    let mut shipped: BTreeMap<String, String> = BTreeMap::new();
+    let mut declared: Vec<(String, BTreeSet<String>)> = Vec::with_capacity(listed.len());
     for (artifact, found) in listed {
         let bom_ref = refs.unique(format!("artifact:{}", artifact.name));
         let mut c = Map::new();
@@ -107,22 +114,40 @@ pub(crate) fn document(
         if !files.is_empty() {
             c.insert("components".into(), Value::Array(files));
         }
-        let mut depends: BTreeSet<String> = BTreeSet::new();
+        let mut names: BTreeSet<String> = BTreeSet::new();
         if let Some(p) = found
             .package
             .as_ref()
             .filter(|p| p.ecosystem == Ecosystem::Pypi)
         {
+            shipped
+                .entry(super::package::pep503(&p.name))
+                .or_insert_with(|| bom_ref.clone());
             for r in &p.requires {
-                depends.insert(requirement_ref(&r.name));
+                names.insert(r.name.clone());
                 let entry = requirements.entry(r.name.clone()).or_default();
                 entry.0.insert(r.spec.clone());
                 entry.1 |= !r.optional;
             }
         }
-        dependencies.push(json!({ "ref": bom_ref, "dependsOn": depends }));
+        declared.push((bom_ref, names));
         components.push(Value::Object(c));
     }
+    for (bom_ref, names) in &declared {
+        let depends: BTreeSet<String> = names
+            .iter()
+            .map(|n| {
+                shipped
+                    .get(n)
+                    .map_or_else(|| requirement_ref(n), Clone::clone)
+            })
+            // A wheel requiring itself (`foo[x]; extra == "all"`) names
+            // its own extras, not a dependency.
+            .filter(|r| r != bom_ref)
+            .collect();
+        dependencies.push(json!({ "ref": bom_ref, "dependsOn": depends }));
+    }
+    requirements.retain(|name, _| !shipped.contains_key(name));
     for (name, (specs, required)) in &requirements {
         let bom_ref = requirement_ref(name);
         components.push(json!({

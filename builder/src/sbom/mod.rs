@@ -18,7 +18,8 @@
 //! Bad input never stops the SBOM: an artifact that is no archive is
 //! listed by name, size and digest with a note, a malformed metadata
 //! file is a warning naming it. Only an artifact that cannot be read at
-//! all is an [`Error`].
+//! all, or is no regular file (a pipe cannot be read twice), is an
+//! [`Error`].
 
 mod cyclonedx;
 mod headers;
@@ -26,7 +27,7 @@ mod inspect;
 mod package;
 pub mod properties;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde_json::Value;
@@ -48,6 +49,17 @@ pub enum Error {
         path: PathBuf,
         /// What went wrong.
         source: diffoscope_lite::Error,
+    },
+    /// The artifact is no regular file (a FIFO, `/dev/stdin`, a
+    /// directory, a device). Its digest and its listing read it
+    /// separately, so a stream would be read twice (the second read
+    /// finds it empty) and a FIFO nobody writes would block forever.
+    #[error("artifact {}: not a regular file ({kind}); copy it to a file first", path.display())]
+    NotRegular {
+        /// The artifact as given.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
     },
     /// Nothing to list.
     #[error("no artifact to list in an SBOM")]
@@ -128,6 +140,9 @@ pub fn generate(artifacts: &[Artifact], cx: &Context<'_>) -> Result<Sbom, Error>
     if artifacts.is_empty() {
         return Err(Error::NoArtifacts);
     }
+    for a in artifacts {
+        regular(&a.file)?;
+    }
     let inspected = artifacts
         .par_iter()
         .map(|a| inspect::inspect(&a.file, &a.name, &cx.read))
@@ -146,5 +161,36 @@ pub fn generate(artifacts: &[Artifact], cx: &Context<'_>) -> Result<Sbom, Error>
         bom,
         subjects,
         warnings,
+    })
+}
+
+/// Refuses `file` unless it is a regular file (after symbolic links),
+/// looking at its metadata only: a FIFO is never opened, since opening one
+/// for reading blocks until a writer comes. A file that cannot be looked
+/// at passes, for the read to report what is wrong with it.
+fn regular(file: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let Ok(meta) = std::fs::metadata(file) else {
+        return Ok(());
+    };
+    let t = meta.file_type();
+    let kind = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO or pipe"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "an unknown kind of file"
+    };
+    Err(Error::NotRegular {
+        path: file.to_owned(),
+        kind,
     })
 }

@@ -35,7 +35,8 @@ pub(crate) struct Requirement {
     pub name: String,
     /// The requirement as written.
     pub spec: String,
-    /// Only needed with an extra (`; extra == "…"`).
+    /// Needed only with an extra: every `or` branch of its marker
+    /// constrains `extra` (`; extra == "…"`).
     pub optional: bool,
 }
 
@@ -307,7 +308,7 @@ fn wheel(bytes: &[u8]) -> Result<Package, String> {
         requires.push(Requirement {
             name: pep503(&spec[..name_end]),
             spec: spec.to_owned(),
-            optional: marker.contains("extra"),
+            optional: only_with_extra(marker),
         });
     }
     // A free-text License can be the whole licence text: only a one-line
@@ -491,6 +492,105 @@ fn from_file_name(eco: Ecosystem, file_name: &str) -> Package {
         license: None,
         links: Vec::new(),
     }
+}
+
+/// Whether an environment marker holds only when an extra is asked for:
+/// every top-level `or` branch constrains `extra`. A substring test is
+/// not enough: `python_version < "3.8" or extra == "x"` is needed on
+/// Python 3.7 without any extra. A branch constrains `extra` when one of
+/// its `and` terms names it (outside quoted strings) or is a
+/// parenthesised group that does, by the same rule.
+fn only_with_extra(marker: &str) -> bool {
+    let branches = split_top_level(marker, "or");
+    !marker.trim().is_empty()
+        && branches.iter().all(|branch| {
+            split_top_level(branch, "and").iter().any(|term| {
+                let term = term.trim();
+                match group(term) {
+                    Some(inner) => only_with_extra(inner),
+                    None => names_extra(term),
+                }
+            })
+        })
+}
+
+/// What is inside `term` when it is one parenthesised group: its first
+/// `(` closes at its very end (`(a) and (b)` is two groups, not one).
+fn group(term: &str) -> Option<&str> {
+    let inner = term.strip_prefix('(')?.strip_suffix(')')?;
+    let mut depth = 0usize;
+    let mut quote = None;
+    for c in inner.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '(' => depth += 1,
+                ')' if depth == 0 => return None,
+                ')' => depth -= 1,
+                _ => {}
+            },
+        }
+    }
+    Some(inner)
+}
+
+/// `expr` split at the keyword `op` (`or`, `and`) where it stands as a
+/// word outside parentheses and quoted strings.
+fn split_top_level<'a>(expr: &'a str, op: &str) -> Vec<&'a str> {
+    let bytes = expr.as_bytes();
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut start, mut i) = (0usize, None, 0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None => match b {
+                b'"' | b'\'' => quote = Some(b),
+                b'(' => depth += 1,
+                b')' => depth = depth.saturating_sub(1),
+                _ if depth == 0
+                    && bytes[i..].starts_with(op.as_bytes())
+                    && (i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b')'))
+                    && bytes
+                        .get(i + op.len())
+                        .is_some_and(|&n| matches!(n, b' ' | b'\t' | b'(')) =>
+                {
+                    parts.push(&expr[start..i]);
+                    start = i + op.len();
+                    i = start;
+                    continue;
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    parts.push(&expr[start..]);
+    parts
+}
+
+/// Whether the marker variable `extra` appears in `term`, outside quoted
+/// strings (`sys_platform == "extra"` names no extra).
+fn names_extra(term: &str) -> bool {
+    let mut outside = String::with_capacity(term.len());
+    let mut quote = None;
+    for c in term.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                outside.push(' ');
+            }
+            None => outside.push(c),
+        }
+    }
+    outside
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| word == "extra")
 }
 
 /// PEP 503 normalization: lowercase, runs of `-_.` become one `-`.
@@ -693,6 +793,43 @@ Requires-Dist: pytest; extra == \"test\"\n\nbody\n",
             wheel(b"Name: x\n").unwrap_err(),
             "malformed METADATA: no Version field"
         );
+    }
+
+    #[test]
+    fn only_markers_every_branch_of_which_names_an_extra_are_optional() {
+        for (marker, optional) in [
+            ("", false),
+            (" extra == \"test\"", true),
+            (" python_version < \"3.8\" or extra == \"x\"", false),
+            (" extra == \"x\" or python_version < \"3.8\"", false),
+            (" extra == \"a\" or extra == \"b\"", true),
+            (" python_version < \"3.8\" and extra == \"x\"", true),
+            (
+                " (extra == \"a\" or extra == \"b\") and os_name == \"nt\"",
+                true,
+            ),
+            (" (python_version < \"3\" or extra == \"x\")", false),
+            (
+                " (python_version < \"3\" or extra == \"x\") and extra == \"y\"",
+                true,
+            ),
+            (" (os_name == \"nt\") or extra == \"x\"", false),
+            (" sys_platform == \"extra\"", false),
+            (" (os_name == \"nt\") and (extra == \"x\")", true),
+            (" (os_name == \"nt\") and (python_version < \"3\")", false),
+            (" sys_platform == \"a or b\" and extra == \"x\"", true),
+            (" extras_require == \"x\"", false),
+            (" extra==\"x\"", true),
+        ] {
+            assert_eq!(only_with_extra(marker), optional, "{marker:?}");
+        }
+        // Through Requires-Dist, as read from METADATA.
+        let p = wheel(
+            b"Name: x\nVersion: 1\n\
+Requires-Dist: foo; python_version < \"3.8\" or extra == \"x\"\n\n",
+        )
+        .unwrap();
+        assert!(!p.requires[0].optional, "{:?}", p.requires);
     }
 
     #[test]
