@@ -42,9 +42,15 @@ impl Printer<'_> {
 
     fn node(&mut self, d: &Difference, depth: usize) -> std::io::Result<()> {
         if depth > 0 {
-            let head = format!("{}├── ", "│ ".repeat(depth - 1));
-            self.line(&head, BOLD, &escape(&d.source1, false))?;
-            if d.source2 != d.source1 {
+            let outer = "│ ".repeat(depth - 1);
+            let head = format!("{outer}├── ");
+            if d.source2 == d.source1 {
+                self.line(&head, BOLD, &escape(&d.source1, false))?;
+            } else {
+                // A pair of two names is one heading of two lines, as
+                // diffoscope prints it: `--- a` inside, `├── +++ b`.
+                let first = format!("{outer}│   ");
+                self.line(&first, BOLD, &format!("--- {}", escape(&d.source1, false)))?;
                 self.line(&head, BOLD, &format!("+++ {}", escape(&d.source2, false)))?;
             }
         }
