@@ -323,6 +323,15 @@ impl Differ<'_> {
         }
         let mut d = self.compare_containers(&xa, &xb, (na, nb), (None, None), depth)?;
         if compressors {
+            // The streams hold the same bytes: say so, as diffoscope says
+            // "Files identical despite different names" (the files are
+            // not identical; what they decompress to is).
+            if d.details.is_empty() && d.comments.is_empty() && d.unified_diff.is_none() {
+                d.comments.push(format!(
+                    "the decompressed contents are identical; only the compression \
+                     differs ({ka} vs {kb})"
+                ));
+            }
             d.metadata.insert(
                 0,
                 MetadataDifference {

@@ -892,6 +892,11 @@ fn deb_data_tar_pairs_across_compression_suffixes() {
     );
     let text = text_of(&d);
     assert!(!text.contains("only in"), "{text}");
+    // One heading of two lines, as diffoscope prints a renamed pair.
+    assert!(
+        text.contains("\n│   --- data.tar.xz\n├── +++ data.tar.zst\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -935,6 +940,10 @@ fn streams_of_two_compressors_are_decompressed_and_compared() {
         // Same stream: only the wrapper differs, as metadata.
         assert!(d.details.is_empty() && d.unified_diff.is_none(), "{d:#?}");
         assert_eq!(d.metadata[0].field, MetaField::Compression, "{d:#?}");
+        assert!(
+            d.comments[0].starts_with("the decompressed contents are identical"),
+            "{d:#?}"
+        );
         let p = pair("f.gz", &gzip(b"a\n"), "f.xz", &xz(b"b\n"));
         let d = diff(&p);
         assert_eq!(
