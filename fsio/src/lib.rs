@@ -226,7 +226,23 @@ impl Staged {
             // others, not even between create and chmod.
             .permissions(fs::Permissions::from_mode(mode))
             .tempfile_in(dir)
-            .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+            .map_err(|e| {
+                // tempfile names its random file name ("at path
+                // .repro-tmp-…"), which the user never gave: the error
+                // names the directory, the bare system error says why.
+                // Its error type is private: its text is cut instead.
+                let text = e.to_string();
+                let e = match text.split_once(" at path ") {
+                    Some((why, _)) => io::Error::new(e.kind(), why.to_owned()),
+                    None => e,
+                };
+                let op = if label == dir {
+                    "create a temporary file in"
+                } else {
+                    "create the temporary file for"
+                };
+                Error::io(op, label, e)
+            })?;
         Ok(Staged {
             file: BufWriter::with_capacity(1 << 16, tmp),
             dir: dir.to_path_buf(),

@@ -60,6 +60,20 @@ fn regular_file_is_replaced_atomically() {
 }
 
 #[test]
+fn a_missing_directory_names_the_output_not_the_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("nodir/x.json");
+    let err = write(&p, b"x").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "cannot create the temporary file for {}: No such file or directory (os error 2)",
+            p.display()
+        )
+    );
+}
+
+#[test]
 fn mode_is_exact_despite_the_umask() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("f");
