@@ -813,3 +813,16 @@ fn an_input_is_never_the_output_even_with_force() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_valid(&read_json(&other));
 }
+
+#[test]
+fn an_error_says_each_cause_once() {
+    // The library's message names its cause and then carries it: the
+    // command line printed "cannot read X" and the system error twice.
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing.whl");
+    let o = sbom(&[missing.as_os_str()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.matches("cannot read").count(), 1, "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}

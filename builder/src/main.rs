@@ -20,8 +20,25 @@ fn main() -> ExitCode {
     match commands::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", chain(&err));
             ExitCode::from(commands::EXIT_ERROR)
         }
     }
+}
+
+/// `err` and its causes joined by ": ", as `{err:#}` prints them, but a
+/// cause whose text the message already ends with is said once (library
+/// errors that name their cause in their own message, then carry it).
+fn chain(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }
