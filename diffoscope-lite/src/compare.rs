@@ -146,6 +146,9 @@ impl Differ<'_> {
         if ka == kb && ka.is_container() {
             return self.containers(ka, (ca, na), (cb, nb), depth + 1);
         }
+        if let Some(d) = self.self_extractor((ka, ca, na), (kb, cb, nb), depth)? {
+            return Ok(d);
+        }
         // Two archives of different formats: what they hold may still be
         // the same (foo.gz vs foo.xz, a .deb's data.tar.xz vs
         // data.tar.zst, a gzip and a zip of one file each): compared as
@@ -155,6 +158,39 @@ impl Differ<'_> {
             return self.cross_format((ka, ca, na), (kb, cb, nb), depth + 1);
         }
         self.leaf(ka, kb, (ca, na), (cb, nb))
+    }
+
+    /// A plain zip beside a zip behind a stub (an ELF or PE
+    /// self-extractor, which detection calls by its stub): both are read as
+    /// zips, as zip tools and diffoscope read them. `None` for other pairs.
+    fn self_extractor(
+        &self,
+        (ka, ca, na): (Kind, &Content, &str),
+        (kb, cb, nb): (Kind, &Content, &str),
+        depth: u32,
+    ) -> Result<Option<Difference>> {
+        let (other, content, name) = match (ka, kb) {
+            (Kind::Zip, k) if k != Kind::Zip => (k, cb, nb),
+            (k, Kind::Zip) if k != Kind::Zip => (k, ca, na),
+            _ => return Ok(None),
+        };
+        let Some(blob) = content.cheap_blob() else {
+            return Ok(None);
+        };
+        let found = crate::formats::also_reads_as(other, &blob).map_err(|e| Error::Io {
+            entry: name.to_owned(),
+            action: "reading",
+            source: e,
+        })?;
+        if !found.is_some_and(|c| c.starts_with("also reads as zip")) {
+            return Ok(None);
+        }
+        let mut d = self.containers(Kind::Zip, (ca, na), (cb, nb), depth + 1)?;
+        d.comments.insert(
+            0,
+            format!("format: {ka} vs {kb}; {name} is read as the zip behind its {other} stub"),
+        );
+        Ok(Some(d))
     }
 
     /// Reads both sides as `kind` containers at `depth` and compares them.

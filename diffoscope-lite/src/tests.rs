@@ -632,6 +632,31 @@ fn self_extractors_whose_zips_differ_show_where() {
 }
 
 #[test]
+fn a_plain_zip_beside_a_self_extractor_compares_the_zips() {
+    let Ok(stub) = std::fs::read("/bin/true") else {
+        eprintln!("skipping: no /bin/true to use as a stub");
+        return;
+    };
+    let plain = self_extractor(b"", &[("a.txt", b"hello\n"), ("b.txt", b"same\n")]);
+    let sfx = self_extractor(&stub, &[("a.txt", b"changed\n"), ("b.txt", b"same\n")]);
+    let p = pair("x.zip", &plain, "x.zip", &sfx);
+    let d = diff(&p);
+    assert!(
+        d.comments[0].starts_with("format: zip vs ELF;"),
+        "{}",
+        text_of(&d)
+    );
+    let a = at(&d, &["a.txt"]);
+    assert_eq!(
+        a.unified_diff.as_deref(),
+        Some("@@ -1 +1 @@\n-hello\n+changed\n"),
+        "{}",
+        text_of(&d)
+    );
+    assert!(d.details.iter().all(|c| c.source1 != "b.txt"));
+}
+
+#[test]
 fn binary_difference_is_a_hexdump_with_offsets() {
     let a: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
     let mut b = a.clone();
