@@ -182,15 +182,48 @@ fn declared(v: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// An npm or Cargo `license` field: SPDX unless it uses Cargo's old `/`.
+/// An npm or Cargo `license` field, or a wheel's `License-Expression`.
 fn license_field(v: Option<&str>) -> Option<License> {
-    declared(v).map(|l| {
-        if l.contains('/') {
-            License::Name(l)
-        } else {
-            License::Expression(l)
-        }
-    })
+    declared(v).map(spdx_or_name)
+}
+
+/// A declared licence as an SPDX expression when it parses as one
+/// against the SPDX licence list, else as a name: npm's "Public Domain",
+/// "SEE LICENSE IN LICENSE.md" or "UNLICENSED" and Cargo's old
+/// `MIT/Apache-2.0` are no SPDX expressions, and a reader of the SBOM
+/// checks what `expression` holds.
+fn spdx_or_name(l: String) -> License {
+    if spdx::Expression::parse(&l).is_ok() {
+        License::Expression(l)
+    } else {
+        License::Name(l)
+    }
+}
+
+/// npm's legacy `licenses` array (`[{"type": "MIT", "url": …}]`), read
+/// when `license` is absent: the types joined with OR, as npm's own
+/// normalisation of the field reads them.
+fn npm_legacy_licenses(v: &serde_json::Value) -> Option<License> {
+    let types: Vec<&str> = v
+        .get("licenses")?
+        .as_array()?
+        .iter()
+        .filter_map(|l| {
+            l.get("type")
+                .and_then(|t| t.as_str())
+                .or_else(|| l.as_str())
+        })
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    if types.is_empty() {
+        return None;
+    }
+    let joined = if types.len() == 1 {
+        types[0].to_owned()
+    } else {
+        format!("({})", types.join(" OR "))
+    };
+    Some(spdx_or_name(joined))
 }
 
 /// What the artifact's file name and format say it is, before reading.
@@ -314,7 +347,7 @@ fn wheel(bytes: &[u8]) -> Result<Package, String> {
     // A free-text License can be the whole licence text: only a one-line
     // one is a name.
     let license = match declared(h.get("License-Expression")) {
-        Some(e) => Some(License::Expression(e)),
+        Some(e) => Some(spdx_or_name(e)),
         None => declared(h.get("License"))
             .filter(|l| !l.contains('\n') && l.len() <= 200)
             .map(License::Name)
@@ -379,7 +412,8 @@ fn npm(bytes: &[u8]) -> Result<Package, String> {
         version: Some(version.to_owned()),
         requires: Vec::new(),
         description: declared(v.get("description").and_then(|d| d.as_str())),
-        license: license_field(v.get("license").and_then(|d| d.as_str())),
+        license: license_field(v.get("license").and_then(|d| d.as_str()))
+            .or_else(|| npm_legacy_licenses(&v)),
         links: [
             Link::new(
                 "website",
@@ -679,6 +713,26 @@ Classifier: License :: OSI Approved :: BSD License\nClassifier: Programming Lang
             npm(br#"{"name":"x","version":"1.0.0","description":"d","license":"ISC"}"#).unwrap();
         assert_eq!(p.description.as_deref(), Some("d"));
         assert_eq!(p.license, Some(License::Expression("ISC".into())));
+        // Free text is no SPDX expression (jsonify 0.0.0 says "Public
+        // Domain"): a name, which a reader does not parse as SPDX.
+        for text in [
+            "Public Domain",
+            "UNLICENSED",
+            "SEE LICENSE IN LICENSE.md",
+            "MIT License",
+        ] {
+            let json = format!(r#"{{"name":"x","version":"1.0.0","license":"{text}"}}"#);
+            let p = npm(json.as_bytes()).unwrap();
+            assert_eq!(p.license, Some(License::Name(text.into())), "{text}");
+        }
+        // npm's legacy array (json-schema 0.2.3), read when `license` is absent.
+        let p = npm(br#"{"name":"x","version":"1.0.0","licenses":[{"type":"AFL-2.1","url":"u"},{"type":"BSD-3-Clause"}]}"#).unwrap();
+        assert_eq!(
+            p.license,
+            Some(License::Expression("(AFL-2.1 OR BSD-3-Clause)".into()))
+        );
+        let p = wheel(b"Name: a\nVersion: 1\nLicense-Expression: MIT or whatever\n\n").unwrap();
+        assert_eq!(p.license, Some(License::Name("MIT or whatever".into())));
         let p =
             cargo(b"[package]\nname = \"c\"\nversion = \"1.0.0\"\nlicense = \"Unlicense/MIT\"\n")
                 .unwrap();
