@@ -274,7 +274,12 @@ pub(crate) fn read(
         }
     };
     match parsed {
-        Ok(p) => Some(p),
+        Ok(p) => {
+            if eco == Ecosystem::Pypi {
+                warnings.extend(wheel_name_contradiction(file_name, &p));
+            }
+            Some(p)
+        }
         Err(problem) => {
             let what = member.map_or_else(
                 || format!("no {} metadata file", expected_member(eco)),
@@ -498,6 +503,26 @@ fn deb(bytes: &[u8]) -> Result<Package, String> {
         links: Link::new("website", h.get("Homepage"), "Homepage")
             .into_iter()
             .collect(),
+    })
+}
+
+/// A wheel's file name is specified (PEP 427: `{name}-{version}-…`, `-`
+/// in either escaped as `_`): one that names another package or version
+/// than its METADATA is a renamed or forged file, which pip refuses to
+/// install. The SBOM lists what the METADATA says, with this note.
+fn wheel_name_contradiction(file_name: &str, p: &Package) -> Option<String> {
+    let mut parts = file_name.trim_end_matches(".whl").split('-');
+    let (name, version) = (parts.next()?, parts.next()?);
+    let version_escaped = p.version.as_deref().map(|v| v.replace('-', "_"));
+    let same_name = pep503(name) == pep503(&p.name);
+    let same_version = version_escaped.as_deref().is_none_or(|v| v == version);
+    (!same_name || !same_version).then(|| {
+        format!(
+            "{file_name}: the file name says {name} {version} but its METADATA says {} {}; \
+             pip refuses such a wheel (renamed or forged); listed as its METADATA says",
+            p.name,
+            p.version.as_deref().unwrap_or("(no version)")
+        )
     })
 }
 
@@ -731,6 +756,21 @@ Classifier: License :: OSI Approved :: BSD License\nClassifier: Programming Lang
             p.license,
             Some(License::Expression("(AFL-2.1 OR BSD-3-Clause)".into()))
         );
+        let p = wheel(b"Name: six\nVersion: 1.16.0\n\n").unwrap();
+        assert_eq!(
+            wheel_name_contradiction("six-1.16.0-py2.py3-none-any.whl", &p),
+            None
+        );
+        assert_eq!(
+            wheel_name_contradiction("Six-1.16.0-py2.py3-none-any.whl", &p),
+            None
+        );
+        let note = wheel_name_contradiction("evil-9.9-py3-none-any.whl", &p).unwrap();
+        assert!(
+            note.contains("says evil 9.9 but its METADATA says six 1.16.0"),
+            "{note}"
+        );
+        assert!(wheel_name_contradiction("six-9.9-py3-none-any.whl", &p).is_some());
         let p = wheel(b"Name: a\nVersion: 1\nLicense-Expression: MIT or whatever\n\n").unwrap();
         assert_eq!(p.license, Some(License::Name("MIT or whatever".into())));
         let p =
