@@ -511,7 +511,9 @@ fn deb(bytes: &[u8]) -> Result<Package, String> {
 /// than its METADATA is a renamed or forged file, which pip refuses to
 /// install. The SBOM lists what the METADATA says, with this note.
 fn wheel_name_contradiction(file_name: &str, p: &Package) -> Option<String> {
-    let mut parts = file_name.trim_end_matches(".whl").split('-');
+    // The artifact's name may carry its directory (`dist/x.whl` in a build).
+    let base = file_name.rsplit('/').next().unwrap_or(file_name);
+    let mut parts = base.trim_end_matches(".whl").split('-');
     let (name, version) = (parts.next()?, parts.next()?);
     let version_escaped = p.version.as_deref().map(|v| v.replace('-', "_"));
     let same_name = pep503(name) == pep503(&p.name);
@@ -531,8 +533,9 @@ fn wheel_name_contradiction(file_name: &str, p: &Package) -> Option<String> {
 fn from_file_name(eco: Ecosystem, file_name: &str) -> Package {
     let (name, version) = match eco {
         Ecosystem::Pypi => {
-            let mut parts = file_name.trim_end_matches(".whl").split('-');
-            let name = parts.next().unwrap_or(file_name).to_owned();
+            let base = file_name.rsplit('/').next().unwrap_or(file_name);
+            let mut parts = base.trim_end_matches(".whl").split('-');
+            let name = parts.next().unwrap_or(base).to_owned();
             (name, parts.next().map(str::to_owned))
         }
         _ => (file_name.to_owned(), None),
@@ -771,6 +774,15 @@ Classifier: License :: OSI Approved :: BSD License\nClassifier: Programming Lang
             "{note}"
         );
         assert!(wheel_name_contradiction("six-9.9-py3-none-any.whl", &p).is_some());
+        // As `repro build` names its artifacts: with their directory.
+        assert_eq!(
+            wheel_name_contradiction("dist/six-1.16.0-py2.py3-none-any.whl", &p),
+            None
+        );
+        assert_eq!(
+            from_file_name(Ecosystem::Pypi, "dist/six-1.16.0-py3-none-any.whl").name,
+            "six"
+        );
         let p = wheel(b"Name: a\nVersion: 1\nLicense-Expression: MIT or whatever\n\n").unwrap();
         assert_eq!(p.license, Some(License::Name("MIT or whatever".into())));
         let p =
