@@ -118,6 +118,15 @@ fn stream_polyglot(x: &Container, name: &str, cx: &Cx<'_>) -> Result<Option<Stri
     Ok(found.map(|detail| format!("{}: {detail}", only.path)))
 }
 
+/// Makes an I/O error met while reading `entry`'s own bytes an [`Error`].
+fn reading(entry: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        entry: entry.to_owned(),
+        action: "reading",
+        source,
+    }
+}
+
 impl Differ<'_> {
     /// Compares two contents; `check` first skips identical ones by hash.
     fn content(&self, a: Side<'_>, b: Side<'_>, depth: u32, check: bool) -> Result<Difference> {
@@ -177,12 +186,10 @@ impl Differ<'_> {
         let Some(blob) = content.cheap_blob() else {
             return Ok(None);
         };
-        let found = crate::formats::also_reads_as(other, &blob).map_err(|e| Error::Io {
-            entry: name.to_owned(),
-            action: "reading",
-            source: e,
-        })?;
-        if !found.is_some_and(|c| c.starts_with("also reads as zip")) {
+        if crate::formats::zip_at_end(&blob)
+            .map_err(reading(name))?
+            .is_none()
+        {
             return Ok(None);
         }
         let mut d = self.containers(Kind::Zip, (ca, na), (cb, nb), depth + 1)?;
@@ -213,23 +220,10 @@ impl Differ<'_> {
                 for (x, c, n) in [(&mut xa, ca, na), (&mut xb, cb, nb)] {
                     if let Some(blob) = c.cheap_blob() {
                         let other =
-                            crate::formats::also_reads_as(kind, &blob).map_err(|e| Error::Io {
-                                entry: n.to_owned(),
-                                action: "reading",
-                                source: e,
-                            })?;
+                            crate::formats::also_reads_as(kind, &blob).map_err(reading(n))?;
                         x.comments.extend(other);
                     }
                 }
-                // Notes both readers made alike (the same polyglot
-                // finding, the same archive note) are said, but they are
-                // not where the two sides differ.
-                let mut alike: Vec<String> = xa
-                    .comments
-                    .iter()
-                    .filter(|c| xb.comments.contains(c))
-                    .cloned()
-                    .collect();
                 let lens = (ca.known_len(), cb.known_len());
                 let mut d = self.compare_containers(&xa, &xb, (na, nb), lens, depth)?;
                 // The decompressed stream of a compressor is asked the
@@ -242,12 +236,17 @@ impl Differ<'_> {
                     || stream_polyglot(&xb, nb, &self.b),
                 );
                 let (sa, sb) = (sa?, sb?);
+                // Notes both sides' readers made alike (the same polyglot
+                // finding, the same archive note) are said, but they are
+                // not where the two sides differ.
+                let same_stream_note = sa.clone().filter(|a| sb.as_ref() == Some(a));
+                let alike = |c: &String| {
+                    (xa.comments.contains(c) && xb.comments.contains(c))
+                        || same_stream_note.as_ref() == Some(c)
+                };
                 let mut found = Vec::new();
                 match (sa, sb) {
-                    (Some(a), Some(b)) if a == b => {
-                        alike.push(a.clone());
-                        found.push(a);
-                    }
+                    (Some(a), Some(b)) if a == b => found.push(a),
                     (a, b) => {
                         found.extend(a.map(|c| format!("{na}: {c}")));
                         found.extend(b.map(|c| format!("{nb}: {c}")));
@@ -267,7 +266,7 @@ impl Differ<'_> {
                 // A listing's header or footer (zipinfo's archive size and
                 // totals) differing is no member's difference: the bytes
                 // that differ are still elsewhere.
-                let only_headers = d.comments.iter().all(|c| alike.contains(c))
+                let only_headers = d.comments.iter().all(alike)
                     && d.metadata.is_empty()
                     && d.details
                         .iter()

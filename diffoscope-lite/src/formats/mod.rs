@@ -159,6 +159,14 @@ pub(crate) fn also_reads_as(kind: Kind, blob: &crate::blob::Blob) -> io::Result<
     ends.also_reads_as(kind, &mut |at, n| blob.read_vec(at, n))
 }
 
+/// The number of entries of a zip whose end record (and central
+/// directory) ends `blob`, whatever comes before it: a zip behind a stub.
+pub(crate) fn zip_at_end(blob: &crate::blob::Blob) -> io::Result<Option<u16>> {
+    let start = blob.len().saturating_sub(ZIP_TAIL);
+    let tail = blob.read_vec(start, blob.len() - start)?;
+    zip_end(&tail, start, &mut |at, n| blob.read_vec(at, n))
+}
+
 /// [`also_reads_as`] for content that is read as a stream (the
 /// decompressed stream of a gzip, xz, zstd or bzip2 file, which the differ
 /// never spools): read once through [`Ends`], and once more only when a
