@@ -16,6 +16,7 @@
 
 use std::fmt::Write as _;
 
+use crate::formats::zip;
 use crate::kind::Kind;
 use crate::model::{Container, Entry, EntryKind, MetaField, MetaValue};
 use crate::timefmt::format_utc;
@@ -182,7 +183,7 @@ fn shown_by_zipinfo(f: &MetaField) -> bool {
             | MetaField::Mtime
             | MetaField::Compression
             | MetaField::EntryType
-            | MetaField::Attribute("internal attributes")
+            | MetaField::Attribute(zip::INTERNAL_ATTRIBUTES)
     )
 }
 
@@ -273,9 +274,9 @@ fn file_list_line(e: &Entry, out: &mut String) {
 fn zipinfo_line(e: &Entry, out: &mut String) {
     let m = &e.meta;
     let text = m.format.as_ref().is_some_and(|f| {
-        f.attributes
-            .iter()
-            .any(|(k, v)| *k == "internal attributes" && *v == MetaValue::Text("text".into()))
+        f.attributes.iter().any(|(k, v)| {
+            *k == zip::INTERNAL_ATTRIBUTES && matches!(v, MetaValue::Text(t) if t == zip::TEXT_FLAG)
+        })
     });
     let flag = if text { 't' } else { 'b' };
     let method = m

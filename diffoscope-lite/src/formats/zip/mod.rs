@@ -168,10 +168,16 @@ impl crate::model::Stored for MemberData {
 fn internal_attributes(internal: u16) -> Vec<(&'static str, MetaValue)> {
     match internal {
         0 => Vec::new(),
-        1 => vec![("internal attributes", MetaValue::Text("text".into()))],
-        n => vec![("internal attributes", MetaValue::Text(format!("{n:#06x}")))],
+        1 => vec![(INTERNAL_ATTRIBUTES, MetaValue::Text(TEXT_FLAG.into()))],
+        n => vec![(INTERNAL_ATTRIBUTES, MetaValue::Text(format!("{n:#06x}")))],
     }
 }
+
+/// The attribute name of a zip entry's internal attributes.
+pub(crate) const INTERNAL_ATTRIBUTES: &str = "internal attributes";
+
+/// Its value when only the text flag is set.
+pub(crate) const TEXT_FLAG: &str = "text";
 
 impl MemberData {
     /// The data of `m`.
