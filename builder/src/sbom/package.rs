@@ -511,10 +511,8 @@ fn deb(bytes: &[u8]) -> Result<Package, String> {
 /// than its METADATA is a renamed or forged file, which pip refuses to
 /// install. The SBOM lists what the METADATA says, with this note.
 fn wheel_name_contradiction(file_name: &str, p: &Package) -> Option<String> {
-    // The artifact's name may carry its directory (`dist/x.whl` in a build).
-    let base = file_name.rsplit('/').next().unwrap_or(file_name);
-    let mut parts = base.trim_end_matches(".whl").split('-');
-    let (name, version) = (parts.next()?, parts.next()?);
+    let (name, version) = wheel_file_name(file_name);
+    let version = version?;
     let version_escaped = p.version.as_deref().map(|v| v.replace('-', "_"));
     let same_name = pep503(name) == pep503(&p.name);
     let same_version = version_escaped.as_deref().is_none_or(|v| v == version);
@@ -528,15 +526,23 @@ fn wheel_name_contradiction(file_name: &str, p: &Package) -> Option<String> {
     })
 }
 
+/// The name and version fields of a wheel's file name, leniently (a name
+/// that is no complete wheel name still gives what it has; the strict
+/// parser is `rebuild::recipe::wheel_tags`). The artifact's name may
+/// carry its directory (`dist/x.whl` in a build): only the base counts.
+fn wheel_file_name(file_name: &str) -> (&str, Option<&str>) {
+    let base = file_name.rsplit('/').next().unwrap_or(file_name);
+    let mut parts = base.trim_end_matches(".whl").split('-');
+    (parts.next().unwrap_or(base), parts.next())
+}
+
 /// The name (and, for wheels, whose file names are specified, the
 /// version) from the file name, for an artifact whose metadata failed.
 fn from_file_name(eco: Ecosystem, file_name: &str) -> Package {
     let (name, version) = match eco {
         Ecosystem::Pypi => {
-            let base = file_name.rsplit('/').next().unwrap_or(file_name);
-            let mut parts = base.trim_end_matches(".whl").split('-');
-            let name = parts.next().unwrap_or(base).to_owned();
-            (name, parts.next().map(str::to_owned))
+            let (name, version) = wheel_file_name(file_name);
+            (name.to_owned(), version.map(str::to_owned))
         }
         _ => (file_name.to_owned(), None),
     };
