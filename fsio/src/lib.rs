@@ -229,8 +229,9 @@ impl Staged {
             .map_err(|e| {
                 // tempfile names its random file name ("at path
                 // .repro-tmp-…"), which the user never gave: the error
-                // names the directory, the bare system error says why.
-                // Its error type is private: its text is cut instead.
+                // names the output (the directory when no name is known
+                // yet) and the bare system error says why. tempfile's
+                // error type is private: its text is cut instead.
                 let text = e.to_string();
                 let e = match text.split_once(" at path ") {
                     Some((why, _)) => io::Error::new(e.kind(), why.to_owned()),
