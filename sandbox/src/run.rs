@@ -566,6 +566,21 @@ pub(crate) mod tests {
             .unwrap_or(false)
     }
 
+    /// Whether `pid` is still alive a while after the run ended. The kernel
+    /// counts a killed process out of its cgroup (`populated 0`) in
+    /// `do_exit` a moment before the process becomes a zombie, so an
+    /// immediate look can still see it running; a survivor stays alive.
+    fn survives(pid: i32) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(pid) {
+            if Instant::now() >= deadline {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
     fn cgroup_run(cg: &TestCgroup, s: &RunSpec) -> Result<(Outcome, Duration)> {
         let mechanism = LimitMechanism::CgroupV2 {
             parent: cg.0.clone(),
@@ -597,7 +612,7 @@ pub(crate) mod tests {
             .trim()
             .parse()
             .unwrap();
-        assert!(!alive(daemon), "the build's daemon {daemon} survived");
+        assert!(!survives(daemon), "the build's daemon {daemon} survived");
         let inside = std::fs::read_to_string(s.host_dir.join("cgroup")).unwrap();
         assert!(inside.contains("/repro-run-"), "{inside}");
         // The run's cgroup is gone: the test's is empty and removable.
@@ -638,6 +653,6 @@ pub(crate) mod tests {
             .trim()
             .parse()
             .unwrap();
-        assert!(!alive(daemon), "the build's daemon {daemon} survived");
+        assert!(!survives(daemon), "the build's daemon {daemon} survived");
     }
 }
