@@ -202,9 +202,7 @@ fn a_list_is_rebuilt_in_parallel_recorded_and_not_redone() {
     assert_eq!(outcomes(&records(one.path())), by);
 
     // A rerun redoes nothing; --retry-failed redoes the failure only.
-    let t = Instant::now();
     let o = run(batch(&list, two.path(), index.cache.path(), &flags));
-    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     assert!(
         stdout(&o).contains("0 rebuilt now (none), 4 already recorded"),
         "{}",
