@@ -222,6 +222,8 @@ fn attest_then_verify_with_policy_and_tampering() {
     };
     let o = attest_to(&link, &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // The user had made it private: replacing it keeps it so.
+    fs::set_permissions(&att, fs::Permissions::from_mode(0o600)).unwrap();
     let o = attest_to(&link, &["--force"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(fs::symlink_metadata(&link)
@@ -229,6 +231,10 @@ fn attest_then_verify_with_policy_and_tampering() {
         .file_type()
         .is_symlink());
     assert!(read_json(&att)["payload"].is_string());
+    assert_eq!(
+        fs::metadata(&att).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
 
     // -o - is stdout, which then carries only the envelope.
     let o = attest_to(Path::new("-"), &[]);

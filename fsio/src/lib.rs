@@ -4,7 +4,10 @@
 //! it is written:
 //!
 //! - nothing there: a new regular file, made atomically;
-//! - a regular file: replaced atomically;
+//! - a regular file: replaced atomically, keeping its permission bits (as
+//!   `cp` and a shell's `>` do: `--force` over a 0600 file must not make it
+//!   world-readable), except where the caller says the mode is part of
+//!   what is written ([`copy`]);
 //! - a character or block device, a FIFO or a socket: *written through* —
 //!   opened (or connected to) for writing, never created, never truncated,
 //!   never renamed over. `repro diff --text /dev/null` must leave `/dev/null`
@@ -35,7 +38,7 @@ use std::path::{Path, PathBuf};
 #[cfg(test)]
 mod tests;
 
-/// Mode of a new or replaced output file unless the caller names another.
+/// Mode of a new output file unless the caller names another.
 pub const DEFAULT_MODE: u32 = 0o644;
 
 /// Symbolic links followed before giving up, as the kernel does (`ELOOP`).
@@ -325,6 +328,15 @@ pub struct Output {
     target: Target,
 }
 
+/// The permission bits a replaced regular file gets.
+#[derive(Clone, Copy)]
+enum Replaced {
+    /// Its own (a user's output file).
+    KeepsItsMode,
+    /// The caller's (a copy, whose mode is the source's).
+    GetsMode,
+}
+
 enum Sink {
     Staged(Staged),
     Through(BufWriter<Box<dyn Write>>),
@@ -332,7 +344,8 @@ enum Sink {
 }
 
 impl Output {
-    /// Opens a file path for writing; a new or replaced file gets `mode`.
+    /// Opens a file path for writing; a new file gets `mode`, a replaced
+    /// one keeps its own.
     pub fn open(path: &Path, mode: u32) -> Result<Output> {
         Output::to(Target::resolve(path)?, mode)
     }
@@ -342,11 +355,25 @@ impl Output {
         Output::to(Target::from_arg(arg)?, mode)
     }
 
-    /// Opens a resolved target.
+    /// Opens a resolved target; a new file gets `mode`, a replaced one
+    /// keeps its own.
     pub fn to(target: Target, mode: u32) -> Result<Output> {
+        Output::with_mode(target, mode, Replaced::KeepsItsMode)
+    }
+
+    fn with_mode(target: Target, mode: u32, replaced: Replaced) -> Result<Output> {
         let sink = match &target {
             Target::Stdout => Sink::Stdout(BufWriter::new(io::stdout().lock())),
-            Target::New(p) | Target::Replace(p) => {
+            Target::New(p) => Sink::Staged(Staged::with_label(parent_of(p), mode, p)?),
+            Target::Replace(p) => {
+                let mode = match replaced {
+                    // Set-id and sticky bits are not kept: the bytes are new.
+                    // Gone since it was resolved: it is a new file now.
+                    Replaced::KeepsItsMode => fs::metadata(p)
+                        .map(|m| m.permissions().mode() & 0o777)
+                        .unwrap_or(mode),
+                    Replaced::GetsMode => mode,
+                };
                 Sink::Staged(Staged::with_label(parent_of(p), mode, p)?)
             }
             Target::Through { path, kind } => {
@@ -421,13 +448,13 @@ impl Write for Output {
     }
 }
 
-/// Writes `bytes` to the file `path` (see the crate docs for how); a new or
-/// replaced file gets mode 0644.
+/// Writes `bytes` to the file `path` (see the crate docs for how); a new
+/// file gets mode 0644, a replaced one keeps its own.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     write_mode(path, bytes, DEFAULT_MODE)
 }
 
-/// Like [`write()`], with permission bits `mode` for a new or replaced file.
+/// Like [`write()`], with permission bits `mode` for a new file.
 pub fn write_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     write_target(Target::resolve(path)?, bytes, mode)
 }
@@ -438,7 +465,8 @@ pub fn write_arg(arg: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Writes `bytes` to an already resolved target (e.g. after checking that
-/// it is not an existing file); a new or replaced file gets `mode`.
+/// it is not an existing file); a new file gets `mode`, a replaced one
+/// keeps its own.
 pub fn write_target(target: Target, bytes: &[u8], mode: u32) -> Result<()> {
     let mut out = Output::to(target, mode)?;
     out.write_all(bytes)
@@ -477,8 +505,9 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 }
 
 /// Copies the file `src` to `dst` (see the crate docs for how `dst` is
-/// written), keeping `src`'s permission bits but not setuid, setgid or
-/// sticky: a copy must never publish a set-id file of a build's making.
+/// written), giving `dst` `src`'s permission bits (also when `dst` existed:
+/// an artifact's mode is part of it) but not setuid, setgid or sticky: a
+/// copy must never publish a set-id file of a build's making.
 pub fn copy(src: &Path, dst: &Path) -> Result<()> {
     let mut from = File::open(src).map_err(|e| Error::io("open", src, e))?;
     let mode = from
@@ -487,7 +516,7 @@ pub fn copy(src: &Path, dst: &Path) -> Result<()> {
         .permissions()
         .mode()
         & 0o777;
-    let mut out = Output::open(dst, mode)?;
+    let mut out = Output::with_mode(Target::resolve(dst)?, mode, Replaced::GetsMode)?;
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = match from.read(&mut buf) {

@@ -347,6 +347,30 @@ fn copy_keeps_mode_but_not_set_id_bits() {
     assert_eq!(fs::read(&dst).unwrap(), b"payload");
     assert_eq!(fs::metadata(&dst).unwrap().mode() & 0o7777, 0o755);
     assert_eq!(names(dir.path()), ["dst", "src"]);
+    // Over an existing file too: the artifact's mode is part of it.
+    fs::set_permissions(&dst, fs::Permissions::from_mode(0o600)).unwrap();
+    copy(&src, &dst).unwrap();
+    assert_eq!(fs::metadata(&dst).unwrap().mode() & 0o7777, 0o755);
+}
+
+#[test]
+fn a_replaced_file_keeps_its_mode_without_set_id_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("provenance.intoto.jsonl");
+    write(&p, b"one").unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+    write(&p, b"two").unwrap();
+    assert_eq!(fs::read(&p).unwrap(), b"two");
+    assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o600);
+    // Also when the caller names a mode: it is for a new file.
+    write_mode(&p, b"three", 0o644).unwrap();
+    assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o600);
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o2750)).unwrap();
+    let mut out = Output::open(&p, 0o644).unwrap();
+    out.write_all(b"four").unwrap();
+    out.finish().unwrap();
+    assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o750);
+    assert_eq!(names(dir.path()), ["provenance.intoto.jsonl"]);
 }
 
 #[test]
