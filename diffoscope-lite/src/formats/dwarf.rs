@@ -131,11 +131,25 @@ pub(crate) fn views(sections: &Sections, little_endian: bool) -> (Vec<DecodedVie
 }
 
 /// A section entry shown as a decoded view: its index, its bytes and their
-/// SHA-256.
+/// SHA-256, and what the view decodes (named when equal views fall back).
 pub(crate) struct Decoded {
     index: usize,
     raw: Content,
     digest: [u8; 32],
+    what: &'static str,
+}
+
+impl Decoded {
+    /// Entry `index`, now a view of `what` decoded from `bytes`, the
+    /// content `raw`.
+    pub(crate) fn new(index: usize, raw: Content, bytes: &[u8], what: &'static str) -> Self {
+        Decoded {
+            index,
+            raw,
+            digest: Sha256::digest(bytes).into(),
+            what,
+        }
+    }
 }
 
 /// For each pair of decoded sections (paired by name and occurrence, as
@@ -163,8 +177,9 @@ fn undecode_equal_views(
         }
         let (name, _) = key(xa, a.index);
         let comment = format!(
-            "{name}: the decoded DWARF is the same on both sides but the bytes differ; \
-             compared as bytes"
+            "{name}: the decoded {} is the same on both sides but the bytes differ; \
+             compared as bytes",
+            a.what
         );
         for (x, d) in [(&mut *xa, a), (&mut *xb, b)] {
             if let Some(e) = x.entries.get_mut(d.index) {
@@ -244,6 +259,7 @@ pub(crate) fn decode_into(
                     index: *index,
                     raw: raw.clone(),
                     digest,
+                    what: "DWARF",
                 });
             }
         }
@@ -253,13 +269,14 @@ pub(crate) fn decode_into(
 
 /// A view being written, cut at [`VIEW_MAX`].
 #[derive(Default)]
-struct View {
+pub(crate) struct View {
     text: String,
     cut: bool,
 }
 
 impl View {
-    fn line(&mut self, line: std::fmt::Arguments<'_>) {
+    /// Adds a line, unless the view was cut.
+    pub(crate) fn line(&mut self, line: std::fmt::Arguments<'_>) {
         if self.cut {
             return;
         }
@@ -269,7 +286,8 @@ impl View {
         }
     }
 
-    fn finish(mut self) -> String {
+    /// The text, with a marker if it was cut.
+    pub(crate) fn finish(mut self) -> String {
         if self.cut {
             let _ = writeln!(self.text, "[ view cut at {VIEW_MAX} bytes ]");
         }

@@ -11,7 +11,8 @@
 //! rendering, one string per line, so build paths and versions read as text
 //! in the diff; notes (`.note.gnu.build-id`) are shown as owner, type and
 //! hex descriptor. `.debug_info` and `.debug_line` are decoded as text
-//! ([`super::dwarf`]). Everything else is compared as bytes.
+//! ([`super::dwarf`]), and symbol tables as `readelf --symbols` lines
+//! ([`super::elf_symbols`]). Everything else is compared as bytes.
 //!
 //! Compressed sections (`SHF_COMPRESSED` with a zlib or zstd compression
 //! header, as `-gz` and `--compress-debug-sections` make them, and the
@@ -19,11 +20,12 @@
 //! their decompressed bytes, under the same limits as any other stream:
 //! compressed bytes differ wholesale when a single byte inside changes.
 //!
-//! Only the header, the section header table and the section name table
-//! are read into memory, each after checking that it lies inside the file.
-//! Program headers, symbols and relocations are not interpreted: bytes they
-//! change show up in the sections that hold them, and bytes outside every
-//! section fall back to the container's whole-file hexdump.
+//! Only the header, the section header table, the section name table and
+//! symbol tables with their string tables (each under its cap) are read
+//! into memory, each after checking that it lies inside the file. Program
+//! headers and relocations are not interpreted: bytes they change show up
+//! in the sections that hold them, and bytes outside every section fall
+//! back to the container's whole-file hexdump.
 
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
@@ -150,6 +152,8 @@ impl Reader<'_> {
         let mut dwarf = Vec::new();
         // Sections some REL/RELA section applies to.
         let mut relocated = std::collections::HashSet::new();
+        // Symbol tables: (entry index, string table's section index, bytes).
+        let mut symbol_tables = Vec::new();
         for (index, s) in sections.iter().enumerate().skip(1) {
             let section_name = match s.name(endian, strings) {
                 Ok(n) if !n.is_empty() => String::from_utf8_lossy(n).into_owned(),
@@ -189,6 +193,9 @@ impl Reader<'_> {
             if let Some(id) = super::dwarf::canonical(&section_name) {
                 dwarf.push((entries.len(), index, id, section_name.clone(), body.clone()));
             }
+            if matches!(sh_type, elf::SHT_SYMTAB | elf::SHT_DYNSYM) {
+                symbol_tables.push((entries.len(), s.sh_link(endian), body.clone()));
+            }
             let body = if sh_type == elf::SHT_NOTE {
                 self.notes::<H>(body, &nested, endian, s.sh_addralign(endian))?
             } else if holds_strings(&section_name, sh_type, flags) {
@@ -217,8 +224,18 @@ impl Reader<'_> {
         // string and line offsets are in them (zeros in the section).
         let relocatable = header.e_type(endian) == elf::ET_REL
             && dwarf.iter().any(|(_, index, ..)| relocated.contains(index));
-        let (comments, decoded) =
+        let (mut comments, mut decoded) =
             self.decode_dwarf::<H>(&mut entries, dwarf, relocatable, header.is_little_endian())?;
+        for (entry, link, raw) in symbol_tables {
+            let strings = usize::try_from(link).ok().and_then(|i| sections.get(i));
+            match self.symbols::<H>(&entries[entry].path, &raw, strings, endian)? {
+                Ok((view, bytes)) => {
+                    entries[entry].content = Content::memory(view.into_bytes());
+                    decoded.push(Decoded::new(entry, raw, &bytes, "symbol table"));
+                }
+                Err(why) => comments.push(why),
+            }
+        }
         let mut c = container(meta, entries);
         c.comments = comments;
         Ok((c, decoded))
@@ -302,6 +319,42 @@ impl Reader<'_> {
         comments.extend(errors);
         decoded.extend(views);
         Ok((comments, decoded))
+    }
+
+    /// The `readelf --symbols` view of the symbol table `name` (content
+    /// `raw`) with its bytes, or why it stays bytes (too large).
+    fn symbols<H: FileHeader<Endian = Endianness>>(
+        &self,
+        name: &str,
+        raw: &Content,
+        strings: Option<&H::SectionHeader>,
+        endian: Endianness,
+    ) -> Result<std::result::Result<(String, Vec<u8>), String>> {
+        use super::elf_symbols::{render, STRINGS_MAX, TABLE_MAX};
+        let nested = format!("{}::{name}", self.name);
+        let table = raw.with_reader(self.cx, &nested, |r| {
+            super::read_capped(r, TABLE_MAX).map_err(|e| self.cx.io(e, &nested, "reading"))
+        })?;
+        let Some(table) = table else {
+            return Ok(Err(format!(
+                "{name} is larger than {TABLE_MAX} bytes: compared as bytes"
+            )));
+        };
+        let strings = match strings.and_then(|s| s.file_range(endian)) {
+            Some((_, size)) if size > STRINGS_MAX => {
+                return Ok(Err(format!(
+                    "the string table of {name} is larger than {STRINGS_MAX} bytes: \
+                     {name} compared as bytes"
+                )))
+            }
+            Some((offset, size)) => {
+                self.check_range(&format!("string table of {name}"), offset, size)?;
+                self.read_vec("string table", offset, size)?
+            }
+            // No string table (or SHT_NOBITS): every name is out of range.
+            None => Vec::new(),
+        };
+        Ok(Ok((render::<H>(name, &table, &strings, endian), table)))
     }
 
     /// For a compressed section: its decompressed content, the method and

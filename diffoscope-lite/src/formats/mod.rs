@@ -23,6 +23,7 @@ pub(crate) mod directory;
 pub(crate) mod docker;
 pub(crate) mod dwarf;
 pub(crate) mod elf;
+pub(crate) mod elf_symbols;
 pub(crate) mod gzip;
 pub(crate) mod iso9660;
 pub(crate) mod json;

@@ -174,6 +174,129 @@ fn dwarf_that_does_not_decode_is_compared_as_bytes() {
     );
 }
 
+const SHT_SYMTAB: u32 = 2;
+const SHT_STRTAB: u32 = 3;
+
+/// An ELF64 little-endian symbol: name offset, st_info, section index,
+/// value, size.
+fn sym64(name: u32, info: u8, shndx: u16, value: u64, size: u64) -> Vec<u8> {
+    let mut b = name.to_le_bytes().to_vec();
+    b.extend_from_slice(&[info, 0]);
+    b.extend_from_slice(&shndx.to_le_bytes());
+    b.extend_from_slice(&value.to_le_bytes());
+    b.extend_from_slice(&size.to_le_bytes());
+    b
+}
+
+/// A relocatable object with `.symtab` (section 1) whose names are in
+/// `.strtab` (section 2).
+fn symbols_elf(symbols: &[Vec<u8>], strings: &[u8]) -> Vec<u8> {
+    let mut table = sym64(0, 0, 0, 0, 0);
+    for s in symbols {
+        table.extend_from_slice(s);
+    }
+    let mut elf = mini_elf(&[
+        (".symtab", SHT_SYMTAB, 0, 8, &table),
+        (".strtab", SHT_STRTAB, 0, 1, strings),
+    ]);
+    // sh_link of section 1 (40 bytes into its 64-byte header) names the
+    // string table.
+    let shoff = u64::from_le_bytes(elf[40..48].try_into().unwrap()) as usize;
+    elf[shoff + 64 + 40..shoff + 64 + 44].copy_from_slice(&2u32.to_le_bytes());
+    elf
+}
+
+#[test]
+fn symbol_tables_read_as_readelf_lines_and_get_hints() {
+    const FILE: u8 = 4;
+    const GLOBAL_FUNC: u8 = 0x12;
+    let strings = |dir: &str| format!("\0{dir}/x.c\0main\0f\0").into_bytes();
+    let syms = |dir: &str, f_size: u64| {
+        let (file, main, f) = (1, dir.len() as u32 + 6, dir.len() as u32 + 11);
+        vec![
+            sym64(file, FILE, 0xfff1, 0, 0),
+            sym64(f, GLOBAL_FUNC, 1, 0x1000, f_size),
+            sym64(main, GLOBAL_FUNC, 1, 0x1000 + f_size, 50),
+        ]
+    };
+    let a = symbols_elf(&syms("/build/a", 15), &strings("/build/a"));
+    let b = symbols_elf(&syms("/build/b", 36), &strings("/build/b"));
+    let mut d = diff(&pair("x.o", &a, "x.o", &b));
+    annotate(&mut d, &two_build_dirs());
+    let table = at(&d, &[".symtab"]);
+    assert!(!table.hexdump, "{table:#?}");
+    assert_eq!(
+        table.unified_diff.as_deref(),
+        Some(
+            "@@ -1,6 +1,6 @@\n \
+             Symbol table '.symtab' contains 4 entries:\n \
+             \x20  Num:    Value          Size Type    Bind   Vis      Ndx Name\n \
+             \x20    0: 0000000000000000     0 NOTYPE  LOCAL  DEFAULT  UND \n\
+             -     1: 0000000000000000     0 FILE    LOCAL  DEFAULT  ABS /build/a/x.c\n\
+             -     2: 0000000000001000    15 FUNC    GLOBAL DEFAULT    1 f\n\
+             -     3: 000000000000100f    50 FUNC    GLOBAL DEFAULT    1 main\n\
+             +     1: 0000000000000000     0 FILE    LOCAL  DEFAULT  ABS /build/b/x.c\n\
+             +     2: 0000000000001000    36 FUNC    GLOBAL DEFAULT    1 f\n\
+             +     3: 0000000000001024    50 FUNC    GLOBAL DEFAULT    1 main\n"
+        ),
+        "{table:#?}"
+    );
+    assert_eq!(table.hints[0].cause, Cause::BuildPath, "{table:#?}");
+}
+
+#[test]
+fn equal_symbol_views_of_differing_bytes_fall_back_to_bytes() {
+    // The same two symbols, their names laid out in the other order.
+    let a = symbols_elf(
+        &[sym64(1, 0x12, 1, 0, 0), sym64(3, 0x12, 1, 0, 0)],
+        b"\0x\0y\0",
+    );
+    let b = symbols_elf(
+        &[sym64(3, 0x12, 1, 0, 0), sym64(1, 0x12, 1, 0, 0)],
+        b"\0y\0x\0",
+    );
+    let d = diff(&pair("x.o", &a, "x.o", &b));
+    let table = at(&d, &[".symtab"]);
+    assert!(table.hexdump, "{table:#?}");
+    assert!(
+        d.comments
+            .iter()
+            .any(|c| c.starts_with(".symtab: the decoded symbol table is the same")),
+        "{:?}",
+        d.comments
+    );
+}
+
+#[test]
+fn a_grown_function_shows_in_the_symbol_table_of_real_builds() {
+    let program = |f: &str| {
+        format!("int f(int x) {{ {f} }}\nint g(int x) {{ return x * 2; }}\nint main(void) {{ return f(g(3)); }}\n")
+    };
+    let (Some(a), Some(b)) = (
+        cc(&program("return x + 1;"), &["-O0"]),
+        cc(
+            &program("int y = x * x; y += 3 * x; return y + 1;"),
+            &["-O0"],
+        ),
+    ) else {
+        return;
+    };
+    let d = diff(&pair("x", &a, "x", &b));
+    let table = at(&d, &[".symtab"]);
+    let u = table.unified_diff.as_deref().unwrap();
+    let changed = |sign: char, name: &str| {
+        u.lines().any(|l| {
+            l.starts_with(sign)
+                && l.contains(" FUNC    GLOBAL DEFAULT ")
+                && l.ends_with(&format!(" {name}"))
+        })
+    };
+    // f grew; g and main moved.
+    for name in ["f", "g", "main"] {
+        assert!(changed('-', name) && changed('+', name), "{name}: {u}");
+    }
+}
+
 #[test]
 fn hexdump_words_never_give_hints() {
     // The build directory inside a section read as bytes: its hexdump
