@@ -676,8 +676,11 @@ pub(crate) fn pep503(name: &str) -> String {
     out
 }
 
-/// A package URL (`pkg:type/namespace/name@version?k=v`), each part
-/// percent-encoded as the purl spec asks.
+/// A package URL (`pkg:type/namespace/name@version?k=v`) in the purl
+/// spec's canonical form: each component percent-encoded (see [`pct`]),
+/// qualifiers sorted by key, one with an empty value left out (the spec
+/// reads it as absent). `ty` and the qualifier keys are repro's own
+/// constants, lowercase and never encoded.
 pub(crate) fn purl(
     ty: &str,
     namespace: Option<&str>,
@@ -695,7 +698,10 @@ pub(crate) fn purl(
         s.push('@');
         s.push_str(&pct(v));
     }
-    for (i, (k, v)) in qualifiers.iter().enumerate() {
+    let mut qualifiers: Vec<&(&str, &str)> =
+        qualifiers.iter().filter(|(_, v)| !v.is_empty()).collect();
+    qualifiers.sort_by_key(|(k, _)| *k);
+    for (i, (k, v)) in qualifiers.into_iter().enumerate() {
         s.push(if i == 0 { '?' } else { '&' });
         s.push_str(k);
         s.push('=');
@@ -704,10 +710,17 @@ pub(crate) fn purl(
     s
 }
 
+/// One purl component, percent-encoded as the spec's "Character
+/// encoding" section says: its UTF-8 bytes outside the allowed set
+/// (ASCII letters and digits, `.-_~`) become `%XX`, except the colon,
+/// which "MUST NOT be percent-encoded" anywhere (a Debian epoch stays
+/// `1:2.10-3`). `+` is outside the set: a local version `2.1.0+cpu` is
+/// `2.1.0%2Bcpu` (a reader decoding form-style would take a bare `+` for
+/// a space).
 fn pct(part: &str) -> String {
     let mut out = String::with_capacity(part.len());
     for b in part.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b'+') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b':') {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -954,10 +967,78 @@ Requires-Dist: foo; python_version < \"3.8\" or extra == \"x\"\n\n",
         assert!(cargo(b"[package\n")
             .unwrap_err()
             .starts_with("malformed Cargo.toml"));
+        // The epoch's colon stays bare, as the purl spec asks.
         let p = deb(b"Package: hello\nVersion: 1:2.10-3\nArchitecture: amd64\n").unwrap();
         assert_eq!(
             p.purl.as_deref(),
-            Some("pkg:deb/debian/hello@1%3A2.10-3?arch=amd64")
+            Some("pkg:deb/debian/hello@1:2.10-3?arch=amd64")
+        );
+    }
+
+    #[test]
+    fn purls_are_encoded_as_the_spec_says() {
+        // Golden vectors from an independent implementation,
+        // packageurl-python 0.17.6 (`PackageURL(...).to_string()`): ':'
+        // is never encoded, '+' is (it is outside the spec's allowed
+        // set), '@' in a namespace is, qualifiers are sorted by key and
+        // one with an empty value is dropped.
+        for (got, want) in [
+            (
+                purl(
+                    "deb",
+                    Some("debian"),
+                    "hello",
+                    Some("1:2.10-3"),
+                    &[("arch", "amd64")],
+                ),
+                "pkg:deb/debian/hello@1:2.10-3?arch=amd64",
+            ),
+            (
+                purl("pypi", None, "torch", Some("2.1.0+cpu"), &[]),
+                "pkg:pypi/torch@2.1.0%2Bcpu",
+            ),
+            (
+                purl("npm", Some("@scope"), "pkg", Some("2.0.0"), &[]),
+                "pkg:npm/%40scope/pkg@2.0.0",
+            ),
+            (
+                purl(
+                    "deb",
+                    Some("debian"),
+                    "libc6",
+                    Some("2.36-9+deb12u4"),
+                    &[("distro", "debian-12"), ("arch", "amd64")],
+                ),
+                "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12",
+            ),
+            (
+                purl("cargo", None, "x", Some("1.0.0-rc.1+build.5"), &[]),
+                "pkg:cargo/x@1.0.0-rc.1%2Bbuild.5",
+            ),
+            (
+                purl("generic", None, "a b", Some("1.0~rc1 @?#%\u{e9}=&"), &[]),
+                "pkg:generic/a%20b@1.0~rc1%20%40%3F%23%25%C3%A9%3D%26",
+            ),
+            (
+                purl(
+                    "generic",
+                    None,
+                    "n",
+                    Some("1"),
+                    &[("arch", ""), ("b", "x:y")],
+                ),
+                "pkg:generic/n@1?b=x:y",
+            ),
+        ] {
+            assert_eq!(got, want);
+        }
+        // A '/' that separates nothing is encoded, as the spec's
+        // character-encoding rules say (packageurl-python leaves it bare
+        // in a version, where a parser splitting at the last '@' still
+        // reads it back).
+        assert_eq!(
+            purl("generic", None, "n", Some("a/b"), &[]),
+            "pkg:generic/n@a%2Fb"
         );
     }
 
