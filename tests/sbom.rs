@@ -580,6 +580,61 @@ fn archives_inside_are_listed_with_their_files_and_links_with_their_targets() {
 }
 
 #[test]
+fn an_sdist_is_a_package_named_by_its_top_level_pkg_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // PKG-INFO at the top, and a vendored project's first in the
+    // archive, which is not this package.
+    tgz(
+        &d.join("demo_pkg-1.0.tar.gz"),
+        &[
+            (
+                "demo_pkg-1.0/src/vendored/PKG-INFO",
+                "Metadata-Version: 2.1\nName: vendored\nVersion: 9.9\n",
+            ),
+            (
+                "demo_pkg-1.0/PKG-INFO",
+                "Metadata-Version: 2.2\nName: demo_pkg\nVersion: 1.0\n\
+Summary: A demo sdist.\nLicense-Expression: MIT\n\
+Requires-Dist: idna>=2.5\nRequires-Dist: pytest; extra == \"test\"\n\nbody\n",
+            ),
+            (
+                "demo_pkg-1.0/pyproject.toml",
+                "[project]\nname = \"demo_pkg\"\n",
+            ),
+            ("demo_pkg-1.0/src/demo_pkg/__init__.py", ""),
+        ],
+    );
+    tgz(
+        &d.join("bad-1.0.tar.gz"),
+        &[
+            ("bad-1.0/PKG-INFO", "Name: bad\nthis is prose\n"),
+            ("bad-1.0/setup.py", ""),
+        ],
+    );
+    tgz(
+        &d.join("tree-1.0.tar.gz"),
+        &[
+            ("tree-1.0/setup.py", ""),
+            ("tree-1.0/vendor/x-2.0/PKG-INFO", "Name: x\nVersion: 2.0\n"),
+        ],
+    );
+    let o = sbom(&[
+        d.join("demo_pkg-1.0.tar.gz").as_os_str(),
+        d.join("bad-1.0.tar.gz").as_os_str(),
+        d.join("tree-1.0.tar.gz").as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bom: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_valid(&bom);
+    insta::assert_snapshot!("sdist_summary", summary(&bom));
+    insta::assert_snapshot!("sdist_stderr", stderr(&o));
+    let demo = &bom["components"][0];
+    assert_eq!(demo["licenses"][0]["expression"], "MIT", "{demo}");
+    assert_eq!(demo["description"], "A demo sdist.", "{demo}");
+}
+
+#[test]
 fn a_requirement_an_artifact_of_the_document_satisfies_points_at_it() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

@@ -1,13 +1,13 @@
 //! What package an artifact is: its ecosystem, name, version and purl,
 //! read from the metadata member its format defines (a wheel's METADATA,
-//! an npm tarball's package.json, a `.crate`'s Cargo.toml, a `.deb`'s
-//! control file) through diffoscope-lite's [`Listing`] — never a parser of
+//! an sdist's top-level PKG-INFO, an npm tarball's package.json, a
+//! `.crate`'s Cargo.toml, a `.deb`'s control file) through diffoscope-lite's [`Listing`] — never a parser of
 //! the archive of its own. A metadata file that cannot be read or parsed
 //! is a warning naming it; the artifact is then named from its file name.
 
 use diffoscope_lite::formats::Kind;
 use diffoscope_lite::listing::Listing;
-use diffoscope_lite::model::Entry;
+use diffoscope_lite::model::{Entry, EntryKind};
 
 use super::headers::Headers;
 
@@ -18,7 +18,8 @@ const MAX_METADATA: u64 = 4 << 20;
 /// A package ecosystem repro recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ecosystem {
-    /// A Python wheel.
+    /// A Python wheel, or a Python sdist (read by content from what the
+    /// file name calls an npm tarball: both are `.tar.gz`).
     Pypi,
     /// An npm package tarball.
     Npm,
@@ -28,7 +29,7 @@ pub(crate) enum Ecosystem {
     Deb,
 }
 
-/// A declared runtime dependency (a wheel's `Requires-Dist`).
+/// A declared runtime dependency (a wheel's or sdist's `Requires-Dist`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Requirement {
     /// The normalized project name (PEP 503).
@@ -51,7 +52,7 @@ pub(crate) struct Package {
     pub version: Option<String>,
     /// Its package URL.
     pub purl: Option<String>,
-    /// Declared runtime dependencies (wheels only).
+    /// Declared runtime dependencies (wheels and sdists only).
     pub requires: Vec<Requirement>,
     /// One-line description (METADATA `Summary`, package.json and
     /// Cargo.toml `description`, the control file's synopsis).
@@ -240,8 +241,10 @@ pub(crate) fn ecosystem(file_name: &str, format: Kind) -> Option<Ecosystem> {
 }
 
 /// Reads the package's metadata from `listing` (for a `.deb`, from the
-/// listing of its control tarball). None when an npm-looking tarball has
-/// no package.json (a plain source tarball); warnings name the file.
+/// listing of its control tarball). An npm-looking tarball without
+/// `package/package.json` may be a Python sdist (both are `.tar.gz`; the
+/// content decides, see [`sdist`]); None when it is neither (a plain
+/// source tarball). Warnings name the file.
 pub(crate) fn read(
     eco: Ecosystem,
     file_name: &str,
@@ -258,7 +261,9 @@ pub(crate) fn read(
         }
         Ecosystem::Npm => {
             let member = listing.find(|p| p == "package/package.json");
-            member?;
+            if member.is_none() {
+                return sdist(file_name, listing, warnings);
+            }
             (member, read_with(listing, member, npm))
         }
         Ecosystem::Cargo => {
@@ -322,15 +327,81 @@ fn read_with(
     parse(&bytes)
 }
 
+/// A Python source distribution (the sdist spec: `{name}-{version}.tar.gz`
+/// holding one top-level directory with the core metadata in its
+/// `PKG-INFO`), read like a wheel from that `PKG-INFO`. Only the one at
+/// the top counts: `<top>/src/x.egg-info/PKG-INFO` or a vendored
+/// project's is another package's. A Python source tree (its
+/// `pyproject.toml` or `setup.py` at the top) without it, or a PKG-INFO
+/// that is malformed, is listed as a file with a note: a name guessed
+/// from the file name would be a claim its metadata does not make.
+fn sdist(file_name: &str, listing: &Listing, warnings: &mut Vec<String>) -> Option<Package> {
+    let top = single_top_directory(listing)?;
+    let at_top = |name: &str| listing.find(|p| p.strip_prefix(top) == Some(name));
+    let Some(member) = at_top("/PKG-INFO") else {
+        if at_top("/pyproject.toml")
+            .or_else(|| at_top("/setup.py"))
+            .is_some()
+        {
+            warnings.push(format!(
+                "{file_name}: a Python source tree with no {top}/PKG-INFO, so no sdist; \
+                 listed as a file"
+            ));
+        }
+        return None;
+    };
+    match read_with(listing, Some(member), pkg_info) {
+        Ok(p) => Some(p),
+        Err(problem) => {
+            warnings.push(format!(
+                "{file_name}: {}: {problem}; listed as a file",
+                member.path
+            ));
+            None
+        }
+    }
+}
+
+/// The directory every member of `listing` lives under, if there is one
+/// (a file at the top level besides it, or two directories, and there is
+/// none). Its own entry may be stored with or without a final `/`.
+fn single_top_directory(listing: &Listing) -> Option<&str> {
+    let mut top = None;
+    for e in listing.entries() {
+        let first = match e.path.split_once('/') {
+            Some((first, _)) => first,
+            None if e.kind == EntryKind::Dir => e.path.as_str(),
+            None => return None,
+        };
+        if first.is_empty() || top.is_some_and(|t| t != first) {
+            return None;
+        }
+        top = Some(first);
+    }
+    top
+}
+
+/// A wheel's `*.dist-info/METADATA`.
 fn wheel(bytes: &[u8]) -> Result<Package, String> {
-    let h = Headers::parse(bytes).map_err(|e| format!("malformed METADATA: {e}"))?;
+    core_metadata("METADATA", bytes)
+}
+
+/// An sdist's `PKG-INFO`: the same core metadata as a wheel's METADATA.
+fn pkg_info(bytes: &[u8]) -> Result<Package, String> {
+    core_metadata("PKG-INFO", bytes)
+}
+
+/// Python core metadata (the `file` it was read from names it in errors):
+/// name, version, `Requires-Dist`, licence and project URLs.
+fn core_metadata(file: &str, bytes: &[u8]) -> Result<Package, String> {
+    let h = Headers::parse(bytes).map_err(|e| format!("malformed {file}: {e}"))?;
     let name = h
         .get("Name")
-        .ok_or("malformed METADATA: no Name field")?
+        .ok_or(format!("malformed {file}: no Name field"))?
         .to_owned();
     let version = h
         .get("Version")
-        .ok_or("malformed METADATA: no Version field")?
+        .ok_or(format!("malformed {file}: no Version field"))?
         .to_owned();
     let mut requires = Vec::new();
     for spec in h.all("Requires-Dist") {
@@ -339,7 +410,7 @@ fn wheel(bytes: &[u8]) -> Result<Package, String> {
             .unwrap_or(spec.len());
         if name_end == 0 {
             return Err(format!(
-                "malformed METADATA: Requires-Dist {spec:?} names no project"
+                "malformed {file}: Requires-Dist {spec:?} names no project"
             ));
         }
         let marker = spec.split_once(';').map_or("", |(_, m)| m);
@@ -1040,6 +1111,94 @@ Requires-Dist: foo; python_version < \"3.8\" or extra == \"x\"\n\n",
             purl("generic", None, "n", Some("a/b"), &[]),
             "pkg:generic/n@a%2Fb"
         );
+    }
+
+    /// `files` as a tarball on disk, listed as the SBOM lists it.
+    fn tarball(files: &[(&str, &str)]) -> (tempfile::TempDir, Listing) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.tar");
+        let mut t = tar::Builder::new(std::fs::File::create(&path).unwrap());
+        for (name, data) in files {
+            let mut h = tar::Header::new_ustar();
+            if name.ends_with('/') {
+                h.set_entry_type(tar::EntryType::Directory);
+            }
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            t.append_data(&mut h, name, data.as_bytes()).unwrap();
+        }
+        t.into_inner().unwrap();
+        let listing = Listing::open(&path, &diffoscope_lite::Options::default()).unwrap();
+        (dir, listing)
+    }
+
+    #[test]
+    fn an_sdist_is_named_by_its_top_level_pkg_info_only() {
+        let pkg_info = "Metadata-Version: 2.2\nName: Demo_Pkg\nVersion: 1.0\n\
+License-Expression: MIT\nRequires-Dist: idna>=2\n\nbody\n";
+        let vendored = "Metadata-Version: 2.1\nName: vendored\nVersion: 9.9\n";
+        // The vendored one comes first in the archive: only the top
+        // level's counts.
+        let (_d, l) = tarball(&[
+            ("demo_pkg-1.0/", ""),
+            ("demo_pkg-1.0/src/vendored.egg-info/PKG-INFO", vendored),
+            ("demo_pkg-1.0/PKG-INFO", pkg_info),
+            ("demo_pkg-1.0/pyproject.toml", "[project]\n"),
+        ]);
+        let mut notes = Vec::new();
+        let p = read(Ecosystem::Npm, "demo_pkg-1.0.tar.gz", &l, &mut notes).unwrap();
+        assert_eq!(notes, Vec::<String>::new());
+        assert_eq!(p.ecosystem, Ecosystem::Pypi);
+        assert_eq!(
+            (p.name.as_str(), p.version.as_deref(), p.purl.as_deref()),
+            ("Demo_Pkg", Some("1.0"), Some("pkg:pypi/demo-pkg@1.0"))
+        );
+        assert_eq!(p.license, Some(License::Expression("MIT".into())));
+        assert_eq!(p.requires[0].name, "idna");
+
+        // A Python source tree whose only PKG-INFO is a vendored one's:
+        // no sdist, and the note says what is missing.
+        let (_d, l) = tarball(&[
+            ("demo_pkg-1.0/setup.py", "\n"),
+            ("demo_pkg-1.0/vendor/x-2.0/PKG-INFO", vendored),
+        ]);
+        let mut notes = Vec::new();
+        assert_eq!(
+            read(Ecosystem::Npm, "demo_pkg-1.0.tar.gz", &l, &mut notes),
+            None
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("demo_pkg-1.0.tar.gz: ")
+                && notes[0].contains("no demo_pkg-1.0/PKG-INFO"),
+            "{notes:?}"
+        );
+
+        // A malformed PKG-INFO: listed as a file, the note naming it and
+        // the problem.
+        let (_d, l) = tarball(&[("bad-1.0/PKG-INFO", "Name: bad\nthis is prose\n")]);
+        let mut notes = Vec::new();
+        assert_eq!(read(Ecosystem::Npm, "bad-1.0.tar.gz", &l, &mut notes), None);
+        assert_eq!(
+            notes,
+            [
+                "bad-1.0.tar.gz: bad-1.0/PKG-INFO: malformed PKG-INFO: line 2 is not a \
+              `Field: value` header; listed as a file"
+            ]
+        );
+
+        // Not an sdist's layout (no single top-level directory), and a
+        // plain source tarball of no Python project: no package, no note.
+        for files in [
+            &[("a-1/PKG-INFO", pkg_info), ("b-1/README", "\n")][..],
+            &[("hello-2.12/configure", "#!/bin/sh\n")][..],
+        ] {
+            let (_d, l) = tarball(files);
+            let mut notes = Vec::new();
+            assert_eq!(read(Ecosystem::Npm, "x-1.tar.gz", &l, &mut notes), None);
+            assert_eq!(notes, Vec::<String>::new());
+        }
     }
 
     #[test]
