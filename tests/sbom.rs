@@ -423,9 +423,19 @@ fn bad_inputs_are_listed_with_a_note_and_never_crash() {
         "Name: broken\nthis is not a header\n",
     );
     fs::write(d.join("README.txt"), "not an archive\n").unwrap();
+    // An npm tarball named for another package than its package.json
+    // says (npm pack names it left-pad-1.3.0.tgz).
+    tgz(
+        &d.join("lodash-4.17.21.tgz"),
+        &[(
+            "package/package.json",
+            r#"{"name":"left-pad","version":"1.3.0"}"#,
+        )],
+    );
     let o = sbom(&[
         d.join("broken-2.0-py3-none-any.whl").as_os_str(),
         d.join("README.txt").as_os_str(),
+        d.join("lodash-4.17.21.tgz").as_os_str(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let bom: Value = serde_json::from_slice(&o.stdout).unwrap();

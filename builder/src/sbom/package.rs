@@ -280,9 +280,11 @@ pub(crate) fn read(
     };
     match parsed {
         Ok(p) => {
-            if eco == Ecosystem::Pypi {
-                warnings.extend(wheel_name_contradiction(file_name, &p));
-            }
+            warnings.extend(match eco {
+                Ecosystem::Pypi => wheel_name_contradiction(file_name, &p),
+                Ecosystem::Npm => npm_name_contradiction(file_name, &p),
+                Ecosystem::Cargo | Ecosystem::Deb => None,
+            });
             Some(p)
         }
         Err(problem) => {
@@ -588,21 +590,78 @@ fn wheel_name_contradiction(file_name: &str, p: &Package) -> Option<String> {
     let same_name = pep503(name) == pep503(&p.name);
     let same_version = version_escaped.as_deref().is_none_or(|v| v == version);
     (!same_name || !same_version).then(|| {
-        format!(
-            "{file_name}: the file name says {name} {version} but its METADATA says {} {}; \
-             pip refuses such a wheel (renamed or forged); listed as its METADATA says",
-            p.name,
-            p.version.as_deref().unwrap_or("(no version)")
+        name_contradiction(
+            file_name,
+            &format!("{name} {version}"),
+            "METADATA",
+            p,
+            "pip refuses such a wheel (renamed or forged)",
         )
     })
 }
 
+/// npm names the tarball of `@scope/name` `scope-name-<version>.tgz`
+/// (`npm pack`, and pnpm's, from the package.json's own strings), the
+/// registry serves it as `name-<version>.tgz` (a scoped package's URL is
+/// `@scope/name/-/name-<version>.tgz`) and yarn 1 packs
+/// `scope-name-v<version>.tgz`. A `.tgz` named none of these for what
+/// its package.json says was renamed, or forged to pass for another
+/// package: the SBOM lists what the package.json says, with this note.
+/// Another file name (`.tar.gz`) is no name npm gives; it is not checked.
+fn npm_name_contradiction(file_name: &str, p: &Package) -> Option<String> {
+    let stem = base_name(file_name).strip_suffix(".tgz")?;
+    let version = p.version.as_deref()?;
+    let packed = p
+        .name
+        .strip_prefix('@')
+        .unwrap_or(&p.name)
+        .replacen('/', "-", 1);
+    let bare = p.name.rsplit('/').next().unwrap_or(&p.name);
+    let named = [
+        format!("{packed}-{version}"),
+        format!("{bare}-{version}"),
+        format!("{packed}-v{version}"),
+    ];
+    (!named.iter().any(|n| n == stem)).then(|| {
+        name_contradiction(
+            file_name,
+            stem,
+            "package.json",
+            p,
+            &format!("npm pack names it {packed}-{version}.tgz (renamed or forged)"),
+        )
+    })
+}
+
+/// The note for an artifact whose file name (saying `named`) contradicts
+/// its own `metadata` file; `consequence` says what follows from that.
+fn name_contradiction(
+    file_name: &str,
+    named: &str,
+    metadata: &str,
+    p: &Package,
+    consequence: &str,
+) -> String {
+    format!(
+        "{file_name}: the file name says {named} but its {metadata} says {} {}; \
+         {consequence}; listed as its {metadata} says",
+        p.name,
+        p.version.as_deref().unwrap_or("(no version)")
+    )
+}
+
+/// The artifact's file name without its directory: `repro build` names
+/// artifacts by their path (`dist/x.whl`), and only the base is named by
+/// the packaging tool.
+fn base_name(file_name: &str) -> &str {
+    file_name.rsplit('/').next().unwrap_or(file_name)
+}
+
 /// The name and version fields of a wheel's file name, leniently (a name
 /// that is no complete wheel name still gives what it has; the strict
-/// parser is `rebuild::recipe::wheel_tags`). The artifact's name may
-/// carry its directory (`dist/x.whl` in a build): only the base counts.
+/// parser is `rebuild::recipe::wheel_tags`). Only the base name counts.
 fn wheel_file_name(file_name: &str) -> (&str, Option<&str>) {
-    let base = file_name.rsplit('/').next().unwrap_or(file_name);
+    let base = base_name(file_name);
     let mut parts = base.trim_end_matches(".whl").split('-');
     (parts.next().unwrap_or(base), parts.next())
 }
@@ -1111,6 +1170,37 @@ Requires-Dist: foo; python_version < \"3.8\" or extra == \"x\"\n\n",
             purl("generic", None, "n", Some("a/b"), &[]),
             "pkg:generic/n@a%2Fb"
         );
+    }
+
+    #[test]
+    fn an_npm_tarball_named_otherwise_than_npm_names_it_gets_a_note() {
+        let scoped = npm(br#"{"name":"@scope/pkg","version":"2.0.0"}"#).unwrap();
+        let plain = npm(br#"{"name":"left-pad","version":"1.3.0"}"#).unwrap();
+        for (file, p) in [
+            // npm pack's (and pnpm's) name, with its directory in a build.
+            ("scope-pkg-2.0.0.tgz", &scoped),
+            ("dist/scope-pkg-2.0.0.tgz", &scoped),
+            ("left-pad-1.3.0.tgz", &plain),
+            // The registry's: a scoped package's tarball is
+            // `@scope/pkg/-/pkg-2.0.0.tgz`, without its scope.
+            ("pkg-2.0.0.tgz", &scoped),
+            // yarn 1's `yarn pack`.
+            ("scope-pkg-v2.0.0.tgz", &scoped),
+            ("left-pad-v1.3.0.tgz", &plain),
+            // No `.tgz`: no name npm gives, nothing to contradict.
+            ("left-pad.tar.gz", &plain),
+        ] {
+            assert_eq!(npm_name_contradiction(file, p), None, "{file}");
+        }
+        let note = npm_name_contradiction("evil-9.9.9.tgz", &scoped).unwrap();
+        assert_eq!(
+            note,
+            "evil-9.9.9.tgz: the file name says evil-9.9.9 but its package.json says \
+             @scope/pkg 2.0.0; npm pack names it scope-pkg-2.0.0.tgz (renamed or forged); \
+             listed as its package.json says"
+        );
+        assert!(npm_name_contradiction("left-pad-1.3.1.tgz", &plain).is_some());
+        assert!(npm_name_contradiction("scope-pkg-2.0.0.tgz", &plain).is_some());
     }
 
     /// `files` as a tarball on disk, listed as the SBOM lists it.
