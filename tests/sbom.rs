@@ -645,6 +645,53 @@ Requires-Dist: idna>=2.5\nRequires-Dist: pytest; extra == \"test\"\n\nbody\n",
 }
 
 #[test]
+fn a_cut_listing_keeps_the_artifacts_identity_whichever_limit_cut_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whl = tmp.path().join("demo-1.0-py3-none-any.whl");
+    wheel(&whl, GOOD_METADATA);
+    // Four members: two entries are fewer; 250 bytes hold its METADATA
+    // (181 bytes), read first, but not all of its members after it.
+    for limit in [["--max-entries", "2"], ["--max-decompressed", "250"]] {
+        let o = sbom(&[whl.as_os_str(), limit[0].as_ref(), limit[1].as_ref()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let bom: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_valid(&bom);
+        let c = &bom["components"][0];
+        assert_eq!(
+            (&c["type"], &c["name"], &c["version"], &c["purl"]),
+            (
+                &Value::from("library"),
+                &Value::from("demo"),
+                &Value::from("1.0"),
+                &Value::from("pkg:pypi/demo@1.0")
+            ),
+            "{limit:?}: {c:#}"
+        );
+        assert_eq!(
+            c["licenses"][0]["expression"], "MIT OR Apache-2.0",
+            "{limit:?}: {c:#}"
+        );
+        // Its declared dependencies too.
+        assert_eq!(
+            bom["dependencies"][0]["dependsOn"],
+            serde_json::json!(["requirement:pypi:pytest", "requirement:pypi:requests"])
+        );
+        // And it says the listing was cut, by which limit.
+        let notes: Vec<&str> = c["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"] == "repro:note")
+            .map(|p| p["value"].as_str().unwrap())
+            .collect();
+        assert!(
+            notes.iter().any(|n| n.contains(limit[0])),
+            "{limit:?}: {notes:#?}"
+        );
+    }
+}
+
+#[test]
 fn a_requirement_an_artifact_of_the_document_satisfies_points_at_it() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

@@ -22,6 +22,8 @@
 //! [`Error`].
 
 mod cyclonedx;
+#[cfg(test)]
+mod fixtures;
 mod headers;
 mod inspect;
 mod package;

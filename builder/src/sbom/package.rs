@@ -1206,19 +1206,8 @@ Requires-Dist: foo; python_version < \"3.8\" or extra == \"x\"\n\n",
     /// `files` as a tarball on disk, listed as the SBOM lists it.
     fn tarball(files: &[(&str, &str)]) -> (tempfile::TempDir, Listing) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.tar");
-        let mut t = tar::Builder::new(std::fs::File::create(&path).unwrap());
-        for (name, data) in files {
-            let mut h = tar::Header::new_ustar();
-            if name.ends_with('/') {
-                h.set_entry_type(tar::EntryType::Directory);
-            }
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            h.set_cksum();
-            t.append_data(&mut h, name, data.as_bytes()).unwrap();
-        }
-        t.into_inner().unwrap();
+        let path = dir.path().join("x.tar.gz");
+        crate::sbom::fixtures::tar_gz(&path, files);
         let listing = Listing::open(&path, &diffoscope_lite::Options::default()).unwrap();
         (dir, listing)
     }
