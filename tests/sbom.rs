@@ -423,9 +423,19 @@ fn bad_inputs_are_listed_with_a_note_and_never_crash() {
         "Name: broken\nthis is not a header\n",
     );
     fs::write(d.join("README.txt"), "not an archive\n").unwrap();
+    // An npm tarball named for another package than its package.json
+    // says (npm pack names it left-pad-1.3.0.tgz).
+    tgz(
+        &d.join("lodash-4.17.21.tgz"),
+        &[(
+            "package/package.json",
+            r#"{"name":"left-pad","version":"1.3.0"}"#,
+        )],
+    );
     let o = sbom(&[
         d.join("broken-2.0-py3-none-any.whl").as_os_str(),
         d.join("README.txt").as_os_str(),
+        d.join("lodash-4.17.21.tgz").as_os_str(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let bom: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -577,6 +587,108 @@ fn archives_inside_are_listed_with_their_files_and_links_with_their_targets() {
         files[1]["properties"],
         serde_json::json!([{"name": "repro:symlink-target", "value": "a.jar"}])
     );
+}
+
+#[test]
+fn an_sdist_is_a_package_named_by_its_top_level_pkg_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // PKG-INFO at the top, and a vendored project's first in the
+    // archive, which is not this package.
+    tgz(
+        &d.join("demo_pkg-1.0.tar.gz"),
+        &[
+            (
+                "demo_pkg-1.0/src/vendored/PKG-INFO",
+                "Metadata-Version: 2.1\nName: vendored\nVersion: 9.9\n",
+            ),
+            (
+                "demo_pkg-1.0/PKG-INFO",
+                "Metadata-Version: 2.2\nName: demo_pkg\nVersion: 1.0\n\
+Summary: A demo sdist.\nLicense-Expression: MIT\n\
+Requires-Dist: idna>=2.5\nRequires-Dist: pytest; extra == \"test\"\n\nbody\n",
+            ),
+            (
+                "demo_pkg-1.0/pyproject.toml",
+                "[project]\nname = \"demo_pkg\"\n",
+            ),
+            ("demo_pkg-1.0/src/demo_pkg/__init__.py", ""),
+        ],
+    );
+    tgz(
+        &d.join("bad-1.0.tar.gz"),
+        &[
+            ("bad-1.0/PKG-INFO", "Name: bad\nthis is prose\n"),
+            ("bad-1.0/setup.py", ""),
+        ],
+    );
+    tgz(
+        &d.join("tree-1.0.tar.gz"),
+        &[
+            ("tree-1.0/setup.py", ""),
+            ("tree-1.0/vendor/x-2.0/PKG-INFO", "Name: x\nVersion: 2.0\n"),
+        ],
+    );
+    let o = sbom(&[
+        d.join("demo_pkg-1.0.tar.gz").as_os_str(),
+        d.join("bad-1.0.tar.gz").as_os_str(),
+        d.join("tree-1.0.tar.gz").as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bom: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_valid(&bom);
+    insta::assert_snapshot!("sdist_summary", summary(&bom));
+    insta::assert_snapshot!("sdist_stderr", stderr(&o));
+    let demo = &bom["components"][0];
+    assert_eq!(demo["licenses"][0]["expression"], "MIT", "{demo}");
+    assert_eq!(demo["description"], "A demo sdist.", "{demo}");
+}
+
+#[test]
+fn a_cut_listing_keeps_the_artifacts_identity_whichever_limit_cut_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whl = tmp.path().join("demo-1.0-py3-none-any.whl");
+    wheel(&whl, GOOD_METADATA);
+    // Four members: two entries are fewer; 250 bytes hold its METADATA
+    // (181 bytes), read first, but not all of its members after it.
+    for limit in [["--max-entries", "2"], ["--max-decompressed", "250"]] {
+        let o = sbom(&[whl.as_os_str(), limit[0].as_ref(), limit[1].as_ref()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let bom: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_valid(&bom);
+        let c = &bom["components"][0];
+        assert_eq!(
+            (&c["type"], &c["name"], &c["version"], &c["purl"]),
+            (
+                &Value::from("library"),
+                &Value::from("demo"),
+                &Value::from("1.0"),
+                &Value::from("pkg:pypi/demo@1.0")
+            ),
+            "{limit:?}: {c:#}"
+        );
+        assert_eq!(
+            c["licenses"][0]["expression"], "MIT OR Apache-2.0",
+            "{limit:?}: {c:#}"
+        );
+        // Its declared dependencies too.
+        assert_eq!(
+            bom["dependencies"][0]["dependsOn"],
+            serde_json::json!(["requirement:pypi:pytest", "requirement:pypi:requests"])
+        );
+        // And it says the listing was cut, by which limit.
+        let notes: Vec<&str> = c["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"] == "repro:note")
+            .map(|p| p["value"].as_str().unwrap())
+            .collect();
+        assert!(
+            notes.iter().any(|n| n.contains(limit[0])),
+            "{limit:?}: {notes:#?}"
+        );
+    }
 }
 
 #[test]

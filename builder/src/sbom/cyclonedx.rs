@@ -24,7 +24,7 @@ pub(crate) fn document(
     let mut components = Vec::new();
     let mut dependencies = Vec::new();
     // Requirement name → the Requires-Dist lines naming it, and whether
-    // any of them is unconditional (over every wheel listed).
+    // any of them is unconditional (over every wheel and sdist listed).
     let mut requirements: BTreeMap<String, (BTreeSet<String>, bool)> = BTreeMap::new();
     // PyPI projects the document ships (PEP 503 name → the artifact's
     // bom-ref; the first listed wins), and each artifact's requirement

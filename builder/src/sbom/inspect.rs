@@ -98,6 +98,9 @@ fn read_members(file: &Path, name: &str, opts: &diffoscope_lite::Options) -> Lis
             ));
             return (None, None, Vec::new(), notes);
         }
+        Err(e @ diffoscope_lite::Error::LimitExceeded { flag, .. }) if flag == ENTRY_LIMIT_FLAG => {
+            return identity_only(file, name, opts, &e);
+        }
         Err(e) => {
             notes.push(format!(
                 "{name}: its contents could not be listed ({e}); listed by name, size and digest only"
@@ -107,31 +110,80 @@ fn read_members(file: &Path, name: &str, opts: &diffoscope_lite::Options) -> Lis
     };
     let format = listing.format();
     let eco = package::ecosystem(name, format);
-    let (package, members) = match eco {
-        Some(Ecosystem::Deb) => deb(&listing, name, &mut notes),
-        Some(eco) => {
-            let package = package::read(eco, name, &listing, &mut notes);
-            (package, hash_members(&listing, name, &mut notes, 1))
-        }
-        None => (None, hash_members(&listing, name, &mut notes, 1)),
+    let package = eco.and_then(|eco| identity(eco, &listing, name, &mut notes));
+    let members = match eco {
+        Some(Ecosystem::Deb) => deb_members(&listing, name, &mut notes),
+        _ => hash_members(&listing, name, &mut notes, 1),
     };
     (Some(format), package, members, notes)
 }
 
-/// A `.deb` ships what its data tarball holds; its identity is in the
-/// control tarball. Either one unreadable leaves what the other gives.
-fn deb(listing: &Listing, name: &str, notes: &mut Vec<String>) -> (Option<Package>, Vec<Member>) {
-    let inner = |prefix: &str, notes: &mut Vec<String>| -> Option<Listing> {
-        let member = listing.find(|p| p.starts_with(prefix))?;
-        match listing.open_member(member) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                notes.push(format!("{name}: {}: unreadable ({e})", member.path));
-                None
-            }
-        }
+/// The flag of the limit on how many entries a listing reads.
+const ENTRY_LIMIT_FLAG: &str = "--max-entries";
+
+/// An archive with more entries than `--max-entries`: its files are not
+/// listed, but its identity is still read. The reader refuses such an
+/// archive whole (a zip by the count its central directory declares,
+/// before reading one record; a tar on the entry past the limit) and
+/// keeps none of what it read, so a wheel whose METADATA is its last
+/// member, as wheel builders write it, would otherwise lose its name and
+/// version — which `--max-decompressed` leaves alone, since it trips
+/// only on the members hashed after the identity is read. So the archive
+/// is opened again with the entry limit at its default, for the one
+/// metadata member; every other limit holds as given, and the entries
+/// are only counted and kept in memory, never hashed. An entry limit at
+/// or above the default has nothing to raise: the note says what the
+/// first error said, as before.
+fn identity_only(
+    file: &Path,
+    name: &str,
+    opts: &diffoscope_lite::Options,
+    cut: &diffoscope_lite::Error,
+) -> Listed {
+    let mut notes = Vec::new();
+    let mut raised = opts.clone();
+    raised.limits.max_entries = diffoscope_lite::Limits::default().max_entries;
+    let reopened = if raised.limits.max_entries > opts.limits.max_entries {
+        Listing::open(file, &raised).ok()
+    } else {
+        None
     };
-    let package = match inner("control.tar", notes) {
+    let found = reopened.and_then(|listing| {
+        let eco = package::ecosystem(name, listing.format())?;
+        let package = identity(eco, &listing, name, &mut notes)?;
+        Some((listing.format(), package))
+    });
+    let (format, package, cut) = match found {
+        Some((format, package)) => (
+            Some(format),
+            Some(package),
+            format!("{name}: its files are not listed ({cut}); only its identity was read"),
+        ),
+        None => (
+            None,
+            None,
+            format!(
+                "{name}: its contents could not be listed ({cut}); \
+                 listed by name, size and digest only"
+            ),
+        ),
+    };
+    notes.insert(0, cut);
+    (format, package, Vec::new(), notes)
+}
+
+/// What the artifact's metadata says it is; for a `.deb`, read from its
+/// control tarball.
+fn identity(
+    eco: Ecosystem,
+    listing: &Listing,
+    name: &str,
+    notes: &mut Vec<String>,
+) -> Option<Package> {
+    if eco != Ecosystem::Deb {
+        return package::read(eco, name, listing, notes);
+    }
+    match deb_member(listing, "control.tar", name, notes) {
         Some(control) => package::read(Ecosystem::Deb, name, &control, notes),
         None => {
             notes.push(format!(
@@ -139,12 +191,35 @@ fn deb(listing: &Listing, name: &str, notes: &mut Vec<String>) -> (Option<Packag
             ));
             None
         }
-    };
-    let members = match inner("data.tar", notes) {
+    }
+}
+
+/// A `.deb` ships what its data tarball holds (its identity is in the
+/// control tarball): its files, or the `.deb`'s own members when that is
+/// unreadable.
+fn deb_members(listing: &Listing, name: &str, notes: &mut Vec<String>) -> Vec<Member> {
+    match deb_member(listing, "data.tar", name, notes) {
         Some(data) => hash_members(&data, name, notes, 1),
         None => hash_members(listing, name, notes, 1),
-    };
-    (package, members)
+    }
+}
+
+/// The `.deb` member tarball whose name starts with `prefix`, opened;
+/// None when there is none, or with a note when it is unreadable.
+fn deb_member(
+    listing: &Listing,
+    prefix: &str,
+    name: &str,
+    notes: &mut Vec<String>,
+) -> Option<Listing> {
+    let member = listing.find(|p| p.starts_with(prefix))?;
+    match listing.open_member(member) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            notes.push(format!("{name}: {}: unreadable ({e})", member.path));
+            None
+        }
+    }
 }
 
 /// Every regular file's digest, computed in parallel (the reader's own
@@ -246,4 +321,65 @@ fn member(listing: &Listing, e: &Entry, name: &str, depth: usize) -> (Member, Ve
         }
     }
     (m, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sbom::fixtures;
+
+    fn with_max_entries(max_entries: u64) -> diffoscope_lite::Options {
+        let mut opts = diffoscope_lite::Options::default();
+        opts.limits.max_entries = max_entries;
+        opts
+    }
+
+    #[test]
+    fn the_entry_limit_cuts_the_files_but_not_the_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        // A wheel, METADATA last as wheel builders write it, and an sdist,
+        // whose tar is read entry by entry up to its PKG-INFO.
+        let whl = dir.path().join("demo-1.0-py3-none-any.whl");
+        fixtures::zip(
+            &whl,
+            &[
+                ("demo/a.py", "a = 1\n"),
+                ("demo/b.py", "b = 2\n"),
+                ("demo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\n"),
+                (
+                    "demo-1.0.dist-info/METADATA",
+                    "Name: demo\nVersion: 1.0\nRequires-Dist: idna\n",
+                ),
+            ],
+        );
+        let sdist = dir.path().join("demo-1.0.tar.gz");
+        fixtures::tar_gz(
+            &sdist,
+            &[
+                ("demo-1.0/a.py", "a = 1\n"),
+                ("demo-1.0/b.py", "b = 2\n"),
+                ("demo-1.0/PKG-INFO", "Name: demo\nVersion: 1.0\n"),
+            ],
+        );
+
+        for file in [&whl, &sdist] {
+            let name = file.file_name().unwrap().to_str().unwrap();
+            let whole = inspect(file, name, &with_max_entries(100)).unwrap();
+            let cut = inspect(file, name, &with_max_entries(2)).unwrap();
+            assert!(whole.package.is_some(), "{name}: {:?}", whole.notes);
+            // The same identity, dependencies included, and no files.
+            assert_eq!(cut.package, whole.package, "{name}: {:?}", cut.notes);
+            assert_eq!(cut.format, whole.format, "{name}");
+            assert!(cut.members.is_empty(), "{name}");
+            // The note says the listing was cut, by which limit.
+            assert_eq!(cut.notes.len(), 1, "{name}: {:?}", cut.notes);
+            assert!(
+                cut.notes[0].starts_with(&format!("{name}: its files are not listed"))
+                    && cut.notes[0].contains("entry count limit exceeded")
+                    && cut.notes[0].contains("--max-entries"),
+                "{:?}",
+                cut.notes
+            );
+        }
+    }
 }

@@ -4,8 +4,8 @@
 //! Each artifact is a component (name, version and purl from its own
 //! metadata, SHA-256), the files inside it are nested components with
 //! their digests (read through diffoscope-lite's readers, in parallel),
-//! a wheel's declared runtime dependencies (`Requires-Dist`) are
-//! dependency entries, and the files the build's `[fetch]` step fetched
+//! a wheel's or sdist's declared runtime dependencies (`Requires-Dist`)
+//! are dependency entries, and the files the build's `[fetch]` step fetched
 //! are its `formulation`. What repro observed about reproducibility is in
 //! each artifact's properties under the `repro:` namespace (see
 //! [`properties`]).
@@ -22,6 +22,8 @@
 //! [`Error`].
 
 mod cyclonedx;
+#[cfg(test)]
+mod fixtures;
 mod headers;
 mod inspect;
 mod package;

@@ -1,13 +1,13 @@
 //! What package an artifact is: its ecosystem, name, version and purl,
 //! read from the metadata member its format defines (a wheel's METADATA,
-//! an npm tarball's package.json, a `.crate`'s Cargo.toml, a `.deb`'s
-//! control file) through diffoscope-lite's [`Listing`] — never a parser of
+//! an sdist's top-level PKG-INFO, an npm tarball's package.json, a
+//! `.crate`'s Cargo.toml, a `.deb`'s control file) through diffoscope-lite's [`Listing`] — never a parser of
 //! the archive of its own. A metadata file that cannot be read or parsed
 //! is a warning naming it; the artifact is then named from its file name.
 
 use diffoscope_lite::formats::Kind;
 use diffoscope_lite::listing::Listing;
-use diffoscope_lite::model::Entry;
+use diffoscope_lite::model::{Entry, EntryKind};
 
 use super::headers::Headers;
 
@@ -18,7 +18,8 @@ const MAX_METADATA: u64 = 4 << 20;
 /// A package ecosystem repro recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ecosystem {
-    /// A Python wheel.
+    /// A Python wheel, or a Python sdist (read by content from what the
+    /// file name calls an npm tarball: both are `.tar.gz`).
     Pypi,
     /// An npm package tarball.
     Npm,
@@ -28,7 +29,7 @@ pub(crate) enum Ecosystem {
     Deb,
 }
 
-/// A declared runtime dependency (a wheel's `Requires-Dist`).
+/// A declared runtime dependency (a wheel's or sdist's `Requires-Dist`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Requirement {
     /// The normalized project name (PEP 503).
@@ -51,7 +52,7 @@ pub(crate) struct Package {
     pub version: Option<String>,
     /// Its package URL.
     pub purl: Option<String>,
-    /// Declared runtime dependencies (wheels only).
+    /// Declared runtime dependencies (wheels and sdists only).
     pub requires: Vec<Requirement>,
     /// One-line description (METADATA `Summary`, package.json and
     /// Cargo.toml `description`, the control file's synopsis).
@@ -240,8 +241,10 @@ pub(crate) fn ecosystem(file_name: &str, format: Kind) -> Option<Ecosystem> {
 }
 
 /// Reads the package's metadata from `listing` (for a `.deb`, from the
-/// listing of its control tarball). None when an npm-looking tarball has
-/// no package.json (a plain source tarball); warnings name the file.
+/// listing of its control tarball). An npm-looking tarball without
+/// `package/package.json` may be a Python sdist (both are `.tar.gz`; the
+/// content decides, see [`sdist`]); None when it is neither (a plain
+/// source tarball). Warnings name the file.
 pub(crate) fn read(
     eco: Ecosystem,
     file_name: &str,
@@ -258,7 +261,9 @@ pub(crate) fn read(
         }
         Ecosystem::Npm => {
             let member = listing.find(|p| p == "package/package.json");
-            member?;
+            if member.is_none() {
+                return sdist(file_name, listing, warnings);
+            }
             (member, read_with(listing, member, npm))
         }
         Ecosystem::Cargo => {
@@ -275,9 +280,11 @@ pub(crate) fn read(
     };
     match parsed {
         Ok(p) => {
-            if eco == Ecosystem::Pypi {
-                warnings.extend(wheel_name_contradiction(file_name, &p));
-            }
+            warnings.extend(match eco {
+                Ecosystem::Pypi => wheel_name_contradiction(file_name, &p),
+                Ecosystem::Npm => npm_name_contradiction(file_name, &p),
+                Ecosystem::Cargo | Ecosystem::Deb => None,
+            });
             Some(p)
         }
         Err(problem) => {
@@ -322,15 +329,81 @@ fn read_with(
     parse(&bytes)
 }
 
+/// A Python source distribution (the sdist spec: `{name}-{version}.tar.gz`
+/// holding one top-level directory with the core metadata in its
+/// `PKG-INFO`), read like a wheel from that `PKG-INFO`. Only the one at
+/// the top counts: `<top>/src/x.egg-info/PKG-INFO` or a vendored
+/// project's is another package's. A Python source tree (its
+/// `pyproject.toml` or `setup.py` at the top) without it, or a PKG-INFO
+/// that is malformed, is listed as a file with a note: a name guessed
+/// from the file name would be a claim its metadata does not make.
+fn sdist(file_name: &str, listing: &Listing, warnings: &mut Vec<String>) -> Option<Package> {
+    let top = single_top_directory(listing)?;
+    let at_top = |name: &str| listing.find(|p| p.strip_prefix(top) == Some(name));
+    let Some(member) = at_top("/PKG-INFO") else {
+        if at_top("/pyproject.toml")
+            .or_else(|| at_top("/setup.py"))
+            .is_some()
+        {
+            warnings.push(format!(
+                "{file_name}: a Python source tree with no {top}/PKG-INFO, so no sdist; \
+                 listed as a file"
+            ));
+        }
+        return None;
+    };
+    match read_with(listing, Some(member), pkg_info) {
+        Ok(p) => Some(p),
+        Err(problem) => {
+            warnings.push(format!(
+                "{file_name}: {}: {problem}; listed as a file",
+                member.path
+            ));
+            None
+        }
+    }
+}
+
+/// The directory every member of `listing` lives under, if there is one
+/// (a file at the top level besides it, or two directories, and there is
+/// none). Its own entry may be stored with or without a final `/`.
+fn single_top_directory(listing: &Listing) -> Option<&str> {
+    let mut top = None;
+    for e in listing.entries() {
+        let first = match e.path.split_once('/') {
+            Some((first, _)) => first,
+            None if e.kind == EntryKind::Dir => e.path.as_str(),
+            None => return None,
+        };
+        if first.is_empty() || top.is_some_and(|t| t != first) {
+            return None;
+        }
+        top = Some(first);
+    }
+    top
+}
+
+/// A wheel's `*.dist-info/METADATA`.
 fn wheel(bytes: &[u8]) -> Result<Package, String> {
-    let h = Headers::parse(bytes).map_err(|e| format!("malformed METADATA: {e}"))?;
+    core_metadata("METADATA", bytes)
+}
+
+/// An sdist's `PKG-INFO`: the same core metadata as a wheel's METADATA.
+fn pkg_info(bytes: &[u8]) -> Result<Package, String> {
+    core_metadata("PKG-INFO", bytes)
+}
+
+/// Python core metadata (the `file` it was read from names it in errors):
+/// name, version, `Requires-Dist`, licence and project URLs.
+fn core_metadata(file: &str, bytes: &[u8]) -> Result<Package, String> {
+    let h = Headers::parse(bytes).map_err(|e| format!("malformed {file}: {e}"))?;
     let name = h
         .get("Name")
-        .ok_or("malformed METADATA: no Name field")?
+        .ok_or(format!("malformed {file}: no Name field"))?
         .to_owned();
     let version = h
         .get("Version")
-        .ok_or("malformed METADATA: no Version field")?
+        .ok_or(format!("malformed {file}: no Version field"))?
         .to_owned();
     let mut requires = Vec::new();
     for spec in h.all("Requires-Dist") {
@@ -339,7 +412,7 @@ fn wheel(bytes: &[u8]) -> Result<Package, String> {
             .unwrap_or(spec.len());
         if name_end == 0 {
             return Err(format!(
-                "malformed METADATA: Requires-Dist {spec:?} names no project"
+                "malformed {file}: Requires-Dist {spec:?} names no project"
             ));
         }
         let marker = spec.split_once(';').map_or("", |(_, m)| m);
@@ -517,21 +590,78 @@ fn wheel_name_contradiction(file_name: &str, p: &Package) -> Option<String> {
     let same_name = pep503(name) == pep503(&p.name);
     let same_version = version_escaped.as_deref().is_none_or(|v| v == version);
     (!same_name || !same_version).then(|| {
-        format!(
-            "{file_name}: the file name says {name} {version} but its METADATA says {} {}; \
-             pip refuses such a wheel (renamed or forged); listed as its METADATA says",
-            p.name,
-            p.version.as_deref().unwrap_or("(no version)")
+        name_contradiction(
+            file_name,
+            &format!("{name} {version}"),
+            "METADATA",
+            p,
+            "pip refuses such a wheel (renamed or forged)",
         )
     })
 }
 
+/// npm names the tarball of `@scope/name` `scope-name-<version>.tgz`
+/// (`npm pack`, and pnpm's, from the package.json's own strings), the
+/// registry serves it as `name-<version>.tgz` (a scoped package's URL is
+/// `@scope/name/-/name-<version>.tgz`) and yarn 1 packs
+/// `scope-name-v<version>.tgz`. A `.tgz` named none of these for what
+/// its package.json says was renamed, or forged to pass for another
+/// package: the SBOM lists what the package.json says, with this note.
+/// Another file name (`.tar.gz`) is no name npm gives; it is not checked.
+fn npm_name_contradiction(file_name: &str, p: &Package) -> Option<String> {
+    let stem = base_name(file_name).strip_suffix(".tgz")?;
+    let version = p.version.as_deref()?;
+    let packed = p
+        .name
+        .strip_prefix('@')
+        .unwrap_or(&p.name)
+        .replacen('/', "-", 1);
+    let bare = p.name.rsplit('/').next().unwrap_or(&p.name);
+    let named = [
+        format!("{packed}-{version}"),
+        format!("{bare}-{version}"),
+        format!("{packed}-v{version}"),
+    ];
+    (!named.iter().any(|n| n == stem)).then(|| {
+        name_contradiction(
+            file_name,
+            stem,
+            "package.json",
+            p,
+            &format!("npm pack names it {packed}-{version}.tgz (renamed or forged)"),
+        )
+    })
+}
+
+/// The note for an artifact whose file name (saying `named`) contradicts
+/// its own `metadata` file; `consequence` says what follows from that.
+fn name_contradiction(
+    file_name: &str,
+    named: &str,
+    metadata: &str,
+    p: &Package,
+    consequence: &str,
+) -> String {
+    format!(
+        "{file_name}: the file name says {named} but its {metadata} says {} {}; \
+         {consequence}; listed as its {metadata} says",
+        p.name,
+        p.version.as_deref().unwrap_or("(no version)")
+    )
+}
+
+/// The artifact's file name without its directory: `repro build` names
+/// artifacts by their path (`dist/x.whl`), and only the base is named by
+/// the packaging tool.
+fn base_name(file_name: &str) -> &str {
+    file_name.rsplit('/').next().unwrap_or(file_name)
+}
+
 /// The name and version fields of a wheel's file name, leniently (a name
 /// that is no complete wheel name still gives what it has; the strict
-/// parser is `rebuild::recipe::wheel_tags`). The artifact's name may
-/// carry its directory (`dist/x.whl` in a build): only the base counts.
+/// parser is `rebuild::recipe::wheel_tags`). Only the base name counts.
 fn wheel_file_name(file_name: &str) -> (&str, Option<&str>) {
-    let base = file_name.rsplit('/').next().unwrap_or(file_name);
+    let base = base_name(file_name);
     let mut parts = base.trim_end_matches(".whl").split('-');
     (parts.next().unwrap_or(base), parts.next())
 }
@@ -676,8 +806,11 @@ pub(crate) fn pep503(name: &str) -> String {
     out
 }
 
-/// A package URL (`pkg:type/namespace/name@version?k=v`), each part
-/// percent-encoded as the purl spec asks.
+/// A package URL (`pkg:type/namespace/name@version?k=v`) in the purl
+/// spec's canonical form: each component percent-encoded (see [`pct`]),
+/// qualifiers sorted by key, one with an empty value left out (the spec
+/// reads it as absent). `ty` and the qualifier keys are repro's own
+/// constants, lowercase and never encoded.
 pub(crate) fn purl(
     ty: &str,
     namespace: Option<&str>,
@@ -695,7 +828,10 @@ pub(crate) fn purl(
         s.push('@');
         s.push_str(&pct(v));
     }
-    for (i, (k, v)) in qualifiers.iter().enumerate() {
+    let mut qualifiers: Vec<&(&str, &str)> =
+        qualifiers.iter().filter(|(_, v)| !v.is_empty()).collect();
+    qualifiers.sort_by_key(|(k, _)| *k);
+    for (i, (k, v)) in qualifiers.into_iter().enumerate() {
         s.push(if i == 0 { '?' } else { '&' });
         s.push_str(k);
         s.push('=');
@@ -704,10 +840,17 @@ pub(crate) fn purl(
     s
 }
 
+/// One purl component, percent-encoded as the spec's "Character
+/// encoding" section says: its UTF-8 bytes outside the allowed set
+/// (ASCII letters and digits, `.-_~`) become `%XX`, except the colon,
+/// which "MUST NOT be percent-encoded" anywhere (a Debian epoch stays
+/// `1:2.10-3`). `+` is outside the set: a local version `2.1.0+cpu` is
+/// `2.1.0%2Bcpu` (a reader decoding form-style would take a bare `+` for
+/// a space).
 fn pct(part: &str) -> String {
     let mut out = String::with_capacity(part.len());
     for b in part.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b'+') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b':') {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -954,11 +1097,187 @@ Requires-Dist: foo; python_version < \"3.8\" or extra == \"x\"\n\n",
         assert!(cargo(b"[package\n")
             .unwrap_err()
             .starts_with("malformed Cargo.toml"));
+        // The epoch's colon stays bare, as the purl spec asks.
         let p = deb(b"Package: hello\nVersion: 1:2.10-3\nArchitecture: amd64\n").unwrap();
         assert_eq!(
             p.purl.as_deref(),
-            Some("pkg:deb/debian/hello@1%3A2.10-3?arch=amd64")
+            Some("pkg:deb/debian/hello@1:2.10-3?arch=amd64")
         );
+    }
+
+    #[test]
+    fn purls_are_encoded_as_the_spec_says() {
+        // Golden vectors from an independent implementation,
+        // packageurl-python 0.17.6 (`PackageURL(...).to_string()`): ':'
+        // is never encoded, '+' is (it is outside the spec's allowed
+        // set), '@' in a namespace is, qualifiers are sorted by key and
+        // one with an empty value is dropped.
+        for (got, want) in [
+            (
+                purl(
+                    "deb",
+                    Some("debian"),
+                    "hello",
+                    Some("1:2.10-3"),
+                    &[("arch", "amd64")],
+                ),
+                "pkg:deb/debian/hello@1:2.10-3?arch=amd64",
+            ),
+            (
+                purl("pypi", None, "torch", Some("2.1.0+cpu"), &[]),
+                "pkg:pypi/torch@2.1.0%2Bcpu",
+            ),
+            (
+                purl("npm", Some("@scope"), "pkg", Some("2.0.0"), &[]),
+                "pkg:npm/%40scope/pkg@2.0.0",
+            ),
+            (
+                purl(
+                    "deb",
+                    Some("debian"),
+                    "libc6",
+                    Some("2.36-9+deb12u4"),
+                    &[("distro", "debian-12"), ("arch", "amd64")],
+                ),
+                "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12",
+            ),
+            (
+                purl("cargo", None, "x", Some("1.0.0-rc.1+build.5"), &[]),
+                "pkg:cargo/x@1.0.0-rc.1%2Bbuild.5",
+            ),
+            (
+                purl("generic", None, "a b", Some("1.0~rc1 @?#%\u{e9}=&"), &[]),
+                "pkg:generic/a%20b@1.0~rc1%20%40%3F%23%25%C3%A9%3D%26",
+            ),
+            (
+                purl(
+                    "generic",
+                    None,
+                    "n",
+                    Some("1"),
+                    &[("arch", ""), ("b", "x:y")],
+                ),
+                "pkg:generic/n@1?b=x:y",
+            ),
+        ] {
+            assert_eq!(got, want);
+        }
+        // A '/' that separates nothing is encoded, as the spec's
+        // character-encoding rules say (packageurl-python leaves it bare
+        // in a version, where a parser splitting at the last '@' still
+        // reads it back).
+        assert_eq!(
+            purl("generic", None, "n", Some("a/b"), &[]),
+            "pkg:generic/n@a%2Fb"
+        );
+    }
+
+    #[test]
+    fn an_npm_tarball_named_otherwise_than_npm_names_it_gets_a_note() {
+        let scoped = npm(br#"{"name":"@scope/pkg","version":"2.0.0"}"#).unwrap();
+        let plain = npm(br#"{"name":"left-pad","version":"1.3.0"}"#).unwrap();
+        for (file, p) in [
+            // npm pack's (and pnpm's) name, with its directory in a build.
+            ("scope-pkg-2.0.0.tgz", &scoped),
+            ("dist/scope-pkg-2.0.0.tgz", &scoped),
+            ("left-pad-1.3.0.tgz", &plain),
+            // The registry's: a scoped package's tarball is
+            // `@scope/pkg/-/pkg-2.0.0.tgz`, without its scope.
+            ("pkg-2.0.0.tgz", &scoped),
+            // yarn 1's `yarn pack`.
+            ("scope-pkg-v2.0.0.tgz", &scoped),
+            ("left-pad-v1.3.0.tgz", &plain),
+            // No `.tgz`: no name npm gives, nothing to contradict.
+            ("left-pad.tar.gz", &plain),
+        ] {
+            assert_eq!(npm_name_contradiction(file, p), None, "{file}");
+        }
+        let note = npm_name_contradiction("evil-9.9.9.tgz", &scoped).unwrap();
+        assert_eq!(
+            note,
+            "evil-9.9.9.tgz: the file name says evil-9.9.9 but its package.json says \
+             @scope/pkg 2.0.0; npm pack names it scope-pkg-2.0.0.tgz (renamed or forged); \
+             listed as its package.json says"
+        );
+        assert!(npm_name_contradiction("left-pad-1.3.1.tgz", &plain).is_some());
+        assert!(npm_name_contradiction("scope-pkg-2.0.0.tgz", &plain).is_some());
+    }
+
+    /// `files` as a tarball on disk, listed as the SBOM lists it.
+    fn tarball(files: &[(&str, &str)]) -> (tempfile::TempDir, Listing) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.tar.gz");
+        crate::sbom::fixtures::tar_gz(&path, files);
+        let listing = Listing::open(&path, &diffoscope_lite::Options::default()).unwrap();
+        (dir, listing)
+    }
+
+    #[test]
+    fn an_sdist_is_named_by_its_top_level_pkg_info_only() {
+        let pkg_info = "Metadata-Version: 2.2\nName: Demo_Pkg\nVersion: 1.0\n\
+License-Expression: MIT\nRequires-Dist: idna>=2\n\nbody\n";
+        let vendored = "Metadata-Version: 2.1\nName: vendored\nVersion: 9.9\n";
+        // The vendored one comes first in the archive: only the top
+        // level's counts.
+        let (_d, l) = tarball(&[
+            ("demo_pkg-1.0/", ""),
+            ("demo_pkg-1.0/src/vendored.egg-info/PKG-INFO", vendored),
+            ("demo_pkg-1.0/PKG-INFO", pkg_info),
+            ("demo_pkg-1.0/pyproject.toml", "[project]\n"),
+        ]);
+        let mut notes = Vec::new();
+        let p = read(Ecosystem::Npm, "demo_pkg-1.0.tar.gz", &l, &mut notes).unwrap();
+        assert_eq!(notes, Vec::<String>::new());
+        assert_eq!(p.ecosystem, Ecosystem::Pypi);
+        assert_eq!(
+            (p.name.as_str(), p.version.as_deref(), p.purl.as_deref()),
+            ("Demo_Pkg", Some("1.0"), Some("pkg:pypi/demo-pkg@1.0"))
+        );
+        assert_eq!(p.license, Some(License::Expression("MIT".into())));
+        assert_eq!(p.requires[0].name, "idna");
+
+        // A Python source tree whose only PKG-INFO is a vendored one's:
+        // no sdist, and the note says what is missing.
+        let (_d, l) = tarball(&[
+            ("demo_pkg-1.0/setup.py", "\n"),
+            ("demo_pkg-1.0/vendor/x-2.0/PKG-INFO", vendored),
+        ]);
+        let mut notes = Vec::new();
+        assert_eq!(
+            read(Ecosystem::Npm, "demo_pkg-1.0.tar.gz", &l, &mut notes),
+            None
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("demo_pkg-1.0.tar.gz: ")
+                && notes[0].contains("no demo_pkg-1.0/PKG-INFO"),
+            "{notes:?}"
+        );
+
+        // A malformed PKG-INFO: listed as a file, the note naming it and
+        // the problem.
+        let (_d, l) = tarball(&[("bad-1.0/PKG-INFO", "Name: bad\nthis is prose\n")]);
+        let mut notes = Vec::new();
+        assert_eq!(read(Ecosystem::Npm, "bad-1.0.tar.gz", &l, &mut notes), None);
+        assert_eq!(
+            notes,
+            [
+                "bad-1.0.tar.gz: bad-1.0/PKG-INFO: malformed PKG-INFO: line 2 is not a \
+              `Field: value` header; listed as a file"
+            ]
+        );
+
+        // Not an sdist's layout (no single top-level directory), and a
+        // plain source tarball of no Python project: no package, no note.
+        for files in [
+            &[("a-1/PKG-INFO", pkg_info), ("b-1/README", "\n")][..],
+            &[("hello-2.12/configure", "#!/bin/sh\n")][..],
+        ] {
+            let (_d, l) = tarball(files);
+            let mut notes = Vec::new();
+            assert_eq!(read(Ecosystem::Npm, "x-1.tar.gz", &l, &mut notes), None);
+            assert_eq!(notes, Vec::<String>::new());
+        }
     }
 
     #[test]
