@@ -24,7 +24,7 @@ const LARGE_TEXT_LINES: usize = 1000;
 
 /// Texts of more lines than this (both sides together) are diffed over
 /// the lines both sides have only ([`crate::textdiff::shared_lines_diff`]).
-const SHARED_LINES_FROM: usize = 500;
+pub(crate) const SHARED_LINES_FROM: usize = 500;
 
 /// Whether `a` and `b` are large and share fewer than one line in twenty
 /// of the shorter one (counting distinct lines); `la` and `lb` are their

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use similar::{Algorithm, DiffOp, DiffTag};
 
-use crate::leaf::{omitted_marker, CONTEXT, DIFF_TIMEOUT};
+use crate::leaf::{omitted_marker, CONTEXT, DIFF_TIMEOUT, SHARED_LINES_FROM};
 use crate::model::{Content, Cx};
 use crate::Result;
 
@@ -173,8 +173,21 @@ pub(crate) fn streamed_text_diff(
         lb.hashes.iter().any(|h| seen.contains(h))
     };
     let ops = if common || la.hashes.is_empty() || lb.hashes.is_empty() {
-        let deadline = Instant::now().checked_add(DIFF_TIMEOUT);
-        similar::capture_diff_slices_deadline(Algorithm::Myers, &la.hashes, &lb.hashes, deadline)
+        if la.hashes.len() + lb.hashes.len() > SHARED_LINES_FROM {
+            // Lines one side only has are discarded before the search, as
+            // the in-memory diff does from this size: two disassemblies of
+            // different programs share a few hundred of their thousands of
+            // lines, and Myers over all of them ran to its deadline (5 s).
+            shared_lines_ops(&la.hashes, &lb.hashes)
+        } else {
+            let deadline = Instant::now().checked_add(DIFF_TIMEOUT);
+            similar::capture_diff_slices_deadline(
+                Algorithm::Myers,
+                &la.hashes,
+                &lb.hashes,
+                deadline,
+            )
+        }
     } else {
         vec![DiffOp::Replace {
             old_index: 0,
@@ -362,13 +375,13 @@ pub(crate) fn sorted_list_diff(a: &[&str], b: &[&str], max_lines: usize) -> Stri
 /// search of the whole texts, at the cost of the shared lines alone: two
 /// strings views of 48 and 930 lines with 5 in common are a search of
 /// 5 × 5, not of 978 × 973.
-fn shared_lines_ops(a: &[&str], b: &[&str]) -> Vec<DiffOp> {
+fn shared_lines_ops<T: std::hash::Hash + Ord + Copy>(a: &[T], b: &[T]) -> Vec<DiffOp> {
     use std::collections::HashSet;
-    let in_a: HashSet<&str> = a.iter().copied().collect();
-    let in_b: HashSet<&str> = b.iter().copied().collect();
-    let fa: Vec<usize> = (0..a.len()).filter(|&i| in_b.contains(a[i])).collect();
-    let fb: Vec<usize> = (0..b.len()).filter(|&j| in_a.contains(b[j])).collect();
-    let (la, lb): (Vec<&str>, Vec<&str>) = (
+    let in_a: HashSet<T> = a.iter().copied().collect();
+    let in_b: HashSet<T> = b.iter().copied().collect();
+    let fa: Vec<usize> = (0..a.len()).filter(|&i| in_b.contains(&a[i])).collect();
+    let fb: Vec<usize> = (0..b.len()).filter(|&j| in_a.contains(&b[j])).collect();
+    let (la, lb): (Vec<T>, Vec<T>) = (
         fa.iter().map(|&i| a[i]).collect(),
         fb.iter().map(|&j| b[j]).collect(),
     );
