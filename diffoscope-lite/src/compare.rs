@@ -92,6 +92,7 @@ pub fn compare(a: &Path, b: &Path, opts: &Options) -> Result<Option<Difference>>
 fn absorb(node: &mut Difference, body: Difference) {
     node.unified_diff = body.unified_diff;
     node.hexdump = body.hexdump;
+    node.decoded = body.decoded;
     node.comments.extend(body.comments);
     node.details.extend(body.details);
     node.metadata.extend(body.metadata);
@@ -793,6 +794,7 @@ impl Differ<'_> {
         if ka.is_text() && kb.is_text() {
             if let Some(diff) = self.text(ca, na, cb, nb)? {
                 d.unified_diff = Some(diff).filter(|s| !s.is_empty());
+                d.decoded = ca.is_decoded_view() || cb.is_decoded_view();
                 return Ok(d);
             }
         }

@@ -23,6 +23,10 @@ pub struct Difference {
     /// Whether `unified_diff` is a hexdump of binary content rather than
     /// lines of text: offsets and hex words are not text, so hints skip it.
     pub hexdump: bool,
+    /// Whether `unified_diff` is a decoded view of binary structure
+    /// (symbols, DWARF, machine code): text, but its numbers are addresses
+    /// and sizes, so hints read only names (build path, host, user) in it.
+    pub decoded: bool,
     /// Remarks: formats that differ, entries present on one side only,
     /// anomalies such as duplicate entry names.
     pub comments: Vec<String>,

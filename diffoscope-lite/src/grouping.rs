@@ -154,6 +154,7 @@ fn without(d: &Difference, grouped: &HashSet<&MetadataDifference>) -> Difference
         source2: d.source2.clone(),
         unified_diff: d.unified_diff.clone(),
         hexdump: d.hexdump,
+        decoded: d.decoded,
         comments: d.comments.clone(),
         details: d
             .details

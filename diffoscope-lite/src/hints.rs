@@ -104,7 +104,8 @@ pub fn annotate(diff: &mut Difference, cx: &HintContext) {
         m.hints = metadata_hints(m, cx);
     }
     // A hexdump's offsets and hex words are not text: `1000` there is two
-    // bytes, not a uid. Only text diffs (decoded views included) are read.
+    // bytes, not a uid. Only text diffs are read, decoded views of binary
+    // structure (symbols, DWARF, machine code) for names only.
     // A listing's lines are its members' metadata, hinted field by field
     // above: its dates would otherwise all read as a timestamp cause.
     if let Some(u) = diff
@@ -114,7 +115,17 @@ pub fn annotate(diff: &mut Difference, cx: &HintContext) {
     {
         let (removed, added) = changed_lines(u);
         diff.hints = text_hints(&removed, &added, cx);
-        if diff.hints.is_empty() {
+        if diff.decoded {
+            // A decoded view's addresses and sizes are not uids or times;
+            // the names in it (paths, hosts, users) still leak.
+            diff.hints.retain(|h| {
+                matches!(
+                    h.cause,
+                    Cause::BuildPath | Cause::Hostname | Cause::UserName
+                )
+            });
+        }
+        if diff.hints.is_empty() && !diff.decoded {
             diff.hints
                 .extend(reorder_hint(&removed, &added, &context_lines(u)));
         }
@@ -617,6 +628,37 @@ mod tests {
             &cx,
         );
         assert_eq!(h[0].cause, Cause::Uid);
+    }
+
+    #[test]
+    fn decoded_views_give_name_hints_only() {
+        let cx = HintContext {
+            uids: vec![0],
+            build_dirs: vec!["/build/a".into(), "/build/b".into()],
+            ..HintContext::default()
+        };
+        let mut d = Difference::new(".symtab", ".symtab");
+        // A size 0 and a 10-digit address are no uid and no epoch time.
+        d.unified_diff = Some(
+            "@@ -1 +1 @@\n-     1: 0000001700000000     0 FUNC    GLOBAL DEFAULT   14 f\n\
+             +     1: 0000001700000000    16 FUNC    GLOBAL DEFAULT   14 f\n"
+                .into(),
+        );
+        d.decoded = true;
+        annotate(&mut d, &cx);
+        assert!(d.hints.is_empty(), "{:?}", d.hints);
+        d.decoded = false;
+        annotate(&mut d, &cx);
+        assert_eq!(d.hints[0].cause, Cause::Uid);
+        d.unified_diff = Some(
+            "@@ -1 +1 @@\n-     1: 0 0 FILE LOCAL DEFAULT ABS /build/a/x.c\n\
+             +     1: 0 0 FILE LOCAL DEFAULT ABS /build/b/x.c\n"
+                .into(),
+        );
+        d.decoded = true;
+        annotate(&mut d, &cx);
+        assert_eq!(d.hints.len(), 1, "{:?}", d.hints);
+        assert_eq!(d.hints[0].cause, Cause::BuildPath);
     }
 
     #[test]

@@ -383,6 +383,11 @@ pub(crate) enum Source {
         len: u64,
     },
     Memory(Arc<[u8]>),
+    /// A decoded view of binary structure (a symbol table, DWARF, machine
+    /// code) in memory, read like [`Source::Memory`]: its numbers are
+    /// addresses, sizes and offsets, so only name hints (build path, host,
+    /// user) are read from its diff, never uids or times.
+    Decoded(Arc<[u8]>),
     /// A member its archive stores encoded (a zip member), decoded (and
     /// checked) on each read by the reader of its format.
     Stored(Arc<dyn Stored>),
@@ -418,6 +423,7 @@ impl fmt::Debug for Content {
             ),
             Source::Range { offset, len, .. } => write!(f, "Content::Range({offset}+{len})"),
             Source::Memory(m) => write!(f, "Content::Memory({} bytes)", m.len()),
+            Source::Decoded(m) => write!(f, "Content::Decoded({} bytes)", m.len()),
             Source::Stored(m) => write!(f, "Content::Stored({m:?})"),
             Source::Decompress(s) => write!(f, "Content::Decompress({})", s.kind),
             Source::Zlib(inner) => write!(f, "Content::Zlib({inner:?})"),
@@ -539,6 +545,16 @@ impl Content {
         Content(Source::Memory(bytes.into()))
     }
 
+    /// A decoded view of binary structure (see [`Source::Decoded`]).
+    pub(crate) fn decoded_view(text: String) -> Self {
+        Content(Source::Decoded(text.into_bytes().into()))
+    }
+
+    /// Whether this is a decoded view of binary structure.
+    pub(crate) fn is_decoded_view(&self) -> bool {
+        matches!(self.0, Source::Decoded(_))
+    }
+
     /// The bytes of a [`Blob`] a format reader handed out: a file range
     /// stays one; bytes in memory are copied (readers hand out small ones).
     pub(crate) fn of_blob(blob: &Blob) -> Self {
@@ -564,7 +580,7 @@ impl Content {
                 start: *offset,
                 len: *len,
             }),
-            Source::Memory(m) => Some(Blob::mem(m.to_vec())),
+            Source::Memory(m) | Source::Decoded(m) => Some(Blob::mem(m.to_vec())),
             Source::Slice(inner) => inner.cheap_blob(),
             _ => None,
         }
@@ -578,7 +594,7 @@ impl Content {
             Source::Path(p) => fs_len(&File::open(p).ok()?),
             Source::Beneath { root, rel } => fs_len(&open_beneath(root, rel).ok()?),
             Source::Range { len, .. } => Some(*len),
-            Source::Memory(m) => Some(m.len() as u64),
+            Source::Memory(m) | Source::Decoded(m) => Some(m.len() as u64),
             Source::Slice(inner) => inner.known_len(),
             _ => None,
         }
@@ -654,7 +670,7 @@ impl Content {
             Source::Range { file, offset, len } => {
                 f(&mut PositionedFile::new(file.clone(), *offset, *len))
             }
-            Source::Memory(m) => f(&mut &m[..]),
+            Source::Memory(m) | Source::Decoded(m) => f(&mut &m[..]),
             Source::Stored(m) => {
                 let mut limited = LimitReader::new(
                     m.open(entry),

@@ -165,7 +165,7 @@ fn undecode_equal_views(
         (name.to_owned(), nth)
     };
     let view = |x: &Container, index: usize| match x.entries.get(index).map(|e| &e.content.0) {
-        Some(Source::Memory(m)) => Some(Arc::clone(m)),
+        Some(Source::Decoded(m)) => Some(Arc::clone(m)),
         _ => None,
     };
     for a in da {
@@ -254,7 +254,7 @@ pub(crate) fn decode_into(
     for (id, view, digest) in views {
         for (index, _, raw) in found.iter().filter(|f| f.1 == id) {
             if let Some(e) = entries.get_mut(*index) {
-                e.content = Content::memory(view.clone().into_bytes());
+                e.content = Content::decoded_view(view.clone());
                 decoded.push(Decoded {
                     index: *index,
                     raw: raw.clone(),

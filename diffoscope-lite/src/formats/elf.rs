@@ -11,8 +11,9 @@
 //! rendering, one string per line, so build paths and versions read as text
 //! in the diff; notes (`.note.gnu.build-id`) are shown as owner, type and
 //! hex descriptor. `.debug_info` and `.debug_line` are decoded as text
-//! ([`super::dwarf`]), and symbol tables as `readelf --symbols` lines
-//! ([`super::elf_symbols`]). Everything else is compared as bytes.
+//! ([`super::dwarf`]), symbol tables as `readelf --symbols` lines
+//! ([`super::elf_symbols`]) and x86 machine code as `objdump -d` lines
+//! ([`super::disassembly`]). Everything else is compared as bytes.
 //!
 //! Compressed sections (`SHF_COMPRESSED` with a zlib or zstd compression
 //! header, as `-gz` and `--compress-debug-sections` make them, and the
@@ -152,8 +153,13 @@ impl Reader<'_> {
         let mut dwarf = Vec::new();
         // Sections some REL/RELA section applies to.
         let mut relocated = std::collections::HashSet::new();
-        // Symbol tables: (entry index, string table's section index, bytes).
+        // Symbol tables: (entry index, type, string table's section index,
+        // bytes).
         let mut symbol_tables = Vec::new();
+        // Machine code this reader disassembles: (entry index, section
+        // index, address, bytes).
+        let bitness = super::disassembly::bitness(header.e_machine(endian));
+        let mut code = Vec::new();
         for (index, s) in sections.iter().enumerate().skip(1) {
             let section_name = match s.name(endian, strings) {
                 Ok(n) if !n.is_empty() => String::from_utf8_lossy(n).into_owned(),
@@ -194,7 +200,13 @@ impl Reader<'_> {
                 dwarf.push((entries.len(), index, id, section_name.clone(), body.clone()));
             }
             if matches!(sh_type, elf::SHT_SYMTAB | elf::SHT_DYNSYM) {
-                symbol_tables.push((entries.len(), s.sh_link(endian), body.clone()));
+                symbol_tables.push((entries.len(), sh_type, s.sh_link(endian), body.clone()));
+            }
+            if bitness.is_some()
+                && flags & u64::from(elf::SHF_EXECINSTR) != 0
+                && sh_type != elf::SHT_NOBITS
+            {
+                code.push((entries.len(), index, s.sh_addr(endian).into(), body.clone()));
             }
             let body = if sh_type == elf::SHT_NOTE {
                 self.notes::<H>(body, &nested, endian, s.sh_addralign(endian))?
@@ -226,12 +238,38 @@ impl Reader<'_> {
             && dwarf.iter().any(|(_, index, ..)| relocated.contains(index));
         let (mut comments, mut decoded) =
             self.decode_dwarf::<H>(&mut entries, dwarf, relocatable, header.is_little_endian())?;
-        for (entry, link, raw) in symbol_tables {
+        // Function names for the disassembly: .symtab's, else (a stripped
+        // file) .dynsym's.
+        let (mut labels, mut dynamic_labels) = (None, None);
+        for (entry, sh_type, link, raw) in symbol_tables {
             let strings = usize::try_from(link).ok().and_then(|i| sections.get(i));
             match self.symbols::<H>(&entries[entry].path, &raw, strings, endian)? {
+                Ok(read) => {
+                    entries[entry].content = Content::decoded_view(read.view);
+                    decoded.push(Decoded::new(entry, raw, &read.bytes, "symbol table"));
+                    let slot = if sh_type == elf::SHT_SYMTAB {
+                        &mut labels
+                    } else {
+                        &mut dynamic_labels
+                    };
+                    slot.get_or_insert(read.labels);
+                }
+                Err(why) => comments.push(why),
+            }
+        }
+        let labels = labels.or(dynamic_labels).unwrap_or_default();
+        for (entry, index, address, raw) in code {
+            let Some(bitness) = bitness else { break };
+            let names = u16::try_from(index)
+                .ok()
+                .and_then(|i| labels.get(&i))
+                .cloned()
+                .unwrap_or_default();
+            let name = entries[entry].path.clone();
+            match self.disassemble(&name, &raw, address, bitness, names)? {
                 Ok((view, bytes)) => {
-                    entries[entry].content = Content::memory(view.into_bytes());
-                    decoded.push(Decoded::new(entry, raw, &bytes, "symbol table"));
+                    entries[entry].content = Content::decoded_view(view);
+                    decoded.push(Decoded::new(entry, raw, &bytes, "machine code"));
                 }
                 Err(why) => comments.push(why),
             }
@@ -321,16 +359,40 @@ impl Reader<'_> {
         Ok((comments, decoded))
     }
 
+    /// The disassembly of the code section `name` (content `raw`, loaded
+    /// at `address`) with its bytes, or why it stays bytes (too large).
+    fn disassemble(
+        &self,
+        name: &str,
+        raw: &Content,
+        address: u64,
+        bitness: u32,
+        labels: super::disassembly::Labels,
+    ) -> Result<std::result::Result<(String, Vec<u8>), String>> {
+        use super::disassembly::{render, CODE_MAX};
+        let nested = format!("{}::{name}", self.name);
+        let code = raw.with_reader(self.cx, &nested, |r| {
+            super::read_capped(r, CODE_MAX).map_err(|e| self.cx.io(e, &nested, "reading"))
+        })?;
+        Ok(match code {
+            Some(code) => Ok((render(&code, address, bitness, labels), code)),
+            None => Err(format!(
+                "{name} is larger than {CODE_MAX} bytes: its machine code is compared as bytes"
+            )),
+        })
+    }
+
     /// The `readelf --symbols` view of the symbol table `name` (content
-    /// `raw`) with its bytes, or why it stays bytes (too large).
+    /// `raw`) with its bytes and function labels, or why it stays bytes
+    /// (too large).
     fn symbols<H: FileHeader<Endian = Endianness>>(
         &self,
         name: &str,
         raw: &Content,
         strings: Option<&H::SectionHeader>,
         endian: Endianness,
-    ) -> Result<std::result::Result<(String, Vec<u8>), String>> {
-        use super::elf_symbols::{render, STRINGS_MAX, TABLE_MAX};
+    ) -> Result<std::result::Result<SymbolTable, String>> {
+        use super::elf_symbols::{labels, render, STRINGS_MAX, TABLE_MAX};
         let nested = format!("{}::{name}", self.name);
         let table = raw.with_reader(self.cx, &nested, |r| {
             super::read_capped(r, TABLE_MAX).map_err(|e| self.cx.io(e, &nested, "reading"))
@@ -354,7 +416,11 @@ impl Reader<'_> {
             // No string table (or SHT_NOBITS): every name is out of range.
             None => Vec::new(),
         };
-        Ok(Ok((render::<H>(name, &table, &strings, endian), table)))
+        Ok(Ok(SymbolTable {
+            view: render::<H>(name, &table, &strings, endian),
+            labels: labels::<H>(&table, &strings, endian),
+            bytes: table,
+        }))
     }
 
     /// For a compressed section: its decompressed content, the method and
@@ -441,6 +507,16 @@ impl Reader<'_> {
             None => body.printable(),
         })
     }
+}
+
+/// A symbol table read for its view.
+struct SymbolTable {
+    /// The `readelf --symbols` view.
+    view: String,
+    /// Its bytes (as stored, decompressed).
+    bytes: Vec<u8>,
+    /// Its function symbols by section index, for the disassembly.
+    labels: std::collections::HashMap<u16, super::disassembly::Labels>,
 }
 
 fn container(meta: Vec<(MetaField, MetaValue)>, entries: Vec<Entry>) -> Container {

@@ -14,11 +14,14 @@
 //! [`TABLE_MAX`] or whose string table is larger than [`STRINGS_MAX`] is
 //! compared as bytes.
 
+use std::collections::HashMap;
+
 use object::elf;
 use object::read::elf::{FileHeader, Sym as _};
 use object::read::StringTable;
 use object::Endianness;
 
+use super::disassembly::Labels;
 use super::dwarf::View;
 
 /// Largest symbol table decoded (about 1.4 million 64-bit symbols).
@@ -36,8 +39,7 @@ pub(crate) fn render<H: FileHeader<Endian = Endianness>>(
     endian: Endianness,
 ) -> String {
     let size = std::mem::size_of::<H::Sym>();
-    let count = table.len() / size;
-    let (syms, _) = object::pod::slice_from_bytes::<H::Sym>(table, count).unwrap_or((&[], &[]));
+    let syms = entries::<H>(table);
     let strings = StringTable::new(strings, 0, strings.len() as u64);
     // Addresses as wide as the class: 16 hex digits for ELF64, 8 for ELF32;
     // the heading as readelf spaces it.
@@ -80,6 +82,45 @@ pub(crate) fn render<H: FileHeader<Endian = Endianness>>(
         ));
     }
     view.finish()
+}
+
+/// The whole entries of a symbol table.
+fn entries<H: FileHeader<Endian = Endianness>>(table: &[u8]) -> &[H::Sym] {
+    let count = table.len() / std::mem::size_of::<H::Sym>();
+    object::pod::slice_from_bytes::<H::Sym>(table, count).map_or(&[], |(syms, _)| syms)
+}
+
+/// The named function symbols of a symbol table (`STT_FUNC`,
+/// `STT_GNU_IFUNC`, and `STT_NOTYPE` ones such as `_start` in assembly)
+/// by the index of the section they are in: the disassembly's labels.
+pub(crate) fn labels<H: FileHeader<Endian = Endianness>>(
+    table: &[u8],
+    strings: &[u8],
+    endian: Endianness,
+) -> HashMap<u16, Labels> {
+    let strings = StringTable::new(strings, 0, strings.len() as u64);
+    let mut out: HashMap<u16, Labels> = HashMap::new();
+    for sym in entries::<H>(table) {
+        let shndx = sym.st_shndx(endian);
+        let function = matches!(
+            sym.st_type(),
+            elf::STT_FUNC | elf::STT_GNU_IFUNC | elf::STT_NOTYPE
+        );
+        if !function || shndx == elf::SHN_UNDEF || shndx >= elf::SHN_LORESERVE {
+            continue;
+        }
+        match sym.name(endian, strings) {
+            Ok(name) if !name.is_empty() => {
+                // The first name at an address wins, as in the table.
+                out.entry(shndx)
+                    .or_default()
+                    .entry(sym.st_value(endian).into())
+                    .or_insert_with(|| printable(name));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// `st_info`'s type as readelf names it.

@@ -262,7 +262,7 @@ impl Reader<'_> {
             index += 1;
         }
         let mut entries = vec![self.entry("load commands".into(), 0, commands_len, Vec::new())?];
-        entries[0].content = Content::memory(text.into_bytes());
+        entries[0].content = Content::decoded_view(text);
         // DWARF sections as stored, by entry index.
         let mut dwarf = Vec::new();
         for (path, offset, size, attributes, strings) in sections {

@@ -20,6 +20,7 @@ pub(crate) mod ar;
 pub(crate) mod bzip2;
 pub(crate) mod cpio;
 pub(crate) mod directory;
+pub(crate) mod disassembly;
 pub(crate) mod docker;
 pub(crate) mod dwarf;
 pub(crate) mod elf;

@@ -295,6 +295,23 @@ fn a_grown_function_shows_in_the_symbol_table_of_real_builds() {
     for name in ["f", "g", "main"] {
         assert!(changed('-', name) && changed('+', name), "{name}: {u}");
     }
+    // The code reads as instructions under their functions' names, and
+    // the calls name their moved targets.
+    let text = at(&d, &[".text"]);
+    assert!(!text.hexdump && text.decoded, "{text:#?}");
+    let u = text.unified_diff.as_deref().unwrap();
+    assert!(u.contains(" <f>:\n"), "{u}");
+    assert!(
+        u.lines()
+            .any(|l| l.starts_with('+') && l.contains("  imul  ")),
+        "{u}"
+    );
+    let calls = |sign: char| {
+        u.lines()
+            .filter(|l| l.starts_with(sign) && l.contains("  call  ") && l.ends_with(" <g>"))
+            .count()
+    };
+    assert_eq!((calls('-'), calls('+')), (1, 1), "{u}");
 }
 
 #[test]
