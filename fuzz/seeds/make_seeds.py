@@ -380,19 +380,37 @@ def pycs(v):
 
 def elf_object(v, bits=64):
     """A tiny relocatable ELF: .text, .rodata (strings), .comment, a GNU
-    build-id note, .shstrtab. Little-endian x86-64 or i386."""
-    names = [b"", b".text", b".rodata", b".comment", b".note.gnu.build-id", b".shstrtab"]
+    build-id note, .shstrtab, and .symtab (a FILE and a FUNC symbol in
+    .text) with its .strtab. Little-endian x86-64 or i386."""
+    names = [b"", b".text", b".rodata", b".comment", b".note.gnu.build-id", b".shstrtab",
+             b".symtab", b".strtab"]
     shstr = b"\0".join(names) + b"\0"
     off = {n: shstr.index(n + b"\0") if n else 0 for n in names}
     note_desc = hashlib.sha1(b"seed %d" % v).digest()
     note = struct.pack("<III", 4, len(note_desc), 3) + b"GNU\0" + note_desc
+    strtab = b"\0/build/seed-%d/seed.c\0f\0" % v
+    f_name = strtab.index(b"f\0")
+    if bits == 64:
+        # st_name, st_info, st_other, st_shndx, st_value, st_size
+        sym = lambda name, info, shndx, size: struct.pack("<IBBHQQ", name, info, 0, shndx, 0, size)
+    else:
+        # st_name, st_value, st_size, st_info, st_other, st_shndx
+        sym = lambda name, info, shndx, size: struct.pack("<IIIBBH", name, 0, size, info, 0, shndx)
+    symtab = sym(0, 0, 0, 0) + sym(1, 4, 0xFFF1, 0) + sym(f_name, 0x12, 1, 6)
     sections = [
         (b".text", 1, 0x6, b"\x55\x48\x89\xe5\x5d\xc3"),
         (b".rodata", 1, 0x32, b"/build/seed-%d/src\0hello\0" % v),
         (b".comment", 1, 0x30, b"GCC: (seed) %d\0" % v),
         (b".note.gnu.build-id", 7, 0x2, note),
         (b".shstrtab", 3, 0, shstr),
+        (b".symtab", 2, 0, symtab),
+        (b".strtab", 3, 0, strtab),
     ]
+    # .symtab's sh_link (the index of .strtab), sh_info (its first global
+    # symbol) and entry size.
+    link = {b".symtab": 7}
+    info = {b".symtab": 2}
+    entsize = {b".symtab": 24 if bits == 64 else 16}
     ehsize, shentsize = (64, 64) if bits == 64 else (52, 40)
     body = bytearray()
     offsets = []
@@ -406,16 +424,18 @@ def elf_object(v, bits=64):
     shoff = ehsize + len(body)
     if bits == 64:
         ident = b"\x7fELF\x02\x01\x01" + bytes(9)
-        eh = ident + struct.pack("<HHIQQQIHHHHHH", 1, 62, 1, 0, 0, shoff, 0, ehsize, 0, 0, shentsize, 6, 5)
+        eh = ident + struct.pack("<HHIQQQIHHHHHH", 1, 62, 1, 0, 0, shoff, 0, ehsize, 0, 0, shentsize, 8, 5)
         shdrs = bytes(shentsize)
         for (n, t, f, data), o in zip(sections, offsets):
-            shdrs += struct.pack("<IIQQQQIIQQ", off[n], t, f, 0, o, len(data), 0, 0, 1, 0)
+            shdrs += struct.pack("<IIQQQQIIQQ", off[n], t, f, 0, o, len(data), link.get(n, 0),
+                                 info.get(n, 0), 1, entsize.get(n, 0))
     else:
         ident = b"\x7fELF\x01\x01\x01" + bytes(9)
-        eh = ident + struct.pack("<HHIIIIIHHHHHH", 1, 3, 1, 0, 0, shoff, 0, ehsize, 0, 0, shentsize, 6, 5)
+        eh = ident + struct.pack("<HHIIIIIHHHHHH", 1, 3, 1, 0, 0, shoff, 0, ehsize, 0, 0, shentsize, 8, 5)
         shdrs = bytes(shentsize)
         for (n, t, f, data), o in zip(sections, offsets):
-            shdrs += struct.pack("<IIIIIIIIII", off[n], t, f, 0, o, len(data), 0, 0, 1, 0)
+            shdrs += struct.pack("<IIIIIIIIII", off[n], t, f, 0, o, len(data), link.get(n, 0),
+                                 info.get(n, 0), 1, entsize.get(n, 0))
     return eh + bytes(body) + shdrs
 
 
