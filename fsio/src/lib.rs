@@ -31,7 +31,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -255,6 +255,29 @@ impl Staged {
         })
     }
 
+    /// Gives the file the owner and group of the file it replaces, as far
+    /// as this process may (root: both; a user: a group they are in).
+    /// Where the group cannot be kept, its permission bits are cleared: a
+    /// 0640 file of group `secret` must not become readable by the user's
+    /// own group.
+    fn keep_owner(&mut self, uid: u32, gid: u32) -> Result<()> {
+        let file = self.file.get_ref().as_file();
+        let now = file
+            .metadata()
+            .map_err(|e| Error::io("inspect", &self.label, e))?;
+        if now.uid() == uid && now.gid() == gid {
+            return Ok(());
+        }
+        if std::os::unix::fs::fchown(file, Some(uid), Some(gid)).is_ok()
+            || std::os::unix::fs::fchown(file, None, Some(gid)).is_ok()
+        {
+            return Ok(());
+        }
+        self.mode &= !0o070;
+        file.set_permissions(fs::Permissions::from_mode(self.mode))
+            .map_err(|e| Error::io("set permissions of", &self.label, e))
+    }
+
     /// Syncs the file and renames it over `target` (a regular file or
     /// nothing), then syncs the directory.
     pub fn commit(self, target: &Path) -> Result<()> {
@@ -366,15 +389,21 @@ impl Output {
             Target::Stdout => Sink::Stdout(BufWriter::new(io::stdout().lock())),
             Target::New(p) => Sink::Staged(Staged::with_label(parent_of(p), mode, p)?),
             Target::Replace(p) => {
-                let mode = match replaced {
-                    // Set-id and sticky bits are not kept: the bytes are new.
-                    // Gone since it was resolved: it is a new file now.
-                    Replaced::KeepsItsMode => fs::metadata(p)
-                        .map(|m| m.permissions().mode() & 0o777)
-                        .unwrap_or(mode),
-                    Replaced::GetsMode => mode,
+                // Set-id and sticky bits are not kept: the bytes are new.
+                let (mode, owner) = match replaced {
+                    Replaced::KeepsItsMode => match fs::symlink_metadata(p) {
+                        Ok(m) => (m.permissions().mode() & 0o777, Some((m.uid(), m.gid()))),
+                        // Gone since it was resolved: a new file now.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => (mode, None),
+                        Err(e) => return Err(Error::io("inspect", p, e)),
+                    },
+                    Replaced::GetsMode => (mode, None),
                 };
-                Sink::Staged(Staged::with_label(parent_of(p), mode, p)?)
+                let mut staged = Staged::with_label(parent_of(p), mode, p)?;
+                if let Some((uid, gid)) = owner {
+                    staged.keep_owner(uid, gid)?;
+                }
+                Sink::Staged(staged)
             }
             Target::Through { path, kind } => {
                 let w: Box<dyn Write> = if *kind == Special::Socket {

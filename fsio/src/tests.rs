@@ -1,5 +1,4 @@
 use super::*;
-use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::net::UnixListener;
 
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
@@ -351,6 +350,20 @@ fn copy_keeps_mode_but_not_set_id_bits() {
     fs::set_permissions(&dst, fs::Permissions::from_mode(0o600)).unwrap();
     copy(&src, &dst).unwrap();
     assert_eq!(fs::metadata(&dst).unwrap().mode() & 0o7777, 0o755);
+}
+
+#[test]
+#[ignore = "needs root (CI runs it: cargo test -- --include-ignored)"]
+fn a_replaced_file_keeps_its_owner_and_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("provenance.intoto.jsonl");
+    write(&p, b"one").unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+    write(&p, b"two").unwrap();
+    let m = fs::metadata(&p).unwrap();
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (65534, 65534, 0o640));
+    assert_eq!(fs::read(&p).unwrap(), b"two");
 }
 
 #[test]
