@@ -843,11 +843,20 @@ impl Differ<'_> {
     /// Unified diff of two texts, streamed (memory bounded by the line
     /// count, not the size); `None` if either is not text after all.
     fn text(&self, ca: &Content, na: &str, cb: &Content, nb: &str) -> Result<Option<String>> {
+        // A decoded view is in memory already and bounded by its reader
+        // (a view over --max-text-bytes must not turn into a hexdump of
+        // its own text).
+        let max_bytes = if ca.is_decoded_view() || cb.is_decoded_view() {
+            let view_max = crate::formats::dwarf::VIEW_MAX as u64 + 4096;
+            self.a.opts.max_text_bytes.max(view_max)
+        } else {
+            self.a.opts.max_text_bytes
+        };
         crate::textdiff::streamed_text_diff(
             (ca, na, &self.a),
             (cb, nb, &self.b),
             self.a.opts.max_diff_lines,
-            self.a.opts.max_text_bytes,
+            max_bytes,
         )
     }
 
@@ -868,7 +877,10 @@ impl Differ<'_> {
 /// Pairs entries by path (the n-th occurrence of a name with the n-th on
 /// the other side); single-stream containers pair their only entries.
 /// Returns the pairs in first-side order and the unpaired indices.
-fn pair_entries(xa: &Container, xb: &Container) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
+pub(crate) fn pair_entries(
+    xa: &Container,
+    xb: &Container,
+) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
     // One member on each side: those two are compared whatever their
     // names, as diffoscope does (a tarball of `foo-1.0/` vs `foo-1.1/`).
     // Not for directories: two trees of one file each are still trees.

@@ -13,10 +13,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use iced_x86::{
-    Decoder, DecoderOptions, Formatter as _, GasFormatter, Instruction, OpKind, SymbolResolver,
-    SymbolResult,
+    Decoder, DecoderOptions, Formatter as _, GasFormatter, Instruction, OpKind, Register,
+    SymbolResolver, SymbolResult,
 };
 
 use super::dwarf::View;
@@ -25,7 +26,7 @@ use super::dwarf::View;
 pub(crate) const CODE_MAX: u64 = 4 << 20;
 
 /// Function symbols of one section, by address.
-pub(crate) type Labels = BTreeMap<u64, String>;
+pub(crate) type Labels = BTreeMap<u64, Arc<str>>;
 
 /// Names branch targets and memory operands inside the section after the
 /// function symbol at or below them (`<main>`, `<main+0x1a>`), as objdump
@@ -44,10 +45,17 @@ impl SymbolResolver for Names {
         address: u64,
         _address_size: u32,
     ) -> Option<SymbolResult<'_>> {
-        let target = matches!(
-            instruction.op_kind(operand),
-            OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 | OpKind::Memory
-        );
+        // A memory operand names a place only when it is one: relative to
+        // the instruction pointer or absolute, not `0x1008(%rbx)`.
+        let target = match instruction.op_kind(operand) {
+            OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => true,
+            OpKind::Memory => {
+                instruction.memory_index() == Register::None
+                    && (instruction.is_ip_rel_memory_operand()
+                        || instruction.memory_base() == Register::None)
+            }
+            _ => false,
+        };
         if !target || !self.section.contains(&address) {
             return None;
         }
@@ -65,9 +73,9 @@ impl SymbolResolver for Names {
 pub(crate) fn render(code: &[u8], address: u64, bitness: u32, labels: Labels) -> String {
     let mut decoder = Decoder::with_ip(bitness, code, address, DecoderOptions::NONE);
     let section = address..address.saturating_add(code.len() as u64);
-    let starts: Vec<(u64, String)> = labels
+    let starts: Vec<(u64, Arc<str>)> = labels
         .range(section.clone())
-        .map(|(a, n)| (*a, n.clone()))
+        .map(|(a, n)| (*a, Arc::clone(n)))
         .collect();
     let mut starts = starts.into_iter().peekable();
     let names = Names { labels, section };
@@ -81,15 +89,18 @@ pub(crate) fn render(code: &[u8], address: u64, bitness: u32, labels: Labels) ->
     let mut view = View::default();
     let mut instruction = Instruction::default();
     let (mut text, mut bytes) = (String::new(), String::new());
-    while decoder.can_decode() {
+    while decoder.can_decode() && !view.is_cut() {
+        // Where it starts in `code` (the instruction pointer wraps around
+        // at the top of the address space; the position does not).
+        let start = decoder.position();
         decoder.decode_out(&mut instruction);
         let ip = instruction.ip();
+        let end = ip.saturating_add(instruction.len() as u64);
         // A label at or inside this instruction; one inside (code and
         // symbol tables that disagree) is still shown, before it.
-        while let Some((_, name)) = starts.next_if(|(at, _)| *at < ip + instruction.len() as u64) {
+        while let Some((_, name)) = starts.next_if(|(at, _)| *at < end) {
             view.line(format_args!("\n{ip:016x} <{name}>:"));
         }
-        let start = usize::try_from(ip - address).unwrap_or(usize::MAX);
         let raw = code
             .get(start..start.saturating_add(instruction.len()))
             .unwrap_or_default();
@@ -133,7 +144,7 @@ mod tests {
         let code = [
             0x55, 0x48, 0x89, 0xe5, 0xe8, 0xf7, 0xff, 0xff, 0xff, 0x5d, 0xc3, 0x06,
         ];
-        let labels = Labels::from([(0x1000, "f".to_owned()), (0x1009, "g".to_owned())]);
+        let labels = Labels::from([(0x1000, "f".into()), (0x1009, "g".into())]);
         let view = render(&code, 0x1000, 64, labels);
         assert_eq!(
             view,
@@ -158,7 +169,7 @@ mod tests {
             0x90, 0x90, 0xeb, 0xfe, 0x48, 0x83, 0xe4, 0xf0, 0xb8, 0x02, 0x20, 0, 0, 0x48, 0x8b,
             0x05, 0x00, 0x10, 0, 0,
         ];
-        let labels = Labels::from([(0x2000, "g".to_owned())]);
+        let labels = Labels::from([(0x2000, "g".into())]);
         let view = render(&code, 0x2000, 64, labels);
         assert!(view.contains("jmp    0x2002 <g+0x2>\n"), "{view}");
         assert!(view.contains("and    $0xfffffffffffffff0,%rsp\n"), "{view}");
@@ -166,5 +177,23 @@ mod tests {
         assert!(view.contains("mov    $0x2002,%eax\n"), "{view}");
         assert!(view.contains("mov    0x3014,%rax\n"), "{view}");
         assert_eq!(bitness(object::elf::EM_AARCH64), None);
+    }
+
+    #[test]
+    fn registers_plus_offsets_stay_numbers() {
+        // mov 0x1008(%rbx),%rax inside f at 0x1000: not <f+0x8>.
+        let code = [0x48, 0x8b, 0x83, 0x08, 0x10, 0, 0];
+        let view = render(&code, 0x1000, 64, Labels::from([(0x1000, "f".into())]));
+        assert!(view.ends_with("mov    0x1008(%rbx),%rax\n"), "{view}");
+    }
+
+    #[test]
+    fn code_at_the_top_of_the_address_space_does_not_overflow() {
+        // The instruction pointer wraps past u64::MAX; a label sits there.
+        let view = render(&[0x90, 0x90], u64::MAX, 64, Labels::new());
+        assert_eq!(view.matches("nop").count(), 2, "{view}");
+        let labels = Labels::from([(u64::MAX - 1, "x".into())]);
+        let view = render(&[0x90, 0x66, 0x90], u64::MAX - 2, 64, labels);
+        assert!(view.contains(" <x>:\n"), "{view}");
     }
 }

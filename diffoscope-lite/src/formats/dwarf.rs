@@ -159,29 +159,30 @@ fn undecode_equal_views(
     (xa, da): (&mut Container, &[Decoded]),
     (xb, db): (&mut Container, &[Decoded]),
 ) {
-    let key = |x: &Container, index: usize| {
-        let name = x.entries.get(index).map_or("", |e| e.path.as_str());
-        let nth = x.entries[..index].iter().filter(|e| e.path == name).count();
-        (name.to_owned(), nth)
-    };
+    // Paired as the differ will pair them, once: an object of thousands of
+    // sections (a Rust object's .text.* per function) must not be a search
+    // per section.
+    let (pairs, _, _) = crate::compare::pair_entries(xa, xb);
+    let partner: HashMap<usize, usize> = pairs.into_iter().collect();
+    let in_b: HashMap<usize, &Decoded> = db.iter().map(|d| (d.index, d)).collect();
     let view = |x: &Container, index: usize| match x.entries.get(index).map(|e| &e.content.0) {
         Some(Source::Decoded(m)) => Some(Arc::clone(m)),
         _ => None,
     };
     for a in da {
-        let Some(b) = db.iter().find(|b| key(xb, b.index) == key(xa, a.index)) else {
+        let Some(b) = partner.get(&a.index).and_then(|j| in_b.get(j)) else {
             continue;
         };
         if a.digest == b.digest || view(xa, a.index) != view(xb, b.index) {
             continue;
         }
-        let (name, _) = key(xa, a.index);
+        let name = xa.entries.get(a.index).map_or("", |e| e.path.as_str());
         let comment = format!(
             "{name}: the decoded {} is the same on both sides but the bytes differ; \
              compared as bytes",
             a.what
         );
-        for (x, d) in [(&mut *xa, a), (&mut *xb, b)] {
+        for (x, d) in [(&mut *xa, a), (&mut *xb, *b)] {
             if let Some(e) = x.entries.get_mut(d.index) {
                 e.content = d.raw.clone();
             }
@@ -284,6 +285,11 @@ impl View {
         if self.text.len() > VIEW_MAX {
             self.cut = true;
         }
+    }
+
+    /// Whether the view was cut: what is left to render is not shown.
+    pub(crate) fn is_cut(&self) -> bool {
+        self.cut
     }
 
     /// The text, with a marker if it was cut.

@@ -241,10 +241,24 @@ impl Reader<'_> {
         // Function names for the disassembly: .symtab's, else (a stripped
         // file) .dynsym's.
         let (mut labels, mut dynamic_labels) = (None, None);
+        // Views of this file so far: many section headers can name the same
+        // large table or code, and each would be a view of its own.
+        let mut shown = 0usize;
+        let over_budget = |name: &str| {
+            format!(
+                "{name}: the decoded views of this file reached {VIEWS_MAX} bytes; \
+                 compared as bytes"
+            )
+        };
         for (entry, sh_type, link, raw) in symbol_tables {
+            if shown >= VIEWS_MAX {
+                comments.push(over_budget(&entries[entry].path));
+                continue;
+            }
             let strings = usize::try_from(link).ok().and_then(|i| sections.get(i));
             match self.symbols::<H>(&entries[entry].path, &raw, strings, endian)? {
                 Ok(read) => {
+                    shown += read.view.len();
                     entries[entry].content = Content::decoded_view(read.view);
                     decoded.push(Decoded::new(entry, raw, &read.bytes, "symbol table"));
                     let slot = if sh_type == elf::SHT_SYMTAB {
@@ -260,6 +274,10 @@ impl Reader<'_> {
         let labels = labels.or(dynamic_labels).unwrap_or_default();
         for (entry, index, address, raw) in code {
             let Some(bitness) = bitness else { break };
+            if shown >= VIEWS_MAX {
+                comments.push(over_budget(&entries[entry].path));
+                continue;
+            }
             let names = u16::try_from(index)
                 .ok()
                 .and_then(|i| labels.get(&i))
@@ -268,6 +286,7 @@ impl Reader<'_> {
             let name = entries[entry].path.clone();
             match self.disassemble(&name, &raw, address, bitness, names)? {
                 Ok((view, bytes)) => {
+                    shown += view.len();
                     entries[entry].content = Content::decoded_view(view);
                     decoded.push(Decoded::new(entry, raw, &bytes, "machine code"));
                 }
@@ -410,7 +429,17 @@ impl Reader<'_> {
                 )))
             }
             Some((offset, size)) => {
-                self.check_range(&format!("string table of {name}"), offset, size)?;
+                // A string table outside the file (a crafted sh_link to a
+                // bogus header) costs the names, not the whole file.
+                if self
+                    .check_range(&format!("string table of {name}"), offset, size)
+                    .is_err()
+                {
+                    return Ok(Err(format!(
+                        "the string table of {name} lies outside the file: \
+                         {name} compared as bytes"
+                    )));
+                }
                 self.read_vec("string table", offset, size)?
             }
             // No string table (or SHT_NOBITS): every name is out of range.
@@ -508,6 +537,10 @@ impl Reader<'_> {
         })
     }
 }
+
+/// Most bytes of symbol-table and disassembly views of one file; the
+/// sections beyond are compared as bytes.
+const VIEWS_MAX: usize = 64 << 20;
 
 /// A symbol table read for its view.
 struct SymbolTable {

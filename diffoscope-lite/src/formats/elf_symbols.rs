@@ -16,9 +16,10 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use object::elf;
 use object::read::elf::{FileHeader, Sym as _};
-use object::read::StringTable;
 use object::Endianness;
 
 use super::disassembly::Labels;
@@ -30,6 +31,14 @@ pub(crate) const TABLE_MAX: u64 = 32 << 20;
 /// Largest string table a symbol table's names are looked up in.
 pub(crate) const STRINGS_MAX: u64 = 64 << 20;
 
+/// Longest name shown whole: a crafted table can point a million symbols
+/// at one megabyte-long string (the table's digest and the string table's
+/// own entry still cover every byte).
+const NAME_MAX: usize = 1024;
+
+/// Most bytes of function names kept as the disassembly's labels.
+const LABELS_MAX: usize = 16 << 20;
+
 /// The view of the symbol table `section` (its bytes `table`), whose names
 /// are in `strings`.
 pub(crate) fn render<H: FileHeader<Endian = Endianness>>(
@@ -40,7 +49,6 @@ pub(crate) fn render<H: FileHeader<Endian = Endianness>>(
 ) -> String {
     let size = std::mem::size_of::<H::Sym>();
     let syms = entries::<H>(table);
-    let strings = StringTable::new(strings, 0, strings.len() as u64);
     // Addresses as wide as the class: 16 hex digits for ELF64, 8 for ELF32;
     // the heading as readelf spaces it.
     let (width, heading) = if H::is_type_64_sized() {
@@ -58,11 +66,14 @@ pub(crate) fn render<H: FileHeader<Endian = Endianness>>(
     ));
     view.line(format_args!("{heading}"));
     for (num, sym) in syms.iter().enumerate() {
+        if view.is_cut() {
+            break;
+        }
         let value: u64 = sym.st_value(endian).into();
         let bytes: u64 = sym.st_size(endian).into();
-        let name = match sym.name(endian, strings) {
-            Ok(n) => printable(n),
-            Err(_) => format!(
+        let name = match name_at(strings, sym.st_name(endian)) {
+            Some(n) => n,
+            None => format!(
                 "<name at {:#x} is outside the string table>",
                 sym.st_name(endian)
             ),
@@ -98,8 +109,11 @@ pub(crate) fn labels<H: FileHeader<Endian = Endianness>>(
     strings: &[u8],
     endian: Endianness,
 ) -> HashMap<u16, Labels> {
-    let strings = StringTable::new(strings, 0, strings.len() as u64);
     let mut out: HashMap<u16, Labels> = HashMap::new();
+    // One copy of each name, however many symbols point at it, and no
+    // more than LABELS_MAX bytes of them.
+    let mut names: HashMap<u32, Arc<str>> = HashMap::new();
+    let mut kept = 0usize;
     for sym in entries::<H>(table) {
         let shndx = sym.st_shndx(endian);
         let function = matches!(
@@ -109,18 +123,39 @@ pub(crate) fn labels<H: FileHeader<Endian = Endianness>>(
         if !function || shndx == elf::SHN_UNDEF || shndx >= elf::SHN_LORESERVE {
             continue;
         }
-        match sym.name(endian, strings) {
-            Ok(name) if !name.is_empty() => {
-                // The first name at an address wins, as in the table.
-                out.entry(shndx)
-                    .or_default()
-                    .entry(sym.st_value(endian).into())
-                    .or_insert_with(|| printable(name));
-            }
-            _ => {}
-        }
+        let offset = sym.st_name(endian);
+        let name = match names.get(&offset) {
+            Some(name) => Arc::clone(name),
+            None => match name_at(strings, offset) {
+                Some(name) if !name.is_empty() && kept + name.len() <= LABELS_MAX => {
+                    kept += name.len();
+                    let name: Arc<str> = name.into();
+                    names.insert(offset, Arc::clone(&name));
+                    name
+                }
+                _ => continue,
+            },
+        };
+        // The first name at an address wins, as in the table.
+        out.entry(shndx)
+            .or_default()
+            .entry(sym.st_value(endian).into())
+            .or_insert(name);
     }
     out
+}
+
+/// The name at `offset` of a string table, on one line and at most
+/// [`NAME_MAX`] bytes (a longer one ends in `…`); `None` when `offset` is
+/// outside the table or its string has no terminating NUL.
+fn name_at(strings: &[u8], offset: u32) -> Option<String> {
+    let rest = strings.get(usize::try_from(offset).ok()?..)?;
+    let window = &rest[..rest.len().min(NAME_MAX)];
+    match window.iter().position(|&b| b == 0) {
+        Some(end) => Some(printable(&window[..end])),
+        None if rest.len() > NAME_MAX => Some(printable(window) + "…"),
+        None => None,
+    }
 }
 
 /// `st_info`'s type as readelf names it.
@@ -221,6 +256,26 @@ mod tests {
              <name at 0x3e7 is outside the string table>\n\
              (5 bytes after the last 24-byte entry)\n"
         );
+    }
+
+    #[test]
+    fn a_long_name_is_cut_and_shared_by_the_labels() {
+        let mut strings = vec![0u8];
+        strings.extend(std::iter::repeat_n(b'a', 3000));
+        strings.push(0);
+        let mut table = sym64(0, 0, 0, 0, 0, 0);
+        for value in 0..3 {
+            table.extend(sym64(1, 0x12, 0, 1, value, 1));
+        }
+        let view =
+            render::<FileHeader64<Endianness>>(".symtab", &table, &strings, Endianness::Little);
+        let long = format!(" {}…\n", "a".repeat(NAME_MAX));
+        assert_eq!(view.matches(&long).count(), 3, "{view}");
+        let labels = labels::<FileHeader64<Endianness>>(&table, &strings, Endianness::Little);
+        let names: Vec<&Arc<str>> = labels[&1].values().collect();
+        assert_eq!(names.len(), 3);
+        assert!(Arc::ptr_eq(names[0], names[2]));
+        assert_eq!(names[0].len(), NAME_MAX + "…".len());
     }
 
     #[test]

@@ -245,6 +245,31 @@ fn symbol_tables_read_as_readelf_lines_and_get_hints() {
 }
 
 #[test]
+fn a_string_table_outside_the_file_costs_the_names_not_the_file() {
+    let mut a = symbols_elf(&[sym64(1, 0x12, 1, 0, 0)], b"\0x\0");
+    // .symtab's sh_link to section 0, whose header claims bytes far past
+    // the end of the file.
+    let shoff = u64::from_le_bytes(a[40..48].try_into().unwrap()) as usize;
+    a[shoff + 64 + 40..shoff + 64 + 44].copy_from_slice(&0u32.to_le_bytes());
+    a[shoff + 24..shoff + 32].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    a[shoff + 32..shoff + 40].copy_from_slice(&16u64.to_le_bytes());
+    let mut b = a.clone();
+    // One byte of the symbol's value differs.
+    let table = u64::from_le_bytes(b[shoff + 64 + 24..shoff + 64 + 32].try_into().unwrap());
+    b[table as usize + 24 + 8] = 1;
+    let d = diff(&pair("x.o", &a, "x.o", &b));
+    let table = at(&d, &[".symtab"]);
+    assert!(table.hexdump, "{table:#?}");
+    assert!(
+        d.comments
+            .iter()
+            .any(|c| c.contains("the string table of .symtab lies outside the file")),
+        "{:?}",
+        d.comments
+    );
+}
+
+#[test]
 fn equal_symbol_views_of_differing_bytes_fall_back_to_bytes() {
     // The same two symbols, their names laid out in the other order.
     let a = symbols_elf(
