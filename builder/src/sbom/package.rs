@@ -353,7 +353,10 @@ fn sdist(file_name: &str, listing: &Listing, warnings: &mut Vec<String>) -> Opti
         return None;
     };
     match read_with(listing, Some(member), pkg_info) {
-        Ok(p) => Some(p),
+        Ok(p) => {
+            warnings.extend(sdist_name_contradiction(file_name, &p));
+            Some(p)
+        }
         Err(problem) => {
             warnings.push(format!(
                 "{file_name}: {}: {problem}; listed as a file",
@@ -596,6 +599,32 @@ fn wheel_name_contradiction(file_name: &str, p: &Package) -> Option<String> {
             "METADATA",
             p,
             "pip refuses such a wheel (renamed or forged)",
+        )
+    })
+}
+
+/// An sdist is named `{name}-{version}.tar.gz` (PEP 625 normalizes the
+/// name with `_`; older tools kept it as written, `python-dateutil-2.8.2`):
+/// one whose name, read against its PKG-INFO's version, is another
+/// project (PEP 503 comparison), or that does not end in that version, is
+/// a renamed or forged file. Other suffixes are no sdist name; not checked.
+fn sdist_name_contradiction(file_name: &str, p: &Package) -> Option<String> {
+    let stem = base_name(file_name).strip_suffix(".tar.gz")?;
+    let version = p.version.as_deref()?;
+    let named = stem
+        .strip_suffix(version)
+        .and_then(|n| n.strip_suffix('-'))
+        .filter(|n| pep503(n) == pep503(&p.name));
+    named.is_none().then(|| {
+        name_contradiction(
+            file_name,
+            stem,
+            "PKG-INFO",
+            p,
+            &format!(
+                "an sdist of it is named {}-{version}.tar.gz (renamed or forged)",
+                p.name.replace(['-', '.'], "_")
+            ),
         )
     })
 }
@@ -917,6 +946,18 @@ Classifier: License :: OSI Approved :: BSD License\nClassifier: Programming Lang
             wheel_name_contradiction("Six-1.16.0-py2.py3-none-any.whl", &p),
             None
         );
+        // An sdist: the PEP 625 name, the name as written, or another.
+        assert_eq!(sdist_name_contradiction("six-1.16.0.tar.gz", &p), None);
+        assert_eq!(sdist_name_contradiction("dist/Six-1.16.0.tar.gz", &p), None);
+        assert_eq!(sdist_name_contradiction("six-1.16.0.zip", &p), None);
+        let note = sdist_name_contradiction("evil-1.16.0.tar.gz", &p).unwrap();
+        assert_eq!(
+            note,
+            "evil-1.16.0.tar.gz: the file name says evil-1.16.0 but its PKG-INFO says \
+             six 1.16.0; an sdist of it is named six-1.16.0.tar.gz (renamed or forged); \
+             listed as its PKG-INFO says"
+        );
+        assert!(sdist_name_contradiction("six-9.9.tar.gz", &p).is_some());
         let note = wheel_name_contradiction("evil-9.9-py3-none-any.whl", &p).unwrap();
         assert!(
             note.contains("says evil 9.9 but its METADATA says six 1.16.0"),
