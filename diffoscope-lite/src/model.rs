@@ -649,6 +649,19 @@ impl Content {
         })
     }
 
+    /// The whole content in memory if it is at most `cap` bytes, else
+    /// `None`; `entry` names it in errors.
+    pub(crate) fn read_capped(
+        &self,
+        cx: &Cx<'_>,
+        entry: &str,
+        cap: u64,
+    ) -> Result<Option<Vec<u8>>> {
+        self.with_reader(cx, entry, |r| {
+            crate::formats::read_capped(r, cap).map_err(|e| cx.io(e, entry, "reading"))
+        })
+    }
+
     // Not generic on purpose: `Decompress` recurses, and a generic closure
     // would be instantiated once per nesting level without end.
     fn with_reader_dyn(

@@ -228,10 +228,7 @@ pub(crate) fn read_sections(
 ) -> Result<Option<String>> {
     for (id, name, body) in found {
         let nested = format!("{object}::{name}");
-        let bytes = body.with_reader(cx, &nested, |r| {
-            super::read_capped(r, SECTION_MAX).map_err(|e| cx.io(e, &nested, "reading"))
-        })?;
-        let Some(bytes) = bytes else {
+        let Some(bytes) = body.read_capped(cx, &nested, SECTION_MAX)? else {
             return Ok(Some(format!(
                 "{name} is larger than {SECTION_MAX} bytes: DWARF compared as bytes"
             )));

@@ -390,10 +390,7 @@ impl Reader<'_> {
     ) -> Result<std::result::Result<(String, Vec<u8>), String>> {
         use super::disassembly::{render, CODE_MAX};
         let nested = format!("{}::{name}", self.name);
-        let code = raw.with_reader(self.cx, &nested, |r| {
-            super::read_capped(r, CODE_MAX).map_err(|e| self.cx.io(e, &nested, "reading"))
-        })?;
-        Ok(match code {
+        Ok(match raw.read_capped(self.cx, &nested, CODE_MAX)? {
             Some(code) => Ok((render(&code, address, bitness, labels), code)),
             None => Err(format!(
                 "{name} is larger than {CODE_MAX} bytes: its machine code is compared as bytes"
@@ -413,10 +410,7 @@ impl Reader<'_> {
     ) -> Result<std::result::Result<SymbolTable, String>> {
         use super::elf_symbols::{labels, render, STRINGS_MAX, TABLE_MAX};
         let nested = format!("{}::{name}", self.name);
-        let table = raw.with_reader(self.cx, &nested, |r| {
-            super::read_capped(r, TABLE_MAX).map_err(|e| self.cx.io(e, &nested, "reading"))
-        })?;
-        let Some(table) = table else {
+        let Some(table) = raw.read_capped(self.cx, &nested, TABLE_MAX)? else {
             return Ok(Err(format!(
                 "{name} is larger than {TABLE_MAX} bytes: compared as bytes"
             )));

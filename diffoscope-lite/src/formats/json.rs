@@ -3,7 +3,7 @@
 //! alone shows as a formatting-only difference rather than a wall of text.
 
 use super::text::looks_like_text;
-use super::{read_capped, Format, Kind, Parsed};
+use super::{Format, Kind, Parsed};
 use crate::model::{Content, Cx};
 use crate::Result;
 
@@ -29,10 +29,7 @@ impl Format for Json {
     }
 
     fn read(&self, content: &Content, entry: &str, cx: &Cx<'_>) -> Result<Parsed> {
-        let bytes = content.with_reader(cx, entry, |r| {
-            read_capped(r, cx.opts.max_text_bytes.min(JSON_PRETTY_MAX))
-                .map_err(|e| cx.io(e, entry, "reading"))
-        })?;
+        let bytes = content.read_capped(cx, entry, cx.opts.max_text_bytes.min(JSON_PRETTY_MAX))?;
         let Some(bytes) = bytes else {
             return Ok(Parsed::Binary);
         };

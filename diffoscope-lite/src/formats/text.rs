@@ -1,6 +1,6 @@
 //! UTF-8 text: no NUL bytes and valid UTF-8.
 
-use super::{read_capped, Format, Kind, Parsed, HEAD_LEN};
+use super::{Format, Kind, Parsed, HEAD_LEN};
 use crate::model::{Content, Cx};
 use crate::Result;
 
@@ -30,9 +30,7 @@ impl Format for Text {
     }
 
     fn read(&self, content: &Content, entry: &str, cx: &Cx<'_>) -> Result<Parsed> {
-        let bytes = content.with_reader(cx, entry, |r| {
-            read_capped(r, cx.opts.max_text_bytes).map_err(|e| cx.io(e, entry, "reading"))
-        })?;
+        let bytes = content.read_capped(cx, entry, cx.opts.max_text_bytes)?;
         Ok(match bytes {
             Some(b) if !b.contains(&0) => match String::from_utf8(b) {
                 Ok(s) => Parsed::Text(s),
