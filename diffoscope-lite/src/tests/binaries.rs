@@ -144,13 +144,9 @@ fn equal_dwarf_views_of_differing_bytes_fall_back_to_bytes() {
     let d = diff(&pair("x.o", &a, "x.o", &b));
     let line = at(&d, &[".debug_line"]);
     assert!(line.hexdump, "{line:#?}");
-    assert!(
-        d.comments
-            .iter()
-            .any(|c| c.starts_with(".debug_line: the decoded DWARF is the same")),
-        "{:?}",
-        d.comments
-    );
+    assert_comment(&d, |c| {
+        c.starts_with(".debug_line: the decoded DWARF is the same")
+    });
 }
 
 #[test]
@@ -165,13 +161,12 @@ fn dwarf_that_does_not_decode_is_compared_as_bytes() {
     let d = diff(&p);
     let info = at(&d, &[".debug_info"]);
     assert!(info.hexdump, "{info:#?}");
-    assert!(
-        d.comments
-            .iter()
-            .any(|c| c.contains(".debug_info does not decode")),
-        "{:?}",
-        d.comments
-    );
+    assert_comment(&d, |c| c.contains(".debug_info does not decode"));
+}
+
+/// Asserts that one of `d`'s comments passes `test`, showing them if not.
+fn assert_comment(d: &Difference, test: impl Fn(&str) -> bool) {
+    assert!(d.comments.iter().any(|c| test(c)), "{:?}", d.comments);
 }
 
 const SHT_SYMTAB: u32 = 2;
@@ -260,13 +255,9 @@ fn a_string_table_outside_the_file_costs_the_names_not_the_file() {
     let d = diff(&pair("x.o", &a, "x.o", &b));
     let table = at(&d, &[".symtab"]);
     assert!(table.hexdump, "{table:#?}");
-    assert!(
-        d.comments
-            .iter()
-            .any(|c| c.contains("the string table of .symtab lies outside the file")),
-        "{:?}",
-        d.comments
-    );
+    assert_comment(&d, |c| {
+        c.contains("the string table of .symtab lies outside the file")
+    });
 }
 
 #[test]
@@ -283,13 +274,9 @@ fn equal_symbol_views_of_differing_bytes_fall_back_to_bytes() {
     let d = diff(&pair("x.o", &a, "x.o", &b));
     let table = at(&d, &[".symtab"]);
     assert!(table.hexdump, "{table:#?}");
-    assert!(
-        d.comments
-            .iter()
-            .any(|c| c.starts_with(".symtab: the decoded symbol table is the same")),
-        "{:?}",
-        d.comments
-    );
+    assert_comment(&d, |c| {
+        c.starts_with(".symtab: the decoded symbol table is the same")
+    });
 }
 
 #[test]
